@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/caravan-consortium/caravan/node"
+)
+
+func runCmd() *cobra.Command {
+	var opts node.Options
+	c := &cobra.Command{
+		Use:   "run --dir DIR",
+		Short: "Run the gateway of a data directory until SIGINT or SIGTERM",
+		Long: `Run the gateway: join the consortium's members-only libp2p network, keep
+connected to every member listed in the roster, and serve the control
+endpoint (DIR/control.sock) that 'caravan status' reads.
+
+SIGHUP reloads the roster file, as does any change to it. SIGINT or SIGTERM
+shut the gateway down within 5 seconds.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.LogOutput = cmd.ErrOrStderr()
+			return runGateway(cmd.Context(), opts)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&opts.Dir, "dir", "", "gateway data directory (required)")
+	f.StringVar(&opts.LogFormat, "log-format", "", "console or json (overrides the config)")
+	f.StringVar(&opts.LogLevel, "log-level", "", "debug, info, warn or error (overrides the config)")
+	_ = c.MarkFlagRequired("dir")
+	return c
+}
+
+func runGateway(ctx context.Context, opts node.Options) error {
+	n, err := node.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			if err := n.Close(); err != nil {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			return nil
+		case <-hup:
+			_ = n.ReloadRoster() // the gateway logs the outcome
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/caravan-consortium/caravan/node"
+)
+
+func statusCmd() *cobra.Command {
+	var (
+		dir    string
+		asJSON bool
+	)
+	c := &cobra.Command{
+		Use:   "status --dir DIR",
+		Short: "Show a running gateway's PeerID, addresses and connected members",
+		Long: `Ask the gateway running on DIR, through its control socket DIR/control.sock,
+for its PeerID, addresses, roster version and which members it is connected
+to. Exits with status 3 if no gateway is running on DIR.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := node.NewClient(dir)
+			if err != nil {
+				return err
+			}
+			st, err := cl.Status(cmd.Context())
+			if err != nil {
+				return withNotRunningCode(err)
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&dir, "dir", "", "gateway data directory (required)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	_ = c.MarkFlagRequired("dir")
+	return c
+}
+
+func withNotRunningCode(err error) error {
+	if errors.Is(err, node.ErrNotRunning) {
+		return exitError{code: 3, msg: err.Error()}
+	}
+	return err
+}
+
+func printStatus(w io.Writer, st *node.Status) {
+	fmt.Fprintf(w, "org:         %s\n", st.Org)
+	fmt.Fprintf(w, "peer id:     %s\n", st.PeerID)
+	fmt.Fprintf(w, "consortium:  %s (roster version %d)\n", st.Consortium, st.RosterVersion)
+	fmt.Fprintf(w, "running:     pid %d, up %s\n", st.PID, time.Since(st.StartedAt).Round(time.Second))
+	fmt.Fprintf(w, "listening:\n")
+	for _, a := range st.Addrs {
+		fmt.Fprintf(w, "  %s\n", a)
+	}
+	fmt.Fprintf(w, "refused:     %d connection(s) from non-members\n", st.Refused)
+	if st.RosterRejected > 0 {
+		fmt.Fprintf(w, "roster:      %d roster file(s) refused; see the gateway log\n", st.RosterRejected)
+	}
+	fmt.Fprintln(w, "members:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ORG\tCOUNTRY\tNAME\tSTATE")
+	for _, m := range st.Members {
+		state := "not connected"
+		switch {
+		case m.Self:
+			state = "this gateway"
+		case m.Connected():
+			state = "connected"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", m.Org, m.Country, m.Name, state)
+	}
+	tw.Flush()
+}

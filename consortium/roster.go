@@ -1,0 +1,114 @@
+package consortium
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"strings"
+)
+
+// Roster is a consortium's membership document. Its zero value is an empty,
+// unsigned roster.
+type Roster struct {
+	Consortium string      `yaml:"consortium" json:"consortium"`
+	Version    uint64      `yaml:"version" json:"version"`
+	Admins     Admins      `yaml:"admins" json:"admins"`
+	Members    []Member    `yaml:"members" json:"members"`
+	Signatures []Signature `yaml:"signatures,omitempty" json:"-"`
+}
+
+// Admins are the keys that may sign the roster, and how many must.
+type Admins struct {
+	Threshold int        `yaml:"threshold" json:"threshold"`
+	Keys      []AdminKey `yaml:"keys" json:"keys"`
+}
+
+// AdminKey is a named Ed25519 public key, written "ed25519:BASE64".
+type AdminKey struct {
+	Name string `yaml:"name" json:"name"`
+	Key  string `yaml:"key" json:"key"`
+}
+
+// Member is an organization of the consortium.
+type Member struct {
+	Org     string   `yaml:"org" json:"org"`         // stable id, e.g. "customs-a"
+	Name    string   `yaml:"name" json:"name"`       // display name
+	Country string   `yaml:"country" json:"country"` // ISO 3166-1 alpha-2
+	Sector  string   `yaml:"sector" json:"sector"`   // e.g. customs, logistics
+	Roles   []string `yaml:"roles" json:"roles"`     // e.g. publisher, requester, witness
+	Nodes   []Node   `yaml:"nodes" json:"nodes"`
+}
+
+// Node is one gateway of a member.
+type Node struct {
+	PeerID string   `yaml:"peer_id" json:"peer_id"`
+	Addrs  []string `yaml:"addrs" json:"addrs"`
+}
+
+// Signature is one admin's signature over the roster body.
+type Signature struct {
+	Admin string `yaml:"admin" json:"admin"`
+	Sig   string `yaml:"sig" json:"sig"`
+}
+
+// Member returns the member with the given org id, or nil.
+func (r *Roster) Member(org string) *Member {
+	for i := range r.Members {
+		if r.Members[i].Org == org {
+			return &r.Members[i]
+		}
+	}
+	return nil
+}
+
+// OrgOf returns the org that lists peerID among its nodes.
+func (r *Roster) OrgOf(peerID string) (string, bool) {
+	for _, m := range r.Members {
+		for _, n := range m.Nodes {
+			if n.PeerID == peerID {
+				return m.Org, true
+			}
+		}
+	}
+	return "", false
+}
+
+// UpsertMember adds m, or replaces the member with the same org id.
+func (r *Roster) UpsertMember(m Member) {
+	if old := r.Member(m.Org); old != nil {
+		*old = m
+		return
+	}
+	r.Members = append(r.Members, m)
+}
+
+// StartRevision prepares a signed roster for editing: it drops the
+// signatures and raises the version by one. On an unsigned roster it does
+// nothing, so that several edits make one new version.
+func (r *Roster) StartRevision() {
+	if len(r.Signatures) > 0 {
+		r.Version++
+		r.Signatures = nil
+	}
+}
+
+// EncodePublicKey formats an Ed25519 public key as "ed25519:BASE64".
+func EncodePublicKey(pub ed25519.PublicKey) string {
+	return "ed25519:" + base64.StdEncoding.EncodeToString(pub)
+}
+
+// ParsePublicKey parses a key written by EncodePublicKey.
+func ParsePublicKey(s string) (ed25519.PublicKey, error) {
+	b64, ok := strings.CutPrefix(s, "ed25519:")
+	if !ok {
+		return nil, fmt.Errorf("key %q: want ed25519:BASE64", s)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("key %q: %v", s, err)
+	}
+	if len(raw) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("key %q: %d bytes, want %d", s, len(raw), ed25519.PublicKeySize)
+	}
+	return ed25519.PublicKey(raw), nil
+}

@@ -1,0 +1,121 @@
+package consortium
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+var (
+	idPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+// ValidationError is a roster field that is wrong. Field is a dotted path
+// such as "members[1].nodes[0].peer_id".
+type ValidationError struct {
+	Field string
+	Msg   string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Msg }
+
+func invalid(field, format string, args ...any) *ValidationError {
+	return &ValidationError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks the roster's structure (not its signatures). The error, if
+// any, is a *ValidationError naming the first wrong field.
+func (r *Roster) Validate() error {
+	if !idPattern.MatchString(r.Consortium) {
+		return invalid("consortium", "%q is not a valid name (lower-case letters, digits, '.', '_', '-'; at most 63)", r.Consortium)
+	}
+	if r.Version < 1 {
+		return invalid("version", "must be at least 1")
+	}
+	if err := r.Admins.validate(); err != nil {
+		return err
+	}
+	orgs := map[string]bool{}
+	peers := map[string]string{}
+	for i, m := range r.Members {
+		f := fmt.Sprintf("members[%d]", i)
+		if err := m.validate(f); err != nil {
+			return err
+		}
+		if orgs[m.Org] {
+			return invalid(f+".org", "org %q is listed twice", m.Org)
+		}
+		orgs[m.Org] = true
+		for j, n := range m.Nodes {
+			if other, dup := peers[n.PeerID]; dup {
+				return invalid(fmt.Sprintf("%s.nodes[%d].peer_id", f, j), "peer %s is already listed under org %q", n.PeerID, other)
+			}
+			peers[n.PeerID] = m.Org
+		}
+	}
+	return nil
+}
+
+func (a *Admins) validate() error {
+	if len(a.Keys) == 0 {
+		return invalid("admins.keys", "at least one admin key is required")
+	}
+	if a.Threshold < 1 || a.Threshold > len(a.Keys) {
+		return invalid("admins.threshold", "%d is out of range 1..%d (the number of admin keys)", a.Threshold, len(a.Keys))
+	}
+	names := map[string]bool{}
+	keys := map[string]bool{}
+	for i, k := range a.Keys {
+		f := fmt.Sprintf("admins.keys[%d]", i)
+		if !idPattern.MatchString(k.Name) {
+			return invalid(f+".name", "%q is not a valid name", k.Name)
+		}
+		if names[k.Name] {
+			return invalid(f+".name", "admin %q is listed twice", k.Name)
+		}
+		names[k.Name] = true
+		if _, err := ParsePublicKey(k.Key); err != nil {
+			return invalid(f+".key", "%v", err)
+		}
+		if keys[k.Key] {
+			return invalid(f+".key", "the same key is listed twice; a threshold needs distinct keys")
+		}
+		keys[k.Key] = true
+	}
+	return nil
+}
+
+func (m *Member) validate(f string) error {
+	if !idPattern.MatchString(m.Org) {
+		return invalid(f+".org", "%q is not a valid org id (lower-case letters, digits, '.', '_', '-')", m.Org)
+	}
+	if m.Name == "" {
+		return invalid(f+".name", "a display name is required")
+	}
+	if !countryPattern.MatchString(m.Country) {
+		return invalid(f+".country", "%q is not an ISO 3166-1 alpha-2 code such as CN or KZ", m.Country)
+	}
+	if m.Sector == "" {
+		return invalid(f+".sector", "a sector is required")
+	}
+	for i, role := range m.Roles {
+		if !idPattern.MatchString(role) {
+			return invalid(fmt.Sprintf("%s.roles[%d]", f, i), "%q is not a valid role", role)
+		}
+	}
+	for i, n := range m.Nodes {
+		nf := fmt.Sprintf("%s.nodes[%d]", f, i)
+		if _, err := peer.Decode(n.PeerID); err != nil {
+			return invalid(nf+".peer_id", "%q is not a libp2p peer ID: %v", n.PeerID, err)
+		}
+		for j, a := range n.Addrs {
+			if _, err := ma.NewMultiaddr(a); err != nil {
+				return invalid(fmt.Sprintf("%s.addrs[%d]", nf, j), "%q is not a multiaddr: %v", a, err)
+			}
+		}
+	}
+	return nil
+}

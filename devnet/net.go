@@ -1,0 +1,205 @@
+package devnet
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/internal/atomicfile"
+	"github.com/caravan-consortium/caravan/internal/keyfile"
+	"github.com/caravan-consortium/caravan/node"
+)
+
+// Net is a local consortium laid out under one directory:
+//
+//	DIR/consortium.yaml       the roster, signed by a threshold of admins
+//	DIR/ORG/                  each gateway's data directory
+//	DIR/ORG/admin.key         each org's admin key
+//	DIR/ORG/gateway.log       each gateway's log
+type Net struct {
+	Dir    string
+	Roster string // path of the roster
+	Orgs   []*Org
+}
+
+// Org is one organization of the local consortium.
+type Org struct {
+	consortium.Member
+	Dir    string
+	PeerID string
+	Port   int
+	proc   *proc
+}
+
+// Log returns the path of the gateway's log file.
+func (o *Org) Log() string { return filepath.Join(o.Dir, "gateway.log") }
+
+// The demo's organizations; beyond these, orgs are named partner-N.
+var demoOrgs = []consortium.Member{
+	{Org: "customs-cn", Name: "Khorgos Customs Office (demo)", Country: "CN", Sector: "customs", Roles: []string{"publisher", "requester", "witness"}},
+	{Org: "customs-kz", Name: "Kazakhstan State Revenue Committee (demo)", Country: "KZ", Sector: "customs", Roles: []string{"publisher", "requester", "witness"}},
+	{Org: "logistics-az", Name: "Caspian Freight Forwarding LLC (demo)", Country: "AZ", Sector: "logistics", Roles: []string{"requester", "witness"}},
+}
+
+var partnerCountries = []string{"GE", "TR", "UZ", "PK", "RU", "IR", "BY", "PL"}
+
+func memberFor(i int) consortium.Member {
+	if i < len(demoOrgs) {
+		m := demoOrgs[i]
+		m.Roles = append([]string(nil), m.Roles...)
+		return m
+	}
+	n := i + 1
+	return consortium.Member{
+		Org:     "partner-" + strconv.Itoa(n),
+		Name:    fmt.Sprintf("Trade Partner %d (demo)", n),
+		Country: partnerCountries[(i-len(demoOrgs))%len(partnerCountries)],
+		Sector:  "trade",
+		Roles:   []string{"requester", "witness"},
+	}
+}
+
+// Create lays out a new local consortium of n orgs under dir, on free
+// loopback ports. It fails if dir already holds a roster.
+func Create(dir string, n int) (*Net, error) {
+	if n < 1 || n > 64 {
+		return nil, fmt.Errorf("--orgs %d: want 1 to 64", n)
+	}
+	nt := &Net{Dir: dir, Roster: filepath.Join(dir, "consortium.yaml")}
+	if _, err := os.Stat(nt.Roster); err == nil {
+		return nil, fmt.Errorf("%s already exists: use another --dir, or remove it", nt.Roster)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	roster := &consortium.Roster{Consortium: "silk-road-devnet", Version: 1}
+	roster.Admins.Threshold = n/2 + 1
+	var admins []ed25519.PrivateKey
+	for i := range n {
+		o := &Org{Member: memberFor(i)}
+		o.Dir = filepath.Join(dir, o.Org)
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		o.Port = port
+		tcp := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)
+		quic := fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", port)
+		res, err := node.Init(node.InitOptions{Dir: o.Dir, Config: node.Config{
+			Org:    o.Org,
+			Roster: "../consortium.yaml",
+			Listen: []string{tcp, quic},
+			Dial:   node.DialConfig{BackoffMin: 200 * time.Millisecond, BackoffMax: 5 * time.Second},
+		}})
+		if err != nil {
+			return nil, err
+		}
+		o.PeerID = res.PeerID.String()
+		o.Nodes = []consortium.Node{{PeerID: o.PeerID, Addrs: []string{tcp, quic}}}
+		admin, err := keyfile.Generate(filepath.Join(o.Dir, "admin.key"))
+		if err != nil {
+			return nil, err
+		}
+		admins = append(admins, admin)
+		roster.Admins.Keys = append(roster.Admins.Keys, consortium.AdminKey{
+			Name: "admin-" + o.Org,
+			Key:  consortium.EncodePublicKey(admin.Public().(ed25519.PublicKey)),
+		})
+		roster.Members = append(roster.Members, o.Member)
+		nt.Orgs = append(nt.Orgs, o)
+	}
+	for _, a := range admins[:roster.Admins.Threshold] {
+		if _, err := roster.Sign(a); err != nil {
+			return nil, err
+		}
+	}
+	data, err := roster.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Write(nt.Roster, data, 0o644); err != nil {
+		return nil, err
+	}
+	return nt, nil
+}
+
+// freePort returns a port that is free on loopback for both TCP and UDP.
+func freePort() (int, error) {
+	for range 50 {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return port, nil
+	}
+	return 0, errors.New("no free loopback port for TCP and UDP")
+}
+
+// portFree reports whether port can be bound again on loopback, TCP and UDP.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	u, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	u.Close()
+	return true
+}
+
+// Open loads a local consortium that Create laid out under dir.
+func Open(dir string) (*Net, error) {
+	nt := &Net{Dir: dir, Roster: filepath.Join(dir, "consortium.yaml")}
+	r, err := consortium.Load(nt.Roster)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range r.Members {
+		if len(m.Nodes) == 0 {
+			return nil, fmt.Errorf("%s: member %s has no node", nt.Roster, m.Org)
+		}
+		o := &Org{Member: m, Dir: filepath.Join(dir, m.Org), PeerID: m.Nodes[0].PeerID}
+		for _, a := range m.Nodes[0].Addrs {
+			if _, err := fmt.Sscanf(a, "/ip4/127.0.0.1/tcp/%d", &o.Port); err == nil {
+				break
+			}
+		}
+		nt.Orgs = append(nt.Orgs, o)
+	}
+	return nt, nil
+}
+
+// CreateOrOpen opens the consortium in dir if there is one, and creates one
+// of n orgs otherwise.
+func CreateOrOpen(dir string, n int) (*Net, error) {
+	if _, err := os.Stat(filepath.Join(dir, "consortium.yaml")); err == nil {
+		nt, err := Open(dir)
+		if err != nil {
+			return nil, err
+		}
+		if len(nt.Orgs) != n {
+			return nil, fmt.Errorf("%s holds a consortium of %d orgs, not %d: use another --dir", dir, len(nt.Orgs), n)
+		}
+		return nt, nil
+	}
+	return Create(dir, n)
+}

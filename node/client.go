@@ -1,0 +1,81 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+)
+
+// ErrNotRunning is returned by Client calls when no gateway runs on the data
+// directory.
+var ErrNotRunning = errors.New("no gateway is running")
+
+// Client talks to a running gateway through its control socket.
+type Client struct {
+	dir  string
+	path string
+	hc   *http.Client
+}
+
+// NewClient returns a client for the gateway of data directory dir. It does
+// not connect until a call is made.
+func NewClient(dir string) (*Client, error) {
+	path, err := controlPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+		DisableKeepAlives: true,
+	}
+	return &Client{dir: dir, path: path, hc: &http.Client{Transport: tr}}, nil
+}
+
+// Status fetches the gateway's status.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	var st Status
+	return &st, c.call(ctx, http.MethodGet, "/v1/status", &st)
+}
+
+// ReloadRoster asks the gateway to reload its roster file.
+func (c *Client) ReloadRoster(ctx context.Context) (*Status, error) {
+	var st Status
+	return &st, c.call(ctx, http.MethodPost, "/v1/roster/reload", &st)
+}
+
+func (c *Client) call(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://caravan"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			return fmt.Errorf("%w for data directory %s (no control socket answers at %s; start one with 'caravan run --dir %s')",
+				ErrNotRunning, c.dir, c.path, c.dir)
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var ae apiError
+		if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
+			return errors.New(ae.Error)
+		}
+		return fmt.Errorf("control endpoint: %s", resp.Status)
+	}
+	return json.Unmarshal(body, out)
+}

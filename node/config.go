@@ -1,0 +1,247 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"text/template"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/caravan-consortium/caravan/internal/logging"
+	"github.com/caravan-consortium/caravan/internal/yamlfile"
+	"github.com/caravan-consortium/caravan/p2p"
+)
+
+// Config is a gateway's configuration, read from DIR/caravan.yaml. The zero
+// value, with Org set, is a working configuration: validate fills in the
+// defaults.
+type Config struct {
+	// Org is this gateway's organization id in the roster.
+	Org string `yaml:"org"`
+	// Roster is the path of the signed consortium roster; a relative path is
+	// relative to the directory of the config file. Default "consortium.yaml".
+	Roster string `yaml:"roster"`
+	// Listen lists the multiaddrs to listen on. Default: TCP and QUIC on
+	// port 4001 of all interfaces.
+	Listen []string `yaml:"listen"`
+	// PrivateNetworkKey is the path of an optional swarm.key (pnet PSK).
+	// Private networks are TCP-only: no QUIC listen address may be given.
+	PrivateNetworkKey string `yaml:"private_network_key"`
+	Log               LogConfig    `yaml:"log"`
+	Limits            LimitsConfig `yaml:"limits"`
+	Dial              DialConfig   `yaml:"dial"`
+}
+
+// LogConfig sets the logger.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // console (default) or json
+}
+
+// LimitsConfig caps the resources peers may use; zero takes p2p's defaults.
+type LimitsConfig struct {
+	Conns          int `yaml:"conns"`
+	Streams        int `yaml:"streams"`
+	StreamsPerPeer int `yaml:"streams_per_peer"`
+	MemoryMB       int `yaml:"memory_mb"`
+	FDs            int `yaml:"fds"`
+}
+
+// DialConfig bounds the backoff between redials of a member.
+type DialConfig struct {
+	BackoffMin time.Duration `yaml:"backoff_min"`
+	BackoffMax time.Duration `yaml:"backoff_max"`
+}
+
+// File names inside a gateway's data directory.
+const (
+	ConfigFile  = "caravan.yaml"
+	KeyFile     = "node.key"
+	ControlFile = "control.sock"
+	LockFile    = "gateway.lock"
+	StateDir    = "state"
+)
+
+// DefaultListen is used when Config.Listen is empty.
+var DefaultListen = []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}
+
+var orgPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// validate fills in defaults and rejects nonsense. Errors are
+// *yamlfile.Error values naming the field (file and line are added by
+// LoadConfig).
+func (c *Config) validate() error {
+	if !orgPattern.MatchString(c.Org) {
+		return fieldErr("org", "%q is not a valid org id (lower-case letters, digits, '.', '_', '-')", c.Org)
+	}
+	if c.Roster == "" {
+		c.Roster = "consortium.yaml"
+	}
+	if len(c.Listen) == 0 {
+		c.Listen = append([]string(nil), DefaultListen...)
+	}
+	for i, s := range c.Listen {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return fieldErr(fmt.Sprintf("listen[%d]", i), "%q is not a multiaddr: %v", s, err)
+		}
+		if c.PrivateNetworkKey != "" && p2p.IsQUIC(a) {
+			return fieldErr(fmt.Sprintf("listen[%d]", i), "%s: %v; remove it or the private_network_key", s, p2p.ErrQUICWithPSK)
+		}
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = logging.FormatConsole
+	}
+	if err := logging.CheckLevel(c.Log.Level); err != nil {
+		return fieldErr("log.level", "%v", err)
+	}
+	if err := logging.CheckFormat(c.Log.Format); err != nil {
+		return fieldErr("log.format", "%v", err)
+	}
+	if err := c.limits().Validate(); err != nil {
+		return fieldErr("limits."+errField(err), "%v", errMsg(err))
+	}
+	if c.Dial.BackoffMin < 0 || c.Dial.BackoffMax < 0 {
+		return fieldErr("dial", "backoff durations must not be negative")
+	}
+	if c.Dial.BackoffMin == 0 {
+		c.Dial.BackoffMin = p2p.DefaultBackoffMin
+	}
+	if c.Dial.BackoffMax == 0 {
+		c.Dial.BackoffMax = p2p.DefaultBackoffMax
+	}
+	if c.Dial.BackoffMax < c.Dial.BackoffMin {
+		return fieldErr("dial.backoff_max", "%v is less than backoff_min (%v)", c.Dial.BackoffMax, c.Dial.BackoffMin)
+	}
+	return nil
+}
+
+func (c *Config) limits() p2p.Limits {
+	return p2p.Limits{
+		Conns:          c.Limits.Conns,
+		Streams:        c.Limits.Streams,
+		StreamsPerPeer: c.Limits.StreamsPerPeer,
+		MemoryMB:       c.Limits.MemoryMB,
+		FDs:            c.Limits.FDs,
+	}.WithDefaults()
+}
+
+func fieldErr(field, format string, args ...any) error {
+	return &yamlfile.Error{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// errField and errMsg split p2p's "field: message" validation errors.
+func errField(err error) string {
+	f, _, _ := bytes.Cut([]byte(err.Error()), []byte(":"))
+	return string(f)
+}
+
+func errMsg(err error) string {
+	_, m, _ := bytes.Cut([]byte(err.Error()), []byte(": "))
+	return string(m)
+}
+
+// LoadConfig reads and validates the config file at path. Relative paths in
+// it are resolved against the file's directory. Errors name the file, the
+// line and the field.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	if err := yamlfile.Decode(path, data, &c); err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		var ye *yamlfile.Error
+		if errors.As(err, &ye) {
+			ye.File = path
+			ye.Line = yamlfile.Line(data, ye.Field)
+		}
+		return nil, err
+	}
+	base, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	c.Roster = resolve(base, c.Roster)
+	if c.PrivateNetworkKey != "" {
+		c.PrivateNetworkKey = resolve(base, c.PrivateNetworkKey)
+	}
+	return &c, nil
+}
+
+func resolve(base, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
+}
+
+var configTemplate = template.Must(template.New("config").Parse(`# Caravan gateway configuration for org "{{.Org}}".
+# Every field is optional except org; the values shown are the defaults
+# unless noted. Format errors are reported with this file's name and line.
+
+# This gateway's organization id, as listed in the consortium roster.
+org: {{.Org}}
+
+# The signed consortium roster (see 'caravan consortium --help'). A relative
+# path is relative to this file's directory. The gateway refuses to start on
+# a roster that is tampered with or signed below its threshold, and reloads
+# it when the file changes or on SIGHUP: a newer version signed by the
+# threshold of the current admins replaces the old one; a lower version never
+# does.
+roster: {{.Roster}}
+
+# Multiaddrs to listen on: TCP and QUIC (v1).
+listen:
+{{- range .Listen}}
+  - {{.}}
+{{- end}}
+
+# Optional path of a pre-shared network key (a go-libp2p swarm.key) that
+# every member uses. libp2p private networks are TCP-only: with a key set,
+# remove the QUIC listen address.
+private_network_key: "{{.PrivateNetworkKey}}"
+
+log:
+  level: {{.Log.Level}}     # debug, info, warn or error
+  format: {{.Log.Format}}  # console (human-readable) or json
+
+# Resource-manager limits for the peer-to-peer host.
+limits:
+  conns: {{.Limits.Conns}}              # open connections in all
+  streams: {{.Limits.Streams}}           # open streams in all
+  streams_per_peer: {{.Limits.StreamsPerPeer}}   # open streams per peer
+  memory_mb: {{.Limits.MemoryMB}}          # memory reserved by connections and streams
+  fds: {{.Limits.FDs}}                # file descriptors for sockets
+
+# Redial of members that are unreachable: exponential backoff with jitter.
+dial:
+  backoff_min: {{.Dial.BackoffMin}}
+  backoff_max: {{.Dial.BackoffMax}}
+`))
+
+// Marshal renders c as a commented YAML file. c is validated first, so the
+// file shows every default.
+func (c Config) Marshal() ([]byte, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	l := c.limits()
+	c.Limits = LimitsConfig{Conns: l.Conns, Streams: l.Streams, StreamsPerPeer: l.StreamsPerPeer, MemoryMB: l.MemoryMB, FDs: l.FDs}
+	var b bytes.Buffer
+	if err := configTemplate.Execute(&b, c); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

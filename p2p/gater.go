@@ -1,0 +1,90 @@
+package p2p
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"go.uber.org/zap"
+)
+
+// Gater is a libp2p connection gater that admits only an allow-list of peers.
+// Dials to other peers are refused before they start; inbound connections
+// are refused right after the security handshake, once the remote PeerID is
+// authenticated. The allow-list can be replaced at any time.
+type Gater struct {
+	log     *zap.Logger
+	mu      sync.RWMutex
+	allowed map[peer.ID]bool
+	refused atomic.Uint64
+}
+
+// NewGater returns a gater admitting the given peers. log may be nil.
+func NewGater(log *zap.Logger, allowed []peer.ID) *Gater {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	g := &Gater{log: log}
+	g.SetAllowed(allowed)
+	return g
+}
+
+// SetAllowed replaces the allow-list.
+func (g *Gater) SetAllowed(allowed []peer.ID) {
+	m := make(map[peer.ID]bool, len(allowed))
+	for _, p := range allowed {
+		m[p] = true
+	}
+	g.mu.Lock()
+	g.allowed = m
+	g.mu.Unlock()
+}
+
+// Allowed reports whether p is on the allow-list.
+func (g *Gater) Allowed(p peer.ID) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.allowed[p]
+}
+
+// Refused returns how many connections and dials the gater has refused.
+func (g *Gater) Refused() uint64 { return g.refused.Load() }
+
+func (g *Gater) refuse(dir network.Direction, p peer.ID, remote ma.Multiaddr) bool {
+	g.refused.Add(1)
+	fields := []zap.Field{zap.Stringer("peer", p), zap.Stringer("direction", dir)}
+	if remote != nil {
+		fields = append(fields, zap.Stringer("remote", remote))
+	}
+	g.log.Info("refused connection from a peer that is not in the roster", fields...)
+	return false
+}
+
+// InterceptPeerDial refuses to dial peers that are not members.
+func (g *Gater) InterceptPeerDial(p peer.ID) bool {
+	if g.Allowed(p) {
+		return true
+	}
+	return g.refuse(network.DirOutbound, p, nil)
+}
+
+// InterceptAddrDial allows every address of an allowed peer.
+func (g *Gater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
+
+// InterceptAccept allows the handshake to start: the peer is not known yet.
+func (g *Gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+
+// InterceptSecured admits an authenticated connection, in either direction,
+// only if its peer is a member.
+func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, addrs network.ConnMultiaddrs) bool {
+	if g.Allowed(p) {
+		return true
+	}
+	return g.refuse(dir, p, addrs.RemoteMultiaddr())
+}
+
+// InterceptUpgraded allows what InterceptSecured admitted.
+func (g *Gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
