@@ -31,7 +31,7 @@ type Config struct {
 	Listen []string `yaml:"listen"`
 	// PrivateNetworkKey is the path of an optional swarm.key (pnet PSK).
 	// Private networks are TCP-only: no QUIC listen address may be given.
-	PrivateNetworkKey string `yaml:"private_network_key"`
+	PrivateNetworkKey string       `yaml:"private_network_key"`
 	Log               LogConfig    `yaml:"log"`
 	Limits            LimitsConfig `yaml:"limits"`
 	Dial              DialConfig   `yaml:"dial"`
