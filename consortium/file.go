@@ -4,8 +4,6 @@ import (
 	"errors"
 	"os"
 
-	"github.com/goccy/go-yaml"
-
 	"github.com/caravan-consortium/caravan/internal/yamlfile"
 )
 
@@ -55,7 +53,7 @@ func LoadVerified(path string) (*Roster, error) {
 
 // Marshal encodes the roster as YAML with an explanatory header.
 func (r *Roster) Marshal() ([]byte, error) {
-	body, err := yaml.MarshalWithOptions(r, yaml.IndentSequence(true))
+	body, err := yamlfile.Marshal(r)
 	if err != nil {
 		return nil, err
 	}
