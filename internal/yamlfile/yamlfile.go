@@ -46,6 +46,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+var unknownField = regexp.MustCompile(`^field (\S+) not found in type `)
+
 var linePrefix = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
 
 // Decode decodes the single YAML document in data (read from file) into v.
@@ -69,7 +71,11 @@ func Decode(file string, data []byte, v any) error {
 			line, _ = strconv.Atoi(m[1])
 			msg = msg[len(m[0]):]
 		}
-		return &Error{File: file, Line: line, Err: errors.New(strings.TrimPrefix(msg, "yaml: "))}
+		msg = strings.TrimPrefix(msg, "yaml: ")
+		if m := unknownField.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("unknown field %q (misspelt, or not valid here)", m[1])
+		}
+		return &Error{File: file, Line: line, Err: errors.New(msg)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {

@@ -1,0 +1,42 @@
+# Caravan. 'make demo' and 'make test' are all the set-up a machine with Go needs.
+GO      ?= go
+BIN     := bin/caravan
+PKGS    := ./...
+FUZZTIME ?= 30s
+
+.PHONY: all build test demo bench lint fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/caravan
+
+## test: vet, then every test with the race detector
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 $(PKGS)
+
+## demo: a local consortium of three gateways on loopback, scripted and verified
+demo: build
+	@d=$$(mktemp -d); \
+	if ./$(BIN) devnet --orgs 3 --scenario demo --dir $$d/net; then rm -rf $$d; \
+	else echo "demo failed; gateway logs are kept in $$d/net"; exit 1; fi
+
+## bench: Go benchmarks, then the footprint scenario (time to mesh, idle RSS)
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	@d=$$(mktemp -d); \
+	if ./$(BIN) devnet --orgs 3 --scenario footprint --idle 30s --dir $$d/net; then rm -rf $$d; \
+	else echo "footprint failed; gateway logs are kept in $$d/net"; exit 1; fi
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## fuzz: run each fuzz target for FUZZTIME
+fuzz:
+	$(GO) test ./consortium -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,163 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+	ma "github.com/multiformats/go-multiaddr"
+	"go.uber.org/goleak"
+
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/p2p"
+)
+
+// Every test's gateways are closed in t.Cleanup; afterwards no goroutine of
+// theirs may be left.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestMembersFormFullMesh(t *testing.T) {
+	c := newCluster(t, 3)
+	var nodes []*node.Node
+	for i := range 3 {
+		nodes = append(nodes, c.start(i))
+	}
+	for _, n := range nodes {
+		for _, o := range c.net.Orgs {
+			if o.Org != n.Status().Org {
+				waitFor(t, func() bool { return connectedTo(n, o.Org) }, n.Status().Org+" connected to "+o.Org)
+			}
+		}
+	}
+}
+
+func TestNonMemberRefused(t *testing.T) {
+	c := newCluster(t, 1)
+	n := c.start(0)
+	key, _, _ := crypto.GenerateEd25519Key(nil)
+	h, err := p2p.NewHost(p2p.HostConfig{Key: key, Gater: p2p.NewGater(nil, []peer.ID{n.PeerID()}),
+		Listen: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Over QUIC the client may finish its handshake before the gateway's
+	// gater closes the connection, so the test is that no stream opens.
+	err = h.Connect(ctx, peer.AddrInfo{ID: n.PeerID(), Addrs: n.Host().Addrs()})
+	if err == nil {
+		var s network.Stream
+		if s, err = h.NewStream(ctx, n.PeerID(), ping.ID); err == nil {
+			s.Reset()
+			t.Fatal("a non-member opened a stream")
+		}
+	}
+	waitFor(t, func() bool { return n.Status().Refused > 0 }, "the refusal to be counted")
+}
+
+func TestStartRefusesBadRoster(t *testing.T) {
+	cases := []struct {
+		name    string
+		break_  func(c *cluster)
+		wantErr error
+	}{
+		{"tampered", func(c *cluster) {
+			data, _ := os.ReadFile(c.net.Roster)
+			c.writeRosterBytes([]byte(strings.Replace(string(data), "country: KZ", "country: RU", 1)))
+		}, consortium.ErrBadSignature},
+		{"under threshold", func(c *cluster) {
+			r := c.roster()
+			r.Signatures = r.Signatures[:1]
+			c.writeRoster(r)
+		}, consortium.ErrBelowThreshold},
+		{"this node is not listed", func(c *cluster) {
+			c.writeRoster(c.nextRoster(func(r *consortium.Roster) { r.Members = r.Members[1:] }, 0, 1))
+		}, node.ErrNotInRoster},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, 3)
+			tc.break_(c)
+			_, err := c.tryStart(0)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Start: %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantErr != node.ErrNotInRoster && !strings.Contains(err.Error(), c.net.Roster) {
+				t.Fatalf("the error does not name the roster file: %v", err)
+			}
+			// Nothing was left running: the data directory can be used.
+			if _, err := os.Stat(filepath.Join(c.dir(0), node.ControlFile)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatal("a failed Start left a control socket")
+			}
+		})
+	}
+}
+
+func TestSecondGatewayOnSameDirRefused(t *testing.T) {
+	c := newCluster(t, 1)
+	c.start(0)
+	if _, err := c.tryStart(0); !errors.Is(err, node.ErrLocked) {
+		t.Fatalf("second Start: %v, want ErrLocked", err)
+	}
+}
+
+func TestStatusThroughControlSocket(t *testing.T) {
+	c := newCluster(t, 2)
+	a := c.start(0)
+	c.start(1)
+	waitFor(t, func() bool { return connectedTo(a, c.net.Orgs[1].Org) }, "the connection")
+	cl, err := node.NewClient(c.dir(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cl.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PeerID != a.PeerID().String() || st.Org != c.net.Orgs[0].Org || st.RosterVersion != 1 || len(st.Addrs) == 0 {
+		t.Fatalf("status %+v", st)
+	}
+	if len(st.Members) != 2 || !st.Members[0].Self || !st.Members[1].Connected() {
+		t.Fatalf("members %+v", st.Members)
+	}
+	if fi, err := os.Stat(filepath.Join(c.dir(0), node.ControlFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("control socket: %v, mode %v", err, fi.Mode())
+	}
+
+	a.Close()
+	if _, err := cl.Status(context.Background()); !errors.Is(err, node.ErrNotRunning) {
+		t.Fatalf("Status of a stopped gateway: %v, want ErrNotRunning", err)
+	}
+}
+
+func TestCloseIsIdempotentAndBounded(t *testing.T) {
+	c := newCluster(t, 2)
+	a := c.start(0)
+	c.start(1)
+	waitFor(t, func() bool { return connectedTo(a, c.net.Orgs[1].Org) }, "the connection")
+	start := time.Now()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > node.ShutdownTimeout {
+		t.Fatalf("Close took %v", took)
+	}
+	// The directory is free again.
+	b := c.start(0)
+	b.Close()
+}

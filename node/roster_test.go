@@ -1,0 +1,106 @@
+package node_test
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/caravan-consortium/caravan/consortium"
+)
+
+// A running gateway takes a newer roster from the file, refuses a downgrade,
+// a takeover by keys outside the admin set and a tampered file, and keeps
+// the roster in force each time.
+func TestRosterHotReload(t *testing.T) {
+	c := newCluster(t, 3)
+	a := c.start(0)
+	v1 := c.roster()
+
+	// v2 renames a member, signed by two of the three admins: taken from
+	// the file watcher, without any call.
+	v2 := c.nextRoster(func(r *consortium.Roster) { r.Members[2].Name = "Caspian Freight (renamed)" }, 1, 2)
+	c.writeRoster(v2)
+	waitFor(t, func() bool { return a.Roster().Version == 2 }, "version 2 to be in force")
+
+	// refused writes a roster file and checks that the watcher refused it,
+	// and that reloading it (as SIGHUP does) gives the expected reason.
+	refused := func(write func(), why string, wantErr error) {
+		t.Helper()
+		before := a.Status().RosterRejected
+		write()
+		waitFor(t, func() bool { return a.Status().RosterRejected > before }, why+" to be refused")
+		if err := a.ReloadRoster(); !errors.Is(err, wantErr) {
+			t.Fatalf("%s: ReloadRoster: %v, want %v", why, err, wantErr)
+		}
+		if v := a.Roster().Version; v != 2 {
+			t.Fatalf("after %s, version %d is in force", why, v)
+		}
+	}
+	refused(func() { c.writeRoster(v1) }, "a downgrade to version 1", consortium.ErrDowngrade)
+
+	// An attacker holding a key outside the admin set makes version 3 that
+	// names it the only admin: valid on its own, not authorized by v2's admins.
+	_, mallory, _ := ed25519.GenerateKey(nil)
+	takeover := c.revise(v2, func(r *consortium.Roster) {
+		r.Admins = consortium.Admins{Threshold: 1, Keys: []consortium.AdminKey{
+			{Name: "mallory", Key: consortium.EncodePublicKey(mallory.Public().(ed25519.PublicKey))}}}
+	})
+	if _, err := takeover.Sign(mallory); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := takeover.Verify(); err != nil {
+		t.Fatalf("the takeover roster should verify on its own: %v", err)
+	}
+	refused(func() { c.writeRoster(takeover) }, "a roster whose new admins the current ones did not sign", consortium.ErrBelowThreshold)
+
+	refused(func() {
+		r := c.revise(v2, nil, 0, 1)
+		r.Members[0].Country = "US" // changed after signing
+		c.writeRoster(r)
+	}, "a tampered roster", consortium.ErrBadSignature)
+
+}
+
+// A member removed from the roster is disconnected and cannot come back.
+func TestRemovedMemberIsDisconnected(t *testing.T) {
+	c := newCluster(t, 3)
+	a := c.start(0)
+	c.start(1)
+	gone := c.net.Orgs[1].Org
+	waitFor(t, func() bool { return connectedTo(a, gone) }, "the first connection")
+
+	c.writeRoster(c.nextRoster(func(r *consortium.Roster) {
+		r.Members = append(r.Members[:1], r.Members[2:]...)
+	}, 0, 2))
+	waitFor(t, func() bool { return a.Roster().Version == 2 }, "version 2")
+	waitFor(t, func() bool { return len(a.Host().Network().ConnsToPeer(peerOf(t, c, 1))) == 0 }, "the removed member to be disconnected")
+	time.Sleep(time.Second) // the removed gateway keeps redialing
+	if n := len(a.Host().Network().ConnsToPeer(peerOf(t, c, 1))); n != 0 {
+		t.Fatalf("the removed member has %d connection(s) again", n)
+	}
+	if a.Status().Refused == 0 {
+		t.Fatal("the removed member's redials were not refused")
+	}
+}
+
+// A gateway remembers the newest roster it accepted: restarted on an older
+// file, it keeps the newer one in force.
+func TestRestartOnOlderRosterKeepsNewer(t *testing.T) {
+	c := newCluster(t, 3)
+	v1 := c.roster()
+	c.writeRoster(c.nextRoster(func(r *consortium.Roster) { r.Members[1].Sector = "revenue" }, 0, 1))
+	a := c.start(0)
+	if a.Roster().Version != 2 {
+		t.Fatalf("version %d in force, want 2", a.Roster().Version)
+	}
+	a.Close()
+	c.writeRoster(v1)
+	a = c.start(0)
+	if v := a.Roster().Version; v != 2 {
+		t.Fatalf("restarted on version 1's file, version %d is in force; want 2", v)
+	}
+	if a.Status().RosterRejected != 1 {
+		t.Fatalf("RosterRejected = %d, want 1", a.Status().RosterRejected)
+	}
+}
