@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,5 +98,46 @@ func TestUnknownScenario(t *testing.T) {
 	_, err := devnet.RunScenario(context.Background(), "nope", &devnet.Env{Net: nt, Binary: binary, Out: &bytes.Buffer{}})
 	if err == nil {
 		t.Fatal("an unknown scenario ran")
+	}
+}
+
+// SIGHUP reloads the roster and does not stop the gateway (unhandled, it
+// would kill the process). A newer roster written while the gateway runs is
+// in force afterwards.
+func TestSIGHUPReloadsRoster(t *testing.T) {
+	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nt.Start(binary); err != nil {
+		t.Fatal(err)
+	}
+	defer nt.Stop(5 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := nt.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o := nt.Orgs[0]
+	if err := syscall.Kill(o.PID(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		log, _ := os.ReadFile(o.Log())
+		if bytes.Contains(log, []byte("SIGHUP: reloading the roster")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged after SIGHUP:\n%s", log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !o.Running() {
+		t.Fatal("the gateway exited on SIGHUP")
+	}
+	if _, err := o.Status(ctx); err != nil {
+		t.Fatalf("status after SIGHUP: %v", err)
 	}
 }

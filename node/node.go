@@ -113,7 +113,10 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		zap.Strings("addrs", n.addrStrings()),
 		zap.String("consortium", roster.Consortium),
 		zap.Uint64("roster_version", roster.Version))
-	return n, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 func buildLogger(opts Options, cfg *Config) (*zap.Logger, error) {
@@ -169,6 +172,9 @@ func (n *Node) Host() host.Host { return n.host }
 // Roster returns the roster in force.
 func (n *Node) Roster() *consortium.Roster { return n.roster.Load() }
 
+// Logger returns the gateway's logger.
+func (n *Node) Logger() *zap.Logger { return n.log }
+
 // Dir returns the data directory.
 func (n *Node) Dir() string { return n.dir }
 
@@ -192,7 +198,7 @@ func (n *Node) Close() error {
 		case <-time.After(ShutdownTimeout):
 			n.closeErr = fmt.Errorf("shutdown did not finish within %v", ShutdownTimeout)
 		}
-		if n.log != nil {
+		if n.log != nil && n.host != nil {
 			n.log.Named("node").Info("gateway stopped")
 		}
 	})

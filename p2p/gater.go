@@ -3,6 +3,7 @@ package p2p
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -20,7 +21,18 @@ type Gater struct {
 	mu      sync.RWMutex
 	allowed map[peer.ID]bool
 	refused atomic.Uint64
+
+	logMu  sync.Mutex
+	logged map[peer.ID]time.Time // last refusal logged at Info, per peer
 }
+
+// Refusals of one peer are logged at Info at most once per refusalLogEvery
+// (the rest at Debug), so that a peer redialing in a loop cannot flood the
+// log. The counter counts every refusal.
+const (
+	refusalLogEvery = time.Minute
+	maxLoggedPeers  = 4096
+)
 
 // NewGater returns a gater admitting the given peers. log may be nil.
 func NewGater(log *zap.Logger, allowed []peer.ID) *Gater {
@@ -59,8 +71,27 @@ func (g *Gater) refuse(dir network.Direction, p peer.ID, remote ma.Multiaddr) bo
 	if remote != nil {
 		fields = append(fields, zap.Stringer("remote", remote))
 	}
-	g.log.Info("refused connection from a peer that is not in the roster", fields...)
+	const msg = "refused connection with a peer that is not in the roster"
+	if g.shouldLog(p) {
+		g.log.Info(msg, fields...)
+	} else {
+		g.log.Debug(msg, fields...)
+	}
 	return false
+}
+
+func (g *Gater) shouldLog(p peer.ID) bool {
+	now := time.Now()
+	g.logMu.Lock()
+	defer g.logMu.Unlock()
+	if last, ok := g.logged[p]; ok && now.Sub(last) < refusalLogEvery {
+		return false
+	}
+	if g.logged == nil || len(g.logged) >= maxLoggedPeers {
+		g.logged = map[peer.ID]time.Time{}
+	}
+	g.logged[p] = now
+	return true
 }
 
 // InterceptPeerDial refuses to dial peers that are not members.

@@ -16,7 +16,9 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caravan-consortium/caravan/p2p"
 )
@@ -233,5 +235,24 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A peer that redials in a loop is counted every time but logged at Info
+// once per minute.
+func TestGaterRateLimitsRefusalLogs(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	_, a := newKey(t)
+	_, o := newKey(t)
+	g := p2p.NewGater(zap.New(core), []peer.ID{a})
+	addrs := connAddrs{ma.StringCast("/ip4/127.0.0.1/tcp/1"), ma.StringCast("/ip4/127.0.0.1/tcp/2")}
+	for range 100 {
+		g.InterceptSecured(network.DirInbound, o, addrs)
+	}
+	if g.Refused() != 100 {
+		t.Fatalf("Refused() = %d, want 100", g.Refused())
+	}
+	if n := logs.Len(); n != 1 {
+		t.Fatalf("%d Info lines for 100 refusals of one peer, want 1", n)
 	}
 }

@@ -53,6 +53,7 @@ func runGateway(ctx context.Context, opts node.Options) error {
 			}
 			return nil
 		case <-hup:
+			n.Logger().Info("SIGHUP: reloading the roster")
 			_ = n.ReloadRoster() // the gateway logs the outcome
 		}
 	}
