@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gowebpki/jcs"
+	"github.com/caravan-consortium/caravan/internal/jcs"
 )
 
 // signingContext separates roster signatures from every other thing an admin
@@ -57,7 +57,7 @@ func (r *Roster) SigningBytes() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	canon, err := jcs.Transform(raw)
+	canon, err := jcs.Canonicalize(raw)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,199 @@
+package jcs
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	gowebpki "github.com/gowebpki/jcs"
+)
+
+// Canonicalize parses data strictly and returns its RFC 8785 form.
+func Canonicalize(data []byte) ([]byte, error) {
+	v, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return Append(nil, v)
+}
+
+// Append appends the RFC 8785 canonical form of v to dst. v is a value as
+// Parse returns it; float64, int and int64 numbers are accepted too.
+func Append(dst []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case bool:
+		if v {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
+	case string:
+		return appendString(dst, v)
+	case json.Number:
+		return appendNumber(dst, string(v))
+	case float64:
+		return appendFloat(dst, v)
+	case int:
+		return appendFloat(dst, float64(v))
+	case int64:
+		return appendFloat(dst, float64(v))
+	case []any:
+		dst = append(dst, '[')
+		for i, e := range v {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = Append(dst, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, ']'), nil
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, compareUTF16)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendString(dst, k); err != nil {
+				return nil, err
+			}
+			dst = append(dst, ':')
+			if dst, err = Append(dst, v[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	return nil, fmt.Errorf("jcs: cannot encode %T", v)
+}
+
+// compareUTF16 orders strings by their UTF-16 code units, as RFC 8785
+// section 3.2.3 requires (byte order differs above U+FFFF).
+func compareUTF16(a, b string) int {
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		ra, na := utf8.DecodeRuneInString(a[i:])
+		rb, nb := utf8.DecodeRuneInString(b[j:])
+		if ra != rb {
+			ua, ub := utf16Unit(ra), utf16Unit(rb)
+			if ua != ub {
+				if ua < ub {
+					return -1
+				}
+				return 1
+			}
+			// Same high surrogate: compare the low ones.
+			_, la := utf16.EncodeRune(ra)
+			_, lb := utf16.EncodeRune(rb)
+			if la < lb {
+				return -1
+			}
+			return 1
+		}
+		i += na
+		j += nb
+	}
+	return cmp.Compare(len(a), len(b)) // equal so far: the shorter sorts first
+}
+
+// utf16Unit returns the first UTF-16 code unit of r.
+func utf16Unit(r rune) rune {
+	if r >= 0x10000 {
+		hi, _ := utf16.EncodeRune(r)
+		return hi
+	}
+	return r
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString escapes as RFC 8785 section 3.2.2.2: only '"', '\\' and
+// control characters, with the short escapes where JSON has them.
+func appendString(dst []byte, s string) ([]byte, error) {
+	if !utf8.ValidString(s) {
+		return nil, fmt.Errorf("jcs: invalid UTF-8 in string")
+	}
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"'), nil
+}
+
+// appendNumber writes a number in the ECMAScript form RFC 8785 requires.
+// Plain integers of up to 15 digits are already in that form.
+func appendNumber(dst []byte, s string) ([]byte, error) {
+	if isShortInteger(s) {
+		if s == "-0" {
+			return append(dst, '0'), nil
+		}
+		return append(dst, s...), nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return nil, fmt.Errorf("jcs: number %s is out of the IEEE 754 double range", s)
+	}
+	return appendFloat(dst, f)
+}
+
+func isShortInteger(s string) bool {
+	digits := s
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 15 || (len(digits) > 1 && digits[0] == '0') {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func appendFloat(dst []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("jcs: %v is not a JSON number", f)
+	}
+	s, err := gowebpki.NumberToJSON(f)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, s...), nil
+}
