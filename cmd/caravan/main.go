@@ -70,6 +70,7 @@ Start with 'caravan devnet --orgs 3' for a local consortium on loopback, or
 		statusCmd(),
 		consortiumCmd(),
 		devnetCmd(),
+		genCmd(),
 	)
 	return root.ExecuteContext(ctx)
 }
