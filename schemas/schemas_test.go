@@ -68,4 +68,3 @@ func TestValidateNamesTheField(t *testing.T) {
 		})
 	}
 }
-
