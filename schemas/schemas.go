@@ -268,3 +268,51 @@ func (r *Registry) All() []*Schema {
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref() < out[j].Ref() })
 	return out
 }
+
+// TypeAt returns the JSON type ("string", "integer", "number", "boolean",
+// "object", "array") of the field at path (property names from the record's
+// root), or "" if the schema has no such field. Enums of strings count as
+// "string".
+func (s *Schema) TypeAt(path []string) string {
+	doc, err := jcs.Parse(s.Canonical)
+	if err != nil {
+		return ""
+	}
+	root, _ := doc.(map[string]any)
+	defs, _ := root["$defs"].(map[string]any)
+	node := root
+	for _, p := range path {
+		node = resolveRef(node, defs)
+		props, _ := node["properties"].(map[string]any)
+		next, ok := props[p].(map[string]any)
+		if !ok {
+			return ""
+		}
+		node = next
+	}
+	node = resolveRef(node, defs)
+	if t, ok := node["type"].(string); ok {
+		return t
+	}
+	if enum, ok := node["enum"].([]any); ok && len(enum) > 0 {
+		if _, isString := enum[0].(string); isString {
+			return "string"
+		}
+	}
+	return ""
+}
+
+func resolveRef(node, defs map[string]any) map[string]any {
+	for range 8 {
+		ref, ok := node["$ref"].(string)
+		if !ok || !strings.HasPrefix(ref, "#/$defs/") {
+			return node
+		}
+		d, ok := defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any)
+		if !ok {
+			return node
+		}
+		node = d
+	}
+	return node
+}

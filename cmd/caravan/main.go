@@ -71,6 +71,7 @@ Start with 'caravan devnet --orgs 3' for a local consortium on loopback, or
 		consortiumCmd(),
 		devnetCmd(),
 		genCmd(),
+		cidCmd(),
 	)
 	return root.ExecuteContext(ctx)
 }

@@ -1,0 +1,148 @@
+package sharing
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/caravan-consortium/caravan/internal/cids"
+	"github.com/caravan-consortium/caravan/internal/jcs"
+)
+
+// MaxStatementSize bounds an encoded statement: a manifest with long labels
+// and descriptions is a few KiB.
+const MaxStatementSize = 64 << 10
+
+const statementContext = "caravan/statement/v1\n"
+
+// Errors that callers check with errors.Is.
+var (
+	// ErrMalformed means bytes are not a well-formed statement.
+	ErrMalformed = errors.New("malformed statement")
+	// ErrBadSignature means a statement's signature does not verify.
+	ErrBadSignature = errors.New("statement signature does not verify")
+	// ErrTooLarge means a statement exceeds MaxStatementSize.
+	ErrTooLarge = errors.New("statement too large")
+)
+
+// Statement is a signed body: a manifest or a retraction.
+type Statement struct {
+	Body   []byte  // RFC 8785 canonical bytes of the body object
+	Signer peer.ID // the node that signed
+	Sig    []byte  // Ed25519 over statementContext || Body
+
+	cid cid.Cid
+}
+
+// SignStatement canonicalizes body (any value encoding/json accepts that
+// yields a JSON object) and signs it with key.
+func SignStatement(body any, key crypto.PrivKey) (*Statement, error) {
+	canon, err := canonicalObject(body)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := key.Sign(append([]byte(statementContext), canon...))
+	if err != nil {
+		return nil, err
+	}
+	return &Statement{Body: canon, Signer: signer, Sig: sig, cid: cids.OfJSON(canon)}, nil
+}
+
+// CID returns the CID of the statement's body.
+func (s *Statement) CID() cid.Cid {
+	if !s.cid.Defined() {
+		s.cid = cids.OfJSON(s.Body)
+	}
+	return s.cid
+}
+
+// Verify checks the signature with the public key embedded in Signer.
+// It does not check that the roster lists Signer for the body's org.
+func (s *Statement) Verify() error {
+	pub, err := s.Signer.ExtractPublicKey()
+	if err != nil {
+		return fmt.Errorf("%w: signer %s: %v", ErrBadSignature, s.Signer, err)
+	}
+	ok, err := pub.Verify(append([]byte(statementContext), s.Body...), s.Sig)
+	if err != nil || !ok {
+		return fmt.Errorf("%w (signer %s)", ErrBadSignature, s.Signer)
+	}
+	return nil
+}
+
+// Marshal encodes the statement in its wire and storage form (RFC 8785).
+func (s *Statement) Marshal() []byte {
+	out := make([]byte, 0, len(s.Body)+160)
+	out = append(out, `{"body":`...)
+	out = append(out, s.Body...)
+	out = append(out, `,"sig":"`...)
+	out = base64.StdEncoding.AppendEncode(out, s.Sig)
+	out = append(out, `","signer":"`...)
+	out = append(out, s.Signer.String()...)
+	return append(out, `"}`...)
+}
+
+// DecodeStatement parses a statement strictly: it must be canonical, so the
+// stored and gossiped bytes of a statement are unique. It does not verify
+// the signature.
+func DecodeStatement(data []byte) (*Statement, error) {
+	if len(data) > MaxStatementSize {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), MaxStatementSize)
+	}
+	v, err := jcs.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok || len(obj) != 3 {
+		return nil, fmt.Errorf("%w: want an object with body, sig and signer", ErrMalformed)
+	}
+	body, ok := obj["body"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: body is not an object", ErrMalformed)
+	}
+	sigText, _ := obj["sig"].(string)
+	signerText, _ := obj["signer"].(string)
+	sig, err := base64.StdEncoding.Strict().DecodeString(sigText)
+	if err != nil || len(sig) == 0 {
+		return nil, fmt.Errorf("%w: sig is not base64", ErrMalformed)
+	}
+	signer, err := peer.Decode(signerText)
+	if err != nil {
+		return nil, fmt.Errorf("%w: signer: %v", ErrMalformed, err)
+	}
+	canon, err := jcs.Append(nil, body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	s := &Statement{Body: canon, Signer: signer, Sig: sig}
+	if string(s.Marshal()) != string(data) {
+		return nil, fmt.Errorf("%w: not in canonical form", ErrMalformed)
+	}
+	return s, nil
+}
+
+// canonicalObject encodes v with encoding/json, then canonicalizes it; the
+// result must be a JSON object.
+func canonicalObject(v any) ([]byte, error) {
+	raw, err := jsonMarshal(v)
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := jcs.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := parsed.(map[string]any); !ok {
+		return nil, fmt.Errorf("%w: a statement body must be a JSON object", ErrMalformed)
+	}
+	return jcs.Append(nil, parsed)
+}

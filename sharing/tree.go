@@ -1,0 +1,48 @@
+package sharing
+
+import (
+	"github.com/ipfs/go-cid"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+var hasher = rfc6962.DefaultHasher
+
+// LeafHash is the RFC 6962 leaf hash of a record: SHA-256(0x00 || cid bytes).
+func LeafHash(c cid.Cid) []byte { return hasher.HashLeaf(c.Bytes()) }
+
+// treeBuilder computes an RFC 6962 root over leaves appended in order, in
+// O(log n) memory.
+type treeBuilder struct {
+	rng  *compact.Range
+	size uint64
+}
+
+func newTreeBuilder() *treeBuilder {
+	f := &compact.RangeFactory{Hash: hasher.HashChildren}
+	return &treeBuilder{rng: f.NewEmptyRange(0)}
+}
+
+func (t *treeBuilder) append(leafHash []byte) error {
+	t.size++
+	return t.rng.Append(leafHash, nil)
+}
+
+func (t *treeBuilder) head() (TreeHead, error) {
+	if t.size == 0 {
+		return TreeHead{Size: 0, Root: hasher.EmptyRoot()}, nil
+	}
+	root, err := t.rng.GetRootHash(nil)
+	return TreeHead{Size: t.size, Root: root}, err
+}
+
+// TreeHeadOf computes the tree head over record CIDs, in order.
+func TreeHeadOf(records []cid.Cid) (TreeHead, error) {
+	t := newTreeBuilder()
+	for _, c := range records {
+		if err := t.append(LeafHash(c)); err != nil {
+			return TreeHead{}, err
+		}
+	}
+	return t.head()
+}
