@@ -1,0 +1,250 @@
+package sharing
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+)
+
+// ErrKnown is returned by Catalog.Add for a statement it already holds.
+var ErrKnown = errors.New("statement already known")
+
+// Entry is a manifest as the catalog lists it.
+type Entry struct {
+	CID       string    `json:"cid"`
+	Manifest  *Manifest `json:"manifest"`
+	Signer    string    `json:"signer"`
+	Head      bool      `json:"head"`      // the newest version of its dataset
+	Retracted bool      `json:"retracted"` // hidden by a retraction
+}
+
+// Filter selects catalog entries; empty fields match everything.
+type Filter struct {
+	Org, Schema, Label string
+	// All lists every version, and retracted ones; otherwise only the
+	// head of each dataset that is not retracted.
+	All bool
+}
+
+// Catalog holds the verified statements of every member, indexed in
+// memory and persisted in the Store. Every statement is kept, so two
+// catalogs that hold the same statements list the same entries.
+type Catalog struct {
+	store *Store
+
+	mu          sync.RWMutex
+	statements  map[cid.Cid]*Statement
+	manifests   map[cid.Cid]*Manifest
+	retractions map[cid.Cid]*Retraction
+	byOrg       map[string][]cid.Cid // every statement of an org
+}
+
+// OpenCatalog loads the catalog from store.
+func OpenCatalog(store *Store) (*Catalog, error) {
+	c := &Catalog{
+		store:       store,
+		statements:  map[cid.Cid]*Statement{},
+		manifests:   map[cid.Cid]*Manifest{},
+		retractions: map[cid.Cid]*Retraction{},
+		byOrg:       map[string][]cid.Cid{},
+	}
+	err := store.Statements(func(st *Statement) error { return c.index(st) })
+	return c, err
+}
+
+// index adds st to the in-memory index.
+func (c *Catalog) index(st *Statement) error {
+	org, err := st.Org()
+	if err != nil {
+		return err
+	}
+	id := st.CID()
+	switch st.BodyType() {
+	case TypeManifest:
+		m, _ := st.Manifest()
+		c.manifests[id] = m
+	case TypeRetraction:
+		r, _ := st.Retraction()
+		c.retractions[id] = r
+	}
+	c.statements[id] = st
+	c.byOrg[org] = append(c.byOrg[org], id)
+	return nil
+}
+
+// Has reports whether the catalog holds the statement.
+func (c *Catalog) Has(id cid.Cid) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, ok := c.statements[id]
+	return ok
+}
+
+// Add stores and indexes a statement whose signature and signer the caller
+// has checked. It returns ErrKnown if the catalog already holds it.
+func (c *Catalog) Add(st *Statement) error {
+	if _, err := st.Org(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.statements[st.CID()]; ok {
+		return ErrKnown
+	}
+	if err := c.store.PutStatement(st); err != nil {
+		return err
+	}
+	return c.index(st)
+}
+
+// addCommitted indexes a statement the publisher already committed to the
+// store.
+func (c *Catalog) addCommitted(st *Statement) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.index(st)
+}
+
+// Statement returns a held statement.
+func (c *Catalog) Statement(id cid.Cid) (*Statement, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st, ok := c.statements[id]
+	return st, ok
+}
+
+// head returns the newest manifest of org's dataset: the highest version,
+// and among equal versions the lowest CID, so every catalog agrees.
+func (c *Catalog) head(org, dataset string) (cid.Cid, *Manifest) {
+	var best cid.Cid
+	var bm *Manifest
+	for _, id := range c.byOrg[org] {
+		m := c.manifests[id]
+		if m == nil || m.Dataset != dataset {
+			continue
+		}
+		if bm == nil || m.Version > bm.Version || (m.Version == bm.Version && id.String() < best.String()) {
+			best, bm = id, m
+		}
+	}
+	return best, bm
+}
+
+// Head returns the newest manifest of a dataset, if any.
+func (c *Catalog) Head(org, dataset string) (cid.Cid, *Manifest, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	id, m := c.head(org, dataset)
+	return id, m, m != nil
+}
+
+// retractedUpTo returns the highest version a retraction of the dataset
+// covers: the version of its Last manifest, or every version if the catalog
+// does not hold that manifest. 0 means not retracted.
+func (c *Catalog) retractedUpTo(org, dataset string) uint64 {
+	var upTo uint64
+	for _, id := range c.byOrg[org] {
+		r := c.retractions[id]
+		if r == nil || r.Dataset != dataset {
+			continue
+		}
+		v := ^uint64(0)
+		if last, err := cid.Decode(r.Last); err == nil {
+			if m := c.manifests[last]; m != nil {
+				v = m.Version
+			}
+		}
+		upTo = max(upTo, v)
+	}
+	return upTo
+}
+
+// List returns the entries that match f, sorted by org, dataset and version.
+func (c *Catalog) List(f Filter) []Entry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []Entry
+	for id, m := range c.manifests {
+		if (f.Org != "" && m.Publisher != f.Org) || (f.Schema != "" && m.Schema.ID != f.Schema) || (f.Label != "" && !slices.Contains(m.Labels, f.Label)) {
+			continue
+		}
+		headID, _ := c.head(m.Publisher, m.Dataset)
+		e := Entry{CID: id.String(), Manifest: m, Signer: c.statements[id].Signer.String(),
+			Head:      headID.Equals(id),
+			Retracted: m.Version <= c.retractedUpTo(m.Publisher, m.Dataset)}
+		if !f.All && (!e.Head || e.Retracted) {
+			continue
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Entry) int {
+		return cmp.Or(cmp.Compare(a.Manifest.Publisher, b.Manifest.Publisher), cmp.Compare(a.Manifest.Dataset, b.Manifest.Dataset),
+			cmp.Compare(a.Manifest.Version, b.Manifest.Version), cmp.Compare(a.CID, b.CID))
+	})
+	return out
+}
+
+// OrgSummary is the compact summary of one org's statements used by
+// catch-up: how many, and a hash of their sorted CIDs.
+type OrgSummary struct {
+	Count  int    `json:"count"`
+	Digest []byte `json:"digest"`
+}
+
+// Summary summarizes the statements of every org.
+func (c *Catalog) Summary() map[string]OrgSummary {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := map[string]OrgSummary{}
+	for org, ids := range c.byOrg {
+		out[org] = summarize(ids)
+	}
+	return out
+}
+
+func summarize(ids []cid.Cid) OrgSummary {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = string(id.Bytes())
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write([]byte(k))
+	}
+	return OrgSummary{Count: len(ids), Digest: h.Sum(nil)}
+}
+
+// CIDsOf returns the CIDs of an org's statements.
+func (c *Catalog) CIDsOf(org string) []cid.Cid {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Clone(c.byOrg[org])
+}
+
+// Digest summarizes the whole catalog: equal digests, equal catalogs.
+func (c *Catalog) Digest() string {
+	sum := c.Summary()
+	orgs := make([]string, 0, len(sum))
+	for org := range sum {
+		orgs = append(orgs, org)
+	}
+	slices.Sort(orgs)
+	h := sha256.New()
+	for _, org := range orgs {
+		fmt.Fprintf(h, "%s:%d:%x;", org, sum[org].Count, sum[org].Digest)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil)[:8])
+}
+
+// Len returns how many statements the catalog holds.
+func (c *Catalog) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.statements)
+}
