@@ -1,0 +1,81 @@
+package p2p
+
+import (
+	"context"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// MaxGossipMessage bounds a gossiped message.
+const MaxGossipMessage = 256 << 10
+
+// PubSubOptions configures NewPubSub.
+type PubSubOptions struct {
+	// Direct peers are always sent every message and never pruned: the
+	// roster's other members.
+	Direct []peer.AddrInfo
+	// Topics are scored: a peer that sends invalid messages on them
+	// (rejected by a validator) loses score and, below the graylist
+	// threshold, is ignored.
+	Topics []string
+	// ScoreInspect, if set, receives every peer's score each interval.
+	ScoreInspect pubsub.PeerScoreInspectFn
+}
+
+// Score thresholds: a peer below GraylistThreshold is ignored entirely.
+var scoreThresholds = &pubsub.PeerScoreThresholds{
+	GossipThreshold:             -10,
+	PublishThreshold:            -50,
+	GraylistThreshold:           -80,
+	AcceptPXThreshold:           10,
+	OpportunisticGraftThreshold: 5,
+}
+
+// NewPubSub starts GossipSub with flood publishing (a publisher sends to
+// every peer, not only its mesh: a consortium is small and latency
+// matters), the members as direct peers, strict message signing, and peer
+// scoring that penalizes invalid messages. Peers share loopback or NAT
+// addresses, so IP colocation is not scored.
+func NewPubSub(ctx context.Context, h host.Host, o PubSubOptions) (*pubsub.PubSub, error) {
+	topics := map[string]*pubsub.TopicScoreParams{}
+	for _, t := range o.Topics {
+		topics[t] = &pubsub.TopicScoreParams{
+			TopicWeight:                    1,
+			TimeInMeshWeight:               0.01,
+			TimeInMeshQuantum:              time.Second,
+			TimeInMeshCap:                  10,
+			FirstMessageDeliveriesWeight:   1,
+			FirstMessageDeliveriesDecay:    0.5,
+			FirstMessageDeliveriesCap:      10,
+			InvalidMessageDeliveriesWeight: -100,
+			InvalidMessageDeliveriesDecay:  0.9,
+		}
+	}
+	params := &pubsub.PeerScoreParams{
+		Topics:                      topics,
+		AppSpecificScore:            func(peer.ID) float64 { return 0 },
+		DecayInterval:               time.Second,
+		DecayToZero:                 0.01,
+		RetainScore:                 10 * time.Minute,
+		BehaviourPenaltyWeight:      -1,
+		BehaviourPenaltyDecay:       0.9,
+		BehaviourPenaltyThreshold:   1,
+		IPColocationFactorWeight:    0,
+		IPColocationFactorThreshold: 1,
+		SkipAtomicValidation:        true,
+	}
+	opts := []pubsub.Option{
+		pubsub.WithFloodPublish(true),
+		pubsub.WithDirectPeers(o.Direct),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithMaxMessageSize(MaxGossipMessage),
+		pubsub.WithPeerScore(params, scoreThresholds),
+	}
+	if o.ScoreInspect != nil {
+		opts = append(opts, pubsub.WithPeerScoreInspect(o.ScoreInspect, 200*time.Millisecond))
+	}
+	return pubsub.NewGossipSub(ctx, h, opts...)
+}
