@@ -35,6 +35,8 @@ type Env struct {
 	Figures []Figure
 	// Idle is how long the footprint scenario lets the gateways idle.
 	Idle time.Duration
+
+	published []string // manifest CIDs published so far, in order
 }
 
 // Figure is one measurement a scenario reports.

@@ -23,11 +23,16 @@ func init() {
 func demoScenario() Scenario {
 	return Scenario{
 		Name:        "demo",
-		Description: "a members-only consortium of gateways on loopback",
+		Description: "a members-only consortium on loopback that publishes and converges",
 		Steps: []Step{
 			{"start every gateway as its own OS process", stepStart},
 			{"the gateways form a full mesh", stepMesh},
 			{"a node that is not in the roster is refused by every gateway", stepOutsider},
+			{"customs-cn publishes a generated dataset of customs declarations", stepPublish},
+			{"the other gateways list it", stepOthersList},
+			{"logistics-az is stopped", stepStopLast},
+			{"customs-cn publishes two more versions and a second dataset", stepPublishWhileOffline},
+			{"logistics-az restarts and its catalog converges", stepConverge},
 			{"a clean shutdown leaves nothing running", stepShutdown},
 		},
 	}

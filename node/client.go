@@ -57,25 +57,39 @@ func (c *Client) call(ctx context.Context, method, path string, out any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
-			return fmt.Errorf("%w for data directory %s (no control socket answers at %s; start one with 'caravan run --dir %s')",
-				ErrNotRunning, c.dir, c.path, c.dir)
-		}
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode != http.StatusOK {
+		return readAPIError(resp)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		var ae apiError
-		if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
-			return errors.New(ae.Error)
-		}
-		return fmt.Errorf("control endpoint: %s", resp.Status)
-	}
 	return json.Unmarshal(body, out)
+}
+
+// do sends a request and turns "nothing listens" into ErrNotRunning.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			return nil, fmt.Errorf("%w for data directory %s (no control socket answers at %s; start one with 'caravan run --dir %s')",
+				ErrNotRunning, c.dir, c.path, c.dir)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+func readAPIError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var ae apiError
+	if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
+		return errors.New(ae.Error)
+	}
+	return fmt.Errorf("control endpoint: %s", resp.Status)
 }

@@ -68,6 +68,7 @@ func startControl(n *Node) (*controlServer, error) {
 		}
 		writeJSON(w, http.StatusOK, n.Status())
 	})
+	n.registerSharing(mux)
 	cs := &controlServer{path: path, srv: &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

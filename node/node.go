@@ -21,6 +21,8 @@ import (
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/logging"
 	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/schemas"
+	"github.com/caravan-consortium/caravan/sharing"
 )
 
 // ShutdownTimeout bounds Close.
@@ -56,6 +58,11 @@ type Node struct {
 	keeper  *p2p.Keeper
 	control *controlServer
 	watch   *rosterWatcher
+
+	schemas  *schemas.Registry
+	store    *sharing.Store
+	sharing  *sharing.Service
+	psCancel context.CancelFunc
 
 	rosterMu       sync.Mutex // serializes roster changes
 	roster         atomic.Pointer[consortium.Roster]
@@ -102,6 +109,9 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.applyRoster(roster)
+	if err := n.startSharing(key); err != nil {
+		return nil, err
+	}
 	if n.control, err = startControl(n); err != nil {
 		return nil, err
 	}
@@ -210,16 +220,25 @@ func (n *Node) shutdown() error {
 	if n.watch != nil {
 		errs = append(errs, n.watch.close())
 	}
-	if n.keeper != nil {
-		errs = append(errs, n.keeper.Close())
-	}
 	if n.control != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout/2)
 		errs = append(errs, n.control.close(ctx))
 		cancel()
 	}
+	if n.sharing != nil {
+		errs = append(errs, n.sharing.Close())
+	}
+	if n.psCancel != nil {
+		n.psCancel()
+	}
+	if n.keeper != nil {
+		errs = append(errs, n.keeper.Close())
+	}
 	if n.host != nil {
 		errs = append(errs, n.host.Close())
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
 	}
 	if n.lock != nil {
 		errs = append(errs, n.lock.Close())

@@ -23,6 +23,14 @@ type Status struct {
 	Refused uint64 `json:"refused"`
 	// RosterRejected counts roster files that were not put in force.
 	RosterRejected uint64 `json:"roster_rejected"`
+	// Catalog summarizes the catalog: equal digests, equal catalogs.
+	Catalog CatalogStatus `json:"catalog"`
+}
+
+// CatalogStatus summarizes a gateway's catalog.
+type CatalogStatus struct {
+	Statements int    `json:"statements"`
+	Digest     string `json:"digest"`
 }
 
 // MemberStatus is one roster member as this gateway sees it.
@@ -64,6 +72,9 @@ func (n *Node) Status() Status {
 		RosterVersion:  r.Version,
 		Refused:        n.gater.Refused(),
 		RosterRejected: n.rosterRejected.Load(),
+	}
+	if n.sharing != nil {
+		st.Catalog = CatalogStatus{Statements: n.sharing.Catalog.Len(), Digest: n.sharing.Catalog.Digest()}
 	}
 	for _, m := range r.Members {
 		ms := MemberStatus{Org: m.Org, Name: m.Name, Country: m.Country, Self: m.Org == n.cfg.Org}

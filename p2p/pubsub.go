@@ -67,7 +67,12 @@ func NewPubSub(ctx context.Context, h host.Host, o PubSubOptions) (*pubsub.PubSu
 		IPColocationFactorThreshold: 1,
 		SkipAtomicValidation:        true,
 	}
+	gsParams := pubsub.DefaultGossipSubParams()
+	// The Keeper already dials every member; without this, GossipSub
+	// sleeps a second in a goroutine that outlives a quick Close.
+	gsParams.DirectConnectInitialDelay = 0
 	opts := []pubsub.Option{
+		pubsub.WithGossipSubParams(gsParams),
 		pubsub.WithFloodPublish(true),
 		pubsub.WithDirectPeers(o.Direct),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),

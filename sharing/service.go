@@ -106,6 +106,12 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	go s.receive()
 	go s.watchPeers()
 	go s.antiEntropy()
+	// Members connected before the service subscribed made no event.
+	for _, p := range cfg.Members.Nodes() {
+		if cfg.Host.Network().Connectedness(p) == network.Connected {
+			s.startCatchUp(p)
+		}
+	}
 	return s, nil
 }
 

@@ -72,6 +72,9 @@ Start with 'caravan devnet --orgs 3' for a local consortium on loopback, or
 		devnetCmd(),
 		genCmd(),
 		cidCmd(),
+		publishCmd(),
+		retractCmd(),
+		catalogCmd(),
 	)
 	return root.ExecuteContext(ctx)
 }

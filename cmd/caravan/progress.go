@@ -39,3 +39,28 @@ func (p *progress) Finish() {
 		_ = p.bar.Finish()
 	}
 }
+
+// byteProgress shows how much of an input has been sent.
+type byteProgress struct{ bar *progressbar.ProgressBar }
+
+func newByteProgress(w io.Writer, size int64, what string) *byteProgress {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return &byteProgress{}
+	}
+	return &byteProgress{bar: progressbar.DefaultBytes(size, what)}
+}
+
+func (p *byteProgress) reader(r io.Reader) io.Reader {
+	if p.bar == nil {
+		return r
+	}
+	pr := progressbar.NewReader(r, p.bar)
+	return &pr
+}
+
+func (p *byteProgress) Finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/sharing"
+)
+
+func catalogCmd() *cobra.Command {
+	var (
+		dir    string
+		f      sharing.Filter
+		asJSON bool
+	)
+	c := &cobra.Command{
+		Use:   "catalog --dir DIR [--org O] [--schema S] [--label L] [--all] [--json]",
+		Short: "List the datasets every member has published, as this gateway knows them",
+		Long: `List the newest version of each dataset in the gateway's catalog: every
+member's verified manifests. A new version supersedes the previous one; a
+retracted dataset is hidden. --all lists every version, retracted ones too.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := node.NewClient(dir)
+			if err != nil {
+				return err
+			}
+			entries, err := cl.Catalog(cmd.Context(), f)
+			if err != nil {
+				return withNotRunningCode(err)
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), entries)
+			}
+			printCatalog(cmd.OutOrStdout(), entries)
+			return nil
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&dir, "dir", "", "gateway data directory (required)")
+	fl.StringVar(&f.Org, "org", "", "only this publisher")
+	fl.StringVar(&f.Schema, "schema", "", "only this schema id")
+	fl.StringVar(&f.Label, "label", "", "only datasets with this label")
+	fl.BoolVar(&f.All, "all", false, "every version, and retracted datasets")
+	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	_ = c.MarkFlagRequired("dir")
+
+	show := &cobra.Command{
+		Use:   "show --dir DIR CID",
+		Short: "Print one manifest or retraction, as signed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := node.NewClient(dir)
+			if err != nil {
+				return err
+			}
+			item, err := cl.CatalogItem(cmd.Context(), args[0])
+			if err != nil {
+				return withNotRunningCode(err)
+			}
+			return printJSON(cmd.OutOrStdout(), item)
+		},
+	}
+	show.Flags().StringVar(&dir, "dir", "", "gateway data directory (required)")
+	_ = show.MarkFlagRequired("dir")
+	c.AddCommand(show)
+	return c
+}
+
+func printCatalog(w io.Writer, entries []sharing.Entry) {
+	if len(entries) == 0 {
+		fmt.Fprintln(w, "the catalog is empty")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ORG\tDATASET\tVER\tRECORDS\tSCHEMA\tCREATED\tLABELS\tCID")
+	for _, e := range entries {
+		m := e.Manifest
+		state := ""
+		if e.Retracted {
+			state = " (retracted)"
+		} else if !e.Head {
+			state = " (superseded)"
+		}
+		fmt.Fprintf(tw, "%s\t%s%s\t%d\t%d\t%s@%d\t%s\t%s\t%s\n", m.Publisher, m.Dataset, state, m.Version, m.Records,
+			m.Schema.ID, m.Schema.Version, m.Created.Format("2006-01-02 15:04"), strings.Join(m.Labels, ","), e.CID)
+	}
+	tw.Flush()
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

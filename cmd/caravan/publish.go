@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/caravan-consortium/caravan/node"
+)
+
+func publishCmd() *cobra.Command {
+	var (
+		dir, rejectFile string
+		o               node.PublishOptions
+	)
+	c := &cobra.Command{
+		Use:   "publish --dir DIR --dataset NAME --schema ID [flags] FILE",
+		Short: "Publish a dataset (JSONL or CSV; '-' for standard input) as a signed manifest",
+		Long: `Stream FILE to the gateway running on DIR, which validates every record
+against the schema, canonicalizes it (RFC 8785), gives it a CID, builds the
+record tree, signs the manifest with the org's key, stores it with the
+records and announces it to the consortium.
+
+By default nothing is published if any record is invalid, and the error names
+the line and the field. With --reject-file F, the valid records are published
+and the invalid ones are written to F with their errors. --dry-run prints the
+manifest as JSON and stores and announces nothing.
+
+A FILE ending in .csv is read as CSV (a header row of field paths such as
+declarant.name); anything else as JSON Lines.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := node.NewClient(dir)
+			if err != nil {
+				return err
+			}
+			in, closeIn, err := openInput(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer closeIn()
+			if o.Format == "" {
+				o.Format = "jsonl"
+				if strings.EqualFold(filepath.Ext(args[0]), ".csv") {
+					o.Format = "csv"
+				}
+			}
+			var rejects *os.File
+			if rejectFile != "" {
+				if rejects, err = os.Create(rejectFile); err != nil {
+					return err
+				}
+				defer rejects.Close()
+				o.Rejects = true
+			}
+			var size int64 = -1
+			if f, ok := in.(*os.File); ok {
+				if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+					size = st.Size()
+				}
+			}
+			bar := newByteProgress(cmd.ErrOrStderr(), size, "publishing "+o.Dataset)
+			start := time.Now()
+			var nRejected int
+			res, err := cl.Publish(cmd.Context(), o, bar.reader(in), func(ev node.PublishEvent) {
+				if ev.Reject != nil && rejects != nil {
+					nRejected++
+					line, _ := json.Marshal(ev.Reject)
+					rejects.Write(append(line, '\n'))
+				}
+			})
+			bar.Finish()
+			if err != nil {
+				return withNotRunningCode(err)
+			}
+			out := cmd.OutOrStdout()
+			if o.DryRun {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res.Manifest)
+			}
+			m := res.Manifest
+			fmt.Fprintf(out, "published %s version %d: %d records in %v\n", m.Dataset, m.Version, m.Records, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(out, "manifest %s\n", res.CID)
+			fmt.Fprintf(out, "record tree size %d root %x\n", m.Tree.Size, m.Tree.Root)
+			if res.Rejected > 0 {
+				fmt.Fprintf(out, "%d invalid record(s) left out, written to %s\n", res.Rejected, rejectFile)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&dir, "dir", "", "gateway data directory (required)")
+	f.StringVar(&o.Dataset, "dataset", "", "dataset name, e.g. khorgos-declarations (required)")
+	f.StringVar(&o.Schema, "schema", "", "schema id, e.g. customs-declaration or customs-declaration@1 (required)")
+	f.StringVar(&o.Format, "format", "", "jsonl or csv (default: from the file name)")
+	f.StringArrayVar(&o.Labels, "label", nil, "a label (repeat)")
+	f.StringArrayVar(&o.Purposes, "purpose", nil, "a purpose the dataset is offered for, e.g. customs-clearance (repeat)")
+	f.StringVar(&o.Description, "description", "", "a description")
+	f.StringVar(&rejectFile, "reject-file", "", "publish the valid records; write the invalid ones, with their errors, to this file")
+	f.BoolVar(&o.DryRun, "dry-run", false, "print the manifest; store and announce nothing")
+	for _, r := range []string{"dir", "dataset", "schema"} {
+		_ = c.MarkFlagRequired(r)
+	}
+	return c
+}
+
+func retractCmd() *cobra.Command {
+	var dir, dataset, reason string
+	c := &cobra.Command{
+		Use:   "retract --dir DIR --dataset NAME [--reason TEXT]",
+		Short: "Retract one of your datasets: a signed tombstone every catalog honours",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := node.NewClient(dir)
+			if err != nil {
+				return err
+			}
+			if _, err := cl.Retract(cmd.Context(), dataset, reason); err != nil {
+				return withNotRunningCode(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "retracted %s\n", dataset)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&dir, "dir", "", "gateway data directory (required)")
+	c.Flags().StringVar(&dataset, "dataset", "", "dataset name (required)")
+	c.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	_ = c.MarkFlagRequired("dir")
+	_ = c.MarkFlagRequired("dataset")
+	return c
+}
