@@ -22,12 +22,19 @@ demo: build
 	if ./$(BIN) devnet --orgs 3 --scenario demo --dir $$d/net; then rm -rf $$d; \
 	else echo "demo failed; gateway logs are kept in $$d/net"; exit 1; fi
 
-## bench: Go benchmarks, then the footprint scenario (time to mesh, idle RSS)
+## bench: Go benchmarks (publish pipeline, gossip delivery across 20
+## gateways next to bare GossipSub), then the footprint scenario (time to
+## mesh, idle RSS) and the publish-bench scenario (BENCH_RECORDS records
+## of ~1 KiB through a gateway: records/s and peak RSS)
+BENCH_RECORDS ?= 1000000
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	@d=$$(mktemp -d); \
 	if ./$(BIN) devnet --orgs 3 --scenario footprint --idle 30s --dir $$d/net; then rm -rf $$d; \
 	else echo "footprint failed; gateway logs are kept in $$d/net"; exit 1; fi
+	@d=$$(mktemp -d); \
+	if ./$(BIN) devnet --orgs 1 --scenario publish-bench --records $(BENCH_RECORDS) --dir $$d/net; then rm -rf $$d; \
+	else echo "publish-bench failed; gateway logs are kept in $$d/net"; exit 1; fi
 
 ## lint: gofmt and go vet
 lint:
@@ -37,6 +44,8 @@ lint:
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:
 	$(GO) test ./consortium -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/jcs -run '^$$' -fuzz FuzzCanonicalize -fuzztime $(FUZZTIME)
+	$(GO) test ./sharing -run '^$$' -fuzz FuzzDecodeStatement -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

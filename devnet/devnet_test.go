@@ -141,3 +141,18 @@ func TestSIGHUPReloadsRoster(t *testing.T) {
 		t.Fatalf("status after SIGHUP: %v", err)
 	}
 }
+
+func TestPublishBenchScenario(t *testing.T) {
+	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	env := &devnet.Env{Net: nt, Binary: binary, Out: &out, Records: 3000}
+	if _, err := devnet.RunScenario(context.Background(), "publish-bench", env); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !bytes.Contains(out.Bytes(), []byte("3000 records in")) {
+		t.Fatalf("no publish figure:\n%s", out.String())
+	}
+}

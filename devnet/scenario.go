@@ -35,6 +35,8 @@ type Env struct {
 	Figures []Figure
 	// Idle is how long the footprint scenario lets the gateways idle.
 	Idle time.Duration
+	// Records is how many records the publish-bench scenario publishes.
+	Records int
 
 	published []string // manifest CIDs published so far, in order
 }

@@ -123,6 +123,7 @@ func (s *Service) catchUpRound(ctx context.Context, p peer.ID) (added int, more 
 		switch err := s.Catalog.Add(st); {
 		case err == nil:
 			added++
+			s.notify(st)
 		case !errors.Is(err, ErrKnown):
 			return added, false, err
 		}

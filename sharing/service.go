@@ -46,6 +46,9 @@ type ServiceConfig struct {
 	// connected member; default 30 s. A member is also caught up with as
 	// soon as it connects.
 	AntiEntropy time.Duration
+	// OnStatement, if set, is called with each statement from another
+	// member once it is verified and stored (gossip or catch-up).
+	OnStatement func(*Statement)
 }
 
 // Service runs the catalog of a gateway: it publishes this org's datasets,
@@ -203,10 +206,14 @@ func (s *Service) receive() {
 		if !ok || m.ReceivedFrom == s.cfg.Host.ID() {
 			continue
 		}
-		if err := s.Catalog.Add(st); err != nil && !errors.Is(err, ErrKnown) {
+		switch err := s.Catalog.Add(st); {
+		case errors.Is(err, ErrKnown):
+			continue
+		case err != nil:
 			s.log.Error("could not store a catalog statement", zap.Stringer("cid", st.CID()), zap.Error(err))
 			continue
 		}
+		s.notify(st)
 		s.log.Info("catalog statement received", zap.Stringer("cid", st.CID()), zap.String("type", st.BodyType()), zap.Stringer("from", m.ReceivedFrom))
 	}
 }
@@ -281,4 +288,22 @@ func (s *Service) startCatchUp(p peer.ID) {
 			s.log.Info("catalog caught up", zap.Stringer("peer", p), zap.Int("statements", n))
 		}
 	}()
+}
+
+func (s *Service) notify(st *Statement) {
+	if s.cfg.OnStatement != nil {
+		s.cfg.OnStatement(st)
+	}
+}
+
+// Submit verifies a statement signed elsewhere (by this org's key, for
+// example offline), stores it and announces it.
+func (s *Service) Submit(st *Statement) error {
+	if err := s.Verify(st); err != nil {
+		return err
+	}
+	if err := s.Catalog.Add(st); err != nil {
+		return err
+	}
+	return s.announce(st)
 }

@@ -19,6 +19,7 @@ func devnetCmd() *cobra.Command {
 		dir      string
 		scenario string
 		idle     time.Duration
+		records  int
 	)
 	c := &cobra.Command{
 		Use:   "devnet --orgs N --dir DIR [--scenario NAME]",
@@ -51,7 +52,7 @@ summary, and exits 0 only if every step was verified. Scenarios: ` + strings.Joi
 			if scenario == "" {
 				return watchDevnet(cmd.Context(), out, nt, bin)
 			}
-			_, err = devnet.RunScenario(cmd.Context(), scenario, &devnet.Env{Net: nt, Binary: bin, Out: out, Idle: idle})
+			_, err = devnet.RunScenario(cmd.Context(), scenario, &devnet.Env{Net: nt, Binary: bin, Out: out, Idle: idle, Records: records})
 			return err
 		},
 	}
@@ -60,6 +61,7 @@ summary, and exits 0 only if every step was verified. Scenarios: ` + strings.Joi
 	f.StringVar(&dir, "dir", "", "directory for the consortium's files (required)")
 	f.StringVar(&scenario, "scenario", "", "run this scenario and exit ("+strings.Join(devnet.Scenarios(), ", ")+")")
 	f.DurationVar(&idle, "idle", 30*time.Second, "how long the footprint scenario idles")
+	f.IntVar(&records, "records", 1_000_000, "how many records the publish-bench scenario publishes")
 	_ = c.MarkFlagRequired("dir")
 	return c
 }
