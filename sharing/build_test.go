@@ -101,6 +101,11 @@ func TestRecordCIDIsStandard(t *testing.T) {
 	if c, _ := cid.Decode(want); c.Prefix().Codec != 0x0200 {
 		t.Fatal("go-cid does not read it as json")
 	}
+	// The same CID that js-multiformats documents for
+	// json.encode({hello: 'world'}): an independent implementation agrees.
+	if got := recs[0].CID.String(); got != "bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea" {
+		t.Fatalf("CID %s differs from js-multiformats'", got)
+	}
 }
 
 // The tree root matches RFC 6962's recursive definition of MTH.

@@ -6,8 +6,8 @@
 //
 // A record is a JSON object. Its canonical form is RFC 8785 (JCS) and its
 // CID is CIDv1, multicodec json (0x0200), sha2-256 of the canonical bytes,
-// so `ipfs block put --cid-codec json --mhtype sha2-256` derives the same
-// CID. Two records that differ only in key order or white space have the
+// as any multiformats implementation derives it (schemas/manifest.md has a
+// test vector shared with js-multiformats). Two records that differ only in key order or white space have the
 // same CID.
 //
 // # Record tree

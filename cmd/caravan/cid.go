@@ -17,9 +17,9 @@ func cidCmd() *cobra.Command {
 		Use:   "cid FILE",
 		Short: "Print the CID of each record of a JSONL file ('-' for standard input)",
 		Long: `Print each record's CID, one line per record, in file order. A record's CID
-is CIDv1, multicodec json, sha2-256 over its RFC 8785 canonical form: any
-IPFS tool derives the same CID from the canonical bytes, e.g.
-  ipfs block put --cid-codec json --mhtype sha2-256 record.json
+is CIDv1, multicodec json, sha2-256 over its RFC 8785 canonical form, so any
+multiformats implementation derives the same CID from the canonical bytes:
+{"hello":"world"} is bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea.
 With --tree, also print the record tree's size and RFC 6962 root, as a
 manifest would hold them.`,
 		Args: cobra.ExactArgs(1),

@@ -1,7 +1,9 @@
 // Package cids computes the content identifiers Caravan uses: CIDv1 with
 // the multicodec "json" (0x0200) over RFC 8785 canonical bytes, hashed with
-// sha2-256. Any IPFS tool derives the same CID from the same bytes, e.g.
-// `ipfs block put --cid-codec json --mhtype sha2-256 FILE`.
+// sha2-256. Any multiformats implementation derives the same CID from the
+// same bytes: {"hello":"world"} is
+// bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea, as the
+// js-multiformats README shows.
 package cids
 
 import (
