@@ -57,6 +57,7 @@ type Schema struct {
 	Canonical []byte
 
 	compiled *jsonschema.Schema
+	fast     *cnode // nil if the schema uses a keyword compileFast lacks
 }
 
 // Ref returns "ID@VERSION".
@@ -94,6 +95,18 @@ func (s *Schema) Validate(v any) error {
 	}
 	return &FieldError{Field: fieldPath(ve.InstanceLocation), Msg: ve.ErrorKind.LocalizedString(printer)}
 }
+
+// ValidateValue checks a value as jcs.ParseValue returns it, with the
+// compiled validator when the schema has one. Errors are *FieldError.
+func (s *Schema) ValidateValue(v *jcs.Value) error {
+	if s.fast != nil {
+		return s.fast.validate(v, make([]string, 0, 8))
+	}
+	return s.Validate(v.Any())
+}
+
+// Compiled reports whether ValidateValue uses the compiled validator.
+func (s *Schema) Compiled() bool { return s.fast != nil }
 
 func fieldPath(loc []string) string {
 	var b strings.Builder
@@ -192,6 +205,7 @@ func compile(file string, data []byte) (*Schema, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	s := &Schema{ID: id, Version: ver, CID: cids.OfJSON(canonical), Canonical: canonical, compiled: compiled}
+	s.fast, _ = compileFast(obj) // an unsupported keyword: jsonschema/v6 alone
 	s.Title, _ = obj["title"].(string)
 	s.Description, _ = obj["description"].(string)
 	defs, _ := obj["$defs"].(map[string]any)

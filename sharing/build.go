@@ -216,17 +216,17 @@ func process(j *job, s *schemas.Schema) {
 		if j.errs[i] != nil {
 			continue
 		}
-		v, err := jcs.Parse(raw)
+		v, err := jcs.ParseValue(raw)
 		if err != nil {
 			j.errs[i] = &RecordError{Line: j.lines[i], Msg: err.Error()}
 			continue
 		}
-		if _, ok := v.(map[string]any); !ok {
+		if v.Kind != jcs.Object {
 			j.errs[i] = &RecordError{Line: j.lines[i], Msg: "a record must be a JSON object"}
 			continue
 		}
 		if s != nil {
-			if err := s.Validate(v); err != nil {
+			if err := s.ValidateValue(&v); err != nil {
 				var fe *schemas.FieldError
 				if errors.As(err, &fe) {
 					j.errs[i] = &RecordError{Line: j.lines[i], Field: fe.Field, Msg: fe.Msg}
@@ -236,7 +236,7 @@ func process(j *job, s *schemas.Schema) {
 				continue
 			}
 		}
-		canon, err := jcs.Append(make([]byte, 0, len(raw)), v)
+		canon, err := v.AppendCanonical(make([]byte, 0, len(raw)))
 		if err != nil {
 			j.errs[i] = &RecordError{Line: j.lines[i], Msg: err.Error()}
 			continue

@@ -81,31 +81,31 @@ func Append(dst []byte, v any) ([]byte, error) {
 }
 
 // compareUTF16 orders strings by their UTF-16 code units, as RFC 8785
-// section 3.2.3 requires (byte order differs above U+FFFF).
+// section 3.2.3 requires. UTF-8 byte order is code point order, which agrees
+// with UTF-16 order except between U+E000..U+FFFF and supplementary
+// characters (surrogates sort first in UTF-16), so only the first differing
+// characters need decoding.
 func compareUTF16(a, b string) int {
-	for i, j := 0, 0; i < len(a) && j < len(b); {
-		ra, na := utf8.DecodeRuneInString(a[i:])
-		rb, nb := utf8.DecodeRuneInString(b[j:])
-		if ra != rb {
-			ua, ub := utf16Unit(ra), utf16Unit(rb)
-			if ua != ub {
-				if ua < ub {
-					return -1
-				}
-				return 1
-			}
-			// Same high surrogate: compare the low ones.
-			_, la := utf16.EncodeRune(ra)
-			_, lb := utf16.EncodeRune(rb)
-			if la < lb {
-				return -1
-			}
-			return 1
-		}
-		i += na
-		j += nb
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
 	}
-	return cmp.Compare(len(a), len(b)) // equal so far: the shorter sorts first
+	if i == n {
+		return cmp.Compare(len(a), len(b))
+	}
+	if a[i] < 0xEE && b[i] < 0xEE {
+		return cmp.Compare(a[i], b[i]) // neither is at or above U+E000
+	}
+	for i > 0 && !utf8.RuneStart(a[i]) {
+		i-- // back to the start of the differing character
+	}
+	ra, _ := utf8.DecodeRuneInString(a[i:])
+	rb, _ := utf8.DecodeRuneInString(b[i:])
+	if c := cmp.Compare(utf16Unit(ra), utf16Unit(rb)); c != 0 {
+		return c
+	}
+	return cmp.Compare(ra, rb) // same high surrogate: low surrogates follow code points
 }
 
 // utf16Unit returns the first UTF-16 code unit of r.

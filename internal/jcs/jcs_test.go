@@ -113,3 +113,41 @@ func FuzzCanonicalize(f *testing.F) {
 		}
 	})
 }
+
+// ParseValue and AppendCanonical agree with Parse and Append on everything.
+func FuzzParseValue(f *testing.F) {
+	for _, s := range []string{`{"b":1,"a":[true,null,"x"]}`, `[1.5e300,-0.0,"\u00e9"]`, `{"\ud83d\ude00":1,"\ufb33":2}`, `{"a":1,"a":2}`, `{"a":"\ud800"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, errWant := jcs.Canonicalize(data)
+		v, err := jcs.ParseValue(data)
+		var got []byte
+		if err == nil {
+			got, err = v.AppendCanonical(nil)
+		}
+		if (err == nil) != (errWant == nil) {
+			t.Fatalf("%q: ParseValue/AppendCanonical error %v, Canonicalize error %v", data, err, errWant)
+		}
+		if err == nil && !bytes.Equal(got, want) {
+			t.Fatalf("%q: %s vs %s", data, got, want)
+		}
+	})
+}
+
+func TestParseValueVectors(t *testing.T) {
+	for _, in := range []string{
+		`{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001], "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/", "literals": [null, true, false]}`,
+		`{"\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew", "1": "One", "\ud83d\ude00": "Emoji", "\u0080": "Control", "\u00f6": "o"}`,
+	} {
+		v, err := jcs.ParseValue([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := v.AppendCanonical(nil)
+		want, _ := jcs.Canonicalize([]byte(in))
+		if !bytes.Equal(got, want) {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	}
+}

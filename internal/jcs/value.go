@@ -1,0 +1,289 @@
+package jcs
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"unicode/utf8"
+)
+
+// Kind is the JSON type of a Value.
+type Kind uint8
+
+// The kinds of JSON values.
+const (
+	Null Kind = iota
+	Bool
+	Number
+	String
+	Array
+	Object
+)
+
+// Value is a parsed JSON value in a compact form, for hot paths: objects
+// are member slices sorted in RFC 8785 order (so canonical output needs no
+// sorting and a schema's properties can be matched by merging), and strings
+// without escapes share the input's memory.
+type Value struct {
+	Kind    Kind
+	Bool    bool
+	Str     string   // a String's value, or a Number's literal text
+	Items   []Value  // an Array's elements
+	Members []Member // an Object's members, sorted by key (UTF-16 order)
+}
+
+// Member is one member of an object.
+type Member struct {
+	Key   string
+	Value Value
+}
+
+// ParseValue parses data strictly, as Parse does, into a Value. The Value
+// refers to a private copy of data.
+func ParseValue(data []byte) (Value, error) {
+	p := vparser{parser: parser{data: data}, text: string(data)}
+	p.skipSpace()
+	v, err := p.value()
+	if err != nil {
+		return Value{}, err
+	}
+	p.skipSpace()
+	if p.pos != len(p.data) {
+		return Value{}, p.errorf("unexpected data after the value")
+	}
+	return v, nil
+}
+
+type vparser struct {
+	parser
+	text  string   // data as a string, for zero-copy substrings
+	stack []Member // members of the objects being parsed
+	order []int32  // scratch for sorting members
+}
+
+func (p *vparser) value() (Value, error) {
+	if p.pos >= len(p.data) {
+		return Value{}, p.errorf("unexpected end of input")
+	}
+	switch c := p.data[p.pos]; {
+	case c == '{':
+		return p.object()
+	case c == '[':
+		return p.array()
+	case c == '"':
+		s, err := p.str()
+		return Value{Kind: String, Str: s}, err
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := p.pos
+		if _, err := p.number(); err != nil {
+			return Value{}, err
+		}
+		return Value{Kind: Number, Str: p.text[start:p.pos]}, nil
+	case p.literal("true"):
+		return Value{Kind: Bool, Bool: true}, nil
+	case p.literal("false"):
+		return Value{Kind: Bool}, nil
+	case p.literal("null"):
+		return Value{Kind: Null}, nil
+	}
+	return Value{}, p.errorf("unexpected character %q", p.data[p.pos])
+}
+
+// str parses a string; without escapes it is a substring of the input.
+func (p *vparser) str() (string, error) {
+	start := p.pos + 1
+	var high byte
+	for i := start; i < len(p.data); i++ {
+		c := p.data[i]
+		if c == '"' {
+			if high >= utf8.RuneSelf && !utf8.ValidString(p.text[start:i]) {
+				break // let the full parser report where
+			}
+			p.pos = i + 1
+			return p.text[start:i], nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+		high |= c
+	}
+	return p.string()
+}
+
+func (p *vparser) object() (Value, error) {
+	if err := p.enter(); err != nil {
+		return Value{}, err
+	}
+	p.pos++
+	base := len(p.stack)
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.pos++
+		p.depth--
+		return Value{Kind: Object, Members: []Member{}}, nil
+	}
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+			return Value{}, p.errorf("expected a member name")
+		}
+		k, err := p.str()
+		if err != nil {
+			return Value{}, err
+		}
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+			return Value{}, p.errorf("expected ':' after member name")
+		}
+		p.pos++
+		p.skipSpace()
+		v, err := p.value()
+		if err != nil {
+			return Value{}, err
+		}
+		p.stack = append(p.stack, Member{Key: k, Value: v})
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return Value{}, p.errorf("unexpected end of input in an object")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+			continue
+		case '}':
+			p.pos++
+			p.depth--
+		default:
+			return Value{}, p.errorf("expected ',' or '}' in an object")
+		}
+		break
+	}
+	// Sort indexes rather than the (large) members, then copy the members
+	// out once, in order, into a slice of exactly their number.
+	parsed := p.stack[base:]
+	order := p.order[:0]
+	for i := range parsed {
+		order = append(order, int32(i))
+	}
+	slices.SortFunc(order, func(a, b int32) int { return compareUTF16(parsed[a].Key, parsed[b].Key) })
+	members := make([]Member, len(parsed))
+	for i, j := range order {
+		members[i] = parsed[j]
+		if i > 0 && members[i].Key == members[i-1].Key {
+			return Value{}, p.errorf("duplicate member name %q", members[i].Key)
+		}
+	}
+	p.order = order
+	clear(parsed) // drop references for the GC
+	p.stack = p.stack[:base]
+	return Value{Kind: Object, Members: members}, nil
+}
+
+func (p *vparser) array() (Value, error) {
+	if err := p.enter(); err != nil {
+		return Value{}, err
+	}
+	p.pos++
+	items := []Value{}
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.pos++
+		p.depth--
+		return Value{Kind: Array, Items: items}, nil
+	}
+	for {
+		p.skipSpace()
+		v, err := p.value()
+		if err != nil {
+			return Value{}, err
+		}
+		items = append(items, v)
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return Value{}, p.errorf("unexpected end of input in an array")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			p.depth--
+			return Value{Kind: Array, Items: items}, nil
+		default:
+			return Value{}, p.errorf("expected ',' or ']' in an array")
+		}
+	}
+}
+
+// AppendCanonical appends the RFC 8785 form of v to dst.
+func (v *Value) AppendCanonical(dst []byte) ([]byte, error) {
+	var err error
+	switch v.Kind {
+	case Null:
+		return append(dst, "null"...), nil
+	case Bool:
+		if v.Bool {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
+	case Number:
+		return appendNumber(dst, v.Str)
+	case String:
+		return appendString(dst, v.Str)
+	case Array:
+		dst = append(dst, '[')
+		for i := range v.Items {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, err = v.Items[i].AppendCanonical(dst); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, ']'), nil
+	case Object:
+		dst = append(dst, '{')
+		for i := range v.Members {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, err = appendString(dst, v.Members[i].Key); err != nil {
+				return nil, err
+			}
+			dst = append(dst, ':')
+			if dst, err = v.Members[i].Value.AppendCanonical(dst); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	return nil, fmt.Errorf("jcs: bad kind %d", v.Kind)
+}
+
+// Any converts v to the map-based form Parse returns.
+func (v *Value) Any() any {
+	switch v.Kind {
+	case Bool:
+		return v.Bool
+	case Number:
+		return json.Number(v.Str)
+	case String:
+		return v.Str
+	case Array:
+		out := make([]any, len(v.Items))
+		for i := range v.Items {
+			out[i] = v.Items[i].Any()
+		}
+		return out
+	case Object:
+		out := make(map[string]any, len(v.Members))
+		for _, m := range v.Members {
+			out[m.Key] = m.Value.Any()
+		}
+		return out
+	}
+	return nil
+}
+
+// CompareKeys orders member names as RFC 8785 does (UTF-16 code units).
+func CompareKeys(a, b string) int { return compareUTF16(a, b) }
