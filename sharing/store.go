@@ -255,3 +255,15 @@ func (s *Store) Stats() (StoreStats, error) {
 	}
 	return st, nil
 }
+
+// ReadStats counts what the store in dir holds without changing it (in
+// particular, without dropping uncommitted publishes, as OpenStore does).
+// The store must not be open elsewhere.
+func ReadStats(dir string) (StoreStats, error) {
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: pebbleLogger{zap.NewNop().Sugar()}})
+	if err != nil {
+		return StoreStats{}, err
+	}
+	defer db.Close()
+	return (&Store{db: db}).Stats()
+}
