@@ -105,10 +105,17 @@ func (n *Node) handlePublish(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush()
 	}
+	const progressEvery = 8192 // records between progress events
+	lastProgress := 0
 	req := sharing.PublishRequest{
 		Dataset: q.Get("dataset"), Schema: schema, Format: q.Get("format"),
 		Labels: q["label"], Purposes: q["purpose"], Description: q.Get("description"), DryRun: dry,
-		Progress: func(k int) { _ = emit(PublishEvent{Progress: k}) },
+		Progress: func(k int) {
+			if k-lastProgress >= progressEvery {
+				lastProgress = k
+				_ = emit(PublishEvent{Progress: k})
+			}
+		},
 	}
 	if withRejects {
 		req.Reject = func(raw []byte, e *sharing.RecordError) error {

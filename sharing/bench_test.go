@@ -3,6 +3,7 @@ package sharing_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/caravan-consortium/caravan/sharing"
@@ -60,4 +61,35 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkCatalogList lists a catalog of 10,000 manifests (the catch-up
+// goal's size) across 100 datasets.
+func BenchmarkCatalogList(b *testing.B) {
+	store, err := sharing.OpenStore(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	cat, _ := sharing.OpenCatalog(store)
+	key := testKey(b)
+	for i := range 10000 {
+		m := testManifest()
+		m.Dataset = fmt.Sprintf("ds-%d", i%100)
+		m.Version = uint64(i/100 + 1)
+		if m.Version > 1 {
+			m.Previous = m.Schema.CID
+		}
+		st, _ := sharing.SignStatement(m, key)
+		if err := cat.Add(st); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if n := len(cat.List(sharing.Filter{})); n != 100 {
+			b.Fatalf("%d heads", n)
+		}
+		cat.Summary()
+	}
 }

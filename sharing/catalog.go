@@ -41,8 +41,12 @@ type Catalog struct {
 	statements  map[cid.Cid]*Statement
 	manifests   map[cid.Cid]*Manifest
 	retractions map[cid.Cid]*Retraction
-	byOrg       map[string][]cid.Cid // every statement of an org
+	byOrg       map[string][]cid.Cid  // every statement of an org
+	byDataset   map[string][]cid.Cid  // every statement of an org's dataset, by datasetKey
+	summary     map[string]OrgSummary // cached; nil after a change
 }
+
+func datasetKey(org, dataset string) string { return org + "\x00" + dataset }
 
 // OpenCatalog loads the catalog from store.
 func OpenCatalog(store *Store) (*Catalog, error) {
@@ -52,6 +56,7 @@ func OpenCatalog(store *Store) (*Catalog, error) {
 		manifests:   map[cid.Cid]*Manifest{},
 		retractions: map[cid.Cid]*Retraction{},
 		byOrg:       map[string][]cid.Cid{},
+		byDataset:   map[string][]cid.Cid{},
 	}
 	err := store.Statements(func(st *Statement) error { return c.index(st) })
 	return c, err
@@ -64,16 +69,22 @@ func (c *Catalog) index(st *Statement) error {
 		return err
 	}
 	id := st.CID()
+	var dataset string
 	switch st.BodyType() {
 	case TypeManifest:
 		m, _ := st.Manifest()
 		c.manifests[id] = m
+		dataset = m.Dataset
 	case TypeRetraction:
 		r, _ := st.Retraction()
 		c.retractions[id] = r
+		dataset = r.Dataset
 	}
 	c.statements[id] = st
 	c.byOrg[org] = append(c.byOrg[org], id)
+	k := datasetKey(org, dataset)
+	c.byDataset[k] = append(c.byDataset[k], id)
+	c.summary = nil
 	return nil
 }
 
@@ -123,9 +134,9 @@ func (c *Catalog) Statement(id cid.Cid) (*Statement, bool) {
 func (c *Catalog) head(org, dataset string) (cid.Cid, *Manifest) {
 	var best cid.Cid
 	var bm *Manifest
-	for _, id := range c.byOrg[org] {
+	for _, id := range c.byDataset[datasetKey(org, dataset)] {
 		m := c.manifests[id]
-		if m == nil || m.Dataset != dataset {
+		if m == nil {
 			continue
 		}
 		if bm == nil || m.Version > bm.Version || (m.Version == bm.Version && id.String() < best.String()) {
@@ -148,9 +159,9 @@ func (c *Catalog) Head(org, dataset string) (cid.Cid, *Manifest, bool) {
 // does not hold that manifest. 0 means not retracted.
 func (c *Catalog) retractedUpTo(org, dataset string) uint64 {
 	var upTo uint64
-	for _, id := range c.byOrg[org] {
+	for _, id := range c.byDataset[datasetKey(org, dataset)] {
 		r := c.retractions[id]
-		if r == nil || r.Dataset != dataset {
+		if r == nil {
 			continue
 		}
 		v := ^uint64(0)
@@ -169,18 +180,28 @@ func (c *Catalog) List(f Filter) []Entry {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	var out []Entry
-	for id, m := range c.manifests {
-		if (f.Org != "" && m.Publisher != f.Org) || (f.Schema != "" && m.Schema.ID != f.Schema) || (f.Label != "" && !slices.Contains(m.Labels, f.Label)) {
-			continue
+	for _, ids := range c.byDataset { // each dataset once: O(statements)
+		var headID cid.Cid
+		var upTo uint64
+		for _, id := range ids {
+			m := c.manifests[id]
+			if m == nil {
+				continue
+			}
+			if !headID.Defined() {
+				headID, _ = c.head(m.Publisher, m.Dataset)
+				upTo = c.retractedUpTo(m.Publisher, m.Dataset)
+			}
+			if (f.Org != "" && m.Publisher != f.Org) || (f.Schema != "" && m.Schema.ID != f.Schema) || (f.Label != "" && !slices.Contains(m.Labels, f.Label)) {
+				continue
+			}
+			e := Entry{Manifest: m, Head: headID.Equals(id), Retracted: m.Version <= upTo}
+			if !f.All && (!e.Head || e.Retracted) {
+				continue
+			}
+			e.CID, e.Signer = id.String(), c.statements[id].Signer.String()
+			out = append(out, e)
 		}
-		headID, _ := c.head(m.Publisher, m.Dataset)
-		e := Entry{CID: id.String(), Manifest: m, Signer: c.statements[id].Signer.String(),
-			Head:      headID.Equals(id),
-			Retracted: m.Version <= c.retractedUpTo(m.Publisher, m.Dataset)}
-		if !f.All && (!e.Head || e.Retracted) {
-			continue
-		}
-		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b Entry) int {
 		return cmp.Or(cmp.Compare(a.Manifest.Publisher, b.Manifest.Publisher), cmp.Compare(a.Manifest.Dataset, b.Manifest.Dataset),
@@ -196,15 +217,24 @@ type OrgSummary struct {
 	Digest []byte `json:"digest"`
 }
 
-// Summary summarizes the statements of every org.
+// Summary summarizes the statements of every org. It is computed once per
+// change; the caller must not modify it.
 func (c *Catalog) Summary() map[string]OrgSummary {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := map[string]OrgSummary{}
-	for org, ids := range c.byOrg {
-		out[org] = summarize(ids)
+	sum := c.summary
+	c.mu.RUnlock()
+	if sum != nil {
+		return sum
 	}
-	return out
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.summary == nil {
+		c.summary = map[string]OrgSummary{}
+		for org, ids := range c.byOrg {
+			c.summary[org] = summarize(ids)
+		}
+	}
+	return c.summary
 }
 
 func summarize(ids []cid.Cid) OrgSummary {
