@@ -214,13 +214,19 @@ func TestKill9DuringPublish(t *testing.T) {
 		t.Fatal("the publish succeeded although the gateway was killed")
 	}
 
-	// Killed: the store holds the staged records of the broken publish.
-	before, err := sharing.ReadStats(filepath.Join(o.Dir, node.StoreDir))
+	// Killed: the broken publish is pending, its records half-written in
+	// a staging sstable outside the database.
+	storeDir := filepath.Join(o.Dir, node.StoreDir)
+	before, err := sharing.ReadStats(storeDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.Pending != 1 || before.Records <= 1000 {
-		t.Logf("after the kill: %+v (the staged records had not reached the disk)", before)
+	staged, _ := filepath.Glob(filepath.Join(storeDir, "staging", "*.sst"))
+	if before.Pending != 1 || len(staged) != 1 {
+		t.Fatalf("after the kill: %+v, staging files %v; want one pending publish with its staging file", before, staged)
+	}
+	if fi, err := os.Stat(staged[0]); err != nil || fi.Size() == 0 {
+		t.Fatalf("the staging file is empty: %v", err)
 	}
 
 	start()
@@ -240,6 +246,9 @@ func TestKill9DuringPublish(t *testing.T) {
 	}
 	if after != (sharing.StoreStats{Statements: 1, Records: 1000}) {
 		t.Fatalf("after restart: %+v, want exactly the first dataset (1 statement, 1000 records)", after)
+	}
+	if left, _ := filepath.Glob(filepath.Join(storeDir, "staging", "*")); len(left) != 0 {
+		t.Fatalf("staging files left after restart: %v", left)
 	}
 	t.Logf("staged at the kill: %+v; after restart: %+v", before, after)
 }

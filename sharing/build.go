@@ -95,8 +95,9 @@ func Build(ctx context.Context, src Source, opts BuildOptions, sink func([]Recor
 	}()
 	for range workers {
 		go func() {
+			var p jcs.Parser // one per worker: it reuses its memory
 			for j := range jobs {
-				process(j, opts.Schema)
+				process(&p, j, opts.Schema)
 				close(j.done)
 			}
 		}()
@@ -166,6 +167,8 @@ func readBatches(ctx context.Context, src Source, jobs, pending chan<- *job) err
 	for {
 		j := &job{done: make(chan struct{})}
 		var err error
+		var arena []byte // the batch's lines, copied into one buffer
+		var ends []int
 		for len(j.lines) < batchSize {
 			var line int
 			var raw []byte
@@ -173,8 +176,17 @@ func readBatches(ctx context.Context, src Source, jobs, pending chan<- *job) err
 			if err != nil {
 				break
 			}
+			if arena == nil {
+				arena = make([]byte, 0, batchSize*(len(raw)+len(raw)/4))
+			}
 			j.lines = append(j.lines, line)
-			j.raws = append(j.raws, append([]byte(nil), raw...))
+			arena = append(arena, raw...)
+			ends = append(ends, len(arena))
+		}
+		start := 0
+		for _, end := range ends {
+			j.raws = append(j.raws, arena[start:end:end])
+			start = end
 		}
 		var re *RecordError
 		if errors.As(err, &re) {
@@ -207,7 +219,7 @@ func readBatches(ctx context.Context, src Source, jobs, pending chan<- *job) err
 }
 
 // process canonicalizes, validates and hashes one batch.
-func process(j *job, s *schemas.Schema) {
+func process(p *jcs.Parser, j *job, s *schemas.Schema) {
 	j.out = make([]Record, len(j.lines))
 	if j.errs == nil {
 		j.errs = make([]*RecordError, len(j.lines))
@@ -216,7 +228,7 @@ func process(j *job, s *schemas.Schema) {
 		if j.errs[i] != nil {
 			continue
 		}
-		v, err := jcs.ParseValue(raw)
+		v, err := p.Parse(raw)
 		if err != nil {
 			j.errs[i] = &RecordError{Line: j.lines[i], Msg: err.Error()}
 			continue

@@ -1,14 +1,21 @@
 package sharing
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/ipfs/go-cid"
 	"go.uber.org/zap"
 )
@@ -20,10 +27,14 @@ import (
 //	r/<session>/<index BE64>   a record's canonical bytes
 //	p/<session>                a publish in progress (staging); gone once committed
 //
-// A publish writes its records under a fresh session id, then commits the
-// manifest, its m/ entry and the removal of the p/ marker in one synced
-// batch. Records of a session that never committed (a failed publish, or a
-// crash) are removed by Open, so nothing half-written is ever visible.
+// A publish marks a fresh session id pending (p/), streams its records into
+// an sstable under DIR/staging (they are sorted by construction), ingests
+// that file at commit, then writes the manifest, its m/ entry and the
+// removal of the marker in one synced batch. Ingestion bypasses the WAL,
+// the memtable and most compaction work: bulk loading is what publish is.
+// Records of a session that never committed (a failed publish, or a crash
+// before or after the ingestion) are removed by OpenStore, with any staging
+// file, so nothing half-written is ever visible.
 const (
 	prefixStatement = 's'
 	prefixManifest  = 'm'
@@ -35,6 +46,8 @@ const (
 // Store keeps statements and records in Pebble.
 type Store struct {
 	db        *pebble.DB
+	opts      *pebble.Options
+	staging   string // directory of sstables being written
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -45,11 +58,13 @@ func OpenStore(dir string, log *zap.Logger) (*Store, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log.Sugar()}})
+	opts := &pebble.Options{Logger: pebbleLogger{log.Sugar()}}
+	opts.EnsureDefaults() // MakeWriterOptions needs them; Open fills only its copy
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", dir, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, opts: opts, staging: filepath.Join(dir, "staging")}
 	if err := s.dropUncommitted(); err != nil {
 		db.Close()
 		return nil, err
@@ -115,9 +130,10 @@ func (s *Store) PutStatement(st *Statement) error {
 
 // session is a publish in progress.
 type session struct {
-	s     *Store
-	id    []byte
-	batch *pebble.Batch
+	s    *Store
+	id   []byte
+	path string          // the staging sstable
+	w    *sstable.Writer // nil until the first record
 }
 
 func (s *Store) newSession() (*session, error) {
@@ -128,7 +144,7 @@ func (s *Store) newSession() (*session, error) {
 	if err := s.db.Set(key(prefixPending, id), nil, pebble.Sync); err != nil {
 		return nil, err
 	}
-	return &session{s: s, id: id, batch: s.db.NewBatch()}, nil
+	return &session{s: s, id: id, path: filepath.Join(s.staging, hex.EncodeToString(id)+".sst")}, nil
 }
 
 func recordKey(session []byte, index uint64) []byte {
@@ -136,26 +152,39 @@ func recordKey(session []byte, index uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, index)
 }
 
-// add stages records; they are flushed without fsync (commit syncs).
+// add writes records, in index order, to the session's sstable.
 func (ss *session) add(recs []Record) error {
-	for _, r := range recs {
-		if err := ss.batch.Set(recordKey(ss.id, r.Index), r.Canonical, nil); err != nil {
+	if ss.w == nil {
+		if err := os.MkdirAll(ss.s.staging, 0o700); err != nil {
 			return err
 		}
+		f, err := vfs.Default.Create(ss.path, vfs.WriteCategoryUnspecified)
+		if err != nil {
+			return err
+		}
+		format := ss.s.db.FormatMajorVersion().MaxTableFormat()
+		ss.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), ss.s.opts.MakeWriterOptions(0, format))
 	}
-	if ss.batch.Len() >= 4<<20 {
-		if err := ss.batch.Commit(pebble.NoSync); err != nil {
+	for _, r := range recs {
+		if err := ss.w.Set(recordKey(ss.id, r.Index), r.Canonical); err != nil {
 			return err
 		}
-		ss.batch = ss.s.db.NewBatch()
 	}
 	return nil
 }
 
-// commit makes the session's records and the manifest visible at once.
+// commit makes the session's records and the manifest visible: the
+// records by ingesting the sstable (synced by Close), then the manifest and
+// the removal of the pending marker in one synced batch.
 func (ss *session) commit(st *Statement) error {
-	if err := ss.batch.Commit(pebble.NoSync); err != nil {
-		return err
+	if ss.w != nil {
+		if err := ss.w.Close(); err != nil {
+			return err
+		}
+		ss.w = nil
+		if err := ss.s.db.Ingest(context.Background(), []string{ss.path}); err != nil {
+			return err
+		}
 	}
 	b := ss.s.db.NewBatch()
 	b.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), nil)
@@ -164,9 +193,13 @@ func (ss *session) commit(st *Statement) error {
 	return b.Commit(pebble.Sync)
 }
 
-// abort removes the session's records.
+// abort removes the session's records and staging file.
 func (ss *session) abort() error {
-	ss.batch.Close()
+	if ss.w != nil {
+		ss.w.Close()
+		ss.w = nil
+	}
+	os.Remove(ss.path)
 	return ss.s.dropSession(ss.id)
 }
 
@@ -193,6 +226,10 @@ func (s *Store) dropUncommitted() error {
 		if err := s.dropSession(id); err != nil {
 			return err
 		}
+	}
+	// Staging files of publishes that never committed.
+	if err := os.RemoveAll(s.staging); err != nil {
+		return err
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package sharing
 
 import (
+	"context"
+	"os"
 	"testing"
 
 	"github.com/caravan-consortium/caravan/internal/cids"
@@ -26,14 +28,45 @@ func TestOpenDropsUncommittedPublish(t *testing.T) {
 	if err := ss.add(recs); err != nil {
 		t.Fatal(err)
 	}
-	if err := ss.batch.Commit(nil); err != nil { // flushed, as a long publish would
-		t.Fatal(err)
-	}
-	if st, _ := s.Stats(); st.Records != 1000 || st.Pending != 1 {
+	if st, _ := s.Stats(); st.Pending != 1 {
 		t.Fatalf("before the crash: %+v", st)
 	}
-	s.Close() // no commit: the crash
+	s.Close() // no commit: the crash, with the staging file half-written
 
+	s, err = OpenStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st, _ := s.Stats(); st != (StoreStats{}) {
+		t.Fatalf("after reopening: %+v, want nothing", st)
+	}
+	if _, err := os.Stat(s.staging); !os.IsNotExist(err) {
+		t.Fatalf("the staging directory is still there: %v", err)
+	}
+}
+
+// A crash after the records were ingested but before the manifest batch:
+// the records are in the store, unreachable, and OpenStore removes them.
+func TestOpenDropsIngestedButUncommitted(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, _ := s.newSession()
+	canon := []byte(`{"a":1}`)
+	if err := ss.add([]Record{{Index: 0, CID: cids.OfJSON(canon), Canonical: canon}}); err != nil {
+		t.Fatal(err)
+	}
+	ss.w.Close()
+	if err := s.db.Ingest(context.Background(), []string{ss.path}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Stats(); st.Records != 1 || st.Pending != 1 {
+		t.Fatalf("after the ingestion: %+v", st)
+	}
+	s.Close()
 	s, err = OpenStore(dir, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -132,6 +132,21 @@ func FuzzParseValue(f *testing.F) {
 		if err == nil && !bytes.Equal(got, want) {
 			t.Fatalf("%q: %s vs %s", data, got, want)
 		}
+		// A reused Parser gives the same result after another document.
+		var p jcs.Parser
+		p.Parse([]byte(`{"z":[{"y":1,"x":[2,3]}],"a":{"b":{"c":[]}}}`))
+		cp := append([]byte(nil), data...)
+		v2, err2 := p.Parse(cp)
+		var got2 []byte
+		if err2 == nil {
+			got2, err2 = v2.AppendCanonical(nil)
+		}
+		if (err2 == nil) != (errWant == nil) {
+			t.Fatalf("%q: reused Parser error %v, Canonicalize error %v", data, err2, errWant)
+		}
+		if err2 == nil && !bytes.Equal(got2, want) {
+			t.Fatalf("%q: reused Parser gave %s, want %s", data, got2, want)
+		}
 	})
 }
 

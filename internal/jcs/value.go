@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Kind is the JSON type of a Value.
@@ -41,7 +42,31 @@ type Member struct {
 // ParseValue parses data strictly, as Parse does, into a Value. The Value
 // refers to a private copy of data.
 func ParseValue(data []byte) (Value, error) {
-	p := vparser{parser: parser{data: data}, text: string(data)}
+	var p Parser
+	return p.parse(data, string(data))
+}
+
+// Parser parses Values for hot paths, reusing its memory: the Value that
+// Parse returns is valid only until the next call, and refers to data,
+// which must not change meanwhile. A Parser is not safe for concurrent use.
+type Parser struct {
+	vparser
+}
+
+// Parse parses data strictly into a Value that shares memory with data and
+// with the Parser (see Parser).
+func (p *Parser) Parse(data []byte) (Value, error) {
+	if len(data) == 0 {
+		return p.parse(data, "")
+	}
+	return p.parse(data, unsafe.String(&data[0], len(data)))
+}
+
+func (p *vparser) parse(data []byte, text string) (Value, error) {
+	p.parser = parser{data: data}
+	p.text = text
+	p.members = p.members[:0]
+	p.items = p.items[:0]
 	p.skipSpace()
 	v, err := p.value()
 	if err != nil {
@@ -56,9 +81,12 @@ func ParseValue(data []byte) (Value, error) {
 
 type vparser struct {
 	parser
-	text  string   // data as a string, for zero-copy substrings
-	stack []Member // members of the objects being parsed
-	order []int32  // scratch for sorting members
+	text    string   // data as a string, for zero-copy substrings
+	stack   []Member // members of the objects being parsed
+	istack  []Value  // items of the arrays being parsed
+	order   []int32  // scratch for sorting members
+	members []Member // arena: the members of parsed objects
+	items   []Value  // arena: the items of parsed arrays
 }
 
 func (p *vparser) value() (Value, error) {
@@ -166,10 +194,13 @@ func (p *vparser) object() (Value, error) {
 		order = append(order, int32(i))
 	}
 	slices.SortFunc(order, func(a, b int32) int { return compareUTF16(parsed[a].Key, parsed[b].Key) })
-	members := make([]Member, len(parsed))
-	for i, j := range order {
-		members[i] = parsed[j]
-		if i > 0 && members[i].Key == members[i-1].Key {
+	start := len(p.members)
+	for _, j := range order {
+		p.members = append(p.members, parsed[j])
+	}
+	members := p.members[start:len(p.members):len(p.members)]
+	for i := 1; i < len(members); i++ {
+		if members[i].Key == members[i-1].Key {
 			return Value{}, p.errorf("duplicate member name %q", members[i].Key)
 		}
 	}
@@ -184,20 +215,20 @@ func (p *vparser) array() (Value, error) {
 		return Value{}, err
 	}
 	p.pos++
-	items := []Value{}
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
 		p.depth--
-		return Value{Kind: Array, Items: items}, nil
+		return Value{Kind: Array, Items: []Value{}}, nil
 	}
+	base := len(p.istack)
 	for {
 		p.skipSpace()
 		v, err := p.value()
 		if err != nil {
 			return Value{}, err
 		}
-		items = append(items, v)
+		p.istack = append(p.istack, v)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return Value{}, p.errorf("unexpected end of input in an array")
@@ -205,14 +236,20 @@ func (p *vparser) array() (Value, error) {
 		switch p.data[p.pos] {
 		case ',':
 			p.pos++
+			continue
 		case ']':
 			p.pos++
 			p.depth--
-			return Value{Kind: Array, Items: items}, nil
 		default:
 			return Value{}, p.errorf("expected ',' or ']' in an array")
 		}
+		break
 	}
+	start := len(p.items)
+	p.items = append(p.items, p.istack[base:]...)
+	clear(p.istack[base:])
+	p.istack = p.istack[:base]
+	return Value{Kind: Array, Items: p.items[start:len(p.items):len(p.items)]}, nil
 }
 
 // AppendCanonical appends the RFC 8785 form of v to dst.
