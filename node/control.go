@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -69,6 +70,10 @@ func startControl(n *Node) (*controlServer, error) {
 		writeJSON(w, http.StatusOK, n.Status())
 	})
 	n.registerSharing(mux)
+	// Profiling, for operators: reachable only through the 0600 socket.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/heap", pprof.Index)
 	cs := &controlServer{path: path, srv: &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -119,17 +119,31 @@ func utf16Unit(r rune) rune {
 
 const hexDigits = "0123456789abcdef"
 
+// needsEscape marks the bytes RFC 8785 escapes: '"', '\\' and controls.
+var needsEscape = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 // appendString escapes as RFC 8785 section 3.2.2.2: only '"', '\\' and
 // control characters, with the short escapes where JSON has them.
 func appendString(dst []byte, s string) ([]byte, error) {
 	if !utf8.ValidString(s) {
 		return nil, fmt.Errorf("jcs: invalid UTF-8 in string")
 	}
+	return appendValidString(dst, s), nil
+}
+
+// appendValidString is appendString for strings known to be valid UTF-8.
+func appendValidString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if !needsEscape[c] {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
@@ -152,7 +166,7 @@ func appendString(dst []byte, s string) ([]byte, error) {
 		start = i + 1
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"'), nil
+	return append(dst, '"')
 }
 
 // appendNumber writes a number in the ECMAScript form RFC 8785 requires.

@@ -252,7 +252,8 @@ func (p *vparser) array() (Value, error) {
 	return Value{Kind: Array, Items: p.items[start:len(p.items):len(p.items)]}, nil
 }
 
-// AppendCanonical appends the RFC 8785 form of v to dst.
+// AppendCanonical appends the RFC 8785 form of v to dst. Its strings must be
+// valid UTF-8, as ParseValue and Parser guarantee.
 func (v *Value) AppendCanonical(dst []byte) ([]byte, error) {
 	var err error
 	switch v.Kind {
@@ -266,7 +267,7 @@ func (v *Value) AppendCanonical(dst []byte) ([]byte, error) {
 	case Number:
 		return appendNumber(dst, v.Str)
 	case String:
-		return appendString(dst, v.Str)
+		return appendValidString(dst, v.Str), nil // the parser checked UTF-8
 	case Array:
 		dst = append(dst, '[')
 		for i := range v.Items {
@@ -284,9 +285,7 @@ func (v *Value) AppendCanonical(dst []byte) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, err = appendString(dst, v.Members[i].Key); err != nil {
-				return nil, err
-			}
+			dst = appendValidString(dst, v.Members[i].Key)
 			dst = append(dst, ':')
 			if dst, err = v.Members[i].Value.AppendCanonical(dst); err != nil {
 				return nil, err
