@@ -32,19 +32,14 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
 }
 
-// Parse parses one JSON value; white space may surround it.
+// Parse parses one JSON value; white space may surround it. It is
+// ParseValue's grammar, returned in the map-based form.
 func Parse(data []byte) (any, error) {
-	p := parser{data: data}
-	p.skipSpace()
-	v, err := p.value()
+	v, err := ParseValue(data)
 	if err != nil {
 		return nil, err
 	}
-	p.skipSpace()
-	if p.pos != len(p.data) {
-		return nil, p.errorf("unexpected data after the value")
-	}
-	return v, nil
+	return v.Any(), nil
 }
 
 type parser struct {
@@ -68,29 +63,6 @@ func (p *parser) skipSpace() {
 	}
 }
 
-func (p *parser) value() (any, error) {
-	if p.pos >= len(p.data) {
-		return nil, p.errorf("unexpected end of input")
-	}
-	switch c := p.data[p.pos]; {
-	case c == '{':
-		return p.object()
-	case c == '[':
-		return p.array()
-	case c == '"':
-		return p.string()
-	case c == '-' || (c >= '0' && c <= '9'):
-		return p.number()
-	case p.literal("true"):
-		return true, nil
-	case p.literal("false"):
-		return false, nil
-	case p.literal("null"):
-		return nil, nil
-	}
-	return nil, p.errorf("unexpected character %q", p.data[p.pos])
-}
-
 func (p *parser) literal(word string) bool {
 	if len(p.data)-p.pos >= len(word) && string(p.data[p.pos:p.pos+len(word)]) == word {
 		p.pos += len(word)
@@ -105,95 +77,6 @@ func (p *parser) enter() error {
 		return p.errorf("nested deeper than %d", MaxDepth)
 	}
 	return nil
-}
-
-func (p *parser) object() (any, error) {
-	if err := p.enter(); err != nil {
-		return nil, err
-	}
-	p.pos++ // {
-	obj := map[string]any{}
-	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == '}' {
-		p.pos++
-		p.depth--
-		return obj, nil
-	}
-	for {
-		p.skipSpace()
-		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			return nil, p.errorf("expected a member name")
-		}
-		at := p.pos
-		k, err := p.string()
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := obj[k]; dup {
-			return nil, &SyntaxError{Offset: at, Msg: fmt.Sprintf("duplicate member name %q", k)}
-		}
-		p.skipSpace()
-		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-			return nil, p.errorf("expected ':' after member name")
-		}
-		p.pos++
-		p.skipSpace()
-		v, err := p.value()
-		if err != nil {
-			return nil, err
-		}
-		obj[k] = v
-		p.skipSpace()
-		if p.pos >= len(p.data) {
-			return nil, p.errorf("unexpected end of input in an object")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			p.depth--
-			return obj, nil
-		default:
-			return nil, p.errorf("expected ',' or '}' in an object")
-		}
-	}
-}
-
-func (p *parser) array() (any, error) {
-	if err := p.enter(); err != nil {
-		return nil, err
-	}
-	p.pos++ // [
-	arr := []any{}
-	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == ']' {
-		p.pos++
-		p.depth--
-		return arr, nil
-	}
-	for {
-		p.skipSpace()
-		v, err := p.value()
-		if err != nil {
-			return nil, err
-		}
-		arr = append(arr, v)
-		p.skipSpace()
-		if p.pos >= len(p.data) {
-			return nil, p.errorf("unexpected end of input in an array")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
-			p.depth--
-			return arr, nil
-		default:
-			return nil, p.errorf("expected ',' or ']' in an array")
-		}
-	}
 }
 
 // string parses a string starting at the opening quote.

@@ -83,6 +83,7 @@ type vparser struct {
 	parser
 	text    string   // data as a string, for zero-copy substrings
 	stack   []Member // members of the objects being parsed
+	keyAt   []int    // where each member of stack starts, for errors
 	istack  []Value  // items of the arrays being parsed
 	order   []int32  // scratch for sorting members
 	members []Member // arena: the members of parsed objects
@@ -155,6 +156,7 @@ func (p *vparser) object() (Value, error) {
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
 			return Value{}, p.errorf("expected a member name")
 		}
+		at := p.pos
 		k, err := p.str()
 		if err != nil {
 			return Value{}, err
@@ -170,6 +172,7 @@ func (p *vparser) object() (Value, error) {
 			return Value{}, err
 		}
 		p.stack = append(p.stack, Member{Key: k, Value: v})
+		p.keyAt = append(p.keyAt, at)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return Value{}, p.errorf("unexpected end of input in an object")
@@ -201,12 +204,14 @@ func (p *vparser) object() (Value, error) {
 	members := p.members[start:len(p.members):len(p.members)]
 	for i := 1; i < len(members); i++ {
 		if members[i].Key == members[i-1].Key {
-			return Value{}, p.errorf("duplicate member name %q", members[i].Key)
+			at := max(p.keyAt[base+int(order[i])], p.keyAt[base+int(order[i-1])]) // the second one
+			return Value{}, &SyntaxError{Offset: at, Msg: fmt.Sprintf("duplicate member name %q", members[i].Key)}
 		}
 	}
 	p.order = order
 	clear(parsed) // drop references for the GC
 	p.stack = p.stack[:base]
+	p.keyAt = p.keyAt[:base]
 	return Value{Kind: Object, Members: members}, nil
 }
 
