@@ -23,6 +23,8 @@ func (m members) OrgOf(p peer.ID) (string, bool) {
 	return m.n.roster.Load().OrgOf(p.String())
 }
 
+func (m members) HasOrg(org string) bool { return m.n.roster.Load().Member(org) != nil }
+
 func (m members) Nodes() []peer.ID {
 	var out []peer.ID
 	for _, mem := range m.n.roster.Load().Members {

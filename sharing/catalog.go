@@ -113,6 +113,37 @@ func (c *Catalog) Add(st *Statement) error {
 	return c.index(st)
 }
 
+// AddAll stores and indexes statements whose signatures and signers the
+// caller has checked, in one synced write, and returns how many were new.
+func (c *Catalog) AddAll(sts []*Statement) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var fresh []*Statement
+	seen := map[cid.Cid]bool{}
+	for _, st := range sts {
+		if _, err := st.Org(); err != nil {
+			return 0, err
+		}
+		if _, ok := c.statements[st.CID()]; ok || seen[st.CID()] {
+			continue
+		}
+		seen[st.CID()] = true
+		fresh = append(fresh, st)
+	}
+	if len(fresh) == 0 {
+		return 0, nil
+	}
+	if err := c.store.PutStatements(fresh); err != nil {
+		return 0, err
+	}
+	for _, st := range fresh {
+		if err := c.index(st); err != nil {
+			return 0, err
+		}
+	}
+	return len(fresh), nil
+}
+
 // addCommitted indexes a statement the publisher already committed to the
 // store.
 func (c *Catalog) addCommitted(st *Statement) error {

@@ -34,6 +34,7 @@ const (
 	maxControlFrame  = 4 << 20
 	catchUpDeadline  = 60 * time.Second
 	catchUpRoundsMax = 16
+	catchUpChunk     = 1000
 )
 
 type summaryMsg struct {
@@ -80,7 +81,7 @@ func (s *Service) catchUpRound(ctx context.Context, p peer.ID) (added int, more 
 	_ = str.SetDeadline(deadline)
 	r := bufio.NewReader(str)
 
-	if err := writeJSON(str, summaryMsg{Summary: s.Catalog.Summary()}); err != nil {
+	if err := writeJSON(str, summaryMsg{Summary: s.memberSummary()}); err != nil {
 		return 0, false, err
 	}
 	var have haveMsg
@@ -105,27 +106,45 @@ func (s *Service) catchUpRound(ctx context.Context, p peer.ID) (added int, more 
 	if err := writeJSON(str, wantMsg{Want: want}); err != nil {
 		return 0, false, err
 	}
+	// Verified statements are stored in chunks, one synced write each.
+	var pending []*Statement
+	flush := func() error {
+		n, err := s.Catalog.AddAll(pending)
+		if err != nil {
+			return err
+		}
+		added += n
+		for _, st := range pending {
+			s.notify(st)
+		}
+		pending = pending[:0]
+		return nil
+	}
 	for {
 		frame, err := p2p.ReadFrame(r, MaxStatementSize)
 		if err != nil {
-			return added, false, err
+			return added, false, errors.Join(err, flush())
 		}
 		if len(frame) == 0 {
-			return added, more, nil
+			return added, more, flush()
 		}
 		st, err := DecodeStatement(frame)
 		if err == nil {
 			err = s.Verify(st)
 		}
-		if err != nil {
-			return added, false, fmt.Errorf("peer sent a bad statement: %w", err)
+		if errors.Is(err, ErrWrongSigner) {
+			// Signed by a node the roster no longer lists: history the
+			// peer holds from before a roster change. Not kept, not fatal.
+			continue
 		}
-		switch err := s.Catalog.Add(st); {
-		case err == nil:
-			added++
-			s.notify(st)
-		case !errors.Is(err, ErrKnown):
-			return added, false, err
+		if err != nil {
+			return added, false, errors.Join(fmt.Errorf("peer sent a bad statement: %w", err), flush())
+		}
+		pending = append(pending, st)
+		if len(pending) == catchUpChunk {
+			if err := flush(); err != nil {
+				return added, false, err
+			}
 		}
 	}
 }
@@ -152,7 +171,7 @@ func (s *Service) answerCatchUp(str network.Stream) error {
 		return err
 	}
 	have := haveMsg{Have: map[string][]string{}}
-	for org, mine := range s.Catalog.Summary() {
+	for org, mine := range s.memberSummary() {
 		theirs, ok := req.Summary[org]
 		if ok && theirs.Count == mine.Count && bytes.Equal(theirs.Digest, mine.Digest) {
 			continue
@@ -203,4 +222,16 @@ func readJSON(r *bufio.Reader, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// memberSummary is the catalog's summary for the orgs the roster lists:
+// statements of removed orgs stay in the catalog but are not synced.
+func (s *Service) memberSummary() map[string]OrgSummary {
+	out := map[string]OrgSummary{}
+	for org, sum := range s.Catalog.Summary() {
+		if s.cfg.Members.HasOrg(org) {
+			out[org] = sum
+		}
+	}
+	return out
 }

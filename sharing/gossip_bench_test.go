@@ -188,3 +188,59 @@ func gossipRun(b *testing.B, n, messages int, withCaravan bool) []time.Duration 
 	}
 	return lat
 }
+
+// BenchmarkCatchUp10k measures DESIGN's catch-up goal: a gateway that
+// missed 10,000 manifests converges after reconnecting (goal: within 10 s).
+func BenchmarkCatchUp10k(b *testing.B) {
+	for range b.N {
+		roster := &members{orgs: map[peer.ID]string{}}
+		keyA, keyB := testKey(b), testKey(b)
+		idA, _ := peer.IDFromPrivateKey(keyA)
+		idB, _ := peer.IDFromPrivateKey(keyB)
+		roster.orgs[idA], roster.orgs[idB] = "customs-cn", "customs-kz"
+		start := func(key crypto.PrivKey, org string) (*sharing.Service, host.Host, func()) {
+			h, err := p2p.NewHost(p2p.HostConfig{Key: key, Gater: p2p.NewGater(nil, []peer.ID{idA, idB}), Listen: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			ps, _ := p2p.NewPubSub(ctx, h, p2p.PubSubOptions{Topics: []string{testTopic}})
+			store, err := sharing.OpenStore(b.TempDir(), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			svc, err := sharing.NewService(sharing.ServiceConfig{Host: h, PubSub: ps, Topic: testTopic, Store: store, Members: roster, Key: key, Org: org, AntiEntropy: time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return svc, h, func() { svc.Close(); cancel(); h.Close(); store.Close() }
+		}
+		a, ha, stopA := start(keyA, "customs-cn")
+		var sts []*sharing.Statement
+		for i := range 10000 {
+			m := testManifest()
+			m.Dataset = fmt.Sprintf("ds-%d", i)
+			st, _ := sharing.SignStatement(m, keyA)
+			sts = append(sts, st)
+		}
+		if _, err := a.Catalog.AddAll(sts); err != nil {
+			b.Fatal(err)
+		}
+		bsvc, hb, stopB := start(keyB, "customs-kz")
+		b.StartTimer()
+		t0 := time.Now()
+		if err := hb.Connect(context.Background(), peer.AddrInfo{ID: ha.ID(), Addrs: ha.Addrs()}); err != nil {
+			b.Fatal(err)
+		}
+		for bsvc.Catalog.Len() < 10000 {
+			if time.Since(t0) > 60*time.Second {
+				b.Fatalf("converged %d of 10000 in 60 s", bsvc.Catalog.Len())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.ReportMetric(time.Since(t0).Seconds(), "converge-s")
+		b.StopTimer()
+		stopB()
+		stopA()
+	}
+}

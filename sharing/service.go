@@ -27,6 +27,8 @@ type Members interface {
 	OrgOf(peer.ID) (org string, ok bool)
 	// Nodes lists the other members' nodes.
 	Nodes() []peer.ID
+	// HasOrg reports whether the roster lists the org.
+	HasOrg(org string) bool
 }
 
 // Topic returns the gossip topic of a consortium's catalog.

@@ -32,6 +32,27 @@ func (m *members) OrgOf(p peer.ID) (string, bool) {
 	return o, ok
 }
 
+func (m *members) HasOrg(org string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range m.orgs {
+		if o == org {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *members) remove(org string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p, o := range m.orgs {
+		if o == org {
+			delete(m.orgs, p)
+		}
+	}
+}
+
 func (m *members) Nodes() []peer.ID {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -255,5 +276,27 @@ func TestCatchUpAfterPartition(t *testing.T) {
 	heads := c.svc.Catalog.List(sharing.Filter{Org: "customs-cn"})
 	if len(heads) != 2 || heads[1].Manifest.Version != 3 {
 		t.Fatalf("c's heads: %+v", heads)
+	}
+}
+
+// After an org leaves the roster, a member that holds its old statements
+// still catches others up on everything else.
+func TestCatchUpAfterAnOrgLeft(t *testing.T) {
+	n := newNet(t, "customs-cn", "customs-kz", "logistics-az")
+	a, b := n.start(0), n.start(1)
+	n.connectAll()
+	time.Sleep(300 * time.Millisecond)
+	fromB := b.publish(t, "kz-events", 5, 1)
+	eventually(t, "a to hold kz's manifest", func() bool { return a.svc.Catalog.Has(fromB.Statement.CID()) })
+	fromA := a.publish(t, "cn-events", 5, 2)
+
+	// customs-kz leaves; logistics-az, new, catches up from a.
+	b.stop()
+	n.roster.remove("customs-kz")
+	c := n.start(2)
+	n.connectAll()
+	eventually(t, "c to get cn's manifest", func() bool { return c.svc.Catalog.Has(fromA.Statement.CID()) })
+	if c.svc.Catalog.Has(fromB.Statement.CID()) {
+		t.Fatal("c took a statement signed by a node the roster no longer lists")
 	}
 }

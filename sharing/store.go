@@ -128,6 +128,18 @@ func (s *Store) PutStatement(st *Statement) error {
 	return s.db.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), pebble.Sync)
 }
 
+// PutStatements stores statements in one synced batch.
+func (s *Store) PutStatements(sts []*Statement) error {
+	b := s.db.NewBatch()
+	for _, st := range sts {
+		if err := b.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), nil); err != nil {
+			b.Close()
+			return err
+		}
+	}
+	return b.Commit(pebble.Sync)
+}
+
 // session is a publish in progress.
 type session struct {
 	s    *Store
