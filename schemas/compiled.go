@@ -47,6 +47,7 @@ type cnode struct {
 	types      typeSet // 0: any
 	enum       []string
 	pattern    *regexp.Regexp
+	fastPat    *classSeq // nil: use pattern
 	format     func(string) error
 	formatName string
 	minLen     int
@@ -120,6 +121,9 @@ func compileFast(doc map[string]any) (*cnode, error) {
 					return nil, errUnsupported("pattern")
 				}
 				n.pattern = re
+				if q, ok := compileClassSeq(fmt.Sprint(v)); ok {
+					n.fastPat = q
+				}
 			case k == "format":
 				f, err := formatChecker(fmt.Sprint(v))
 				if err != nil {
@@ -285,7 +289,7 @@ func (n *cnode) validateString(s string, path []string) error {
 			return fail(path, "maxLength: got %d, want %d", l, n.maxLen)
 		}
 	}
-	if n.pattern != nil && !n.pattern.MatchString(s) {
+	if n.pattern != nil && !n.matchPattern(s) {
 		return fail(path, "'%s' does not match pattern '%s'", s, n.pattern)
 	}
 	if n.format != nil {
@@ -412,4 +416,13 @@ func numberValue(s string) (f float64, tiny int) {
 		return 0, 1
 	}
 	return f, 0
+}
+
+func (n *cnode) matchPattern(s string) bool {
+	if n.fastPat != nil {
+		if m, ok := n.fastPat.match(s); ok {
+			return m
+		}
+	}
+	return n.pattern.MatchString(s)
 }
