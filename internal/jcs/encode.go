@@ -86,6 +86,10 @@ func Append(dst []byte, v any) ([]byte, error) {
 // characters (surrogates sort first in UTF-16), so only the first differing
 // characters need decoding.
 func compareUTF16(a, b string) int {
+	// Fast path: keys nearly always differ in their first byte.
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] && a[0] < 0xEE && b[0] < 0xEE {
+		return int(a[0]) - int(b[0])
+	}
 	n := min(len(a), len(b))
 	i := 0
 	for i < n && a[i] == b[i] {
