@@ -19,13 +19,13 @@ import (
 	"github.com/caravan-consortium/caravan/sharing"
 )
 
-// BenchmarkGossipDelivery publishes manifests from one of 20 gateways and
+// BenchmarkGossipDelivery publishes 150 manifests from one of 20 gateways and
 // measures, for every other gateway, the time from publish to the manifest
 // being verified and stored in its catalog; then does the same with bare
 // GossipSub (same hosts, options and topology, no validation, no store).
 // It reports p50 and p99 of both and the p99 ratio (goal: at most 2).
 func BenchmarkGossipDelivery(b *testing.B) {
-	const gateways, messages = 20, 50
+	const gateways, messages = 20, 150
 	var caravan, bare []time.Duration
 	for range b.N {
 		caravan = append(caravan, gossipRun(b, gateways, messages, true)...)

@@ -1,6 +1,7 @@
 package sharing
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/internal/cids"
 )
 
 // ErrWrongSigner means a statement is signed by a node that the roster does
@@ -142,11 +145,17 @@ func (s *Service) Close() error {
 }
 
 // messageID is the statement's CID: the same statement, however it
-// arrives, is one message.
+// arrives, is one message. In the canonical encoding the body is exactly
+// the bytes between `{"body":` and the last `,"sig":"` (sig and signer hold
+// no quotes), so the CID is computed without decoding; a message that is
+// not canonical gets some id and is rejected by the validator.
 func messageID(m *pb.Message) string {
 	data := m.GetData()
-	if st, err := DecodeStatement(data); err == nil {
-		return st.CID().KeyString()
+	const head, tail = `{"body":`, `,"sig":"`
+	if bytes.HasPrefix(data, []byte(head)) {
+		if end := bytes.LastIndex(data, []byte(tail)); end > len(head) {
+			return cids.OfJSON(data[len(head):end]).KeyString()
+		}
 	}
 	sum := sha256.Sum256(data)
 	return "invalid:" + string(sum[:])

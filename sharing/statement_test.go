@@ -142,3 +142,11 @@ func FuzzDecodeStatement(f *testing.F) {
 		_, _ = s.Org()
 	})
 }
+
+// The gossip message id, computed from the raw bytes, is the statement's CID.
+func TestMessageIDIsTheCID(t *testing.T) {
+	st, _ := sharing.SignStatement(testManifest(), testKey(t))
+	if got, want := sharing.MessageIDForTest(st.Marshal()), st.CID().KeyString(); got != want {
+		t.Fatalf("message id %x, want the CID %x", got, want)
+	}
+}

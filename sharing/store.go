@@ -123,9 +123,13 @@ func (s *Store) Statements(fn func(*Statement) error) error {
 	return it.Error()
 }
 
-// PutStatement stores a statement received from a peer.
+// PutStatement stores a statement received from a peer. It is written to
+// Pebble's log but not fsynced: it survives a crash of the process, and one
+// lost to a crash of the machine comes back by catch-up, since every other
+// member holds it. An fsync per gossiped statement made delivery p99 3-7
+// times slower than bare GossipSub.
 func (s *Store) PutStatement(st *Statement) error {
-	return s.db.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), pebble.Sync)
+	return s.db.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), pebble.NoSync)
 }
 
 // PutStatements stores statements in one synced batch.

@@ -8,11 +8,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/sharing"
 )
 
 func cidCmd() *cobra.Command {
-	var tree bool
+	var (
+		tree     bool
+		schemaID string
+	)
 	c := &cobra.Command{
 		Use:   "cid FILE",
 		Short: "Print the CID of each record of a JSONL file ('-' for standard input)",
@@ -29,8 +33,18 @@ manifest would hold them.`,
 				return err
 			}
 			defer closeIn()
+			var opts sharing.BuildOptions
+			if schemaID != "" {
+				reg, err := schemas.Default()
+				if err != nil {
+					return err
+				}
+				if opts.Schema, err = reg.Lookup(schemaID); err != nil {
+					return err
+				}
+			}
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
-			res, err := sharing.Build(cmd.Context(), sharing.JSONLines(in), sharing.BuildOptions{}, func(recs []sharing.Record) error {
+			res, err := sharing.Build(cmd.Context(), sharing.JSONLines(in), opts, func(recs []sharing.Record) error {
 				for _, r := range recs {
 					if _, err := fmt.Fprintln(out, r.CID); err != nil {
 						return err
@@ -48,6 +62,7 @@ manifest would hold them.`,
 		},
 	}
 	c.Flags().BoolVar(&tree, "tree", false, "also print the record tree's size and root")
+	c.Flags().StringVar(&schemaID, "schema", "", "also validate every record against this schema; the first invalid one is an error")
 	return c
 }
 
