@@ -14,8 +14,8 @@ import (
 
 func cidCmd() *cobra.Command {
 	var (
-		tree     bool
-		schemaID string
+		tree, quiet bool
+		schemaID    string
 	)
 	c := &cobra.Command{
 		Use:   "cid FILE",
@@ -45,6 +45,9 @@ manifest would hold them.`,
 			}
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
 			res, err := sharing.Build(cmd.Context(), sharing.JSONLines(in), opts, func(recs []sharing.Record) error {
+				if quiet {
+					return nil
+				}
 				for _, r := range recs {
 					if _, err := fmt.Fprintln(out, r.CID); err != nil {
 						return err
@@ -55,13 +58,14 @@ manifest would hold them.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			if tree {
+			if tree || quiet {
 				fmt.Fprintf(out, "tree size %d root %x\n", res.Tree.Size, res.Tree.Root)
 			}
 			return out.Flush()
 		},
 	}
 	c.Flags().BoolVar(&tree, "tree", false, "also print the record tree's size and root")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the tree's size and root (to check a file against a manifest)")
 	c.Flags().StringVar(&schemaID, "schema", "", "also validate every record against this schema; the first invalid one is an error")
 	return c
 }
