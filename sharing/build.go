@@ -257,7 +257,7 @@ func process(p *jcs.Parser, j *job, s *schemas.Schema) {
 	}
 }
 
-// String formats a record error list for humans.
+// String summarizes the result for humans.
 func (r *BuildResult) String() string {
 	return fmt.Sprintf("%d records, %d rejected, tree root %x", r.Records, r.Rejected, r.Tree.Root)
 }
