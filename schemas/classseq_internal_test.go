@@ -39,3 +39,39 @@ func TestClassSeqAgreesWithRegexp(t *testing.T) {
 		}
 	}
 }
+
+// The quick format checks accept only what jsonschema/v6 accepts, over
+// random mutations of valid values.
+func TestQuickFormatsAreSound(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	seeds := map[string][]string{
+		"date-time": {"2026-02-28T23:59:59Z", "2024-02-29T00:00:00Z", "2026-12-31T12:30:45Z"},
+		"date":      {"2026-02-28", "2024-02-29", "2000-02-29", "1900-03-01"},
+		"uuid":      {"6f1c9a5e-3b2d-4c1a-8e7f-0a1b2c3d4e5f", "ABCDEF01-2345-6789-abcd-ef0123456789"},
+	}
+	chars := []byte("0123456789-:TZtzaAfFgG.+ ")
+	for name, vals := range seeds {
+		ref, err := jsonschemaFormat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		quick := quickFormats[name]
+		accepted := 0
+		for range 100000 {
+			b := []byte(vals[r.IntN(len(vals))])
+			for range 1 + r.IntN(2) {
+				b[r.IntN(len(b))] = chars[r.IntN(len(chars))]
+			}
+			s := string(b)
+			if quick(s) {
+				accepted++
+				if err := ref(s); err != nil {
+					t.Fatalf("%s: quick accepts %q, jsonschema says %v", name, s, err)
+				}
+			}
+		}
+		if accepted == 0 {
+			t.Fatalf("%s: the quick path accepted nothing", name)
+		}
+	}
+}

@@ -39,8 +39,9 @@ const (
 var typeNames = map[string]typeSet{"null": tNull, "boolean": tBool, "integer": tInteger, "number": tNumber | tInteger, "string": tString, "array": tArray, "object": tObject}
 
 type prop struct {
-	name string
-	node *cnode
+	name     string
+	node     *cnode
+	required bool
 }
 
 type cnode struct {
@@ -53,8 +54,9 @@ type cnode struct {
 	minLen     int
 	maxLen     int // -1: none
 	bounds     []bound
-	props      []prop // sorted like object members
-	required   []string
+	props      []prop   // sorted like object members
+	required   []string // sorted
+	reqOnly    []string // required names that have no property schema
 	noExtra    bool
 	items      *cnode
 	minItems   int
@@ -171,7 +173,7 @@ func compileFast(doc map[string]any) (*cnode, error) {
 					if err != nil {
 						return nil, err
 					}
-					n.props = append(n.props, prop{name, child})
+					n.props = append(n.props, prop{name: name, node: child})
 				}
 				slices.SortFunc(n.props, func(a, b prop) int { return jcs.CompareKeys(a.name, b.name) })
 			case k == "items":
@@ -206,14 +208,38 @@ func compileFast(doc map[string]any) (*cnode, error) {
 				return nil, errUnsupported(k)
 			}
 		}
+		for _, r := range n.required {
+			i := slices.IndexFunc(n.props, func(p prop) bool { return p.name == r })
+			if i < 0 {
+				n.reqOnly = append(n.reqOnly, r)
+				continue
+			}
+			n.props[i].required = true
+		}
 		return n, nil
 	}
 	return compile(doc)
 }
 
-// formatChecker returns jsonschema/v6's own check for a format, so both
+// formatChecker returns the check for a format: a quick acceptance of the
+// common strict forms (formats.go), then jsonschema/v6's own check, so both
 // validators accept exactly the same strings.
 func formatChecker(name string) (func(string) error, error) {
+	ref, err := jsonschemaFormat(name)
+	if err != nil {
+		return nil, err
+	}
+	quick := quickFormats[name]
+	return func(v string) error {
+		if quick != nil && quick(v) {
+			return nil
+		}
+		return ref(v)
+	}, nil
+}
+
+// jsonschemaFormat returns jsonschema/v6's check for a format.
+func jsonschemaFormat(name string) (func(string) error, error) {
 	switch name {
 	case "date-time", "date", "uuid", "time", "email", "uri", "hostname", "ipv4", "ipv6", "duration":
 	default:
@@ -300,32 +326,43 @@ func (n *cnode) validateString(s string, path []string) error {
 	return nil
 }
 
-// validateObject merges the object's members with the schema's properties;
-// both are sorted in the same order.
+// validateObject walks the object's members and the schema's properties
+// together, once: both are sorted in the same order.
 func (n *cnode) validateObject(v *jcs.Value, path []string) error {
-	ri := 0
-	for _, req := range n.required {
-		for ri < len(v.Members) && jcs.CompareKeys(v.Members[ri].Key, req) < 0 {
-			ri++
+	members, props := v.Members, n.props
+	mi, pi := 0, 0
+	for mi < len(members) || pi < len(props) {
+		var c int
+		switch {
+		case mi == len(members):
+			c = 1
+		case pi == len(props):
+			c = -1
+		default:
+			c = jcs.CompareKeys(members[mi].Key, props[pi].name)
 		}
-		if ri >= len(v.Members) || v.Members[ri].Key != req {
-			return fail(path, "missing property '%s'", req)
-		}
-	}
-	pi := 0
-	for i := range v.Members {
-		m := &v.Members[i]
-		for pi < len(n.props) && jcs.CompareKeys(n.props[pi].name, m.Key) < 0 {
+		switch {
+		case c < 0: // a member the schema does not name
+			if n.noExtra {
+				return fail(path, "additional property '%s' is not allowed", members[mi].Key)
+			}
+			mi++
+		case c > 0: // a property the object lacks
+			if props[pi].required {
+				return fail(path, "missing property '%s'", props[pi].name)
+			}
 			pi++
-		}
-		if pi < len(n.props) && n.props[pi].name == m.Key {
-			if err := n.props[pi].node.validate(&m.Value, append(path, m.Key)); err != nil {
+		default:
+			if err := props[pi].node.validate(&members[mi].Value, append(path, members[mi].Key)); err != nil {
 				return err
 			}
-			continue
+			mi++
+			pi++
 		}
-		if n.noExtra {
-			return fail(path, "additional property '%s' is not allowed", m.Key)
+	}
+	for _, req := range n.reqOnly {
+		if _, found := slices.BinarySearchFunc(members, req, func(m jcs.Member, k string) int { return jcs.CompareKeys(m.Key, k) }); !found {
+			return fail(path, "missing property '%s'", req)
 		}
 	}
 	return nil

@@ -86,10 +86,16 @@ func Append(dst []byte, v any) ([]byte, error) {
 // characters (surrogates sort first in UTF-16), so only the first differing
 // characters need decoding.
 func compareUTF16(a, b string) int {
-	// Fast path: keys nearly always differ in their first byte.
-	if len(a) > 0 && len(b) > 0 && a[0] != b[0] && a[0] < 0xEE && b[0] < 0xEE {
-		return int(a[0]) - int(b[0])
+	// Fast path, small enough to inline: keys often differ in their first byte.
+	if len(a) != 0 && len(b) != 0 {
+		if x, y := a[0], b[0]; x != y && max(x, y) < 0xEE {
+			return int(x) - int(y)
+		}
 	}
+	return compareUTF16Slow(a, b)
+}
+
+func compareUTF16Slow(a, b string) int {
 	n := min(len(a), len(b))
 	i := 0
 	for i < n && a[i] == b[i] {
