@@ -96,8 +96,10 @@ func (c *Catalog) Has(id cid.Cid) bool {
 	return ok
 }
 
-// Add stores and indexes a statement whose signature and signer the caller
-// has checked. It returns ErrKnown if the catalog already holds it.
+// Add stores and indexes a statement received from another member, whose
+// signature and signer the caller has checked (see Store.PutStatement on
+// durability). It returns ErrKnown if the catalog already holds it. This
+// org's own statements go through AddAll, which syncs.
 func (c *Catalog) Add(st *Statement) error {
 	if _, err := st.Org(); err != nil {
 		return err

@@ -143,7 +143,7 @@ func (p *Publisher) Retract(dataset, reason string) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Catalog.Add(st); err != nil {
+	if _, err := p.Catalog.AddAll([]*Statement{st}); err != nil { // synced: our own act
 		return nil, err
 	}
 	return st, p.announce(st)

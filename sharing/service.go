@@ -313,8 +313,12 @@ func (s *Service) Submit(st *Statement) error {
 	if err := s.Verify(st); err != nil {
 		return err
 	}
-	if err := s.Catalog.Add(st); err != nil {
+	n, err := s.Catalog.AddAll([]*Statement{st}) // synced: our own act
+	if err != nil {
 		return err
+	}
+	if n == 0 {
+		return ErrKnown
 	}
 	return s.announce(st)
 }
