@@ -124,8 +124,21 @@ func (n *Node) ReloadRoster() error {
 // applyRoster puts r in force: the gater admits its nodes, the keeper dials
 // them, and connections to peers it no longer lists are closed.
 func (n *Node) applyRoster(r *consortium.Roster) {
-	var allowed []peer.ID
-	dial := map[peer.ID][]ma.Multiaddr{}
+	allowed, dial := rosterPeers(r, n.self)
+	n.roster.Store(r)
+	n.gater.SetAllowed(allowed)
+	n.keeper.SetPeers(dial)
+	for _, p := range n.host.Network().Peers() {
+		if !n.gater.Allowed(p) {
+			_ = n.host.Network().ClosePeer(p)
+		}
+	}
+}
+
+// rosterPeers returns every node the roster lists, and the addresses to
+// dial each node other than self at.
+func rosterPeers(r *consortium.Roster, self peer.ID) (allowed []peer.ID, dial map[peer.ID][]ma.Multiaddr) {
+	dial = map[peer.ID][]ma.Multiaddr{}
 	for _, m := range r.Members {
 		for _, nd := range m.Nodes {
 			p, err := peer.Decode(nd.PeerID)
@@ -133,7 +146,7 @@ func (n *Node) applyRoster(r *consortium.Roster) {
 				continue // Validate already refused it
 			}
 			allowed = append(allowed, p)
-			if p == n.self {
+			if p == self {
 				continue
 			}
 			for _, s := range nd.Addrs {
@@ -143,12 +156,5 @@ func (n *Node) applyRoster(r *consortium.Roster) {
 			}
 		}
 	}
-	n.roster.Store(r)
-	n.gater.SetAllowed(allowed)
-	n.keeper.SetPeers(dial)
-	for _, p := range n.host.Network().Peers() {
-		if !n.gater.Allowed(p) {
-			_ = n.host.Network().ClosePeer(p)
-		}
-	}
+	return allowed, dial
 }

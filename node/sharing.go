@@ -6,7 +6,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/schemas"
@@ -47,21 +46,10 @@ func (n *Node) startSharing(key crypto.PrivKey) error {
 		return err
 	}
 	r := n.roster.Load()
+	_, dial := rosterPeers(r, n.self)
 	var direct []peer.AddrInfo
-	for _, p := range (members{n}).Nodes() {
-		info := peer.AddrInfo{ID: p}
-		for _, mem := range r.Members {
-			for _, nd := range mem.Nodes {
-				if nd.PeerID == p.String() {
-					for _, a := range nd.Addrs {
-						if addr, err := ma.NewMultiaddr(a); err == nil {
-							info.Addrs = append(info.Addrs, addr)
-						}
-					}
-				}
-			}
-		}
-		direct = append(direct, info)
+	for p, addrs := range dial {
+		direct = append(direct, peer.AddrInfo{ID: p, Addrs: addrs})
 	}
 	topic := sharing.Topic(r.Consortium)
 	var ctx context.Context

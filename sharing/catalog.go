@@ -97,27 +97,26 @@ func (c *Catalog) Has(id cid.Cid) bool {
 }
 
 // Add stores and indexes a statement received from another member, whose
-// signature and signer the caller has checked (see Store.PutStatement on
+// signature and signer the caller has checked (see Store.putUnsynced on
 // durability). It returns ErrKnown if the catalog already holds it. This
 // org's own statements go through AddAll, which syncs.
 func (c *Catalog) Add(st *Statement) error {
-	if _, err := st.Org(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.statements[st.CID()]; ok {
+	n, err := c.add([]*Statement{st}, c.store.putUnsynced)
+	if err == nil && n == 0 {
 		return ErrKnown
 	}
-	if err := c.store.PutStatement(st); err != nil {
-		return err
-	}
-	return c.index(st)
+	return err
 }
 
 // AddAll stores and indexes statements whose signatures and signers the
 // caller has checked, in one synced write, and returns how many were new.
 func (c *Catalog) AddAll(sts []*Statement) (int, error) {
+	return c.add(sts, c.store.PutStatements)
+}
+
+// add stores, with put, the statements the catalog does not hold yet, and
+// indexes them.
+func (c *Catalog) add(sts []*Statement, put func([]*Statement) error) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var fresh []*Statement
@@ -135,7 +134,7 @@ func (c *Catalog) AddAll(sts []*Statement) (int, error) {
 	if len(fresh) == 0 {
 		return 0, nil
 	}
-	if err := c.store.PutStatements(fresh); err != nil {
+	if err := put(fresh); err != nil {
 		return 0, err
 	}
 	for _, st := range fresh {

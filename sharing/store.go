@@ -123,17 +123,19 @@ func (s *Store) Statements(fn func(*Statement) error) error {
 	return it.Error()
 }
 
-// PutStatement stores a statement received from a peer. It is written to
-// Pebble's log but not fsynced: it survives a crash of the process, and one
-// lost to a crash of the machine comes back by catch-up, since every other
-// member holds it. An fsync per gossiped statement made delivery p99 3-7
-// times slower than bare GossipSub.
-func (s *Store) PutStatement(st *Statement) error {
-	return s.db.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), pebble.NoSync)
-}
+// putUnsynced stores statements received from peers. They are written to
+// Pebble's log but not fsynced: they survive a crash of the process, and
+// any lost to a crash of the machine come back by catch-up, since every
+// other member holds them. An fsync per gossiped statement made delivery
+// p99 3-7 times slower than bare GossipSub.
+func (s *Store) putUnsynced(sts []*Statement) error { return s.putStatements(sts, pebble.NoSync) }
 
 // PutStatements stores statements in one synced batch.
 func (s *Store) PutStatements(sts []*Statement) error {
+	return s.putStatements(sts, pebble.Sync)
+}
+
+func (s *Store) putStatements(sts []*Statement, opts *pebble.WriteOptions) error {
 	b := s.db.NewBatch()
 	for _, st := range sts {
 		if err := b.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), nil); err != nil {
@@ -141,7 +143,7 @@ func (s *Store) PutStatements(sts []*Statement) error {
 			return err
 		}
 	}
-	return b.Commit(pebble.Sync)
+	return b.Commit(opts)
 }
 
 // session is a publish in progress.
@@ -161,6 +163,11 @@ func (s *Store) newSession() (*session, error) {
 		return nil, err
 	}
 	return &session{s: s, id: id, path: filepath.Join(s.staging, hex.EncodeToString(id)+".sst")}, nil
+}
+
+// sessionBounds returns the key range that holds a session's records.
+func sessionBounds(session []byte) (lo, hi []byte) {
+	return recordKey(session, 0), key(prefixRecord, session, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 }
 
 func recordKey(session []byte, index uint64) []byte {
@@ -221,7 +228,8 @@ func (ss *session) abort() error {
 
 func (s *Store) dropSession(id []byte) error {
 	b := s.db.NewBatch()
-	b.DeleteRange(key(prefixRecord, id), key(prefixRecord, append(append([]byte(nil), id...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)), nil)
+	lo, hi := sessionBounds(id)
+	b.DeleteRange(lo, hi, nil)
 	b.Delete(key(prefixPending, id), nil)
 	return b.Commit(pebble.Sync)
 }
@@ -258,8 +266,7 @@ func (s *Store) Records(manifest cid.Cid, fn func(index uint64, canonical []byte
 	if err != nil {
 		return err
 	}
-	lo := recordKey(id, 0)
-	hi := key(prefixRecord, append(append([]byte(nil), id...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+	lo, hi := sessionBounds(id)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err
