@@ -1,0 +1,130 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/cedar-policy/cedar-go/types"
+	"github.com/cedar-policy/cedar-go/x/exp/schema/resolved"
+)
+
+// Extractor turns a record's JSON fields into its policy attributes: the
+// fields that the dataset's schema marks "x-caravan-policy-attribute", as the
+// Cedar types that the Record entity declares for them.
+type Extractor struct {
+	fields []field
+}
+
+type field struct {
+	name types.String
+	typ  resolved.IsType
+}
+
+var recordShape = sync.OnceValues(func() (resolved.RecordType, error) {
+	s, err := resolvedSchema()
+	if err != nil {
+		return nil, err
+	}
+	return s.Entities[TypeRecord].Shape, nil
+})
+
+// NewExtractor returns an extractor for the named attributes. Each must be
+// declared on Record in the Cedar schema.
+func NewExtractor(names []string) (*Extractor, error) {
+	shape, err := recordShape()
+	if err != nil {
+		return nil, err
+	}
+	e := &Extractor{}
+	for _, n := range names {
+		a, ok := shape[types.String(n)]
+		if !ok || n == string(attrDataset) {
+			return nil, fmt.Errorf("policy: attribute %q is not declared on Record in the Cedar schema", n)
+		}
+		e.fields = append(e.fields, field{name: types.String(n), typ: a.Type})
+	}
+	return e, nil
+}
+
+// Extract returns rec's policy attributes. A field that rec lacks is absent
+// (policies test it with `has`); a field of the wrong type is an error that
+// names it.
+func (e *Extractor) Extract(rec map[string]any) (types.RecordMap, error) {
+	m := make(types.RecordMap, len(e.fields))
+	for _, f := range e.fields {
+		raw, ok := rec[string(f.name)]
+		if !ok || raw == nil {
+			continue
+		}
+		v, err := convert(f.typ, raw)
+		if err != nil {
+			return nil, fmt.Errorf("field %q: %w", f.name, err)
+		}
+		m[f.name] = v
+	}
+	return m, nil
+}
+
+func convert(t resolved.IsType, raw any) (types.Value, error) {
+	switch t := t.(type) {
+	case resolved.StringType:
+		if s, ok := raw.(string); ok {
+			return types.String(s), nil
+		}
+	case resolved.BoolType:
+		if b, ok := raw.(bool); ok {
+			return types.Boolean(b), nil
+		}
+	case resolved.LongType:
+		return toLong(raw)
+	case resolved.ExtensionType:
+		if t == "datetime" {
+			if tm, ok := raw.(time.Time); ok { // a YAML timestamp
+				return types.NewDatetime(tm), nil
+			}
+			if s, ok := raw.(string); ok {
+				d, err := types.ParseDatetime(s)
+				if err != nil {
+					return nil, fmt.Errorf("not a date or date-time: %w", err)
+				}
+				return d, nil
+			}
+		}
+	case resolved.SetType:
+		if list, ok := raw.([]any); ok {
+			vs := make([]types.Value, len(list))
+			for i, x := range list {
+				v, err := convert(t.Element, x)
+				if err != nil {
+					return nil, fmt.Errorf("item %d: %w", i, err)
+				}
+				vs[i] = v
+			}
+			return types.NewSet(vs...), nil
+		}
+	}
+	return nil, fmt.Errorf("%v does not fit the Cedar type %T", raw, t)
+}
+
+func toLong(raw any) (types.Value, error) {
+	switch n := raw.(type) {
+	case json.Number:
+		i, err := n.Int64()
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a 64-bit integer", n)
+		}
+		return types.Long(i), nil
+	case int64:
+		return types.Long(n), nil
+	case int:
+		return types.Long(n), nil
+	case float64:
+		if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+			return types.Long(int64(n)), nil
+		}
+	}
+	return nil, fmt.Errorf("%v is not an integer", raw)
+}

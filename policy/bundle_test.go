@@ -1,0 +1,177 @@
+package policy_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caravan-consortium/caravan/policy"
+)
+
+const demoPolicies = "../configs/policies"
+
+func loadDemo(t testing.TB) *policy.Bundle {
+	t.Helper()
+	b, err := policy.Load(demoPolicies)
+	if err != nil {
+		t.Fatalf("load %s: %v", demoPolicies, err)
+	}
+	return b
+}
+
+func TestLoadDemoBundle(t *testing.T) {
+	b := loadDemo(t)
+	if len(b.Policies()) < 8 {
+		t.Fatalf("%d policies, want the demo's full set", len(b.Policies()))
+	}
+	for _, p := range b.Policies() {
+		if p.File == "" || p.Line == 0 || p.Text == "" {
+			t.Errorf("policy %q lacks its origin: %+v", p.ID, p)
+		}
+	}
+	if !strings.HasPrefix(b.CID(), "bagaaiera") {
+		t.Errorf("CID %s: want a CIDv1 json/sha2-256", b.CID())
+	}
+}
+
+func copyDir(t *testing.T, from string) string {
+	t.Helper()
+	dir := t.TempDir()
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestBundleCIDCoversExactlyThePolicyFiles(t *testing.T) {
+	dir := copyDir(t, demoPolicies)
+	load := func() string {
+		t.Helper()
+		b, err := policy.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.CID()
+	}
+	base := load()
+	if again := load(); again != base {
+		t.Fatalf("CID not deterministic: %s then %s", base, again)
+	}
+	// A file that is not a policy is not part of the bundle.
+	if err := os.WriteFile(filepath.Join(dir, "NOTES.md"), []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(); got != base {
+		t.Errorf("a README changed the CID")
+	}
+	// A comment in a policy file is part of it.
+	f := filepath.Join(dir, "guards.cedar")
+	data, _ := os.ReadFile(f)
+	if err := os.WriteFile(f, append(data, "\n// reviewed\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(); got == base {
+		t.Errorf("editing a policy file kept the CID")
+	}
+	// So is its name.
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(f, filepath.Join(dir, "guards2.cedar")); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(); got == base {
+		t.Errorf("renaming a policy file kept the CID")
+	}
+}
+
+func TestInvalidBundles(t *testing.T) {
+	ok := `@id("ok")
+permit (principal, action == Action::"fetch", resource);
+`
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string // substrings of the error, in order of problems
+	}{
+		{"syntax error names file and line",
+			map[string]string{"a.cedar": ok, "b.cedar": "@id(\"b\")\npermit (principal, action, resource)\nwhen { 1 + };\n"},
+			[]string{"b.cedar:3: syntax error"}},
+		{"unknown attribute is a schema error",
+			map[string]string{"a.cedar": "@id(\"x\")\npermit (principal, action == Action::\"fetch\", resource)\nwhen { resource.colour == \"red\" };\n"},
+			[]string{"a.cedar:1: policy \"x\" does not match the schema: attribute `colour` on entity type `Record` not found"}},
+		{"unknown entity type",
+			map[string]string{"a.cedar": "@id(\"x\")\npermit (principal == User::\"bob\", action, resource);\n"},
+			[]string{"unrecognized entity type `User`"}},
+		{"wrong type",
+			map[string]string{"a.cedar": "@id(\"x\")\npermit (principal, action == Action::\"fetch\", resource)\nwhen { context.purpose > 3 };\n"},
+			[]string{"expected Long but saw String"}},
+		{"optional attribute read without has",
+			map[string]string{"a.cedar": "@id(\"x\")\npermit (principal, action == Action::\"fetch\", resource)\nwhen { resource.classification == \"public\" };\n"},
+			[]string{"optional attribute `classification`"}},
+		{"missing @id",
+			map[string]string{"a.cedar": "permit (principal, action, resource);\n"},
+			[]string{"a.cedar:1: policy has no @id"}},
+		{"duplicate @id",
+			map[string]string{"a.cedar": ok, "b.cedar": ok},
+			[]string{`b.cedar:1: duplicate @id "ok" (first at a.cedar:1)`}},
+		{"every problem is reported",
+			map[string]string{"a.cedar": "permit (principal, action, resource);\n", "b.cedar": "@id(\"b\") permit (principal, action, resource) when { ! };\n"},
+			[]string{"a.cedar:1: policy has no @id", "b.cedar:1: syntax error"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string][]byte{}
+			for k, v := range tt.files {
+				files[k] = []byte(v)
+			}
+			b, err := policy.Parse(files)
+			if err == nil {
+				t.Fatalf("accepted: %v", b.Policies())
+			}
+			if !errors.Is(err, policy.ErrInvalid) {
+				t.Errorf("error does not wrap ErrInvalid: %v", err)
+			}
+			var be *policy.BundleError
+			if !errors.As(err, &be) {
+				t.Fatalf("not a *BundleError: %T", err)
+			}
+			msg := err.Error()
+			for _, w := range tt.want {
+				i := strings.Index(msg, w)
+				if i < 0 {
+					t.Fatalf("error %q\ndoes not contain %q", msg, w)
+				}
+				msg = msg[i+len(w):]
+			}
+		})
+	}
+}
+
+func TestEmptyBundleDeniesEverything(t *testing.T) {
+	b, err := policy.Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := policy.LoadTable(filepath.Join(demoPolicies, "tests.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range tbl.Run(b) {
+		if r.Err != nil || r.Got.Permit || len(r.Got.Policies) != 0 {
+			t.Errorf("empty bundle: %s", r)
+		}
+	}
+}

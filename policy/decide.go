@@ -1,0 +1,188 @@
+package policy
+
+import (
+	"slices"
+	"time"
+
+	"github.com/cedar-policy/cedar-go"
+	"github.com/cedar-policy/cedar-go/types"
+)
+
+// Decision is the outcome for one record or dataset.
+type Decision struct {
+	Permit bool
+	// Policies are the ids of the policies that decided: the satisfied forbids
+	// for a deny, the satisfied permits for a permit, none for a default deny.
+	// Sorted. Shared between decisions: do not modify.
+	Policies []string
+}
+
+// Explanation is a decision with everything that went into it.
+type Explanation struct {
+	Decision
+	Bundle string // bundle CID
+	// Errors are policies that could not be evaluated for this request (for
+	// example a missing attribute read without `has`); Cedar skips them.
+	Errors []string
+	// Entities and Context are what the policies saw, in Cedar's JSON form.
+	Principal types.Entity
+	Resource  types.Entity
+	Context   types.Record
+}
+
+// memoMax bounds a session's memo; past it, new tuples are decided directly.
+const memoMax = 1 << 16
+
+// Session decides the records of one fetch request. It is not safe for
+// concurrent use; run one session per request.
+type Session struct {
+	b       *Bundle
+	req     Request
+	ledger  *Ledger
+	day     string
+	store   store
+	context types.Record // fixed part; released_today varies
+	memo    map[string]Decision
+	key     []byte
+	counter int64 // released_today when there is no ledger
+
+	permitted, denied int
+}
+
+// Fetch starts a session for req. With a non-nil ledger, released_today comes
+// from and goes to the ledger; call Commit before releasing the permitted
+// records so that the count survives a crash.
+func (b *Bundle) Fetch(req Request, ledger *Ledger) *Session {
+	s := &Session{b: b, req: req, ledger: ledger, day: req.Day(), counter: req.ReleasedToday}
+	s.store = store{org: req.Org.entity(), dataset: req.Dataset.entity()}
+	if req.Owner != nil {
+		s.store.owner, s.store.hasOwner = req.Owner.entity(), true
+	}
+	if b.plan.memo {
+		s.memo = make(map[string]Decision)
+	}
+	return s
+}
+
+// Bundle is the bundle the session decides with, even if a newer one has
+// been loaded since it started.
+func (s *Session) Bundle() *Bundle { return s.b }
+
+// Counts are the session's permitted and denied records so far.
+func (s *Session) Counts() (permitted, denied int) { return s.permitted, s.denied }
+
+// Decide decides recs in order, appending one decision per record to out.
+// Each permit counts towards released_today for the following records.
+func (s *Session) Decide(recs []Record, out []Decision) []Decision {
+	if s.ledger != nil {
+		s.ledger.mu.Lock()
+		s.counter = s.ledger.get(s.day, s.req.Org.ID)
+	}
+	for i := range recs {
+		d := s.decide(&recs[i])
+		if d.Permit {
+			s.counter++
+			s.permitted++
+		} else {
+			s.denied++
+		}
+		out = append(out, d)
+	}
+	if s.ledger != nil {
+		s.ledger.set(s.day, s.req.Org.ID, s.counter)
+		s.ledger.mu.Unlock()
+	}
+	return out
+}
+
+// Commit makes the ledger's counts durable. Without a ledger it does nothing.
+func (s *Session) Commit() error {
+	if s.ledger == nil {
+		return nil
+	}
+	return s.ledger.Commit()
+}
+
+func (s *Session) decide(r *Record) Decision {
+	if s.memo == nil {
+		d, _ := s.direct(r)
+		return d
+	}
+	s.key = s.b.plan.appendKey(s.key[:0], r, s.counter)
+	if d, ok := s.memo[string(s.key)]; ok {
+		return d
+	}
+	d, _ := s.direct(r)
+	if len(s.memo) < memoMax {
+		s.memo[string(s.key)] = d
+	}
+	return d
+}
+
+// DecideDirect decides r without the memo. Tests use it as the oracle for
+// memoized decisions; it does not count towards released_today.
+func (s *Session) DecideDirect(r Record) Decision {
+	d, _ := s.direct(&r)
+	return d
+}
+
+// Explain decides r without counting it, and says why.
+func (s *Session) Explain(r Record) Explanation {
+	d, diag := s.direct(&r)
+	e := Explanation{Decision: d, Bundle: s.b.cid, Principal: s.store.org, Resource: s.store.record,
+		Context: s.req.fetchContext(s.counter)}
+	for _, err := range diag.Errors {
+		e.Errors = append(e.Errors, string(err.PolicyID)+": "+err.Message)
+	}
+	return e
+}
+
+func (s *Session) direct(r *Record) (Decision, cedar.Diagnostic) {
+	s.store.record = types.Entity{
+		UID:        r.UID(),
+		Parents:    types.NewEntityUIDSet(s.store.dataset.UID),
+		Attributes: recordAttrs(*r, s.store.dataset.UID),
+	}
+	req := cedar.Request{
+		Principal: s.store.org.UID,
+		Action:    ActionFetch,
+		Resource:  s.store.record.UID,
+		Context:   s.req.fetchContext(s.counter),
+	}
+	dec, diag := cedar.Authorize(s.b.list, &s.store, req)
+	return decision(dec, diag), diag
+}
+
+func decision(dec cedar.Decision, diag cedar.Diagnostic) Decision {
+	d := Decision{Permit: dec == cedar.Allow}
+	if len(diag.Reasons) > 0 {
+		d.Policies = make([]string, len(diag.Reasons))
+		for i, r := range diag.Reasons {
+			d.Policies[i] = string(r.PolicyID)
+		}
+		slices.Sort(d.Policies)
+	}
+	return d
+}
+
+// Discover decides whether org may see that each dataset exists. owners
+// supplies the owners' Org entities when policies read them; it may be nil.
+func (b *Bundle) Discover(org Org, datasets []Dataset, t time.Time, owners func(id string) (Org, bool)) []Decision {
+	out := make([]Decision, len(datasets))
+	st := store{org: org.entity()}
+	ctx := discoverContext(t)
+	for i, d := range datasets {
+		st.dataset = d.entity()
+		st.hasOwner = false
+		if owners != nil {
+			if o, ok := owners(d.Owner); ok {
+				st.owner, st.hasOwner = o.entity(), true
+			}
+		}
+		dec, diag := cedar.Authorize(b.list, &st, cedar.Request{
+			Principal: st.org.UID, Action: ActionDiscover, Resource: st.dataset.UID, Context: ctx,
+		})
+		out[i] = decision(dec, diag)
+	}
+	return out
+}

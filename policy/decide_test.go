@@ -1,0 +1,268 @@
+package policy_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cedar-policy/cedar-go/types"
+
+	"github.com/caravan-consortium/caravan/policy"
+	"github.com/caravan-consortium/caravan/schemas"
+)
+
+func TestDemoDecisionTable(t *testing.T) {
+	b := loadDemo(t)
+	tbl, err := policy.LoadTable(filepath.Join(demoPolicies, "tests.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tbl.Cases) < 20 {
+		t.Fatalf("%d cases", len(tbl.Cases))
+	}
+	for _, r := range tbl.Run(b) {
+		t.Run(r.Case.Name, func(t *testing.T) {
+			if !r.Pass() {
+				t.Error(r)
+			}
+		})
+	}
+}
+
+func TestTableReportsMismatchAsDiff(t *testing.T) {
+	b := loadDemo(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cases.yaml")
+	writeFile(t, path, `time: 2026-11-27T10:00:00Z
+orgs:
+  logistics-az: {name: L, country: AZ, sector: logistics, roles: [], groups: [logistics-operators]}
+datasets:
+  d: {owner: customs-cn, name: d, schema: customs-declaration, labels: [], purposes: [transit-planning]}
+cases:
+  - name: wrong on purpose
+    org: logistics-az
+    dataset: d
+    purpose: transit-planning
+    released_today: 500
+    record: {declaration_type: transit, classification: public}
+    expect: permit
+    policies: [logistics-transit-planning]
+`)
+	tbl, err := policy.LoadTable(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tbl.Run(b)[0]
+	if r.Pass() {
+		t.Fatal("a wrong expectation passed")
+	}
+	want := "FAIL  line 7 \"wrong on purpose\"\n" +
+		"      - want: permit by [logistics-transit-planning]\n" +
+		"      + got:  deny by [logistics-daily-volume]"
+	if r.String() != want {
+		t.Errorf("diff:\n%s\nwant:\n%s", r, want)
+	}
+}
+
+func TestTableErrorsNameLineAndField(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cases.yaml")
+	writeFile(t, path, "time: 2026-11-27T10:00:00Z\norgs: {}\ndatasets: {}\ncases:\n  - name: x\n    org: nobody\n    expect: permit\n")
+	_, err := policy.LoadTable(path)
+	if err == nil || err.Error() != path+`:5: cases[0]: org "nobody" is not in the table's orgs` {
+		t.Errorf("error = %v", err)
+	}
+	writeFile(t, path, "cases:\n  - name: x\n    expct: permit\n")
+	_, err = policy.LoadTable(path)
+	if err == nil || err.Error() != path+`:3: unknown field "expct" (misspelt, or not valid here)` {
+		t.Errorf("error = %v", err)
+	}
+}
+
+// TestMemoAgreesWithDirect is the proof that memoization is sound: on random
+// records, random requests and random released_today values, across the demo
+// bundle and bundles built to stress the key analysis, the memoized decision
+// equals Cedar's direct one, policies included.
+func TestMemoAgreesWithDirect(t *testing.T) {
+	bundles := map[string]*policy.Bundle{"demo": loadDemo(t)}
+	for name, src := range stressPolicies {
+		b, err := policy.Parse(map[string][]byte{name + ".cedar": []byte(src)})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		bundles[name] = b
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	orgs := []policy.Org{customsCN, customsKZ, logisticsAZ}
+	purposes := []string{"customs-clearance", "risk-analysis", "transit-planning", "due-diligence", "marketing"}
+	n := 20000
+	if testing.Short() {
+		n = 4000
+	}
+	for name, b := range bundles {
+		t.Run(name, func(t *testing.T) {
+			memoized := 0
+			for round := range 12 {
+				req := policy.Request{
+					Org: orgs[rng.IntN(len(orgs))], Dataset: declarations, Purpose: purposes[rng.IntN(len(purposes))],
+					Time:          demoTime.Add(time.Duration(rng.IntN(3*365*24)-2*365*24) * time.Hour),
+					ReleasedToday: int64(rng.IntN(1100)),
+				}
+				s := b.Fetch(req, nil)
+				recs := randomRecords(rng, n/12)
+				start := req.ReleasedToday
+				got := s.Decide(recs, nil)
+				// Replay directly, with the counter the session had before each record.
+				counter := start
+				for i, r := range recs {
+					direct := b.Fetch(policy.Request{Org: req.Org, Dataset: req.Dataset, Purpose: req.Purpose,
+						Time: req.Time, ReleasedToday: counter}, nil).DecideDirect(r)
+					if got[i].Permit != direct.Permit || !slices.Equal(got[i].Policies, direct.Policies) {
+						t.Fatalf("round %d record %d %v (released_today %d): memo %+v, direct %+v",
+							round, i, r.Attrs, counter, got[i], direct)
+					}
+					if direct.Permit {
+						counter++
+					}
+				}
+				memoized += len(recs)
+			}
+			t.Logf("%d decisions agree; memo on: %v", memoized, policy.MemoOn(b))
+		})
+	}
+}
+
+// stressPolicies exercise the key analysis: thresholds on several attributes
+// and on released_today, raw use of a Long, identity-dependent policies.
+var stressPolicies = map[string]string{
+	"thresholds": `
+@id("t1") permit (principal, action == Action::"fetch", resource)
+when { resource has total_value_usd && resource.total_value_usd > 100 && resource.total_value_usd <= 5000 };
+@id("t2") forbid (principal, action == Action::"fetch", resource)
+when { resource has total_value_usd && 4000 == resource.total_value_usd };
+@id("t3") forbid (principal, action == Action::"fetch", resource) when { context.released_today != 7 && context.released_today > 300 };
+@id("t4") permit (principal, action == Action::"fetch", resource)
+when { resource has classification && resource.classification like "re*" && context.released_today < 1000 };
+`,
+	"raw-long": `
+@id("r1") permit (principal, action == Action::"fetch", resource)
+when { resource has total_value_usd && resource.total_value_usd * 2 - 1 > 7000 && resource.total_value_usd + 5 < 1000000 };
+`,
+	"raw-counter": `
+@id("c1") permit (principal, action == Action::"fetch", resource)
+when { context.released_today + 10 < 400 };
+@id("c2") forbid (principal, action == Action::"fetch", resource)
+when { context has released_today && resource has origin_country && resource.origin_country == principal.country };
+`,
+	"identity": `
+@id("i1") permit (principal, action == Action::"fetch", resource)
+when { resource == Record::"rec-1" || resource in Dataset::"customs-cn/declarations-2026" };
+`,
+	"dataset-attrs": `
+@id("d1") permit (principal, action == Action::"fetch", resource in Dataset::"customs-cn/declarations-2026")
+when { resource.dataset.purposes.contains(context.purpose) && resource is Record && !(resource has hs_chapter && resource.hs_chapter == "72") };
+`,
+}
+
+func randomRecords(rng *rand.Rand, n int) []policy.Record {
+	pick := func(ss ...string) types.String { return types.String(ss[rng.IntN(len(ss))]) }
+	out := make([]policy.Record, n)
+	for i := range out {
+		m := types.RecordMap{}
+		if rng.IntN(10) > 0 {
+			m["classification"] = pick("public", "internal", "restricted", "confidential")
+		}
+		if rng.IntN(10) > 0 {
+			m["origin_country"] = pick("CN", "KZ", "AZ", "TR")
+		}
+		if rng.IntN(10) > 0 {
+			m["destination_country"] = pick("CN", "KZ", "AZ", "TR", "DE")
+		}
+		if rng.IntN(10) > 0 {
+			m["declaration_type"] = pick("export", "import", "transit")
+		}
+		if rng.IntN(10) > 0 {
+			m["hs_chapter"] = pick("72", "85", "10")
+		}
+		if rng.IntN(10) > 0 {
+			vals := []int64{0, 100, 101, 3999, 4000, 4001, 5000, 5001, 999999, 1000000, 1000001}
+			m["total_value_usd"] = types.Long(vals[rng.IntN(len(vals))] + int64(rng.IntN(3)-1))
+		}
+		if rng.IntN(4) == 0 {
+			m["valid_until"] = types.NewDatetime(demoTime.Add(time.Duration(rng.IntN(2000)-1000) * time.Hour))
+		}
+		out[i] = policy.Record{ID: fmt.Sprintf("rec-%d", rng.IntN(3)), Attrs: m}
+	}
+	return out
+}
+
+func TestMemoAnalysis(t *testing.T) {
+	want := map[string]bool{"thresholds": true, "raw-long": true, "raw-counter": true, "identity": false, "dataset-attrs": true}
+	for name, src := range stressPolicies {
+		b, err := policy.Parse(map[string][]byte{"p.cedar": []byte(src)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if policy.MemoOn(b) != want[name] {
+			t.Errorf("%s: memo %v, want %v", name, policy.MemoOn(b), want[name])
+		}
+	}
+	// The demo bundle: keyed by interval on the two thresholds it has.
+	plan := policy.PlanString(loadDemo(t))
+	for _, w := range []string{"name:total_value_usd kind:1 thresholds:[1000000 1000001]", "counter:{read:true thresholds:[500 501]}"} {
+		if !containsStr(plan, w) {
+			t.Errorf("plan %s lacks %s", plan, w)
+		}
+	}
+}
+
+func containsStr(s, sub string) bool { return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || containsStr(s[1:], sub)) }
+
+// TestGeneratedRecordsDecisions decides generated customs declarations for
+// each org and purpose and checks the counts against a golden file, so that a
+// change in Cedar, the schema or the entity mapping that changes outcomes is
+// seen.
+func TestGeneratedRecordsDecisions(t *testing.T) {
+	b := loadDemo(t)
+	recs := sampleRecords(t, "customs-declaration", 7, 3000)
+	var out []string
+	for _, org := range []policy.Org{customsCN, customsKZ, logisticsAZ} {
+		for _, purpose := range []string{"customs-clearance", "transit-planning"} {
+			s := b.Fetch(policy.Request{Org: org, Dataset: declarations, Purpose: purpose, Time: demoTime}, nil)
+			byPolicy := map[string]int{}
+			for _, d := range s.Decide(recs, nil) {
+				for _, p := range d.Policies {
+					byPolicy[p]++
+				}
+			}
+			p, d := s.Counts()
+			out = append(out, fmt.Sprintf("%s %s: permitted %d, denied %d, by policy %v", org.ID, purpose, p, d, byPolicy))
+		}
+	}
+	golden(t, "generated-decisions.golden", out)
+}
+
+// TestSchemaDeclaresEveryPolicyAttribute ties the dataset schemas to the
+// Cedar schema: each policy attribute must be declared on Record, and the
+// generated records must convert.
+func TestSchemaDeclaresEveryPolicyAttribute(t *testing.T) {
+	reg, err := schemas.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range reg.All() {
+		if _, err := policy.NewExtractor(s.PolicyAttributes); err != nil {
+			t.Errorf("%s: %v", s.Ref(), err)
+		}
+		recs := sampleRecords(t, s.ID, 1, 50)
+		for _, r := range recs {
+			if len(r.Attrs) == 0 {
+				t.Errorf("%s: no attributes extracted", s.ID)
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package policy_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caravan-consortium/caravan/policy"
+)
+
+// logisticsTransit is a record the demo bundle releases to logistics-az for
+// transit planning, until the daily limit of 500.
+var logisticsTransit = struct{ Attrs any }{Attrs: mustAttrs(map[string]any{
+	"declaration_type": "transit", "classification": "public", "origin_country": "CN", "destination_country": "TR", "total_value_usd": 100,
+})}
+
+func mustAttrs(m map[string]any) map[string]any { return m }
+
+func TestDailyVolumeLimitSurvivesRestart(t *testing.T) {
+	b := loadDemo(t)
+	path := filepath.Join(t.TempDir(), "volume.json")
+	recs := make([]policy.Record, 300)
+	ex, err := policy.NewExtractor([]string{"declaration_type", "classification", "origin_country", "destination_country", "total_value_usd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := ex.Extract(logisticsTransit.Attrs.(map[string]any))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		recs[i] = policy.Record{ID: "r", Attrs: attrs}
+	}
+	req := policy.Request{Org: logisticsAZ, Dataset: declarations, Purpose: "transit-planning", Time: demoTime}
+
+	// First "process": 300 records, all released.
+	l, err := policy.OpenLedger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := b.Fetch(req, l)
+	s.Decide(recs, nil)
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Counts(); p != 300 {
+		t.Fatalf("permitted %d of 300", p)
+	}
+
+	// A restart: a new ledger from the file. 300 more: 200 fit under 500.
+	l2, err := policy.OpenLedger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l2.Released("2026-11-27", "logistics-az"); got != 300 {
+		t.Fatalf("after restart released_today = %d, want 300", got)
+	}
+	s2 := b.Fetch(req, l2)
+	ds := s2.Decide(recs, nil)
+	if err := s2.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	p, d := s2.Counts()
+	if p != 200 || d != 100 {
+		t.Fatalf("second session: permitted %d, denied %d; want 200 and 100", p, d)
+	}
+	if last := ds[len(ds)-1]; last.Permit || strings.Join(last.Policies, ",") != "logistics-daily-volume" {
+		t.Errorf("last decision %+v, want a deny by logistics-daily-volume", last)
+	}
+	// Another org's count is its own; the next day starts from zero.
+	if got := l2.Released("2026-11-27", "customs-kz"); got != 0 {
+		t.Errorf("customs-kz released %d", got)
+	}
+	next := req
+	next.Time = demoTime.AddDate(0, 0, 1)
+	s3 := b.Fetch(next, l2)
+	s3.Decide(recs[:10], nil)
+	if p, _ := s3.Counts(); p != 10 {
+		t.Errorf("next day: permitted %d of 10", p)
+	}
+}
+
+func TestLedgerRejectsCorruptFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "volume.json")
+	if err := os.WriteFile(path, []byte(`{"version":1,"released":{"yesterday":{}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policy.OpenLedger(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("error %v does not name the file", err)
+	}
+}

@@ -1,0 +1,379 @@
+package policy
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/cedar-policy/cedar-go/types"
+	xast "github.com/cedar-policy/cedar-go/x/exp/ast"
+)
+
+// memoPlan says what a fetch decision depends on within one session, where
+// principal, action, dataset and context (except released_today) are fixed.
+//
+// analyse walks every policy. A record can influence a decision only through
+// the attributes the policies name (resource.X, resource has X); its
+// resource.dataset, its type and its parent are the same for every record of a
+// session. Anything else that touches `resource` (resource == Record::"…",
+// resource in Record::"…", tags, passing resource around) makes the decision
+// depend on the record's identity, and memoization is switched off.
+//
+// An attribute, or released_today, whose every use is a comparison with a Long
+// literal (<, <=, >, >=, ==, !=) is keyed by the interval its value falls in
+// between those literals, not by its value: within an interval every such
+// comparison has the same result.
+type memoPlan struct {
+	memo    bool
+	attrs   []attrUse // sorted by name
+	counter counterUse
+}
+
+type attrUse struct {
+	name       types.String
+	kind       keyKind
+	thresholds []int64 // sorted interval bounds, for keyInterval
+}
+
+// keyKind is how an attribute enters the key (absence always does).
+type keyKind uint8
+
+const (
+	keyPresence keyKind = iota // only `has` reads it
+	keyInterval                // only compared with Long literals
+	keyRaw                     // anything else: its exact value
+)
+
+type counterUse struct {
+	read       bool
+	thresholds []int64 // nil with read: keyed by raw value
+}
+
+// analysis accumulates uses while walking the policies.
+type analysis struct {
+	identity   bool
+	attrRaw    map[types.String]bool
+	attrBounds map[types.String][]int64
+	ctrRaw     bool
+	ctrBounds  []int64
+}
+
+const (
+	varResource = types.String("resource")
+	varContext  = types.String("context")
+	ctrName     = types.String("released_today")
+	attrDataset = types.String("dataset")
+)
+
+func analyse(policies []*Policy) memoPlan {
+	a := &analysis{attrRaw: map[types.String]bool{}, attrBounds: map[types.String][]int64{}}
+	for _, p := range policies {
+		pa := (*xast.Policy)(p.policy.AST())
+		if !mayApplyToFetch(pa.Action) {
+			continue
+		}
+		a.scope(pa.Resource)
+		for _, c := range pa.Conditions {
+			a.walk(c.Body)
+		}
+	}
+	if a.identity {
+		return memoPlan{}
+	}
+	plan := memoPlan{memo: true}
+	names := make([]types.String, 0, len(a.attrRaw)+len(a.attrBounds))
+	for n := range a.attrRaw {
+		names = append(names, n)
+	}
+	for n := range a.attrBounds {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range slices.Compact(names) {
+		u := attrUse{name: n, kind: keyRaw}
+		if !a.attrRaw[n] {
+			u.kind, u.thresholds = keyPresence, bounds(a.attrBounds[n])
+			if len(u.thresholds) > 0 {
+				u.kind = keyInterval
+			}
+		}
+		plan.attrs = append(plan.attrs, u)
+	}
+	if a.ctrRaw || len(a.ctrBounds) > 0 {
+		plan.counter.read = true
+		if !a.ctrRaw {
+			plan.counter.thresholds = bounds(a.ctrBounds)
+		}
+	}
+	return plan
+}
+
+// bounds turns literals into the sorted interval bounds {c, c+1}.
+func bounds(lits []int64) []int64 {
+	out := make([]int64, 0, 2*len(lits))
+	for _, c := range lits {
+		out = append(out, c)
+		if c < math.MaxInt64 {
+			out = append(out, c+1)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// mayApplyToFetch reports whether an action scope can match Action::"fetch".
+func mayApplyToFetch(s xast.IsActionScopeNode) bool {
+	switch s := s.(type) {
+	case xast.ScopeTypeEq:
+		return s.Entity == ActionFetch
+	case xast.ScopeTypeInSet:
+		return slices.Contains(s.Entities, ActionFetch)
+	}
+	return true // all actions, or `in` an action group
+}
+
+func (a *analysis) scope(s xast.IsResourceScopeNode) {
+	switch s := s.(type) {
+	case xast.ScopeTypeEq:
+		a.identity = true
+	case xast.ScopeTypeIn:
+		if s.Entity.Type == TypeRecord {
+			a.identity = true
+		}
+	case xast.ScopeTypeIsIn:
+		if s.Entity.Type == TypeRecord {
+			a.identity = true
+		}
+	}
+}
+
+func (a *analysis) walk(n xast.IsNode) {
+	if n == nil {
+		return
+	}
+	xast.Inspect(xast.NewNode(n), a.visit)
+}
+
+// visit handles the patterns it knows and returns false for them (their
+// children are accounted for); it returns true to let Inspect descend.
+func (a *analysis) visit(n xast.IsNode) bool {
+	switch n := n.(type) {
+	case xast.NodeTypeVariable:
+		switch n.Name {
+		case varResource:
+			a.identity = true // resource used as a whole
+		case varContext:
+			a.ctrRaw = true // context used as a whole
+		}
+		return false
+	case xast.NodeTypeAccess:
+		return a.access(n.Arg, n.Value)
+	case xast.NodeTypeHas:
+		if isVar(n.Arg, varResource) {
+			if n.Value != attrDataset {
+				a.touch(n.Value)
+			}
+			return false
+		}
+		if isVar(n.Arg, varContext) {
+			return false // the context's shape is fixed
+		}
+		return true
+	case xast.NodeTypeIn:
+		if isVar(n.Left, varResource) {
+			if !nonRecordEntities(n.Right) {
+				a.identity = true
+			}
+			a.walk(n.Right)
+			return false
+		}
+		return true
+	case xast.NodeTypeIs:
+		if isVar(n.Left, varResource) {
+			return false // every record of a session has the same type
+		}
+		return true
+	case xast.NodeTypeIsIn:
+		if isVar(n.Left, varResource) {
+			if !nonRecordEntities(n.Entity) {
+				a.identity = true
+			}
+			a.walk(n.Entity)
+			return false
+		}
+		return true
+	case xast.NodeTypeLessThan:
+		return a.compare(n.Left, n.Right)
+	case xast.NodeTypeLessThanOrEqual:
+		return a.compare(n.Left, n.Right)
+	case xast.NodeTypeGreaterThan:
+		return a.compare(n.Left, n.Right)
+	case xast.NodeTypeGreaterThanOrEqual:
+		return a.compare(n.Left, n.Right)
+	case xast.NodeTypeEquals:
+		return a.compare(n.Left, n.Right)
+	case xast.NodeTypeNotEquals:
+		return a.compare(n.Left, n.Right)
+	}
+	return true
+}
+
+// touch makes sure an attribute is in the key (at least its presence).
+func (a *analysis) touch(name types.String) {
+	if _, ok := a.attrBounds[name]; !ok {
+		a.attrBounds[name] = nil
+	}
+}
+
+// access handles X.name.
+func (a *analysis) access(arg xast.IsNode, name types.String) bool {
+	switch {
+	case isVar(arg, varResource):
+		if name != attrDataset {
+			a.attrRaw[name] = true
+		}
+		return false
+	case isVar(arg, varContext):
+		if name == ctrName {
+			a.ctrRaw = true
+		}
+		return false
+	}
+	return true
+}
+
+// compare handles a comparison; an access compared with a Long literal
+// becomes an interval bound.
+func (a *analysis) compare(l, r xast.IsNode) bool {
+	acc, lit, ok := accessVsLong(l, r)
+	if !ok {
+		acc, lit, ok = accessVsLong(r, l)
+	}
+	if !ok {
+		return true
+	}
+	switch {
+	case isVar(acc.Arg, varResource) && acc.Value != attrDataset:
+		a.attrBounds[acc.Value] = append(a.attrBounds[acc.Value], lit)
+		return false
+	case isVar(acc.Arg, varContext) && acc.Value == ctrName:
+		a.ctrBounds = append(a.ctrBounds, lit)
+		return false
+	}
+	return true
+}
+
+func accessVsLong(x, y xast.IsNode) (xast.NodeTypeAccess, int64, bool) {
+	acc, ok := x.(xast.NodeTypeAccess)
+	if !ok {
+		return acc, 0, false
+	}
+	v, ok := y.(xast.NodeValue)
+	if !ok {
+		return acc, 0, false
+	}
+	l, ok := v.Value.(types.Long)
+	return acc, int64(l), ok
+}
+
+func isVar(n xast.IsNode, name types.String) bool {
+	v, ok := n.(xast.NodeTypeVariable)
+	return ok && v.Name == name
+}
+
+// nonRecordEntities reports whether n is an entity literal, or a set of them,
+// of a type other than Record: `resource in` such a thing has the same answer
+// for every record of a session.
+func nonRecordEntities(n xast.IsNode) bool {
+	ok := func(v types.Value) bool {
+		uid, isUID := v.(types.EntityUID)
+		return isUID && uid.Type != TypeRecord
+	}
+	switch n := n.(type) {
+	case xast.NodeValue:
+		if s, isSet := n.Value.(types.Set); isSet {
+			all := true
+			s.Iterate(func(v types.Value) bool { all = all && ok(v); return all })
+			return all
+		}
+		return ok(n.Value)
+	case xast.NodeTypeSet:
+		for _, e := range n.Elements {
+			if !nonRecordEntities(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// appendKey appends the memo key of r with released_today = counter.
+func (p *memoPlan) appendKey(key []byte, r *Record, counter int64) []byte {
+	if p.counter.read {
+		if p.counter.thresholds != nil {
+			key = binary.AppendUvarint(key, uint64(interval(p.counter.thresholds, counter)))
+		} else {
+			key = binary.LittleEndian.AppendUint64(key, uint64(counter))
+		}
+	}
+	for i := range p.attrs {
+		u := &p.attrs[i]
+		v, ok := r.Attrs[u.name]
+		switch {
+		case !ok:
+			key = append(key, 0)
+		case u.kind == keyPresence:
+			key = append(key, 1)
+		case u.kind == keyInterval:
+			if l, isLong := v.(types.Long); isLong {
+				key = append(key, 1)
+				key = binary.AppendUvarint(key, uint64(interval(u.thresholds, int64(l))))
+				break
+			}
+			key = appendRaw(append(key, 2), v)
+		default:
+			key = appendRaw(append(key, 2), v)
+		}
+	}
+	return key
+}
+
+// interval is the number of bounds at or below v.
+func interval(bounds []int64, v int64) int {
+	if len(bounds) <= 8 {
+		n := 0
+		for _, b := range bounds {
+			if b <= v {
+				n++
+			}
+		}
+		return n
+	}
+	return sort.Search(len(bounds), func(i int) bool { return bounds[i] > v })
+}
+
+// appendRaw appends an injective, type-tagged encoding of v.
+func appendRaw(key []byte, v types.Value) []byte {
+	switch v := v.(type) {
+	case types.String:
+		key = append(key, 's')
+		key = binary.AppendUvarint(key, uint64(len(v)))
+		return append(key, v...)
+	case types.Long:
+		return binary.LittleEndian.AppendUint64(append(key, 'l'), uint64(v))
+	case types.Boolean:
+		if v {
+			return append(key, 'T')
+		}
+		return append(key, 'F')
+	case types.Datetime:
+		return binary.LittleEndian.AppendUint64(append(key, 'd'), uint64(v.Milliseconds()))
+	default:
+		b := v.MarshalCedar()
+		key = append(key, 'x')
+		key = binary.AppendUvarint(key, uint64(len(b)))
+		return append(key, b...)
+	}
+}
