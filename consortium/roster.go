@@ -36,7 +36,11 @@ type Member struct {
 	Country string   `yaml:"country" json:"country"` // ISO 3166-1 alpha-2
 	Sector  string   `yaml:"sector" json:"sector"`   // e.g. customs, logistics
 	Roles   []string `yaml:"roles" json:"roles"`     // e.g. publisher, requester, witness
-	Nodes   []Node   `yaml:"nodes" json:"nodes"`
+	// Groups name sets of members that policies refer to, e.g.
+	// "customs-authorities". Optional: omitted from the signed body when
+	// empty, so rosters signed before groups existed still verify.
+	Groups []string `yaml:"groups,omitempty" json:"groups,omitempty"`
+	Nodes  []Node   `yaml:"nodes" json:"nodes"`
 }
 
 // Node is one gateway of a member.

@@ -106,6 +106,11 @@ func (m *Member) validate(f string) error {
 			return invalid(fmt.Sprintf("%s.roles[%d]", f, i), "%q is not a valid role", role)
 		}
 	}
+	for i, g := range m.Groups {
+		if !idPattern.MatchString(g) {
+			return invalid(fmt.Sprintf("%s.groups[%d]", f, i), "%q is not a valid group name (lower-case letters, digits, '.', '_', '-')", g)
+		}
+	}
 	for i, n := range m.Nodes {
 		nf := fmt.Sprintf("%s.nodes[%d]", f, i)
 		if _, err := peer.Decode(n.PeerID); err != nil {

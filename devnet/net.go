@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/caravan-consortium/caravan/configs"
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
 	"github.com/caravan-consortium/caravan/internal/keyfile"
@@ -43,9 +44,12 @@ func (o *Org) Log() string { return filepath.Join(o.Dir, "gateway.log") }
 
 // The demo's organizations; beyond these, orgs are named partner-N.
 var demoOrgs = []consortium.Member{
-	{Org: "customs-cn", Name: "Khorgos Customs Office (demo)", Country: "CN", Sector: "customs", Roles: []string{"publisher", "requester", "witness"}},
-	{Org: "customs-kz", Name: "Kazakhstan State Revenue Committee (demo)", Country: "KZ", Sector: "customs", Roles: []string{"publisher", "requester", "witness"}},
-	{Org: "logistics-az", Name: "Caspian Freight Forwarding LLC (demo)", Country: "AZ", Sector: "logistics", Roles: []string{"requester", "witness"}},
+	{Org: "customs-cn", Name: "Khorgos Customs Office (demo)", Country: "CN", Sector: "customs", Roles: []string{"publisher", "requester", "witness"},
+		Groups: []string{"customs-authorities", "belt-and-road"}},
+	{Org: "customs-kz", Name: "Kazakhstan State Revenue Committee (demo)", Country: "KZ", Sector: "customs", Roles: []string{"publisher", "requester", "witness"},
+		Groups: []string{"customs-authorities", "eaeu", "belt-and-road"}},
+	{Org: "logistics-az", Name: "Caspian Freight Forwarding LLC (demo)", Country: "AZ", Sector: "logistics", Roles: []string{"requester", "witness"},
+		Groups: []string{"logistics-operators", "belt-and-road"}},
 }
 
 var partnerCountries = []string{"GE", "TR", "UZ", "PK", "RU", "IR", "BY", "PL"}
@@ -54,6 +58,7 @@ func memberFor(i int) consortium.Member {
 	if i < len(demoOrgs) {
 		m := demoOrgs[i]
 		m.Roles = append([]string(nil), m.Roles...)
+		m.Groups = append([]string(nil), m.Groups...)
 		return m
 	}
 	n := i + 1
@@ -63,6 +68,7 @@ func memberFor(i int) consortium.Member {
 		Country: partnerCountries[(i-len(demoOrgs))%len(partnerCountries)],
 		Sector:  "trade",
 		Roles:   []string{"requester", "witness"},
+		Groups:  []string{"belt-and-road"},
 	}
 }
 
@@ -104,6 +110,9 @@ func Create(dir string, n int) (*Net, error) {
 			return nil, err
 		}
 		o.PeerID = res.PeerID.String()
+		if err := copyFS(filepath.Join(o.Dir, "policies"), configs.Policies()); err != nil {
+			return nil, err
+		}
 		o.Nodes = []consortium.Node{{PeerID: o.PeerID, Addrs: []string{tcp, quic}}}
 		admin, err := keyfile.Generate(filepath.Join(o.Dir, "admin.key"))
 		if err != nil {
@@ -130,6 +139,24 @@ func Create(dir string, n int) (*Net, error) {
 		return nil, err
 	}
 	return nt, nil
+}
+
+// copyFS writes the files of fsys (one level) into dir.
+func copyFS(dir string, fsys fs.FS) error {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		data, err := fs.ReadFile(fsys, e.Name())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // freePort returns a port that is free on loopback for both TCP and UDP.

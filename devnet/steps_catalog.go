@@ -149,7 +149,7 @@ func stepConverge(ctx context.Context, e *Env) (string, error) {
 	}
 	for _, o := range e.Net.Orgs {
 		cl, _ := node.NewClient(o.Dir)
-		entries, err := cl.Catalog(ctx, sharing.Filter{All: true})
+		entries, err := cl.Catalog(ctx, sharing.Filter{All: true}, "")
 		if err != nil {
 			return "", err
 		}

@@ -53,7 +53,11 @@ func (c *Client) ReloadRoster(ctx context.Context) (*Status, error) {
 }
 
 func (c *Client) call(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://caravan"+path, nil)
+	return c.callBody(ctx, method, path, nil, out)
+}
+
+func (c *Client) callBody(ctx context.Context, method, path string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://caravan"+path, body)
 	if err != nil {
 		return err
 	}
@@ -65,11 +69,11 @@ func (c *Client) call(ctx context.Context, method, path string, out any) error {
 	if resp.StatusCode != http.StatusOK {
 		return readAPIError(resp)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(body, out)
+	return json.Unmarshal(data, out)
 }
 
 // do sends a request and turns "nothing listens" into ErrNotRunning.

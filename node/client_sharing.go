@@ -63,9 +63,13 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions, body io.Reader, 
 	return nil, errors.New("the gateway closed the publish without a result; see its log")
 }
 
-// Catalog lists catalog entries.
-func (c *Client) Catalog(ctx context.Context, f sharing.Filter) ([]sharing.Entry, error) {
+// Catalog lists catalog entries. With as set to an org id, it lists only
+// this org's datasets that that org may discover under the policies in force.
+func (c *Client) Catalog(ctx context.Context, f sharing.Filter, as string) ([]sharing.Entry, error) {
 	q := url.Values{"org": {f.Org}, "schema": {f.Schema}, "label": {f.Label}, "all": {strconv.FormatBool(f.All)}}
+	if as != "" {
+		q.Set("as", as)
+	}
 	var out []sharing.Entry
 	return out, c.call(ctx, http.MethodGet, "/v1/catalog?"+q.Encode(), &out)
 }

@@ -26,6 +26,10 @@ type Config struct {
 	// Roster is the path of the signed consortium roster; a relative path is
 	// relative to the directory of the config file. Default "consortium.yaml".
 	Roster string `yaml:"roster"`
+	// Policies is the directory of this org's Cedar policies (*.cedar); a
+	// relative path is relative to the config file's directory. Default
+	// "policies". An empty or missing directory denies everything.
+	Policies string `yaml:"policies"`
 	// Listen lists the multiaddrs to listen on. Default: TCP and QUIC on
 	// port 4001 of all interfaces.
 	Listen []string `yaml:"listen"`
@@ -81,6 +85,9 @@ func (c *Config) validate() error {
 	}
 	if c.Roster == "" {
 		c.Roster = "consortium.yaml"
+	}
+	if c.Policies == "" {
+		c.Policies = "policies"
 	}
 	if len(c.Listen) == 0 {
 		c.Listen = append([]string(nil), DefaultListen...)
@@ -174,6 +181,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, err
 	}
 	c.Roster = resolve(base, c.Roster)
+	c.Policies = resolve(base, c.Policies)
 	if c.PrivateNetworkKey != "" {
 		c.PrivateNetworkKey = resolve(base, c.PrivateNetworkKey)
 	}
@@ -201,6 +209,15 @@ org: {{.Org}}
 # threshold of the current admins replaces the old one; a lower version never
 # does.
 roster: {{.Roster}}
+
+# The directory of this org's access policies: Cedar files (*.cedar) checked
+# against the schema in schemas/caravan.cedarschema. This org's gateway
+# decides with them, record by record, what each partner may discover and
+# fetch. Default deny: with no policies, nothing is shared. The gateway
+# reloads the directory when a file changes (or on SIGHUP); a bundle with any
+# error is refused and the one in force stays. Check a change first with
+# 'caravan policy check DIR' and 'caravan policy test DIR CASES.yaml'.
+policies: {{.Policies}}
 
 # Multiaddrs to listen on: TCP and QUIC (v1).
 listen:

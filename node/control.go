@@ -70,6 +70,7 @@ func startControl(n *Node) (*controlServer, error) {
 		writeJSON(w, http.StatusOK, n.Status())
 	})
 	n.registerSharing(mux)
+	n.registerPolicy(mux)
 	// Profiling, for operators: reachable only through the 0600 socket.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -49,7 +49,15 @@ func (n *Node) registerSharing(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/catalog", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		all, _ := strconv.ParseBool(q.Get("all"))
-		writeJSON(w, http.StatusOK, n.sharing.Catalog.List(sharing.Filter{Org: q.Get("org"), Schema: q.Get("schema"), Label: q.Get("label"), All: all}))
+		list := n.sharing.Catalog.List(sharing.Filter{Org: q.Get("org"), Schema: q.Get("schema"), Label: q.Get("label"), All: all})
+		if as := q.Get("as"); as != "" {
+			var err error
+			if list, err = n.discoverable(as, list); err != nil {
+				writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, list)
 	})
 	mux.HandleFunc("GET /v1/catalog/{cid}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := cid.Decode(r.PathValue("cid"))

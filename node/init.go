@@ -60,6 +60,15 @@ func Init(opts InitOptions) (*InitResult, error) {
 	if err := os.WriteFile(res.ConfigPath, cfgBytes, 0o600); err != nil {
 		return nil, err
 	}
+	policies := opts.Config.Policies
+	if policies == "" {
+		policies = "policies"
+	}
+	if !filepath.IsAbs(policies) {
+		if err := os.MkdirAll(filepath.Join(opts.Dir, policies), 0o700); err != nil {
+			return nil, err
+		}
+	}
 	res.PeerID, err = PeerIDOf(priv)
 	return res, err
 }

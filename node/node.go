@@ -42,6 +42,9 @@ type Options struct {
 	LogOutput io.Writer
 	LogLevel  string
 	LogFormat string
+	// OnPolicyChange, if set, is called with every policy bundle put in
+	// force, the first one included (the journal's seam).
+	OnPolicyChange func(PolicyChange)
 }
 
 // Node is a running gateway.
@@ -57,12 +60,15 @@ type Node struct {
 	gater   *p2p.Gater
 	keeper  *p2p.Keeper
 	control *controlServer
-	watch   *rosterWatcher
+	watch   *dirWatcher
+	pwatch  *dirWatcher
+	metrics *metrics
 
 	schemas  *schemas.Registry
 	store    *sharing.Store
 	sharing  *sharing.Service
 	psCancel context.CancelFunc
+	policies *policyEngine
 
 	rosterMu       sync.Mutex // serializes roster changes
 	roster         atomic.Pointer[consortium.Roster]
@@ -78,7 +84,7 @@ type Node struct {
 // if the roster is tampered with or under its threshold, or if this node is
 // not in it.
 func Start(ctx context.Context, opts Options) (_ *Node, err error) {
-	n := &Node{dir: opts.Dir, started: time.Now()}
+	n := &Node{dir: opts.Dir, started: time.Now(), metrics: newMetrics()}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -109,6 +115,13 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.applyRoster(roster)
+	var hooks []func(PolicyChange)
+	if opts.OnPolicyChange != nil {
+		hooks = append(hooks, opts.OnPolicyChange)
+	}
+	if err := n.startPolicies(hooks); err != nil {
+		return nil, err
+	}
 	if err := n.startSharing(key); err != nil {
 		return nil, err
 	}
@@ -116,6 +129,9 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	if n.watch, err = watchRoster(n); err != nil {
+		return nil, err
+	}
+	if n.pwatch, err = watchPolicies(n); err != nil {
 		return nil, err
 	}
 	n.log.Named("node").Info("gateway started",
@@ -217,9 +233,7 @@ func (n *Node) Close() error {
 
 func (n *Node) shutdown() error {
 	var errs []error
-	if n.watch != nil {
-		errs = append(errs, n.watch.close())
-	}
+	errs = append(errs, n.watch.close(), n.pwatch.close())
 	if n.control != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout/2)
 		errs = append(errs, n.control.close(ctx))

@@ -25,6 +25,8 @@ type Status struct {
 	RosterRejected uint64 `json:"roster_rejected"`
 	// Catalog summarizes the catalog: equal digests, equal catalogs.
 	Catalog CatalogStatus `json:"catalog"`
+	// Policy is the policy bundle in force and its reloads.
+	Policy PolicyStatus `json:"policy"`
 }
 
 // CatalogStatus summarizes a gateway's catalog.
@@ -72,6 +74,9 @@ func (n *Node) Status() Status {
 		RosterVersion:  r.Version,
 		Refused:        n.gater.Refused(),
 		RosterRejected: n.rosterRejected.Load(),
+	}
+	if n.policies != nil {
+		st.Policy = n.policyStatus()
 	}
 	if n.sharing != nil {
 		st.Catalog = CatalogStatus{Statements: n.sharing.Catalog.Len(), Digest: n.sharing.Catalog.Digest()}

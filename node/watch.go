@@ -13,10 +13,11 @@ import (
 // watchDebounce groups the several events an editor or a rename makes.
 const watchDebounce = 200 * time.Millisecond
 
-// rosterWatcher reloads the roster when its file changes. It watches the
-// file's directory, because editors and atomic writers replace the file by
-// renaming over it.
-type rosterWatcher struct {
+// dirWatcher calls onChange, debounced, when a file in a directory that
+// match accepts is written, created, renamed or removed. Watching the
+// directory rather than the file catches editors and atomic writers that
+// replace a file by renaming over it.
+type dirWatcher struct {
 	w      *fsnotify.Watcher
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -24,26 +25,24 @@ type rosterWatcher struct {
 	err    error
 }
 
-func watchRoster(n *Node) (*rosterWatcher, error) {
+func watchDir(dir string, log *zap.Logger, match func(path string) bool, onChange func()) (*dirWatcher, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Clean(n.cfg.Roster)
-	if err := w.Add(filepath.Dir(path)); err != nil {
+	if err := w.Add(dir); err != nil {
 		w.Close()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rw := &rosterWatcher{w: w, cancel: cancel}
-	rw.wg.Add(1)
-	go rw.loop(ctx, n, path)
-	return rw, nil
+	dw := &dirWatcher{w: w, cancel: cancel}
+	dw.wg.Add(1)
+	go dw.loop(ctx, log, match, onChange)
+	return dw, nil
 }
 
-func (rw *rosterWatcher) loop(ctx context.Context, n *Node, path string) {
-	defer rw.wg.Done()
-	log := n.log.Named("roster")
+func (dw *dirWatcher) loop(ctx context.Context, log *zap.Logger, match func(string) bool, onChange func()) {
+	defer dw.wg.Done()
 	var timer *time.Timer
 	var fire <-chan time.Time
 	for {
@@ -53,11 +52,11 @@ func (rw *rosterWatcher) loop(ctx context.Context, n *Node, path string) {
 				timer.Stop()
 			}
 			return
-		case ev, ok := <-rw.w.Events:
+		case ev, ok := <-dw.w.Events:
 			if !ok {
 				return
 			}
-			if filepath.Clean(ev.Name) != path || !ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename) {
+			if !match(filepath.Clean(ev.Name)) || !ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) {
 				continue
 			}
 			if timer == nil {
@@ -66,24 +65,36 @@ func (rw *rosterWatcher) loop(ctx context.Context, n *Node, path string) {
 				timer.Reset(watchDebounce)
 			}
 			fire = timer.C
-		case err, ok := <-rw.w.Errors:
+		case err, ok := <-dw.w.Errors:
 			if !ok {
 				return
 			}
-			log.Warn("roster file watch", zap.Error(err))
+			log.Warn("file watch", zap.Error(err))
 		case <-fire:
 			fire = nil
-			log.Info("roster file changed; reloading", zap.String("file", path))
-			_ = n.ReloadRoster() // logged there
+			onChange()
 		}
 	}
 }
 
-func (rw *rosterWatcher) close() error {
-	rw.once.Do(func() {
-		rw.cancel()
-		rw.err = rw.w.Close()
-		rw.wg.Wait()
+func (dw *dirWatcher) close() error {
+	if dw == nil {
+		return nil
+	}
+	dw.once.Do(func() {
+		dw.cancel()
+		dw.err = dw.w.Close()
+		dw.wg.Wait()
 	})
-	return rw.err
+	return dw.err
+}
+
+// watchRoster reloads the roster when its file changes.
+func watchRoster(n *Node) (*dirWatcher, error) {
+	path := filepath.Clean(n.cfg.Roster)
+	log := n.log.Named("roster")
+	return watchDir(filepath.Dir(path), log, func(p string) bool { return p == path }, func() {
+		log.Info("roster file changed; reloading", zap.String("file", path))
+		_ = n.ReloadRoster() // logged there
+	})
 }

@@ -18,20 +18,24 @@ func catalogCmd() *cobra.Command {
 		dir    string
 		f      sharing.Filter
 		asJSON bool
+		as     string
 	)
 	c := &cobra.Command{
-		Use:   "catalog --dir DIR [--org O] [--schema S] [--label L] [--all] [--json]",
+		Use:   "catalog --dir DIR [--org O] [--schema S] [--label L] [--all] [--as ORG] [--json]",
 		Short: "List the datasets every member has published, as this gateway knows them",
 		Long: `List the newest version of each dataset in the gateway's catalog: every
 member's verified manifests. A new version supersedes the previous one; a
-retracted dataset is hidden. --all lists every version, retracted ones too.`,
+retracted dataset is hidden. --all lists every version, retracted ones too.
+
+--as ORG shows this org's own datasets as ORG may see them: only those that
+this gateway's policies let ORG discover (Cedar action "discover").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cl, err := node.NewClient(dir)
 			if err != nil {
 				return err
 			}
-			entries, err := cl.Catalog(cmd.Context(), f)
+			entries, err := cl.Catalog(cmd.Context(), f, as)
 			if err != nil {
 				return withNotRunningCode(err)
 			}
@@ -49,6 +53,7 @@ retracted dataset is hidden. --all lists every version, retracted ones too.`,
 	fl.StringVar(&f.Label, "label", "", "only datasets with this label")
 	fl.BoolVar(&f.All, "all", false, "every version, and retracted datasets")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	fl.StringVar(&as, "as", "", "only this org's datasets that ORG may discover under the policies in force")
 	_ = c.MarkFlagRequired("dir")
 
 	show := &cobra.Command{

@@ -114,7 +114,7 @@ func addMemberCmd() *cobra.Command {
 		addrs                 []string
 	)
 	c := &cobra.Command{
-		Use:   "add-member --org ORG --name NAME --country CC --sector S [--role R]... [--node-dir DIR | --peer ID] [--addr MA]...",
+		Use:   "add-member --org ORG --name NAME --country CC --sector S [--role R]... [--group G]... [--node-dir DIR | --peer ID] [--addr MA]...",
 		Short: "Add a member (or update it, or add a node to it); the roster must be signed again",
 		Long: `Add a member to the roster, or replace the attributes of a member with the
 same org id. With --node-dir or --peer, also add that node (or replace its
@@ -164,6 +164,7 @@ again.`,
 	f.StringVar(&m.Country, "country", "", "ISO 3166-1 alpha-2 country code, e.g. CN (required)")
 	f.StringVar(&m.Sector, "sector", "", "sector, e.g. customs, logistics, registry (required)")
 	f.StringArrayVar(&m.Roles, "role", nil, "a role, e.g. publisher, requester, witness (repeat)")
+	f.StringArrayVar(&m.Groups, "group", nil, "a group that policies name, e.g. customs-authorities (repeat)")
 	f.StringVar(&nodeDir, "node-dir", "", "a gateway data directory whose node key gives the PeerID")
 	f.StringVar(&peerID, "peer", "", "the node's PeerID (instead of --node-dir)")
 	f.StringArrayVar(&addrs, "addr", nil, "a multiaddr where other members reach the node (repeat)")
@@ -262,8 +263,12 @@ func printRoster(w io.Writer, path string, r *consortium.Roster, signers []strin
 		len(signers), len(r.Admins.Keys), r.Admins.Threshold, strings.Join(signers, ", "))
 	fmt.Fprintf(w, "%d member(s):\n", len(r.Members))
 	for _, m := range r.Members {
-		fmt.Fprintf(w, "  %-16s %s  %-12s %s (%d node(s)) roles: %s\n",
-			m.Org, m.Country, m.Sector, m.Name, len(m.Nodes), strings.Join(m.Roles, ","))
+		groups := ""
+		if len(m.Groups) > 0 {
+			groups = " groups: " + strings.Join(m.Groups, ",")
+		}
+		fmt.Fprintf(w, "  %-16s %s  %-12s %s (%d node(s)) roles: %s%s\n",
+			m.Org, m.Country, m.Sector, m.Name, len(m.Nodes), strings.Join(m.Roles, ","), groups)
 	}
 }
 

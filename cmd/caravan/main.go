@@ -75,6 +75,7 @@ Start with 'caravan devnet --orgs 3' for a local consortium on loopback, or
 		publishCmd(),
 		retractCmd(),
 		catalogCmd(),
+		policyCmd(),
 	)
 	return root.ExecuteContext(ctx)
 }

@@ -21,8 +21,8 @@ func runCmd() *cobra.Command {
 connected to every member listed in the roster, and serve the control
 endpoint (DIR/control.sock) that 'caravan status' reads.
 
-SIGHUP reloads the roster file, as does any change to it. SIGINT or SIGTERM
-shut the gateway down within 5 seconds.`,
+SIGHUP reloads the roster file and the policy directory, as does any change
+to them. SIGINT or SIGTERM shut the gateway down within 5 seconds.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.LogOutput = cmd.ErrOrStderr()
@@ -53,8 +53,9 @@ func runGateway(ctx context.Context, opts node.Options) error {
 			}
 			return nil
 		case <-hup:
-			n.Logger().Info("SIGHUP: reloading the roster")
-			_ = n.ReloadRoster() // the gateway logs the outcome
+			n.Logger().Info("SIGHUP: reloading the roster and the policies")
+			_ = n.ReloadRoster()   // the gateway logs the outcome
+			_ = n.ReloadPolicies() // likewise
 		}
 	}
 }

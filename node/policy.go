@@ -1,0 +1,178 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/policy"
+)
+
+// LedgerFile is the policy volume ledger inside DIR/state.
+const LedgerFile = "policy-volume.json"
+
+// PolicyChange is an accepted change of the policy bundle in force. The
+// journal records one event per change.
+type PolicyChange struct {
+	Old   string        // CID of the bundle replaced; "" at start
+	New   string        // CID of the bundle now in force
+	Files []policy.File // the new bundle's files
+	At    time.Time
+}
+
+// policyEngine holds the bundle in force. A reload swaps the pointer, so a
+// session that started on the old bundle finishes on it.
+type policyEngine struct {
+	dir    string
+	ledger *policy.Ledger
+
+	mu       sync.Mutex // serializes reloads
+	current  atomic.Pointer[loadedBundle]
+	accepted atomic.Uint64
+	refused  atomic.Uint64
+	lastErr  atomic.Pointer[string]
+	onChange []func(PolicyChange)
+}
+
+type loadedBundle struct {
+	bundle *policy.Bundle
+	at     time.Time
+}
+
+// startPolicies loads the policy directory, which must hold a valid bundle
+// (an empty directory is one: it denies everything), and opens the ledger.
+func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
+	pe := &policyEngine{dir: n.cfg.Policies, onChange: hooks}
+	if err := os.MkdirAll(pe.dir, 0o700); err != nil {
+		return fmt.Errorf("policies: %w", err)
+	}
+	b, err := policy.Load(pe.dir)
+	if err != nil {
+		return fmt.Errorf("policies in %s: %w", pe.dir, err)
+	}
+	if pe.ledger, err = policy.OpenLedger(filepath.Join(n.dir, StateDir, LedgerFile)); err != nil {
+		return err
+	}
+	n.policies = pe
+	n.putPolicy(b, "")
+	if len(b.Policies()) == 0 {
+		n.log.Named("policy").Warn("no policies: every discover and fetch is denied", zap.String("dir", pe.dir))
+	}
+	return nil
+}
+
+func (n *Node) putPolicy(b *policy.Bundle, old string) {
+	pe := n.policies
+	now := time.Now()
+	pe.current.Store(&loadedBundle{bundle: b, at: now})
+	n.metrics.policyBundle(b.CID())
+	n.log.Named("policy").Info("policy bundle in force", zap.String("bundle", b.CID()),
+		zap.String("previous", old), zap.Int("policies", len(b.Policies())), zap.Int("files", len(b.Files())))
+	change := PolicyChange{Old: old, New: b.CID(), Files: b.Files(), At: now}
+	for _, f := range pe.onChange {
+		f(change)
+	}
+}
+
+// Policies returns the policy bundle in force.
+func (n *Node) Policies() *policy.Bundle { return n.policies.current.Load().bundle }
+
+// PolicyLedger returns the ledger behind released_today.
+func (n *Node) PolicyLedger() *policy.Ledger { return n.policies.ledger }
+
+// ReloadPolicies reads the policy directory again. A valid bundle replaces
+// the one in force atomically; an invalid one is refused, counted and
+// returned, and the bundle in force stays. Reloading an unchanged bundle is
+// not an error.
+func (n *Node) ReloadPolicies() error {
+	pe := n.policies
+	pe.mu.Lock()
+	defer pe.mu.Unlock()
+	log := n.log.Named("policy")
+	old := pe.current.Load().bundle
+	b, err := policy.Load(pe.dir)
+	if err != nil {
+		pe.refused.Add(1)
+		n.metrics.policyReload(false)
+		msg := err.Error()
+		pe.lastErr.Store(&msg)
+		var be *policy.BundleError
+		if errors.As(err, &be) {
+			log.Error("policy change refused; the bundle in force stays", zap.String("in_force", old.CID()),
+				zap.Strings("problems", problems(be)))
+		} else {
+			log.Error("policy change refused; the bundle in force stays", zap.String("in_force", old.CID()), zap.Error(err))
+		}
+		return err
+	}
+	pe.lastErr.Store(nil)
+	if b.CID() == old.CID() {
+		return nil
+	}
+	pe.accepted.Add(1)
+	n.metrics.policyReload(true)
+	n.putPolicy(b, old.CID())
+	return nil
+}
+
+func problems(be *policy.BundleError) []string {
+	out := make([]string, len(be.Problems))
+	for i, p := range be.Problems {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// watchPolicies reloads the bundle when a .cedar file in its directory
+// changes.
+func watchPolicies(n *Node) (*dirWatcher, error) {
+	log := n.log.Named("policy")
+	return watchDir(n.policies.dir, log, func(p string) bool { return filepath.Ext(p) == policy.Ext }, func() {
+		log.Info("policy files changed; reloading", zap.String("dir", n.policies.dir))
+		_ = n.ReloadPolicies() // logged there
+	})
+}
+
+// PolicyStatus is the policy part of Status.
+type PolicyStatus struct {
+	Bundle    string    `json:"bundle"`
+	Dir       string    `json:"dir"`
+	Count     int       `json:"count"` // policies in the bundle
+	LoadedAt  time.Time `json:"loaded_at"`
+	Accepted  uint64    `json:"reloads_accepted"`
+	Refused   uint64    `json:"reloads_refused"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+func (n *Node) policyStatus() PolicyStatus {
+	pe := n.policies
+	cur := pe.current.Load()
+	st := PolicyStatus{Bundle: cur.bundle.CID(), Dir: pe.dir, Count: len(cur.bundle.Policies()), LoadedAt: cur.at,
+		Accepted: pe.accepted.Load(), Refused: pe.refused.Load()}
+	if e := pe.lastErr.Load(); e != nil {
+		st.LastError = *e
+	}
+	return st
+}
+
+// OrgEntity maps a roster member to its policy entity.
+func OrgEntity(m *consortium.Member) policy.Org {
+	return policy.Org{ID: m.Org, Name: m.Name, Country: m.Country, Sector: m.Sector,
+		Roles: append([]string(nil), m.Roles...), Groups: append([]string(nil), m.Groups...)}
+}
+
+// orgEntity returns the policy entity of a member org of the roster in force.
+func (n *Node) orgEntity(org string) (policy.Org, bool) {
+	m := n.roster.Load().Member(org)
+	if m == nil {
+		return policy.Org{}, false
+	}
+	return OrgEntity(m), true
+}
