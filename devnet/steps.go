@@ -30,6 +30,7 @@ func demoScenario() Scenario {
 			{"a node that is not in the roster is refused by every gateway", stepOutsider},
 			{"customs-cn publishes a generated dataset of customs declarations", stepPublish},
 			{"the other gateways list it", stepOthersList},
+			{"customs-cn's policies decide per record, explain, filter discovery, and survive a broken edit", stepPolicies},
 			{"logistics-az is stopped", stepStopLast},
 			{"customs-cn publishes two more versions and a second dataset", stepPublishWhileOffline},
 			{"logistics-az restarts and its catalog converges", stepConverge},

@@ -30,6 +30,8 @@ func publish(ctx context.Context, o *Org, dataset, schema string, count int, see
 	return res, nil
 }
 
+var sharingAll = sharing.Filter{}
+
 // waitListed waits until every org in orgs lists the manifest.
 func waitListed(ctx context.Context, orgs []*Org, cid string) error {
 	deadline := time.Now().Add(20 * time.Second)
@@ -54,7 +56,7 @@ func waitListed(ctx context.Context, orgs []*Org, cid string) error {
 func stepPublish(ctx context.Context, e *Env) (string, error) {
 	a := e.Net.Orgs[0]
 	res, err := publish(ctx, a, "khorgos-declarations", "customs-declaration", 2000, 1,
-		[]string{"customs", "2026"}, []string{"customs-clearance", "risk-analysis"})
+		[]string{"customs", "2026"}, []string{"customs-clearance", "risk-analysis", "transit-planning"})
 	if err != nil {
 		return "", err
 	}
