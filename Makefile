@@ -24,12 +24,17 @@ demo: build
 	else echo "demo failed; gateway logs are kept in $$d/net"; exit 1; fi
 
 ## bench: Go benchmarks (publish pipeline, gossip delivery across 20
-## gateways next to bare GossipSub), then the footprint scenario (time to
+## gateways next to bare GossipSub, policy decisions), the policy comparison
+## with OPA (bench/, its own module: POLICY_RECORDS records on one core,
+## Caravan memoized and direct next to OPA, decisions checked equal), then
+## the footprint scenario (time to
 ## mesh, idle RSS) and the publish-bench scenario (BENCH_RECORDS records
 ## of ~1 KiB through a gateway: records/s and peak RSS)
 BENCH_RECORDS ?= 1000000
+POLICY_RECORDS ?= 1000000
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	cd bench && $(GO) vet ./... && $(GO) run ./policybench -records $(POLICY_RECORDS) -policies ../configs/policies
 	@d=$$(mktemp -d); \
 	if ./$(BIN) devnet --orgs 3 --scenario footprint --idle 30s --dir $$d/net; then rm -rf $$d; \
 	else echo "footprint failed; gateway logs are kept in $$d/net"; exit 1; fi
@@ -49,6 +54,7 @@ fuzz:
 	$(GO) test ./internal/jcs -run '^$$' -fuzz FuzzParseValue -fuzztime $(FUZZTIME)
 	$(GO) test ./sharing -run '^$$' -fuzz FuzzDecodeStatement -fuzztime $(FUZZTIME)
 	$(GO) test ./schemas -run '^$$' -fuzz FuzzCompiledAgrees -fuzztime $(FUZZTIME)
+	$(GO) test ./policy -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/cedar-policy/cedar-go/types"
+
+	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/cedar-policy/cedar-go/x/exp/schema/resolved"
 )
 
@@ -15,7 +19,7 @@ import (
 // fields that the dataset's schema marks "x-caravan-policy-attribute", as the
 // Cedar types that the Record entity declares for them.
 type Extractor struct {
-	fields []field
+	fields []field // sorted by name
 }
 
 type field struct {
@@ -46,7 +50,59 @@ func NewExtractor(names []string) (*Extractor, error) {
 		}
 		e.fields = append(e.fields, field{name: types.String(n), typ: a.Type})
 	}
+	slices.SortFunc(e.fields, func(a, b field) int { return strings.Compare(string(a.name), string(b.name)) })
+	e.fields = slices.CompactFunc(e.fields, func(a, b field) bool { return a.name == b.name })
 	return e, nil
+}
+
+// Record returns the policy view of a record: its id (CID) and attributes,
+// plus a compact copy of the attributes that sessions build memo keys from
+// without chasing pointers.
+func (e *Extractor) Record(id string, rec map[string]any) (Record, error) {
+	attrs, err := e.Extract(rec)
+	if err != nil {
+		return Record{}, err
+	}
+	r := Record{ID: id, Attrs: attrs, layout: e}
+	for _, f := range e.fields {
+		if v, ok := attrs[f.name]; ok {
+			r.tuple = appendRaw(r.tuple, v)
+		} else {
+			r.tuple = append(r.tuple, 0)
+		}
+	}
+	return r, nil
+}
+
+// RecordValue is Record for a record parsed by a jcs.Parser (the hot path:
+// only the policy attributes are converted). Strings are copied, so v's
+// memory may be reused afterwards.
+func (e *Extractor) RecordValue(id string, v *jcs.Value) (Record, error) {
+	if v.Kind != jcs.Object {
+		return Record{}, fmt.Errorf("record is not a JSON object")
+	}
+	m := make(map[string]any, len(e.fields))
+	for _, f := range e.fields {
+		for i := range v.Members {
+			if v.Members[i].Key == string(f.name) {
+				m[string(f.name)] = cloneStrings(v.Members[i].Value.Any())
+				break
+			}
+		}
+	}
+	return e.Record(id, m)
+}
+
+func cloneStrings(x any) any {
+	switch x := x.(type) {
+	case string:
+		return strings.Clone(x)
+	case []any:
+		for i := range x {
+			x[i] = cloneStrings(x[i])
+		}
+	}
+	return x
 }
 
 // Extract returns rec's policy attributes. A field that rec lacks is absent

@@ -44,7 +44,8 @@ type Session struct {
 	context types.Record // fixed part; released_today varies
 	memo    map[string]Decision
 	key     []byte
-	counter int64 // released_today when there is no ledger
+	proj    *projection // for records with a tuple in proj.layout
+	counter int64       // released_today when there is no ledger
 
 	permitted, denied int
 }
@@ -63,6 +64,11 @@ func (b *Bundle) Fetch(req Request, ledger *Ledger) *Session {
 	}
 	return s
 }
+
+// DisableMemo makes the session decide every record with Cedar directly.
+// Decisions are the same (TestMemoAgreesWithDirect); benchmarks use it to
+// measure what the memo saves.
+func (s *Session) DisableMemo() { s.memo = nil }
 
 // Bundle is the bundle the session decides with, even if a newer one has
 // been loaded since it started.
@@ -108,7 +114,7 @@ func (s *Session) decide(r *Record) Decision {
 		d, _ := s.direct(r)
 		return d
 	}
-	s.key = s.b.plan.appendKey(s.key[:0], r, s.counter)
+	s.key = s.appendKey(r)
 	if d, ok := s.memo[string(s.key)]; ok {
 		return d
 	}
@@ -117,6 +123,18 @@ func (s *Session) decide(r *Record) Decision {
 		s.memo[string(s.key)] = d
 	}
 	return d
+}
+
+func (s *Session) appendKey(r *Record) []byte {
+	if r.layout != nil {
+		if s.proj == nil || s.proj.layout != r.layout {
+			s.proj = s.b.plan.project(r.layout)
+		}
+		if k, ok := s.b.plan.appendTupleKey(s.key[:0], s.proj, r, s.counter); ok {
+			return k
+		}
+	}
+	return s.b.plan.appendKey(s.key[:0], r, s.counter)
 }
 
 // DecideDirect decides r without the memo. Tests use it as the oracle for

@@ -1,6 +1,8 @@
 package policy_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -10,8 +12,10 @@ import (
 
 	"github.com/cedar-policy/cedar-go/types"
 
+	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/schemas"
+	"github.com/caravan-consortium/caravan/schemas/sample"
 )
 
 func TestDemoDecisionTable(t *testing.T) {
@@ -167,11 +171,19 @@ when { resource.dataset.purposes.contains(context.purpose) && resource is Record
 `,
 }
 
+// randomRecords returns n random records; every other one is built by an
+// Extractor (with the compact tuple the memo keys from), the others carry
+// only the attribute map, so both key paths are exercised.
 func randomRecords(rng *rand.Rand, n int) []policy.Record {
-	pick := func(ss ...string) types.String { return types.String(ss[rng.IntN(len(ss))]) }
+	ex, err := policy.NewExtractor([]string{"classification", "origin_country", "destination_country",
+		"declaration_type", "hs_chapter", "total_value_usd", "valid_until"})
+	if err != nil {
+		panic(err)
+	}
+	pick := func(ss ...string) string { return ss[rng.IntN(len(ss))] }
 	out := make([]policy.Record, n)
 	for i := range out {
-		m := types.RecordMap{}
+		m := map[string]any{}
 		if rng.IntN(10) > 0 {
 			m["classification"] = pick("public", "internal", "restricted", "confidential")
 		}
@@ -189,14 +201,34 @@ func randomRecords(rng *rand.Rand, n int) []policy.Record {
 		}
 		if rng.IntN(10) > 0 {
 			vals := []int64{0, 100, 101, 3999, 4000, 4001, 5000, 5001, 999999, 1000000, 1000001}
-			m["total_value_usd"] = types.Long(vals[rng.IntN(len(vals))] + int64(rng.IntN(3)-1))
+			m["total_value_usd"] = vals[rng.IntN(len(vals))] + int64(rng.IntN(3)-1)
 		}
 		if rng.IntN(4) == 0 {
-			m["valid_until"] = types.NewDatetime(demoTime.Add(time.Duration(rng.IntN(2000)-1000) * time.Hour))
+			m["valid_until"] = demoTime.Add(time.Duration(rng.IntN(2000)-1000) * time.Hour).Format(time.RFC3339)
 		}
-		out[i] = policy.Record{ID: fmt.Sprintf("rec-%d", rng.IntN(3)), Attrs: m}
+		id := fmt.Sprintf("rec-%d", rng.IntN(3))
+		r, err := ex.Record(id, m)
+		if err != nil {
+			panic(err)
+		}
+		if i%2 == 1 {
+			r = policy.Record{ID: id, Attrs: r.Attrs}
+		}
+		out[i] = r
 	}
 	return out
+}
+
+func TestTupleAndMapKeysAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, b := range []*policy.Bundle{loadDemo(t)} {
+		for _, r := range randomRecords(rng, 2000) {
+			counter := int64(rng.IntN(1000))
+			if mk, tk := policy.KeysOf(b, r, counter); tk != nil && string(mk) != string(tk) {
+				t.Fatalf("%v: map key %x, tuple key %x", r.Attrs, mk, tk)
+			}
+		}
+	}
 }
 
 func TestMemoAnalysis(t *testing.T) {
@@ -264,6 +296,49 @@ func TestSchemaDeclaresEveryPolicyAttribute(t *testing.T) {
 			if len(r.Attrs) == 0 {
 				t.Errorf("%s: no attributes extracted", s.ID)
 				break
+			}
+		}
+	}
+}
+
+func TestRecordValueMatchesRecord(t *testing.T) {
+	reg, err := schemas.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p jcs.Parser
+	for _, s := range reg.All() {
+		ex, err := policy.NewExtractor(s.PolicyAttributes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			rec, _ := sample.Record(s.ID, 5, i)
+			raw, _ := json.Marshal(rec)
+			var m map[string]any
+			d := json.NewDecoder(bytes.NewReader(raw))
+			d.UseNumber()
+			if err := d.Decode(&m); err != nil {
+				t.Fatal(err)
+			}
+			want, err := ex.Record("r", m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := p.Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ex.RecordValue("r", &v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !types.NewRecord(got.Attrs).Equal(types.NewRecord(want.Attrs)) {
+				t.Fatalf("%s %d: %v != %v", s.ID, i, got.Attrs, want.Attrs)
+			}
+			mk, tk := policy.KeysOf(loadDemo(t), got, 0)
+			if string(mk) != string(tk) {
+				t.Fatalf("keys differ")
 			}
 		}
 	}

@@ -79,10 +79,14 @@ func (d Dataset) entity() types.Entity {
 }
 
 // Record is one record as the policy sees it: its CID and its policy
-// attributes (see Attributes).
+// attributes. Build it with Extractor.Record, which adds a compact copy of the
+// attributes for fast memo keys; a Record with only ID and Attrs works too.
 type Record struct {
 	ID    string
 	Attrs types.RecordMap
+
+	layout *Extractor // the field order of tuple
+	tuple  []byte     // per field in layout order: 0 (absent) or appendRaw(value)
 }
 
 // UID is the record's entity id, Record::"CID".

@@ -7,3 +7,13 @@ func PlanString(b *Bundle) string { return fmt.Sprintf("%+v", b.plan) }
 
 // MemoOn reports whether b's sessions memoize.
 func MemoOn(b *Bundle) bool { return b.plan.memo }
+
+// KeysOf returns r's memo key built from its attribute map and, if r has a
+// tuple, from the tuple (nil otherwise).
+func KeysOf(b *Bundle, r Record, counter int64) (fromMap, fromTuple []byte) {
+	fromMap = b.plan.appendKey(nil, &r, counter)
+	if r.layout != nil {
+		fromTuple, _ = b.plan.appendTupleKey(nil, b.plan.project(r.layout), &r, counter)
+	}
+	return fromMap, fromTuple
+}

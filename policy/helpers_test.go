@@ -58,11 +58,11 @@ func sampleRecords(t testing.TB, schemaID string, seed uint64, n int) []policy.R
 		if err != nil {
 			t.Fatal(err)
 		}
-		attrs, err := ex.Extract(v.(map[string]any))
+		r, err := ex.Record(cids.OfJSON(canon).String(), v.(map[string]any))
 		if err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
-		out[i] = policy.Record{ID: cids.OfJSON(canon).String(), Attrs: attrs}
+		out[i] = r
 	}
 	return out
 }

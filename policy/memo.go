@@ -311,13 +311,7 @@ func nonRecordEntities(n xast.IsNode) bool {
 
 // appendKey appends the memo key of r with released_today = counter.
 func (p *memoPlan) appendKey(key []byte, r *Record, counter int64) []byte {
-	if p.counter.read {
-		if p.counter.thresholds != nil {
-			key = binary.AppendUvarint(key, uint64(interval(p.counter.thresholds, counter)))
-		} else {
-			key = binary.LittleEndian.AppendUint64(key, uint64(counter))
-		}
-	}
+	key = p.appendCounter(key, counter)
 	for i := range p.attrs {
 		u := &p.attrs[i]
 		v, ok := r.Attrs[u.name]
@@ -338,6 +332,101 @@ func (p *memoPlan) appendKey(key []byte, r *Record, counter int64) []byte {
 		}
 	}
 	return key
+}
+
+func (p *memoPlan) appendCounter(key []byte, counter int64) []byte {
+	if p.counter.read {
+		if p.counter.thresholds != nil {
+			key = binary.AppendUvarint(key, uint64(interval(p.counter.thresholds, counter)))
+		} else {
+			key = binary.LittleEndian.AppendUint64(key, uint64(counter))
+		}
+	}
+	return key
+}
+
+// projection maps a layout's fields to the plan's attributes, so that a key
+// can be built from a record's tuple. It gives the same bytes as appendKey.
+type projection struct {
+	layout *Extractor
+	field  []int // per plan attribute: its field index in the layout, or -1
+}
+
+func (p *memoPlan) project(e *Extractor) *projection {
+	pr := &projection{layout: e, field: make([]int, len(p.attrs))}
+	for i, u := range p.attrs {
+		pr.field[i] = -1
+		for j, f := range e.fields {
+			if f.name == u.name {
+				pr.field[i] = j
+			}
+		}
+	}
+	return pr
+}
+
+// maxTupleFields bounds the fields a tuple key is built from on the stack.
+const maxTupleFields = 64
+
+// appendTupleKey is appendKey for a record with a tuple in pr's layout.
+func (p *memoPlan) appendTupleKey(key []byte, pr *projection, r *Record, counter int64) ([]byte, bool) {
+	var spans [maxTupleFields][2]int32
+	n := len(pr.layout.fields)
+	if n > maxTupleFields {
+		return key, false
+	}
+	t := r.tuple
+	off := 0
+	for j := range n {
+		end, ok := rawEnd(t, off)
+		if !ok {
+			return key, false
+		}
+		spans[j] = [2]int32{int32(off), int32(end)}
+		off = end
+	}
+	key = p.appendCounter(key, counter)
+	for i := range p.attrs {
+		u := &p.attrs[i]
+		j := pr.field[i]
+		if j < 0 || t[spans[j][0]] == 0 {
+			key = append(key, 0)
+			continue
+		}
+		f := t[spans[j][0]:spans[j][1]]
+		switch {
+		case u.kind == keyPresence:
+			key = append(key, 1)
+		case u.kind == keyInterval && f[0] == 'l':
+			key = append(key, 1)
+			key = binary.AppendUvarint(key, uint64(interval(u.thresholds, int64(binary.LittleEndian.Uint64(f[1:])))))
+		default:
+			key = append(append(key, 2), f...)
+		}
+	}
+	return key, true
+}
+
+// rawEnd returns the end of the field that starts at off: 0 (absent) or an
+// appendRaw encoding.
+func rawEnd(t []byte, off int) (int, bool) {
+	if off >= len(t) {
+		return 0, false
+	}
+	switch t[off] {
+	case 0, 'T', 'F':
+		return off + 1, true
+	case 'l', 'd':
+		return off + 9, off+9 <= len(t)
+	case 's', 'x':
+		n, w := binary.Uvarint(t[off+1:])
+		if w <= 0 {
+			return 0, false
+		}
+		end := off + 1 + w + int(n)
+		return end, end <= len(t)
+	}
+	return 0, false
 }
 
 // interval is the number of bounds at or below v.
