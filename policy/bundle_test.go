@@ -175,3 +175,18 @@ func TestEmptyBundleDeniesEverything(t *testing.T) {
 		}
 	}
 }
+
+// TestBundleCIDVector is the example of schemas/policy.md.
+func TestBundleCIDVector(t *testing.T) {
+	b, err := policy.Parse(map[string][]byte{"a.cedar": []byte("@id(\"all-members-discover\")\npermit (principal in Group::\"belt-and-road\", action == Action::\"discover\", resource);\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := b.Files()[0]
+	if f.Size != 114 || f.CID != "bafkreicmvm32lnn7e5spqdmipfsec6lmnirjpzkj3pxnl3kkpckyzeufpu" {
+		t.Errorf("file %+v", f)
+	}
+	if b.CID() != "bagaaieraiaymf5ryfomkqcblr4f37yfdg6n7bkxdt4sel3wwcapggqnbiv4a" {
+		t.Errorf("bundle CID %s", b.CID())
+	}
+}
