@@ -1,0 +1,226 @@
+package journal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/caravan-consortium/caravan/internal/atomicfile"
+)
+
+// LogKey is one member's log: its origin, the org and the verifier of its
+// checkpoint signatures.
+type LogKey struct {
+	Org      string
+	Origin   string
+	Verifier note.Verifier
+}
+
+// WitnessKey is one member that cosigns others' checkpoints.
+type WitnessKey struct {
+	Org      string
+	Verifier note.Verifier // a cosignature/v1 verifier
+}
+
+// Trust is what a verifier needs to know of the consortium, taken from its
+// roster: each member's log key, the witnesses, and how many of them (other
+// than the log's own org) must cosign a checkpoint for it to count as
+// witnessed.
+type Trust struct {
+	Logs      []LogKey
+	Witnesses []WitnessKey
+	Threshold int
+}
+
+// Log returns the log key of an origin.
+func (t *Trust) Log(origin string) (LogKey, bool) {
+	for _, l := range t.Logs {
+		if l.Origin == origin {
+			return l, true
+		}
+	}
+	return LogKey{}, false
+}
+
+// Cosig is one verified cosignature.
+type Cosig struct {
+	Org  string    `json:"org"`
+	Name string    `json:"name"`
+	Time time.Time `json:"time"`
+}
+
+// ErrUnwitnessed is wrapped when a checkpoint lacks enough cosignatures.
+var ErrUnwitnessed = errors.New("checkpoint not witnessed by enough members")
+
+// Check verifies a checkpoint note: the log's signature is required and
+// valid, and it returns the valid cosignatures of witnesses other than the
+// log's org (at most one per org). witnessed reports whether they reach the
+// threshold.
+func (t *Trust) Check(raw []byte) (origin string, cosigs []Cosig, witnessed bool, err error) {
+	origin, _, _ = strings.Cut(string(raw), "\n")
+	lk, ok := t.Log(origin)
+	if !ok {
+		return origin, nil, false, fmt.Errorf("checkpoint origin %q is not a member's journal in the roster", origin)
+	}
+	vs := []note.Verifier{lk.Verifier}
+	byHash := map[uint32]string{}
+	for _, w := range t.Witnesses {
+		if w.Org == lk.Org {
+			continue
+		}
+		vs = append(vs, w.Verifier)
+		byHash[w.Verifier.KeyHash()] = w.Org
+	}
+	n, err := note.Open(raw, note.VerifierList(vs...))
+	if err != nil {
+		return origin, nil, false, fmt.Errorf("checkpoint of %s: %w", origin, err)
+	}
+	logSigned := false
+	seenOrg := map[string]bool{}
+	for _, s := range n.Sigs {
+		if s.Hash == lk.Verifier.KeyHash() && s.Name == lk.Verifier.Name() {
+			logSigned = true
+			continue
+		}
+		org, ok := byHash[s.Hash]
+		if !ok || seenOrg[org] {
+			continue
+		}
+		ts, err := fnote.CoSigV1Timestamp(s)
+		if err != nil {
+			continue
+		}
+		seenOrg[org] = true
+		cosigs = append(cosigs, Cosig{Org: org, Name: s.Name, Time: ts.UTC()})
+	}
+	if !logSigned {
+		return origin, nil, false, fmt.Errorf("checkpoint of %s: the log's signature is missing", origin)
+	}
+	slices.SortFunc(cosigs, func(a, b Cosig) int { return strings.Compare(a.Org, b.Org) })
+	return origin, cosigs, len(cosigs) >= t.Threshold, nil
+}
+
+// Cosign adds signer's cosignature to a checkpoint note (which must already
+// verify; the caller checked it).
+func Cosign(raw []byte, signer note.Signer) ([]byte, error) {
+	text, _, ok := splitNote(raw)
+	if !ok {
+		return nil, errors.New("journal: malformed note")
+	}
+	signed, err := note.Sign(&note.Note{Text: text}, signer)
+	if err != nil {
+		return nil, err
+	}
+	_, lines, _ := splitNote(signed)
+	return mergeSigs(raw, lines), nil
+}
+
+// splitNote splits a signed note into its text (ending in "\n") and its
+// signature lines.
+func splitNote(raw []byte) (string, []string, bool) {
+	i := bytes.LastIndex(raw, []byte("\n\n"))
+	if i < 0 {
+		return "", nil, false
+	}
+	text := string(raw[:i+1])
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(raw[i+2:]), "\n"), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return text, lines, true
+}
+
+// mergeSigs returns raw with the signature lines it lacks appended.
+func mergeSigs(raw []byte, lines []string) []byte {
+	text, have, _ := splitNote(raw)
+	for _, l := range lines {
+		if !slices.Contains(have, l) {
+			have = append(have, l)
+		}
+	}
+	return []byte(text + "\n" + strings.Join(have, "\n") + "\n")
+}
+
+// SameCheckpoint reports whether two notes sign the same checkpoint text.
+func SameCheckpoint(a, b []byte) bool {
+	ta, _, ok1 := splitNote(a)
+	tb, _, ok2 := splitNote(b)
+	return ok1 && ok2 && ta == tb
+}
+
+// Witnessed keeps, per log, the checkpoint notes this gateway has seen with
+// every valid signature merged in, so that evidence can name the witnesses.
+// Files: DIR/ORG/SIZE, one note each.
+type Witnessed struct {
+	dir string
+	mu  sync.Mutex
+}
+
+// OpenWitnessed opens the store in dir.
+func OpenWitnessed(dir string) (*Witnessed, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return &Witnessed{dir: dir}, nil
+}
+
+func (w *Witnessed) path(org string, size uint64) string {
+	return filepath.Join(w.dir, org, strconv.FormatUint(size, 10))
+}
+
+// Add merges the signatures of raw (a checkpoint of org's log at size) into
+// the stored note. A different checkpoint text at the same size is a fork:
+// it returns a *ForkError and keeps the stored note.
+func (w *Witnessed) Add(org, origin string, size uint64, raw []byte) ([]byte, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	path := w.path(org, size)
+	held, err := os.ReadFile(path)
+	if err == nil {
+		if !SameCheckpoint(held, raw) {
+			return held, &ForkError{Origin: origin, Held: held, Got: raw, Reason: fmt.Sprintf("two checkpoints of size %d", size)}
+		}
+		_, lines, _ := splitNote(raw)
+		merged := mergeSigs(held, lines)
+		if bytes.Equal(merged, held) {
+			return held, nil
+		}
+		raw = merged
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	return raw, atomicfile.Write(path, raw, 0o644)
+}
+
+// Get returns the stored note of org's log at size.
+func (w *Witnessed) Get(org string, size uint64) ([]byte, error) {
+	return os.ReadFile(w.path(org, size))
+}
+
+// Sizes lists the sizes stored for org, ascending.
+func (w *Witnessed) Sizes(org string) []uint64 {
+	entries, _ := os.ReadDir(filepath.Join(w.dir, org))
+	var out []uint64
+	for _, e := range entries {
+		if n, err := strconv.ParseUint(e.Name(), 10, 64); err == nil {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
