@@ -9,7 +9,9 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-func journalVerifier(vkey string) (note.Verifier, error) { return fnote.NewVerifierForCosignatureV1(vkey) }
+func journalVerifier(vkey string) (note.Verifier, error) {
+	return fnote.NewVerifierForCosignatureV1(vkey)
+}
 
 // fmtSscan reads the size line of a checkpoint text.
 func fmtSscan(text string, size *uint64) (int, error) {
