@@ -10,11 +10,16 @@ import (
 // Roster is a consortium's membership document. Its zero value is an empty,
 // unsigned roster.
 type Roster struct {
-	Consortium string      `yaml:"consortium" json:"consortium"`
-	Version    uint64      `yaml:"version" json:"version"`
-	Admins     Admins      `yaml:"admins" json:"admins"`
-	Members    []Member    `yaml:"members" json:"members"`
-	Signatures []Signature `yaml:"signatures,omitempty" json:"-"`
+	Consortium string   `yaml:"consortium" json:"consortium"`
+	Version    uint64   `yaml:"version" json:"version"`
+	Admins     Admins   `yaml:"admins" json:"admins"`
+	Members    []Member `yaml:"members" json:"members"`
+	// WitnessThreshold is how many witnesses (members with the role
+	// "witness"), other than a journal's own org, must cosign its checkpoint
+	// for it to count as witnessed. 0 means a majority of them. Optional:
+	// omitted from the signed body when 0.
+	WitnessThreshold int         `yaml:"witness_threshold,omitempty" json:"witness_threshold,omitempty"`
+	Signatures       []Signature `yaml:"signatures,omitempty" json:"-"`
 }
 
 // Admins are the keys that may sign the roster, and how many must.
@@ -53,6 +58,37 @@ type Node struct {
 type Signature struct {
 	Admin string `yaml:"admin" json:"admin"`
 	Sig   string `yaml:"sig" json:"sig"`
+}
+
+// RoleWitness is the role of members that cosign the others' journals.
+const RoleWitness = "witness"
+
+// Witnesses lists the orgs with the witness role.
+func (r *Roster) Witnesses() []string {
+	var out []string
+	for _, m := range r.Members {
+		for _, role := range m.Roles {
+			if role == RoleWitness {
+				out = append(out, m.Org)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// EffectiveWitnessThreshold is WitnessThreshold, or, when it is 0, a
+// majority of the witnesses other than one journal's own org (at least 1
+// when there are any).
+func (r *Roster) EffectiveWitnessThreshold() int {
+	if r.WitnessThreshold > 0 {
+		return r.WitnessThreshold
+	}
+	others := len(r.Witnesses()) - 1
+	if others <= 0 {
+		return 0
+	}
+	return others/2 + 1
 }
 
 // Member returns the member with the given org id, or nil.

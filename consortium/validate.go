@@ -56,6 +56,9 @@ func (r *Roster) Validate() error {
 			peers[n.PeerID] = m.Org
 		}
 	}
+	if w := len(r.Witnesses()); r.WitnessThreshold < 0 || r.WitnessThreshold > 0 && r.WitnessThreshold > w-1 {
+		return invalid("witness_threshold", "%d is out of range 0..%d (witnesses other than a journal's own org)", r.WitnessThreshold, max(w-1, 0))
+	}
 	return nil
 }
 

@@ -14,6 +14,7 @@ type metrics struct {
 	reg           *prometheus.Registry
 	policyReloads *prometheus.CounterVec
 	policyInfo    *prometheus.GaugeVec
+	journalForks  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -28,6 +29,11 @@ func newMetrics() *metrics {
 			Help: "1 for the CID of the policy bundle in force.",
 		}, []string{"cid"}),
 	}
+	m.journalForks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "caravan_journal_fork_alerts_total",
+		Help: "Checkpoints of a member's journal that contradicted one already verified (evidence in DIR/journal/alerts).",
+	})
+	m.reg.MustRegister(m.journalForks)
 	m.policyReloads.WithLabelValues("accepted")
 	m.policyReloads.WithLabelValues("refused")
 	m.reg.MustRegister(m.policyReloads, m.policyInfo,
@@ -51,3 +57,5 @@ func (m *metrics) policyBundle(cid string) {
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
+
+func (m *metrics) journalFork() { m.journalForks.Inc() }

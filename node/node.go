@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -69,6 +70,8 @@ type Node struct {
 	sharing  *sharing.Service
 	psCancel context.CancelFunc
 	policies *policyEngine
+	journal  *journalService
+	pubsub   *pubsub.PubSub
 
 	rosterMu       sync.Mutex // serializes roster changes
 	roster         atomic.Pointer[consortium.Roster]
@@ -115,7 +118,10 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.applyRoster(roster)
-	var hooks []func(PolicyChange)
+	if err := n.openJournal(key); err != nil {
+		return nil, err
+	}
+	hooks := []func(PolicyChange){n.journalPolicy}
 	if opts.OnPolicyChange != nil {
 		hooks = append(hooks, opts.OnPolicyChange)
 	}
@@ -125,6 +131,10 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.startSharing(key); err != nil {
 		return nil, err
 	}
+	if err := n.journal.start(n.pubsub, JournalTopic(roster.Consortium)); err != nil {
+		return nil, err
+	}
+	n.journalRoster(roster)
 	if n.control, err = startControl(n); err != nil {
 		return nil, err
 	}
@@ -242,6 +252,7 @@ func (n *Node) shutdown() error {
 	if n.sharing != nil {
 		errs = append(errs, n.sharing.Close())
 	}
+	errs = append(errs, n.journal.close())
 	if n.psCancel != nil {
 		n.psCancel()
 	}

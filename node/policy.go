@@ -68,17 +68,19 @@ func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
 	return nil
 }
 
+// putPolicy puts b in force. The hooks (the journal's first) run before the
+// swap, so a bundle is journaled before any decision uses it.
 func (n *Node) putPolicy(b *policy.Bundle, old string) {
 	pe := n.policies
 	now := time.Now()
-	pe.current.Store(&loadedBundle{bundle: b, at: now})
-	n.metrics.policyBundle(b.CID())
-	n.log.Named("policy").Info("policy bundle in force", zap.String("bundle", b.CID()),
-		zap.String("previous", old), zap.Int("policies", len(b.Policies())), zap.Int("files", len(b.Files())))
 	change := PolicyChange{Old: old, New: b.CID(), Files: b.Files(), At: now}
 	for _, f := range pe.onChange {
 		f(change)
 	}
+	pe.current.Store(&loadedBundle{bundle: b, at: now})
+	n.metrics.policyBundle(b.CID())
+	n.log.Named("policy").Info("policy bundle in force", zap.String("bundle", b.CID()),
+		zap.String("previous", old), zap.Int("policies", len(b.Policies())), zap.Int("files", len(b.Files())))
 }
 
 // Policies returns the policy bundle in force.

@@ -113,6 +113,7 @@ func (n *Node) ReloadRoster() error {
 		return err
 	}
 	n.applyRoster(candidate)
+	n.journalRoster(candidate)
 	log.Info("roster updated", zap.Uint64("from", current.Version), zap.Uint64("to", candidate.Version),
 		zap.Int("members", len(candidate.Members)))
 	if err := n.checkSelf(candidate); err != nil {

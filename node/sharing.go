@@ -54,15 +54,26 @@ func (n *Node) startSharing(key crypto.PrivKey) error {
 	topic := sharing.Topic(r.Consortium)
 	var ctx context.Context
 	ctx, n.psCancel = context.WithCancel(context.Background())
-	ps, err := p2p.NewPubSub(ctx, n.host, p2p.PubSubOptions{Direct: direct, Topics: []string{topic}})
+	ps, err := p2p.NewPubSub(ctx, n.host, p2p.PubSubOptions{Direct: direct, Topics: []string{topic, JournalTopic(r.Consortium)}})
 	if err != nil {
 		return err
 	}
+	n.pubsub = ps
 	n.sharing, err = sharing.NewService(sharing.ServiceConfig{
 		Host: n.host, PubSub: ps, Topic: topic, Store: n.store, Members: members{n},
 		Key: key, Org: n.cfg.Org, Log: n.log.Named("catalog"),
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	announce := n.sharing.Publisher.Announce
+	n.sharing.Publisher.Announce = func(st *sharing.Statement) error {
+		if err := n.journalStatement(st); err != nil {
+			return err
+		}
+		return announce(st)
+	}
+	return nil
 }
 
 // Sharing returns the catalog service.

@@ -27,6 +27,8 @@ type Status struct {
 	Catalog CatalogStatus `json:"catalog"`
 	// Policy is the policy bundle in force and its reloads.
 	Policy PolicyStatus `json:"policy"`
+	// Journal is this org's log, its witnessing, and the mirrors.
+	Journal JournalStatus `json:"journal"`
 }
 
 // CatalogStatus summarizes a gateway's catalog.
@@ -77,6 +79,9 @@ func (n *Node) Status() Status {
 	}
 	if n.policies != nil {
 		st.Policy = n.policyStatus()
+	}
+	if n.journal != nil {
+		st.Journal = n.journal.status()
 	}
 	if n.sharing != nil {
 		st.Catalog = CatalogStatus{Statements: n.sharing.Catalog.Len(), Digest: n.sharing.Catalog.Digest()}

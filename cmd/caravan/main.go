@@ -76,6 +76,8 @@ Start with 'caravan devnet --orgs 3' for a local consortium on loopback, or
 		retractCmd(),
 		catalogCmd(),
 		policyCmd(),
+		journalCmd(),
+		verifyCmd(),
 	)
 	return root.ExecuteContext(ctx)
 }

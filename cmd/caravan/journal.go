@@ -1,0 +1,348 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/node"
+)
+
+func journalCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "journal",
+		Short: "Read, check and prove entries of the transparency journal",
+		Long: `Every gateway keeps its org's journal: an append-only log of its publishes,
+retractions, policy and roster changes, and (with fetching) its decisions and
+receipts, in the C2SP tlog-tiles layout under DIR/journal/log. Its checkpoints
+are signed notes; the other members mirror the log, check each new checkpoint
+against what they verified before, and cosign it.
+
+These commands read the data directory; they work whether the gateway runs or
+not.`,
+	}
+	c.AddCommand(journalCheckpointCmd(), journalVkeyCmd(), journalLogCmd(), journalTailCmd(),
+		journalVerifyCmd(), journalProofCmd(), journalAlertsCmd())
+	return c
+}
+
+func dirFlag(c *cobra.Command, dir *string) {
+	c.Flags().StringVar(dir, "dir", "", "gateway data directory (required)")
+	_ = c.MarkFlagRequired("dir")
+}
+
+func journalCheckpointCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "checkpoint --dir DIR",
+		Short: "Print the newest checkpoint of this org's journal (a C2SP signed note)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			raw, err := os.ReadFile(journal.CheckpointPath(node.Journal(dir).Log()))
+			if err != nil {
+				return fmt.Errorf("no checkpoint yet: %w", err)
+			}
+			_, err = cmd.OutOrStdout().Write(raw)
+			return err
+		},
+	}
+	dirFlag(c, &dir)
+	return c
+}
+
+func journalVkeyCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "vkey --dir DIR",
+		Short: "Print this org's journal verifier keys (signed-note format)",
+		Long: `Print the verifier key of this org's journal checkpoints (Ed25519, as
+golang.org/x/mod/sumdb/note reads it) and of its cosignatures as a witness
+(C2SP tlog-cosignature, cosignature/v1). Both derive from the node key that
+the roster lists, so anyone with the roster can derive them too.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := node.GatewayJournalKeys(dir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), k.Log)
+			fmt.Fprintf(cmd.ErrOrStderr(), "witness (cosignature/v1): %s\n", k.Witness)
+			return nil
+		},
+	}
+	dirFlag(c, &dir)
+	return c
+}
+
+// pickLog returns the log of org in dir ("" for this org's own).
+func pickLog(dir, org string) (*node.LogView, error) {
+	logs, err := node.GatewayLogs(dir)
+	if err != nil {
+		return nil, err
+	}
+	for i := range logs {
+		if org == "" && logs[i].Own || logs[i].Org == org {
+			return &logs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("org %q is not in the roster", org)
+}
+
+func printEntries(ctx context.Context, w io.Writer, v *node.LogView, from, to uint64) error {
+	return journal.Entries(ctx, journal.DirSource(v.Dir), from, to, v.Size, func(i uint64, e []byte) error {
+		ev, err := journal.Decode(e)
+		if err != nil {
+			fmt.Fprintf(w, "%6d  (undecodable: %v)\n", i, err)
+			return nil
+		}
+		fmt.Fprintf(w, "%6d  %s  %-8s  %s  [%.12s]\n", i, ev.Time.Format(time.RFC3339), ev.Type, ev.Summary(), journal.Hash(e))
+		return nil
+	})
+}
+
+func journalLogCmd() *cobra.Command {
+	var (
+		dir, org string
+		from     uint64
+	)
+	c := &cobra.Command{
+		Use:   "log --dir DIR [--org ORG] [--from N]",
+		Short: "List the entries of this org's journal, or of a member's mirrored journal",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := pickLog(dir, org)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%s: %d entries (checkpoint on disk)\n", v.Origin, v.Size)
+			return printEntries(cmd.Context(), w, v, min(from, v.Size), v.Size)
+		},
+	}
+	dirFlag(c, &dir)
+	c.Flags().StringVar(&org, "org", "", "a member whose mirrored journal to list (default: this org's)")
+	c.Flags().Uint64Var(&from, "from", 0, "first entry")
+	return c
+}
+
+func journalTailCmd() *cobra.Command {
+	var (
+		dir, org string
+		n        uint64
+	)
+	c := &cobra.Command{
+		Use:   "tail --dir DIR [--org ORG] [-n N]",
+		Short: "Print the newest entries, then follow the journal until interrupted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			w := cmd.OutOrStdout()
+			v, err := pickLog(dir, org)
+			if err != nil {
+				return err
+			}
+			next := v.Size - min(n, v.Size)
+			for {
+				if v.Size > next {
+					if err := printEntries(ctx, w, v, next, v.Size); err != nil {
+						return err
+					}
+					next = v.Size
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(500 * time.Millisecond):
+				}
+				if v, err = pickLog(dir, org); err != nil {
+					return err
+				}
+			}
+		},
+	}
+	dirFlag(c, &dir)
+	c.Flags().StringVar(&org, "org", "", "a member whose mirrored journal to follow")
+	c.Flags().Uint64VarP(&n, "lines", "n", 10, "how many of the newest entries to print first")
+	return c
+}
+
+func journalVerifyCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "verify --dir DIR",
+		Short: "Check every journal this gateway holds, entry by entry",
+		Long: `For this org's journal and every mirrored one: check the newest checkpoint's
+signature against the roster, hash every entry up to its signed root, and
+decode every entry. Exit 1 on any failure.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			checks, err := node.VerifyJournals(cmd.Context(), dir)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			failed := 0
+			for _, c := range checks {
+				kind := "mirror"
+				if c.Own {
+					kind = "own"
+				}
+				switch {
+				case c.Checkpoint == nil:
+					fmt.Fprintf(w, "%-6s %-40s no checkpoint yet\n", kind, c.Origin)
+				case c.Err != nil || len(c.BadEvents) > 0:
+					failed++
+					fmt.Fprintf(w, "%-6s %-40s FAILED: %v %s\n", kind, c.Origin, c.Err, strings.Join(c.BadEvents, "; "))
+				default:
+					fmt.Fprintf(w, "%-6s %-40s ok: %d entries hash to the signed root; all decode\n", kind, c.Origin, c.Entries)
+				}
+			}
+			if failed > 0 {
+				return exitError{code: 1, msg: fmt.Sprintf("%d journal(s) failed", failed)}
+			}
+			return nil
+		},
+	}
+	dirFlag(c, &dir)
+	return c
+}
+
+func journalProofCmd() *cobra.Command {
+	var (
+		dir, hash, out string
+		entry          int64
+	)
+	c := &cobra.Command{
+		Use:   "proof --dir DIR (--entry N | --hash H) --out FILE",
+		Short: "Write an evidence file (C2SP tlog-proof) for one entry of this org's journal",
+		Long: `Write a c2sp.org/tlog-proof file for one entry: the entry itself (as the
+proof's extra data), its inclusion proof, and the smallest checkpoint covering
+it that a threshold of witnesses has cosigned. Anyone can check it offline
+with 'caravan verify FILE --roster consortium.yaml'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if (entry < 0) == (hash == "") {
+				return fmt.Errorf("give exactly one of --entry and --hash")
+			}
+			idx := uint64(entry)
+			if hash != "" {
+				var err error
+				if idx, err = node.FindEntry(ctx, dir, hash); err != nil {
+					return err
+				}
+			}
+			p, err := node.ProveEntry(ctx, dir, idx)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, p, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: entry %d\n", out, idx)
+			return nil
+		},
+	}
+	dirFlag(c, &dir)
+	c.Flags().Int64Var(&entry, "entry", -1, "entry index")
+	c.Flags().StringVar(&hash, "hash", "", "event hash (hex SHA-256 of the entry, as 'journal log' shows its start)")
+	c.Flags().StringVar(&out, "out", "", "evidence file to write, e.g. entry.tlog-proof (required)")
+	_ = c.MarkFlagRequired("out")
+	return c
+}
+
+func journalAlertsCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "alerts --dir DIR",
+		Short: "List fork alerts: members' checkpoints that contradicted verified ones",
+		Long: `A member whose journal shows two checkpoints that cannot both be true has
+forked its log (or served data that does not match what it signed). The
+gateway logs an error, counts it (caravan_journal_fork_alerts_total), and keeps
+both signed checkpoints in DIR/journal/alerts: evidence for a third party.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			alerts, err := journal.Alerts(node.Journal(dir).Alerts())
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if len(alerts) == 0 {
+				fmt.Fprintln(w, "no fork alerts")
+				return nil
+			}
+			for _, a := range alerts {
+				fmt.Fprintf(w, "%s  %s: %s\n  evidence: %s\n", a.At, a.Origin, a.Reason, a.File)
+			}
+			return exitError{code: 2, msg: fmt.Sprintf("%d fork alert(s)", len(alerts))}
+		},
+	}
+	dirFlag(c, &dir)
+	return c
+}
+
+func verifyCmd() *cobra.Command {
+	var roster string
+	c := &cobra.Command{
+		Use:   "verify FILE --roster consortium.yaml",
+		Short: "Check an evidence file offline, with nothing but the roster",
+		Long: `Check a c2sp.org/tlog-proof evidence file written by 'caravan journal proof':
+the roster's signatures, the checkpoint's signature by the org's key, the
+entry's inclusion under the checkpoint's root, the entry's format, and the
+witnesses' cosignatures against the roster's witness threshold. No network and
+no data directory are used. Prints what the file proves; exit 1 if it does
+not verify.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := consortium.LoadVerified(roster)
+			if err != nil {
+				return fmt.Errorf("roster: %w", err)
+			}
+			t, err := node.JournalTrust(r)
+			if err != nil {
+				return err
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := journal.VerifyProof(data, t)
+			if err != nil {
+				return exitError{code: 1, msg: fmt.Sprintf("%s: %v", args[0], err)}
+			}
+			printReport(cmd.OutOrStdout(), args[0], r, rep)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&roster, "roster", "", "the consortium roster (required)")
+	_ = c.MarkFlagRequired("roster")
+	return c
+}
+
+func printReport(w io.Writer, file string, r *consortium.Roster, rep *journal.Report) {
+	name := rep.Org
+	if m := r.Member(rep.Org); m != nil {
+		name = fmt.Sprintf("%s (%s, %s)", m.Org, m.Name, m.Country)
+	}
+	fmt.Fprintf(w, "%s: VERIFIED\n", file)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "who\t%s\n", name)
+	fmt.Fprintf(tw, "what\t%s\n", rep.Event.Summary())
+	fmt.Fprintf(tw, "when\t%s (the entry's time)\n", rep.Event.Time.Format(time.RFC3339))
+	fmt.Fprintf(tw, "entry\t#%d of %s, event hash %s\n", rep.Index, rep.Origin, rep.EventHash)
+	fmt.Fprintf(tw, "checkpoint\tsize %d, root %s, signed by %s\n", rep.Size, base64.StdEncoding.EncodeToString(rep.Root), rep.Org)
+	for _, c := range rep.Cosigs {
+		fmt.Fprintf(tw, "witness\t%s cosigned at %s\n", c.Org, c.Time.Format(time.RFC3339))
+	}
+	fmt.Fprintf(tw, "witnessed\t%d of the %d required, consortium %s roster version %d\n", len(rep.Cosigs), rep.Threshold, r.Consortium, r.Version)
+	tw.Flush()
+}
