@@ -23,7 +23,7 @@ func init() {
 func demoScenario() Scenario {
 	return Scenario{
 		Name:        "demo",
-		Description: "a members-only consortium on loopback that publishes and converges",
+		Description: "a members-only consortium on loopback that publishes, decides, journals and converges",
 		Steps: []Step{
 			{"start every gateway as its own OS process", stepStart},
 			{"the gateways form a full mesh", stepMesh},
@@ -34,6 +34,7 @@ func demoScenario() Scenario {
 			{"logistics-az is stopped", stepStopLast},
 			{"customs-cn publishes two more versions and a second dataset", stepPublishWhileOffline},
 			{"logistics-az restarts and its catalog converges", stepConverge},
+			{"every journal is mirrored and cosigned by the others; an evidence file verifies offline", stepJournals},
 			{"a clean shutdown leaves nothing running", stepShutdown},
 		},
 	}

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/internal/logging"
 	"github.com/caravan-consortium/caravan/journal"
 )
 
@@ -24,10 +27,11 @@ func TestMain(m *testing.M) {
 		appendForever(spec)
 		return
 	}
+	logging.RouteKlog(zap.NewNop())
 	os.Exit(m.Run())
 }
 
-// appendForever is the child: it appends events from 8 goroutines and
+// appendForever is the child: it appends events from 64 goroutines and
 // prints "ack INDEX HASH" for each one Append acknowledged, until killed.
 func appendForever(spec string) {
 	dir, seedHex, _ := strings.Cut(spec, ",")
@@ -45,7 +49,7 @@ func appendForever(spec string) {
 	var mu sync.Mutex
 	out := bufio.NewWriter(os.Stdout)
 	var wg sync.WaitGroup
-	for g := range 8 {
+	for g := range 64 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				e := event("customs-cn", i)

@@ -71,11 +71,7 @@ func BuildProof(ctx context.Context, src Source, index uint64, cp []byte) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	pb, err := client.NewProofBuilder(ctx, c.Size, src.ReadTile)
-	if err != nil {
-		return nil, err
-	}
-	hashes, err := pb.InclusionProof(ctx, index)
+	hashes, err := NewProver(src).InclusionProof(ctx, index, c.Size)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"strings"
@@ -23,3 +24,12 @@ func fmtSscan(text string, size *uint64) (int, error) {
 }
 
 var update = flag.Bool("update", false, "rewrite testdata")
+
+// parseRoot returns a checkpoint note's root hash.
+func parseRoot(raw []byte) ([]byte, error) {
+	lines := strings.Split(string(raw), "\n")
+	if len(lines) < 3 {
+		return nil, fmt.Errorf("short checkpoint")
+	}
+	return base64.StdEncoding.DecodeString(lines[2])
+}

@@ -73,14 +73,20 @@ func trustOf(t testing.TB, threshold int, ms ...member) *journal.Trust {
 	return tr
 }
 
+// openLog opens m's log in dir with short batches, for tests that append
+// one entry at a time.
 func openLog(t testing.TB, m member, dir string) *journal.Log {
+	return openLogBatch(t, m, dir, 2*time.Millisecond)
+}
+
+func openLogBatch(t testing.TB, m member, dir string, batchAge time.Duration) *journal.Log {
 	t.Helper()
 	s, err := journal.NewLogSigner(m.origin, m.priv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l, err := journal.Open(context.Background(), journal.LogConfig{Dir: dir, Origin: m.origin, Signer: s,
-		CheckpointInterval: 100 * time.Millisecond})
+		CheckpointInterval: 100 * time.Millisecond, BatchMaxAge: batchAge})
 	if err != nil {
 		t.Fatal(err)
 	}

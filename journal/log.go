@@ -17,7 +17,7 @@ import (
 // Defaults of LogConfig.
 const (
 	DefaultCheckpointInterval = 500 * time.Millisecond
-	DefaultBatchMaxAge        = 10 * time.Millisecond
+	DefaultBatchMaxAge        = 50 * time.Millisecond
 	DefaultBatchMaxSize       = 1024
 )
 

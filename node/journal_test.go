@@ -60,3 +60,41 @@ func TestJournalsWitnessedAcrossMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestJournalCatchUpAfterOffline: a gateway that was offline while a member
+// journaled catches up that member's log when it comes back, without anyone
+// appending again.
+func TestJournalCatchUpAfterOffline(t *testing.T) {
+	c := newCluster(t, 3)
+	a := c.start(0)
+	c.start(1)
+	third := c.start(2)
+	waitFor(t, func() bool { return a.Status().Journal.Witness }, "customs-cn witnessed")
+	if err := third.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := node.NewClient(c.dir(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		var body bytes.Buffer
+		if err := sample.Write(&body, "shipment-event", 5, uint64(i), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.Publish(context.Background(), node.PublishOptions{Dataset: "events", Schema: "shipment-event", Format: "jsonl"}, &body, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var size uint64
+	waitFor(t, func() bool { size = a.Status().Journal.Size; return size >= 5 }, "customs-cn's checkpoint with the publishes")
+	back := c.start(2)
+	waitFor(t, func() bool {
+		for _, m := range back.Status().Journal.Mirrors {
+			if m.Org == "customs-cn" {
+				return m.Size >= size
+			}
+		}
+		return false
+	}, "logistics-az's mirror of customs-cn to catch up")
+}
