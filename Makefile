@@ -24,7 +24,8 @@ demo: build
 	else echo "demo failed; gateway logs are kept in $$d/net"; exit 1; fi
 
 ## bench: Go benchmarks (publish pipeline, gossip delivery across 20
-## gateways next to bare GossipSub, policy decisions), the policy comparison
+## gateways next to bare GossipSub, policy decisions, durable journal
+## appends, inclusion proofs), the policy comparison
 ## with OPA (bench/, its own module: POLICY_RECORDS records on one core,
 ## Caravan memoized and direct next to OPA, decisions checked equal), then
 ## the footprint scenario (time to
@@ -55,6 +56,8 @@ fuzz:
 	$(GO) test ./sharing -run '^$$' -fuzz FuzzDecodeStatement -fuzztime $(FUZZTIME)
 	$(GO) test ./schemas -run '^$$' -fuzz FuzzCompiledAgrees -fuzztime $(FUZZTIME)
 	$(GO) test ./policy -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+	$(GO) test ./journal -run '^$$' -fuzz FuzzDecodeEvent -fuzztime $(FUZZTIME)
+	$(GO) test ./journal -run '^$$' -fuzz FuzzCheckpointAndProof -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin
