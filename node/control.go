@@ -71,6 +71,7 @@ func startControl(n *Node) (*controlServer, error) {
 	})
 	n.registerSharing(mux)
 	n.registerPolicy(mux)
+	n.registerFetch(mux)
 	// Profiling, for operators: reachable only through the 0600 socket.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

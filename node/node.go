@@ -65,13 +65,14 @@ type Node struct {
 	pwatch  *dirWatcher
 	metrics *metrics
 
-	schemas  *schemas.Registry
-	store    *sharing.Store
-	sharing  *sharing.Service
-	psCancel context.CancelFunc
-	policies *policyEngine
-	journal  *journalService
-	pubsub   *pubsub.PubSub
+	schemas     *schemas.Registry
+	store       *sharing.Store
+	sharing     *sharing.Service
+	psCancel    context.CancelFunc
+	policies    *policyEngine
+	journal     *journalService
+	fetchServer *sharing.FetchServer
+	pubsub      *pubsub.PubSub
 
 	rosterMu       sync.Mutex // serializes roster changes
 	roster         atomic.Pointer[consortium.Roster]
@@ -134,6 +135,8 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.journal.start(n.pubsub, JournalTopic(roster.Consortium)); err != nil {
 		return nil, err
 	}
+	n.fetchServer = sharing.NewFetchServer(sharing.FetchConfig{Host: n.host, Store: n.store, Catalog: n.sharing.Catalog,
+		Members: members{n}, Key: key, Org: n.cfg.Org, Authorizer: authorizer{n}, Log: n.log.Named("fetch")})
 	n.journalRoster(roster)
 	if n.control, err = startControl(n); err != nil {
 		return nil, err
@@ -248,6 +251,9 @@ func (n *Node) shutdown() error {
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout/2)
 		errs = append(errs, n.control.close(ctx))
 		cancel()
+	}
+	if n.fetchServer != nil {
+		n.fetchServer.Close()
 	}
 	if n.sharing != nil {
 		errs = append(errs, n.sharing.Close())

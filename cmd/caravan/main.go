@@ -78,6 +78,7 @@ Start with 'caravan devnet --orgs 3' for a local consortium on loopback, or
 		policyCmd(),
 		journalCmd(),
 		verifyCmd(),
+		fetchCmd(),
 	)
 	return root.ExecuteContext(ctx)
 }

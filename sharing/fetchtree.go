@@ -1,0 +1,129 @@
+package sharing
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/transparency-dev/merkle/compact"
+)
+
+// ErrProof is wrapped when a fetched chunk does not prove against the
+// manifest's record-tree root.
+var ErrProof = errors.New("records do not prove against the manifest's root")
+
+var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
+
+// leafTree holds every perfect-subtree hash of a record tree (about 2n
+// hashes), so that the provider can cut any range's compact nodes.
+type leafTree struct {
+	levels [][][]byte // levels[0] are the leaf hashes
+	size   uint64
+}
+
+func newLeafTree(leaves [][]byte) *leafTree {
+	t := &leafTree{levels: [][][]byte{leaves}, size: uint64(len(leaves))}
+	for prev := leaves; len(prev) > 1; {
+		next := make([][]byte, len(prev)/2)
+		for i := range next {
+			next[i] = hasher.HashChildren(prev[2*i], prev[2*i+1])
+		}
+		t.levels = append(t.levels, next)
+		prev = next
+	}
+	return t
+}
+
+// rangeHashes returns the hashes of the compact range [begin, end): the
+// perfect subtrees that cover it, left to right.
+func (t *leafTree) rangeHashes(begin, end uint64) [][]byte {
+	if begin >= end {
+		return nil
+	}
+	ids := compact.RangeNodes(begin, end, nil)
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		out[i] = t.levels[id.Level][id.Index]
+	}
+	return out
+}
+
+// chunk is one verifiable piece of a fetch response: the permitted records
+// of the leaf range [Begin, End), the compact-range hashes of the gaps
+// between them (withheld or unselected records), and the compact ranges
+// [0, Begin) and [End, Size) that complete the tree.
+type chunk struct {
+	Begin, End uint64
+	Records    []chunkRecord
+	Gaps       []chunkGap
+	Left       [][]byte
+	Right      [][]byte
+}
+
+type chunkRecord struct {
+	Index uint64
+	Data  []byte // the record's canonical bytes
+}
+
+type chunkGap struct {
+	Begin, End uint64
+	Hashes     [][]byte
+}
+
+// verify rebuilds the tree root from the chunk and checks it against the
+// manifest's tree head; it returns the records' CIDs on success. Records
+// and gaps must tile [Begin, End) in order.
+func (c *chunk) verify(head TreeHead) error {
+	if c.End > head.Size || c.Begin > c.End {
+		return fmt.Errorf("%w: range [%d, %d) of a tree of %d", ErrProof, c.Begin, c.End, head.Size)
+	}
+	rng, err := rangeFactory.NewRange(0, c.Begin, c.Left)
+	if err != nil {
+		return fmt.Errorf("%w: left: %v", ErrProof, err)
+	}
+	pos := c.Begin
+	ri, gi := 0, 0
+	for pos < c.End {
+		switch {
+		case ri < len(c.Records) && c.Records[ri].Index == pos:
+			if err := rng.Append(LeafHash(recordCID(c.Records[ri].Data)), nil); err != nil {
+				return fmt.Errorf("%w: %v", ErrProof, err)
+			}
+			pos++
+			ri++
+		case gi < len(c.Gaps) && c.Gaps[gi].Begin == pos && c.Gaps[gi].End > pos && c.Gaps[gi].End <= c.End:
+			g := c.Gaps[gi]
+			gr, err := rangeFactory.NewRange(g.Begin, g.End, g.Hashes)
+			if err != nil {
+				return fmt.Errorf("%w: gap [%d, %d): %v", ErrProof, g.Begin, g.End, err)
+			}
+			if err := rng.AppendRange(gr, nil); err != nil {
+				return fmt.Errorf("%w: %v", ErrProof, err)
+			}
+			pos = g.End
+			gi++
+		default:
+			return fmt.Errorf("%w: nothing covers leaf %d", ErrProof, pos)
+		}
+	}
+	if ri != len(c.Records) || gi != len(c.Gaps) {
+		return fmt.Errorf("%w: records or gaps out of order", ErrProof)
+	}
+	right, err := rangeFactory.NewRange(c.End, head.Size, c.Right)
+	if err != nil {
+		return fmt.Errorf("%w: right: %v", ErrProof, err)
+	}
+	if err := rng.AppendRange(right, nil); err != nil {
+		return fmt.Errorf("%w: %v", ErrProof, err)
+	}
+	var root []byte
+	if head.Size == 0 {
+		root = hasher.EmptyRoot()
+	} else if root, err = rng.GetRootHash(nil); err != nil {
+		return fmt.Errorf("%w: %v", ErrProof, err)
+	}
+	if !bytes.Equal(root, head.Root) {
+		return fmt.Errorf("%w: records [%d, %d) give another root", ErrProof, c.Begin, c.End)
+	}
+	return nil
+}
