@@ -58,6 +58,7 @@ fuzz:
 	$(GO) test ./policy -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 	$(GO) test ./journal -run '^$$' -fuzz FuzzDecodeEvent -fuzztime $(FUZZTIME)
 	$(GO) test ./journal -run '^$$' -fuzz FuzzCheckpointAndProof -fuzztime $(FUZZTIME)
+	$(GO) test ./sharing -run '^$$' -fuzz FuzzDecodeFetchFrame -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

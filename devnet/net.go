@@ -39,6 +39,16 @@ type Org struct {
 	proc   *proc
 }
 
+// Org returns the org with the given id, or nil.
+func (nt *Net) Org(id string) *Org {
+	for _, o := range nt.Orgs {
+		if o.Org == id {
+			return o
+		}
+	}
+	return nil
+}
+
 // Log returns the path of the gateway's log file.
 func (o *Org) Log() string { return filepath.Join(o.Dir, "gateway.log") }
 

@@ -39,6 +39,7 @@ type Env struct {
 	Records int
 
 	published []string // manifest CIDs published so far, in order
+	fetches   []fetchOutcome
 }
 
 // Figure is one measurement a scenario reports.

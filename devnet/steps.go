@@ -31,10 +31,11 @@ func demoScenario() Scenario {
 			{"customs-cn publishes a generated dataset of customs declarations", stepPublish},
 			{"the other gateways list it", stepOthersList},
 			{"customs-cn's policies decide per record, explain, filter discovery, and survive a broken edit", stepPolicies},
+			{"partners fetch the declarations: each receives what customs-cn's policy allows, verified", stepFetch},
 			{"logistics-az is stopped", stepStopLast},
 			{"customs-cn publishes two more versions and a second dataset", stepPublishWhileOffline},
 			{"logistics-az restarts and its catalog converges", stepConverge},
-			{"every journal is mirrored and cosigned by the others; an evidence file verifies offline", stepJournals},
+			{"every journal is witnessed by the others; the evidence of a fetch decision verifies offline", stepJournals},
 			{"a clean shutdown leaves nothing running", stepShutdown},
 		},
 	}

@@ -58,8 +58,13 @@ func stepJournals(ctx context.Context, e *Env) (string, error) {
 	e.figure(fmt.Sprintf("publish to its journal checkpoint cosigned by the %d others", len(e.Net.Orgs)-1),
 		took.Round(time.Millisecond).String(), "<= 2s")
 
-	// Evidence for customs-cn's first publish, written and checked with the CLI.
-	idx, err := firstEntry(ctx, a.Dir, journal.TypePublish)
+	// Evidence of customs-cn's first fetch decision (its first publish if
+	// there was no fetch), written and checked with the CLI.
+	typ := journal.TypeDecision
+	if len(e.fetches) == 0 {
+		typ = journal.TypePublish
+	}
+	idx, err := firstEntry(ctx, a.Dir, typ)
 	if err != nil {
 		return "", err
 	}
@@ -74,6 +79,10 @@ func stepJournals(ctx context.Context, e *Env) (string, error) {
 	fmt.Fprintf(e.Out, "      $ caravan verify %s --roster %s\n", filepath.Base(file), filepath.Base(e.Net.Roster))
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fmt.Fprintf(e.Out, "        %s\n", l)
+	}
+	if len(e.fetches) > 0 {
+		fmt.Fprintln(e.Out, "      fetches, as the requesters' receipts record them:")
+		printFetches(e)
 	}
 	return fmt.Sprintf("every journal mirrored and witnessed by the others; a publish was cosigned %v after it returned; evidence for %s entry %d verified offline",
 		took.Round(time.Millisecond), a.Org, idx), nil

@@ -76,6 +76,9 @@ func (n *Node) startSharing(key crypto.PrivKey) error {
 	return nil
 }
 
+// Store returns the gateway's Pebble store.
+func (n *Node) Store() *sharing.Store { return n.store }
+
 // Sharing returns the catalog service.
 func (n *Node) Sharing() *sharing.Service { return n.sharing }
 
