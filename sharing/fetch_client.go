@@ -113,6 +113,10 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 		} else {
 			str.Close()
 		}
+		// What was verified and kept is durable before Fetch returns.
+		if serr := f.Store.SyncFetched(); serr != nil && err == nil {
+			err = serr
+		}
 	}()
 	var rw io.ReadWriter = str
 	if o.Stream != nil {

@@ -218,6 +218,7 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 	leaves := make([][]byte, 0, m.Records)
 	permitted := newBitmap(m.Records)
 	var batch []FetchRecord
+	var arena []byte // the batch's record bytes; a new one per batch
 	var verdicts []bool
 	var nPermitted, nDenied uint64
 	salt := make([]byte, 16)
@@ -244,14 +245,17 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 				nDenied++
 			}
 		}
-		batch = batch[:0]
+		batch, arena = batch[:0], make([]byte, 0, len(arena))
 		return nil
 	}
 	err = fs.cfg.Store.Records(id, func(i uint64, data []byte) error {
 		c := recordCID(data)
 		leaves = append(leaves, LeafHash(c))
 		if sel.wants(i) {
-			batch = append(batch, FetchRecord{Index: i, CID: c, Data: data})
+			// The iterator reuses data: the batch keeps a copy in its arena.
+			start := len(arena)
+			arena = append(arena, data...)
+			batch = append(batch, FetchRecord{Index: i, CID: c, Data: arena[start:len(arena):len(arena)]})
 			if len(batch) == 4096 {
 				return flush()
 			}
@@ -277,6 +281,10 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 		return fmt.Errorf("journaling the decision: %w", err)
 	}
 
+	// The receipt carries a checkpoint covering the decision entry: wait for
+	// it while the records stream.
+	cpc := make(chan string, 1)
+	go func() { cpc <- dec.Checkpoint(ctx, index) }()
 	w := bufio.NewWriterSize(str, fetchWriteBuffer)
 	write := func(frame []byte) error {
 		_ = str.SetWriteDeadline(time.Now().Add(30 * time.Second))
@@ -297,7 +305,7 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 	}
 	rc := FetchReceipt{Type: TypeFetchReceipt, Request: reqHash, Manifest: id.String(), Provider: fs.cfg.Org,
 		Requester: req.Org, Purpose: req.Purpose, Permitted: nPermitted, Denied: nDenied, Commitment: commitment,
-		Origin: origin, Index: index, Checkpoint: dec.Checkpoint(ctx, index)}
+		Origin: origin, Index: index, Checkpoint: <-cpc}
 	signed, err := SignStatement(rc, fs.cfg.Key)
 	if err != nil {
 		return err

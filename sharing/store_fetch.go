@@ -43,7 +43,8 @@ func fetchedKey(manifest cid.Cid, index uint64) []byte {
 	return binary.BigEndian.AppendUint64(key(prefixFetched, manifest.Bytes(), []byte{'/'}), index)
 }
 
-// PutFetched stores verified records of a manifest, synced.
+// PutFetched stores verified records of a manifest; SyncFetched makes them
+// durable (a fetch syncs once at its end).
 func (s *Store) PutFetched(manifest cid.Cid, recs []chunkRecord) error {
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -52,8 +53,11 @@ func (s *Store) PutFetched(manifest cid.Cid, recs []chunkRecord) error {
 			return err
 		}
 	}
-	return b.Commit(pebble.Sync)
+	return b.Commit(pebble.NoSync)
 }
+
+// SyncFetched makes the fetched records written so far durable.
+func (s *Store) SyncFetched() error { return s.db.LogData(nil, pebble.Sync) }
 
 // DeleteFetched removes records of a manifest (those of a response that
 // failed verification).

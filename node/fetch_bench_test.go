@@ -1,0 +1,175 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/devnet"
+	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/schemas/sample"
+	"github.com/caravan-consortium/caravan/sharing"
+)
+
+// benchPolicy lets partner customs fetch for "bench" everything that is not
+// confidential: a real per-record filter (about 5 in 6 pass).
+const benchPolicy = `@id("bench")
+permit (principal in Group::"customs-authorities", action == Action::"fetch", resource)
+when { context.purpose == "bench" };
+@id("bench-no-confidential")
+forbid (principal, action == Action::"fetch", resource)
+when { resource has classification && resource.classification == "confidential" };
+`
+
+// bigDeclaration pads a generated declaration to about size bytes with
+// extra items (the schema allows 999).
+func bigDeclaration(b *testing.B, i, size int) []byte {
+	rec, err := sample.Record("customs-declaration", 5, i)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, _ := json.Marshal(rec)
+	var m map[string]any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	_ = d.Decode(&m)
+	items := m["items"].([]any)
+	first := items[0].(map[string]any)
+	for len(raw) < size && len(items) < 999 {
+		it := map[string]any{}
+		for k, v := range first {
+			it[k] = v
+		}
+		it["line"] = len(items) + 1
+		it["description"] = strings.Repeat(fmt.Sprintf("bulk cargo lot %d ", len(items)), 20)[:200]
+		items = append(items, it)
+		m["items"] = items
+		raw, _ = json.Marshal(m)
+	}
+	return raw
+}
+
+// BenchmarkFetch fetches between two gateways on loopback: 1 KiB records
+// (goal: 200,000 verified, filtered records/s) and 64 KiB records next to a
+// raw libp2p stream copy of the same bytes between the same hosts (goal: at
+// least 60% of its throughput).
+func BenchmarkFetch(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		n    int
+		size int
+		raw  bool
+	}{{"1KiB", 50_000, 0, false}, {"64KiB", 600, 64 << 10, true}} {
+		b.Run(tc.name, func(b *testing.B) { benchFetch(b, tc.n, tc.size, tc.raw) })
+	}
+}
+
+func benchFetch(b *testing.B, n, size int, raw bool) {
+	ctx := context.Background()
+	nt, err := devnet.Create(filepath.Join(b.TempDir(), "net"), 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nt.Orgs[0].Dir, "policies", "zz-bench.cedar"), []byte(benchPolicy), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var nodes []*node.Node
+	for _, o := range nt.Orgs {
+		nd, err := node.Start(ctx, node.Options{Dir: o.Dir, Logger: benchLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer nd.Close()
+		nodes = append(nodes, nd)
+	}
+	var body bytes.Buffer
+	if size == 0 {
+		if err := sample.Write(&body, "customs-declaration", n, 1, nil); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		for i := range n {
+			body.Write(bigDeclaration(b, i, size))
+			body.WriteByte('\n')
+		}
+	}
+	cl, _ := node.NewClient(nt.Orgs[0].Dir)
+	pub, err := cl.Publish(ctx, node.PublishOptions{Dataset: "bench", Schema: "customs-declaration", Format: "jsonl", Purposes: []string{"bench"}}, &body, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := cid.MustParse(pub.CID)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if _, ok := nodes[1].Sharing().Catalog.Statement(id); ok && len(nodes[1].Host().Network().Peers()) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("manifest not listed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	key, _ := node.LoadNodeKey(nt.Orgs[1].Dir)
+	f := &sharing.Fetcher{Host: nodes[1].Host(), Key: key, Org: nt.Orgs[1].Org, Store: nodes[1].Store()}
+	b.ResetTimer()
+	start := time.Now()
+	res, err := f.Fetch(ctx, nodes[0].PeerID(), pub.Manifest, sharing.FetchOptions{Manifest: id, Purpose: "bench"})
+	took := time.Since(start)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(res.Received)/took.Seconds(), "records/s")
+	b.ReportMetric(float64(n)/took.Seconds(), "decided/s")
+	fetchMBs := float64(res.Bytes) / took.Seconds() / 1e6
+	b.ReportMetric(fetchMBs, "MB/s")
+	b.ReportMetric(0, "ns/op")
+	b.Logf("%d of %d records permitted and verified in %v (%d bytes)", res.Received, n, took.Round(time.Millisecond), res.Bytes)
+	if !raw {
+		return
+	}
+	// The same number of bytes over a raw libp2p stream between the same hosts.
+	total := int64(res.Bytes)
+	nodes[0].Host().SetStreamHandler("/bench/raw", func(s network.Stream) {
+		buf := make([]byte, 64<<10)
+		for left := total; left > 0; left -= int64(len(buf)) {
+			if _, err := s.Write(buf[:min(int64(len(buf)), left)]); err != nil {
+				s.Reset()
+				return
+			}
+		}
+		s.Close()
+	})
+	s, err := nodes[1].Host().NewStream(ctx, nodes[0].PeerID(), "/bench/raw")
+	if err != nil {
+		b.Fatal(err)
+	}
+	start = time.Now()
+	got, err := io.Copy(io.Discard, s)
+	rawTook := time.Since(start)
+	s.Close()
+	if err != nil || got != total {
+		b.Fatalf("raw copy: %d of %d bytes, %v", got, total, err)
+	}
+	rawMBs := float64(total) / rawTook.Seconds() / 1e6
+	b.ReportMetric(rawMBs, "raw-MB/s")
+	b.ReportMetric(100*fetchMBs/rawMBs, "%-of-raw")
+}
+
+func benchLogger() *zap.Logger {
+	if os.Getenv("CARAVAN_BENCH_LOG") != "" {
+		l, _ := zap.NewDevelopment()
+		return l
+	}
+	return zap.NewNop()
+}
