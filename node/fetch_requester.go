@@ -117,6 +117,9 @@ func (n *Node) Fetch(ctx context.Context, o FetchOptions) (*FetchSummary, error)
 		return nil, err
 	}
 	_ = os.Remove(n.resumePath(id.String(), o.Purpose))
+	if err := n.saveReceipt(res); err != nil {
+		return nil, fmt.Errorf("keeping the provider's receipt: %w", err)
+	}
 	idx, err := n.Append(ctx, &journal.Event{Type: journal.TypeReceipt, Provider: m.Publisher, Dataset: m.Dataset,
 		Manifest: id.String(), Purpose: o.Purpose, Permitted: res.Received, Denied: res.Denied,
 		Commitment: res.ReceiptBody.Commitment, Request: res.Request, Decision: &journal.Ref{Origin: res.Origin, Index: res.Index}})
@@ -187,4 +190,22 @@ func (n *Node) saveTamperEvidence(id cid.Cid, p peer.ID, te *sharing.TamperError
 	header := fmt.Sprintf("caravan fetch tamper evidence v1\nmanifest %s\nprovider %s\nrange %d %d\nerror %v\n\n", id, p, te.Begin, te.End, te.Err)
 	_ = atomicfile.Write(path, append([]byte(header), te.Frame...), 0o600)
 	return path
+}
+
+// saveReceipt keeps the provider's signed receipt and the commitment's salt
+// in DIR/fetch/receipts/REQUEST.json: with them the requester can later show
+// what it was given, and open the commitment the provider journaled.
+func (n *Node) saveReceipt(res *sharing.FetchResult) error {
+	dir := filepath.Join(n.dir, FetchDir, "receipts")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(struct {
+		Receipt json.RawMessage `json:"receipt"`
+		Salt    string          `json:"salt"`
+	}{res.Receipt.Marshal(), res.Salt}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, res.Request+".json"), data, 0o600)
 }
