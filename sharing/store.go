@@ -267,6 +267,12 @@ func (s *Store) Records(manifest cid.Cid, fn func(index uint64, canonical []byte
 		return err
 	}
 	lo, hi := sessionBounds(id)
+	return s.indexed(lo, hi, fn)
+}
+
+// indexed calls fn for each key in [lo, hi), whose last 8 bytes are a
+// big-endian index, with that index and the value (valid only during fn).
+func (s *Store) indexed(lo, hi []byte, fn func(index uint64, value []byte) error) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err

@@ -76,16 +76,5 @@ func (s *Store) DeleteFetched(manifest cid.Cid, indices []uint64) error {
 func (s *Store) Fetched(manifest cid.Cid, fn func(index uint64, canonical []byte) error) error {
 	lo := key(prefixFetched, manifest.Bytes(), []byte{'/'})
 	hi := append(append([]byte(nil), lo[:len(lo)-1]...), '/'+1)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	for it.First(); it.Valid(); it.Next() {
-		k := it.Key()
-		if err := fn(binary.BigEndian.Uint64(k[len(k)-8:]), it.Value()); err != nil {
-			return err
-		}
-	}
-	return it.Error()
+	return s.indexed(lo, hi, fn)
 }
