@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/sharing"
@@ -45,7 +44,6 @@ type decider struct {
 	session *policy.Session
 	bundle  string
 	ex      *policy.Extractor
-	parser  jcs.Parser
 	recs    []policy.Record
 	out     []policy.Decision
 }
@@ -53,11 +51,7 @@ type decider struct {
 func (d *decider) Decide(recs []sharing.FetchRecord, out []bool) ([]bool, error) {
 	d.recs = d.recs[:0]
 	for _, r := range recs {
-		v, err := d.parser.Parse(r.Data)
-		if err != nil {
-			return nil, fmt.Errorf("record %d: %w", r.Index, err)
-		}
-		pr, err := d.ex.RecordValue(r.CID.String(), &v)
+		pr, err := d.ex.RecordRaw(r.CID.String(), r.Data)
 		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", r.Index, err)
 		}
