@@ -16,7 +16,7 @@ import (
 
 // Defaults of LogConfig.
 const (
-	DefaultCheckpointInterval = 500 * time.Millisecond
+	DefaultCheckpointInterval = 200 * time.Millisecond
 	DefaultBatchMaxAge        = 50 * time.Millisecond
 	DefaultBatchMaxSize       = 1024
 )

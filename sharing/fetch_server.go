@@ -214,24 +214,64 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 	offered := slices.Contains(m.Purposes, req.Purpose)
 
 	// First pass: every leaf hash (for proofs); decide the selected records.
+	// One goroutine reads and hashes while this one decides.
 	sel := newSelection(req)
-	leaves := make([][]byte, 0, m.Records)
 	permitted := newBitmap(m.Records)
-	var batch []FetchRecord
-	var arena []byte // the batch's record bytes; a new one per batch
-	var verdicts []bool
 	var nPermitted, nDenied uint64
 	salt := make([]byte, 16)
 	_, _ = rand.Read(salt)
 	commit := sha256.New()
 	commit.Write(salt)
-	flush := func() error {
-		if len(batch) == 0 {
+	batches := make(chan []FetchRecord, 2)
+	done := make(chan struct{})
+	var leaves [][]byte
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		leaves = make([][]byte, 0, m.Records)
+		var batch []FetchRecord
+		var arena []byte // the batch's record bytes; a new one per batch
+		send := func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			select {
+			case batches <- batch:
+			case <-done:
+				return errors.New("stopped")
+			}
+			batch, arena = nil, make([]byte, 0, len(arena))
 			return nil
 		}
+		err := fs.cfg.Store.Records(id, func(i uint64, data []byte) error {
+			c := recordCID(data)
+			leaves = append(leaves, LeafHash(c))
+			if sel.wants(i) {
+				// The iterator reuses data: the batch keeps a copy.
+				start := len(arena)
+				arena = append(arena, data...)
+				batch = append(batch, FetchRecord{Index: i, CID: c, Data: arena[start:len(arena):len(arena)]})
+				if len(batch) == 4096 {
+					return send()
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			err = send()
+		}
+		readErr <- err
+	}()
+	var verdicts []bool
+	for batch := range batches {
+		if err != nil {
+			continue // drain
+		}
 		if offered {
-			if verdicts, err = dec.Decide(batch, verdicts[:0]); err != nil {
-				return err
+			verdicts, err = dec.Decide(batch, verdicts[:0])
+			if err != nil {
+				close(done)
+				continue
 			}
 		} else {
 			verdicts = append(verdicts[:0], make([]bool, len(batch))...)
@@ -245,25 +285,9 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 				nDenied++
 			}
 		}
-		batch, arena = batch[:0], make([]byte, 0, len(arena))
-		return nil
 	}
-	err = fs.cfg.Store.Records(id, func(i uint64, data []byte) error {
-		c := recordCID(data)
-		leaves = append(leaves, LeafHash(c))
-		if sel.wants(i) {
-			// The iterator reuses data: the batch keeps a copy in its arena.
-			start := len(arena)
-			arena = append(arena, data...)
-			batch = append(batch, FetchRecord{Index: i, CID: c, Data: arena[start:len(arena):len(arena)]})
-			if len(batch) == 4096 {
-				return flush()
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
+	if rerr := <-readErr; err == nil {
+		err = rerr
 	}
 	if err != nil {
 		return fmt.Errorf("deciding: %w", err)
@@ -299,8 +323,36 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 		return err
 	}
 	if nPermitted > 0 {
-		if err := fs.stream(id, m, newLeafTree(leaves), permitted, write); err != nil {
-			return err
+		// One goroutine reads and encodes chunks while this one writes
+		// (and so encrypts) them.
+		frames := make(chan []byte, 4)
+		stop := make(chan struct{})
+		streamErr := make(chan error, 1)
+		tree := newLeafTree(leaves)
+		go func() {
+			defer close(frames)
+			streamErr <- fs.stream(id, m, tree, permitted, func(f []byte) error {
+				select {
+				case frames <- f:
+					return nil
+				case <-stop:
+					return errors.New("stopped")
+				}
+			})
+		}()
+		var werr error
+		for f := range frames {
+			if werr == nil {
+				if werr = write(f); werr != nil {
+					close(stop)
+				}
+			}
+		}
+		if serr := <-streamErr; werr == nil {
+			werr = serr
+		}
+		if werr != nil {
+			return werr
 		}
 	}
 	rc := FetchReceipt{Type: TypeFetchReceipt, Request: reqHash, Manifest: id.String(), Provider: fs.cfg.Org,
@@ -364,7 +416,6 @@ func (fs *FetchServer) checkRequest(raw []byte, remote peer.ID) (*FetchRequest, 
 
 // stream writes the chunks that hold permitted records.
 func (fs *FetchServer) stream(id cid.Cid, m *Manifest, tree *leafTree, permitted bitmap, write func([]byte) error) error {
-	var buf []byte
 	var cur *chunk
 	size := 0
 	emit := func() error {
@@ -375,8 +426,7 @@ func (fs *FetchServer) stream(id cid.Cid, m *Manifest, tree *leafTree, permitted
 			cur.Gaps = gapsOf(cur, tree)
 			cur.Left = tree.rangeHashes(0, cur.Begin)
 			cur.Right = tree.rangeHashes(cur.End, tree.size)
-			buf = encodeChunk(buf[:0], cur)
-			if err := write(buf); err != nil {
+			if err := write(encodeChunk(make([]byte, 0, size+4096), cur)); err != nil {
 				return err
 			}
 		}

@@ -1,6 +1,7 @@
 package jcs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 )
@@ -80,16 +81,25 @@ func skipWS(data []byte, i int) int {
 }
 
 // skipString returns the index after the string starting at data[i] == '"'.
+// It jumps from quote to quote (bytes.IndexByte is vectorized), counting
+// the backslashes before each to tell escaped quotes apart.
 func skipString(data []byte, i int) (int, error) {
-	for j := i + 1; j < len(data); j++ {
-		switch data[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, nil
+	j := i + 1
+	for {
+		k := bytes.IndexByte(data[j:], '"')
+		if k < 0 {
+			return 0, fmt.Errorf("jcs: unterminated string at byte %d", i)
 		}
+		q := j + k
+		bs := 0
+		for b := q - 1; b > i && data[b] == '\\'; b-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return q + 1, nil
+		}
+		j = q + 1
 	}
-	return 0, fmt.Errorf("jcs: unterminated string at byte %d", i)
 }
 
 // skipValue returns the index after the value starting at data[i].
@@ -102,14 +112,20 @@ func skipValue(data []byte, i int) (int, error) {
 		return skipString(data, i)
 	case '{', '[':
 		depth := 0
-		for j := i; j < len(data); j++ {
+		for j := i; j < len(data); {
+			k := bytes.IndexAny(data[j:], `"{}[]`)
+			if k < 0 {
+				break
+			}
+			j += k
 			switch data[j] {
 			case '"':
 				end, err := skipString(data, j)
 				if err != nil {
 					return 0, err
 				}
-				j = end - 1
+				j = end
+				continue
 			case '{', '[':
 				depth++
 			case '}', ']':
@@ -118,6 +134,7 @@ func skipValue(data []byte, i int) (int, error) {
 					return j + 1, nil
 				}
 			}
+			j++
 		}
 		return 0, fmt.Errorf("jcs: unterminated value at byte %d", i)
 	default: // number, true, false, null
