@@ -110,6 +110,12 @@ func NewFetchServer(cfg FetchConfig) *FetchServer {
 		cfg.Now = time.Now
 	}
 	fs := &FetchServer{cfg: cfg, active: map[peer.ID]int{}}
+	// Nonces outlive their window by FetchSkew; older ones can go.
+	if n, err := cfg.Store.PurgeNonces(cfg.Now()); err != nil {
+		cfg.Log.Warn("purging expired fetch nonces", zap.Error(err))
+	} else if n > 0 {
+		cfg.Log.Debug("purged expired fetch nonces", zap.Int("count", n))
+	}
 	cfg.Host.SetStreamHandler(FetchProtocol, fs.serve)
 	return fs
 }

@@ -34,6 +34,31 @@ func (s *Store) MarkNonce(nonce string, expiry time.Time) (bool, error) {
 	return true, s.db.Set(k, v, pebble.Sync)
 }
 
+// PurgeNonces removes the nonces that expired before now.
+func (s *Store) PurgeNonces(now time.Time) (int, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixNonce, '/'}, UpperBound: []byte{prefixNonce, '/' + 1}})
+	if err != nil {
+		return 0, err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		v := it.Value()
+		if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < now.Unix() {
+			if err := b.Delete(append([]byte(nil), it.Key()...), nil); err != nil {
+				it.Close()
+				return 0, err
+			}
+			n++
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return 0, err
+	}
+	return n, b.Commit(pebble.Sync)
+}
+
 // PutSalt keeps the salt of a decision's commitment, by request hash.
 func (s *Store) PutSalt(request string, salt []byte) error {
 	return s.db.Set(key(prefixSalt, []byte(request)), salt, pebble.Sync)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/caravan-consortium/caravan/internal/cids"
 )
@@ -74,5 +75,29 @@ func TestOpenDropsIngestedButUncommitted(t *testing.T) {
 	defer s.Close()
 	if st, _ := s.Stats(); st != (StoreStats{}) {
 		t.Fatalf("after reopening: %+v, want nothing", st)
+	}
+}
+
+func TestNoncesExpireAndReplaysAreRefused(t *testing.T) {
+	s, err := OpenStore(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	if fresh, err := s.MarkNonce("old-nonce-0123456789", now.Add(-time.Minute)); err != nil || !fresh {
+		t.Fatal(fresh, err)
+	}
+	if fresh, err := s.MarkNonce("new-nonce-0123456789", now.Add(time.Minute)); err != nil || !fresh {
+		t.Fatal(fresh, err)
+	}
+	if fresh, _ := s.MarkNonce("new-nonce-0123456789", now.Add(time.Minute)); fresh {
+		t.Fatal("a replayed nonce was fresh")
+	}
+	if n, err := s.PurgeNonces(now); err != nil || n != 1 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	if fresh, _ := s.MarkNonce("new-nonce-0123456789", now.Add(time.Minute)); fresh {
+		t.Fatal("an unexpired nonce was purged")
 	}
 }
