@@ -48,7 +48,11 @@ type FetchDecider interface {
 type FetchRecord struct {
 	Index uint64
 	CID   cid.Cid
-	Data  []byte // canonical bytes
+	// Data is the canonical JSON object of the record's policy attributes
+	// (stored at publish time), or the whole record for datasets stored
+	// before that: either way, the policy attributes are its top-level
+	// members.
+	Data []byte
 }
 
 // Decision is what a provider journals about one request.
@@ -249,8 +253,7 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 			batch, arena = nil, make([]byte, 0, len(arena))
 			return nil
 		}
-		err := fs.cfg.Store.Records(id, func(i uint64, data []byte) error {
-			c := recordCID(data)
+		take := func(i uint64, c cid.Cid, data []byte) error {
 			leaves = append(leaves, LeafHash(c))
 			if sel.wants(i) {
 				// The iterator reuses data: the batch keeps a copy.
@@ -262,7 +265,14 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 				}
 			}
 			return nil
-		})
+		}
+		// The attribute projections stored at publish time are enough to
+		// decide; datasets stored before them are read whole.
+		err := fs.cfg.Store.Attributes(id, take)
+		if errors.Is(err, ErrNoAttributes) {
+			leaves = leaves[:0]
+			err = fs.cfg.Store.Records(id, func(i uint64, data []byte) error { return take(i, recordCID(data), data) })
+		}
 		if err == nil {
 			err = send()
 		}

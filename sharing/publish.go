@@ -73,7 +73,7 @@ func (p *Publisher) Publish(ctx context.Context, req PublishRequest, r io.Reader
 		return nil, fmt.Errorf("format %q: want jsonl or csv", req.Format)
 	}
 
-	ss, err := p.Store.newSession()
+	ss, err := p.Store.newSession(req.Schema.PolicyAttributes...)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/ipfs/go-cid"
 	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/internal/jcs"
 )
 
 // Key layout in the gateway's Pebble store:
@@ -25,6 +27,8 @@ import (
 //	s/<cid>                    a statement (manifest or retraction), wire bytes
 //	m/<manifest cid>           the session id under which its records are stored
 //	r/<session>/<index BE64>   a record's canonical bytes
+//	a/<session>/<index BE64>   a record's CID and the canonical projection of
+//	                           its policy attributes (what a fetch decides on)
 //	p/<session>                a publish in progress (staging); gone once committed
 //
 // A publish marks a fresh session id pending (p/), streams its records into
@@ -40,6 +44,7 @@ const (
 	prefixManifest  = 'm'
 	prefixRecord    = 'r'
 	prefixPending   = 'p'
+	prefixAttrs     = 'a'
 	sessionLen      = 16
 )
 
@@ -148,13 +153,17 @@ func (s *Store) putStatements(sts []*Statement, opts *pebble.WriteOptions) error
 
 // session is a publish in progress.
 type session struct {
-	s    *Store
-	id   []byte
-	path string          // the staging sstable
-	w    *sstable.Writer // nil until the first record
+	s     *Store
+	id    []byte
+	path  string          // the staging sstable of records
+	w     *sstable.Writer // nil until the first record
+	apath string          // the staging sstable of attribute projections
+	aw    *sstable.Writer
+	attrs map[string]bool // the schema's policy attributes
+	buf   []byte
 }
 
-func (s *Store) newSession() (*session, error) {
+func (s *Store) newSession(policyAttrs ...string) (*session, error) {
 	id := make([]byte, sessionLen)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
@@ -162,12 +171,21 @@ func (s *Store) newSession() (*session, error) {
 	if err := s.db.Set(key(prefixPending, id), nil, pebble.Sync); err != nil {
 		return nil, err
 	}
-	return &session{s: s, id: id, path: filepath.Join(s.staging, hex.EncodeToString(id)+".sst")}, nil
+	ss := &session{s: s, id: id, path: filepath.Join(s.staging, hex.EncodeToString(id)+".sst"),
+		apath: filepath.Join(s.staging, hex.EncodeToString(id)+".attrs.sst"), attrs: map[string]bool{}}
+	for _, a := range policyAttrs {
+		ss.attrs[a] = true
+	}
+	return ss, nil
 }
 
 // sessionBounds returns the key range that holds a session's records.
 func sessionBounds(session []byte) (lo, hi []byte) {
-	return recordKey(session, 0), key(prefixRecord, session, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	return prefixBounds(prefixRecord, session)
+}
+
+func prefixBounds(prefix byte, session []byte) (lo, hi []byte) {
+	return binary.BigEndian.AppendUint64(key(prefix, session), 0), key(prefix, session, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 }
 
 func recordKey(session []byte, index uint64) []byte {
@@ -187,13 +205,45 @@ func (ss *session) add(recs []Record) error {
 		}
 		format := ss.s.db.FormatMajorVersion().MaxTableFormat()
 		ss.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), ss.s.opts.MakeWriterOptions(0, format))
+		af, err := vfs.Default.Create(ss.apath, vfs.WriteCategoryUnspecified)
+		if err != nil {
+			return err
+		}
+		ss.aw = sstable.NewWriter(objstorageprovider.NewFileWritable(af), ss.s.opts.MakeWriterOptions(0, format))
 	}
 	for _, r := range recs {
 		if err := ss.w.Set(recordKey(ss.id, r.Index), r.Canonical); err != nil {
 			return err
 		}
+		v, err := ss.projection(r)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", r.Index, err)
+		}
+		if err := ss.aw.Set(binary.BigEndian.AppendUint64(key(prefixAttrs, ss.id), r.Index), v); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// projection is a record's CID (length-prefixed) and the canonical JSON
+// object of its policy-attribute members, in canonical order.
+func (ss *session) projection(r Record) ([]byte, error) {
+	c := r.CID.Bytes()
+	v := append(append(make([]byte, 0, 1+len(c)+128), byte(len(c))), c...)
+	v = append(v, '{')
+	first := true
+	err := jcs.Fields(r.Canonical, func(k string) bool { return ss.attrs[k] }, func(k string, raw []byte) error {
+		if !first {
+			v = append(v, ',')
+		}
+		first = false
+		v = jcs.AppendString(v, k)
+		v = append(v, ':')
+		v = append(v, raw...)
+		return nil
+	})
+	return append(v, '}'), err
 }
 
 // commit makes the session's records and the manifest visible: the
@@ -204,8 +254,11 @@ func (ss *session) commit(st *Statement) error {
 		if err := ss.w.Close(); err != nil {
 			return err
 		}
-		ss.w = nil
-		if err := ss.s.db.Ingest(context.Background(), []string{ss.path}); err != nil {
+		if err := ss.aw.Close(); err != nil {
+			return err
+		}
+		ss.w, ss.aw = nil, nil
+		if err := ss.s.db.Ingest(context.Background(), []string{ss.apath, ss.path}); err != nil {
 			return err
 		}
 	}
@@ -220,9 +273,11 @@ func (ss *session) commit(st *Statement) error {
 func (ss *session) abort() error {
 	if ss.w != nil {
 		ss.w.Close()
-		ss.w = nil
+		ss.aw.Close()
+		ss.w, ss.aw = nil, nil
 	}
 	os.Remove(ss.path)
+	os.Remove(ss.apath)
 	return ss.s.dropSession(ss.id)
 }
 
@@ -230,6 +285,8 @@ func (s *Store) dropSession(id []byte) error {
 	b := s.db.NewBatch()
 	lo, hi := sessionBounds(id)
 	b.DeleteRange(lo, hi, nil)
+	alo, ahi := prefixBounds(prefixAttrs, id)
+	b.DeleteRange(alo, ahi, nil)
 	b.Delete(key(prefixPending, id), nil)
 	return b.Commit(pebble.Sync)
 }
@@ -286,6 +343,36 @@ func (s *Store) indexed(lo, hi []byte, fn func(index uint64, value []byte) error
 	}
 	return it.Error()
 }
+
+// Attributes calls fn with each record's CID and the canonical projection of
+// its policy attributes, in order. It returns ErrNoAttributes for a dataset
+// stored before projections existed.
+func (s *Store) Attributes(manifest cid.Cid, fn func(index uint64, c cid.Cid, projection []byte) error) error {
+	id, err := s.get(key(prefixManifest, manifest.Bytes()))
+	if err != nil {
+		return err
+	}
+	lo, hi := prefixBounds(prefixAttrs, id)
+	seen := false
+	err = s.indexed(lo, hi, func(i uint64, v []byte) error {
+		seen = true
+		if len(v) == 0 || int(v[0])+1 > len(v) {
+			return fmt.Errorf("attributes of record %d: malformed", i)
+		}
+		_, c, err := cid.CidFromBytes(v[1 : 1+int(v[0])])
+		if err != nil {
+			return fmt.Errorf("attributes of record %d: %w", i, err)
+		}
+		return fn(i, c, v[1+int(v[0]):])
+	})
+	if err == nil && !seen {
+		return ErrNoAttributes
+	}
+	return err
+}
+
+// ErrNoAttributes: the store has no attribute projections for a dataset.
+var ErrNoAttributes = errors.New("no attribute projections stored for this dataset")
 
 // pebbleLogger sends Pebble's log to zap: its routine messages at Debug.
 type pebbleLogger struct{ s *zap.SugaredLogger }

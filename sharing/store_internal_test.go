@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
+
 	"github.com/caravan-consortium/caravan/internal/cids"
 )
 
@@ -99,5 +102,53 @@ func TestNoncesExpireAndReplaysAreRefused(t *testing.T) {
 	}
 	if fresh, _ := s.MarkNonce("new-nonce-0123456789", now.Add(time.Minute)); fresh {
 		t.Fatal("an unexpired nonce was purged")
+	}
+}
+
+// A publish stores, beside each record, its CID and the canonical object of
+// its policy attributes; a fetch decides on those alone.
+func TestAttributeProjections(t *testing.T) {
+	s, err := OpenStore(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ss, err := s.newSession("b", "d\u00e9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := [][]byte{
+		[]byte(`{"a":[{"b":"nested"}],"b":"x","c":{"d":1},"dé":2}`),
+		[]byte(`{"a":1}`),
+	}
+	var rs []Record
+	for i, canon := range recs {
+		rs = append(rs, Record{Index: uint64(i), CID: cids.OfJSON(canon), Canonical: canon})
+	}
+	if err := ss.add(rs); err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := SignStatement(map[string]any{"type": "test"}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.commit(st); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`{"b":"x","dé":2}`, `{}`}
+	n := 0
+	err = s.Attributes(st.CID(), func(i uint64, c cid.Cid, proj []byte) error {
+		if c != rs[i].CID || string(proj) != want[i] {
+			t.Errorf("record %d: %s %s", i, c, proj)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("%d projections, %v", n, err)
 	}
 }

@@ -221,3 +221,7 @@ func appendFloat(dst []byte, f float64) ([]byte, error) {
 	}
 	return append(dst, s...), nil
 }
+
+// AppendString appends s as an RFC 8785 JSON string. s must be valid UTF-8
+// (keys decoded from valid JSON are).
+func AppendString(dst []byte, s string) []byte { return appendValidString(dst, s) }
