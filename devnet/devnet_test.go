@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -216,19 +217,24 @@ func TestKill9DuringPublish(t *testing.T) {
 		t.Fatal("the publish succeeded although the gateway was killed")
 	}
 
-	// Killed: the broken publish is pending, its records half-written in
-	// a staging sstable outside the database.
+	// Killed: the broken publish is pending, its records (and their
+	// attribute projections) half-written in staging sstables outside the
+	// database.
 	storeDir := filepath.Join(o.Dir, node.StoreDir)
 	before, err := sharing.ReadStats(storeDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	staged, _ := filepath.Glob(filepath.Join(storeDir, "staging", "*.sst"))
-	if before.Pending != 1 || len(staged) != 1 {
-		t.Fatalf("after the kill: %+v, staging files %v; want one pending publish with its staging file", before, staged)
+	if before.Pending != 1 || len(staged) != 2 {
+		t.Fatalf("after the kill: %+v, staging files %v; want one pending publish with its two staging files", before, staged)
 	}
-	if fi, err := os.Stat(staged[0]); err != nil || fi.Size() == 0 {
-		t.Fatalf("the staging file is empty: %v", err)
+	records := staged[0]
+	if strings.HasSuffix(records, ".attrs.sst") {
+		records = staged[1]
+	}
+	if fi, err := os.Stat(records); err != nil || fi.Size() == 0 {
+		t.Fatalf("the records' staging file is empty: %v", err)
 	}
 
 	start()
