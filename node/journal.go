@@ -24,7 +24,6 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/caravan-consortium/caravan/internal/logging"
 	"github.com/caravan-consortium/caravan/journal"
 )
 
@@ -88,7 +87,6 @@ type update struct {
 
 // openJournal opens this org's log. Networking starts later (startJournalNet).
 func (n *Node) openJournal(key crypto.PrivKey) error {
-	logging.RouteKlog(n.log.Named("tessera"))
 	raw, err := key.Raw()
 	if err != nil {
 		return err

@@ -15,8 +15,10 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 
 	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/internal/logging"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/p2p"
 )
@@ -24,6 +26,9 @@ import (
 // Every test's gateways are closed in t.Cleanup; afterwards no goroutine of
 // theirs may be left.
 func TestMain(m *testing.M) {
+	// tessera logs through klog, which is process-wide: keep it quiet here
+	// rather than tie it to one test's logger.
+	logging.RouteKlog(zap.NewNop())
 	goleak.VerifyTestMain(m)
 }
 

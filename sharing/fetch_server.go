@@ -85,6 +85,10 @@ type FetchServer struct {
 	cfg    FetchConfig
 	mu     sync.Mutex
 	active map[peer.ID]int
+	closed bool
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // running handlers
 }
 
 // Memory bounds of a response.
@@ -114,6 +118,7 @@ func NewFetchServer(cfg FetchConfig) *FetchServer {
 		cfg.Now = time.Now
 	}
 	fs := &FetchServer{cfg: cfg, active: map[peer.ID]int{}}
+	fs.ctx, fs.cancel = context.WithCancel(context.Background())
 	// Nonces outlive their window by FetchSkew; older ones can go.
 	if n, err := cfg.Store.PurgeNonces(cfg.Now()); err != nil {
 		cfg.Log.Warn("purging expired fetch nonces", zap.Error(err))
@@ -124,8 +129,28 @@ func NewFetchServer(cfg FetchConfig) *FetchServer {
 	return fs
 }
 
-// Close removes the handler.
-func (fs *FetchServer) Close() { fs.cfg.Host.RemoveStreamHandler(FetchProtocol) }
+// Close removes the handler, resets the streams being answered and waits
+// for their handlers to return, so that the store can close after it. It
+// may be called more than once.
+func (fs *FetchServer) Close() {
+	fs.cfg.Host.RemoveStreamHandler(FetchProtocol)
+	fs.mu.Lock()
+	fs.closed = true
+	fs.mu.Unlock()
+	fs.cancel()
+	fs.wg.Wait()
+}
+
+// enter registers a running handler, unless the server is closed.
+func (fs *FetchServer) enter() bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.closed {
+		return false
+	}
+	fs.wg.Add(1)
+	return true
+}
 
 func (fs *FetchServer) acquire(p peer.ID) bool {
 	fs.mu.Lock()
@@ -146,6 +171,11 @@ func (fs *FetchServer) release(p peer.ID) {
 }
 
 func (fs *FetchServer) serve(str network.Stream) {
+	if !fs.enter() {
+		str.Reset()
+		return
+	}
+	defer fs.wg.Done()
 	remote := str.Conn().RemotePeer()
 	log := fs.cfg.Log.With(zap.Stringer("peer", remote))
 	if !fs.acquire(remote) {
@@ -162,8 +192,12 @@ func (fs *FetchServer) serve(str network.Stream) {
 		return
 	}
 	defer str.Scope().ReleaseMemory(reserve)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	ctx, cancel := context.WithTimeout(fs.ctx, 30*time.Minute)
 	defer cancel()
+	// Closing the server (or the deadline) resets the stream, which ends
+	// the answer at its next read or write.
+	stop := context.AfterFunc(ctx, func() { str.Reset() })
+	defer stop()
 	err := fs.answer(ctx, str)
 	var refusal *fetchRefusal
 	switch {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/caravan-consortium/caravan/internal/logging"
 	"github.com/caravan-consortium/caravan/node"
 )
 
@@ -39,6 +40,10 @@ to them. SIGINT or SIGTERM shut the gateway down within 5 seconds.`,
 
 func runGateway(ctx context.Context, opts node.Options) error {
 	n, err := node.Start(ctx, opts)
+	if err == nil {
+		// tessera (the journal) logs through klog: send it to the gateway's log.
+		logging.RouteKlog(n.Logger().Named("tessera"))
+	}
 	if err != nil {
 		return err
 	}
