@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,4 +97,39 @@ func readAPIError(resp *http.Response) error {
 		return errors.New(ae.Error)
 	}
 	return fmt.Errorf("control endpoint: %s", resp.Status)
+}
+
+// streamEvents sends req and reads the NDJSON events the gateway answers
+// with, until one carries a result or an error (outcome says which); the
+// others go to onEvent, if set. what names the call in errors.
+func streamEvents[E, R any](c *Client, req *http.Request, what string, outcome func(*E) (*R, string), onEvent func(E)) (*R, error) {
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, readAPIError(resp)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var ev E
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return nil, fmt.Errorf("gateway answered %q: %w", sc.Text(), err)
+		}
+		res, msg := outcome(&ev)
+		switch {
+		case msg != "":
+			return nil, errors.New(msg)
+		case res != nil:
+			return res, nil
+		case onEvent != nil:
+			onEvent(ev)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("the gateway closed the %s without a result; see its log", what)
 }

@@ -1,11 +1,9 @@
 package node
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 )
 
@@ -20,32 +18,5 @@ func (c *Client) Fetch(ctx context.Context, o FetchOptions, onEvent func(FetchEv
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, readAPIError(resp)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		var ev FetchEvent
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			return nil, err
-		}
-		switch {
-		case ev.Error != "":
-			return nil, errors.New(ev.Error)
-		case ev.Result != nil:
-			return ev.Result, nil
-		case onEvent != nil:
-			onEvent(ev)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return nil, errors.New("the gateway closed the fetch without a result; see its log")
+	return streamEvents(c, req, "fetch", func(ev *FetchEvent) (*FetchSummary, string) { return ev.Result, ev.Error }, onEvent)
 }

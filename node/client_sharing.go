@@ -1,11 +1,7 @@
 package node
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -33,34 +29,7 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions, body io.Reader, 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, readAPIError(resp)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 4<<20)
-	for sc.Scan() {
-		var ev PublishEvent
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			return nil, fmt.Errorf("gateway answered %q: %w", sc.Text(), err)
-		}
-		switch {
-		case ev.Error != "":
-			return nil, errors.New(ev.Error)
-		case ev.Result != nil:
-			return ev.Result, nil
-		case onEvent != nil:
-			onEvent(ev)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return nil, errors.New("the gateway closed the publish without a result; see its log")
+	return streamEvents(c, req, "publish", func(ev *PublishEvent) (*PublishSummary, string) { return ev.Result, ev.Error }, onEvent)
 }
 
 // Catalog lists catalog entries. With as set to an org id, it lists only

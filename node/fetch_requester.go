@@ -93,11 +93,7 @@ func (n *Node) Fetch(ctx context.Context, o FetchOptions) (*FetchSummary, error)
 			from = rs.Next
 		}
 	}
-	key, err := LoadNodeKey(n.dir)
-	if err != nil {
-		return nil, err
-	}
-	f := &sharing.Fetcher{Host: n.host, Key: key, Org: n.cfg.Org, Store: n.store}
+	f := &sharing.Fetcher{Host: n.host, Key: n.key, Org: n.cfg.Org, Store: n.store}
 	start := time.Now()
 	res, err := f.Fetch(ctx, p, m, sharing.FetchOptions{Manifest: id, Purpose: o.Purpose, Select: o.Select, From: from, Progress: o.Progress})
 	var te *sharing.TamperError

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/journal"
 )
 
@@ -69,9 +70,11 @@ type journalService struct {
 	topic    *pubsub.Topic
 	sub      *pubsub.Subscription
 
-	mu      sync.Mutex
-	mirrors map[string]*journal.Mirror
-	clients map[peer.ID]*http.Client
+	mu         sync.Mutex
+	mirrors    map[string]*journal.Mirror
+	trustOf    *consortium.Roster // the roster trustCache was derived from
+	trustCache *journal.Trust
+	clients    map[peer.ID]*http.Client
 
 	updates chan update
 	alerts  atomic.Uint64
@@ -197,9 +200,20 @@ func (js *journalService) serve(w http.ResponseWriter, r *http.Request) {
 	http.ServeFile(w, r, filepath.Join(dir, filepath.FromSlash(rest)))
 }
 
-// trust is the journal trust of the roster in force.
+// trust is the journal trust of the roster in force, derived once per
+// roster (every gossiped checkpoint is checked against it).
 func (js *journalService) trust() (*journal.Trust, error) {
-	return JournalTrust(js.n.roster.Load())
+	r := js.n.roster.Load()
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	if js.trustOf != r {
+		t, err := JournalTrust(r)
+		if err != nil {
+			return nil, err
+		}
+		js.trustOf, js.trustCache = r, t
+	}
+	return js.trustCache, nil
 }
 
 // validate accepts a gossiped checkpoint note only if a member's log signed it.

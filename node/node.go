@@ -56,6 +56,7 @@ type Node struct {
 	self    peer.ID
 	started time.Time
 
+	key     crypto.PrivKey
 	lock    *os.File
 	host    host.Host
 	gater   *p2p.Gater
@@ -107,6 +108,7 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.key = key
 	if n.self, err = peer.IDFromPrivateKey(key); err != nil {
 		return nil, err
 	}

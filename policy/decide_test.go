@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -245,7 +246,7 @@ func TestMemoAnalysis(t *testing.T) {
 	// The demo bundle: keyed by interval on the two thresholds it has.
 	plan := policy.PlanString(loadDemo(t))
 	for _, w := range []string{"name:total_value_usd kind:1 thresholds:[1000000 1000001]", "counter:{read:true thresholds:[500 501]}"} {
-		if !containsStr(plan, w) {
+		if !strings.Contains(plan, w) {
 			t.Errorf("plan %s lacks %s", plan, w)
 		}
 	}
