@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test ./consortium -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jcs -run '^$$' -fuzz FuzzCanonicalize -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jcs -run '^$$' -fuzz FuzzParseValue -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/jcs -run '^$$' -fuzz FuzzShortDecimal -fuzztime $(FUZZTIME)
 	$(GO) test ./sharing -run '^$$' -fuzz FuzzDecodeStatement -fuzztime $(FUZZTIME)
 	$(GO) test ./schemas -run '^$$' -fuzz FuzzCompiledAgrees -fuzztime $(FUZZTIME)
 	$(GO) test ./policy -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)

@@ -6,7 +6,9 @@ import (
 
 // classSeq matches anchored patterns that are a sequence of ASCII character
 // classes or literals, each repeated a counted number of times, such as
-// ^[A-Z]{2}[A-Z0-9]{3}[0-9]{3}$ — most of the patterns in dataset schemas.
+// ^[A-Z]{2}[A-Z0-9]{3}[0-9]{3}$, and groups of one fixed-count class
+// repeated, such as ^[0-9]{6}([0-9]{2}){0,2}$ — most of the patterns in
+// dataset schemas.
 // It runs a small NFA over positions instead of the regexp engine. Patterns
 // of any other shape are left to regexp.
 type classSeq struct {
@@ -16,6 +18,7 @@ type classSeq struct {
 type seqItem struct {
 	set      [4]uint64 // the ASCII bytes the item matches
 	min, max int       // max -1: unbounded
+	step     int       // counts go min, min+step, ...: ([0-9]{2}){0,2} is 0, 2 or 4
 }
 
 func (it *seqItem) has(c byte) bool { return c < 128 && it.set[c>>6]&(1<<(c&63)) != 0 }
@@ -45,6 +48,23 @@ func compileClassSeq(pattern string) (*classSeq, bool) {
 		case syntax.OpQuest:
 			min, max, sub = 0, 1, sub.Sub[0]
 		}
+		step := 1
+		if sub.Op == syntax.OpCapture {
+			// A group of one class (or character) repeated k times, itself
+			// repeated: (C{k}){m,n} is C repeated m*k, (m+1)*k, ... n*k times.
+			inner := sub.Sub[0]
+			if inner.Op == syntax.OpRepeat && inner.Min == inner.Max && inner.Min >= 1 {
+				step, inner = inner.Min, inner.Sub[0]
+			}
+			if inner.Op != syntax.OpCharClass && (inner.Op != syntax.OpLiteral || len(inner.Rune) != 1) {
+				return nil, false
+			}
+			min *= step
+			if max >= 0 {
+				max *= step
+			}
+			sub = inner
+		}
 		if sub.Flags&syntax.FoldCase != 0 {
 			return nil, false
 		}
@@ -60,10 +80,10 @@ func compileClassSeq(pattern string) (*classSeq, bool) {
 					it.set[c>>6] |= 1 << (c & 63)
 				}
 			}
-			it.min, it.max = min, max
+			it.min, it.max, it.step = min, max, step
 			q.items = append(q.items, it)
 		case syntax.OpLiteral:
-			if (min != 1 || max != 1) && len(sub.Rune) != 1 {
+			if (min != 1 || max != 1 || step != 1) && len(sub.Rune) != 1 {
 				return nil, false // a repeated multi-rune literal
 			}
 			for _, r := range sub.Rune {
@@ -72,7 +92,7 @@ func compileClassSeq(pattern string) (*classSeq, bool) {
 				}
 				var it seqItem
 				it.set[r>>6] |= 1 << (r & 63)
-				it.min, it.max = min, max
+				it.min, it.max, it.step = min, max, step
 				q.items = append(q.items, it)
 			}
 		default:
@@ -97,7 +117,7 @@ func (q *classSeq) match(s string) (matched, ok bool) {
 				continue
 			}
 			for k := 0; ; k++ {
-				if k >= it.min {
+				if k >= it.min && (k-it.min)%it.step == 0 {
 					next |= 1 << (p + k)
 				}
 				if (it.max >= 0 && k == it.max) || p+k >= len(s) || !it.has(s[p+k]) {

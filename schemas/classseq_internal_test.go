@@ -13,8 +13,8 @@ func TestClassSeqAgreesWithRegexp(t *testing.T) {
 		`^[A-Z]{2}$`, `^[0-9]{2}$`, `^[A-Z]{3}$`, `^[A-Z]{2}[A-Z0-9]{3}[0-9]{3}$`, `^[A-Z]{2}[A-Z0-9]{3}$`,
 		`^[A-Z]{2}-[A-Z0-9]{3,8}-[0-9]{4}-[0-9]{6,10}$`, `^[A-Z]{2}[0-9A-Z-]{6,24}$`, `^[A-Z0-9-]{6,32}$`,
 		`^[A-Z]{4}[0-9]{7}$`, `^[0-9A-Z]{6,20}$`, `^[A-U][0-9]{2}$`, `^a+b*c?$`, `^x[0-9]*$`, `^[a-c]{0,3}[b-d]{1,2}$`,
+		`^[0-9]{6}([0-9]{2}){0,2}$`, `^([0-9]{3})*$`, `^A([0-9]{2}){1,3}-?$`, `^(a)+b([b-d])?$`, `^([0-9]{2}){2,}$`, `^(x{2})$`,
 	}
-	alphabet := []byte("AZKX019-abcdxé\n ")
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, p := range patterns {
 		q, ok := compileClassSeq(p)
@@ -22,22 +22,62 @@ func TestClassSeqAgreesWithRegexp(t *testing.T) {
 			t.Fatalf("%s: not compiled", p)
 		}
 		re := regexp.MustCompile(p)
-		for range 20000 {
-			b := make([]byte, r.IntN(40))
-			for i := range b {
-				b[i] = alphabet[r.IntN(len(alphabet))]
+		matched := 0
+		alphabet := []byte("AZKX019-abcdxé\n ")
+		for range 40000 {
+			// A string the pattern should match, built from its items, then
+			// perhaps mutated: so both sides of every boundary are tried.
+			b := sample(r, q)
+			if r.IntN(2) == 0 && len(b) > 0 {
+				switch i := r.IntN(len(b)); r.IntN(3) {
+				case 0:
+					b[i] = alphabet[r.IntN(len(alphabet))]
+				case 1:
+					b = append(b[:i], b[i+1:]...)
+				default:
+					b = append(b[:i], append([]byte{b[r.IntN(len(b))]}, b[i:]...)...)
+				}
 			}
 			s := string(b)
-			if m, ok := q.match(s); ok && m != re.MatchString(s) {
+			m, ok := q.match(s)
+			if ok && m != re.MatchString(s) {
 				t.Fatalf("%s on %q: classSeq %v, regexp %v", p, s, m, !m)
 			}
+			if m {
+				matched++
+			}
+		}
+		if matched == 0 {
+			t.Errorf("%s: no random string matched; the test shows little", p)
 		}
 	}
-	for _, p := range []string{`^[0-9]{6}([0-9]{2}){0,2}$`, `[A-Z]{2}`, `^(?i)[a-z]$`, `^[^a]$`, `^é$`, `^(ab)+$`} {
+	for _, p := range []string{`[A-Z]{2}`, `^(?i)[a-z]$`, `^[^a]$`, `^é$`, `^(ab)+$`, `^([0-9]{2}[a-z])+$`, `^([0-9]{1,2})+$`} {
 		if _, ok := compileClassSeq(p); ok {
 			t.Errorf("%s compiled, but its shape is not supported", p)
 		}
 	}
+}
+
+// sample returns a random string that q should match.
+func sample(r *rand.Rand, q *classSeq) []byte {
+	var b []byte
+	for _, it := range q.items {
+		hi := it.max
+		if hi < 0 {
+			hi = it.min + 3*it.step
+		}
+		n := it.min + it.step*r.IntN((hi-it.min)/it.step+1)
+		var set []byte
+		for c := range 128 {
+			if it.has(byte(c)) {
+				set = append(set, byte(c))
+			}
+		}
+		for range n {
+			b = append(b, set[r.IntN(len(set))])
+		}
+	}
+	return b
 }
 
 // The quick format checks accept only what jsonschema/v6 accepts, over

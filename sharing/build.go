@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 
@@ -37,12 +39,19 @@ type Record struct {
 	Line      int
 	CID       cid.Cid
 	Canonical []byte
+	// Attributes is the canonical JSON object of the record's members named
+	// in BuildOptions.Attributes (its policy attributes), in canonical
+	// order: what a fetch decides on without reading the record.
+	Attributes []byte
 }
 
 // BuildOptions configures Build.
 type BuildOptions struct {
 	// Schema validates every record; nil skips validation.
 	Schema *schemas.Schema
+	// Attributes names the top-level members that go into each Record's
+	// Attributes (the schema's policy attributes).
+	Attributes []string
 	// Reject, if set, receives each invalid record, and Build goes on with
 	// the valid ones. If nil, the first invalid record (in input order)
 	// fails the build.
@@ -64,11 +73,17 @@ type BuildResult struct {
 
 const batchSize = 256
 
+// job is one batch of records on its way through the pipeline. Jobs are
+// recycled with their buffers: a publish of a million records otherwise
+// allocates its input twice over, and the collector spends its time
+// waiting for the garbage collector.
 type job struct {
 	lines []int
-	raws  [][]byte
+	raws  [][]byte // the records as read, in arena
+	arena []byte
 	out   []Record
 	errs  []*RecordError
+	buf   []byte // out's canonical bytes and attributes
 	done  chan struct{}
 }
 
@@ -76,7 +91,8 @@ type job struct {
 // hashes them, and hands the valid ones to sink in input order, in batches.
 // It computes the record tree as it goes, so memory stays flat whatever the
 // input size. On error nothing more is given to sink; the caller discards
-// what it was given.
+// what it was given. The byte slices of the Records given to sink, and the
+// raw bytes given to Reject, are reused once they return.
 func Build(ctx context.Context, src Source, opts BuildOptions, sink func([]Record) error) (*BuildResult, error) {
 	workers := opts.Workers
 	if workers <= 0 {
@@ -87,21 +103,46 @@ func Build(ctx context.Context, src Source, opts BuildOptions, sink func([]Recor
 
 	jobs := make(chan *job, workers*2)
 	pending := make(chan *job, workers*2)
+	free := make(chan *job, workers*4+2)
 	readErr := make(chan error, 1)
 	go func() { // reader: owns src
 		defer close(jobs)
 		defer close(pending)
-		readErr <- readBatches(ctx, src, jobs, pending)
+		readErr <- readBatches(ctx, src, jobs, pending, free)
 	}()
+	attrs := make(map[string]bool, len(opts.Attributes))
+	for _, a := range opts.Attributes {
+		attrs[a] = true
+	}
 	for range workers {
 		go func() {
 			var p jcs.Parser // one per worker: it reuses its memory
 			for j := range jobs {
-				process(&p, j, opts.Schema)
+				process(&p, j, opts.Schema, attrs)
 				close(j.done)
 			}
 		}()
 	}
+
+	// The sink runs on a goroutine of its own, in order, so that storing
+	// one batch overlaps with collecting the next.
+	sinks := make(chan *job, 4)
+	sinkErr := make(chan error, 1)
+	go func() {
+		var err error
+		for j := range sinks {
+			if err == nil && ctx.Err() == nil { // nothing more once failed
+				if err = sink(j.out); err != nil {
+					cancel()
+				}
+			}
+			select {
+			case free <- j:
+			default:
+			}
+		}
+		sinkErr <- err
+	}()
 
 	res := &BuildResult{}
 	tree := newTreeBuilder()
@@ -109,17 +150,27 @@ func Build(ctx context.Context, src Source, opts BuildOptions, sink func([]Recor
 	var failed error
 	for j := range pending {
 		<-j.done
+		if failed == nil && ctx.Err() != nil {
+			failed = ctx.Err() // the sink failed, or the caller gave up
+		}
 		if failed != nil {
 			continue // drain, so the reader and workers finish
 		}
 		read += len(j.lines)
-		if failed = collect(j, opts, res, tree, sink); failed != nil {
+		if failed = collect(j, opts, res, tree); failed != nil {
 			cancel()
 			continue
+		}
+		if len(j.out) > 0 {
+			sinks <- j
 		}
 		if opts.Progress != nil {
 			opts.Progress(read)
 		}
+	}
+	close(sinks)
+	if err := <-sinkErr; err != nil {
+		failed = err // the cause of any cancellation the collector saw
 	}
 	if err := <-readErr; failed == nil && err != nil {
 		failed = err
@@ -135,8 +186,10 @@ func Build(ctx context.Context, src Source, opts BuildOptions, sink func([]Recor
 	return res, nil
 }
 
-// collect hands one processed batch to sink, in order.
-func collect(j *job, opts BuildOptions, res *BuildResult, tree *treeBuilder, sink func([]Record) error) error {
+// collect keeps the valid records of one processed batch in j.out, with
+// their indexes, and adds them to the tree; it hands rejected ones to
+// opts.Reject.
+func collect(j *job, opts BuildOptions, res *BuildResult, tree *treeBuilder) error {
 	valid := j.out[:0]
 	for i := range j.lines {
 		if e := j.errs[i]; e != nil {
@@ -157,18 +210,25 @@ func collect(j *job, opts BuildOptions, res *BuildResult, tree *treeBuilder, sin
 		}
 		valid = append(valid, r)
 	}
-	if len(valid) == 0 {
-		return nil
-	}
-	return sink(valid)
+	j.out = valid
+	return nil
 }
 
-func readBatches(ctx context.Context, src Source, jobs, pending chan<- *job) error {
+// readBatches reads batches of records into jobs, recycled from free when
+// there are any, and sends each to the workers and, in order, to the
+// collector.
+func readBatches(ctx context.Context, src Source, jobs, pending chan<- *job, free <-chan *job) error {
 	for {
-		j := &job{done: make(chan struct{})}
+		var j *job
+		select {
+		case j = <-free:
+			j.lines, j.raws, j.arena, j.errs = j.lines[:0], j.raws[:0], j.arena[:0], j.errs[:0]
+		default:
+			j = &job{}
+		}
+		j.done = make(chan struct{})
 		var err error
-		var arena []byte // the batch's lines, copied into one buffer
-		var ends []int
+		var ends [batchSize]int
 		for len(j.lines) < batchSize {
 			var line int
 			var raw []byte
@@ -176,26 +236,28 @@ func readBatches(ctx context.Context, src Source, jobs, pending chan<- *job) err
 			if err != nil {
 				break
 			}
-			if arena == nil {
-				arena = make([]byte, 0, batchSize*(len(raw)+len(raw)/4))
+			if j.arena == nil {
+				j.arena = make([]byte, 0, batchSize*(len(raw)+len(raw)/4))
 			}
+			ends[len(j.lines)] = len(j.arena) + len(raw)
 			j.lines = append(j.lines, line)
-			arena = append(arena, raw...)
-			ends = append(ends, len(arena))
+			j.arena = append(j.arena, raw...)
 		}
 		start := 0
-		for _, end := range ends {
-			j.raws = append(j.raws, arena[start:end:end])
+		for _, end := range ends[:len(j.lines)] {
+			j.raws = append(j.raws, j.arena[start:end:end])
 			start = end
+		}
+		for range j.lines {
+			j.errs = append(j.errs, nil)
 		}
 		var re *RecordError
 		if errors.As(err, &re) {
 			// An unreadable record ends the batch where it stands, in order.
 			j.lines = append(j.lines, re.Line)
 			j.raws = append(j.raws, nil)
+			j.errs = append(j.errs, re)
 			err = nil
-			j.errs = make([]*RecordError, len(j.lines))
-			j.errs[len(j.lines)-1] = re
 		}
 		if len(j.lines) > 0 {
 			select {
@@ -218,11 +280,14 @@ func readBatches(ctx context.Context, src Source, jobs, pending chan<- *job) err
 	}
 }
 
-// process canonicalizes, validates and hashes one batch.
-func process(p *jcs.Parser, j *job, s *schemas.Schema) {
-	j.out = make([]Record, len(j.lines))
-	if j.errs == nil {
-		j.errs = make([]*RecordError, len(j.lines))
+// process canonicalizes, validates and hashes one batch, and projects each
+// record's attributes.
+func process(p *jcs.Parser, j *job, s *schemas.Schema, attrs map[string]bool) {
+	j.out = slices.Grow(j.out[:0], len(j.lines))[:len(j.lines)]
+	clear(j.out)
+	buf := j.buf[:0]
+	if cap(buf) < len(j.arena)+len(j.arena)/8 {
+		buf = make([]byte, 0, len(j.arena)+len(j.arena)/4)
 	}
 	for i, raw := range j.raws {
 		if j.errs[i] != nil {
@@ -241,20 +306,55 @@ func process(p *jcs.Parser, j *job, s *schemas.Schema) {
 			if err := s.ValidateValue(&v); err != nil {
 				var fe *schemas.FieldError
 				if errors.As(err, &fe) {
-					j.errs[i] = &RecordError{Line: j.lines[i], Field: fe.Field, Msg: fe.Msg}
+					// Clone: names may share the input's memory, which is reused.
+					j.errs[i] = &RecordError{Line: j.lines[i], Field: strings.Clone(fe.Field), Msg: strings.Clone(fe.Msg)}
 				} else {
 					j.errs[i] = &RecordError{Line: j.lines[i], Msg: err.Error()}
 				}
 				continue
 			}
 		}
-		canon, err := v.AppendCanonical(make([]byte, 0, len(raw)))
+		// Appending to buf may move it; records already made keep the old
+		// array, which stays valid.
+		start := len(buf)
+		out, err := v.AppendCanonical(buf)
+		mid := len(out)
+		if err == nil {
+			out, err = appendProjection(out, &v, attrs)
+		}
 		if err != nil {
 			j.errs[i] = &RecordError{Line: j.lines[i], Msg: err.Error()}
 			continue
 		}
-		j.out[i] = Record{Line: j.lines[i], CID: cids.OfJSON(canon), Canonical: canon}
+		buf = out
+		canon := buf[start:mid:mid]
+		j.out[i] = Record{Line: j.lines[i], CID: cids.OfJSON(canon), Canonical: canon, Attributes: buf[mid:len(buf):len(buf)]}
 	}
+	j.buf = buf
+}
+
+// appendProjection appends the canonical JSON object of v's members named in
+// attrs. v's members are in canonical order already.
+func appendProjection(dst []byte, v *jcs.Value, attrs map[string]bool) ([]byte, error) {
+	dst = append(dst, '{')
+	first := true
+	for k := range v.Members {
+		m := &v.Members[k]
+		if !attrs[m.Key] {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = jcs.AppendString(dst, m.Key)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = m.Value.AppendCanonical(dst); err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, '}'), nil
 }
 
 // String summarizes the result for humans.

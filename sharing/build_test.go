@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,12 +40,22 @@ func genJSONL(t testing.TB, id string, n int, seed uint64) []byte {
 	return b.Bytes()
 }
 
+// cloneRecords copies records out of Build's reused buffers.
+func cloneRecords(b []sharing.Record) []sharing.Record {
+	out := make([]sharing.Record, len(b))
+	for i, r := range b {
+		r.Canonical, r.Attributes = slices.Clone(r.Canonical), slices.Clone(r.Attributes)
+		out[i] = r
+	}
+	return out
+}
+
 // build runs Build over data and returns the records handed to the sink.
 func build(t testing.TB, data []byte, opts sharing.BuildOptions) ([]sharing.Record, *sharing.BuildResult, error) {
 	t.Helper()
 	var recs []sharing.Record
 	res, err := sharing.Build(context.Background(), sharing.JSONLines(bytes.NewReader(data)), opts, func(b []sharing.Record) error {
-		recs = append(recs, b...)
+		recs = append(recs, cloneRecords(b)...)
 		return nil
 	})
 	return recs, res, err
@@ -197,7 +208,7 @@ func TestCSVRecords(t *testing.T) {
 	}
 	var recs []sharing.Record
 	_, err = sharing.Build(context.Background(), src, sharing.BuildOptions{Schema: s}, func(b []sharing.Record) error {
-		recs = append(recs, b...)
+		recs = append(recs, cloneRecords(b)...)
 		return nil
 	})
 	var re *sharing.RecordError

@@ -73,7 +73,7 @@ func (p *Publisher) Publish(ctx context.Context, req PublishRequest, r io.Reader
 		return nil, fmt.Errorf("format %q: want jsonl or csv", req.Format)
 	}
 
-	ss, err := p.Store.newSession(req.Schema.PolicyAttributes...)
+	ss, err := p.Store.newSession()
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (p *Publisher) Publish(ctx context.Context, req PublishRequest, r io.Reader
 			_ = ss.abort()
 		}
 	}()
-	res, err := Build(ctx, src, BuildOptions{Schema: req.Schema, Reject: req.Reject, Progress: req.Progress}, ss.add)
+	res, err := Build(ctx, src, BuildOptions{Schema: req.Schema, Attributes: req.Schema.PolicyAttributes, Reject: req.Reject, Progress: req.Progress}, ss.add)
 	if err != nil {
 		return nil, err
 	}

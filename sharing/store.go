@@ -18,8 +18,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/ipfs/go-cid"
 	"go.uber.org/zap"
-
-	"github.com/caravan-consortium/caravan/internal/jcs"
 )
 
 // Key layout in the gateway's Pebble store:
@@ -159,11 +157,10 @@ type session struct {
 	w     *sstable.Writer // nil until the first record
 	apath string          // the staging sstable of attribute projections
 	aw    *sstable.Writer
-	attrs map[string]bool // the schema's policy attributes
 	buf   []byte
 }
 
-func (s *Store) newSession(policyAttrs ...string) (*session, error) {
+func (s *Store) newSession() (*session, error) {
 	id := make([]byte, sessionLen)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
@@ -171,12 +168,8 @@ func (s *Store) newSession(policyAttrs ...string) (*session, error) {
 	if err := s.db.Set(key(prefixPending, id), nil, pebble.Sync); err != nil {
 		return nil, err
 	}
-	ss := &session{s: s, id: id, path: filepath.Join(s.staging, hex.EncodeToString(id)+".sst"),
-		apath: filepath.Join(s.staging, hex.EncodeToString(id)+".attrs.sst"), attrs: map[string]bool{}}
-	for _, a := range policyAttrs {
-		ss.attrs[a] = true
-	}
-	return ss, nil
+	return &session{s: s, id: id, path: filepath.Join(s.staging, hex.EncodeToString(id)+".sst"),
+		apath: filepath.Join(s.staging, hex.EncodeToString(id)+".attrs.sst")}, nil
 }
 
 // sessionBounds returns the key range that holds a session's records.
@@ -215,11 +208,7 @@ func (ss *session) add(recs []Record) error {
 		if err := ss.w.Set(recordKey(ss.id, r.Index), r.Canonical); err != nil {
 			return err
 		}
-		v, err := ss.projection(r)
-		if err != nil {
-			return fmt.Errorf("record %d: %w", r.Index, err)
-		}
-		if err := ss.aw.Set(binary.BigEndian.AppendUint64(key(prefixAttrs, ss.id), r.Index), v); err != nil {
+		if err := ss.aw.Set(binary.BigEndian.AppendUint64(key(prefixAttrs, ss.id), r.Index), ss.projection(r)); err != nil {
 			return err
 		}
 	}
@@ -227,23 +216,13 @@ func (ss *session) add(recs []Record) error {
 }
 
 // projection is a record's CID (length-prefixed) and the canonical JSON
-// object of its policy-attribute members, in canonical order.
-func (ss *session) projection(r Record) ([]byte, error) {
+// object of its policy attributes. The value is valid until the next call.
+func (ss *session) projection(r Record) []byte {
 	c := r.CID.Bytes()
-	v := append(append(make([]byte, 0, 1+len(c)+128), byte(len(c))), c...)
-	v = append(v, '{')
-	first := true
-	err := jcs.Fields(r.Canonical, func(k string) bool { return ss.attrs[k] }, func(k string, raw []byte) error {
-		if !first {
-			v = append(v, ',')
-		}
-		first = false
-		v = jcs.AppendString(v, k)
-		v = append(v, ':')
-		v = append(v, raw...)
-		return nil
-	})
-	return append(v, '}'), err
+	v := append(ss.buf[:0], byte(len(c)))
+	v = append(v, c...)
+	ss.buf = append(v, r.Attributes...)
+	return ss.buf
 }
 
 // commit makes the session's records and the manifest visible: the

@@ -3,6 +3,8 @@ package sharing
 import (
 	"context"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,20 +115,24 @@ func TestAttributeProjections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ss, err := s.newSession("b", "d\u00e9")
+	ss, err := s.newSession()
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := [][]byte{
-		[]byte(`{"a":[{"b":"nested"}],"b":"x","c":{"d":1},"dé":2}`),
-		[]byte(`{"a":1}`),
-	}
+	input := "{\"d\u00e9\": 2.0, \"c\": {\"d\": 1}, \"b\": \"x\", \"a\": [{\"b\": \"nested\"}]}\n{\"a\": 1}\n"
 	var rs []Record
-	for i, canon := range recs {
-		rs = append(rs, Record{Index: uint64(i), CID: cids.OfJSON(canon), Canonical: canon})
+	_, err = Build(context.Background(), JSONLines(strings.NewReader(input)), BuildOptions{Attributes: []string{"b", "d\u00e9"}}, func(b []Record) error {
+		for _, r := range b {
+			r.Canonical = slices.Clone(r.Canonical)
+			rs = append(rs, r)
+		}
+		return ss.add(b)
+	})
+	if err != nil || len(rs) != 2 {
+		t.Fatal(len(rs), err)
 	}
-	if err := ss.add(rs); err != nil {
-		t.Fatal(err)
+	if string(rs[0].Canonical) != `{"a":[{"b":"nested"}],"b":"x","c":{"d":1},"dé":2}` {
+		t.Fatalf("canonical %s", rs[0].Canonical)
 	}
 	key, _, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {

@@ -180,7 +180,8 @@ func appendValidString(dst []byte, s string) []byte {
 }
 
 // appendNumber writes a number in the ECMAScript form RFC 8785 requires.
-// Plain integers of up to 15 digits are already in that form.
+// Plain integers of up to 15 digits are already in that form, and so are
+// most plain decimals (see isShortDecimal).
 func appendNumber(dst []byte, s string) ([]byte, error) {
 	if isShortInteger(s) {
 		if s == "-0" {
@@ -188,11 +189,50 @@ func appendNumber(dst []byte, s string) ([]byte, error) {
 		}
 		return append(dst, s...), nil
 	}
+	if isShortDecimal(s) {
+		return append(dst, s...), nil
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return nil, fmt.Errorf("jcs: number %s is out of the IEEE 754 double range", s)
 	}
 	return appendFloat(dst, f)
+}
+
+// isShortDecimal reports whether s is a plain decimal (no exponent) that is
+// its own ECMAScript form: at most 15 significant digits, no leading zero in
+// its integer part, no trailing zero in its fraction, and at least 1e-6 in
+// magnitude. Any decimal of at most 15 significant digits survives a round
+// trip through a double (DBL_DIG), so no shorter digit string names the same
+// double, and ECMAScript's Number::toString prints exactly these digits, in
+// this notation for magnitudes from 1e-6 to below 1e21.
+func isShortDecimal(s string) bool {
+	if len(s) > 0 && s[0] == '-' {
+		s = s[1:]
+	}
+	dot := -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' && dot < 0 {
+			dot = i
+			continue
+		}
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	if dot <= 0 || dot == len(s)-1 || s[len(s)-1] == '0' {
+		return false
+	}
+	intPart, frac := s[:dot], s[dot+1:]
+	if intPart == "0" {
+		zeros := 0
+		for zeros < len(frac) && frac[zeros] == '0' {
+			zeros++
+		}
+		return zeros <= 5 && len(frac)-zeros <= 15
+	}
+	return intPart[0] != '0' && len(intPart)+len(frac) <= 15
 }
 
 func isShortInteger(s string) bool {

@@ -11,7 +11,6 @@
 package jcs
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -197,8 +196,8 @@ func (p *parser) hex4() (rune, error) {
 }
 
 // number parses an RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (p *parser) number() (any, error) {
-	start := p.pos
+// scanNumber moves past a number, checking its grammar.
+func (p *parser) scanNumber() error {
 	if p.data[p.pos] == '-' {
 		p.pos++
 	}
@@ -206,12 +205,12 @@ func (p *parser) number() (any, error) {
 	case p.pos < len(p.data) && p.data[p.pos] == '0':
 		p.pos++
 	case p.digits() == 0:
-		return nil, p.errorf("invalid number")
+		return p.errorf("invalid number")
 	}
 	if p.pos < len(p.data) && p.data[p.pos] == '.' {
 		p.pos++
 		if p.digits() == 0 {
-			return nil, p.errorf("invalid number: no digits after '.'")
+			return p.errorf("invalid number: no digits after '.'")
 		}
 	}
 	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
@@ -220,10 +219,10 @@ func (p *parser) number() (any, error) {
 			p.pos++
 		}
 		if p.digits() == 0 {
-			return nil, p.errorf("invalid number: no digits in the exponent")
+			return p.errorf("invalid number: no digits in the exponent")
 		}
 	}
-	return json.Number(p.data[start:p.pos]), nil
+	return nil
 }
 
 func (p *parser) digits() int {

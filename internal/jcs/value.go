@@ -28,6 +28,8 @@ const (
 type Value struct {
 	Kind    Kind
 	Bool    bool
+	plain   bool     // a String known to need no escaping (as parsed)
+	keyOK   bool     // a member's value: its key needs no escaping
 	Str     string   // a String's value, or a Number's literal text
 	Items   []Value  // an Array's elements
 	Members []Member // an Object's members, sorted by key (UTF-16 order)
@@ -100,11 +102,11 @@ func (p *vparser) value() (Value, error) {
 	case c == '[':
 		return p.array()
 	case c == '"':
-		s, err := p.str()
-		return Value{Kind: String, Str: s}, err
+		s, plain, err := p.str()
+		return Value{Kind: String, Str: s, plain: plain}, err
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := p.pos
-		if _, err := p.number(); err != nil {
+		if err := p.scanNumber(); err != nil {
 			return Value{}, err
 		}
 		return Value{Kind: Number, Str: p.text[start:p.pos]}, nil
@@ -118,8 +120,9 @@ func (p *vparser) value() (Value, error) {
 	return Value{}, p.errorf("unexpected character %q", p.data[p.pos])
 }
 
-// str parses a string; without escapes it is a substring of the input.
-func (p *vparser) str() (string, error) {
+// str parses a string; without escapes it is a substring of the input, and
+// plain: it has no byte that canonical form escapes.
+func (p *vparser) str() (s string, plain bool, err error) {
 	start := p.pos + 1
 	var high byte
 	for i := start; i < len(p.data); i++ {
@@ -129,14 +132,15 @@ func (p *vparser) str() (string, error) {
 				break // let the full parser report where
 			}
 			p.pos = i + 1
-			return p.text[start:i], nil
+			return p.text[start:i], true, nil
 		}
 		if c == '\\' || c < 0x20 {
 			break
 		}
 		high |= c
 	}
-	return p.string()
+	s, err = p.string()
+	return s, false, err
 }
 
 func (p *vparser) object() (Value, error) {
@@ -157,7 +161,7 @@ func (p *vparser) object() (Value, error) {
 			return Value{}, p.errorf("expected a member name")
 		}
 		at := p.pos
-		k, err := p.str()
+		k, keyOK, err := p.str()
 		if err != nil {
 			return Value{}, err
 		}
@@ -171,6 +175,7 @@ func (p *vparser) object() (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
+		v.keyOK = keyOK
 		p.stack = append(p.stack, Member{Key: k, Value: v})
 		p.keyAt = append(p.keyAt, at)
 		p.skipSpace()
@@ -196,7 +201,7 @@ func (p *vparser) object() (Value, error) {
 	for i := range parsed {
 		order = append(order, int32(i))
 	}
-	slices.SortFunc(order, func(a, b int32) int { return compareUTF16(parsed[a].Key, parsed[b].Key) })
+	sortMembers(order, parsed)
 	start := len(p.members)
 	for _, j := range order {
 		p.members = append(p.members, parsed[j])
@@ -213,6 +218,26 @@ func (p *vparser) object() (Value, error) {
 	p.stack = p.stack[:base]
 	p.keyAt = p.keyAt[:base]
 	return Value{Kind: Object, Members: members}, nil
+}
+
+// sortMembers sorts order, indexes of members, by key. Records have a few
+// dozen members at most, often partly sorted: insertion sort, without the
+// indirect calls of a generic sort, is the fastest for them.
+func sortMembers(order []int32, members []Member) {
+	if len(order) > 48 {
+		slices.SortFunc(order, func(a, b int32) int { return compareUTF16(members[a].Key, members[b].Key) })
+		return
+	}
+	for i := 1; i < len(order); i++ {
+		x := order[i]
+		k := members[x].Key
+		j := i
+		for j > 0 && compareUTF16(members[order[j-1]].Key, k) > 0 {
+			order[j] = order[j-1]
+			j--
+		}
+		order[j] = x
+	}
 }
 
 func (p *vparser) array() (Value, error) {
@@ -272,6 +297,11 @@ func (v *Value) AppendCanonical(dst []byte) ([]byte, error) {
 	case Number:
 		return appendNumber(dst, v.Str)
 	case String:
+		if v.plain {
+			dst = append(dst, '"')
+			dst = append(dst, v.Str...)
+			return append(dst, '"'), nil
+		}
 		return appendValidString(dst, v.Str), nil // the parser checked UTF-8
 	case Array:
 		dst = append(dst, '[')
@@ -290,8 +320,14 @@ func (v *Value) AppendCanonical(dst []byte) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendValidString(dst, v.Members[i].Key)
-			dst = append(dst, ':')
+			if m := &v.Members[i]; m.Value.keyOK {
+				dst = append(dst, '"')
+				dst = append(dst, m.Key...)
+				dst = append(dst, '"', ':')
+			} else {
+				dst = appendValidString(dst, m.Key)
+				dst = append(dst, ':')
+			}
 			if dst, err = v.Members[i].Value.AppendCanonical(dst); err != nil {
 				return nil, err
 			}
