@@ -244,6 +244,35 @@ func memoryOf(pid int) (hwm, rss float64, err error) {
 	return hwm, rss, nil
 }
 
+// cpuOf reads the CPU time (user + system) pid has used so far. On this
+// shared machine wall-clock figures vary from run to run; CPU time varies
+// less, and says how much of the cores the work took.
+func cpuOf(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14 and stime 15 (proc(5)).
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	var utime, stime int64
+	if _, err := fmt.Sscan(f[11], &utime); err != nil {
+		return 0, err
+	}
+	if _, err := fmt.Sscan(f[12], &stime); err != nil {
+		return 0, err
+	}
+	const ticks = 100 // USER_HZ, 100 on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, nil
+}
+
 // stepShutdown sends SIGTERM to every gateway and checks that each exited 0
 // within node.ShutdownTimeout, removed its control socket, freed its ports
 // and left no process behind.

@@ -67,12 +67,15 @@ func stepPublishBench(ctx context.Context, e *Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	cpuBefore, _ := cpuOf(o.PID())
 	start := time.Now()
 	res, err := cl.Publish(ctx, node.PublishOptions{Dataset: "bench-declarations", Schema: "customs-declaration", Purposes: []string{"benchmark"}}, bufio.NewReaderSize(f, 1<<20), nil)
 	if err != nil {
 		return "", err
 	}
 	took := time.Since(start)
+	cpu, _ := cpuOf(o.PID())
+	cpu -= cpuBefore
 	hwm, _, _ := memoryOf(o.PID())
 	n := res.Manifest.Records
 	rate := float64(n) / took.Seconds()
@@ -84,6 +87,7 @@ func stepPublishBench(ctx context.Context, e *Env) (string, error) {
 	}
 	e.figure("publish (validate, canonicalize, CID, tree, store, sign, announce)",
 		fmt.Sprintf("%d records in %v: %.0f records/s, %.1f MB/s", n, took.Round(time.Millisecond), rate, float64(st.Size())/1e6/took.Seconds()), goal)
+	e.figure("gateway CPU time during the publish (user+sys)", fmt.Sprintf("%.2f s: %.0f%% of one core on average, %.1f µs per record", cpu.Seconds(), 100*cpu.Seconds()/took.Seconds(), float64(cpu.Microseconds())/float64(n)), "(this VM's speed varies: read both)")
 	e.figure("gateway peak RSS (VmHWM) during the publish", fmt.Sprintf("%.1f MB (%.1f MB before)", hwm, rssBefore), "memory stays flat (streaming)")
 	return fmt.Sprintf("%d records in %v (%.0f records/s); manifest %s", n, took.Round(time.Millisecond), rate, res.CID), nil
 }

@@ -82,10 +82,11 @@ func (e *Extractor) RecordValue(id string, v *jcs.Value) (Record, error) {
 		return Record{}, fmt.Errorf("record is not a JSON object")
 	}
 	m := make(map[string]any, len(e.fields))
+	members := v.Members()
 	for _, f := range e.fields {
-		for i := range v.Members {
-			if v.Members[i].Key == string(f.name) {
-				m[string(f.name)] = cloneStrings(v.Members[i].Value.Any())
+		for i := range members {
+			if members[i].Key == string(f.name) {
+				m[string(f.name)] = cloneStrings(members[i].Value.Any())
 				break
 			}
 		}

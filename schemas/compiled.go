@@ -289,12 +289,13 @@ func (n *cnode) validate(v *jcs.Value, path []string) error {
 			}
 		}
 	case jcs.Array:
-		if len(v.Items) < n.minItems || (n.maxItems >= 0 && len(v.Items) > n.maxItems) {
-			return fail(path, "%d items, want between %d and %d", len(v.Items), n.minItems, n.maxItems)
+		items := v.Items()
+		if len(items) < n.minItems || (n.maxItems >= 0 && len(items) > n.maxItems) {
+			return fail(path, "%d items, want between %d and %d", len(items), n.minItems, n.maxItems)
 		}
 		if n.items != nil {
-			for i := range v.Items {
-				if err := n.items.validate(&v.Items[i], append(path, strconv.Itoa(i))); err != nil {
+			for i := range items {
+				if err := n.items.validate(&items[i], append(path, strconv.Itoa(i))); err != nil {
 					return err
 				}
 			}
@@ -329,7 +330,7 @@ func (n *cnode) validateString(s string, path []string) error {
 // validateObject walks the object's members and the schema's properties
 // together, once: both are sorted in the same order.
 func (n *cnode) validateObject(v *jcs.Value, path []string) error {
-	members, props := v.Members, n.props
+	members, props := v.Members(), n.props
 	mi, pi := 0, 0
 	for mi < len(members) || pi < len(props) {
 		var c int

@@ -110,10 +110,9 @@ func Build(ctx context.Context, src Source, opts BuildOptions, sink func([]Recor
 		defer close(pending)
 		readErr <- readBatches(ctx, src, jobs, pending, free)
 	}()
-	attrs := make(map[string]bool, len(opts.Attributes))
-	for _, a := range opts.Attributes {
-		attrs[a] = true
-	}
+	attrs := slices.Clone(opts.Attributes)
+	slices.SortFunc(attrs, jcs.CompareKeys)
+	attrs = slices.Compact(attrs)
 	for range workers {
 		go func() {
 			var p jcs.Parser // one per worker: it reuses its memory
@@ -282,7 +281,7 @@ func readBatches(ctx context.Context, src Source, jobs, pending chan<- *job, fre
 
 // process canonicalizes, validates and hashes one batch, and projects each
 // record's attributes.
-func process(p *jcs.Parser, j *job, s *schemas.Schema, attrs map[string]bool) {
+func process(p *jcs.Parser, j *job, s *schemas.Schema, attrs []string) {
 	j.out = slices.Grow(j.out[:0], len(j.lines))[:len(j.lines)]
 	clear(j.out)
 	buf := j.buf[:0]
@@ -334,25 +333,32 @@ func process(p *jcs.Parser, j *job, s *schemas.Schema, attrs map[string]bool) {
 }
 
 // appendProjection appends the canonical JSON object of v's members named in
-// attrs. v's members are in canonical order already.
-func appendProjection(dst []byte, v *jcs.Value, attrs map[string]bool) ([]byte, error) {
+// attrs. Both are in canonical order, so one merge finds them.
+func appendProjection(dst []byte, v *jcs.Value, attrs []string) ([]byte, error) {
 	dst = append(dst, '{')
 	first := true
-	for k := range v.Members {
-		m := &v.Members[k]
-		if !attrs[m.Key] {
+	ms := v.Members()
+	for _, a := range attrs {
+		for len(ms) > 0 && jcs.CompareKeys(ms[0].Key, a) < 0 {
+			ms = ms[1:]
+		}
+		if len(ms) == 0 {
+			break
+		}
+		if ms[0].Key != a {
 			continue
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = jcs.AppendString(dst, m.Key)
+		dst = jcs.AppendString(dst, a)
 		dst = append(dst, ':')
 		var err error
-		if dst, err = m.Value.AppendCanonical(dst); err != nil {
+		if dst, err = ms[0].Value.AppendCanonical(dst); err != nil {
 			return nil, err
 		}
+		ms = ms[1:]
 	}
 	return append(dst, '}'), nil
 }

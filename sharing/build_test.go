@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/schemas/sample"
 	"github.com/caravan-consortium/caravan/sharing"
@@ -217,5 +218,48 @@ func TestCSVRecords(t *testing.T) {
 	}
 	if _, err := sharing.CSVRecords(strings.NewReader("event_id,colour\n"), s); err == nil || !strings.Contains(err.Error(), "colour") {
 		t.Fatalf("unknown column: %v", err)
+	}
+}
+
+// Each record's attributes are the canonical object of exactly its members
+// named as policy attributes, as a scan of its canonical bytes finds them,
+// for every schema.
+func TestBuildProjectsAttributes(t *testing.T) {
+	for _, id := range []string{"customs-declaration", "certificate-of-origin", "shipment-event", "company-registry-extract"} {
+		s := schema(t, id)
+		if len(s.PolicyAttributes) == 0 {
+			t.Fatalf("%s: no policy attributes", id)
+		}
+		want := map[string]bool{}
+		for _, a := range s.PolicyAttributes {
+			want[a] = true
+		}
+		recs, _, err := build(t, genJSONL(t, id, 500, 7), sharing.BuildOptions{Schema: s, Attributes: s.PolicyAttributes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			var exp []byte
+			err := jcs.Fields(r.Canonical, func(k string) bool { return want[k] }, func(k string, raw []byte) error {
+				if exp == nil {
+					exp = []byte{'{'}
+				} else {
+					exp = append(exp, ',')
+				}
+				exp = append(jcs.AppendString(exp, k), ':')
+				exp = append(exp, raw...)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if exp == nil {
+				exp = []byte{'{'}
+			}
+			exp = append(exp, '}')
+			if !bytes.Equal(r.Attributes, exp) {
+				t.Fatalf("%s record %d: attributes %s, want %s", id, r.Index, r.Attributes, exp)
+			}
+		}
 	}
 }

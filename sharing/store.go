@@ -192,17 +192,23 @@ func (ss *session) add(recs []Record) error {
 		if err := os.MkdirAll(ss.s.staging, 0o700); err != nil {
 			return err
 		}
-		f, err := vfs.Default.Create(ss.path, vfs.WriteCategoryUnspecified)
+		f, err := createStaging(ss.path)
 		if err != nil {
 			return err
 		}
+		// Blocks of 32 KiB rather than Pebble's 4 KiB: a dataset is written
+		// once and read in order, and larger blocks compress better and
+		// cost less per byte (publishing 1M records: 10.1-10.3 s against
+		// 11.1-11.5 s in alternating runs).
 		format := ss.s.db.FormatMajorVersion().MaxTableFormat()
-		ss.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), ss.s.opts.MakeWriterOptions(0, format))
-		af, err := vfs.Default.Create(ss.apath, vfs.WriteCategoryUnspecified)
+		wo := ss.s.opts.MakeWriterOptions(0, format)
+		wo.BlockSize = 32 << 10
+		ss.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)
+		af, err := createStaging(ss.apath)
 		if err != nil {
 			return err
 		}
-		ss.aw = sstable.NewWriter(objstorageprovider.NewFileWritable(af), ss.s.opts.MakeWriterOptions(0, format))
+		ss.aw = sstable.NewWriter(objstorageprovider.NewFileWritable(af), wo)
 	}
 	for _, r := range recs {
 		if err := ss.w.Set(recordKey(ss.id, r.Index), r.Canonical); err != nil {
@@ -213,6 +219,17 @@ func (ss *session) add(recs []Record) error {
 		}
 	}
 	return nil
+}
+
+// createStaging creates a staging sstable file that is written back to disk
+// as it grows (sync_file_range every MiB, as Pebble does for its own
+// tables), so that the sync at commit has little left to do.
+func createStaging(path string) (vfs.File, error) {
+	f, err := vfs.Default.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return nil, err
+	}
+	return vfs.NewSyncingFile(f, vfs.SyncingFileOptions{BytesPerSync: 1 << 20}), nil
 }
 
 // projection is a record's CID (length-prefixed) and the canonical JSON

@@ -119,7 +119,7 @@ func TestAttributeProjections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	input := "{\"d\u00e9\": 2.0, \"c\": {\"d\": 1}, \"b\": \"x\", \"a\": [{\"b\": \"nested\"}]}\n{\"a\": 1}\n"
+	input := "{\"d\u00e9\": 2.0, \"c\": {\"d\": 1}, \"b\": \"x\", \"a\": [{\"b\": \"nested\"}]}\n{\"a\": 1}\n{\"a\": 1, \"d\u00e9\": 3}\n"
 	var rs []Record
 	_, err = Build(context.Background(), JSONLines(strings.NewReader(input)), BuildOptions{Attributes: []string{"b", "d\u00e9"}}, func(b []Record) error {
 		for _, r := range b {
@@ -128,7 +128,7 @@ func TestAttributeProjections(t *testing.T) {
 		}
 		return ss.add(b)
 	})
-	if err != nil || len(rs) != 2 {
+	if err != nil || len(rs) != 3 {
 		t.Fatal(len(rs), err)
 	}
 	if string(rs[0].Canonical) != `{"a":[{"b":"nested"}],"b":"x","c":{"d":1},"dé":2}` {
@@ -145,7 +145,7 @@ func TestAttributeProjections(t *testing.T) {
 	if err := ss.commit(st); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{`{"b":"x","dé":2}`, `{}`}
+	want := []string{`{"b":"x","dé":2}`, `{}`, `{"dé":3}`}
 	n := 0
 	err = s.Attributes(st.CID(), func(i uint64, c cid.Cid, proj []byte) error {
 		if c != rs[i].CID || string(proj) != want[i] {
@@ -154,7 +154,7 @@ func TestAttributeProjections(t *testing.T) {
 		n++
 		return nil
 	})
-	if err != nil || n != 2 {
+	if err != nil || n != 3 {
 		t.Fatalf("%d projections, %v", n, err)
 	}
 }

@@ -24,15 +24,46 @@ const (
 // Value is a parsed JSON value in a compact form, for hot paths: objects
 // are member slices sorted in RFC 8785 order (so canonical output needs no
 // sorting and a schema's properties can be matched by merging), and strings
-// without escapes share the input's memory.
+// without escapes share the input's memory. A Value is 32 bytes: parsing
+// moves each one several times, and its size was most of the parser's cost.
 type Value struct {
-	Kind    Kind
-	Bool    bool
-	plain   bool     // a String known to need no escaping (as parsed)
-	keyOK   bool     // a member's value: its key needs no escaping
-	Str     string   // a String's value, or a Number's literal text
-	Items   []Value  // an Array's elements
-	Members []Member // an Object's members, sorted by key (UTF-16 order)
+	Kind  Kind
+	Bool  bool
+	plain bool           // a String known to need no escaping (as parsed)
+	keyOK bool           // a member's value: its key needs no escaping
+	n     int32          // how many items or members kids points to
+	Str   string         // a String's value, or a Number's literal text
+	kids  unsafe.Pointer // an Array's first item or an Object's first member
+}
+
+// Items returns an Array's elements.
+func (v *Value) Items() []Value {
+	if v.Kind != Array || v.kids == nil {
+		return nil
+	}
+	return unsafe.Slice((*Value)(v.kids), v.n)
+}
+
+// Members returns an Object's members, sorted by key (UTF-16 order).
+func (v *Value) Members() []Member {
+	if v.Kind != Object || v.kids == nil {
+		return nil
+	}
+	return unsafe.Slice((*Member)(v.kids), v.n)
+}
+
+func arrayOf(items []Value) Value {
+	if len(items) == 0 {
+		return Value{Kind: Array}
+	}
+	return Value{Kind: Array, n: int32(len(items)), kids: unsafe.Pointer(&items[0])}
+}
+
+func objectOf(members []Member) Value {
+	if len(members) == 0 {
+		return Value{Kind: Object}
+	}
+	return Value{Kind: Object, n: int32(len(members)), kids: unsafe.Pointer(&members[0])}
 }
 
 // Member is one member of an object.
@@ -153,7 +184,7 @@ func (p *vparser) object() (Value, error) {
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
 		p.depth--
-		return Value{Kind: Object, Members: []Member{}}, nil
+		return objectOf(nil), nil
 	}
 	for {
 		p.skipSpace()
@@ -217,7 +248,7 @@ func (p *vparser) object() (Value, error) {
 	clear(parsed) // drop references for the GC
 	p.stack = p.stack[:base]
 	p.keyAt = p.keyAt[:base]
-	return Value{Kind: Object, Members: members}, nil
+	return objectOf(members), nil
 }
 
 // sortMembers sorts order, indexes of members, by key. Records have a few
@@ -249,7 +280,7 @@ func (p *vparser) array() (Value, error) {
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
 		p.depth--
-		return Value{Kind: Array, Items: []Value{}}, nil
+		return arrayOf(nil), nil
 	}
 	base := len(p.istack)
 	for {
@@ -279,7 +310,7 @@ func (p *vparser) array() (Value, error) {
 	p.items = append(p.items, p.istack[base:]...)
 	clear(p.istack[base:])
 	p.istack = p.istack[:base]
-	return Value{Kind: Array, Items: p.items[start:len(p.items):len(p.items)]}, nil
+	return arrayOf(p.items[start:len(p.items):len(p.items)]), nil
 }
 
 // AppendCanonical appends the RFC 8785 form of v to dst. Its strings must be
@@ -305,22 +336,24 @@ func (v *Value) AppendCanonical(dst []byte) ([]byte, error) {
 		return appendValidString(dst, v.Str), nil // the parser checked UTF-8
 	case Array:
 		dst = append(dst, '[')
-		for i := range v.Items {
+		items := v.Items()
+		for i := range items {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, err = v.Items[i].AppendCanonical(dst); err != nil {
+			if dst, err = items[i].AppendCanonical(dst); err != nil {
 				return nil, err
 			}
 		}
 		return append(dst, ']'), nil
 	case Object:
 		dst = append(dst, '{')
-		for i := range v.Members {
+		members := v.Members()
+		for i := range members {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if m := &v.Members[i]; m.Value.keyOK {
+			if m := &members[i]; m.Value.keyOK {
 				dst = append(dst, '"')
 				dst = append(dst, m.Key...)
 				dst = append(dst, '"', ':')
@@ -328,7 +361,7 @@ func (v *Value) AppendCanonical(dst []byte) ([]byte, error) {
 				dst = appendValidString(dst, m.Key)
 				dst = append(dst, ':')
 			}
-			if dst, err = v.Members[i].Value.AppendCanonical(dst); err != nil {
+			if dst, err = members[i].Value.AppendCanonical(dst); err != nil {
 				return nil, err
 			}
 		}
@@ -347,14 +380,16 @@ func (v *Value) Any() any {
 	case String:
 		return v.Str
 	case Array:
-		out := make([]any, len(v.Items))
-		for i := range v.Items {
-			out[i] = v.Items[i].Any()
+		items := v.Items()
+		out := make([]any, len(items))
+		for i := range items {
+			out[i] = items[i].Any()
 		}
 		return out
 	case Object:
-		out := make(map[string]any, len(v.Members))
-		for _, m := range v.Members {
+		members := v.Members()
+		out := make(map[string]any, len(members))
+		for _, m := range members {
 			out[m.Key] = m.Value.Any()
 		}
 		return out
