@@ -69,7 +69,8 @@ func stepPublishBench(ctx context.Context, e *Env) (string, error) {
 	}
 	cpuBefore, _ := cpuOf(o.PID())
 	start := time.Now()
-	res, err := cl.Publish(ctx, node.PublishOptions{Dataset: "bench-declarations", Schema: "customs-declaration", Purposes: []string{"benchmark"}}, bufio.NewReaderSize(f, 1<<20), nil)
+	// As `caravan publish FILE` does: the gateway reads the file itself.
+	res, err := cl.PublishFile(ctx, node.PublishOptions{Dataset: "bench-declarations", Schema: "customs-declaration", Purposes: []string{"benchmark"}}, e.benchFile(), nil)
 	if err != nil {
 		return "", err
 	}

@@ -94,10 +94,18 @@ func readAPIError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var ae apiError
 	if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
-		return errors.New(ae.Error)
+		return &statusError{code: resp.StatusCode, msg: ae.Error}
 	}
-	return fmt.Errorf("control endpoint: %s", resp.Status)
+	return &statusError{code: resp.StatusCode, msg: "control endpoint: " + resp.Status}
 }
+
+// statusError is an error answer of the control endpoint.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
 
 // streamEvents sends req and reads the NDJSON events the gateway answers
 // with, until one carries a result or an error (outcome says which); the

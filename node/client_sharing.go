@@ -2,9 +2,12 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 
 	"github.com/caravan-consortium/caravan/sharing"
@@ -23,13 +26,41 @@ type PublishOptions struct {
 // Publish streams body (JSONL or CSV) to the gateway. onEvent, if set, is
 // called with each progress and reject event.
 func (c *Client) Publish(ctx context.Context, o PublishOptions, body io.Reader, onEvent func(PublishEvent)) (*PublishSummary, error) {
+	return c.publish(ctx, o, "", body, onEvent)
+}
+
+// PublishFile asks the gateway to read the file at path itself, which
+// spares copying every byte through the control socket. It fails with an
+// error wrapping ErrUnreadableHere if the gateway cannot open the file (it
+// runs as another user, or on another file system view); Publish then
+// works.
+func (c *Client) PublishFile(ctx context.Context, o PublishOptions, path string, onEvent func(PublishEvent)) (*PublishSummary, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	return c.publish(ctx, o, abs, http.NoBody, onEvent)
+}
+
+// ErrUnreadableHere: the gateway cannot open the file a client named.
+var ErrUnreadableHere = errors.New("the gateway cannot read this file itself")
+
+func (c *Client) publish(ctx context.Context, o PublishOptions, path string, body io.Reader, onEvent func(PublishEvent)) (*PublishSummary, error) {
 	q := url.Values{"dataset": {o.Dataset}, "schema": {o.Schema}, "format": {o.Format}, "description": {o.Description},
 		"dry_run": {strconv.FormatBool(o.DryRun)}, "reject": {strconv.FormatBool(o.Rejects)}, "label": o.Labels, "purpose": o.Purposes}
+	if path != "" {
+		q.Set("path", path)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://caravan/v1/publish?"+q.Encode(), body)
 	if err != nil {
 		return nil, err
 	}
-	return streamEvents(c, req, "publish", func(ev *PublishEvent) (*PublishSummary, string) { return ev.Result, ev.Error }, onEvent)
+	res, err := streamEvents(c, req, "publish", func(ev *PublishEvent) (*PublishSummary, string) { return ev.Result, ev.Error }, onEvent)
+	var se *statusError
+	if path != "" && errors.As(err, &se) && se.code == http.StatusUnprocessableEntity {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadableHere, err)
+	}
+	return res, err
 }
 
 // Catalog lists catalog entries. With as set to an org id, it lists only

@@ -59,6 +59,14 @@ func (p *byteProgress) reader(r io.Reader) io.Reader {
 	return &pr
 }
 
+// Set moves the bar to n bytes (when the gateway reads the file itself and
+// reports how far it got).
+func (p *byteProgress) Set(n int64) {
+	if p.bar != nil {
+		_ = p.bar.Set64(n)
+	}
+}
+
 func (p *byteProgress) Finish() {
 	if p.bar != nil {
 		_ = p.bar.Finish()

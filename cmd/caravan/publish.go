@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,13 +68,25 @@ declarant.name); anything else as JSON Lines.`,
 			bar := newByteProgress(cmd.ErrOrStderr(), size, "publishing "+o.Dataset)
 			start := time.Now()
 			var nRejected int
-			res, err := cl.Publish(cmd.Context(), o, bar.reader(in), func(ev node.PublishEvent) {
+			onEvent := func(ev node.PublishEvent) {
+				if ev.Bytes > 0 {
+					bar.Set(ev.Bytes)
+				}
 				if ev.Reject != nil && rejects != nil {
 					nRejected++
 					line, _ := json.Marshal(ev.Reject)
 					rejects.Write(append(line, '\n'))
 				}
-			})
+			}
+			var res *node.PublishSummary
+			if size >= 0 {
+				// A regular file: the gateway reads it itself if it can,
+				// instead of receiving every byte through the socket.
+				res, err = cl.PublishFile(cmd.Context(), o, args[0], onEvent)
+			}
+			if size < 0 || errors.Is(err, node.ErrUnreadableHere) {
+				res, err = cl.Publish(cmd.Context(), o, bar.reader(in), onEvent)
+			}
 			bar.Finish()
 			if err != nil {
 				return withNotRunningCode(err)
