@@ -97,29 +97,29 @@ func DecodeStatement(data []byte) (*Statement, error) {
 	if len(data) > MaxStatementSize {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), MaxStatementSize)
 	}
-	v, err := jcs.Parse(data)
+	v, err := jcs.ParseValue(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	obj, ok := v.(map[string]any)
-	if !ok || len(obj) != 3 {
+	ms := v.Members() // sorted by key
+	if v.Kind != jcs.Object || len(ms) != 3 || ms[0].Key != "body" || ms[1].Key != "sig" || ms[2].Key != "signer" {
 		return nil, fmt.Errorf("%w: want an object with body, sig and signer", ErrMalformed)
 	}
-	body, ok := obj["body"].(map[string]any)
-	if !ok {
+	if ms[0].Value.Kind != jcs.Object {
 		return nil, fmt.Errorf("%w: body is not an object", ErrMalformed)
 	}
-	sigText, _ := obj["sig"].(string)
-	signerText, _ := obj["signer"].(string)
-	sig, err := base64.StdEncoding.Strict().DecodeString(sigText)
-	if err != nil || len(sig) == 0 {
+	sig, err := base64.StdEncoding.Strict().DecodeString(ms[1].Value.Str)
+	if err != nil || ms[1].Value.Kind != jcs.String || len(sig) == 0 {
 		return nil, fmt.Errorf("%w: sig is not base64", ErrMalformed)
 	}
-	signer, err := peer.Decode(signerText)
+	if ms[2].Value.Kind != jcs.String {
+		return nil, fmt.Errorf("%w: signer is not a string", ErrMalformed)
+	}
+	signer, err := peer.Decode(ms[2].Value.Str)
 	if err != nil {
 		return nil, fmt.Errorf("%w: signer: %v", ErrMalformed, err)
 	}
-	canon, err := jcs.Append(nil, body)
+	canon, err := ms[0].Value.AppendCanonical(nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
