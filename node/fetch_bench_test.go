@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -121,11 +122,25 @@ func benchFetch(b *testing.B, n, size int, raw bool) {
 	}
 	key, _ := node.LoadNodeKey(nt.Orgs[1].Dir)
 	f := &sharing.Fetcher{Host: nodes[1].Host(), Key: key, Org: nt.Orgs[1].Org, Store: nodes[1].Store()}
+	stopProfile := func() {}
+	if path := os.Getenv("CARAVAN_FETCH_PROFILE"); path != "" {
+		// A CPU profile of the fetch alone, without the set-up.
+		out, err := os.Create(path + "." + b.Name()[strings.LastIndexByte(b.Name(), '/')+1:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			b.Fatal(err)
+		}
+		defer out.Close()
+		stopProfile = pprof.StopCPUProfile
+	}
 	b.ResetTimer()
 	start := time.Now()
 	res, err := f.Fetch(ctx, nodes[0].PeerID(), pub.Manifest, sharing.FetchOptions{Manifest: id, Purpose: "bench"})
 	took := time.Since(start)
 	b.StopTimer()
+	stopProfile()
 	if err != nil {
 		b.Fatal(err)
 	}
