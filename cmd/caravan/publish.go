@@ -22,7 +22,7 @@ func publishCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "publish --dir DIR --dataset NAME --schema ID [flags] FILE",
 		Short: "Publish a dataset (JSONL or CSV; '-' for standard input) as a signed manifest",
-		Long: `Stream FILE to the gateway running on DIR, which validates every record
+		Long: `Hand FILE to the gateway running on DIR, which validates every record
 against the schema, canonicalizes it (RFC 8785), gives it a CID, builds the
 record tree, signs the manifest with the org's key, stores it with the
 records and announces it to the consortium.
@@ -33,7 +33,11 @@ and the invalid ones are written to F with their errors. --dry-run prints the
 manifest as JSON and stores and announces nothing.
 
 A FILE ending in .csv is read as CSV (a header row of field paths such as
-declarant.name); anything else as JSON Lines.`,
+declarant.name); anything else as JSON Lines.
+
+The gateway reads a regular FILE itself when it can open it (it runs as the
+same user, on the same file system), which spares copying every byte
+through the control socket; otherwise, and for '-', the file is streamed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := node.NewClient(dir)
