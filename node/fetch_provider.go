@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/sharing"
@@ -44,6 +45,7 @@ type decider struct {
 	session *policy.Session
 	bundle  string
 	ex      *policy.Extractor
+	parser  jcs.Parser // of the attribute projections
 	recs    []policy.Record
 	out     []policy.Decision
 }
@@ -51,7 +53,11 @@ type decider struct {
 func (d *decider) Decide(recs []sharing.FetchRecord, out []bool) ([]bool, error) {
 	d.recs = d.recs[:0]
 	for _, r := range recs {
-		pr, err := d.ex.RecordRaw(r.CID.String(), r.Data)
+		v, err := d.parser.Parse(r.Data)
+		if err != nil {
+			return nil, fmt.Errorf("record %d: attributes: %w", r.Index, err)
+		}
+		pr, err := d.ex.RecordValue(r.CID.String(), &v)
 		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", r.Index, err)
 		}

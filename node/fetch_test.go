@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"github.com/caravan-consortium/caravan/internal/cids"
 	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/schemas/sample"
@@ -275,6 +277,65 @@ func TestFetchResumesAfterInterruption(t *testing.T) {
 		t.Fatalf("after resume: %d kept (%d + %d), want %d", kept, first, res2.Received, want)
 	}
 	t.Logf("interrupted after %d records (next %d); resumed for %d more; %d in all", first, res.Next, res2.Received, kept)
+}
+
+// repeater is a man in the middle that passes every frame on, and the
+// first chunk (the second frame) twice: each copy proves itself, but a
+// record must not come twice.
+type repeater struct {
+	s   network.Stream
+	r   *bufio.Reader
+	out bytes.Buffer
+	n   int
+}
+
+func (d *repeater) Write(p []byte) (int, error) { return d.s.Write(p) }
+
+func (d *repeater) Read(p []byte) (int, error) {
+	for d.out.Len() == 0 {
+		f, err := p2p.ReadFrame(d.r, 64<<20)
+		if err != nil {
+			return 0, err
+		}
+		d.n++
+		for range 1 + btoi(d.n == 2) {
+			_ = p2p.WriteFrame(&d.out, f)
+		}
+	}
+	return d.out.Read(p)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// A chunk that repeats records is a protocol error; what was verified
+// before it is kept, and the fetch resumes after it.
+func TestFetchRefusesRepeatedChunk(t *testing.T) {
+	fn := newFetchNet(t, 1500)
+	f, st := fn.requesterFetcher(t, 1)
+	id := cid.MustParse(fn.cid)
+	res, err := f.Fetch(context.Background(), fn.nodes[0].PeerID(), fn.m, sharing.FetchOptions{Manifest: id, Purpose: "customs-clearance",
+		Stream: func(s network.Stream) io.ReadWriter { return &repeater{s: s, r: bufio.NewReader(s)} }})
+	if !errors.Is(err, sharing.ErrFrame) || res == nil || res.Received == 0 {
+		t.Fatalf("repeated chunk: %v %+v", err, res)
+	}
+	kept := 0
+	_ = st.Fetched(id, func(uint64, []byte) error { kept++; return nil })
+	if uint64(kept) != res.Received {
+		t.Fatalf("%d records kept, %d received before the repeat", kept, res.Received)
+	}
+	res2, err := f.Fetch(context.Background(), fn.nodes[0].PeerID(), fn.m, sharing.FetchOptions{Manifest: id, Purpose: "customs-clearance", From: res.Next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(fn.expected(t, node.OrgEntity(fn.nodes[1].Roster().Member("customs-kz")), "customs-clearance"))
+	if int(res.Received+res2.Received) != want {
+		t.Fatalf("%d + %d records, want %d", res.Received, res2.Received, want)
+	}
 }
 
 func mustKey(t *testing.T, dir string) crypto.PrivKey {

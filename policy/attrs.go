@@ -75,23 +75,55 @@ func (e *Extractor) Record(id string, rec map[string]any) (Record, error) {
 }
 
 // RecordValue is Record for a record parsed by a jcs.Parser (the hot path:
-// only the policy attributes are converted). Strings are copied, so v's
-// memory may be reused afterwards.
+// only the policy attributes are converted, straight from the parsed
+// values). Strings are copied, so v's memory may be reused afterwards.
 func (e *Extractor) RecordValue(id string, v *jcs.Value) (Record, error) {
 	if v.Kind != jcs.Object {
 		return Record{}, fmt.Errorf("record is not a JSON object")
 	}
-	m := make(map[string]any, len(e.fields))
+	attrs := make(types.RecordMap, len(e.fields))
+	r := Record{ID: id, Attrs: attrs, layout: e}
 	members := v.Members()
 	for _, f := range e.fields {
+		var mv *jcs.Value
 		for i := range members {
 			if members[i].Key == string(f.name) {
-				m[string(f.name)] = cloneStrings(members[i].Value.Any())
+				mv = &members[i].Value
 				break
 			}
 		}
+		if mv == nil || mv.Kind == jcs.Null {
+			r.tuple = append(r.tuple, 0)
+			continue
+		}
+		cv, err := convertValue(f.typ, mv)
+		if err != nil {
+			return Record{}, fmt.Errorf("field %q: %w", f.name, err)
+		}
+		attrs[f.name] = cv
+		r.tuple = appendRaw(r.tuple, cv)
 	}
-	return e.Record(id, m)
+	return r, nil
+}
+
+// convertValue is convert for a parsed value: strings, integers and
+// booleans directly, anything else through its map form.
+func convertValue(t resolved.IsType, v *jcs.Value) (types.Value, error) {
+	switch t.(type) {
+	case resolved.StringType:
+		if v.Kind == jcs.String {
+			return types.String(strings.Clone(v.Str)), nil
+		}
+	case resolved.LongType:
+		if v.Kind == jcs.Number {
+			return toLong(json.Number(v.Str))
+		}
+	case resolved.BoolType:
+		if v.Kind == jcs.Bool {
+			return types.Boolean(v.Bool), nil
+		}
+	}
+	return convert(t, cloneStrings(v.Any()))
 }
 
 // RecordRaw is Record for a record's canonical bytes, as a provider reads

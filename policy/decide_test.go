@@ -334,6 +334,10 @@ func TestRecordValueMatchesRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			for j := range raw { // RecordValue must have copied what it keeps
+				raw[j] = 'x'
+			}
+			raw, _ = json.Marshal(rec)
 			canon, err := jcs.Canonicalize(raw)
 			if err != nil {
 				t.Fatal(err)
@@ -351,6 +355,9 @@ func TestRecordValueMatchesRecord(t *testing.T) {
 			mk, tk := policy.KeysOf(loadDemo(t), got, 0)
 			if string(mk) != string(tk) {
 				t.Fatalf("keys differ")
+			}
+			if _, wk := policy.KeysOf(loadDemo(t), want, 0); string(wk) != string(tk) {
+				t.Fatalf("%s %d: tuple keys differ from Record's", s.ID, i)
 			}
 		}
 	}

@@ -107,15 +107,29 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 	if err != nil {
 		return nil, err
 	}
+	stage, err := f.Store.newFetchStage(o.Manifest)
+	if err != nil {
+		str.Reset()
+		return nil, err
+	}
+	tampered := false
 	defer func() {
 		if err != nil {
 			str.Reset()
 		} else {
 			str.Close()
 		}
+		if tampered {
+			return // the response was dropped whole
+		}
 		// What was verified and kept is durable before Fetch returns.
-		if serr := f.Store.SyncFetched(); serr != nil && err == nil {
-			err = serr
+		if cerr := stage.commit(); cerr != nil {
+			if res != nil {
+				res.Next, res.Received, res.Bytes = o.From, 0, 0
+			}
+			if err == nil {
+				err = cerr
+			}
 		}
 	}()
 	var rw io.ReadWriter = str
@@ -131,11 +145,9 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 	sum := sha256.Sum256(request)
 	res = &FetchResult{Next: o.From, Request: hex.EncodeToString(sum[:])}
 	head := m.Tree
-	var written []uint64
 	discard := func() {
-		if len(written) > 0 {
-			_ = f.Store.DeleteFetched(o.Manifest, written)
-		}
+		tampered = true
+		stage.abort()
 	}
 	read := func() ([]byte, error) {
 		// A provider that stalls cannot hang the requester: each frame has
@@ -144,6 +156,7 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 		return p2p.ReadFrame(r, MaxFetchFrame)
 	}
 	gotHeader := false
+	nextIndex := o.From // records must come in order, once
 	for {
 		frame, err := read()
 		if err != nil {
@@ -182,11 +195,16 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 				}
 				return nil, te
 			}
-			if err := f.Store.PutFetched(o.Manifest, c.Records); err != nil {
+			if len(c.Records) > 0 && c.Records[0].Index < nextIndex {
+				return res, fmt.Errorf("%w: chunk [%d, %d) repeats records before %d", ErrFrame, c.Begin, c.End, nextIndex)
+			}
+			if err := stage.add(c.Records); err != nil {
 				return res, err
 			}
+			if len(c.Records) > 0 {
+				nextIndex = c.Records[len(c.Records)-1].Index + 1
+			}
 			for _, rec := range c.Records {
-				written = append(written, rec.Index)
 				res.Bytes += uint64(len(rec.Data))
 			}
 			res.Received += uint64(len(c.Records))

@@ -467,6 +467,7 @@ func (fs *FetchServer) checkRequest(raw []byte, remote peer.ID) (*FetchRequest, 
 // stream writes the chunks that hold permitted records.
 func (fs *FetchServer) stream(id cid.Cid, m *Manifest, tree *leafTree, permitted bitmap, write func([]byte) error) error {
 	var cur *chunk
+	var arena []byte // the current chunk's record bytes (the iterator reuses its own)
 	size := 0
 	emit := func() error {
 		if cur == nil {
@@ -480,7 +481,7 @@ func (fs *FetchServer) stream(id cid.Cid, m *Manifest, tree *leafTree, permitted
 				return err
 			}
 		}
-		cur = nil
+		cur, arena = nil, nil
 		return nil
 	}
 	return fs.cfg.Store.Records(id, func(i uint64, data []byte) error {
@@ -495,7 +496,12 @@ func (fs *FetchServer) stream(id cid.Cid, m *Manifest, tree *leafTree, permitted
 			size = 0
 		}
 		if permitted.has(i) {
-			cur.Records = append(cur.Records, chunkRecord{Index: i, Data: append([]byte(nil), data...)})
+			if arena == nil {
+				arena = make([]byte, 0, max(64<<10, len(data)))
+			}
+			start := len(arena)
+			arena = append(arena, data...)
+			cur.Records = append(cur.Records, chunkRecord{Index: i, Data: arena[start:len(arena):len(arena)]})
 			size += len(data)
 		}
 		if size >= maxChunkBytes && i+1 < cur.End {
@@ -505,7 +511,7 @@ func (fs *FetchServer) stream(id cid.Cid, m *Manifest, tree *leafTree, permitted
 			if err := emit(); err != nil {
 				return err
 			}
-			cur, size = &chunk{Begin: i + 1, End: next}, 0
+			cur, size, arena = &chunk{Begin: i + 1, End: next}, 0, nil
 			return nil
 		}
 		if i == m.Records-1 {

@@ -1,11 +1,19 @@
 package sharing
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/ipfs/go-cid"
 )
 
@@ -68,33 +76,75 @@ func fetchedKey(manifest cid.Cid, index uint64) []byte {
 	return binary.BigEndian.AppendUint64(key(prefixFetched, manifest.Bytes(), []byte{'/'}), index)
 }
 
-// PutFetched stores verified records of a manifest; SyncFetched makes them
-// durable (a fetch syncs once at its end).
-func (s *Store) PutFetched(manifest cid.Cid, recs []chunkRecord) error {
-	b := s.db.NewBatch()
-	defer b.Close()
-	for _, r := range recs {
-		if err := b.Set(fetchedKey(manifest, r.Index), r.Data, nil); err != nil {
-			return err
-		}
-	}
-	return b.Commit(pebble.NoSync)
+// fetchStage stages the verified records of one fetch response in an
+// sstable (they arrive in index order), which is ingested when the response
+// ends, completely or not, so that a fetch resumes after what it kept; a
+// response that fails verification is dropped whole. Like a publish, this
+// spares the memtable, the write-ahead log and the flushes: fetching is
+// bulk loading too.
+type fetchStage struct {
+	s        *Store
+	manifest cid.Cid
+	path     string
+	w        *sstable.Writer // nil until the first record
+	n        int
 }
 
-// SyncFetched makes the fetched records written so far durable.
-func (s *Store) SyncFetched() error { return s.db.LogData(nil, pebble.Sync) }
+func (s *Store) newFetchStage(manifest cid.Cid) (*fetchStage, error) {
+	id := make([]byte, 8)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	return &fetchStage{s: s, manifest: manifest, path: filepath.Join(s.staging, "fetch-"+hex.EncodeToString(id)+".sst")}, nil
+}
 
-// DeleteFetched removes records of a manifest (those of a response that
-// failed verification).
-func (s *Store) DeleteFetched(manifest cid.Cid, indices []uint64) error {
-	b := s.db.NewBatch()
-	defer b.Close()
-	for _, i := range indices {
-		if err := b.Delete(fetchedKey(manifest, i), nil); err != nil {
+// add stages verified records; their indices must ascend.
+func (fs *fetchStage) add(recs []chunkRecord) error {
+	if fs.w == nil {
+		if err := os.MkdirAll(fs.s.staging, 0o700); err != nil {
 			return err
 		}
+		f, err := createStaging(fs.path)
+		if err != nil {
+			return err
+		}
+		fs.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), fs.s.writerOptions())
 	}
-	return b.Commit(pebble.Sync)
+	for _, r := range recs {
+		if err := fs.w.Set(fetchedKey(fs.manifest, r.Index), r.Data); err != nil {
+			return fmt.Errorf("record %d: %w", r.Index, err)
+		}
+		fs.n++
+	}
+	return nil
+}
+
+// commit makes the staged records durable and visible: the sstable is
+// synced by Close, and ingestion syncs Pebble's manifest.
+func (fs *fetchStage) commit() error {
+	if fs.w == nil {
+		return nil
+	}
+	w := fs.w
+	fs.w = nil
+	if err := w.Close(); err != nil {
+		os.Remove(fs.path)
+		return err
+	}
+	if err := fs.s.db.Ingest(context.Background(), []string{fs.path}); err != nil {
+		os.Remove(fs.path)
+		return err
+	}
+	return nil
+}
+
+// abort drops the staged records.
+func (fs *fetchStage) abort() {
+	if fs.w != nil {
+		fs.w.Close()
+		fs.w = nil
+	}
+	os.Remove(fs.path)
 }
 
 // Fetched calls fn with each stored record fetched for a manifest, in order.
