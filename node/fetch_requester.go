@@ -28,7 +28,9 @@ type FetchOptions struct {
 	Manifest string   `json:"manifest"`
 	Purpose  string   `json:"purpose"`
 	Select   []uint64 `json:"select,omitempty"`
-	Out      string   `json:"out,omitempty"` // write the received records as JSONL here
+	// SelectCIDs are records wanted by CID (with Select: their union).
+	SelectCIDs []string `json:"select_cids,omitempty"`
+	Out        string   `json:"out,omitempty"` // write the received records as JSONL here
 	// Progress, if set, gets the records received and permitted so far.
 	Progress func(received, permitted uint64) `json:"-"`
 }
@@ -95,7 +97,15 @@ func (n *Node) Fetch(ctx context.Context, o FetchOptions) (*FetchSummary, error)
 	}
 	f := &sharing.Fetcher{Host: n.host, Key: n.key, Org: n.cfg.Org, Store: n.store}
 	start := time.Now()
-	res, err := f.Fetch(ctx, p, m, sharing.FetchOptions{Manifest: id, Purpose: o.Purpose, Select: o.Select, From: from, Progress: o.Progress})
+	var byCID []cid.Cid
+	for k, text := range o.SelectCIDs {
+		c, err := cid.Decode(text)
+		if err != nil {
+			return nil, fmt.Errorf("select: %q (CID %d) is not a CID: %w", text, k+1, err)
+		}
+		byCID = append(byCID, c)
+	}
+	res, err := f.Fetch(ctx, p, m, sharing.FetchOptions{Manifest: id, Purpose: o.Purpose, Select: o.Select, SelectCIDs: byCID, From: from, Progress: o.Progress})
 	var te *sharing.TamperError
 	switch {
 	case errors.As(err, &te):

@@ -151,6 +151,58 @@ func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
 	}
 }
 
+// A selection by indices and CIDs gets exactly the permitted records among
+// those named; a selection naming something that is not a CID is refused.
+func TestFetchSelectsByIndexAndCID(t *testing.T) {
+	fn := newFetchNet(t, 300)
+	requester := fn.nodes[1]
+	permitted := map[string]bool{}
+	for _, id := range fn.expected(t, node.OrgEntity(requester.Roster().Member("customs-kz")), "customs-clearance") {
+		permitted[id] = true
+	}
+	var byCID []string
+	named := map[string]bool{}
+	for i := 0; i < 300; i += 7 {
+		c := cids.OfJSON(fn.recs[i]).String()
+		byCID = append(byCID, c)
+		named[c] = true
+	}
+	byIndex := []uint64{1, 2, 3, 250}
+	for _, i := range byIndex {
+		named[cids.OfJSON(fn.recs[i]).String()] = true
+	}
+	var want []string
+	for c := range named {
+		if permitted[c] {
+			want = append(want, c)
+		}
+	}
+	sort.Strings(want)
+	out := t.TempDir() + "/out.jsonl"
+	sum, err := requester.Fetch(context.Background(), node.FetchOptions{Manifest: fn.cid, Purpose: "customs-clearance",
+		Select: byIndex, SelectCIDs: byCID, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := received(t, out)
+	if strings.Join(got, ",") != strings.Join(want, ",") || len(want) == 0 || len(want) == len(named) {
+		t.Fatalf("received %d records, want the %d permitted of the %d named", len(got), len(want), len(named))
+	}
+	if sum.Permitted+sum.Withheld != uint64(len(named)) {
+		t.Errorf("summary %+v: %d named", sum, len(named))
+	}
+
+	f, _ := fn.requesterFetcher(t, 1)
+	bad, _ := sharing.SignStatement(sharing.FetchRequest{Type: sharing.TypeFetchRequest, Manifest: fn.cid, Purpose: "customs-clearance",
+		Org: "customs-kz", Node: requester.PeerID().String(), Nonce: "selectselectselect01", Time: time.Now().UTC(),
+		SelectCIDs: []string{byCID[0], "not-a-cid"}}, mustKey(t, fn.c.dir(1)))
+	_, err = f.FetchSigned(context.Background(), fn.nodes[0].PeerID(), fn.m, sharing.FetchOptions{Manifest: cid.MustParse(fn.cid), Purpose: "customs-clearance"}, bad.Marshal())
+	var re *sharing.RefusedError
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "select_cids[1]") {
+		t.Fatalf("a bad CID in the selection: %v", err)
+	}
+}
+
 // requesterFetcher builds the low-level fetcher of gateway i.
 func (fn *fetchNet) requesterFetcher(t *testing.T, i int) (*sharing.Fetcher, *sharing.Store) {
 	t.Helper()

@@ -47,8 +47,10 @@ func (e *RefusedError) Error() string { return "the provider refused: " + e.Msg 
 type FetchOptions struct {
 	Manifest cid.Cid
 	Purpose  string
-	Select   []uint64 // indices, ascending; empty: all
-	From     uint64   // skip indices below (resume)
+	Select   []uint64 // indices, ascending; with SelectCIDs empty too: all
+	// SelectCIDs are records wanted by CID (with Select: their union).
+	SelectCIDs []cid.Cid
+	From       uint64 // skip indices below (resume)
 	// Progress, if set, is called after each verified chunk with the
 	// records received so far and the number permitted.
 	Progress func(received, permitted uint64)
@@ -93,7 +95,7 @@ func (f *Fetcher) Fetch(ctx context.Context, p peer.ID, m *Manifest, o FetchOpti
 		return nil, err
 	}
 	req := FetchRequest{Type: TypeFetchRequest, Manifest: o.Manifest.String(), Purpose: o.Purpose, Org: f.Org,
-		Node: f.Host.ID().String(), Nonce: hex.EncodeToString(nonce), Time: time.Now().UTC(), Select: o.Select, From: o.From}
+		Node: f.Host.ID().String(), Nonce: hex.EncodeToString(nonce), Time: time.Now().UTC(), Select: o.Select, SelectCIDs: cidStrings(o.SelectCIDs), From: o.From}
 	signed, err := SignStatement(req, f.Key)
 	if err != nil {
 		return nil, err
@@ -253,4 +255,12 @@ func (f *Fetcher) checkReceipt(body []byte, res *FetchResult, p peer.ID, o Fetch
 	}
 	res.Receipt, res.ReceiptBody, res.Salt = st, rc, tail.Salt
 	return nil
+}
+
+func cidStrings(cs []cid.Cid) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.String())
+	}
+	return out
 }

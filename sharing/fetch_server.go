@@ -243,6 +243,10 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 	if err != nil {
 		return refuse("manifest %q: %w", req.Manifest, err)
 	}
+	sel, err := newSelection(req)
+	if err != nil {
+		return refuse("%v", err)
+	}
 	st, ok := fs.cfg.Catalog.Statement(id)
 	if !ok {
 		return refuse("%w: %s", ErrNotProvider, id)
@@ -259,7 +263,6 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 
 	// First pass: every leaf hash (for proofs); decide the selected records.
 	// One goroutine reads and hashes while this one decides.
-	sel := newSelection(req)
 	permitted := newBitmap(m.Records)
 	var nPermitted, nDenied uint64
 	salt := make([]byte, 16)
@@ -289,7 +292,7 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 		}
 		take := func(i uint64, c cid.Cid, data []byte) error {
 			leaves = append(leaves, LeafHash(c))
-			if sel.wants(i) {
+			if sel.wants(i, c) {
 				// The iterator reuses data: the batch keeps a copy.
 				start := len(arena)
 				arena = append(arena, data...)
@@ -540,22 +543,31 @@ func gapsOf(c *chunk, tree *leafTree) []chunkGap {
 // selection is which indices a request wants.
 type selection struct {
 	from uint64
-	set  map[uint64]bool
+	set  map[uint64]bool // nil: everything from `from` on
+	cids map[cid.Cid]bool
 }
 
-func newSelection(r *FetchRequest) selection {
+func newSelection(r *FetchRequest) (selection, error) {
 	s := selection{from: r.From}
-	if len(r.Select) > 0 {
+	if len(r.Select) > 0 || len(r.SelectCIDs) > 0 {
 		s.set = make(map[uint64]bool, len(r.Select))
 		for _, i := range r.Select {
 			s.set[i] = true
 		}
+		s.cids = make(map[cid.Cid]bool, len(r.SelectCIDs))
+		for k, text := range r.SelectCIDs {
+			c, err := cid.Decode(text)
+			if err != nil {
+				return s, fmt.Errorf("select_cids[%d]: %q is not a CID", k, text)
+			}
+			s.cids[c] = true
+		}
 	}
-	return s
+	return s, nil
 }
 
-func (s selection) wants(i uint64) bool {
-	return i >= s.from && (s.set == nil || s.set[i])
+func (s selection) wants(i uint64, c cid.Cid) bool {
+	return i >= s.from && (s.set == nil || s.set[i] || s.cids[c])
 }
 
 type bitmap []uint64

@@ -50,11 +50,13 @@ type FetchRequest struct {
 	Node     string    `json:"node"` // the requesting node's PeerID
 	Nonce    string    `json:"nonce"`
 	Time     time.Time `json:"time"`
-	// Select, if set, lists the record indices wanted, ascending; From skips
-	// every index below it (a resumed fetch). Unselected records are not
-	// decided and not counted.
-	Select []uint64 `json:"select,omitempty"`
-	From   uint64   `json:"from,omitempty"`
+	// Select, if set, lists the record indices wanted, ascending;
+	// SelectCIDs the records wanted by CID (either list, or both: their
+	// union). From skips every index below it (a resumed fetch).
+	// Unselected records are not decided and not counted.
+	Select     []uint64 `json:"select,omitempty"`
+	SelectCIDs []string `json:"select_cids,omitempty"`
+	From       uint64   `json:"from,omitempty"`
 }
 
 // fetchHeader opens a response.

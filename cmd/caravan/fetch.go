@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
 	"github.com/caravan-consortium/caravan/node"
@@ -16,7 +17,7 @@ func fetchCmd() *cobra.Command {
 		o        node.FetchOptions
 	)
 	c := &cobra.Command{
-		Use:   "fetch CID --dir DIR --purpose P [--select 0,5,10-20] [--out FILE]",
+		Use:   "fetch CID --dir DIR --purpose P [--select 0,5,10-20,RECORD-CID] [--out FILE]",
 		Short: "Fetch a partner's dataset: the records its policy permits, each verified",
 		Long: `Ask the publisher of manifest CID (see 'caravan catalog') for its records, for
 a stated purpose. The publisher's gateway decides each record with its
@@ -31,7 +32,7 @@ resumes where it stopped.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Manifest = args[0]
 			var err error
-			if o.Select, err = parseSelection(sel); err != nil {
+			if o.Select, o.SelectCIDs, err = parseSelection(sel); err != nil {
 				return fmt.Errorf("--select: %w", err)
 			}
 			cl, err := node.NewClient(dir)
@@ -65,40 +66,47 @@ resumes where it stopped.`,
 	f := c.Flags()
 	f.StringVar(&dir, "dir", "", "gateway data directory (required)")
 	f.StringVar(&o.Purpose, "purpose", "", "the purpose of the request, e.g. customs-clearance (required)")
-	f.StringVar(&sel, "select", "", "record indices, e.g. 0,5,10-20 (default: all)")
+	f.StringVar(&sel, "select", "", "records by index or CID, e.g. 0,5,10-20 or bagaaiera... (see caravan cid; default: all)")
 	f.StringVar(&o.Out, "out", "", "write the records received as JSONL to FILE")
 	_ = c.MarkFlagRequired("dir")
 	_ = c.MarkFlagRequired("purpose")
 	return c
 }
 
-// parseSelection parses "0,5,10-20" into ascending indices.
-func parseSelection(s string) ([]uint64, error) {
+// parseSelection parses "0,5,10-20,bagaaiera..." into ascending indices
+// and record CIDs.
+func parseSelection(s string) ([]uint64, []string, error) {
 	if s == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var out []uint64
+	var cids []string
 	for _, part := range strings.Split(s, ",") {
-		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		part = strings.TrimSpace(part)
+		if c, err := cid.Decode(part); err == nil && part != "" && (part[0] < '0' || part[0] > '9') {
+			cids = append(cids, c.String())
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.ParseUint(lo, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not an index", part)
+			return nil, nil, fmt.Errorf("%q is neither an index, a range nor a record CID", part)
 		}
 		b := a
 		if isRange {
 			if b, err = strconv.ParseUint(hi, 10, 64); err != nil || b < a {
-				return nil, fmt.Errorf("%q is not a range", part)
+				return nil, nil, fmt.Errorf("%q is not a range", part)
 			}
 		}
 		if b-a > 10_000_000 {
-			return nil, fmt.Errorf("%q is too large a range", part)
+			return nil, nil, fmt.Errorf("%q is too large a range", part)
 		}
 		for i := a; i <= b; i++ {
 			if len(out) > 0 && i <= out[len(out)-1] {
-				return nil, fmt.Errorf("indices must ascend (%d after %d)", i, out[len(out)-1])
+				return nil, nil, fmt.Errorf("indices must ascend (%d after %d)", i, out[len(out)-1])
 			}
 			out = append(out, i)
 		}
 	}
-	return out, nil
+	return out, cids, nil
 }
