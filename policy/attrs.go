@@ -126,34 +126,6 @@ func convertValue(t resolved.IsType, v *jcs.Value) (types.Value, error) {
 	return convert(t, cloneStrings(v.Any()))
 }
 
-// RecordRaw is Record for a record's canonical bytes, as a provider reads
-// them from its own store: it decodes only the policy-attribute members
-// (jcs.Fields) instead of the whole record. data must be valid JSON.
-func (e *Extractor) RecordRaw(id string, data []byte) (Record, error) {
-	m := make(map[string]any, len(e.fields))
-	err := jcs.Fields(data, e.has, func(key string, value []byte) error {
-		v, err := jcs.Parse(value)
-		if err != nil {
-			return fmt.Errorf("field %q: %w", key, err)
-		}
-		m[key] = v
-		return nil
-	})
-	if err != nil {
-		return Record{}, err
-	}
-	return e.Record(id, m)
-}
-
-func (e *Extractor) has(key string) bool {
-	for _, f := range e.fields {
-		if string(f.name) == key {
-			return true
-		}
-	}
-	return false
-}
-
 func cloneStrings(x any) any {
 	switch x := x.(type) {
 	case string:

@@ -446,7 +446,7 @@ func isIntegerLiteral(s string) bool {
 // numberValue parses a number for comparison with finite limits: a value
 // too large is ±Inf, one too small is ±0 with its sign in tiny.
 func numberValue(s string) (f float64, tiny int) {
-	if n, ok := shortInteger(s); ok {
+	if n, ok := jcs.ShortInteger(s); ok {
 		return float64(n), 0 // exact: |n| < 2^53
 	}
 	f, err := strconv.ParseFloat(s, 64)
@@ -457,30 +457,6 @@ func numberValue(s string) (f float64, tiny int) {
 		return 0, 1
 	}
 	return f, 0
-}
-
-// shortInteger parses an integer literal of at most 15 digits, the common
-// case, without strconv's general float parsing.
-func shortInteger(s string) (int64, bool) {
-	digits := s
-	if len(digits) > 0 && digits[0] == '-' {
-		digits = digits[1:]
-	}
-	if len(digits) == 0 || len(digits) > 15 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(digits); i++ {
-		c := digits[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if len(s) != len(digits) {
-		n = -n
-	}
-	return n, true
 }
 
 func (n *cnode) matchPattern(s string) bool {

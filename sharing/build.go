@@ -130,7 +130,7 @@ func Build(ctx context.Context, src Source, opts BuildOptions, sink func([]Recor
 	go func() {
 		var err error
 		for j := range sinks {
-			if err == nil && ctx.Err() == nil { // nothing more once failed
+			if len(j.out) > 0 && err == nil && ctx.Err() == nil { // nothing more once failed
 				if err = sink(j.out); err != nil {
 					cancel()
 				}
@@ -160,9 +160,7 @@ func Build(ctx context.Context, src Source, opts BuildOptions, sink func([]Recor
 			cancel()
 			continue
 		}
-		if len(j.out) > 0 {
-			sinks <- j
-		}
+		sinks <- j // and back to the reader, to be reused
 		if opts.Progress != nil {
 			opts.Progress(read)
 		}

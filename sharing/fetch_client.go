@@ -114,17 +114,14 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 		str.Reset()
 		return nil, err
 	}
-	tampered := false
 	defer func() {
 		if err != nil {
 			str.Reset()
 		} else {
 			str.Close()
 		}
-		if tampered {
-			return // the response was dropped whole
-		}
-		// What was verified and kept is durable before Fetch returns.
+		// What was verified and kept is durable before Fetch returns (after
+		// a failed verification, discard left nothing to commit).
 		if cerr := stage.commit(); cerr != nil {
 			if res != nil {
 				res.Next, res.Received, res.Bytes = o.From, 0, 0
@@ -147,10 +144,7 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 	sum := sha256.Sum256(request)
 	res = &FetchResult{Next: o.From, Request: hex.EncodeToString(sum[:])}
 	head := m.Tree
-	discard := func() {
-		tampered = true
-		stage.abort()
-	}
+	discard := stage.abort
 	read := func() ([]byte, error) {
 		// A provider that stalls cannot hang the requester: each frame has
 		// a deadline.

@@ -269,26 +269,19 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 	_, _ = rand.Read(salt)
 	commit := sha256.New()
 	commit.Write(salt)
-	batches := make(chan []FetchRecord, 2)
-	done := make(chan struct{})
 	var leaves [][]byte
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(batches)
+	var verdicts []bool
+	err = pipeline(2, func(send func([]FetchRecord) error) error {
 		leaves = make([][]byte, 0, m.Records)
 		var batch []FetchRecord
 		var arena []byte // the batch's record bytes; a new one per batch
-		send := func() error {
+		flush := func() error {
 			if len(batch) == 0 {
 				return nil
 			}
-			select {
-			case batches <- batch:
-			case <-done:
-				return errors.New("stopped")
-			}
+			err := send(batch)
 			batch, arena = nil, make([]byte, 0, len(arena))
-			return nil
+			return err
 		}
 		take := func(i uint64, c cid.Cid, data []byte) error {
 			leaves = append(leaves, LeafHash(c))
@@ -298,7 +291,7 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 				arena = append(arena, data...)
 				batch = append(batch, FetchRecord{Index: i, CID: c, Data: arena[start:len(arena):len(arena)]})
 				if len(batch) == 4096 {
-					return send()
+					return flush()
 				}
 			}
 			return nil
@@ -310,21 +303,15 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 			leaves = leaves[:0]
 			err = fs.cfg.Store.Records(id, func(i uint64, data []byte) error { return take(i, recordCID(data), data) })
 		}
-		if err == nil {
-			err = send()
-		}
-		readErr <- err
-	}()
-	var verdicts []bool
-	for batch := range batches {
 		if err != nil {
-			continue // drain
+			return err
 		}
+		return flush()
+	}, func(batch []FetchRecord) error {
 		if offered {
-			verdicts, err = dec.Decide(batch, verdicts[:0])
-			if err != nil {
-				close(done)
-				continue
+			var err error
+			if verdicts, err = dec.Decide(batch, verdicts[:0]); err != nil {
+				return err
 			}
 		} else {
 			verdicts = append(verdicts[:0], make([]bool, len(batch))...)
@@ -338,10 +325,8 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 				nDenied++
 			}
 		}
-	}
-	if rerr := <-readErr; err == nil {
-		err = rerr
-	}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("deciding: %w", err)
 	}
@@ -378,34 +363,11 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 	if nPermitted > 0 {
 		// One goroutine reads and encodes chunks while this one writes
 		// (and so encrypts) them.
-		frames := make(chan []byte, 4)
-		stop := make(chan struct{})
-		streamErr := make(chan error, 1)
 		tree := newLeafTree(leaves)
-		go func() {
-			defer close(frames)
-			streamErr <- fs.stream(id, m, tree, permitted, func(f []byte) error {
-				select {
-				case frames <- f:
-					return nil
-				case <-stop:
-					return errors.New("stopped")
-				}
-			})
-		}()
-		var werr error
-		for f := range frames {
-			if werr == nil {
-				if werr = write(f); werr != nil {
-					close(stop)
-				}
-			}
-		}
-		if serr := <-streamErr; werr == nil {
-			werr = serr
-		}
-		if werr != nil {
-			return werr
+		if err := pipeline(4, func(send func([]byte) error) error {
+			return fs.stream(id, m, tree, permitted, send)
+		}, write); err != nil {
+			return err
 		}
 	}
 	rc := FetchReceipt{Type: TypeFetchReceipt, Request: reqHash, Manifest: id.String(), Provider: fs.cfg.Org,
@@ -465,6 +427,39 @@ func (fs *FetchServer) checkRequest(raw []byte, remote peer.ID) (*FetchRequest, 
 	}
 	sum := sha256.Sum256(raw)
 	return &req, hex.EncodeToString(sum[:]), nil
+}
+
+// pipeline runs produce on a goroutine of its own and hands what it sends
+// to consume on this one, in order, through a channel of depth items. Once
+// consume fails, send fails too and the rest is dropped. It returns
+// consume's error, or else produce's.
+func pipeline[T any](depth int, produce func(send func(T) error) error, consume func(T) error) error {
+	items := make(chan T, depth)
+	stop := make(chan struct{})
+	produced := make(chan error, 1)
+	go func() {
+		defer close(items)
+		produced <- produce(func(x T) error {
+			select {
+			case items <- x:
+				return nil
+			case <-stop:
+				return errors.New("stopped")
+			}
+		})
+	}()
+	var err error
+	for x := range items {
+		if err == nil {
+			if err = consume(x); err != nil {
+				close(stop)
+			}
+		}
+	}
+	if perr := <-produced; err == nil {
+		err = perr
+	}
+	return err
 }
 
 // stream writes the chunks that hold permitted records.

@@ -189,19 +189,13 @@ func recordKey(session []byte, index uint64) []byte {
 // add writes records, in index order, to the session's sstable.
 func (ss *session) add(recs []Record) error {
 	if ss.w == nil {
-		if err := os.MkdirAll(ss.s.staging, 0o700); err != nil {
+		var err error
+		if ss.w, err = ss.s.stagingWriter(ss.path); err != nil {
 			return err
 		}
-		f, err := createStaging(ss.path)
-		if err != nil {
+		if ss.aw, err = ss.s.stagingWriter(ss.apath); err != nil {
 			return err
 		}
-		ss.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), ss.s.writerOptions())
-		af, err := createStaging(ss.apath)
-		if err != nil {
-			return err
-		}
-		ss.aw = sstable.NewWriter(objstorageprovider.NewFileWritable(af), ss.s.writerOptions())
 	}
 	for _, r := range recs {
 		if err := ss.w.Set(recordKey(ss.id, r.Index), r.Canonical); err != nil {
@@ -225,15 +219,20 @@ func (s *Store) writerOptions() sstable.WriterOptions {
 	return wo
 }
 
-// createStaging creates a staging sstable file that is written back to disk
-// as it grows (sync_file_range every MiB, as Pebble does for its own
-// tables), so that the sync at commit has little left to do.
-func createStaging(path string) (vfs.File, error) {
+// stagingWriter creates a staging sstable at path (in the staging
+// directory) to be ingested later. The file is written back to disk as it
+// grows (sync_file_range every MiB, as Pebble does for its own tables), so
+// that the sync before ingestion has little left to do.
+func (s *Store) stagingWriter(path string) (*sstable.Writer, error) {
+	if err := os.MkdirAll(s.staging, 0o700); err != nil {
+		return nil, err
+	}
 	f, err := vfs.Default.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return nil, err
 	}
-	return vfs.NewSyncingFile(f, vfs.SyncingFileOptions{BytesPerSync: 1 << 20}), nil
+	f = vfs.NewSyncingFile(f, vfs.SyncingFileOptions{BytesPerSync: 1 << 20})
+	return sstable.NewWriter(objstorageprovider.NewFileWritable(f), s.writerOptions()), nil
 }
 
 // projection is a record's CID (length-prefixed) and the canonical JSON

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/ipfs/go-cid"
 )
@@ -87,7 +86,6 @@ type fetchStage struct {
 	manifest cid.Cid
 	path     string
 	w        *sstable.Writer // nil until the first record
-	n        int
 }
 
 func (s *Store) newFetchStage(manifest cid.Cid) (*fetchStage, error) {
@@ -101,20 +99,15 @@ func (s *Store) newFetchStage(manifest cid.Cid) (*fetchStage, error) {
 // add stages verified records; their indices must ascend.
 func (fs *fetchStage) add(recs []chunkRecord) error {
 	if fs.w == nil {
-		if err := os.MkdirAll(fs.s.staging, 0o700); err != nil {
+		var err error
+		if fs.w, err = fs.s.stagingWriter(fs.path); err != nil {
 			return err
 		}
-		f, err := createStaging(fs.path)
-		if err != nil {
-			return err
-		}
-		fs.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), fs.s.writerOptions())
 	}
 	for _, r := range recs {
 		if err := fs.w.Set(fetchedKey(fs.manifest, r.Index), r.Data); err != nil {
 			return fmt.Errorf("record %d: %w", r.Index, err)
 		}
-		fs.n++
 	}
 	return nil
 }

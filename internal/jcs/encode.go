@@ -183,7 +183,7 @@ func appendValidString(dst []byte, s string) []byte {
 // Plain integers of up to 15 digits are already in that form, and so are
 // most plain decimals (see isShortDecimal).
 func appendNumber(dst []byte, s string) ([]byte, error) {
-	if isShortInteger(s) {
+	if _, ok := ShortInteger(s); ok {
 		if s == "-0" {
 			return append(dst, '0'), nil
 		}
@@ -235,20 +235,29 @@ func isShortDecimal(s string) bool {
 	return intPart[0] != '0' && len(intPart)+len(frac) <= 15
 }
 
-func isShortInteger(s string) bool {
+// ShortInteger parses a plain integer literal of at most 15 digits (no
+// leading zero, no fraction or exponent): the common case of a JSON number,
+// exact as a double, and already in canonical form. ok is false for
+// anything else.
+func ShortInteger(s string) (n int64, ok bool) {
 	digits := s
 	if len(digits) > 0 && digits[0] == '-' {
 		digits = digits[1:]
 	}
 	if len(digits) == 0 || len(digits) > 15 || (len(digits) > 1 && digits[0] == '0') {
-		return false
+		return 0, false
 	}
 	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return false
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return 0, false
 		}
+		n = n*10 + int64(c-'0')
 	}
-	return true
+	if len(s) != len(digits) {
+		n = -n
+	}
+	return n, true
 }
 
 func appendFloat(dst []byte, f float64) ([]byte, error) {

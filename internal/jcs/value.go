@@ -328,12 +328,7 @@ func (v *Value) AppendCanonical(dst []byte) ([]byte, error) {
 	case Number:
 		return appendNumber(dst, v.Str)
 	case String:
-		if v.plain {
-			dst = append(dst, '"')
-			dst = append(dst, v.Str...)
-			return append(dst, '"'), nil
-		}
-		return appendValidString(dst, v.Str), nil // the parser checked UTF-8
+		return appendParsedString(dst, v.Str, v.plain), nil
 	case Array:
 		dst = append(dst, '[')
 		items := v.Items()
@@ -353,14 +348,8 @@ func (v *Value) AppendCanonical(dst []byte) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if m := &members[i]; m.Value.keyOK {
-				dst = append(dst, '"')
-				dst = append(dst, m.Key...)
-				dst = append(dst, '"', ':')
-			} else {
-				dst = appendValidString(dst, m.Key)
-				dst = append(dst, ':')
-			}
+			dst = appendParsedString(dst, members[i].Key, members[i].Value.keyOK)
+			dst = append(dst, ':')
 			if dst, err = members[i].Value.AppendCanonical(dst); err != nil {
 				return nil, err
 			}
@@ -368,6 +357,17 @@ func (v *Value) AppendCanonical(dst []byte) ([]byte, error) {
 		return append(dst, '}'), nil
 	}
 	return nil, fmt.Errorf("jcs: bad kind %d", v.Kind)
+}
+
+// appendParsedString appends a string the parser read (so valid UTF-8) in
+// canonical form; plain: it has nothing to escape, and is copied as it is.
+func appendParsedString(dst []byte, s string, plain bool) []byte {
+	if !plain {
+		return appendValidString(dst, s)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // Any converts v to the map-based form Parse returns.
