@@ -1,5 +1,21 @@
 package sharing_test
 
-import "flag"
+import (
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+)
 
 var updateGolden = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(gossipChildEnv); spec != "" {
+		if err := gossipChild(spec); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
