@@ -232,7 +232,9 @@ func (js *journalService) validate(_ context.Context, _ peer.ID, m *pubsub.Messa
 }
 
 // announceLoop gossips this org's checkpoint when it changes, and the newest
-// one (with the cosignatures gathered so far) every heartbeat.
+// one (with the cosignatures gathered so far) every heartbeat. Messages are
+// identified by their content: GossipSub drops a heartbeat that repeats a
+// note its peers have seen, and sends one with new cosignatures.
 func (js *journalService) announceLoop(ctx context.Context) {
 	defer js.wg.Done()
 	tick := time.NewTicker(checkpointPoll)

@@ -2,9 +2,11 @@ package p2p
 
 import (
 	"context"
+	"crypto/sha256"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -36,8 +38,8 @@ var scoreThresholds = &pubsub.PeerScoreThresholds{
 
 // NewPubSub starts GossipSub with flood publishing (a publisher sends to
 // every peer, not only its mesh: a consortium is small and latency
-// matters), the members as direct peers, strict message signing, and peer
-// scoring that penalizes invalid messages. Peers share loopback or NAT
+// matters), the members as direct peers, unsigned messages identified by
+// their content, and peer scoring that penalizes invalid messages. Peers share loopback or NAT
 // addresses, so IP colocation is not scored.
 func NewPubSub(ctx context.Context, h host.Host, o PubSubOptions) (*pubsub.PubSub, error) {
 	topics := map[string]*pubsub.TopicScoreParams{}
@@ -75,7 +77,16 @@ func NewPubSub(ctx context.Context, h host.Host, o PubSubOptions) (*pubsub.PubSu
 		pubsub.WithGossipSubParams(gsParams),
 		pubsub.WithFloodPublish(true),
 		pubsub.WithDirectPeers(o.Direct),
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		// Every message Caravan gossips carries its own signature (a
+		// statement, a signed checkpoint note) that validators check
+		// against the roster, and only members can connect: GossipSub's
+		// own signature would be a second Ed25519 signature to verify per
+		// message and hop, saying less. As in Ethereum's consensus layer,
+		// messages are unsigned and anonymous, and a message's id is a
+		// hash of its content (a topic may use a content id of its own).
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(contentID),
 		pubsub.WithMaxMessageSize(MaxGossipMessage),
 		pubsub.WithPeerScore(params, scoreThresholds),
 	}
@@ -83,4 +94,10 @@ func NewPubSub(ctx context.Context, h host.Host, o PubSubOptions) (*pubsub.PubSu
 		opts = append(opts, pubsub.WithPeerScoreInspect(o.ScoreInspect, 200*time.Millisecond))
 	}
 	return pubsub.NewGossipSub(ctx, h, opts...)
+}
+
+// contentID is a message's id: the SHA-256 of its data.
+func contentID(m *pb.Message) string {
+	sum := sha256.Sum256(m.GetData())
+	return string(sum[:])
 }

@@ -109,36 +109,75 @@ func (r *Retraction) Validate() error {
 }
 
 // BodyType returns the "type" of a statement's body.
-func (s *Statement) BodyType() string {
-	var t struct {
-		Type string `json:"type"`
-	}
-	_ = json.Unmarshal(s.Body, &t)
-	return t.Type
-}
+func (s *Statement) BodyType() string { return s.decode().typ }
 
 // Manifest decodes the statement's body as a manifest and validates it.
+// The body is decoded once per statement: the result is shared, and
+// callers must not modify it.
 func (s *Statement) Manifest() (*Manifest, error) {
-	var m Manifest
-	if err := strictUnmarshal(s.Body, &m); err != nil {
-		return nil, err
+	d := s.decode()
+	if d.manifest == nil {
+		return nil, d.errFor(TypeManifest)
 	}
-	if err := m.Validate(); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return d.manifest, nil
 }
 
 // Retraction decodes the statement's body as a retraction and validates it.
+// Like Manifest, the result is shared.
 func (s *Statement) Retraction() (*Retraction, error) {
-	var r Retraction
-	if err := strictUnmarshal(s.Body, &r); err != nil {
-		return nil, err
+	d := s.decode()
+	if d.retraction == nil {
+		return nil, d.errFor(TypeRetraction)
 	}
-	if err := r.Validate(); err != nil {
-		return nil, err
+	return d.retraction, nil
+}
+
+// decodedBody is a statement's body decoded by its type.
+type decodedBody struct {
+	typ        string
+	manifest   *Manifest
+	retraction *Retraction
+	err        error // decoding or validating the body as typ
+}
+
+func (d *decodedBody) errFor(typ string) error {
+	if d.typ == typ && d.err != nil {
+		return d.err
 	}
-	return &r, nil
+	if d.typ != typ {
+		return fmt.Errorf("%w: type %q, want %q", ErrMalformed, d.typ, typ)
+	}
+	return nil
+}
+
+// decode decodes the body once: a gossiped statement is asked for its org,
+// type and manifest several times between the validator and the catalog.
+func (s *Statement) decode() *decodedBody {
+	s.once.Do(func() {
+		var t struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(s.Body, &t)
+		d := &decodedBody{typ: t.Type}
+		switch t.Type {
+		case TypeManifest:
+			var m Manifest
+			if d.err = strictUnmarshal(s.Body, &m); d.err == nil {
+				if d.err = m.Validate(); d.err == nil {
+					d.manifest = &m
+				}
+			}
+		case TypeRetraction:
+			var r Retraction
+			if d.err = strictUnmarshal(s.Body, &r); d.err == nil {
+				if d.err = r.Validate(); d.err == nil {
+					d.retraction = &r
+				}
+			}
+		}
+		s.decoded = d
+	})
+	return s.decoded
 }
 
 // Org returns the publisher org named in the statement's body.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -29,13 +30,19 @@ var (
 	ErrTooLarge = errors.New("statement too large")
 )
 
-// Statement is a signed body: a manifest or a retraction.
+// Statement is a signed body: a manifest or a retraction. A statement must
+// not be modified once it has been decoded, signed or shared: its encoded
+// form and its decoded body are kept.
 type Statement struct {
 	Body   []byte  // RFC 8785 canonical bytes of the body object
 	Signer peer.ID // the node that signed
 	Sig    []byte  // Ed25519 over statementContext || Body
 
-	cid cid.Cid
+	cid  cid.Cid
+	wire []byte // the encoded form, kept by DecodeStatement
+
+	once    sync.Once
+	decoded *decodedBody
 }
 
 // SignStatement canonicalizes body (any value encoding/json accepts that
@@ -79,7 +86,15 @@ func (s *Statement) Verify() error {
 }
 
 // Marshal encodes the statement in its wire and storage form (RFC 8785).
+// The result must not be modified.
 func (s *Statement) Marshal() []byte {
+	if s.wire != nil {
+		return s.wire
+	}
+	return s.encode()
+}
+
+func (s *Statement) encode() []byte {
 	out := make([]byte, 0, len(s.Body)+160)
 	out = append(out, `{"body":`...)
 	out = append(out, s.Body...)
@@ -124,7 +139,7 @@ func DecodeStatement(data []byte) (*Statement, error) {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	s := &Statement{Body: canon, Signer: signer, Sig: sig}
-	if string(s.Marshal()) != string(data) {
+	if s.wire = s.encode(); string(s.wire) != string(data) {
 		return nil, fmt.Errorf("%w: not in canonical form", ErrMalformed)
 	}
 	return s, nil

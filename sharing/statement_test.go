@@ -150,3 +150,52 @@ func TestMessageIDIsTheCID(t *testing.T) {
 		t.Fatalf("message id %x, want the CID %x", got, want)
 	}
 }
+
+// A statement's body is decoded once, as the type it says it is; asking for
+// the other type is an error, and the decoded body is shared.
+func TestStatementDecodesItsBodyOnce(t *testing.T) {
+	key := testKey(t)
+	m := testManifest()
+	st, _ := sharing.SignStatement(m, key)
+	wire, err := sharing.DecodeStatement(st.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wire.BodyType() != sharing.TypeManifest {
+		t.Fatalf("type %q", wire.BodyType())
+	}
+	m1, err := wire.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2, _ := wire.Manifest(); m2 != m1 || m1.Dataset != m.Dataset {
+		t.Fatalf("manifest decoded twice or wrongly: %p %p %q", m1, m2, m1.Dataset)
+	}
+	if _, err := wire.Retraction(); !errors.Is(err, sharing.ErrMalformed) {
+		t.Fatalf("a manifest read as a retraction: %v", err)
+	}
+	if org, err := wire.Org(); err != nil || org != m.Publisher {
+		t.Fatalf("org %q, %v", org, err)
+	}
+	if string(wire.Marshal()) != string(st.Marshal()) {
+		t.Fatal("the decoded statement encodes differently")
+	}
+
+	r := sharing.Retraction{Type: sharing.TypeRetraction, Dataset: m.Dataset, Publisher: m.Publisher,
+		Created: m.Created, Last: st.CID().String(), Reason: "test"}
+	rs, _ := sharing.SignStatement(r, key)
+	if _, err := rs.Manifest(); !errors.Is(err, sharing.ErrMalformed) {
+		t.Fatalf("a retraction read as a manifest: %v", err)
+	}
+	if got, err := rs.Retraction(); err != nil || got.Reason != "test" {
+		t.Fatalf("retraction %+v, %v", got, err)
+	}
+	// A body that does not validate keeps failing the same way.
+	m.Records = 0
+	bad, _ := sharing.SignStatement(m, key)
+	_, err1 := bad.Manifest()
+	_, err2 := bad.Manifest()
+	if err1 == nil || err1 != err2 {
+		t.Fatalf("invalid manifest: %v, then %v", err1, err2)
+	}
+}
