@@ -57,7 +57,9 @@ func (d *decider) Decide(recs []sharing.FetchRecord, out []bool) ([]bool, error)
 		if err != nil {
 			return nil, fmt.Errorf("record %d: attributes: %w", r.Index, err)
 		}
-		pr, err := d.ex.RecordValue(r.CID.String(), &v)
+		// Most records are decided by the session's memo from the tuple
+		// alone; their CIDs and Cedar attributes are made only if not.
+		pr, err := d.ex.RecordLazy(r.CID, r.Data, &v)
 		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", r.Index, err)
 		}

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cedar-policy/cedar-go/types"
+	"github.com/ipfs/go-cid"
 
 	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/cedar-policy/cedar-go/x/exp/schema/resolved"
@@ -104,6 +106,64 @@ func (e *Extractor) RecordValue(id string, v *jcs.Value) (Record, error) {
 		r.tuple = appendRaw(r.tuple, cv)
 	}
 	return r, nil
+}
+
+// RecordLazy is RecordValue for records that a session will mostly decide
+// from its memo: it builds only the compact copy of the attributes that memo
+// keys are made from, and leaves ID and Attrs to be made from c and src (a
+// JSON object; v is src parsed) if a session evaluates the record with
+// Cedar. src must not change while the record is in use. Errors are those
+// of RecordValue.
+func (e *Extractor) RecordLazy(c cid.Cid, src []byte, v *jcs.Value) (Record, error) {
+	if v.Kind != jcs.Object {
+		return Record{}, fmt.Errorf("record is not a JSON object")
+	}
+	r := Record{layout: e, cid: c, src: src}
+	members := v.Members()
+	for _, f := range e.fields {
+		var mv *jcs.Value
+		for i := range members {
+			if members[i].Key == string(f.name) {
+				mv = &members[i].Value
+				break
+			}
+		}
+		if mv == nil || mv.Kind == jcs.Null {
+			r.tuple = append(r.tuple, 0)
+			continue
+		}
+		var err error
+		if r.tuple, err = appendParsed(r.tuple, f.typ, mv); err != nil {
+			return Record{}, fmt.Errorf("field %q: %w", f.name, err)
+		}
+	}
+	return r, nil
+}
+
+// appendParsed appends appendRaw(convertValue(t, v)), without making the
+// Cedar value for strings, integers and booleans.
+func appendParsed(tuple []byte, t resolved.IsType, v *jcs.Value) ([]byte, error) {
+	switch t.(type) {
+	case resolved.StringType:
+		if v.Kind == jcs.String {
+			return appendRawString(tuple, v.Str), nil
+		}
+	case resolved.LongType:
+		if v.Kind == jcs.Number {
+			if i, err := strconv.ParseInt(v.Str, 10, 64); err == nil { // as json.Number.Int64
+				return appendRawLong(tuple, i), nil
+			}
+		}
+	case resolved.BoolType:
+		if v.Kind == jcs.Bool {
+			return appendRawBool(tuple, v.Bool), nil
+		}
+	}
+	cv, err := convertValue(t, v)
+	if err != nil {
+		return nil, err
+	}
+	return appendRaw(tuple, cv), nil
 }
 
 // convertValue is convert for a parsed value: strings, integers and

@@ -114,27 +114,36 @@ func (s *Session) decide(r *Record) Decision {
 		d, _ := s.direct(r)
 		return d
 	}
-	s.key = s.appendKey(r)
+	var ok bool
+	if s.key, ok = s.appendKey(r); !ok {
+		d, _ := s.direct(r) // a record that cannot be materialized: denied
+		return d
+	}
 	if d, ok := s.memo[string(s.key)]; ok {
 		return d
 	}
 	d, _ := s.direct(r)
-	if len(s.memo) < memoMax {
+	if len(s.memo) < memoMax && !r.unmaterialized() {
 		s.memo[string(s.key)] = d
 	}
 	return d
 }
 
-func (s *Session) appendKey(r *Record) []byte {
+// appendKey builds r's memo key, from its tuple if it has one. It fails
+// only for a lazy record that cannot be materialized.
+func (s *Session) appendKey(r *Record) ([]byte, bool) {
 	if r.layout != nil {
 		if s.proj == nil || s.proj.layout != r.layout {
 			s.proj = s.b.plan.project(r.layout)
 		}
 		if k, ok := s.b.plan.appendTupleKey(s.key[:0], s.proj, r, s.counter); ok {
-			return k
+			return k, true
 		}
 	}
-	return s.b.plan.appendKey(s.key[:0], r, s.counter)
+	if err := r.materialize(); err != nil {
+		return s.key[:0], false
+	}
+	return s.b.plan.appendKey(s.key[:0], r, s.counter), true
 }
 
 // DecideDirect decides r without the memo. Tests use it as the oracle for
@@ -156,6 +165,9 @@ func (s *Session) Explain(r Record) Explanation {
 }
 
 func (s *Session) direct(r *Record) (Decision, cedar.Diagnostic) {
+	if err := r.materialize(); err != nil { // fail closed
+		return Decision{}, cedar.Diagnostic{Errors: []cedar.DiagnosticError{{Message: err.Error()}}}
+	}
 	s.store.record = types.Entity{
 		UID:        r.UID(),
 		Parents:    types.NewEntityUIDSet(s.store.dataset.UID),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cedar-policy/cedar-go/types"
 
+	"github.com/caravan-consortium/caravan/internal/cids"
 	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/schemas"
@@ -172,9 +173,10 @@ when { resource.dataset.purposes.contains(context.purpose) && resource is Record
 `,
 }
 
-// randomRecords returns n random records; every other one is built by an
-// Extractor (with the compact tuple the memo keys from), the others carry
-// only the attribute map, so both key paths are exercised.
+// randomRecords returns n random records, built in turn by an Extractor
+// (with the compact tuple the memo keys from), with only the attribute map,
+// and lazily from JSON (the tuple only, the rest made on a memo miss), so
+// that every key path is exercised.
 func randomRecords(rng *rand.Rand, n int) []policy.Record {
 	ex, err := policy.NewExtractor([]string{"classification", "origin_country", "destination_country",
 		"declaration_type", "hs_chapter", "total_value_usd", "valid_until"})
@@ -212,8 +214,18 @@ func randomRecords(rng *rand.Rand, n int) []policy.Record {
 		if err != nil {
 			panic(err)
 		}
-		if i%2 == 1 {
+		switch i % 3 {
+		case 1:
 			r = policy.Record{ID: id, Attrs: r.Attrs}
+		case 2:
+			src, _ := json.Marshal(m)
+			v, err := jcs.ParseValue(src)
+			if err != nil {
+				panic(err)
+			}
+			if r, err = ex.RecordLazy(cids.OfJSON(src), src, &v); err != nil {
+				panic(err)
+			}
 		}
 		out[i] = r
 	}
@@ -334,8 +346,23 @@ func TestRecordValueMatchesRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			src := bytes.Clone(raw)
+			lv, err := jcs.ParseValue(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lazy, err := ex.RecordLazy(cids.OfJSON(src), src, &lv)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for j := range raw { // RecordValue must have copied what it keeps
 				raw[j] = 'x'
+			}
+			if got := policy.TupleOf(lazy); !bytes.Equal(got, policy.TupleOf(want)) {
+				t.Fatalf("%s %d: lazy tuple %q, want %q", s.ID, i, got, policy.TupleOf(want))
+			}
+			if m := policy.Materialized(lazy); m.ID != cids.OfJSON(src).String() || !types.NewRecord(m.Attrs).Equal(types.NewRecord(want.Attrs)) {
+				t.Fatalf("%s %d: materialized %s %v, want %v", s.ID, i, m.ID, m.Attrs, want.Attrs)
 			}
 			if !types.NewRecord(got.Attrs).Equal(types.NewRecord(want.Attrs)) {
 				t.Fatalf("%s %d: %v != %v", s.ID, i, got.Attrs, want.Attrs)
@@ -348,5 +375,37 @@ func TestRecordValueMatchesRecord(t *testing.T) {
 				t.Fatalf("%s %d: tuple keys differ from Record's", s.ID, i)
 			}
 		}
+	}
+}
+
+// A lazy record whose source no longer parses (its owner broke the rule
+// that it must not change) is denied, and the denial is not memoized for
+// the records that share its attributes.
+func TestLazyRecordFailsClosed(t *testing.T) {
+	b, err := policy.Parse(map[string][]byte{"all.cedar": []byte(`@id("all") permit (principal, action == Action::"fetch", resource);`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := policy.NewExtractor([]string{"classification"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy := func(src []byte) policy.Record {
+		v, err := jcs.ParseValue(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ex.RecordLazy(cids.OfJSON(src), src, &v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	broken := []byte(`{"classification":"public"}`)
+	recs := []policy.Record{lazy(broken), lazy([]byte(`{"classification":"public"}`))}
+	copy(broken, "{{{{")
+	got := b.Fetch(policy.Request{Org: customsKZ, Dataset: declarations, Purpose: "customs-clearance", Time: demoTime}, nil).Decide(recs, nil)
+	if got[0].Permit || !got[1].Permit {
+		t.Fatalf("decisions %+v, want deny for the broken record and permit for the other", got)
 	}
 }

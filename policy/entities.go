@@ -1,10 +1,14 @@
 package policy
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
+	"github.com/ipfs/go-cid"
+
+	"github.com/caravan-consortium/caravan/internal/jcs"
 )
 
 // Entity types and actions of the Cedar schema.
@@ -81,12 +85,41 @@ func (d Dataset) entity() types.Entity {
 // Record is one record as the policy sees it: its CID and its policy
 // attributes. Build it with Extractor.Record, which adds a compact copy of the
 // attributes for fast memo keys; a Record with only ID and Attrs works too.
+// Extractor.RecordLazy builds only the compact copy, and a session makes ID
+// and Attrs when it needs them (when the memo does not decide the record).
 type Record struct {
 	ID    string
 	Attrs types.RecordMap
 
 	layout *Extractor // the field order of tuple
 	tuple  []byte     // per field in layout order: 0 (absent) or appendRaw(value)
+
+	// A lazy record's source: its CID and the JSON object its attributes
+	// come from. ID and Attrs are empty until materialize.
+	cid cid.Cid
+	src []byte
+}
+
+// unmaterialized reports a lazy record whose ID and Attrs are not made.
+func (r *Record) unmaterialized() bool { return r.src != nil && r.Attrs == nil }
+
+// materialize makes a lazy record's ID and Attrs from its source. It
+// cannot fail for a record that RecordLazy accepted, since it parses and
+// converts the same bytes the same way; if it did, the caller denies.
+func (r *Record) materialize() error {
+	if r.src == nil || r.Attrs != nil {
+		return nil
+	}
+	v, err := jcs.ParseValue(r.src)
+	if err != nil {
+		return fmt.Errorf("policy: record %s: %w", r.cid, err)
+	}
+	full, err := r.layout.RecordValue(r.cid.String(), &v)
+	if err != nil {
+		return fmt.Errorf("policy: record %s: %w", r.cid, err)
+	}
+	r.ID, r.Attrs = full.ID, full.Attrs
+	return nil
 }
 
 // UID is the record's entity id, Record::"CID".

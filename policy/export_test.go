@@ -11,9 +11,22 @@ func MemoOn(b *Bundle) bool { return b.plan.memo }
 // KeysOf returns r's memo key built from its attribute map and, if r has a
 // tuple, from the tuple (nil otherwise).
 func KeysOf(b *Bundle, r Record, counter int64) (fromMap, fromTuple []byte) {
-	fromMap = b.plan.appendKey(nil, &r, counter)
+	m := Materialized(r) // as Session.appendKey does before a map key
+	fromMap = b.plan.appendKey(nil, &m, counter)
 	if r.layout != nil {
 		fromTuple, _ = b.plan.appendTupleKey(nil, b.plan.project(r.layout), &r, counter)
 	}
 	return fromMap, fromTuple
 }
+
+// Materialized returns r with its ID and Attrs made, as a session makes them
+// for a lazy record.
+func Materialized(r Record) Record {
+	if err := r.materialize(); err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// TupleOf returns r's compact copy of its attributes.
+func TupleOf(r Record) []byte { return r.tuple }

@@ -447,16 +447,11 @@ func interval(bounds []int64, v int64) int {
 func appendRaw(key []byte, v types.Value) []byte {
 	switch v := v.(type) {
 	case types.String:
-		key = append(key, 's')
-		key = binary.AppendUvarint(key, uint64(len(v)))
-		return append(key, v...)
+		return appendRawString(key, string(v))
 	case types.Long:
-		return binary.LittleEndian.AppendUint64(append(key, 'l'), uint64(v))
+		return appendRawLong(key, int64(v))
 	case types.Boolean:
-		if v {
-			return append(key, 'T')
-		}
-		return append(key, 'F')
+		return appendRawBool(key, bool(v))
 	case types.Datetime:
 		return binary.LittleEndian.AppendUint64(append(key, 'd'), uint64(v.Milliseconds()))
 	default:
@@ -465,4 +460,21 @@ func appendRaw(key []byte, v types.Value) []byte {
 		key = binary.AppendUvarint(key, uint64(len(b)))
 		return append(key, b...)
 	}
+}
+
+func appendRawString(key []byte, s string) []byte {
+	key = append(key, 's')
+	key = binary.AppendUvarint(key, uint64(len(s)))
+	return append(key, s...)
+}
+
+func appendRawLong(key []byte, l int64) []byte {
+	return binary.LittleEndian.AppendUint64(append(key, 'l'), uint64(l))
+}
+
+func appendRawBool(key []byte, b bool) []byte {
+	if b {
+		return append(key, 'T')
+	}
+	return append(key, 'F')
 }
