@@ -27,6 +27,12 @@ func WriteFrame(w io.Writer, b []byte) error {
 // ReadFrame reads one frame of at most max bytes. A frame over max is
 // refused before any of it is read into memory.
 func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
+	return ReadFrameInto(r, nil, max)
+}
+
+// ReadFrameInto is ReadFrame into buf's memory when it is large enough, so
+// that a reader of many frames can reuse one buffer.
+func ReadFrameInto(r *bufio.Reader, buf []byte, max int) ([]byte, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		return nil, err
@@ -34,7 +40,11 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 	if n > uint64(max) {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrFrameTooLarge, n, max)
 	}
-	b := make([]byte, n)
+	b := buf[:0]
+	if uint64(cap(b)) < n {
+		b = make([]byte, n)
+	}
+	b = b[:n]
 	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, err
 	}

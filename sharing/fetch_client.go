@@ -145,11 +145,14 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 	res = &FetchResult{Next: o.From, Request: hex.EncodeToString(sum[:])}
 	head := m.Tree
 	discard := stage.abort
+	var buf []byte // the frame buffer: nothing keeps a frame past its turn
 	read := func() ([]byte, error) {
 		// A provider that stalls cannot hang the requester: each frame has
 		// a deadline.
 		_ = str.SetReadDeadline(time.Now().Add(60 * time.Second))
-		return p2p.ReadFrame(r, MaxFetchFrame)
+		var err error
+		buf, err = p2p.ReadFrameInto(r, buf, MaxFetchFrame)
+		return buf, err
 	}
 	gotHeader := false
 	nextIndex := o.From // records must come in order, once

@@ -12,7 +12,7 @@ import (
 // manifest's record-tree root.
 var ErrProof = errors.New("records do not prove against the manifest's root")
 
-var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
+var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
 
 // leafTree holds every perfect-subtree hash of a record tree (about 2n
 // hashes), so that the provider can cut any range's compact nodes.
@@ -26,7 +26,7 @@ func newLeafTree(leaves [][]byte) *leafTree {
 	for prev := leaves; len(prev) > 1; {
 		next := make([][]byte, len(prev)/2)
 		for i := range next {
-			next[i] = hasher.HashChildren(prev[2*i], prev[2*i+1])
+			next[i] = hashChildren(prev[2*i], prev[2*i+1])
 		}
 		t.levels = append(t.levels, next)
 		prev = next
