@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/caravan-consortium/caravan/internal/jcs"
@@ -45,31 +46,46 @@ type decider struct {
 	session *policy.Session
 	bundle  string
 	ex      *policy.Extractor
-	parser  jcs.Parser // of the attribute projections
+	parsers [2]jcs.Parser // of the attribute projections, one per half batch
 	recs    []policy.Record
 	out     []policy.Decision
 }
 
+// Decide decides a batch: the records' memo tuples are made in two halves
+// at once (parsing is most of the work and each record is independent),
+// then the session decides them in order.
 func (d *decider) Decide(recs []sharing.FetchRecord, out []bool) ([]bool, error) {
-	d.recs = d.recs[:0]
-	for _, r := range recs {
-		v, err := d.parser.Parse(r.Data)
-		if err != nil {
-			return nil, fmt.Errorf("record %d: attributes: %w", r.Index, err)
-		}
-		// Most records are decided by the session's memo from the tuple
-		// alone; their CIDs and Cedar attributes are made only if not.
-		pr, err := d.ex.RecordLazy(r.CID, r.Data, &v)
-		if err != nil {
-			return nil, fmt.Errorf("record %d: %w", r.Index, err)
-		}
-		d.recs = append(d.recs, pr)
+	d.recs = slices.Grow(d.recs[:0], len(recs))[:len(recs)]
+	half := len(recs) / 2
+	errc := make(chan error, 1)
+	go func() { errc <- d.prepare(&d.parsers[1], recs[half:], d.recs[half:]) }()
+	err := d.prepare(&d.parsers[0], recs[:half], d.recs[:half])
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	if err != nil {
+		return nil, err
 	}
 	d.out = d.session.Decide(d.recs, d.out[:0])
 	for _, x := range d.out {
 		out = append(out, x.Permit)
 	}
 	return out, nil
+}
+
+func (d *decider) prepare(p *jcs.Parser, recs []sharing.FetchRecord, into []policy.Record) error {
+	for i, r := range recs {
+		v, err := p.Parse(r.Data)
+		if err != nil {
+			return fmt.Errorf("record %d: attributes: %w", r.Index, err)
+		}
+		// Most records are decided by the session's memo from the tuple
+		// alone; their CIDs and Cedar attributes are made only if not.
+		if into[i], err = d.ex.RecordLazy(r.CID, r.Data, &v); err != nil {
+			return fmt.Errorf("record %d: %w", r.Index, err)
+		}
+	}
+	return nil
 }
 
 func (d *decider) Commit(ctx context.Context, dec sharing.Decision) (string, uint64, string, error) {
