@@ -2,6 +2,7 @@ package journal_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -48,6 +49,27 @@ func BenchmarkDurableAppend(b *testing.B) {
 	b.ResetTimer()
 	took := appendN(b, l, a.org, n)
 	b.ReportMetric(float64(n)/took.Seconds(), "appends/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkAppendLatency: one caller appending alone, as a fetch journals
+// its decision before the first record flows: the time to durable.
+func BenchmarkAppendLatency(b *testing.B) {
+	a := newMember(b, "customs-cn")
+	l := openLogBatch(b, a, b.TempDir(), journal.DefaultBatchMaxAge)
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		start := time.Now()
+		if _, err := l.Append(context.Background(), event(a.org, i)); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+		i++
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -16,8 +16,8 @@ import (
 
 // Defaults of LogConfig.
 const (
-	DefaultCheckpointInterval = 200 * time.Millisecond
-	DefaultBatchMaxAge        = 50 * time.Millisecond
+	DefaultCheckpointInterval = 100 * time.Millisecond // tessera's minimum
+	DefaultBatchMaxAge        = 1 * time.Millisecond
 	DefaultBatchMaxSize       = 1024
 )
 
@@ -35,7 +35,9 @@ type LogConfig struct {
 	// are new entries. Default DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
 	// BatchMaxSize and BatchMaxAge bound a batch of appends, which is
-	// written and synced at once. Defaults above.
+	// written and synced at once. Defaults above. Appends reach tessera in
+	// groups (see groupCommit), so the window only has to cover handing
+	// over one group.
 	BatchMaxSize uint
 	BatchMaxAge  time.Duration
 }
@@ -64,6 +66,7 @@ func (c *LogConfig) validate() error {
 type Log struct {
 	cfg      LogConfig
 	appender *tessera.Appender
+	group    *groupCommit
 	reader   tessera.LogReader
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
@@ -98,7 +101,11 @@ func Open(ctx context.Context, cfg LogConfig) (*Log, error) {
 		cancel()
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return &Log{cfg: cfg, appender: a, reader: reader, shutdown: shutdown, cancel: cancel}, nil
+	l := &Log{cfg: cfg, appender: a, reader: reader, shutdown: shutdown, cancel: cancel}
+	l.group = newGroupCommit(func(data []byte) tessera.IndexFuture {
+		return a.Add(bg, tessera.NewEntry(data))
+	}, int(cfg.BatchMaxSize))
+	return l, nil
 }
 
 // Origin is the log's checkpoint origin.
@@ -124,11 +131,11 @@ func (l *Log) Append(ctx context.Context, e *Event) (uint64, error) {
 
 // AppendRaw adds an already encoded entry; see Append.
 func (l *Log) AppendRaw(ctx context.Context, data []byte) (uint64, error) {
-	idx, err := l.appender.Add(ctx, tessera.NewEntry(data))()
+	idx, err := l.group.append(ctx, data)
 	if err != nil {
 		return 0, fmt.Errorf("journal append: %w", err)
 	}
-	return idx.Index, nil
+	return idx, nil
 }
 
 // Checkpoint returns the latest signed checkpoint note, or os.ErrNotExist
@@ -143,6 +150,7 @@ func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		l.group.close()
 		l.closeErr = l.shutdown(ctx)
 		l.cancel()
 	})
