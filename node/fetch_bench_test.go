@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,9 @@ func bigDeclaration(b *testing.B, i, size int) []byte {
 // BenchmarkFetch fetches between two gateways on loopback: 1 KiB records
 // (goal: 200,000 verified, filtered records/s) and 64 KiB records next to a
 // raw libp2p stream copy of the same bytes between the same hosts (goal: at
-// least 60% of its throughput).
+// least 60% of its throughput). Each runs over TCP (Noise, yamux) and over
+// QUIC: gateways listen on both and a connection takes whichever dial wins,
+// and a raw stream over TCP here is about twice as fast as over QUIC.
 func BenchmarkFetch(b *testing.B) {
 	for _, tc := range []struct {
 		name string
@@ -72,15 +75,43 @@ func BenchmarkFetch(b *testing.B) {
 		size int
 		raw  bool
 	}{{"1KiB", 50_000, 0, false}, {"64KiB", 600, 64 << 10, true}} {
-		b.Run(tc.name, func(b *testing.B) { benchFetch(b, tc.n, tc.size, tc.raw) })
+		for _, transport := range []string{"tcp", "quic"} {
+			b.Run(tc.name+"/"+transport, func(b *testing.B) { benchFetch(b, tc.n, tc.size, tc.raw, transport) })
+		}
 	}
 }
 
-func benchFetch(b *testing.B, n, size int, raw bool) {
+// listenOnly makes a gateway listen on one transport only.
+func listenOnly(b *testing.B, dir, transport string) {
+	path := filepath.Join(dir, node.ConfigFile)
+	cfg, err := node.LoadConfig(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var keep []string
+	for _, a := range cfg.Listen {
+		if strings.Contains(a, "/quic") == (transport == "quic") {
+			keep = append(keep, a)
+		}
+	}
+	cfg.Listen = keep
+	data, err := cfg.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func benchFetch(b *testing.B, n, size int, raw bool, transport string) {
 	ctx := context.Background()
 	nt, err := devnet.Create(filepath.Join(b.TempDir(), "net"), 2)
 	if err != nil {
 		b.Fatal(err)
+	}
+	for _, o := range nt.Orgs {
+		listenOnly(b, o.Dir, transport)
 	}
 	if err := os.WriteFile(filepath.Join(nt.Orgs[0].Dir, "policies", "zz-bench.cedar"), []byte(benchPolicy), 0o600); err != nil {
 		b.Fatal(err)
@@ -163,6 +194,11 @@ func benchFetch(b *testing.B, n, size int, raw bool) {
 	b.ReportMetric(float64(fixed.Milliseconds()), "ms-to-first-record")
 	b.ReportMetric(dataMBs, "data-phase-MB/s")
 	b.Logf("%d of %d records permitted and verified in %v (%d bytes): %v to the first record, then %.1f MB/s", res.Received, n, took.Round(time.Millisecond), res.Bytes, fixed.Round(time.Millisecond), dataMBs)
+	for _, c := range nodes[1].Host().Network().ConnsToPeer(nodes[0].PeerID()) {
+		if !strings.Contains(c.RemoteMultiaddr().String(), "/"+transport) {
+			b.Fatalf("want %s connections only, have %v", transport, c.RemoteMultiaddr())
+		}
+	}
 	if !raw {
 		return
 	}
@@ -178,17 +214,24 @@ func benchFetch(b *testing.B, n, size int, raw bool) {
 		}
 		s.Close()
 	})
-	s, err := nodes[1].Host().NewStream(ctx, nodes[0].PeerID(), "/bench/raw")
-	if err != nil {
-		b.Fatal(err)
+	// A copy takes about 100 ms, which this VM's hiccups move a lot: the
+	// median of three.
+	var copies []time.Duration
+	for range 3 {
+		s, err := nodes[1].Host().NewStream(ctx, nodes[0].PeerID(), "/bench/raw")
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		got, err := io.Copy(io.Discard, s)
+		copies = append(copies, time.Since(start))
+		s.Close()
+		if err != nil || got != total {
+			b.Fatalf("raw copy: %d of %d bytes, %v", got, total, err)
+		}
 	}
-	start = time.Now()
-	got, err := io.Copy(io.Discard, s)
-	rawTook := time.Since(start)
-	s.Close()
-	if err != nil || got != total {
-		b.Fatalf("raw copy: %d of %d bytes, %v", got, total, err)
-	}
+	slices.Sort(copies)
+	rawTook := copies[1]
 	rawMBs := float64(total) / rawTook.Seconds() / 1e6
 	b.ReportMetric(rawMBs, "raw-MB/s")
 	b.ReportMetric(100*fetchMBs/rawMBs, "%-of-raw")
