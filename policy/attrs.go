@@ -80,30 +80,23 @@ func (e *Extractor) Record(id string, rec map[string]any) (Record, error) {
 // only the policy attributes are converted, straight from the parsed
 // values). Strings are copied, so v's memory may be reused afterwards.
 func (e *Extractor) RecordValue(id string, v *jcs.Value) (Record, error) {
-	if v.Kind != jcs.Object {
-		return Record{}, fmt.Errorf("record is not a JSON object")
-	}
 	attrs := make(types.RecordMap, len(e.fields))
 	r := Record{ID: id, Attrs: attrs, layout: e}
-	members := v.Members()
-	for _, f := range e.fields {
-		var mv *jcs.Value
-		for i := range members {
-			if members[i].Key == string(f.name) {
-				mv = &members[i].Value
-				break
-			}
-		}
-		if mv == nil || mv.Kind == jcs.Null {
+	err := e.eachField(v, func(f field, mv *jcs.Value) error {
+		if mv == nil {
 			r.tuple = append(r.tuple, 0)
-			continue
+			return nil
 		}
 		cv, err := convertValue(f.typ, mv)
 		if err != nil {
-			return Record{}, fmt.Errorf("field %q: %w", f.name, err)
+			return err
 		}
 		attrs[f.name] = cv
 		r.tuple = appendRaw(r.tuple, cv)
+		return nil
+	})
+	if err != nil {
+		return Record{}, err
 	}
 	return r, nil
 }
@@ -115,29 +108,44 @@ func (e *Extractor) RecordValue(id string, v *jcs.Value) (Record, error) {
 // Cedar. src must not change while the record is in use. Errors are those
 // of RecordValue.
 func (e *Extractor) RecordLazy(c cid.Cid, src []byte, v *jcs.Value) (Record, error) {
-	if v.Kind != jcs.Object {
-		return Record{}, fmt.Errorf("record is not a JSON object")
-	}
 	r := Record{layout: e, cid: c, src: src}
+	err := e.eachField(v, func(f field, mv *jcs.Value) (err error) {
+		if mv == nil {
+			r.tuple = append(r.tuple, 0)
+			return nil
+		}
+		r.tuple, err = appendParsed(r.tuple, f.typ, mv)
+		return err
+	})
+	if err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// eachField calls fn for each of e's fields in order with its value in the
+// object v, or nil if v lacks it or it is null. fn's error is returned
+// naming the field.
+func (e *Extractor) eachField(v *jcs.Value, fn func(f field, mv *jcs.Value) error) error {
+	if v.Kind != jcs.Object {
+		return fmt.Errorf("record is not a JSON object")
+	}
 	members := v.Members()
 	for _, f := range e.fields {
 		var mv *jcs.Value
 		for i := range members {
 			if members[i].Key == string(f.name) {
-				mv = &members[i].Value
+				if members[i].Value.Kind != jcs.Null {
+					mv = &members[i].Value
+				}
 				break
 			}
 		}
-		if mv == nil || mv.Kind == jcs.Null {
-			r.tuple = append(r.tuple, 0)
-			continue
-		}
-		var err error
-		if r.tuple, err = appendParsed(r.tuple, f.typ, mv); err != nil {
-			return Record{}, fmt.Errorf("field %q: %w", f.name, err)
+		if err := fn(f, mv); err != nil {
+			return fmt.Errorf("field %q: %w", f.name, err)
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // appendParsed appends appendRaw(convertValue(t, v)), without making the
