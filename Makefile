@@ -43,10 +43,11 @@ bench: build
 	if ./$(BIN) devnet --orgs 1 --scenario publish-bench --records $(BENCH_RECORDS) --dir $$d/net; then rm -rf $$d; \
 	else echo "publish-bench failed; gateway logs are kept in $$d/net"; exit 1; fi
 
-## lint: gofmt and go vet
+## lint: gofmt and go vet (also of the bench module, which make bench runs)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	cd bench && $(GO) vet ./...
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:
