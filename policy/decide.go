@@ -45,7 +45,8 @@ type Session struct {
 	memo    map[string]Decision
 	key     []byte
 	proj    *projection // for records with a tuple in proj.layout
-	counter int64       // released_today when there is no ledger
+	eq      *sessionComparands
+	counter int64 // released_today when there is no ledger
 
 	permitted, denied int
 }
@@ -61,6 +62,7 @@ func (b *Bundle) Fetch(req Request, ledger *Ledger) *Session {
 	}
 	if b.plan.memo {
 		s.memo = make(map[string]Decision)
+		s.eq = b.plan.resolve(s.store.org, req.fetchContext(0))
 	}
 	return s
 }
@@ -136,14 +138,14 @@ func (s *Session) appendKey(r *Record) ([]byte, bool) {
 		if s.proj == nil || s.proj.layout != r.layout {
 			s.proj = s.b.plan.project(r.layout)
 		}
-		if k, ok := s.b.plan.appendTupleKey(s.key[:0], s.proj, r, s.counter); ok {
+		if k, ok := s.b.plan.appendTupleKey(s.key[:0], s.eq, s.proj, r, s.counter); ok {
 			return k, true
 		}
 	}
 	if err := r.materialize(); err != nil {
 		return s.key[:0], false
 	}
-	return s.b.plan.appendKey(s.key[:0], r, s.counter), true
+	return s.b.plan.appendKey(s.key[:0], s.eq, r, s.counter), true
 }
 
 // DecideDirect decides r without the memo. Tests use it as the oracle for

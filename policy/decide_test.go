@@ -167,6 +167,16 @@ when { context has released_today && resource has origin_country && resource.ori
 @id("i1") permit (principal, action == Action::"fetch", resource)
 when { resource == Record::"rec-1" || resource in Dataset::"customs-cn/declarations-2026" };
 `,
+	"equality": `
+@id("e1") permit (principal, action == Action::"fetch", resource)
+when { resource has origin_country && resource.origin_country != principal.country && resource has classification && resource.classification == "public" };
+@id("e2") forbid (principal, action == Action::"fetch", resource)
+when { resource has destination_country && principal.country == resource.destination_country && context.purpose == "marketing" };
+@id("e3") permit (principal, action == Action::"fetch", resource)
+when { resource has declaration_type && resource.declaration_type == context.purpose || resource has destination_country && resource.destination_country == "TR" };
+@id("e4") permit (principal, action == Action::"fetch", resource)
+when { resource has hs_chapter && resource.hs_chapter like "8*" && resource.hs_chapter != "85" };
+`,
 	"dataset-attrs": `
 @id("d1") permit (principal, action == Action::"fetch", resource in Dataset::"customs-cn/declarations-2026")
 when { resource.dataset.purposes.contains(context.purpose) && resource is Record && !(resource has hs_chapter && resource.hs_chapter == "72") };
@@ -245,7 +255,7 @@ func TestTupleAndMapKeysAgree(t *testing.T) {
 }
 
 func TestMemoAnalysis(t *testing.T) {
-	want := map[string]bool{"thresholds": true, "raw-long": true, "raw-counter": true, "identity": false, "dataset-attrs": true}
+	want := map[string]bool{"thresholds": true, "raw-long": true, "raw-counter": true, "identity": false, "dataset-attrs": true, "equality": true}
 	for name, src := range stressPolicies {
 		b, err := policy.Parse(map[string][]byte{"p.cedar": []byte(src)})
 		if err != nil {
@@ -255,12 +265,23 @@ func TestMemoAnalysis(t *testing.T) {
 			t.Errorf("%s: memo %v, want %v", name, policy.MemoOn(b), want[name])
 		}
 	}
-	// The demo bundle: keyed by interval on the two thresholds it has.
+	// The demo bundle: keyed by interval on the two thresholds it has, and
+	// by the comparands they equal on the attributes compared with literals
+	// and with the principal's country.
 	plan := policy.PlanString(loadDemo(t))
-	for _, w := range []string{"name:total_value_usd kind:1 thresholds:[1000000 1000001]", "counter:{read:true thresholds:[500 501]}"} {
+	for _, w := range []string{"name:total_value_usd kind:1 thresholds:[1000000 1000001]", "counter:{read:true thresholds:[500 501]}",
+		"name:origin_country kind:2", "name:destination_country kind:2", "name:classification kind:2"} {
 		if !strings.Contains(plan, w) {
 			t.Errorf("plan %s lacks %s", plan, w)
 		}
+	}
+	// An attribute also matched with `like` is keyed by its value.
+	eq, err := policy.Parse(map[string][]byte{"p.cedar": []byte(stressPolicies["equality"])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := policy.PlanString(eq); !strings.Contains(p, "name:hs_chapter kind:3") || !strings.Contains(p, "name:declaration_type kind:2") {
+		t.Errorf("equality plan %s", p)
 	}
 }
 

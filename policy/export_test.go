@@ -1,6 +1,13 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
+
+// keysRequest is the session KeysOf builds keys in.
+var keysRequest = Request{Org: Org{ID: "customs-kz", Country: "KZ", Sector: "customs"}, Purpose: "customs-clearance",
+	Time: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
 
 // PlanString describes the memo plan, for tests.
 func PlanString(b *Bundle) string { return fmt.Sprintf("%+v", b.plan) }
@@ -11,10 +18,11 @@ func MemoOn(b *Bundle) bool { return b.plan.memo }
 // KeysOf returns r's memo key built from its attribute map and, if r has a
 // tuple, from the tuple (nil otherwise).
 func KeysOf(b *Bundle, r Record, counter int64) (fromMap, fromTuple []byte) {
+	sc := b.plan.resolve(keysRequest.Org.entity(), keysRequest.fetchContext(counter))
 	m := Materialized(r) // as Session.appendKey does before a map key
-	fromMap = b.plan.appendKey(nil, &m, counter)
+	fromMap = b.plan.appendKey(nil, sc, &m, counter)
 	if r.layout != nil {
-		fromTuple, _ = b.plan.appendTupleKey(nil, b.plan.project(r.layout), &r, counter)
+		fromTuple, _ = b.plan.appendTupleKey(nil, sc, b.plan.project(r.layout), &r, counter)
 	}
 	return fromMap, fromTuple
 }

@@ -24,6 +24,15 @@ import (
 // literal (<, <=, >, >=, ==, !=) is keyed by the interval its value falls in
 // between those literals, not by its value: within an interval every such
 // comparison has the same result.
+//
+// An attribute whose every use is an equality (==, !=) with a String or
+// Boolean literal, or with an attribute of principal or context (fixed in a
+// session; released_today excepted), is keyed by which of those comparands
+// its value equals: records that equal the same comparands give every such
+// comparison the same result. A comparand the session lacks (a missing
+// principal attribute) makes its comparisons fail the same way for every
+// record, and counts as equal to none. Only strings, integers, booleans and
+// datetimes are keyed so; other values are keyed raw.
 type memoPlan struct {
 	memo    bool
 	attrs   []attrUse // sorted by name
@@ -33,8 +42,20 @@ type memoPlan struct {
 type attrUse struct {
 	name       types.String
 	kind       keyKind
-	thresholds []int64 // sorted interval bounds, for keyInterval
+	thresholds []int64     // sorted interval bounds, for keyInterval
+	comparands []comparand // for keyEqual
 }
+
+// comparand is what an attribute is compared with for equality: a literal,
+// or an attribute of principal or context.
+type comparand struct {
+	lit  types.Value  // a literal, or nil
+	of   types.String // varPrincipal or varContext
+	name types.String
+}
+
+// maxComparands bounds an attribute's comparands (a key holds a bit each).
+const maxComparands = 64
 
 // keyKind is how an attribute enters the key (absence always does).
 type keyKind uint8
@@ -42,6 +63,7 @@ type keyKind uint8
 const (
 	keyPresence keyKind = iota // only `has` reads it
 	keyInterval                // only compared with Long literals
+	keyEqual                   // only compared for equality with comparands
 	keyRaw                     // anything else: its exact value
 )
 
@@ -55,19 +77,21 @@ type analysis struct {
 	identity   bool
 	attrRaw    map[types.String]bool
 	attrBounds map[types.String][]int64
+	attrEq     map[types.String][]comparand
 	ctrRaw     bool
 	ctrBounds  []int64
 }
 
 const (
-	varResource = types.String("resource")
-	varContext  = types.String("context")
-	ctrName     = types.String("released_today")
-	attrDataset = types.String("dataset")
+	varResource  = types.String("resource")
+	varContext   = types.String("context")
+	varPrincipal = types.String("principal")
+	ctrName      = types.String("released_today")
+	attrDataset  = types.String("dataset")
 )
 
 func analyse(policies []*Policy) memoPlan {
-	a := &analysis{attrRaw: map[types.String]bool{}, attrBounds: map[types.String][]int64{}}
+	a := &analysis{attrRaw: map[types.String]bool{}, attrBounds: map[types.String][]int64{}, attrEq: map[types.String][]comparand{}}
 	for _, p := range policies {
 		pa := (*xast.Policy)(p.policy.AST())
 		if !mayApplyToFetch(pa.Action) {
@@ -82,21 +106,28 @@ func analyse(policies []*Policy) memoPlan {
 		return memoPlan{}
 	}
 	plan := memoPlan{memo: true}
-	names := make([]types.String, 0, len(a.attrRaw)+len(a.attrBounds))
+	names := make([]types.String, 0, len(a.attrRaw)+len(a.attrBounds)+len(a.attrEq))
 	for n := range a.attrRaw {
 		names = append(names, n)
 	}
 	for n := range a.attrBounds {
 		names = append(names, n)
 	}
+	for n := range a.attrEq {
+		names = append(names, n)
+	}
 	slices.Sort(names)
 	for _, n := range slices.Compact(names) {
 		u := attrUse{name: n, kind: keyRaw}
-		if !a.attrRaw[n] {
-			u.kind, u.thresholds = keyPresence, bounds(a.attrBounds[n])
-			if len(u.thresholds) > 0 {
-				u.kind = keyInterval
-			}
+		bs, eq := bounds(a.attrBounds[n]), a.attrEq[n]
+		switch {
+		case a.attrRaw[n], len(bs) > 0 && len(eq) > 0, len(eq) > maxComparands:
+		case len(eq) > 0:
+			u.kind, u.comparands = keyEqual, eq
+		case len(bs) > 0:
+			u.kind, u.thresholds = keyInterval, bs
+		default:
+			u.kind = keyPresence
 		}
 		plan.attrs = append(plan.attrs, u)
 	}
@@ -212,11 +243,107 @@ func (a *analysis) visit(n xast.IsNode) bool {
 	case xast.NodeTypeGreaterThanOrEqual:
 		return a.compare(n.Left, n.Right)
 	case xast.NodeTypeEquals:
-		return a.compare(n.Left, n.Right)
+		return !a.equality(n.Left, n.Right) && a.compare(n.Left, n.Right)
 	case xast.NodeTypeNotEquals:
-		return a.compare(n.Left, n.Right)
+		return !a.equality(n.Left, n.Right) && a.compare(n.Left, n.Right)
 	}
 	return true
+}
+
+// equality handles resource.X == c (or c == resource.X, or !=) where c is
+// a String or Boolean literal or an attribute of principal or context; it
+// reports whether it did.
+func (a *analysis) equality(l, r xast.IsNode) bool {
+	acc, c, ok := accessVsComparand(l, r)
+	if !ok {
+		acc, c, ok = accessVsComparand(r, l)
+	}
+	if !ok {
+		return false
+	}
+	a.attrEq[acc.Value] = append(a.attrEq[acc.Value], c)
+	return true
+}
+
+// accessVsComparand matches x = resource.X (X not dataset) and y = a
+// comparand.
+func accessVsComparand(x, y xast.IsNode) (xast.NodeTypeAccess, comparand, bool) {
+	acc, ok := x.(xast.NodeTypeAccess)
+	if !ok || !isVar(acc.Arg, varResource) || acc.Value == attrDataset {
+		return acc, comparand{}, false
+	}
+	switch y := y.(type) {
+	case xast.NodeValue:
+		switch y.Value.(type) {
+		case types.String, types.Boolean:
+			return acc, comparand{lit: y.Value}, true
+		}
+	case xast.NodeTypeAccess:
+		switch {
+		case isVar(y.Arg, varPrincipal):
+			return acc, comparand{of: varPrincipal, name: y.Value}, true
+		case isVar(y.Arg, varContext) && y.Value != ctrName:
+			return acc, comparand{of: varContext, name: y.Value}, true
+		}
+	}
+	return acc, comparand{}, false
+}
+
+// sessionComparands are a plan's comparands resolved in one session: per
+// plan attribute, per comparand, the value and its appendRaw encoding (nil
+// when the session lacks it).
+type sessionComparands struct {
+	vals [][]types.Value
+	raw  [][][]byte
+}
+
+// resolve resolves the plan's comparands for a session's principal and
+// context.
+func (p *memoPlan) resolve(principal types.Entity, context types.Record) *sessionComparands {
+	sc := &sessionComparands{vals: make([][]types.Value, len(p.attrs)), raw: make([][][]byte, len(p.attrs))}
+	for i, u := range p.attrs {
+		for _, c := range u.comparands {
+			v, ok := c.lit, c.lit != nil
+			switch c.of {
+			case varPrincipal:
+				v, ok = principal.Attributes.Get(c.name)
+			case varContext:
+				v, ok = context.Get(c.name)
+			}
+			var raw []byte
+			if !ok {
+				v = nil
+			} else {
+				raw = appendRaw(nil, v)
+			}
+			sc.vals[i] = append(sc.vals[i], v)
+			sc.raw[i] = append(sc.raw[i], raw)
+		}
+	}
+	return sc
+}
+
+// equalityKeyable reports whether values with this appendRaw tag are keyed
+// by the comparands they equal: those whose encodings are equal exactly when
+// Cedar's == says so.
+func equalityKeyable(tag byte) bool {
+	switch tag {
+	case 's', 'l', 'T', 'F', 'd':
+		return true
+	}
+	return false
+}
+
+// mask returns the bits of the comparands of attribute i that v (encoded
+// by appendRaw) equals.
+func (sc *sessionComparands) mask(i int, v []byte) uint64 {
+	var m uint64
+	for j, raw := range sc.raw[i] {
+		if raw != nil && string(raw) == string(v) {
+			m |= 1 << j
+		}
+	}
+	return m
 }
 
 // touch makes sure an attribute is in the key (at least its presence).
@@ -309,8 +436,9 @@ func nonRecordEntities(n xast.IsNode) bool {
 	return false
 }
 
-// appendKey appends the memo key of r with released_today = counter.
-func (p *memoPlan) appendKey(key []byte, r *Record, counter int64) []byte {
+// appendKey appends the memo key of r with released_today = counter, in a
+// session whose comparands are sc.
+func (p *memoPlan) appendKey(key []byte, sc *sessionComparands, r *Record, counter int64) []byte {
 	key = p.appendCounter(key, counter)
 	for i := range p.attrs {
 		u := &p.attrs[i]
@@ -327,11 +455,22 @@ func (p *memoPlan) appendKey(key []byte, r *Record, counter int64) []byte {
 				break
 			}
 			key = appendRaw(append(key, 2), v)
+		case u.kind == keyEqual:
+			key = appendEqualKey(key, sc, i, appendRaw(nil, v))
 		default:
 			key = appendRaw(append(key, 2), v)
 		}
 	}
 	return key
+}
+
+// appendEqualKey appends the key of a keyEqual attribute whose value is
+// encoded as raw: the comparands it equals, or raw if it is not keyable so.
+func appendEqualKey(key []byte, sc *sessionComparands, i int, raw []byte) []byte {
+	if !equalityKeyable(raw[0]) {
+		return append(append(key, 2), raw...)
+	}
+	return binary.AppendUvarint(append(key, 3), sc.mask(i, raw))
 }
 
 func (p *memoPlan) appendCounter(key []byte, counter int64) []byte {
@@ -369,7 +508,7 @@ func (p *memoPlan) project(e *Extractor) *projection {
 const maxTupleFields = 64
 
 // appendTupleKey is appendKey for a record with a tuple in pr's layout.
-func (p *memoPlan) appendTupleKey(key []byte, pr *projection, r *Record, counter int64) ([]byte, bool) {
+func (p *memoPlan) appendTupleKey(key []byte, sc *sessionComparands, pr *projection, r *Record, counter int64) ([]byte, bool) {
 	var spans [maxTupleFields][2]int32
 	n := len(pr.layout.fields)
 	if n > maxTupleFields {
@@ -400,6 +539,8 @@ func (p *memoPlan) appendTupleKey(key []byte, pr *projection, r *Record, counter
 		case u.kind == keyInterval && f[0] == 'l':
 			key = append(key, 1)
 			key = binary.AppendUvarint(key, uint64(interval(u.thresholds, int64(binary.LittleEndian.Uint64(f[1:])))))
+		case u.kind == keyEqual:
+			key = appendEqualKey(key, sc, i, f)
 		default:
 			key = append(append(key, 2), f...)
 		}
