@@ -368,14 +368,7 @@ func TestRecordValueMatchesRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 			src := bytes.Clone(raw)
-			lv, err := jcs.ParseValue(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lazy, err := ex.RecordLazy(cids.OfJSON(src), src, &lv)
-			if err != nil {
-				t.Fatal(err)
-			}
+			lazy := lazyRecord(t, ex, src)
 			for j := range raw { // RecordValue must have copied what it keeps
 				raw[j] = 'x'
 			}
@@ -411,22 +404,25 @@ func TestLazyRecordFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lazy := func(src []byte) policy.Record {
-		v, err := jcs.ParseValue(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := ex.RecordLazy(cids.OfJSON(src), src, &v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
 	broken := []byte(`{"classification":"public"}`)
-	recs := []policy.Record{lazy(broken), lazy([]byte(`{"classification":"public"}`))}
+	recs := []policy.Record{lazyRecord(t, ex, broken), lazyRecord(t, ex, []byte(`{"classification":"public"}`))}
 	copy(broken, "{{{{")
 	got := b.Fetch(policy.Request{Org: customsKZ, Dataset: declarations, Purpose: "customs-clearance", Time: demoTime}, nil).Decide(recs, nil)
 	if got[0].Permit || !got[1].Permit {
 		t.Fatalf("decisions %+v, want deny for the broken record and permit for the other", got)
 	}
+}
+
+// lazyRecord makes a lazy record of the JSON object src.
+func lazyRecord(t testing.TB, ex *policy.Extractor, src []byte) policy.Record {
+	t.Helper()
+	v, err := jcs.ParseValue(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ex.RecordLazy(cids.OfJSON(src), src, &v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

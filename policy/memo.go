@@ -254,10 +254,7 @@ func (a *analysis) visit(n xast.IsNode) bool {
 // a String or Boolean literal or an attribute of principal or context; it
 // reports whether it did.
 func (a *analysis) equality(l, r xast.IsNode) bool {
-	acc, c, ok := accessVsComparand(l, r)
-	if !ok {
-		acc, c, ok = accessVsComparand(r, l)
-	}
+	acc, c, ok := eitherWay(l, r, accessVsComparand)
 	if !ok {
 		return false
 	}
@@ -290,17 +287,16 @@ func accessVsComparand(x, y xast.IsNode) (xast.NodeTypeAccess, comparand, bool) 
 }
 
 // sessionComparands are a plan's comparands resolved in one session: per
-// plan attribute, per comparand, the value and its appendRaw encoding (nil
-// when the session lacks it).
+// plan attribute, per comparand, its value's appendRaw encoding (nil when
+// the session lacks it).
 type sessionComparands struct {
-	vals [][]types.Value
-	raw  [][][]byte
+	raw [][][]byte
 }
 
 // resolve resolves the plan's comparands for a session's principal and
 // context.
 func (p *memoPlan) resolve(principal types.Entity, context types.Record) *sessionComparands {
-	sc := &sessionComparands{vals: make([][]types.Value, len(p.attrs)), raw: make([][][]byte, len(p.attrs))}
+	sc := &sessionComparands{raw: make([][][]byte, len(p.attrs))}
 	for i, u := range p.attrs {
 		for _, c := range u.comparands {
 			v, ok := c.lit, c.lit != nil
@@ -311,12 +307,9 @@ func (p *memoPlan) resolve(principal types.Entity, context types.Record) *sessio
 				v, ok = context.Get(c.name)
 			}
 			var raw []byte
-			if !ok {
-				v = nil
-			} else {
+			if ok {
 				raw = appendRaw(nil, v)
 			}
-			sc.vals[i] = append(sc.vals[i], v)
 			sc.raw[i] = append(sc.raw[i], raw)
 		}
 	}
@@ -373,10 +366,7 @@ func (a *analysis) access(arg xast.IsNode, name types.String) bool {
 // compare handles a comparison; an access compared with a Long literal
 // becomes an interval bound.
 func (a *analysis) compare(l, r xast.IsNode) bool {
-	acc, lit, ok := accessVsLong(l, r)
-	if !ok {
-		acc, lit, ok = accessVsLong(r, l)
-	}
+	acc, lit, ok := eitherWay(l, r, accessVsLong)
 	if !ok {
 		return true
 	}
@@ -389,6 +379,14 @@ func (a *analysis) compare(l, r xast.IsNode) bool {
 		return false
 	}
 	return true
+}
+
+// eitherWay matches a symmetric comparison: (l, r), else (r, l).
+func eitherWay[T any](l, r xast.IsNode, match func(x, y xast.IsNode) (xast.NodeTypeAccess, T, bool)) (xast.NodeTypeAccess, T, bool) {
+	if acc, v, ok := match(l, r); ok {
+		return acc, v, true
+	}
+	return match(r, l)
 }
 
 func accessVsLong(x, y xast.IsNode) (xast.NodeTypeAccess, int64, bool) {

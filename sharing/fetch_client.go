@@ -227,7 +227,7 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 type frameReader struct {
 	str    network.Stream
 	frames chan frameRead
-	free   chan []byte
+	free   framePool
 	quit   chan struct{}
 	done   chan struct{}
 }
@@ -238,16 +238,12 @@ type frameRead struct {
 }
 
 func readFrames(str network.Stream, r *bufio.Reader) *frameReader {
-	fr := &frameReader{str: str, frames: make(chan frameRead, 2), free: make(chan []byte, 4),
+	fr := &frameReader{str: str, frames: make(chan frameRead, 2), free: make(framePool, 4),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(fr.done)
 		for {
-			var buf []byte
-			select {
-			case buf = <-fr.free:
-			default:
-			}
+			buf := fr.free.get(0)
 			// A provider that stalls cannot hang the requester: each frame
 			// has a deadline.
 			_ = str.SetReadDeadline(time.Now().Add(60 * time.Second))
@@ -267,20 +263,12 @@ func readFrames(str network.Stream, r *bufio.Reader) *frameReader {
 
 // next returns the next frame; it is the caller's until recycled.
 func (fr *frameReader) next() ([]byte, error) {
-	f, ok := <-fr.frames
-	if !ok {
-		return nil, io.ErrUnexpectedEOF
-	}
+	f := <-fr.frames // the reader sends until it has sent an error
 	return f.b, f.err
 }
 
 // recycle gives a frame's memory back for a later frame.
-func (fr *frameReader) recycle(b []byte) {
-	select {
-	case fr.free <- b:
-	default:
-	}
-}
+func (fr *frameReader) recycle(b []byte) { fr.free.put(b) }
 
 // stop ends the reading goroutine (interrupting a read in progress) and
 // waits for it.

@@ -476,29 +476,6 @@ func splitHashes(b []byte) [][]byte {
 	return out
 }
 
-// framePool recycles frame buffers between the goroutine that encodes
-// chunks and the one that writes them: a fetch otherwise allocated its
-// records about three times over, and the collector's work showed.
-type framePool chan []byte
-
-func (p framePool) get(n int) []byte {
-	select {
-	case b := <-p:
-		if cap(b) >= n {
-			return b[:0]
-		}
-	default:
-	}
-	return make([]byte, 0, n)
-}
-
-func (p framePool) put(b []byte) {
-	select {
-	case p <- b:
-	default:
-	}
-}
-
 // stream writes the chunks that hold permitted records, in frames from
 // frames.
 func (fs *FetchServer) stream(id cid.Cid, m *Manifest, tree *leafTree, permitted bitmap, frames framePool, write func([]byte) error) error {

@@ -141,13 +141,10 @@ type decodedBody struct {
 }
 
 func (d *decodedBody) errFor(typ string) error {
-	if d.typ == typ && d.err != nil {
-		return d.err
-	}
 	if d.typ != typ {
 		return fmt.Errorf("%w: type %q, want %q", ErrMalformed, d.typ, typ)
 	}
-	return nil
+	return d.err
 }
 
 // decode decodes the body once: a gossiped statement is asked for its org,
