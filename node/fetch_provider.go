@@ -2,11 +2,11 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/journal"
@@ -103,25 +103,15 @@ func (d *decider) Commit(ctx context.Context, dec sharing.Decision) (string, uin
 	return d.n.journal.origin, idx, d.bundle, nil
 }
 
-// Checkpoint waits up to 2 s for this org's checkpoint to cover entry index.
-// It reads the checkpoint file every 5 ms: the receipt waits on it when
-// the records stream faster than checkpoints come.
+// Checkpoint returns a checkpoint of this org's journal that covers entry
+// index: the published one, or else one signed now for the integrated tree,
+// so that the receipt does not wait for tessera's next publication (see
+// journal.Log.CheckpointCovering).
 func (d *decider) Checkpoint(ctx context.Context, index uint64) string {
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		raw, err := d.n.journal.log.Checkpoint(ctx)
-		if err == nil {
-			if cp, err := parseCheckpoint(raw); err == nil && cp.Size > index {
-				return string(raw)
-			}
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return ""
-		}
-		select {
-		case <-ctx.Done():
-			return ""
-		case <-time.After(5 * time.Millisecond):
-		}
+	raw, err := d.n.journal.log.CheckpointCovering(ctx, index)
+	if err != nil {
+		d.n.log.Warn("no checkpoint for a fetch receipt", zap.Uint64("entry", index), zap.Error(err))
+		return ""
 	}
-	return ""
+	return string(raw)
 }

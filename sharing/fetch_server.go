@@ -40,7 +40,7 @@ type FetchDecider interface {
 	// journal's origin, the entry's index and the policy bundle CID.
 	Commit(ctx context.Context, d Decision) (origin string, index uint64, bundle string, err error)
 	// Checkpoint returns a signed checkpoint of the journal that covers
-	// entry index, waiting a little for it, or "" if none came in time.
+	// entry index, or "" if there is none.
 	Checkpoint(ctx context.Context, index uint64) string
 }
 
@@ -343,8 +343,8 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 		return fmt.Errorf("journaling the decision: %w", err)
 	}
 
-	// The receipt carries a checkpoint covering the decision entry: wait for
-	// it while the records stream.
+	// The receipt carries a checkpoint covering the decision entry: get it
+	// while the records stream.
 	cpc := make(chan string, 1)
 	go func() { cpc <- dec.Checkpoint(ctx, index) }()
 	w := bufio.NewWriterSize(str, fetchWriteBuffer)
