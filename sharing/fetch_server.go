@@ -261,21 +261,37 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 	}
 	offered := slices.Contains(m.Purposes, req.Purpose)
 
-	// First pass: every leaf hash (for proofs); decide the selected records.
-	// One goroutine reads and hashes while this one decides.
+	// First pass: decide the selected records, and grow the record tree
+	// (for the proofs) from every record's CID. One goroutine reads, one
+	// grows the tree, this one decides.
 	permitted := newBitmap(m.Records)
 	var nPermitted, nDenied uint64
 	salt := make([]byte, 16)
 	_, _ = rand.Read(salt)
 	commit := sha256.New()
 	commit.Write(salt)
-	var leaves []byte // leaf hashes, 32 bytes each
+	tree := newLeafTree(m.Records)
+	leafc := make(chan []cid.Cid, 4)
+	grown := make(chan struct{})
+	go func() {
+		defer close(grown)
+		for cids := range leafc {
+			for _, c := range cids {
+				tree.addLeaf(c)
+			}
+		}
+	}()
 	var verdicts []bool
 	err = pipeline(2, func(send func([]FetchRecord) error) error {
-		leaves = make([]byte, 0, sha256.Size*m.Records)
+		defer close(leafc)
 		var batch []FetchRecord
 		var arena []byte // the batch's record bytes; a new one per batch
+		var cids []cid.Cid
 		flush := func() error {
+			if len(cids) > 0 {
+				leafc <- cids
+				cids = nil
+			}
 			if len(batch) == 0 {
 				return nil
 			}
@@ -284,7 +300,13 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 			return err
 		}
 		take := func(i uint64, c cid.Cid, data []byte) error {
-			leaves = appendLeafHash(leaves, c)
+			if cids == nil {
+				cids = make([]cid.Cid, 0, 4096)
+			}
+			if cids = append(cids, c); len(cids) == cap(cids) {
+				leafc <- cids
+				cids = nil
+			}
 			if sel.wants(i, c) {
 				// The iterator reuses data: the batch keeps a copy.
 				start := len(arena)
@@ -300,7 +322,6 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 		// decide; datasets stored before them are read whole.
 		err := fs.cfg.Store.Attributes(id, take)
 		if errors.Is(err, ErrNoAttributes) {
-			leaves = leaves[:0]
 			err = fs.cfg.Store.Records(id, func(i uint64, data []byte) error { return take(i, recordCID(data), data) })
 		}
 		if err != nil {
@@ -327,11 +348,22 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 		}
 		return nil
 	})
+	<-grown
 	if err != nil {
 		return fmt.Errorf("deciding: %w", err)
 	}
-	if n := uint64(len(leaves) / sha256.Size); n != m.Records {
-		return fmt.Errorf("the store holds %d records of %s, the manifest says %d", n, id, m.Records)
+	if tree.size != m.Records {
+		return fmt.Errorf("the store holds %d records of %s, the manifest says %d", tree.size, id, m.Records)
+	}
+	// The first chunks are read and encoded while the decision is
+	// journaled; none is written before it is durable.
+	var chunks *pipe[[]byte]
+	frames := make(framePool, 8) // written frames go back to be reused
+	if nPermitted > 0 {
+		chunks = startPipe(4, func(send func([]byte) error) error {
+			return fs.stream(id, m, tree, permitted, frames, send)
+		})
+		defer chunks.cancel()
 	}
 	commitment := hex.EncodeToString(commit.Sum(nil))
 	if err := fs.cfg.Store.PutSalt(reqHash, salt); err != nil {
@@ -360,14 +392,10 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 	if err := write(append([]byte{frameHeader}, hdr...)); err != nil {
 		return err
 	}
-	if nPermitted > 0 {
-		// One goroutine reads and encodes chunks while this one writes
-		// (and so encrypts) them.
-		tree := newLeafTree(splitHashes(leaves))
-		frames := make(framePool, 8) // written frames go back to be reused
-		if err := pipeline(4, func(send func([]byte) error) error {
-			return fs.stream(id, m, tree, permitted, frames, send)
-		}, func(frame []byte) error {
+	if chunks != nil {
+		// One goroutine reads and encodes chunks while this one writes (and
+		// so encrypts) them.
+		if err := chunks.drain(func(frame []byte) error {
 			err := write(frame)
 			frames.put(frame)
 			return err
@@ -439,42 +467,71 @@ func (fs *FetchServer) checkRequest(raw []byte, remote peer.ID) (*FetchRequest, 
 // consume fails, send fails too and the rest is dropped. It returns
 // consume's error, or else produce's.
 func pipeline[T any](depth int, produce func(send func(T) error) error, consume func(T) error) error {
-	items := make(chan T, depth)
-	stop := make(chan struct{})
-	produced := make(chan error, 1)
+	return startPipe(depth, produce).drain(consume)
+}
+
+// pipe is a pipeline whose producer runs ahead before anything consumes.
+type pipe[T any] struct {
+	items    chan T
+	stop     chan struct{}
+	stopOnce sync.Once
+	produced chan error
+	drained  bool
+}
+
+// startPipe starts produce on a goroutine of its own; what it sends waits
+// in a channel of depth items for drain.
+func startPipe[T any](depth int, produce func(send func(T) error) error) *pipe[T] {
+	p := &pipe[T]{items: make(chan T, depth), stop: make(chan struct{}), produced: make(chan error, 1)}
 	go func() {
-		defer close(items)
-		produced <- produce(func(x T) error {
+		defer close(p.items)
+		p.produced <- produce(func(x T) error {
 			select {
-			case items <- x:
+			case <-p.stop: // before all else: drain may still be taking items
+				return errStopped
+			default:
+			}
+			select {
+			case p.items <- x:
 				return nil
-			case <-stop:
-				return errors.New("stopped")
+			case <-p.stop:
+				return errStopped
 			}
 		})
 	}()
+	return p
+}
+
+// drain hands the items to consume, in order; see pipeline. It may be
+// called once.
+func (p *pipe[T]) drain(consume func(T) error) error {
+	p.drained = true
 	var err error
-	for x := range items {
+	for x := range p.items {
 		if err == nil {
 			if err = consume(x); err != nil {
-				close(stop)
+				p.halt()
 			}
 		}
 	}
-	if perr := <-produced; err == nil {
+	if perr := <-p.produced; err == nil {
 		err = perr
 	}
 	return err
 }
 
-// splitHashes slices concatenated 32-byte hashes.
-func splitHashes(b []byte) [][]byte {
-	out := make([][]byte, len(b)/sha256.Size)
-	for i := range out {
-		out[i] = b[i*sha256.Size : (i+1)*sha256.Size : (i+1)*sha256.Size]
+// cancel stops a pipe that was not drained and waits for its producer.
+func (p *pipe[T]) cancel() {
+	if p.drained {
+		return
 	}
-	return out
+	p.halt()
+	_ = p.drain(func(T) error { return nil })
 }
+
+func (p *pipe[T]) halt() { p.stopOnce.Do(func() { close(p.stop) }) }
+
+var errStopped = errors.New("stopped")
 
 // stream writes the chunks that hold permitted records, in frames from
 // frames.

@@ -2,9 +2,11 @@ package sharing
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
+	"github.com/ipfs/go-cid"
 	"github.com/transparency-dev/merkle/compact"
 )
 
@@ -15,23 +17,58 @@ var ErrProof = errors.New("records do not prove against the manifest's root")
 var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
 
 // leafTree holds every perfect-subtree hash of a record tree (about 2n
-// hashes), so that the provider can cut any range's compact nodes.
+// hashes), so that the provider can cut any range's compact nodes. It grows
+// as leaves are added in order: a pair completed on one level is hashed
+// into the next at once, so the tree is whole with its last leaf, and the
+// provider grows it while it decides rather than after (50k records: about
+// 12 ms of hashing).
 type leafTree struct {
 	levels [][][]byte // levels[0] are the leaf hashes
+	slabs  [][]byte   // each level's hashes, back to back
 	size   uint64
 }
 
-func newLeafTree(leaves [][]byte) *leafTree {
-	t := &leafTree{levels: [][][]byte{leaves}, size: uint64(len(leaves))}
-	for prev := leaves; len(prev) > 1; {
-		next := make([][]byte, len(prev)/2)
-		for i := range next {
-			next[i] = hashChildren(prev[2*i], prev[2*i+1])
-		}
-		t.levels = append(t.levels, next)
-		prev = next
+// newLeafTree returns an empty tree with room for n leaves.
+func newLeafTree(n uint64) *leafTree {
+	t := &leafTree{}
+	for w := n; w > 0; w /= 2 {
+		t.levels = append(t.levels, make([][]byte, 0, w))
+		t.slabs = append(t.slabs, make([]byte, 0, w*sha256.Size))
 	}
 	return t
+}
+
+// addLeaf adds the leaf of the record with CID c.
+func (t *leafTree) addLeaf(c cid.Cid) {
+	var buf [sha256.Size]byte
+	t.push(0, appendLeafHash(buf[:0], c))
+	t.size++
+}
+
+// add adds a leaf hash.
+func (t *leafTree) add(leaf []byte) {
+	t.push(0, leaf)
+	t.size++
+}
+
+// push appends hash h to level l and completes the pairs above it.
+func (t *leafTree) push(l int, h []byte) {
+	for {
+		if l == len(t.levels) {
+			t.levels = append(t.levels, nil)
+			t.slabs = append(t.slabs, nil)
+		}
+		t.slabs[l] = append(t.slabs[l], h...)
+		n := len(t.slabs[l])
+		t.levels[l] = append(t.levels[l], t.slabs[l][n-sha256.Size:n:n])
+		row := t.levels[l]
+		if len(row)%2 == 1 {
+			return
+		}
+		sum := sumChildren(row[len(row)-2], row[len(row)-1])
+		h = sum[:]
+		l++
+	}
 }
 
 // rangeHashes returns the hashes of the compact range [begin, end): the

@@ -26,10 +26,15 @@ func appendLeafHash(dst []byte, c cid.Cid) []byte {
 // hashChildren is rfc6962's HashChildren (SHA-256(0x01 || l || r)) without
 // a hasher allocated per call.
 func hashChildren(l, r []byte) []byte {
+	sum := sumChildren(l, r)
+	return sum[:]
+}
+
+// sumChildren is hashChildren's hash, by value: nothing allocated.
+func sumChildren(l, r []byte) [sha256.Size]byte {
 	var buf [1 + 2*sha256.Size]byte
 	b := append(append(append(buf[:0], rfc6962.RFC6962NodeHashPrefix), l...), r...)
-	sum := sha256.Sum256(b)
-	return sum[:]
+	return sha256.Sum256(b)
 }
 
 // treeBuilder computes an RFC 6962 root over leaves appended in order, in
