@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
+	"github.com/caravan-consortium/caravan/internal/cids"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/sharing"
 )
@@ -137,7 +138,7 @@ func (n *Node) Fetch(ctx context.Context, o FetchOptions) (*FetchSummary, error)
 		Decision: journal.Ref{Origin: res.Origin, Index: res.Index}, Receipt: idx, Bundle: res.Bundle,
 		NotOffered: res.NotOffered, Offered: res.Offered}
 	if o.Out != "" {
-		if sum.Written, err = n.writeFetched(id, o.Out); err != nil {
+		if sum.Written, err = n.writeFetched(id, o.Purpose, o.Select, byCID, o.Out); err != nil {
 			return sum, err
 		}
 		sum.Out = o.Out
@@ -159,8 +160,21 @@ func (n *Node) providerNode(org string) (peer.ID, error) {
 	return "", fmt.Errorf("no node of %s is connected", org)
 }
 
-// writeFetched writes every record held for a manifest as JSONL, in order.
-func (n *Node) writeFetched(id cid.Cid, path string) (uint64, error) {
+// writeFetched writes as JSONL, in order, the records held for a manifest
+// and a purpose (all that were permitted for it, this time or before), or
+// with a selection those selected by index or CID.
+func (n *Node) writeFetched(id cid.Cid, purpose string, byIndex []uint64, byCID []cid.Cid, path string) (uint64, error) {
+	selected := func(uint64, []byte) bool { return true }
+	if len(byIndex) > 0 || len(byCID) > 0 {
+		indices, wanted := map[uint64]bool{}, map[cid.Cid]bool{}
+		for _, i := range byIndex {
+			indices[i] = true
+		}
+		for _, c := range byCID {
+			wanted[c] = true
+		}
+		selected = func(i uint64, data []byte) bool { return indices[i] || len(wanted) > 0 && wanted[cids.OfJSON(data)] }
+	}
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -168,7 +182,10 @@ func (n *Node) writeFetched(id cid.Cid, path string) (uint64, error) {
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	var count uint64
-	err = n.store.Fetched(id, func(_ uint64, data []byte) error {
+	err = n.store.Fetched(id, purpose, func(i uint64, data []byte) error {
+		if !selected(i, data) {
+			return nil
+		}
 		count++
 		if _, err := w.Write(data); err != nil {
 			return err

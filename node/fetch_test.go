@@ -141,6 +141,34 @@ func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
 		}
 		t.Logf("%s for %s: %d of 600 permitted, exactly the policy's", org.ID, tc.purpose, len(want))
 	}
+	// The same org fetching for another purpose, then a selection: each
+	// output holds what that fetch was permitted, not everything the
+	// gateway keeps of the dataset.
+	requester := fn.nodes[1]
+	org := node.OrgEntity(requester.Roster().Member(fn.c.net.Orgs[1].Org))
+	out := t.TempDir() + "/other.jsonl"
+	if _, err := requester.Fetch(context.Background(), node.FetchOptions{Manifest: fn.cid, Purpose: "transit-planning", Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	want, kept := fn.expected(t, org, "transit-planning"), fn.expected(t, org, "customs-clearance")
+	if got := received(t, out); strings.Join(got, ",") != strings.Join(want, ",") || len(want) == len(kept) {
+		t.Fatalf("%s/transit-planning after customs-clearance: wrote %d records, permitted %d (%d for customs-clearance)", org.ID, len(got), len(want), len(kept))
+	}
+	if _, err := requester.Fetch(context.Background(), node.FetchOptions{Manifest: fn.cid, Purpose: "customs-clearance", Select: []uint64{0, 1, 2, 3, 4, 5}, Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	var sel []string
+	for _, c := range kept {
+		for i := range 6 {
+			if cids.OfJSON(fn.recs[i]).String() == c {
+				sel = append(sel, c)
+			}
+		}
+	}
+	sort.Strings(sel)
+	if got := received(t, out); strings.Join(got, ",") != strings.Join(sel, ",") {
+		t.Fatalf("a selection of 6 after the whole dataset: wrote %d records, want %d", len(got), len(sel))
+	}
 	// A purpose the dataset does not offer: everything denied, and said so.
 	sum, err := fn.nodes[1].Fetch(context.Background(), node.FetchOptions{Manifest: fn.cid, Purpose: "marketing"})
 	if err != nil {
@@ -281,7 +309,7 @@ func TestFetchTamperedRecordCaughtAndNothingKept(t *testing.T) {
 		t.Fatalf("tampered stream: %v", err)
 	}
 	kept := 0
-	_ = st.Fetched(id, func(uint64, []byte) error { kept++; return nil })
+	_ = st.Fetched(id, "customs-clearance", func(uint64, []byte) error { kept++; return nil })
 	if kept != 0 {
 		t.Fatalf("%d records of the tampered response were kept", kept)
 	}
@@ -323,7 +351,7 @@ func TestFetchResumesAfterInterruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	kept := 0
-	_ = st.Fetched(id, func(uint64, []byte) error { kept++; return nil })
+	_ = st.Fetched(id, "customs-clearance", func(uint64, []byte) error { kept++; return nil })
 	want := len(fn.expected(t, node.OrgEntity(fn.nodes[1].Roster().Member("customs-kz")), "customs-clearance"))
 	if kept != want || int(first+res2.Received) != want {
 		t.Fatalf("after resume: %d kept (%d + %d), want %d", kept, first, res2.Received, want)
@@ -376,7 +404,7 @@ func TestFetchRefusesRepeatedChunk(t *testing.T) {
 		t.Fatalf("repeated chunk: %v %+v", err, res)
 	}
 	kept := 0
-	_ = st.Fetched(id, func(uint64, []byte) error { kept++; return nil })
+	_ = st.Fetched(id, "customs-clearance", func(uint64, []byte) error { kept++; return nil })
 	if uint64(kept) != res.Received {
 		t.Fatalf("%d records kept, %d received before the repeat", kept, res.Received)
 	}

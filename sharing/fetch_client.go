@@ -109,7 +109,7 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 	if err != nil {
 		return nil, err
 	}
-	stage, err := f.Store.newFetchStage(o.Manifest)
+	stage, err := f.Store.newFetchStage(o.Manifest, o.Purpose)
 	if err != nil {
 		str.Reset()
 		return nil, err

@@ -20,7 +20,10 @@ import (
 //
 //	n/<nonce>                      a fetch request nonce seen, with its expiry (provider)
 //	c/<request hash>               the salt of a decision's commitment (provider)
-//	f/<manifest cid>/<index BE64>  a record received and verified (requester)
+//	f/<manifest cid>/<purpose>/<index BE64>
+//	                               a record received and verified for a
+//	                               purpose (requester); <purpose> is its
+//	                               length (uvarint) and its bytes
 const (
 	prefixNonce   = 'n'
 	prefixSalt    = 'c'
@@ -71,8 +74,13 @@ func (s *Store) PutSalt(request string, salt []byte) error {
 	return s.db.Set(key(prefixSalt, []byte(request)), salt, pebble.Sync)
 }
 
-func fetchedKey(manifest cid.Cid, index uint64) []byte {
-	return binary.BigEndian.AppendUint64(key(prefixFetched, manifest.Bytes(), []byte{'/'}), index)
+// fetchedPrefix is the key prefix of the records fetched for a manifest and
+// a purpose. Records are kept per purpose: what was permitted for one
+// purpose is not what another was.
+func fetchedPrefix(manifest cid.Cid, purpose string) []byte {
+	k := key(prefixFetched, manifest.Bytes(), []byte{'/'})
+	k = binary.AppendUvarint(k, uint64(len(purpose)))
+	return append(append(k, purpose...), '/')
 }
 
 // fetchStage stages the verified records of one fetch response in an
@@ -82,18 +90,18 @@ func fetchedKey(manifest cid.Cid, index uint64) []byte {
 // spares the memtable, the write-ahead log and the flushes: fetching is
 // bulk loading too.
 type fetchStage struct {
-	s        *Store
-	manifest cid.Cid
-	path     string
-	w        *sstable.Writer // nil until the first record
+	s      *Store
+	prefix []byte // fetchedPrefix
+	path   string
+	w      *sstable.Writer // nil until the first record
 }
 
-func (s *Store) newFetchStage(manifest cid.Cid) (*fetchStage, error) {
+func (s *Store) newFetchStage(manifest cid.Cid, purpose string) (*fetchStage, error) {
 	id := make([]byte, 8)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
-	return &fetchStage{s: s, manifest: manifest, path: filepath.Join(s.staging, "fetch-"+hex.EncodeToString(id)+".sst")}, nil
+	return &fetchStage{s: s, prefix: fetchedPrefix(manifest, purpose), path: filepath.Join(s.staging, "fetch-"+hex.EncodeToString(id)+".sst")}, nil
 }
 
 // add stages verified records; their indices must ascend.
@@ -105,7 +113,7 @@ func (fs *fetchStage) add(recs []chunkRecord) error {
 		}
 	}
 	for _, r := range recs {
-		if err := fs.w.Set(fetchedKey(fs.manifest, r.Index), r.Data); err != nil {
+		if err := fs.w.Set(binary.BigEndian.AppendUint64(fs.prefix[:len(fs.prefix):len(fs.prefix)], r.Index), r.Data); err != nil {
 			return fmt.Errorf("record %d: %w", r.Index, err)
 		}
 	}
@@ -140,9 +148,10 @@ func (fs *fetchStage) abort() {
 	os.Remove(fs.path)
 }
 
-// Fetched calls fn with each stored record fetched for a manifest, in order.
-func (s *Store) Fetched(manifest cid.Cid, fn func(index uint64, canonical []byte) error) error {
-	lo := key(prefixFetched, manifest.Bytes(), []byte{'/'})
-	hi := append(append([]byte(nil), lo[:len(lo)-1]...), '/'+1)
+// Fetched calls fn with each stored record fetched for a manifest and a
+// purpose, in order.
+func (s *Store) Fetched(manifest cid.Cid, purpose string, fn func(index uint64, canonical []byte) error) error {
+	lo := fetchedPrefix(manifest, purpose)
+	hi := append(append([]byte(nil), lo...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
 	return s.indexed(lo, hi, fn)
 }

@@ -67,7 +67,7 @@ resumes where it stopped.`,
 	f.StringVar(&dir, "dir", "", "gateway data directory (required)")
 	f.StringVar(&o.Purpose, "purpose", "", "the purpose of the request, e.g. customs-clearance (required)")
 	f.StringVar(&sel, "select", "", "records by index or CID, e.g. 0,5,10-20 or bagaaiera... (see caravan cid; default: all)")
-	f.StringVar(&o.Out, "out", "", "write the records received as JSONL to FILE")
+	f.StringVar(&o.Out, "out", "", "write the records held for this purpose (with --select, the selected ones) as JSONL to FILE")
 	_ = c.MarkFlagRequired("dir")
 	_ = c.MarkFlagRequired("purpose")
 	return c
