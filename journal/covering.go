@@ -37,7 +37,9 @@ func (l *Log) CheckpointCovering(ctx context.Context, index uint64) ([]byte, err
 	if size <= index {
 		return nil, fmt.Errorf("journal: entry %d is not integrated (tree size %d)", index, size)
 	}
-	root, err := l.prover.Root(ctx, size)
+	// A prover of its own: a long-lived one would keep every partial tile
+	// it ever expanded, one per width, as the log grows.
+	root, err := NewProver(DirSource(l.cfg.Dir)).Root(ctx, size)
 	if err != nil {
 		return nil, fmt.Errorf("journal: root of tree size %d: %w", size, err)
 	}

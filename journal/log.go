@@ -68,7 +68,6 @@ type Log struct {
 	appender *tessera.Appender
 	group    *groupCommit
 	reader   tessera.LogReader
-	prover   *Prover // for CheckpointCovering
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
 
@@ -102,7 +101,7 @@ func Open(ctx context.Context, cfg LogConfig) (*Log, error) {
 		cancel()
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	l := &Log{cfg: cfg, appender: a, reader: reader, prover: NewProver(DirSource(cfg.Dir)), shutdown: shutdown, cancel: cancel}
+	l := &Log{cfg: cfg, appender: a, reader: reader, shutdown: shutdown, cancel: cancel}
 	l.group = newGroupCommit(func(data []byte) tessera.IndexFuture {
 		return a.Add(bg, tessera.NewEntry(data))
 	}, int(cfg.BatchMaxSize))
