@@ -2,7 +2,6 @@ package journal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/transparency-dev/formats/log"
@@ -52,10 +51,7 @@ func (p *Prover) Root(ctx context.Context, size uint64) ([]byte, error) {
 	if size == 0 {
 		return rfc6962.DefaultHasher.EmptyRoot(), nil
 	}
-	ids := compact.RangeNodes(0, size, nil)
-	if len(ids) == 0 {
-		return nil, errors.New("no nodes")
-	}
+	ids := compact.RangeNodes(0, size, nil) // at least one for size > 0
 	// The perfect subtrees of [0, size), largest first: fold from the right.
 	root, err := p.node(ctx, ids[len(ids)-1], size)
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
-	"github.com/caravan-consortium/caravan/internal/cids"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/sharing"
 )
@@ -164,17 +163,7 @@ func (n *Node) providerNode(org string) (peer.ID, error) {
 // and a purpose (all that were permitted for it, this time or before), or
 // with a selection those selected by index or CID.
 func (n *Node) writeFetched(id cid.Cid, purpose string, byIndex []uint64, byCID []cid.Cid, path string) (uint64, error) {
-	selected := func(uint64, []byte) bool { return true }
-	if len(byIndex) > 0 || len(byCID) > 0 {
-		indices, wanted := map[uint64]bool{}, map[cid.Cid]bool{}
-		for _, i := range byIndex {
-			indices[i] = true
-		}
-		for _, c := range byCID {
-			wanted[c] = true
-		}
-		selected = func(i uint64, data []byte) bool { return indices[i] || len(wanted) > 0 && wanted[cids.OfJSON(data)] }
-	}
+	sel := sharing.NewSelection(byIndex, byCID)
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -183,7 +172,7 @@ func (n *Node) writeFetched(id cid.Cid, purpose string, byIndex []uint64, byCID 
 	w := bufio.NewWriterSize(f, 1<<20)
 	var count uint64
 	err = n.store.Fetched(id, purpose, func(i uint64, data []byte) error {
-		if !selected(i, data) {
+		if !sel.WantsRecord(i, data) {
 			return nil
 		}
 		count++

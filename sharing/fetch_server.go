@@ -352,8 +352,8 @@ func (fs *FetchServer) answer(ctx context.Context, str network.Stream) error {
 	if err != nil {
 		return fmt.Errorf("deciding: %w", err)
 	}
-	if tree.size != m.Records {
-		return fmt.Errorf("the store holds %d records of %s, the manifest says %d", tree.size, id, m.Records)
+	if n := tree.size(); n != m.Records {
+		return fmt.Errorf("the store holds %d records of %s, the manifest says %d", n, id, m.Records)
 	}
 	// The first chunks are read and encoded while the decision is
 	// journaled; none is written before it is durable.
@@ -477,7 +477,7 @@ func (fs *FetchServer) stream(id cid.Cid, m *Manifest, tree *leafTree, permitted
 		if len(cur.Records) > 0 {
 			cur.Gaps = gapsOf(cur, tree)
 			cur.Left = tree.rangeHashes(0, cur.Begin)
-			cur.Right = tree.rangeHashes(cur.End, tree.size)
+			cur.Right = tree.rangeHashes(cur.End, tree.size())
 			if err := write(encodeChunk(frames.get(size+4096), cur)); err != nil {
 				return err
 			}
@@ -538,34 +538,55 @@ func gapsOf(c *chunk, tree *leafTree) []chunkGap {
 	return gaps
 }
 
-// selection is which indices a request wants.
+// selection is which indices a request wants: its Selection, from From on.
 type selection struct {
 	from uint64
-	set  map[uint64]bool // nil: everything from `from` on
-	cids map[cid.Cid]bool
+	Selection
 }
 
 func newSelection(r *FetchRequest) (selection, error) {
-	s := selection{from: r.From}
-	if len(r.Select) > 0 || len(r.SelectCIDs) > 0 {
-		s.set = make(map[uint64]bool, len(r.Select))
-		for _, i := range r.Select {
-			s.set[i] = true
+	var named []cid.Cid
+	for k, text := range r.SelectCIDs {
+		c, err := cid.Decode(text)
+		if err != nil {
+			return selection{}, fmt.Errorf("select_cids[%d]: %q is not a CID", k, text)
 		}
-		s.cids = make(map[cid.Cid]bool, len(r.SelectCIDs))
-		for k, text := range r.SelectCIDs {
-			c, err := cid.Decode(text)
-			if err != nil {
-				return s, fmt.Errorf("select_cids[%d]: %q is not a CID", k, text)
-			}
-			s.cids[c] = true
-		}
+		named = append(named, c)
 	}
-	return s, nil
+	return selection{r.From, NewSelection(r.Select, named)}, nil
 }
 
-func (s selection) wants(i uint64, c cid.Cid) bool {
-	return i >= s.from && (s.set == nil || s.set[i] || s.cids[c])
+func (s selection) wants(i uint64, c cid.Cid) bool { return i >= s.from && s.Wants(i, c) }
+
+// Selection is which records a fetch names: the union of indices and CIDs,
+// or every record if it names none.
+type Selection struct {
+	set  map[uint64]bool // nil: every record
+	cids map[cid.Cid]bool
+}
+
+// NewSelection selects by indices and CIDs.
+func NewSelection(indices []uint64, cids []cid.Cid) Selection {
+	if len(indices) == 0 && len(cids) == 0 {
+		return Selection{}
+	}
+	s := Selection{set: make(map[uint64]bool, len(indices)), cids: make(map[cid.Cid]bool, len(cids))}
+	for _, i := range indices {
+		s.set[i] = true
+	}
+	for _, c := range cids {
+		s.cids[c] = true
+	}
+	return s
+}
+
+// Wants reports whether record i, of CID c, is selected.
+func (s Selection) Wants(i uint64, c cid.Cid) bool { return s.set == nil || s.set[i] || s.cids[c] }
+
+// WantsRecord is Wants for a record's canonical bytes; it hashes them only
+// if the selection names CIDs and not i.
+func (s Selection) WantsRecord(i uint64, canonical []byte) bool {
+	return s.set == nil || s.set[i] || len(s.cids) > 0 && s.cids[recordCID(canonical)]
 }
 
 type bitmap []uint64

@@ -23,51 +23,51 @@ var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
 // provider grows it while it decides rather than after (50k records: about
 // 12 ms of hashing).
 type leafTree struct {
-	levels [][][]byte // levels[0] are the leaf hashes
-	slabs  [][]byte   // each level's hashes, back to back
-	size   uint64
+	levels [][]byte // each level's hashes back to back; levels[0] are the leaves'
 }
 
 // newLeafTree returns an empty tree with room for n leaves.
 func newLeafTree(n uint64) *leafTree {
 	t := &leafTree{}
 	for w := n; w > 0; w /= 2 {
-		t.levels = append(t.levels, make([][]byte, 0, w))
-		t.slabs = append(t.slabs, make([]byte, 0, w*sha256.Size))
+		t.levels = append(t.levels, make([]byte, 0, w*sha256.Size))
 	}
 	return t
+}
+
+// size is the number of leaves.
+func (t *leafTree) size() uint64 {
+	if len(t.levels) == 0 {
+		return 0
+	}
+	return uint64(len(t.levels[0]) / sha256.Size)
+}
+
+// node is hash i of level l.
+func (t *leafTree) node(l int, i uint64) []byte {
+	return t.levels[l][i*sha256.Size : (i+1)*sha256.Size : (i+1)*sha256.Size]
 }
 
 // addLeaf adds the leaf of the record with CID c.
 func (t *leafTree) addLeaf(c cid.Cid) {
 	var buf [sha256.Size]byte
-	t.push(0, appendLeafHash(buf[:0], c))
-	t.size++
+	t.add(appendLeafHash(buf[:0], c))
 }
 
-// add adds a leaf hash.
-func (t *leafTree) add(leaf []byte) {
-	t.push(0, leaf)
-	t.size++
-}
-
-// push appends hash h to level l and completes the pairs above it.
-func (t *leafTree) push(l int, h []byte) {
-	for {
+// add adds a leaf hash, and hashes each pair it completes into the level
+// above.
+func (t *leafTree) add(h []byte) {
+	for l := 0; ; l++ {
 		if l == len(t.levels) {
 			t.levels = append(t.levels, nil)
-			t.slabs = append(t.slabs, nil)
 		}
-		t.slabs[l] = append(t.slabs[l], h...)
-		n := len(t.slabs[l])
-		t.levels[l] = append(t.levels[l], t.slabs[l][n-sha256.Size:n:n])
-		row := t.levels[l]
-		if len(row)%2 == 1 {
+		t.levels[l] = append(t.levels[l], h...)
+		n := uint64(len(t.levels[l]) / sha256.Size)
+		if n%2 == 1 {
 			return
 		}
-		sum := sumChildren(row[len(row)-2], row[len(row)-1])
+		sum := sumChildren(t.node(l, n-2), t.node(l, n-1))
 		h = sum[:]
-		l++
 	}
 }
 
@@ -80,7 +80,7 @@ func (t *leafTree) rangeHashes(begin, end uint64) [][]byte {
 	ids := compact.RangeNodes(begin, end, nil)
 	out := make([][]byte, len(ids))
 	for i, id := range ids {
-		out[i] = t.levels[id.Level][id.Index]
+		out[i] = t.node(int(id.Level), id.Index)
 	}
 	return out
 }

@@ -178,7 +178,13 @@ func sessionBounds(session []byte) (lo, hi []byte) {
 }
 
 func prefixBounds(prefix byte, session []byte) (lo, hi []byte) {
-	return binary.BigEndian.AppendUint64(key(prefix, session), 0), key(prefix, session, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	p := key(prefix, session)
+	return binary.BigEndian.AppendUint64(p, 0), indexedUpper(p)
+}
+
+// indexedUpper bounds from above the keys p + <index BE64>.
+func indexedUpper(p []byte) []byte {
+	return append(p[:len(p):len(p)], 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
 }
 
 func recordKey(session []byte, index uint64) []byte {

@@ -152,6 +152,5 @@ func (fs *fetchStage) abort() {
 // purpose, in order.
 func (s *Store) Fetched(manifest cid.Cid, purpose string, fn func(index uint64, canonical []byte) error) error {
 	lo := fetchedPrefix(manifest, purpose)
-	hi := append(append([]byte(nil), lo...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	return s.indexed(lo, hi, fn)
+	return s.indexed(lo, indexedUpper(lo), fn)
 }
