@@ -34,6 +34,10 @@ const (
 	// JournalProtocol serves every log this gateway holds (its own and its
 	// mirrors) in the tlog-tiles layout over libp2p HTTP, at /ORG/.
 	JournalProtocol = protocol.ID("/caravan/journal/1.0.0")
+	// WitnessedProtocol serves the checkpoint notes this gateway holds, with
+	// every signature it merged, at /ORG/SIZE (journal_witnessed.go), mounted
+	// at /.witnessed/ on the same libp2p HTTP server.
+	WitnessedProtocol = protocol.ID("/caravan/witnessed/1.0.0")
 )
 
 // Journal timings.
@@ -74,7 +78,7 @@ type journalService struct {
 	mirrors    map[string]*journal.Mirror
 	trustOf    *consortium.Roster // the roster trustCache was derived from
 	trustCache *journal.Trust
-	clients    map[peer.ID]*http.Client
+	clients    map[clientKey]*http.Client
 
 	updates chan update
 	alerts  atomic.Uint64
@@ -97,7 +101,7 @@ func (n *Node) openJournal(key crypto.PrivKey) error {
 	priv := ed25519.PrivateKey(raw)
 	r := n.roster.Load()
 	js := &journalService{n: n, paths: Journal(n.dir), origin: journal.Origin(r.Consortium, n.cfg.Org),
-		zlog: n.log.Named("journal"), mirrors: map[string]*journal.Mirror{}, clients: map[peer.ID]*http.Client{},
+		zlog: n.log.Named("journal"), mirrors: map[string]*journal.Mirror{}, clients: map[clientKey]*http.Client{},
 		updates: make(chan update, 256)}
 	signer, err := journal.NewLogSigner(js.origin, priv)
 	if err != nil {
@@ -134,6 +138,8 @@ func (js *journalService) start(ps *pubsub.PubSub, topic string) error {
 	n := js.n
 	js.httpHost = &libp2phttp.Host{StreamHost: n.host}
 	js.httpHost.SetHTTPHandlerAtPath(JournalProtocol, "/", http.HandlerFunc(js.serve))
+	// Org names never start with a dot, so this path cannot shadow a log's.
+	js.httpHost.SetHTTPHandlerAtPath(WitnessedProtocol, "/.witnessed/", http.HandlerFunc(js.serveWitnessed))
 	var err error
 	if err = ps.RegisterTopicValidator(topic, js.validate); err != nil {
 		return err
@@ -376,13 +382,11 @@ func (js *journalService) mirrorUpdate(ctx context.Context, u update) {
 	if !js.isWitness() {
 		return
 	}
-	// Cosign a checkpoint once. If the note we got lacks our cosignature
-	// although we gave it (the log's owner missed it), send ours again.
+	// Cosign a checkpoint once. An owner that missed our cosignature pulls
+	// it (pullCosigs): gossip drops a note it has seen, so sending the same
+	// note again would not reach it.
 	self := js.n.cfg.Org
 	if held, err := js.witnessed.Get(u.org, cp.Size); err == nil && hasCosig(t, held, self) {
-		if !hasCosig(t, u.raw, self) {
-			_ = js.topic.Publish(ctx, held)
-		}
 		return
 	}
 	cosigned, err := journal.Cosign(u.raw, js.cosigner)
@@ -436,6 +440,20 @@ func (js *journalService) mirror(org string, lk journal.LogKey) (*journal.Mirror
 
 // source fetches org's log from one of its connected nodes over libp2p HTTP.
 func (js *journalService) source(org string) (journal.Source, error) {
+	hc, err := js.client(JournalProtocol, org)
+	if err != nil {
+		return nil, err
+	}
+	return client.NewHTTPFetcher(&url.URL{Path: "/" + org + "/"}, hc)
+}
+
+type clientKey struct {
+	proto protocol.ID
+	peer  peer.ID
+}
+
+// client returns an HTTP client for proto on one of org's connected nodes.
+func (js *journalService) client(proto protocol.ID, org string) (*http.Client, error) {
 	m := js.n.roster.Load().Member(org)
 	if m == nil {
 		return nil, fmt.Errorf("org %s is not in the roster", org)
@@ -445,27 +463,29 @@ func (js *journalService) source(org string) (journal.Source, error) {
 		if err != nil || js.n.host.Network().Connectedness(p) != network.Connected {
 			continue
 		}
+		key := clientKey{proto, p}
 		js.mu.Lock()
-		hc, ok := js.clients[p]
+		hc, ok := js.clients[key]
 		js.mu.Unlock()
 		if !ok {
-			c, err := js.httpHost.NamespacedClient(JournalProtocol, peer.AddrInfo{ID: p})
+			c, err := js.httpHost.NamespacedClient(proto, peer.AddrInfo{ID: p})
 			if err != nil {
 				return nil, err
 			}
 			c.Timeout = 20 * time.Second
 			hc = &c
 			js.mu.Lock()
-			js.clients[p] = hc
+			js.clients[key] = hc
 			js.mu.Unlock()
 		}
-		return client.NewHTTPFetcher(&url.URL{Path: "/" + org + "/"}, hc)
+		return hc, nil
 	}
 	return nil, fmt.Errorf("no node of %s is connected", org)
 }
 
-// catchUpLoop pulls every member's newest checkpoint now and then, so that a
-// gateway that was offline (and missed the gossip) converges.
+// catchUpLoop pulls every member's newest checkpoint, and the witnesses'
+// cosignatures of ours that we lack, now and then, so that a gateway that
+// was offline (and missed the gossip) converges.
 func (js *journalService) catchUpLoop(ctx context.Context) {
 	defer js.wg.Done()
 	timer := time.NewTimer(time.Second)
@@ -492,6 +512,7 @@ func (js *journalService) catchUpLoop(ctx context.Context) {
 			}
 			js.mirrorUpdate(ctx, update{org: m.Org, raw: raw})
 		}
+		js.pullCosigs(ctx)
 		timer.Reset(journalCatchUp)
 	}
 }

@@ -3,6 +3,8 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -97,4 +99,26 @@ func TestJournalCatchUpAfterOffline(t *testing.T) {
 		}
 		return false
 	}, "logistics-az's mirror of customs-cn to catch up")
+}
+
+// TestJournalOwnerPullsMissedCosignatures: an owner that missed its
+// witnesses' cosignatures (it stopped before their gossip arrived) gets
+// them when it comes back, although nothing new is journaled: repeating the
+// same note on gossip would be dropped as already seen.
+func TestJournalOwnerPullsMissedCosignatures(t *testing.T) {
+	c := newCluster(t, 3)
+	a := c.start(0)
+	c.start(1)
+	c.start(2)
+	waitFor(t, func() bool { st := a.Status().Journal; return st.Size >= 2 && len(st.Cosigs) == 2 }, "customs-cn witnessed by both others")
+	size := a.Status().Journal.Size
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What the owner would hold had it stopped before the cosignatures came.
+	if err := os.RemoveAll(filepath.Join(node.Journal(c.dir(0)).Witnessed(), "customs-cn")); err != nil {
+		t.Fatal(err)
+	}
+	back := c.start(0)
+	waitFor(t, func() bool { st := back.Status().Journal; return st.Size == size && len(st.Cosigs) == 2 }, "customs-cn's unchanged checkpoint cosigned again by both others")
 }
