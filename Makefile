@@ -29,9 +29,12 @@ demo: build
 ## with OPA (bench/, its own module: POLICY_RECORDS records on one core,
 ## Caravan memoized and direct next to OPA, decisions checked equal), then
 ## the footprint scenario (time to
-## mesh, idle RSS) and the publish-bench scenario (BENCH_RECORDS records
-## of ~1 KiB through a gateway: records/s and peak RSS)
+## mesh, idle RSS), the publish-bench scenario (BENCH_RECORDS records
+## of ~1 KiB through a gateway: records/s and peak RSS) and the fetch-bench
+## scenario (FETCH_RECORDS records of ~1 KiB fetched gateway to gateway,
+## each gateway its own process: records/s and each side's CPU time)
 BENCH_RECORDS ?= 1000000
+FETCH_RECORDS ?= 50000
 POLICY_RECORDS ?= 1000000
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
@@ -42,6 +45,9 @@ bench: build
 	@d=$$(mktemp -d); \
 	if ./$(BIN) devnet --orgs 1 --scenario publish-bench --records $(BENCH_RECORDS) --dir $$d/net; then rm -rf $$d; \
 	else echo "publish-bench failed; gateway logs are kept in $$d/net"; exit 1; fi
+	@d=$$(mktemp -d); \
+	if ./$(BIN) devnet --orgs 2 --scenario fetch-bench --records $(FETCH_RECORDS) --dir $$d/net; then rm -rf $$d; \
+	else echo "fetch-bench failed; gateway logs are kept in $$d/net"; exit 1; fi
 
 ## lint: gofmt and go vet (also of the bench module, which make bench runs)
 lint:

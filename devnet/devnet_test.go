@@ -165,6 +165,26 @@ func TestPublishBenchScenario(t *testing.T) {
 	}
 }
 
+// The fetch-bench scenario runs end to end on a small dataset: both
+// transports, every fetch complete (the scenario checks received ==
+// permitted), and each side's CPU reported.
+func TestFetchBenchScenario(t *testing.T) {
+	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	env := &devnet.Env{Net: nt, Binary: binary, Out: &out, Records: 500}
+	if _, err := devnet.RunScenario(context.Background(), "fetch-bench", env); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"fetches over TCP of", "fetches over QUIC of", "QUIC: provider CPU per fetch", "TCP: requester CPU per fetch"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("no %q in the output:\n%s", want, out.String())
+		}
+	}
+}
+
 // kill -9 in the middle of a publish loses nothing committed and leaves
 // nothing half-written: after a restart the store holds exactly the
 // earlier dataset.

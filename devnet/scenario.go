@@ -35,7 +35,8 @@ type Env struct {
 	Figures []Figure
 	// Idle is how long the footprint scenario lets the gateways idle.
 	Idle time.Duration
-	// Records is how many records the publish-bench scenario publishes.
+	// Records is how many records the publish-bench and fetch-bench
+	// scenarios publish (0: each scenario's default).
 	Records int
 
 	published []string // manifest CIDs published so far, in order
