@@ -202,7 +202,7 @@ func collect(j *job, opts BuildOptions, res *BuildResult, tree *treeBuilder) err
 		r := j.out[i]
 		r.Index = res.Records
 		res.Records++
-		if err := tree.append(LeafHash(r.CID)); err != nil {
+		if err := tree.append(r.CID); err != nil {
 			return err
 		}
 		valid = append(valid, r)

@@ -143,7 +143,7 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 	r := bufio.NewReaderSize(rw, 256<<10)
 	sum := sha256.Sum256(request)
 	res = &FetchResult{Next: o.From, Request: hex.EncodeToString(sum[:])}
-	head := m.Tree
+	head, th := m.Tree, newTreeHasher()
 	discard := stage.abort
 	frames := readFrames(str, r)
 	defer frames.stop()
@@ -178,7 +178,7 @@ func (f *Fetcher) FetchSigned(ctx context.Context, p peer.ID, m *Manifest, o Fet
 		case kind == frameChunk && gotHeader:
 			c, err := decodeChunk(body)
 			if err == nil {
-				err = c.verify(head)
+				err = c.verify(head, th)
 			}
 			if err != nil {
 				discard()

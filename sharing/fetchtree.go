@@ -14,8 +14,6 @@ import (
 // manifest's record-tree root.
 var ErrProof = errors.New("records do not prove against the manifest's root")
 
-var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
-
 // leafTree holds every perfect-subtree hash of a record tree (about 2n
 // hashes), so that the provider can cut any range's compact nodes. It grows
 // as leaves are added in order: a pair completed on one level is hashed
@@ -24,11 +22,12 @@ var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
 // 12 ms of hashing).
 type leafTree struct {
 	levels [][]byte // each level's hashes back to back; levels[0] are the leaves'
+	h      *treeHasher
 }
 
 // newLeafTree returns an empty tree with room for n leaves.
 func newLeafTree(n uint64) *leafTree {
-	t := &leafTree{}
+	t := &leafTree{h: newTreeHasher()}
 	for w := n; w > 0; w /= 2 {
 		t.levels = append(t.levels, make([]byte, 0, w*sha256.Size))
 	}
@@ -50,8 +49,8 @@ func (t *leafTree) node(l int, i uint64) []byte {
 
 // addLeaf adds the leaf of the record with CID c.
 func (t *leafTree) addLeaf(c cid.Cid) {
-	var buf [sha256.Size]byte
-	t.add(appendLeafHash(buf[:0], c))
+	l := t.h.leafOfCID(c)
+	t.add(l[:])
 }
 
 // add adds a leaf hash, and hashes each pair it completes into the level
@@ -66,7 +65,7 @@ func (t *leafTree) add(h []byte) {
 		if n%2 == 1 {
 			return
 		}
-		sum := sumChildren(t.node(l, n-2), t.node(l, n-1))
+		sum := t.h.children(t.node(l, n-2), t.node(l, n-1))
 		h = sum[:]
 	}
 }
@@ -107,13 +106,14 @@ type chunkGap struct {
 	Hashes     [][]byte
 }
 
-// verify rebuilds the tree root from the chunk and checks it against the
-// manifest's tree head; it returns the records' CIDs on success. Records
-// and gaps must tile [Begin, End) in order.
-func (c *chunk) verify(head TreeHead) error {
+// verify rebuilds the tree root from the chunk, hashing with h, and checks
+// it against the manifest's tree head. Records and gaps must tile
+// [Begin, End) in order.
+func (c *chunk) verify(head TreeHead, h *treeHasher) error {
 	if c.End > head.Size || c.Begin > c.End {
 		return fmt.Errorf("%w: range [%d, %d) of a tree of %d", ErrProof, c.Begin, c.End, head.Size)
 	}
+	rangeFactory := h.rangeFactory()
 	rng, err := rangeFactory.NewRange(0, c.Begin, c.Left)
 	if err != nil {
 		return fmt.Errorf("%w: left: %v", ErrProof, err)
@@ -123,7 +123,8 @@ func (c *chunk) verify(head TreeHead) error {
 	for pos < c.End {
 		switch {
 		case ri < len(c.Records) && c.Records[ri].Index == pos:
-			if err := rng.Append(LeafHash(recordCID(c.Records[ri].Data)), nil); err != nil {
+			l := h.leafOfRecord(c.Records[ri].Data)
+			if err := rng.Append(l[:], nil); err != nil {
 				return fmt.Errorf("%w: %v", ErrProof, err)
 			}
 			pos++

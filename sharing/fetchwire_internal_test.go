@@ -39,7 +39,7 @@ func sampleChunk(t testing.TB) (*chunk, TreeHead) {
 
 func TestChunkRoundTripAndVerify(t *testing.T) {
 	c, head := sampleChunk(t)
-	if err := c.verify(head); err != nil {
+	if err := c.verify(head, newTreeHasher()); err != nil {
 		t.Fatal(err)
 	}
 	enc := encodeChunk(nil, c)
@@ -47,18 +47,18 @@ func TestChunkRoundTripAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := got.verify(head); err != nil {
+	if err := got.verify(head, newTreeHasher()); err != nil {
 		t.Fatal(err)
 	}
 	// Any changed byte of a record, or a dropped gap, fails.
 	got.Records[0].Data = bytes.Clone(got.Records[0].Data)
 	got.Records[0].Data[2] ^= 1
-	if err := got.verify(head); err == nil {
+	if err := got.verify(head, newTreeHasher()); err == nil {
 		t.Fatal("a changed record verified")
 	}
 	got, _ = decodeChunk(enc[1:])
 	got.Gaps = got.Gaps[1:]
-	if err := got.verify(head); err == nil {
+	if err := got.verify(head, newTreeHasher()); err == nil {
 		t.Fatal("a chunk with a missing gap verified")
 	}
 	// The fuzz seed is this chunk; keep it current.
@@ -85,7 +85,7 @@ func FuzzDecodeFetchFrame(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if c.verify(head) == nil && !bytes.Equal(data, valid) {
+		if c.verify(head, newTreeHasher()) == nil && !bytes.Equal(data, valid) {
 			// Another encoding of the same records may verify; its records
 			// must then be exactly the valid chunk's.
 			want, _ := decodeChunk(valid)
@@ -116,7 +116,7 @@ func TestLeafTreeRanges(t *testing.T) {
 		}
 		for begin := 0; begin <= n; begin++ {
 			for end := begin; end <= n; end++ {
-				r := rangeFactory.NewEmptyRange(uint64(begin))
+				r := newTreeHasher().rangeFactory().NewEmptyRange(uint64(begin))
 				for _, c := range ids[begin:end] {
 					if err := r.Append(LeafHash(c), nil); err != nil {
 						t.Fatal(err)

@@ -1,8 +1,6 @@
 package sharing
 
 import (
-	"crypto/sha256"
-
 	"github.com/ipfs/go-cid"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -11,47 +9,29 @@ import (
 var hasher = rfc6962.DefaultHasher
 
 // LeafHash is the RFC 6962 leaf hash of a record: SHA-256(0x00 || cid bytes).
-func LeafHash(c cid.Cid) []byte { return appendLeafHash(nil, c) }
-
-// appendLeafHash appends c's leaf hash to dst. It is rfc6962's HashLeaf
-// without a hasher and a copy of the CID allocated per call, which a fetch
-// of a million records felt.
-func appendLeafHash(dst []byte, c cid.Cid) []byte {
-	var buf [1 + 64]byte
-	b := append(append(buf[:0], rfc6962.RFC6962LeafHashPrefix), c.KeyString()...)
-	sum := sha256.Sum256(b)
-	return append(dst, sum[:]...)
-}
-
-// hashChildren is rfc6962's HashChildren (SHA-256(0x01 || l || r)) without
-// a hasher allocated per call.
-func hashChildren(l, r []byte) []byte {
-	sum := sumChildren(l, r)
-	return sum[:]
-}
-
-// sumChildren is hashChildren's hash, by value: nothing allocated.
-func sumChildren(l, r []byte) [sha256.Size]byte {
-	var buf [1 + 2*sha256.Size]byte
-	b := append(append(append(buf[:0], rfc6962.RFC6962NodeHashPrefix), l...), r...)
-	return sha256.Sum256(b)
+func LeafHash(c cid.Cid) []byte {
+	l := newTreeHasher().leafOfCID(c)
+	return l[:]
 }
 
 // treeBuilder computes an RFC 6962 root over leaves appended in order, in
 // O(log n) memory.
 type treeBuilder struct {
+	h    *treeHasher
 	rng  *compact.Range
 	size uint64
 }
 
 func newTreeBuilder() *treeBuilder {
-	f := &compact.RangeFactory{Hash: hashChildren}
-	return &treeBuilder{rng: f.NewEmptyRange(0)}
+	h := newTreeHasher()
+	return &treeBuilder{h: h, rng: h.rangeFactory().NewEmptyRange(0)}
 }
 
-func (t *treeBuilder) append(leafHash []byte) error {
+// append adds the leaf of the record with CID c.
+func (t *treeBuilder) append(c cid.Cid) error {
 	t.size++
-	return t.rng.Append(leafHash, nil)
+	l := t.h.leafOfCID(c)
+	return t.rng.Append(l[:], nil)
 }
 
 func (t *treeBuilder) head() (TreeHead, error) {
@@ -66,7 +46,7 @@ func (t *treeBuilder) head() (TreeHead, error) {
 func TreeHeadOf(records []cid.Cid) (TreeHead, error) {
 	t := newTreeBuilder()
 	for _, c := range records {
-		if err := t.append(LeafHash(c)); err != nil {
+		if err := t.append(c); err != nil {
 			return TreeHead{}, err
 		}
 	}

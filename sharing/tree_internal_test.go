@@ -10,20 +10,29 @@ import (
 	"github.com/caravan-consortium/caravan/internal/cids"
 )
 
-// The allocation-free hashes are rfc6962's.
+// The tree hasher's hashes are rfc6962's, with the record CIDs of
+// cids.OfJSON, and one hasher gives the same hashes however it is reused.
 func TestHashesAreRFC6962(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
+	h := newTreeHasher()
 	for i := range 1000 {
-		data := make([]byte, rng.IntN(200))
+		data := make([]byte, rng.IntN(2000))
 		for j := range data {
 			data[j] = byte(rng.Uint32())
 		}
 		c := cids.OfJSON(data)
-		if got, want := LeafHash(c), rfc6962.DefaultHasher.HashLeaf(c.Bytes()); !bytes.Equal(got, want) {
-			t.Fatalf("leaf %d: %x, want %x", i, got, want)
+		want := rfc6962.DefaultHasher.HashLeaf(c.Bytes())
+		if got := LeafHash(c); !bytes.Equal(got, want) {
+			t.Fatalf("LeafHash %d: %x, want %x", i, got, want)
+		}
+		if got := h.leafOfCID(c); !bytes.Equal(got[:], want) {
+			t.Fatalf("leafOfCID %d: %x, want %x", i, got, want)
+		}
+		if got := h.leafOfRecord(data); !bytes.Equal(got[:], want) {
+			t.Fatalf("leafOfRecord %d: %x, want %x", i, got, want)
 		}
 		l, r := rfc6962.DefaultHasher.HashLeaf(data), rfc6962.DefaultHasher.HashLeaf(data[:len(data)/2])
-		if got, want := hashChildren(l, r), rfc6962.DefaultHasher.HashChildren(l, r); !bytes.Equal(got, want) {
+		if got, want := h.children(l, r), rfc6962.DefaultHasher.HashChildren(l, r); !bytes.Equal(got[:], want) {
 			t.Fatalf("children %d: %x, want %x", i, got, want)
 		}
 	}
