@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caravan-consortium/caravan/configs"
@@ -63,6 +64,39 @@ var demoOrgs = []consortium.Member{
 }
 
 var partnerCountries = []string{"GE", "TR", "UZ", "PK", "RU", "IR", "BY", "PL"}
+
+// ListenOn rewrites o's configuration to listen on one transport, "tcp" or
+// "quic" (a gateway pinned to TCP gets QUIC on the same port: devnet gives
+// both the same one).
+func (o *Org) ListenOn(transport string) error {
+	path := filepath.Join(o.Dir, node.ConfigFile)
+	cfg, err := node.LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	var keep []string
+	for _, a := range cfg.Listen {
+		if strings.Contains(a, "/quic") == (transport == "quic") {
+			keep = append(keep, a)
+		}
+	}
+	if len(keep) == 0 && transport == "quic" {
+		for _, a := range cfg.Listen {
+			if before, port, ok := strings.Cut(a, "/tcp/"); ok {
+				keep = append(keep, before+"/udp/"+port+"/quic-v1")
+			}
+		}
+	}
+	if len(keep) == 0 {
+		return fmt.Errorf("%s: no %s address in %v", path, transport, cfg.Listen)
+	}
+	cfg.Listen = keep
+	data, err := cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
+}
 
 func memberFor(i int) consortium.Member {
 	if i < len(demoOrgs) {

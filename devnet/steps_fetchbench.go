@@ -14,8 +14,8 @@ import (
 
 func init() { register(fetchBenchScenario) }
 
-// fetchBenchRuns is how many times the fetch-bench scenario fetches the
-// dataset: this VM moves a single run by a third.
+// fetchBenchRuns is how many datasets the fetch-bench scenario fetches per
+// transport, one fetch each: this VM moves a single run by a third.
 const fetchBenchRuns = 5
 
 func fetchBenchScenario() Scenario {
@@ -37,12 +37,11 @@ func fetchBenchScenario() Scenario {
 	}
 }
 
-// fetchBenchPolicy lets partner customs fetch for "bench" everything that
+// FetchBenchPolicy lets partner customs fetch for "bench" everything that
 // is not confidential: a real per-record filter (about 5 in 6 pass; the
 // demo's customs-clearance policy passes fewer than 1 in 5, which would
-// measure deciding more than moving records). The same policy as the Go
-// benchmark's (node/fetch_bench_test.go).
-const fetchBenchPolicy = `@id("bench")
+// measure deciding more than moving records). BenchmarkFetch uses it too.
+const FetchBenchPolicy = `@id("bench")
 permit (principal in Group::"customs-authorities", action == Action::"fetch", resource)
 when { context.purpose == "bench" };
 @id("bench-no-confidential")
@@ -55,7 +54,7 @@ func stepFetchBenchPolicy(_ context.Context, e *Env) (string, error) {
 		return "", fmt.Errorf("needs 2 orgs, has %d", len(e.Net.Orgs))
 	}
 	path := filepath.Join(e.Net.Orgs[0].Dir, "policies", "zz-bench.cedar")
-	if err := os.WriteFile(path, []byte(fetchBenchPolicy), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(FetchBenchPolicy), 0o600); err != nil {
 		return "", err
 	}
 	return "wrote " + path, nil
@@ -89,39 +88,12 @@ type fetchRun struct {
 	provider, requester time.Duration // CPU time of each gateway's process
 }
 
-// listenOn rewrites every gateway's configuration to listen on one
-// transport: gateways listen on TCP and QUIC, a connection takes whichever
-// dial wins, and here a QUIC stream costs far more CPU than a TCP one.
+// listenOn makes every gateway listen on one transport: gateways listen on
+// TCP and QUIC, a connection takes whichever dial wins, and here a QUIC
+// stream costs far more CPU than a TCP one.
 func listenOn(e *Env, transport string) (string, error) {
 	for _, o := range e.Net.Orgs {
-		path := filepath.Join(o.Dir, node.ConfigFile)
-		cfg, err := node.LoadConfig(path)
-		if err != nil {
-			return "", err
-		}
-		var keep []string
-		for _, a := range cfg.Listen {
-			if strings.Contains(a, "/quic") == (transport == "quic") {
-				keep = append(keep, a)
-			}
-		}
-		if len(keep) == 0 && transport == "quic" {
-			// Pinned to TCP before: devnet gives both the same port.
-			for _, a := range cfg.Listen {
-				if before, port, ok := strings.Cut(a, "/tcp/"); ok {
-					keep = append(keep, before+"/udp/"+port+"/quic-v1")
-				}
-			}
-		}
-		if len(keep) == 0 {
-			return "", fmt.Errorf("%s: no %s address in %v", path, transport, cfg.Listen)
-		}
-		cfg.Listen = keep
-		data, err := cfg.Marshal()
-		if err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(path, data, 0o600); err != nil {
+		if err := o.ListenOn(transport); err != nil {
 			return "", err
 		}
 	}

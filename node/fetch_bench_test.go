@@ -25,16 +25,6 @@ import (
 	"github.com/caravan-consortium/caravan/sharing"
 )
 
-// benchPolicy lets partner customs fetch for "bench" everything that is not
-// confidential: a real per-record filter (about 5 in 6 pass).
-const benchPolicy = `@id("bench")
-permit (principal in Group::"customs-authorities", action == Action::"fetch", resource)
-when { context.purpose == "bench" };
-@id("bench-no-confidential")
-forbid (principal, action == Action::"fetch", resource)
-when { resource has classification && resource.classification == "confidential" };
-`
-
 // bigDeclaration pads a generated declaration to about size bytes with
 // extra items (the schema allows 999).
 func bigDeclaration(b *testing.B, i, size int) []byte {
@@ -82,29 +72,6 @@ func BenchmarkFetch(b *testing.B) {
 	}
 }
 
-// listenOnly makes a gateway listen on one transport only.
-func listenOnly(b *testing.B, dir, transport string) {
-	path := filepath.Join(dir, node.ConfigFile)
-	cfg, err := node.LoadConfig(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var keep []string
-	for _, a := range cfg.Listen {
-		if strings.Contains(a, "/quic") == (transport == "quic") {
-			keep = append(keep, a)
-		}
-	}
-	cfg.Listen = keep
-	data, err := cfg.Marshal()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		b.Fatal(err)
-	}
-}
-
 func benchFetch(b *testing.B, n, size int, raw bool, transport string) {
 	ctx := context.Background()
 	nt, err := devnet.Create(filepath.Join(b.TempDir(), "net"), 2)
@@ -112,9 +79,11 @@ func benchFetch(b *testing.B, n, size int, raw bool, transport string) {
 		b.Fatal(err)
 	}
 	for _, o := range nt.Orgs {
-		listenOnly(b, o.Dir, transport)
+		if err := o.ListenOn(transport); err != nil {
+			b.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(nt.Orgs[0].Dir, "policies", "zz-bench.cedar"), []byte(benchPolicy), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(nt.Orgs[0].Dir, "policies", "zz-bench.cedar"), []byte(devnet.FetchBenchPolicy), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	var nodes []*node.Node
