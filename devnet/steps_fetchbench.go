@@ -140,10 +140,10 @@ func fetchBench(ctx context.Context, e *Env, round int, transport string) (strin
 	if err != nil {
 		return "", err
 	}
-	var runs []fetchRun
 	if got := transportOf(ctx, req, prov.Org); got != strings.ToLower(transport) {
 		return "", fmt.Errorf("%s is connected to %s over %q, want %s only", req.Org, prov.Org, got, transport)
 	}
+	var runs []fetchRun
 	first := len(e.published) - 2*fetchBenchRuns + round*fetchBenchRuns
 	for _, manifest := range e.published[first : first+fetchBenchRuns] {
 		r, err := fetchOnce(ctx, cl, manifest, prov.PID(), req.PID())
@@ -159,12 +159,13 @@ func fetchBench(ctx context.Context, e *Env, round int, transport string) (strin
 	rate := stat(runs, func(r fetchRun) float64 { return float64(r.sum.Received) / r.took.Seconds() })
 	mbs := stat(runs, func(r fetchRun) float64 { return float64(r.sum.Bytes) / r.took.Seconds() / 1e6 })
 	toFirst := stat(runs, func(r fetchRun) float64 { return float64(r.first.Milliseconds()) })
-	provCPU := stat(runs, func(r fetchRun) float64 { return float64(r.provider.Milliseconds()) })
-	reqCPU := stat(runs, func(r fetchRun) float64 { return float64(r.requester.Milliseconds()) })
-	perRecord := func(f func(r fetchRun) time.Duration) string {
-		return stat(runs, func(r fetchRun) float64 {
-			return float64(f(r).Nanoseconds()) / 1e3 / float64(r.sum.Permitted+r.sum.Withheld)
-		}).format("%.1f")
+	// A gateway's CPU per fetch, and per record decided.
+	cpu := func(of func(fetchRun) time.Duration) string {
+		ms := stat(runs, func(r fetchRun) float64 { return float64(of(r).Milliseconds()) })
+		us := stat(runs, func(r fetchRun) float64 {
+			return float64(of(r).Microseconds()) / float64(r.sum.Permitted+r.sum.Withheld)
+		})
+		return ms.format("%.0f") + "; " + us.format("%.1f")
 	}
 	goal := "goal >= 200,000 records/s"
 	if rate.median >= 200_000 {
@@ -176,8 +177,8 @@ func fetchBench(ctx context.Context, e *Env, round int, transport string) (strin
 		rate.format("%.0f")+fmt.Sprintf(", median [range] of %d fetches", len(runs)), goal)
 	e.figure(transport+": fetch throughput (MB/s of records)", mbs.format("%.1f"), "")
 	e.figure(transport+": time to the first verified record (ms; deciding and journaling every record first)", toFirst.format("%.0f"), "")
-	e.figure(transport+": provider CPU per fetch (ms; µs per record decided)", provCPU.format("%.0f")+"; "+perRecord(func(r fetchRun) time.Duration { return r.provider }), "")
-	e.figure(transport+": requester CPU per fetch (ms; µs per record decided)", reqCPU.format("%.0f")+"; "+perRecord(func(r fetchRun) time.Duration { return r.requester }), "")
+	e.figure(transport+": provider CPU per fetch (ms; µs per record decided)", cpu(func(r fetchRun) time.Duration { return r.provider }), "")
+	e.figure(transport+": requester CPU per fetch (ms; µs per record decided)", cpu(func(r fetchRun) time.Duration { return r.requester }), "")
 	return fmt.Sprintf("%d fetches over %s of %d permitted (%d withheld) records, %.1f MB each: median %.0f records/s",
 		len(runs), transport, sum.Permitted, sum.Withheld, float64(sum.Bytes)/1e6, rate.median), nil
 }
@@ -211,11 +212,13 @@ func transportOf(ctx context.Context, o *Org, org string) string {
 
 func fetchOnce(ctx context.Context, cl *node.Client, manifest string, provPID, reqPID int) (fetchRun, error) {
 	var r fetchRun
-	p0, err := cpuOf(provPID)
-	if err != nil {
-		return r, err
+	cpus := func() (prov, req time.Duration, err error) {
+		if prov, err = cpuOf(provPID); err == nil {
+			req, err = cpuOf(reqPID)
+		}
+		return prov, req, err
 	}
-	q0, err := cpuOf(reqPID)
+	p0, q0, err := cpus()
 	if err != nil {
 		return r, err
 	}
@@ -229,16 +232,9 @@ func fetchOnce(ctx context.Context, cl *node.Client, manifest string, provPID, r
 		return r, err
 	}
 	r.took = time.Since(start)
-	p1, err := cpuOf(provPID)
-	if err != nil {
-		return r, err
-	}
-	q1, err := cpuOf(reqPID)
-	if err != nil {
-		return r, err
-	}
+	p1, q1, err := cpus()
 	r.sum, r.provider, r.requester = sum, p1-p0, q1-q0
-	return r, nil
+	return r, err
 }
 
 // spread is the median and range of a figure over runs.
@@ -254,5 +250,5 @@ func stat(runs []fetchRun, f func(fetchRun) float64) spread {
 }
 
 func (s spread) format(verb string) string {
-	return strings.Join([]string{fmt.Sprintf(verb, s.median), " [", fmt.Sprintf(verb, s.lo), "-", fmt.Sprintf(verb, s.hi), "]"}, "")
+	return fmt.Sprintf(verb+" ["+verb+"-"+verb+"]", s.median, s.lo, s.hi)
 }

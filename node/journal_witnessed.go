@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -51,8 +52,12 @@ func (js *journalService) pullCosigs(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	_, have, _, err := t.Check(held)
+	if err != nil {
+		return
+	}
 	for _, w := range js.n.roster.Load().Witnesses() {
-		if w == self || hasCosig(t, held, w) {
+		if w == self || slices.ContainsFunc(have, func(c journal.Cosig) bool { return c.Org == w }) {
 			continue
 		}
 		raw, err := js.fetchWitnessed(ctx, w, size)
@@ -65,7 +70,7 @@ func (js *journalService) pullCosigs(ctx context.Context) {
 		if !journal.SameCheckpoint(held, raw) || !hasCosig(t, raw, w) {
 			continue
 		}
-		if held, err = js.witnessed.Add(self, js.origin, size, raw); err != nil {
+		if _, err := js.witnessed.Add(self, js.origin, size, raw); err != nil {
 			js.alert(err)
 			return
 		}

@@ -8,12 +8,6 @@ import (
 
 var hasher = rfc6962.DefaultHasher
 
-// LeafHash is the RFC 6962 leaf hash of a record: SHA-256(0x00 || cid bytes).
-func LeafHash(c cid.Cid) []byte {
-	l := newTreeHasher().leafOfCID(c)
-	return l[:]
-}
-
 // treeBuilder computes an RFC 6962 root over leaves appended in order, in
 // O(log n) memory.
 type treeBuilder struct {
