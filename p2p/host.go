@@ -33,7 +33,7 @@ type HostConfig struct {
 }
 
 // NewHost starts a libp2p host with TCP and QUIC (TCP alone with a PSK),
-// Noise and TLS, yamux, the gater and a resource manager with cfg.Limits.
+// TLS then Noise, yamux, the gater and a resource manager with cfg.Limits.
 func NewHost(cfg HostConfig) (host.Host, error) {
 	if cfg.Key == nil || cfg.Gater == nil {
 		return nil, errors.New("p2p: HostConfig needs Key and Gater")
@@ -48,8 +48,8 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	opts := []libp2p.Option{
 		libp2p.Identity(cfg.Key),
 		libp2p.ListenAddrs(cfg.Listen...),
-		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(tls.ID, tls.New),
+		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.ConnectionGater(cfg.Gater),

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
@@ -97,6 +98,12 @@ func TestMemberConnects(t *testing.T) {
 			}
 			if ha.gater.Refused()+hb.gater.Refused() != 0 {
 				t.Fatal("a gater refused a member")
+			}
+			// TCP negotiates TLS 1.3 (offered before Noise); QUIC has it built in.
+			for _, c := range ha.Network().ConnsToPeer(b) {
+				if st := c.ConnState(); tr.name == "tcp" && st.Security != libp2ptls.ID {
+					t.Errorf("a TCP connection secured by %q, want %q", st.Security, libp2ptls.ID)
+				}
 			}
 		})
 	}
