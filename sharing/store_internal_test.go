@@ -1,13 +1,17 @@
 package sharing
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
 
@@ -157,4 +161,77 @@ func TestAttributeProjections(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("%d projections, %v", n, err)
 	}
+}
+
+// A store written by an older Caravan (Pebble's oldest format, Snappy) is
+// upgraded when opened, and what it held is still there, byte for byte.
+func TestOpenUpgradesAnOlderStore(t *testing.T) {
+	dir := t.TempDir()
+	old := storeOptions(nil)
+	old.FormatMajorVersion = pebble.FormatMinSupported
+	old.ApplyCompressionSettings(func() pebble.DBCompressionSettings {
+		return pebble.UniformDBCompressionSettings(sstable.SnappyCompression)
+	})
+	s, err := openStore(dir, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(s *Store, n int) (cid.Cid, [][]byte) {
+		t.Helper()
+		ss, err := s.newSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []Record
+		var want [][]byte
+		for i := range n {
+			canon := fmt.Appendf(nil, `{"i":%d,"note":"%s"}`, i, strings.Repeat("x", i%50))
+			recs = append(recs, Record{Index: uint64(i), CID: cids.OfJSON(canon), Canonical: canon})
+			want = append(want, canon)
+		}
+		if err := ss.add(recs); err != nil {
+			t.Fatal(err)
+		}
+		key, _, _ := crypto.GenerateEd25519Key(nil)
+		st, err := SignStatement(map[string]any{"type": "test", "n": n}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.commit(st); err != nil {
+			t.Fatal(err)
+		}
+		return st.CID(), want
+	}
+	check := func(s *Store, id cid.Cid, want [][]byte) {
+		t.Helper()
+		var got [][]byte
+		if err := s.Records(id, func(_ uint64, data []byte) error { got = append(got, slices.Clone(data)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.EqualFunc(got, want, bytes.Equal) {
+			t.Fatalf("%d records read back, want %d (or different bytes)", len(got), len(want))
+		}
+	}
+	oldID, oldRecs := publish(s, 5000)
+	if v := s.db.FormatMajorVersion(); v != pebble.FormatMinSupported {
+		t.Fatalf("the old store is at format %v", v)
+	}
+	s.Close()
+
+	s, err = OpenStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := s.db.FormatMajorVersion(); v != pebble.FormatNewest {
+		t.Fatalf("after opening: format %v, want %v", v, pebble.FormatNewest)
+	}
+	check(s, oldID, oldRecs)
+	newID, newRecs := publish(s, 3000)
+	check(s, newID, newRecs)
+	if err := s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatal(err)
+	}
+	check(s, oldID, oldRecs)
+	check(s, newID, newRecs)
 }
