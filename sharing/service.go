@@ -320,5 +320,5 @@ func (s *Service) Submit(st *Statement) error {
 	if n == 0 {
 		return ErrKnown
 	}
-	return s.announce(st)
+	return s.Publisher.announce(st)
 }
