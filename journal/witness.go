@@ -162,7 +162,7 @@ func SameCheckpoint(a, b []byte) bool {
 
 // Witnessed keeps, per log, the checkpoint notes this gateway has seen with
 // every valid signature merged in, so that evidence can name the witnesses.
-// Files: DIR/ORG/SIZE, one note each.
+// Files: DIR/ORG/SIZE, one note each. Prune bounds how many it keeps.
 type Witnessed struct {
 	dir string
 	mu  sync.Mutex
@@ -223,4 +223,62 @@ func (w *Witnessed) Sizes(org string) []uint64 {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Orgs lists the orgs whose notes the store holds.
+func (w *Witnessed) Orgs() []string {
+	entries, _ := os.ReadDir(w.dir)
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// Prune removes org's notes but those of the newest keep sizes and, if
+// none of those passes witnessed, the newest older one that does: an entry
+// is proven against any witnessed checkpoint that covers it (see
+// BuildProof), so the newest witnessed note covers every older entry. It
+// returns how many notes it removed.
+//
+// A fork at a pruned size is no longer caught here, by two notes of the
+// same size; a mirror still refuses a checkpoint that is not consistent
+// with the one it holds.
+func (w *Witnessed) Prune(org string, keep int, witnessed func(raw []byte) bool) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sizes := w.Sizes(org)
+	if keep < 1 || len(sizes) <= keep {
+		return 0, nil
+	}
+	old := sizes[:len(sizes)-keep]
+	// The newest witnessed note, looked for from the newest down: the
+	// newest are usually witnessed already.
+	spare := -1 // its index in old, if it is there
+	for i := len(sizes) - 1; i >= 0; i-- {
+		if w.passes(org, sizes[i], witnessed) {
+			if i < len(old) {
+				spare = i
+			}
+			break
+		}
+	}
+	removed := 0
+	for i, size := range old {
+		if i == spare {
+			continue
+		}
+		if err := os.Remove(w.path(org, size)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, err
+		}
+		removed++
+	}
+	return removed, nil
+}
+
+func (w *Witnessed) passes(org string, size uint64, witnessed func([]byte) bool) bool {
+	raw, err := os.ReadFile(w.path(org, size))
+	return err == nil && witnessed(raw)
 }

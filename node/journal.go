@@ -45,7 +45,15 @@ const (
 	checkpointPoll   = 100 * time.Millisecond
 	journalHeartbeat = 3 * time.Second // re-announce the newest checkpoint
 	journalCatchUp   = 5 * time.Second // pull each member's checkpoint
-	maxNoteSize      = 16 << 10
+	witnessedPrune   = time.Minute     // bound the witnessed-checkpoint store
+	// witnessedKeep is how many checkpoint notes of each log the witnessed
+	// store keeps (with the newest witnessed one). A log that is appended to
+	// all the time signs a checkpoint every 100 ms: unpruned, that was a
+	// file per member per checkpoint, some 860,000 a day. 256 notes are 25 s
+	// of such a log, long enough for the cosignatures of a checkpoint, or a
+	// second checkpoint of the same size (a fork), to meet its note.
+	witnessedKeep = 256
+	maxNoteSize   = 16 << 10
 )
 
 // JournalPaths are the directories of a gateway's journal.
@@ -490,11 +498,16 @@ func (js *journalService) catchUpLoop(ctx context.Context) {
 	defer js.wg.Done()
 	timer := time.NewTimer(time.Second)
 	defer timer.Stop()
+	var pruned time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		}
+		if time.Since(pruned) >= witnessedPrune {
+			js.pruneWitnessed()
+			pruned = time.Now()
 		}
 		for _, m := range js.n.roster.Load().Members {
 			if m.Org == js.n.cfg.Org {
@@ -514,6 +527,27 @@ func (js *journalService) catchUpLoop(ctx context.Context) {
 		}
 		js.pullCosigs(ctx)
 		timer.Reset(journalCatchUp)
+	}
+}
+
+// pruneWitnessed bounds the witnessed-checkpoint store: it keeps, per
+// log, the newest witnessedKeep notes and the newest witnessed one.
+func (js *journalService) pruneWitnessed() {
+	t, err := js.trust()
+	if err != nil {
+		return
+	}
+	witnessed := func(raw []byte) bool {
+		_, _, ok, err := t.Check(raw)
+		return err == nil && ok
+	}
+	for _, org := range js.witnessed.Orgs() {
+		n, err := js.witnessed.Prune(org, witnessedKeep, witnessed)
+		if err != nil {
+			js.zlog.Warn("pruning witnessed checkpoints", zap.String("of", org), zap.Error(err))
+		} else if n > 0 {
+			js.zlog.Debug("pruned witnessed checkpoints", zap.String("of", org), zap.Int("removed", n))
+		}
 	}
 }
 

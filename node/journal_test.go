@@ -3,11 +3,13 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/schemas/sample"
 )
@@ -121,4 +123,37 @@ func TestJournalOwnerPullsMissedCosignatures(t *testing.T) {
 	}
 	back := c.start(0)
 	waitFor(t, func() bool { st := back.Status().Journal; return st.Size == size && len(st.Cosigs) == 2 }, "customs-cn's unchanged checkpoint cosigned again by both others")
+}
+
+// A gateway bounds its witnessed-checkpoint store: notes beyond the newest
+// few hundred of a log go, the newest witnessed one stays.
+func TestJournalPrunesWitnessedCheckpoints(t *testing.T) {
+	c := newCluster(t, 2)
+	a := c.start(0)
+	c.start(1)
+	waitFor(t, func() bool { st := a.Status().Journal; return st.Size >= 2 && len(st.Cosigs) == 1 }, "customs-cn witnessed")
+	size := a.Status().Journal.Size
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Old notes of a log that has been busy for a while (never witnessed,
+	// and older than what the gateway holds).
+	dir := filepath.Join(node.Journal(c.dir(0)).Witnessed(), "customs-cn")
+	for i := range 400 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(size+1000+uint64(i))), []byte("stale note\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.start(0)
+	w, err := journal.OpenWitnessed(node.Journal(c.dir(0)).Witnessed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The 256 newest notes (the stale ones, by size) and the newest
+	// witnessed one, a real checkpoint below them.
+	var sizes []uint64
+	waitFor(t, func() bool { sizes = w.Sizes("customs-cn"); return len(sizes) == 257 }, "the witnessed store pruned to 257 notes")
+	if sizes[0] >= size+1000 || sizes[1] != size+1000+400-256 {
+		t.Fatalf("kept sizes %d, %d, ...; want the real witnessed one, then %d and up", sizes[0], sizes[1], size+1000+400-256)
+	}
 }
