@@ -71,7 +71,7 @@ func (n *Node) resumePath(manifest, purpose string) string {
 func (n *Node) Fetch(ctx context.Context, o FetchOptions) (*FetchSummary, error) {
 	id, err := cid.Decode(o.Manifest)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %q: %w", o.Manifest, err)
+		return nil, fmt.Errorf("manifest %q is not a CID (see 'caravan catalog'): %w", o.Manifest, err)
 	}
 	st, ok := n.sharing.Catalog.Statement(id)
 	if !ok {
