@@ -93,3 +93,36 @@ func BenchmarkCatalogList(b *testing.B) {
 		cat.Summary()
 	}
 }
+
+// BenchmarkReceiveStatement is what every gateway does with each gossiped
+// or caught-up manifest before storing it: decode the statement strictly,
+// decode its manifest, and check its signature.
+func BenchmarkReceiveStatement(b *testing.B) {
+	st, err := sharing.SignStatement(testManifest(), testKey(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	wire := st.Marshal()
+	for _, verify := range []bool{false, true} {
+		name := "decode"
+		if verify {
+			name = "decode+verify"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				s, err := sharing.DecodeStatement(wire)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Manifest(); err != nil {
+					b.Fatal(err)
+				}
+				if verify {
+					if err := s.Verify(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+
+	"github.com/caravan-consortium/caravan/internal/jcs"
 )
 
 // Statement body types.
@@ -149,26 +151,34 @@ func (d *decodedBody) errFor(typ string) error {
 
 // decode decodes the body once: a gossiped statement is asked for its org,
 // type and manifest several times between the validator and the catalog.
+// A decoded statement brings its parsed body along (DecodeStatement); a
+// signed one is parsed here.
 func (s *Statement) decode() *decodedBody {
 	s.once.Do(func() {
-		var t struct {
-			Type string `json:"type"`
+		v := s.parsed
+		s.parsed = nil // not needed again
+		if v == nil {
+			pv, err := jcs.ParseValue(s.Body)
+			if err != nil {
+				s.decoded = &decodedBody{err: fmt.Errorf("%w: %v", ErrMalformed, err)}
+				return
+			}
+			v = &pv
 		}
-		_ = json.Unmarshal(s.Body, &t)
-		d := &decodedBody{typ: t.Type}
-		switch t.Type {
+		d := &decodedBody{typ: bodyType(v)}
+		switch d.typ {
 		case TypeManifest:
-			var m Manifest
-			if d.err = strictUnmarshal(s.Body, &m); d.err == nil {
+			var m *Manifest
+			if m, d.err = decodeManifest(v); d.err == nil {
 				if d.err = m.Validate(); d.err == nil {
-					d.manifest = &m
+					d.manifest = m
 				}
 			}
 		case TypeRetraction:
-			var r Retraction
-			if d.err = strictUnmarshal(s.Body, &r); d.err == nil {
+			var r *Retraction
+			if r, d.err = decodeRetraction(v); d.err == nil {
 				if d.err = r.Validate(); d.err == nil {
-					d.retraction = &r
+					d.retraction = r
 				}
 			}
 		}
@@ -194,15 +204,6 @@ func (s *Statement) Org() (string, error) {
 		return r.Publisher, nil
 	}
 	return "", fmt.Errorf("%w: unknown type %q", ErrMalformed, s.BodyType())
-}
-
-func strictUnmarshal(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	return nil
 }
 
 func jsonMarshal(v any) ([]byte, error) {

@@ -38,8 +38,9 @@ type Statement struct {
 	Signer peer.ID // the node that signed
 	Sig    []byte  // Ed25519 over statementContext || Body
 
-	cid  cid.Cid
-	wire []byte // the encoded form, kept by DecodeStatement
+	cid    cid.Cid
+	wire   []byte     // the encoded form, kept by DecodeStatement
+	parsed *jcs.Value // the body as DecodeStatement parsed it, until decoded
 
 	once    sync.Once
 	decoded *decodedBody
@@ -138,7 +139,7 @@ func DecodeStatement(data []byte) (*Statement, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	s := &Statement{Body: canon, Signer: signer, Sig: sig}
+	s := &Statement{Body: canon, Signer: signer, Sig: sig, parsed: &ms[0].Value}
 	if s.wire = s.encode(); string(s.wire) != string(data) {
 		return nil, fmt.Errorf("%w: not in canonical form", ErrMalformed)
 	}
