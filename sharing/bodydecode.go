@@ -2,6 +2,7 @@ package sharing
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -41,7 +42,7 @@ func decodeManifest(v *jcs.Value) (*Manifest, error) {
 		case "previous":
 			m.Previous, err = str(f)
 		case "schema":
-			err = members(f, "schema", func(key string, f *jcs.Value) (err error) {
+			err = members(f, "manifest.schema", func(key string, f *jcs.Value) (err error) {
 				switch key {
 				case "id":
 					m.Schema.ID, err = str(f)
@@ -61,7 +62,7 @@ func decodeManifest(v *jcs.Value) (*Manifest, error) {
 		case "records":
 			m.Records, err = uintValue(f)
 		case "tree":
-			err = members(f, "tree", func(key string, f *jcs.Value) (err error) {
+			err = members(f, "manifest.tree", func(key string, f *jcs.Value) (err error) {
 				switch key {
 				case "size":
 					m.Tree.Size, err = uintValue(f)
@@ -117,7 +118,7 @@ func decodeRetraction(v *jcs.Value) (*Retraction, error) {
 }
 
 // errUnknown is what a member function returns for a key it does not know.
-var errUnknown = fmt.Errorf("unknown field")
+var errUnknown = errors.New("unknown field")
 
 // members calls f with each member of an object (a null is an empty one,
 // as encoding/json has it); what names the object in errors.
@@ -131,9 +132,12 @@ func members(v *jcs.Value, what string, f func(key string, v *jcs.Value) error) 
 	}
 	ms := v.Members()
 	for i := range ms {
-		if err := f(ms[i].Key, &ms[i].Value); err == errUnknown {
+		switch err := f(ms[i].Key, &ms[i].Value); {
+		case err == errUnknown:
 			return fmt.Errorf("%w: %s: unknown field %q", ErrMalformed, what, ms[i].Key)
-		} else if err != nil {
+		case errors.Is(err, ErrMalformed): // from a nested object, already named
+			return err
+		case err != nil:
 			return fmt.Errorf("%w: %s.%s: %v", ErrMalformed, what, ms[i].Key, err)
 		}
 	}

@@ -123,3 +123,22 @@ func FuzzBodyDecoder(f *testing.F) {
 	}
 	f.Fuzz(checkBodyDecoders)
 }
+
+// Errors name the member, nested ones with their path.
+func TestBodyDecoderErrorsNameTheField(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"schema":{"version":"1"}}`: "malformed statement: manifest.schema.version: want a number",
+		`{"tree":{"rooot":""}}`:      `malformed statement: manifest.tree: unknown field "rooot"`,
+		`{"labels":["a",1]}`:         "malformed statement: manifest.labels: item 1: want a string",
+		`{"created":"yesterday"}`:    "malformed statement: manifest.created: ",
+	} {
+		v, err := jcs.ParseValue([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = decodeManifest(&v)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
+}
