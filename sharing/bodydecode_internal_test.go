@@ -46,31 +46,24 @@ func checkBodyDecoders(t *testing.T, data []byte) {
 	if err != nil || v.Kind != jcs.Object {
 		return
 	}
-	m, err := decodeManifest(&v)
-	var want Manifest
+	agree(t, "manifest", data, &v, decodeManifest, manifestKeys, manifestSubs)
+	agree(t, "retraction", data, &v, decodeRetraction, retractKeys, nil)
+}
+
+func agree[T any](t *testing.T, what string, data []byte, v *jcs.Value, decode func(*jcs.Value) (*T, error), keys []string, subs map[string][]string) {
+	t.Helper()
+	got, err := decode(v)
+	var want T
 	werr := strictJSON(data, &want)
 	switch {
-	case !exactKeys(&v, manifestKeys, manifestSubs):
+	case !exactKeys(v, keys, subs):
 		if err == nil {
-			t.Fatalf("manifest %s: a key in another case was taken", data)
+			t.Fatalf("%s %s: a key in another case was taken", what, data)
 		}
 	case (err == nil) != (werr == nil):
-		t.Fatalf("manifest %s: ours %v, encoding/json %v", data, err, werr)
-	case err == nil && !reflect.DeepEqual(*m, want):
-		t.Fatalf("manifest %s:\nours %+v\nwant %+v", data, *m, want)
-	}
-	r, err := decodeRetraction(&v)
-	var wantR Retraction
-	werr = strictJSON(data, &wantR)
-	switch {
-	case !exactKeys(&v, retractKeys, nil):
-		if err == nil {
-			t.Fatalf("retraction %s: a key in another case was taken", data)
-		}
-	case (err == nil) != (werr == nil):
-		t.Fatalf("retraction %s: ours %v, encoding/json %v", data, err, werr)
-	case err == nil && !reflect.DeepEqual(*r, wantR):
-		t.Fatalf("retraction %s:\nours %+v\nwant %+v", data, *r, wantR)
+		t.Fatalf("%s %s: ours %v, encoding/json %v", what, data, err, werr)
+	case err == nil && !reflect.DeepEqual(*got, want):
+		t.Fatalf("%s %s:\nours %+v\nwant %+v", what, data, *got, want)
 	}
 }
 
