@@ -246,9 +246,14 @@ func (w *Witnessed) Orgs() []string {
 // A fork at a pruned size is no longer caught here, by two notes of the
 // same size; a mirror still refuses a checkpoint that is not consistent
 // with the one it holds.
+//
+// Prune does not hold the lock that Add takes: looking for a witnessed note
+// among many unwitnessed ones (a store grown before pruning existed) checks
+// each one's signatures, and the gossip of checkpoints must not wait on it.
+// Racing with Add is harmless: an old note that Add rewrites (a late
+// signature merged in) just as Prune removes it is either gone or back,
+// and then the next Prune removes it.
 func (w *Witnessed) Prune(org string, keep int, witnessed func(raw []byte) bool) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	sizes := w.Sizes(org)
 	if keep < 1 || len(sizes) <= keep {
 		return 0, nil
