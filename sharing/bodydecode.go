@@ -42,19 +42,7 @@ func decodeManifest(v *jcs.Value) (*Manifest, error) {
 		case "previous":
 			m.Previous, err = str(f)
 		case "schema":
-			err = members(f, "manifest.schema", func(key string, f *jcs.Value) (err error) {
-				switch key {
-				case "id":
-					m.Schema.ID, err = str(f)
-				case "version":
-					m.Schema.Version, err = intValue(f)
-				case "cid":
-					m.Schema.CID, err = str(f)
-				default:
-					return errUnknown
-				}
-				return err
-			})
+			m.Schema, err = decodeSchemaRef(f)
 		case "publisher":
 			m.Publisher, err = str(f)
 		case "created":
@@ -62,17 +50,7 @@ func decodeManifest(v *jcs.Value) (*Manifest, error) {
 		case "records":
 			m.Records, err = uintValue(f)
 		case "tree":
-			err = members(f, "manifest.tree", func(key string, f *jcs.Value) (err error) {
-				switch key {
-				case "size":
-					m.Tree.Size, err = uintValue(f)
-				case "root":
-					m.Tree.Root, err = bytesValue(f)
-				default:
-					return errUnknown
-				}
-				return err
-			})
+			m.Tree, err = decodeTreeHead(f)
 		case "labels":
 			m.Labels, err = strs(f)
 		case "description":
@@ -88,6 +66,40 @@ func decodeManifest(v *jcs.Value) (*Manifest, error) {
 		return nil, err
 	}
 	return &m, nil
+}
+
+func decodeSchemaRef(v *jcs.Value) (SchemaRef, error) {
+	var r SchemaRef
+	err := members(v, "manifest.schema", func(key string, f *jcs.Value) (err error) {
+		switch key {
+		case "id":
+			r.ID, err = str(f)
+		case "version":
+			r.Version, err = intValue(f)
+		case "cid":
+			r.CID, err = str(f)
+		default:
+			return errUnknown
+		}
+		return err
+	})
+	return r, err
+}
+
+func decodeTreeHead(v *jcs.Value) (TreeHead, error) {
+	var t TreeHead
+	err := members(v, "manifest.tree", func(key string, f *jcs.Value) (err error) {
+		switch key {
+		case "size":
+			t.Size, err = uintValue(f)
+		case "root":
+			t.Root, err = bytesValue(f)
+		default:
+			return errUnknown
+		}
+		return err
+	})
+	return t, err
 }
 
 func decodeRetraction(v *jcs.Value) (*Retraction, error) {

@@ -247,8 +247,6 @@ type gossipProc struct {
 	lines chan string
 }
 
-// gossipRun starts n gateway processes and returns one delivery latency
-// per (receiver, message).
 // gossipLatencies are one run's delivery latencies, one per message and
 // receiving gateway.
 type gossipLatencies struct {
@@ -256,6 +254,8 @@ type gossipLatencies struct {
 	fromSubmit   []time.Duration // from before the publisher's own checks and synced write
 }
 
+// gossipRun starts n gateway processes, has the first publish messages, and
+// returns the delivery latencies.
 func gossipRun(b *testing.B, n, messages int, withCaravan bool) gossipLatencies {
 	b.Helper()
 	exe, err := os.Executable()
