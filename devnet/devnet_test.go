@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/devnet"
+	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/schemas/sample"
-	"github.com/caravan-consortium/caravan/sharing"
+	"github.com/caravan-consortium/caravan/sharing/store"
 )
 
 var binary string
@@ -130,17 +132,7 @@ func TestSIGHUPReloadsRoster(t *testing.T) {
 	if err := syscall.Kill(o.PID(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		log, _ := os.ReadFile(o.Log())
-		if bytes.Contains(log, []byte("SIGHUP: reloading the roster")) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload logged after SIGHUP:\n%s", log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.UntilLogged(t, o.Log(), "SIGHUP: reloading the roster")
 	time.Sleep(200 * time.Millisecond)
 	if !o.Running() {
 		t.Fatal("the gateway exited on SIGHUP")
@@ -207,12 +199,12 @@ func TestKill9DuringPublish(t *testing.T) {
 	}
 	start()
 	defer nt.Stop(5 * time.Second)
-	cl, _ := node.NewClient(o.Dir)
-	publish := func(n int, onEvent func(node.PublishEvent)) (*node.PublishSummary, error) {
+	cl, _ := api.NewClient(o.Dir)
+	publish := func(n int, onEvent func(api.PublishEvent)) (*api.PublishSummary, error) {
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(sample.Write(pw, "shipment-event", n, 3, nil)) }()
 		defer pr.Close()
-		return cl.Publish(ctx, node.PublishOptions{Dataset: "events", Schema: "shipment-event"}, pr, onEvent)
+		return cl.Publish(ctx, api.PublishRequest{Dataset: "events", Schema: "shipment-event"}, pr, onEvent)
 	}
 	if _, err := publish(1000, nil); err != nil {
 		t.Fatal(err)
@@ -220,7 +212,7 @@ func TestKill9DuringPublish(t *testing.T) {
 
 	killed := make(chan struct{})
 	var once sync.Once
-	_, err = publish(300000, func(ev node.PublishEvent) {
+	_, err = publish(300000, func(ev api.PublishEvent) {
 		if ev.Progress >= 20000 {
 			once.Do(func() {
 				o.Kill() // SIGKILL, mid-publish
@@ -240,8 +232,8 @@ func TestKill9DuringPublish(t *testing.T) {
 	// Killed: the broken publish is pending, its records (and their
 	// attribute projections) half-written in staging sstables outside the
 	// database.
-	storeDir := filepath.Join(o.Dir, node.StoreDir)
-	before, err := sharing.ReadStats(storeDir)
+	storeDir := node.DataDir(o.Dir).Store()
+	before, err := store.ReadStats(storeDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,11 +260,11 @@ func TestKill9DuringPublish(t *testing.T) {
 	if r := o.Stop(5 * time.Second); r.ExitCode != 0 {
 		t.Fatalf("stop: %+v", r)
 	}
-	after, err := sharing.ReadStats(filepath.Join(o.Dir, node.StoreDir))
+	after, err := store.ReadStats(node.DataDir(o.Dir).Store())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after != (sharing.StoreStats{Statements: 1, Records: 1000}) {
+	if after != (store.Stats{Statements: 1, Records: 1000}) {
 		t.Fatalf("after restart: %+v, want exactly the first dataset (1 statement, 1000 records)", after)
 	}
 	if left, _ := filepath.Glob(filepath.Join(storeDir, "staging", "*")); len(left) != 0 {

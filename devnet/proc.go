@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/api"
 )
 
 // proc is a gateway running as a child process.
@@ -145,8 +145,8 @@ func (nt *Net) Stop(timeout time.Duration) []StopResult {
 }
 
 // Status asks the org's gateway for its status.
-func (o *Org) Status(ctx context.Context) (*node.Status, error) {
-	cl, err := node.NewClient(o.Dir)
+func (o *Org) Status(ctx context.Context) (*api.Status, error) {
+	cl, err := api.NewClient(o.Dir)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/caravan-consortium/caravan/api"
+
 	"github.com/caravan-consortium/caravan/node"
 )
 
@@ -78,9 +80,9 @@ func stepMesh(ctx context.Context, e *Env) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	meshAt := map[string]time.Duration{}
-	var last map[string]*node.Status
+	var last map[string]*api.Status
 	for len(meshAt) < len(e.Net.Orgs) {
-		last = map[string]*node.Status{}
+		last = map[string]*api.Status{}
 		for _, o := range e.Net.Orgs {
 			st, err := o.Status(ctx)
 			if err != nil {
@@ -113,7 +115,7 @@ func stepMesh(ctx context.Context, e *Env) (string, error) {
 	return fmt.Sprintf("every gateway connected to the %d others; slowest %v after its start", len(e.Net.Orgs)-1, slowest.Round(time.Millisecond)), nil
 }
 
-func connectedCount(st *node.Status) int {
+func connectedCount(st *api.Status) int {
 	n := 0
 	for _, m := range st.Members {
 		if !m.Self && m.Connected() {
@@ -123,7 +125,7 @@ func connectedCount(st *node.Status) int {
 	return n
 }
 
-func printMatrix(w io.Writer, nt *Net, sts map[string]*node.Status) {
+func printMatrix(w io.Writer, nt *Net, sts map[string]*api.Status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "      connected to:")
 	for _, o := range nt.Orgs {
@@ -295,7 +297,7 @@ func stepShutdown(ctx context.Context, e *Env) (string, error) {
 		if err := syscall.Kill(pids[o.Org], 0); !errors.Is(err, syscall.ESRCH) {
 			return "", fmt.Errorf("%s: process %d still exists", o.Org, pids[o.Org])
 		}
-		if _, err := os.Stat(filepath.Join(o.Dir, node.ControlFile)); !errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(o.Dir, api.SocketFile)); !errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("%s left its control socket behind", o.Org)
 		}
 		if !portFree(o.Port) {
@@ -308,7 +310,7 @@ func stepShutdown(ctx context.Context, e *Env) (string, error) {
 
 // PrintMatrix prints who is connected to whom, as each gateway reports it.
 func (nt *Net) PrintMatrix(ctx context.Context, w io.Writer) error {
-	sts := map[string]*node.Status{}
+	sts := map[string]*api.Status{}
 	for _, o := range nt.Orgs {
 		if st, err := o.Status(ctx); err == nil {
 			sts[o.Org] = st

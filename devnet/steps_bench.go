@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/api"
+
 	"github.com/caravan-consortium/caravan/schemas/sample"
 )
 
@@ -63,14 +64,14 @@ func stepPublishBench(ctx context.Context, e *Env) (string, error) {
 	}()
 	st, _ := f.Stat()
 	_, rssBefore, _ := memoryOf(o.PID())
-	cl, err := node.NewClient(o.Dir)
+	cl, err := api.NewClient(o.Dir)
 	if err != nil {
 		return "", err
 	}
 	cpuBefore, _ := cpuOf(o.PID())
 	start := time.Now()
 	// As `caravan publish FILE` does: the gateway reads the file itself.
-	res, err := cl.PublishFile(ctx, node.PublishOptions{Dataset: "bench-declarations", Schema: "customs-declaration", Purposes: []string{"benchmark"}}, e.benchFile(), nil)
+	res, err := cl.PublishFile(ctx, api.PublishRequest{Dataset: "bench-declarations", Schema: "customs-declaration", Purposes: []string{"benchmark"}}, e.benchFile(), nil)
 	if err != nil {
 		return "", err
 	}

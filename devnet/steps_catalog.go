@@ -8,20 +8,21 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/caravan-consortium/caravan/api"
+
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/schemas/sample"
-	"github.com/caravan-consortium/caravan/sharing"
 )
 
 // publish generates count records of schema and publishes them from org.
-func publish(ctx context.Context, o *Org, dataset, schema string, count int, seed uint64, labels, purposes []string) (*node.PublishSummary, error) {
-	cl, err := node.NewClient(o.Dir)
+func publish(ctx context.Context, o *Org, dataset, schema string, count int, seed uint64, labels, purposes []string) (*api.PublishSummary, error) {
+	cl, err := api.NewClient(o.Dir)
 	if err != nil {
 		return nil, err
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(sample.Write(pw, schema, count, seed, nil)) }()
-	res, err := cl.Publish(ctx, node.PublishOptions{Dataset: dataset, Schema: schema, Labels: labels, Purposes: purposes,
+	res, err := cl.Publish(ctx, api.PublishRequest{Dataset: dataset, Schema: schema, Labels: labels, Purposes: purposes,
 		Description: fmt.Sprintf("%d generated %s records (seed %d)", count, schema, seed)}, pr, nil)
 	pr.Close()
 	if err != nil {
@@ -30,13 +31,11 @@ func publish(ctx context.Context, o *Org, dataset, schema string, count int, see
 	return res, nil
 }
 
-var sharingAll = sharing.Filter{}
-
 // waitListed waits until every org in orgs lists the manifest.
 func waitListed(ctx context.Context, orgs []*Org, cid string) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for _, o := range orgs {
-		cl, err := node.NewClient(o.Dir)
+		cl, err := api.NewClient(o.Dir)
 		if err != nil {
 			return err
 		}
@@ -150,8 +149,8 @@ func stepConverge(ctx context.Context, e *Env) (string, error) {
 		return "", err
 	}
 	for _, o := range e.Net.Orgs {
-		cl, _ := node.NewClient(o.Dir)
-		entries, err := cl.Catalog(ctx, sharing.Filter{All: true}, "")
+		cl, _ := api.NewClient(o.Dir)
+		entries, err := cl.Catalog(ctx, api.CatalogQuery{All: true})
 		if err != nil {
 			return "", err
 		}

@@ -8,13 +8,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/api"
 )
 
 // fetchOutcome is one fetch of the demo, for the closing table.
 type fetchOutcome struct {
 	org, purpose string
-	sum          *node.FetchSummary
+	sum          *api.FetchSummary
 }
 
 // stepFetch: the partners fetch customs-cn's declarations. customs-kz (partner
@@ -40,11 +40,11 @@ func stepFetch(ctx context.Context, e *Env) (string, error) {
 		{"customs-kz", "customs-clearance"}, {"logistics-az", "transit-planning"}, {"customs-kz", "marketing"},
 	} {
 		o := e.Net.Org(f.org)
-		cl, err := node.NewClient(o.Dir)
+		cl, err := api.NewClient(o.Dir)
 		if err != nil {
 			return "", err
 		}
-		sum, err := cl.Fetch(ctx, node.FetchOptions{Manifest: manifest, Purpose: f.purpose}, nil)
+		sum, err := cl.Fetch(ctx, api.FetchRequest{Manifest: manifest, Purpose: f.purpose}, nil)
 		if err != nil {
 			return "", fmt.Errorf("%s fetching for %s: %w", f.org, f.purpose, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caravan-consortium/caravan/api"
+
 	"github.com/caravan-consortium/caravan/node"
 )
 
@@ -83,7 +85,7 @@ func stepFetchBenchPublish(ctx context.Context, e *Env) (string, error) {
 
 // fetchRun is one measured fetch.
 type fetchRun struct {
-	sum                 *node.FetchSummary
+	sum                 *api.FetchSummary
 	took, first         time.Duration // whole fetch; to the first verified record
 	provider, requester time.Duration // CPU time of each gateway's process
 }
@@ -136,7 +138,7 @@ func stepRestartOnQUIC(ctx context.Context, e *Env) (string, error) {
 // spent, per fetch and per record: what an operator sizes a gateway by.
 func fetchBench(ctx context.Context, e *Env, round int, transport string) (string, error) {
 	prov, req := e.Net.Orgs[0], e.Net.Orgs[1]
-	cl, err := node.NewClient(req.Dir)
+	cl, err := api.NewClient(req.Dir)
 	if err != nil {
 		return "", err
 	}
@@ -210,7 +212,7 @@ func transportOf(ctx context.Context, o *Org, org string) string {
 	return strings.Join(ts, "+")
 }
 
-func fetchOnce(ctx context.Context, cl *node.Client, manifest string, provPID, reqPID int) (fetchRun, error) {
+func fetchOnce(ctx context.Context, cl *api.Client, manifest string, provPID, reqPID int) (fetchRun, error) {
 	var r fetchRun
 	cpus := func() (prov, req time.Duration, err error) {
 		if prov, err = cpuOf(provPID); err == nil {
@@ -223,7 +225,7 @@ func fetchOnce(ctx context.Context, cl *node.Client, manifest string, provPID, r
 		return r, err
 	}
 	start := time.Now()
-	sum, err := cl.Fetch(ctx, node.FetchOptions{Manifest: manifest, Purpose: "bench"}, func(ev node.FetchEvent) {
+	sum, err := cl.Fetch(ctx, api.FetchRequest{Manifest: manifest, Purpose: "bench"}, func(ev api.FetchEvent) {
 		if r.first == 0 && ev.Received > 0 {
 			r.first = time.Since(start)
 		}

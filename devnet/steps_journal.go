@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/caravan-consortium/caravan/api"
+
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
 )
@@ -91,9 +93,9 @@ func stepJournals(ctx context.Context, e *Env) (string, error) {
 // waitJournals waits until every org's newest checkpoint has at least min
 // entries (for the first org) and is witnessed, and every org mirrors every
 // other org's journal at the size its owner reports.
-func waitJournals(ctx context.Context, e *Env, min uint64) (map[string]*node.Status, error) {
+func waitJournals(ctx context.Context, e *Env, min uint64) (map[string]*api.Status, error) {
 	for {
-		sts := map[string]*node.Status{}
+		sts := map[string]*api.Status{}
 		ok := true
 		for _, o := range e.Net.Orgs {
 			st, err := o.Status(ctx)

@@ -10,7 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/api"
+
 	"github.com/caravan-consortium/caravan/schemas/sample"
 )
 
@@ -25,7 +26,7 @@ const policySample = 300
 // policy file is refused while the bundle in force stays.
 func stepPolicies(ctx context.Context, e *Env) (string, error) {
 	owner := e.Net.Orgs[0]
-	cl, err := node.NewClient(owner.Dir)
+	cl, err := api.NewClient(owner.Dir)
 	if err != nil {
 		return "", err
 	}
@@ -49,7 +50,7 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 	type ask struct{ org, purpose string }
 	asks := []ask{{"customs-kz", "customs-clearance"}, {"logistics-az", "transit-planning"}, {"customs-kz", "marketing"}}
 	permitted := make([]int, len(asks))
-	var denial *node.ExplainResult
+	var denial *api.ExplainResult
 	for i := range policySample {
 		rec, err := sample.Record("customs-declaration", 1, i)
 		if err != nil {
@@ -63,7 +64,7 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 			if a.org == "logistics-az" && len(e.Net.Orgs) < 3 {
 				continue
 			}
-			res, err := cl.Explain(ctx, node.ExplainRequest{Org: a.org, Dataset: "khorgos-declarations", Purpose: a.purpose, Record: raw})
+			res, err := cl.Explain(ctx, api.ExplainRequest{Org: a.org, Dataset: "khorgos-declarations", Purpose: a.purpose, Record: raw})
 			if err != nil {
 				return "", fmt.Errorf("explain for %s: %w", a.org, err)
 			}
@@ -102,7 +103,7 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 		if as == "logistics-az" && len(e.Net.Orgs) < 3 {
 			continue
 		}
-		entries, err := cl.Catalog(ctx, sharingAll, as)
+		entries, err := cl.Catalog(ctx, api.CatalogQuery{As: as})
 		if err != nil {
 			return "", err
 		}
@@ -120,7 +121,7 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 	}
 	defer os.Remove(broken)
 	deadline := time.Now().Add(10 * time.Second)
-	var info *node.PolicyInfo
+	var info *api.PolicyInfo
 	for {
 		if info, err = cl.Policy(ctx); err != nil {
 			return "", err

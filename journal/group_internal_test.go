@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/internal/poll"
+
 	"github.com/transparency-dev/tessera"
 )
 
@@ -61,11 +63,11 @@ func TestGroupCommit(t *testing.T) {
 		}()
 	}
 	appendAsync("first")
-	waitUntil(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.next == 1 }, "the first append to reach tessera")
+	poll.Until(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.next == 1 }, "the first append to reach tessera")
 	for i := range 6 { // while "first" is in flight
 		appendAsync(fmt.Sprint("later-", i))
 	}
-	waitUntil(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.pending) == 6 }, "6 appends to wait")
+	poll.Until(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.pending) == 6 }, "6 appends to wait")
 	got := map[string]uint64{}
 	for range 7 {
 		f.release <- struct{}{} // resolve one future at a time
@@ -98,7 +100,7 @@ func TestGroupCommit(t *testing.T) {
 
 	// Close waits for what is pending, then refuses.
 	appendAsync("pending-at-close")
-	waitUntil(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.next == 8 }, "the last append to reach tessera")
+	poll.Until(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.next == 8 }, "the last append to reach tessera")
 	closed := make(chan struct{})
 	go func() { g.close(); close(closed) }()
 	select {
@@ -113,16 +115,5 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if _, err := g.append(context.Background(), []byte("late")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("append after close: %v", err)
-	}
-}
-
-func waitUntil(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -10,105 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
-	fnote "github.com/transparency-dev/formats/note"
+	"github.com/transparency-dev/formats/log"
+
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
 )
-
-// LogKey is one member's log: its origin, the org and the verifier of its
-// checkpoint signatures.
-type LogKey struct {
-	Org      string
-	Origin   string
-	Verifier note.Verifier
-}
-
-// WitnessKey is one member that cosigns others' checkpoints.
-type WitnessKey struct {
-	Org      string
-	Verifier note.Verifier // a cosignature/v1 verifier
-}
-
-// Trust is what a verifier needs to know of the consortium, taken from its
-// roster: each member's log key, the witnesses, and how many of them (other
-// than the log's own org) must cosign a checkpoint for it to count as
-// witnessed.
-type Trust struct {
-	Logs      []LogKey
-	Witnesses []WitnessKey
-	Threshold int
-}
-
-// Log returns the log key of an origin.
-func (t *Trust) Log(origin string) (LogKey, bool) {
-	for _, l := range t.Logs {
-		if l.Origin == origin {
-			return l, true
-		}
-	}
-	return LogKey{}, false
-}
-
-// Cosig is one verified cosignature.
-type Cosig struct {
-	Org  string    `json:"org"`
-	Name string    `json:"name"`
-	Time time.Time `json:"time"`
-}
-
-// ErrUnwitnessed is wrapped when a checkpoint lacks enough cosignatures.
-var ErrUnwitnessed = errors.New("checkpoint not witnessed by enough members")
-
-// Check verifies a checkpoint note: the log's signature is required and
-// valid, and it returns the valid cosignatures of witnesses other than the
-// log's org (at most one per org). witnessed reports whether they reach the
-// threshold.
-func (t *Trust) Check(raw []byte) (origin string, cosigs []Cosig, witnessed bool, err error) {
-	origin, _, _ = strings.Cut(string(raw), "\n")
-	lk, ok := t.Log(origin)
-	if !ok {
-		return origin, nil, false, fmt.Errorf("checkpoint origin %q is not a member's journal in the roster", origin)
-	}
-	vs := []note.Verifier{lk.Verifier}
-	byHash := map[uint32]string{}
-	for _, w := range t.Witnesses {
-		if w.Org == lk.Org {
-			continue
-		}
-		vs = append(vs, w.Verifier)
-		byHash[w.Verifier.KeyHash()] = w.Org
-	}
-	n, err := note.Open(raw, note.VerifierList(vs...))
-	if err != nil {
-		return origin, nil, false, fmt.Errorf("checkpoint of %s: %w", origin, err)
-	}
-	logSigned := false
-	seenOrg := map[string]bool{}
-	for _, s := range n.Sigs {
-		if s.Hash == lk.Verifier.KeyHash() && s.Name == lk.Verifier.Name() {
-			logSigned = true
-			continue
-		}
-		org, ok := byHash[s.Hash]
-		if !ok || seenOrg[org] {
-			continue
-		}
-		ts, err := fnote.CoSigV1Timestamp(s)
-		if err != nil {
-			continue
-		}
-		seenOrg[org] = true
-		cosigs = append(cosigs, Cosig{Org: org, Name: s.Name, Time: ts.UTC()})
-	}
-	if !logSigned {
-		return origin, nil, false, fmt.Errorf("checkpoint of %s: the log's signature is missing", origin)
-	}
-	slices.SortFunc(cosigs, func(a, b Cosig) int { return strings.Compare(a.Org, b.Org) })
-	return origin, cosigs, len(cosigs) >= t.Threshold, nil
-}
 
 // Cosign adds signer's cosignature to a checkpoint note (which must already
 // verify; the caller checked it).
@@ -151,6 +59,16 @@ func mergeSigs(raw []byte, lines []string) []byte {
 		}
 	}
 	return []byte(text + "\n" + strings.Join(have, "\n") + "\n")
+}
+
+// ParseCheckpoint reads the checkpoint of a signed note. It does not check
+// the note's signatures.
+func ParseCheckpoint(raw []byte) (*log.Checkpoint, error) {
+	var c log.Checkpoint
+	if _, err := c.Unmarshal(cpText(raw)); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // SameCheckpoint reports whether two notes sign the same checkpoint text.

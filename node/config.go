@@ -62,15 +62,6 @@ type DialConfig struct {
 	BackoffMax time.Duration `yaml:"backoff_max"`
 }
 
-// File names inside a gateway's data directory.
-const (
-	ConfigFile  = "caravan.yaml"
-	KeyFile     = "node.key"
-	ControlFile = "control.sock"
-	LockFile    = "gateway.lock"
-	StateDir    = "state"
-)
-
 // DefaultListen is used when Config.Listen is empty.
 var DefaultListen = []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}
 
@@ -87,7 +78,7 @@ func (c *Config) validate() error {
 		c.Roster = "consortium.yaml"
 	}
 	if c.Policies == "" {
-		c.Policies = "policies"
+		c.Policies = DefaultPolicies
 	}
 	if len(c.Listen) == 0 {
 		c.Listen = append([]string(nil), DefaultListen...)

@@ -43,8 +43,8 @@ func Init(opts InitOptions) (*InitResult, error) {
 		return nil, err
 	}
 	res := &InitResult{
-		KeyPath:    filepath.Join(opts.Dir, KeyFile),
-		ConfigPath: filepath.Join(opts.Dir, ConfigFile),
+		KeyPath:    DataDir(opts.Dir).Key(),
+		ConfigPath: DataDir(opts.Dir).Config(),
 	}
 	for _, p := range []string{res.KeyPath, res.ConfigPath} {
 		if _, err := os.Stat(p); err == nil {
@@ -62,7 +62,7 @@ func Init(opts InitOptions) (*InitResult, error) {
 	}
 	policies := opts.Config.Policies
 	if policies == "" {
-		policies = "policies"
+		policies = DefaultPolicies
 	}
 	if !filepath.IsAbs(policies) {
 		if err := os.MkdirAll(filepath.Join(opts.Dir, policies), 0o700); err != nil {
@@ -84,7 +84,7 @@ func PeerIDOf(priv ed25519.PrivateKey) (peer.ID, error) {
 
 // LoadNodeKey reads DIR/node.key as a libp2p key.
 func LoadNodeKey(dir string) (crypto.PrivKey, error) {
-	priv, err := keyfile.Load(filepath.Join(dir, KeyFile))
+	priv, err := keyfile.Load(DataDir(dir).Key())
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 )
 
@@ -15,7 +14,7 @@ var ErrLocked = errors.New("another gateway is already running with this data di
 // lockDir takes an exclusive flock on DIR/gateway.lock. The kernel drops the
 // lock when the process dies, even by kill -9.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(DataDir(dir).Lock(), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -2,11 +2,11 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,11 +19,17 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/zap"
 
+	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/logging"
+	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/journal/witness"
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/schemas"
-	"github.com/caravan-consortium/caravan/sharing"
+	"github.com/caravan-consortium/caravan/sharing/catalog"
+	"github.com/caravan-consortium/caravan/sharing/fetch"
+	"github.com/caravan-consortium/caravan/sharing/publish"
+	"github.com/caravan-consortium/caravan/sharing/store"
 )
 
 // ShutdownTimeout bounds Close.
@@ -50,46 +56,52 @@ type Options struct {
 
 // Node is a running gateway.
 type Node struct {
-	dir     string
+	dir     DataDir
 	cfg     *Config
 	log     *zap.Logger
 	self    peer.ID
 	started time.Time
 
-	key     crypto.PrivKey
+	key     crypto.PrivKey     // the node key, as libp2p takes it
+	signer  ed25519.PrivateKey // the same key: statements, checkpoints, cosignatures
 	lock    *os.File
 	host    host.Host
 	gater   *p2p.Gater
 	keeper  *p2p.Keeper
-	control *controlServer
+	pubsub  *pubsub.PubSub
+	psStop  context.CancelFunc
+	api     *api.Server
 	watch   *dirWatcher
 	pwatch  *dirWatcher
 	metrics *metrics
 
-	schemas     *schemas.Registry
-	store       *sharing.Store
-	sharing     *sharing.Service
-	psCancel    context.CancelFunc
-	policies    *policyEngine
-	journal     *journalService
-	fetchServer *sharing.FetchServer
-	pubsub      *pubsub.PubSub
-
-	rosterMu       sync.Mutex // serializes roster changes
-	roster         atomic.Pointer[consortium.Roster]
+	index          atomic.Pointer[consortium.Index] // the roster in force
+	rosterMu       sync.Mutex                       // serializes roster changes
 	rosterRejected atomic.Uint64
+
+	journal     *journal.Log
+	witness     *witness.Service
+	policies    *policyEngine
+	schemas     *schemas.Registry
+	store       *store.Store
+	catalog     *catalog.Catalog
+	gossip      *catalog.Service
+	publisher   *publish.Publisher
+	fetchServer *fetch.Server
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
+var _ api.Gateway = (*Node)(nil)
+
 // Start opens the gateway in opts.Dir and brings it up: it locks the data
 // directory, loads the config, key and roster, starts the libp2p host,
-// begins dialing the other members and opens the control endpoint. It fails
-// if the roster is tampered with or under its threshold, or if this node is
-// not in it.
+// begins dialing the other members and serves the API. It fails if the
+// roster is tampered with or under its threshold, or if this node is not in
+// it.
 func Start(ctx context.Context, opts Options) (_ *Node, err error) {
-	n := &Node{dir: opts.Dir, started: time.Now(), metrics: newMetrics()}
+	n := &Node{dir: DataDir(opts.Dir), started: time.Now(), metrics: newMetrics()}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -98,18 +110,13 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.lock, err = lockDir(opts.Dir); err != nil {
 		return nil, err
 	}
-	if n.cfg, err = LoadConfig(filepath.Join(opts.Dir, ConfigFile)); err != nil {
+	if n.cfg, err = LoadConfig(n.dir.Config()); err != nil {
 		return nil, err
 	}
 	if n.log, err = buildLogger(opts, n.cfg); err != nil {
 		return nil, err
 	}
-	key, err := LoadNodeKey(opts.Dir)
-	if err != nil {
-		return nil, err
-	}
-	n.key = key
-	if n.self, err = peer.IDFromPrivateKey(key); err != nil {
+	if err := n.loadKey(); err != nil {
 		return nil, err
 	}
 	n.log = n.log.With(zap.String("org", n.cfg.Org))
@@ -117,11 +124,11 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := n.startNetwork(key); err != nil {
+	if err := n.startNetwork(); err != nil {
 		return nil, err
 	}
 	n.applyRoster(roster)
-	if err := n.openJournal(key); err != nil {
+	if err := n.openJournal(); err != nil {
 		return nil, err
 	}
 	hooks := []func(PolicyChange){n.journalPolicy}
@@ -131,18 +138,16 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.startPolicies(hooks); err != nil {
 		return nil, err
 	}
-	if err := n.startSharing(key); err != nil {
+	if err := n.startServices(); err != nil {
 		return nil, err
 	}
-	if err := n.journal.start(n.pubsub, JournalTopic(roster.Consortium)); err != nil {
-		return nil, err
-	}
-	n.fetchServer = sharing.NewFetchServer(sharing.FetchConfig{Host: n.host, Store: n.store, Catalog: n.sharing.Catalog,
-		Members: members{n}, Key: key, Org: n.cfg.Org, Authorizer: authorizer{n}, Log: n.log.Named("fetch")})
 	n.journalRoster(roster)
-	if n.control, err = startControl(n); err != nil {
+	l, err := api.ListenSocket(opts.Dir)
+	if err != nil {
 		return nil, err
 	}
+	n.api = api.NewServer(n, api.ServerOptions{Metrics: n.metrics.handler(), Logger: n.log.Named("control")})
+	n.api.Serve(l)
 	if n.watch, err = watchRoster(n); err != nil {
 		return nil, err
 	}
@@ -158,6 +163,56 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// loadKey reads the node key.
+func (n *Node) loadKey() error {
+	key, err := LoadNodeKey(string(n.dir))
+	if err != nil {
+		return err
+	}
+	raw, err := key.Raw()
+	if err != nil {
+		return err
+	}
+	n.key, n.signer = key, ed25519.PrivateKey(raw)
+	n.self, err = peer.IDFromPrivateKey(key)
+	return err
+}
+
+// startServices opens the store and the catalog, starts GossipSub once for
+// the topics of the catalog and the journal, and the services over them:
+// the catalog's gossip and catch-up, the publisher, the journal's network
+// side and the fetch server.
+func (n *Node) startServices() error {
+	var err error
+	if n.schemas, err = schemas.Default(); err != nil {
+		return err
+	}
+	if n.store, err = store.Open(n.dir.Store(), n.log.Named("store")); err != nil {
+		return err
+	}
+	if n.catalog, err = catalog.Open(n.store); err != nil {
+		return err
+	}
+	consortiumName := n.Roster().Consortium
+	if err := n.startPubSub(catalog.Topic(consortiumName), witness.Topic(consortiumName)); err != nil {
+		return err
+	}
+	if n.gossip, err = catalog.NewService(catalog.ServiceConfig{Host: n.host, PubSub: n.pubsub, Topic: catalog.Topic(consortiumName),
+		Catalog: n.catalog, Members: members{n}, Log: n.log.Named("catalog")}); err != nil {
+		return err
+	}
+	n.publisher = publish.New(publish.Config{Store: n.store, Catalog: n.catalog, Key: n.signer, Org: n.cfg.Org,
+		Journal: n.journalStatement, Announce: n.gossip.Announce})
+	if n.witness, err = witness.New(witness.Config{Host: n.host, PubSub: n.pubsub, Org: n.cfg.Org, Log: n.journal, Key: n.signer,
+		Roster: n.index.Load, Logger: n.log.Named("journal"), OnFork: n.metrics.journalFork,
+		Dirs: witness.Dirs{Log: n.dir.JournalLog(), Mirror: n.dir.Mirror, Witnessed: n.dir.Witnessed(), Alerts: n.dir.Alerts()}}); err != nil {
+		return err
+	}
+	n.fetchServer = fetch.NewServer(fetch.ServerConfig{Host: n.host, Store: n.store, Manifests: n.catalog, Members: members{n},
+		Key: n.signer, Org: n.cfg.Org, Authorizer: authorizer{n}, Log: n.log.Named("fetch")})
+	return nil
 }
 
 func buildLogger(opts Options, cfg *Config) (*zap.Logger, error) {
@@ -178,7 +233,7 @@ func buildLogger(opts Options, cfg *Config) (*zap.Logger, error) {
 	return logging.New(out, level, format)
 }
 
-func (n *Node) startNetwork(key crypto.PrivKey) error {
+func (n *Node) startNetwork() error {
 	var psk pnet.PSK
 	if n.cfg.PrivateNetworkKey != "" {
 		var err error
@@ -195,12 +250,29 @@ func (n *Node) startNetwork(key crypto.PrivKey) error {
 		listen = append(listen, a)
 	}
 	n.gater = p2p.NewGater(n.log.Named("gater"), nil)
-	h, err := p2p.NewHost(p2p.HostConfig{Key: key, Listen: listen, PSK: psk, Limits: n.cfg.limits(), Gater: n.gater})
+	h, err := p2p.NewHost(p2p.HostConfig{Key: n.key, Listen: listen, PSK: psk, Limits: n.cfg.limits(), Gater: n.gater})
 	if err != nil {
 		return err
 	}
 	n.host = h
 	n.keeper, err = p2p.NewKeeper(h, n.log.Named("dial"), p2p.Backoff{Min: n.cfg.Dial.BackoffMin, Max: n.cfg.Dial.BackoffMax})
+	return err
+}
+
+// startPubSub starts GossipSub, once, for the topics the services declare,
+// with the other members as direct peers.
+func (n *Node) startPubSub(topics ...string) error {
+	var direct []peer.AddrInfo
+	x := n.index.Load()
+	for _, p := range x.All() {
+		if p != n.self {
+			direct = append(direct, peer.AddrInfo{ID: p, Addrs: x.Addrs(p)})
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.psStop = cancel
+	var err error
+	n.pubsub, err = p2p.NewPubSub(ctx, n.host, p2p.PubSubOptions{Direct: direct, Topics: topics})
 	return err
 }
 
@@ -210,14 +282,17 @@ func (n *Node) PeerID() peer.ID { return n.self }
 // Host returns the libp2p host.
 func (n *Node) Host() host.Host { return n.host }
 
-// Roster returns the roster in force.
-func (n *Node) Roster() *consortium.Roster { return n.roster.Load() }
-
 // Logger returns the gateway's logger.
 func (n *Node) Logger() *zap.Logger { return n.log }
 
 // Dir returns the data directory.
-func (n *Node) Dir() string { return n.dir }
+func (n *Node) Dir() string { return string(n.dir) }
+
+// Store returns the gateway's Pebble store.
+func (n *Node) Store() *store.Store { return n.store }
+
+// Schemas returns the dataset schema registry.
+func (n *Node) Schemas() *schemas.Registry { return n.schemas }
 
 func (n *Node) addrStrings() []string {
 	var out []string
@@ -249,20 +324,25 @@ func (n *Node) Close() error {
 func (n *Node) shutdown() error {
 	var errs []error
 	errs = append(errs, n.watch.close(), n.pwatch.close())
-	if n.control != nil {
+	if n.api != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout/2)
-		errs = append(errs, n.control.close(ctx))
+		errs = append(errs, n.api.Close(ctx))
 		cancel()
 	}
 	if n.fetchServer != nil {
 		n.fetchServer.Close()
 	}
-	if n.sharing != nil {
-		errs = append(errs, n.sharing.Close())
+	if n.gossip != nil {
+		errs = append(errs, n.gossip.Close())
 	}
-	errs = append(errs, n.journal.close())
-	if n.psCancel != nil {
-		n.psCancel()
+	if n.witness != nil {
+		errs = append(errs, n.witness.Close())
+	}
+	if n.journal != nil {
+		errs = append(errs, n.journal.Close())
+	}
+	if n.psStop != nil {
+		n.psStop()
 	}
 	if n.keeper != nil {
 		errs = append(errs, n.keeper.Close())

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caravan-consortium/caravan/api"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/logging"
+	"github.com/caravan-consortium/caravan/internal/poll"
+	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/p2p"
 )
@@ -33,23 +36,23 @@ func TestMain(m *testing.M) {
 }
 
 func TestMembersFormFullMesh(t *testing.T) {
-	c := newCluster(t, 3)
+	c := testkit.NewCluster(t, 3)
 	var nodes []*node.Node
 	for i := range 3 {
-		nodes = append(nodes, c.start(i))
+		nodes = append(nodes, c.Start(i))
 	}
 	for _, n := range nodes {
-		for _, o := range c.net.Orgs {
+		for _, o := range c.Net.Orgs {
 			if o.Org != n.Status().Org {
-				waitFor(t, func() bool { return connectedTo(n, o.Org) }, n.Status().Org+" connected to "+o.Org)
+				poll.Until(t, func() bool { return testkit.ConnectedTo(n, o.Org) }, n.Status().Org+" connected to "+o.Org)
 			}
 		}
 	}
 }
 
 func TestNonMemberRefused(t *testing.T) {
-	c := newCluster(t, 1)
-	n := c.start(0)
+	c := testkit.NewCluster(t, 1)
+	n := c.Start(0)
 	key, _, _ := crypto.GenerateEd25519Key(nil)
 	h, err := p2p.NewHost(p2p.HostConfig{Key: key, Gater: p2p.NewGater(nil, []peer.ID{n.PeerID()}),
 		Listen: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
@@ -69,41 +72,41 @@ func TestNonMemberRefused(t *testing.T) {
 			t.Fatal("a non-member opened a stream")
 		}
 	}
-	waitFor(t, func() bool { return n.Status().Refused > 0 }, "the refusal to be counted")
+	poll.Until(t, func() bool { return n.Status().Refused > 0 }, "the refusal to be counted")
 }
 
 func TestStartRefusesBadRoster(t *testing.T) {
 	cases := []struct {
 		name    string
-		break_  func(c *cluster)
+		break_  func(c *testkit.Cluster)
 		wantErr error
 	}{
-		{"tampered", func(c *cluster) {
-			data, _ := os.ReadFile(c.net.Roster)
-			c.writeRosterBytes([]byte(strings.Replace(string(data), "country: KZ", "country: RU", 1)))
+		{"tampered", func(c *testkit.Cluster) {
+			data, _ := os.ReadFile(c.Net.Roster)
+			c.WriteRosterBytes([]byte(strings.Replace(string(data), "country: KZ", "country: RU", 1)))
 		}, consortium.ErrBadSignature},
-		{"under threshold", func(c *cluster) {
-			r := c.roster()
+		{"under threshold", func(c *testkit.Cluster) {
+			r := c.Roster()
 			r.Signatures = r.Signatures[:1]
-			c.writeRoster(r)
+			c.WriteRoster(r)
 		}, consortium.ErrBelowThreshold},
-		{"this node is not listed", func(c *cluster) {
-			c.writeRoster(c.nextRoster(func(r *consortium.Roster) { r.Members = r.Members[1:] }, 0, 1))
+		{"this node is not listed", func(c *testkit.Cluster) {
+			c.WriteRoster(c.NextRoster(func(r *consortium.Roster) { r.Members = r.Members[1:] }, 0, 1))
 		}, node.ErrNotInRoster},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCluster(t, 3)
+			c := testkit.NewCluster(t, 3)
 			tc.break_(c)
-			_, err := c.tryStart(0)
+			_, err := c.TryStart(0)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("Start: %v, want %v", err, tc.wantErr)
 			}
-			if tc.wantErr != node.ErrNotInRoster && !strings.Contains(err.Error(), c.net.Roster) {
+			if tc.wantErr != node.ErrNotInRoster && !strings.Contains(err.Error(), c.Net.Roster) {
 				t.Fatalf("the error does not name the roster file: %v", err)
 			}
 			// Nothing was left running: the data directory can be used.
-			if _, err := os.Stat(filepath.Join(c.dir(0), node.ControlFile)); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(node.DataDir(c.Dir(0)).Socket()); !errors.Is(err, os.ErrNotExist) {
 				t.Fatal("a failed Start left a control socket")
 			}
 		})
@@ -111,19 +114,19 @@ func TestStartRefusesBadRoster(t *testing.T) {
 }
 
 func TestSecondGatewayOnSameDirRefused(t *testing.T) {
-	c := newCluster(t, 1)
-	c.start(0)
-	if _, err := c.tryStart(0); !errors.Is(err, node.ErrLocked) {
+	c := testkit.NewCluster(t, 1)
+	c.Start(0)
+	if _, err := c.TryStart(0); !errors.Is(err, node.ErrLocked) {
 		t.Fatalf("second Start: %v, want ErrLocked", err)
 	}
 }
 
 func TestStatusThroughControlSocket(t *testing.T) {
-	c := newCluster(t, 2)
-	a := c.start(0)
-	c.start(1)
-	waitFor(t, func() bool { return connectedTo(a, c.net.Orgs[1].Org) }, "the connection")
-	cl, err := node.NewClient(c.dir(0))
+	c := testkit.NewCluster(t, 2)
+	a := c.Start(0)
+	c.Start(1)
+	poll.Until(t, func() bool { return testkit.ConnectedTo(a, c.Net.Orgs[1].Org) }, "the connection")
+	cl, err := api.NewClient(c.Dir(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,27 +134,27 @@ func TestStatusThroughControlSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.PeerID != a.PeerID().String() || st.Org != c.net.Orgs[0].Org || st.RosterVersion != 1 || len(st.Addrs) == 0 {
+	if st.PeerID != a.PeerID().String() || st.Org != c.Net.Orgs[0].Org || st.RosterVersion != 1 || len(st.Addrs) == 0 {
 		t.Fatalf("status %+v", st)
 	}
 	if len(st.Members) != 2 || !st.Members[0].Self || !st.Members[1].Connected() {
 		t.Fatalf("members %+v", st.Members)
 	}
-	if fi, err := os.Stat(filepath.Join(c.dir(0), node.ControlFile)); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(node.DataDir(c.Dir(0)).Socket()); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("control socket: %v, mode %v", err, fi.Mode())
 	}
 
 	a.Close()
-	if _, err := cl.Status(context.Background()); !errors.Is(err, node.ErrNotRunning) {
+	if _, err := cl.Status(context.Background()); !errors.Is(err, api.ErrNotRunning) {
 		t.Fatalf("Status of a stopped gateway: %v, want ErrNotRunning", err)
 	}
 }
 
 func TestCloseIsIdempotentAndBounded(t *testing.T) {
-	c := newCluster(t, 2)
-	a := c.start(0)
-	c.start(1)
-	waitFor(t, func() bool { return connectedTo(a, c.net.Orgs[1].Org) }, "the connection")
+	c := testkit.NewCluster(t, 2)
+	a := c.Start(0)
+	c.Start(1)
+	poll.Until(t, func() bool { return testkit.ConnectedTo(a, c.Net.Orgs[1].Org) }, "the connection")
 	start := time.Now()
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
@@ -163,6 +166,6 @@ func TestCloseIsIdempotentAndBounded(t *testing.T) {
 		t.Fatalf("Close took %v", took)
 	}
 	// The directory is free again.
-	b := c.start(0)
+	b := c.Start(0)
 	b.Close()
 }

@@ -11,12 +11,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/policy"
 )
-
-// LedgerFile is the policy volume ledger inside DIR/state.
-const LedgerFile = "policy-volume.json"
 
 // PolicyChange is an accepted change of the policy bundle in force. The
 // journal records one event per change.
@@ -57,7 +55,7 @@ func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
 	if err != nil {
 		return fmt.Errorf("policies in %s: %w", pe.dir, err)
 	}
-	if pe.ledger, err = policy.OpenLedger(filepath.Join(n.dir, StateDir, LedgerFile)); err != nil {
+	if pe.ledger, err = policy.OpenLedger(n.dir.Ledger()); err != nil {
 		return err
 	}
 	n.policies = pe
@@ -142,21 +140,10 @@ func watchPolicies(n *Node) (*dirWatcher, error) {
 	})
 }
 
-// PolicyStatus is the policy part of Status.
-type PolicyStatus struct {
-	Bundle    string    `json:"bundle"`
-	Dir       string    `json:"dir"`
-	Count     int       `json:"count"` // policies in the bundle
-	LoadedAt  time.Time `json:"loaded_at"`
-	Accepted  uint64    `json:"reloads_accepted"`
-	Refused   uint64    `json:"reloads_refused"`
-	LastError string    `json:"last_error,omitempty"`
-}
-
-func (n *Node) policyStatus() PolicyStatus {
+func (n *Node) policyStatus() api.PolicyStatus {
 	pe := n.policies
 	cur := pe.current.Load()
-	st := PolicyStatus{Bundle: cur.bundle.CID(), Dir: pe.dir, Count: len(cur.bundle.Policies()), LoadedAt: cur.at,
+	st := api.PolicyStatus{Bundle: cur.bundle.CID(), Dir: pe.dir, Count: len(cur.bundle.Policies()), LoadedAt: cur.at,
 		Accepted: pe.accepted.Load(), Refused: pe.refused.Load()}
 	if e := pe.lastErr.Load(); e != nil {
 		st.LastError = *e
@@ -172,7 +159,7 @@ func OrgEntity(m *consortium.Member) policy.Org {
 
 // orgEntity returns the policy entity of a member org of the roster in force.
 func (n *Node) orgEntity(org string) (policy.Org, bool) {
-	m := n.roster.Load().Member(org)
+	m := n.Roster().Member(org)
 	if m == nil {
 		return policy.Org{}, false
 	}

@@ -15,21 +15,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/api"
+
 	"go.uber.org/zap/zaptest"
 
+	"github.com/caravan-consortium/caravan/internal/poll"
+	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/schemas/sample"
-	"github.com/caravan-consortium/caravan/sharing"
 )
 
-func policyDir(c *cluster, i int) string { return filepath.Join(c.dir(i), "policies") }
+func policyDir(c *testkit.Cluster, i int) string { return filepath.Join(c.Dir(i), "policies") }
 
 func TestPolicyHotReload(t *testing.T) {
-	c := newCluster(t, 1)
+	c := testkit.NewCluster(t, 1)
 	var mu sync.Mutex
 	var changes []node.PolicyChange
-	n, err := node.Start(context.Background(), node.Options{Dir: c.dir(0), Logger: zaptest.NewLogger(t),
+	n, err := node.Start(context.Background(), node.Options{Dir: c.Dir(0), Logger: zaptest.NewLogger(t),
 		OnPolicyChange: func(ch node.PolicyChange) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -53,7 +56,7 @@ func TestPolicyHotReload(t *testing.T) {
 forbid (principal, action == Action::"fetch", resource) when { context.purpose == "transit-planning" };
 `
 	writeFile(t, filepath.Join(policyDir(c, 0), "extra.cedar"), extra)
-	waitFor(t, func() bool { return n.Policies().CID() != first.CID() }, "the new bundle")
+	poll.Until(t, func() bool { return n.Policies().CID() != first.CID() }, "the new bundle")
 	second := n.Policies()
 	if second.Policy("deny-all-transit") == nil {
 		t.Fatal("the new policy is not in the bundle in force")
@@ -70,7 +73,7 @@ forbid (principal, action == Action::"fetch", resource) when { context.purpose =
 
 	// 2. A syntax error is refused: the old bundle stays, counted and logged.
 	writeFile(t, filepath.Join(policyDir(c, 0), "broken.cedar"), "@id(\"b\")\npermit (principal, action, resource)\nwhen { resource. };\n")
-	waitFor(t, func() bool { return n.Status().Policy.Refused == 1 }, "the refusal")
+	poll.Until(t, func() bool { return n.Status().Policy.Refused == 1 }, "the refusal")
 	st := n.Status().Policy
 	if st.Bundle != second.CID() || n.Policies() != second {
 		t.Errorf("bundle in force changed to %s after a broken file", st.Bundle)
@@ -84,7 +87,7 @@ forbid (principal, action == Action::"fetch", resource) when { context.purpose =
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(policyDir(c, 0), "typo.cedar"), "@id(\"t\")\npermit (principal, action == Action::\"fetch\", resource)\nwhen { resource.clasification == \"public\" };\n")
-	waitFor(t, func() bool { return n.Status().Policy.Refused >= 2 }, "the second refusal")
+	poll.Until(t, func() bool { return n.Status().Policy.Refused >= 2 }, "the second refusal")
 	if n.Policies() != second {
 		t.Error("a schema-invalid bundle was put in force")
 	}
@@ -93,7 +96,7 @@ forbid (principal, action == Action::"fetch", resource) when { context.purpose =
 	}
 
 	// 4. The counters are on /metrics.
-	metrics := getControl(t, c.dir(0), "/metrics")
+	metrics := getControl(t, c.Dir(0), "/metrics")
 	for _, w := range []string{`caravan_policy_reloads_total{result="accepted"} 1`, `caravan_policy_reloads_total{result="refused"} 2`,
 		`caravan_policy_bundle_info{cid="` + second.CID() + `"} 1`} {
 		if !strings.Contains(metrics, w) {
@@ -103,25 +106,25 @@ forbid (principal, action == Action::"fetch", resource) when { context.purpose =
 
 	// 5. Fixing the file puts the fixed bundle in force.
 	writeFile(t, filepath.Join(policyDir(c, 0), "typo.cedar"), "@id(\"t\")\npermit (principal, action == Action::\"fetch\", resource)\nwhen { resource has classification };\n")
-	waitFor(t, func() bool { return n.Policies().Policy("t") != nil }, "the fixed bundle")
+	poll.Until(t, func() bool { return n.Policies().Policy("t") != nil }, "the fixed bundle")
 	if st := n.Status().Policy; st.LastError != "" || st.Accepted != 2 {
 		t.Errorf("after the fix: %+v", st)
 	}
 }
 
 func TestStartRefusesInvalidPolicies(t *testing.T) {
-	c := newCluster(t, 1)
+	c := testkit.NewCluster(t, 1)
 	writeFile(t, filepath.Join(policyDir(c, 0), "bad.cedar"), "permit (principal, action, resource);\n")
-	_, err := c.tryStart(0)
+	_, err := c.TryStart(0)
 	if !errors.Is(err, policy.ErrInvalid) || !strings.Contains(err.Error(), "bad.cedar:1: policy has no @id") {
 		t.Fatalf("start: %v", err)
 	}
 }
 
 func TestExplainAndDiscoverThroughControlSocket(t *testing.T) {
-	c := newCluster(t, 3)
-	n := c.start(0) // customs-cn
-	cl, err := node.NewClient(c.dir(0))
+	c := testkit.NewCluster(t, 3)
+	n := c.Start(0) // customs-cn
+	cl, err := api.NewClient(c.Dir(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +137,7 @@ func TestExplainAndDiscoverThroughControlSocket(t *testing.T) {
 		name   string
 		labels []string
 	}{{"declarations-2026", []string{"customs"}}, {"enforcement-cases", []string{"restricted-catalog"}}} {
-		if _, err := cl.Publish(ctx, node.PublishOptions{Dataset: ds.name, Schema: "customs-declaration", Format: "jsonl",
+		if _, err := cl.Publish(ctx, api.PublishRequest{Dataset: ds.name, Schema: "customs-declaration", Format: "jsonl",
 			Labels: ds.labels, Purposes: []string{"customs-clearance", "transit-planning"}}, bytes.NewReader(body.Bytes()), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +146,7 @@ func TestExplainAndDiscoverThroughControlSocket(t *testing.T) {
 	// Discover: logistics-az does not see the restricted-catalog dataset.
 	names := func(as string) []string {
 		t.Helper()
-		entries, err := cl.Catalog(ctx, sharingFilterAll(), as)
+		entries, err := cl.Catalog(ctx, api.CatalogQuery{As: as})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,13 +162,13 @@ func TestExplainAndDiscoverThroughControlSocket(t *testing.T) {
 	if got := strings.Join(names("logistics-az"), ","); got != "declarations-2026" {
 		t.Errorf("logistics-az discovers %q", got)
 	}
-	if _, err := cl.Catalog(ctx, sharingFilterAll(), "nobody"); err == nil || !strings.Contains(err.Error(), `org "nobody" is not a member`) {
+	if _, err := cl.Catalog(ctx, api.CatalogQuery{As: "nobody"}); err == nil || !strings.Contains(err.Error(), `org "nobody" is not a member`) {
 		t.Errorf("unknown org: %v", err)
 	}
 
 	// Explain: a confidential record is withheld from partner customs.
 	rec := `{"declaration_type":"export","origin_country":"CN","destination_country":"KZ","classification":"confidential","total_value_usd":10}`
-	res, err := cl.Explain(ctx, node.ExplainRequest{Org: "customs-kz", Dataset: "declarations-2026", Purpose: "customs-clearance",
+	res, err := cl.Explain(ctx, api.ExplainRequest{Org: "customs-kz", Dataset: "declarations-2026", Purpose: "customs-clearance",
 		Time: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), Record: json.RawMessage(rec)})
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +183,7 @@ func TestExplainAndDiscoverThroughControlSocket(t *testing.T) {
 		t.Errorf("attributes: %v", res.Attributes)
 	}
 	// A bad record names the field.
-	_, err = cl.Explain(ctx, node.ExplainRequest{Org: "customs-kz", Dataset: "declarations-2026", Purpose: "p",
+	_, err = cl.Explain(ctx, api.ExplainRequest{Org: "customs-kz", Dataset: "declarations-2026", Purpose: "p",
 		Record: json.RawMessage(`{"total_value_usd":"lots"}`)})
 	if err == nil || !strings.Contains(err.Error(), `field "total_value_usd"`) {
 		t.Errorf("bad record: %v", err)
@@ -199,7 +202,7 @@ func getControl(t *testing.T, dir, path string) string {
 	t.Helper()
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "unix", filepath.Join(dir, node.ControlFile))
+		return d.DialContext(ctx, "unix", node.DataDir(dir).Socket())
 	}}}
 	resp, err := hc.Get("http://caravan" + path)
 	if err != nil {
@@ -212,5 +215,3 @@ func getControl(t *testing.T, dir, path string) string {
 	}
 	return string(b)
 }
-
-func sharingFilterAll() sharing.Filter { return sharing.Filter{} }

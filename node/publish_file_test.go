@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/api"
+
+	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/schemas/sample"
 )
 
@@ -16,9 +18,9 @@ import (
 // client streams it, and says progress in bytes; a path it cannot use is
 // ErrUnreadableHere, so the client can stream instead.
 func TestPublishFileReadByTheGateway(t *testing.T) {
-	c := newCluster(t, 1)
-	c.start(0)
-	cl, err := node.NewClient(c.dir(0))
+	c := testkit.NewCluster(t, 1)
+	c.Start(0)
+	cl, err := api.NewClient(c.Dir(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,10 +35,10 @@ func TestPublishFileReadByTheGateway(t *testing.T) {
 	f.Close()
 	st, _ := os.Stat(path)
 	ctx := context.Background()
-	o := node.PublishOptions{Dataset: "local", Schema: "customs-declaration", DryRun: true}
+	o := api.PublishRequest{Dataset: "local", Schema: "customs-declaration", DryRun: true}
 
 	var lastBytes int64
-	byPath, err := cl.PublishFile(ctx, o, path, func(ev node.PublishEvent) {
+	byPath, err := cl.PublishFile(ctx, o, path, func(ev api.PublishEvent) {
 		if ev.Progress > 0 && (ev.Bytes <= lastBytes || ev.Bytes > st.Size()) {
 			t.Errorf("progress %d records at byte %d (before: %d, size %d)", ev.Progress, ev.Bytes, lastBytes, st.Size())
 		}
@@ -62,7 +64,7 @@ func TestPublishFileReadByTheGateway(t *testing.T) {
 	}
 
 	for _, bad := range []string{filepath.Join(t.TempDir(), "missing.jsonl"), t.TempDir()} {
-		if _, err := cl.PublishFile(ctx, o, bad, nil); !errors.Is(err, node.ErrUnreadableHere) {
+		if _, err := cl.PublishFile(ctx, o, bad, nil); !errors.Is(err, api.ErrUnreadableHere) {
 			t.Errorf("%s: %v, want ErrUnreadableHere", bad, err)
 		}
 	}

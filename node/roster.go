@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -14,12 +13,6 @@ import (
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
 )
-
-// trustedPath is where the gateway keeps the last roster it accepted, so that
-// an older file put in place of the roster is recognised as a downgrade.
-func (n *Node) trustedPath() string {
-	return filepath.Join(n.dir, StateDir, "roster.yaml")
-}
 
 // startupRoster returns the roster to start with. The configured file must
 // verify (signatures and threshold), or Start fails. If the gateway already
@@ -56,7 +49,7 @@ func (n *Node) startupRoster() (*consortium.Roster, error) {
 }
 
 func (n *Node) checkSelf(r *consortium.Roster) error {
-	org, ok := r.OrgOf(n.self.String())
+	org, ok := consortium.NewIndex(r).OrgOf(n.self)
 	if !ok || org != n.cfg.Org {
 		return fmt.Errorf("%w: peer %s, org %q, roster %s version %d (ask an admin to run 'caravan consortium add-member')",
 			ErrNotInRoster, n.self, n.cfg.Org, r.Consortium, r.Version)
@@ -65,7 +58,7 @@ func (n *Node) checkSelf(r *consortium.Roster) error {
 }
 
 func (n *Node) loadTrusted() (*consortium.Roster, error) {
-	r, err := consortium.LoadVerified(n.trustedPath())
+	r, err := consortium.LoadVerified(n.dir.TrustedRoster())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -80,10 +73,10 @@ func (n *Node) persistTrusted(r *consortium.Roster) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(n.dir, StateDir), 0o700); err != nil {
+	if err := os.MkdirAll(n.dir.State(), 0o700); err != nil {
 		return err
 	}
-	return atomicfile.Write(n.trustedPath(), data, 0o600)
+	return atomicfile.Write(n.dir.TrustedRoster(), data, 0o600)
 }
 
 // ReloadRoster reads the roster file again and puts it in force if it may
@@ -94,7 +87,7 @@ func (n *Node) ReloadRoster() error {
 	n.rosterMu.Lock()
 	defer n.rosterMu.Unlock()
 	log := n.log.Named("roster")
-	current := n.roster.Load()
+	current := n.Roster()
 	candidate, err := consortium.LoadVerified(n.cfg.Roster)
 	if err == nil {
 		err = consortium.CheckUpdate(current, candidate)
@@ -125,9 +118,15 @@ func (n *Node) ReloadRoster() error {
 // applyRoster puts r in force: the gater admits its nodes, the keeper dials
 // them, and connections to peers it no longer lists are closed.
 func (n *Node) applyRoster(r *consortium.Roster) {
-	allowed, dial := rosterPeers(r, n.self)
-	n.roster.Store(r)
-	n.gater.SetAllowed(allowed)
+	x := consortium.NewIndex(r)
+	dial := map[peer.ID][]ma.Multiaddr{}
+	for _, p := range x.All() {
+		if p != n.self {
+			dial[p] = x.Addrs(p)
+		}
+	}
+	n.index.Store(x)
+	n.gater.SetAllowed(x.All())
 	n.keeper.SetPeers(dial)
 	for _, p := range n.host.Network().Peers() {
 		if !n.gater.Allowed(p) {
@@ -136,26 +135,23 @@ func (n *Node) applyRoster(r *consortium.Roster) {
 	}
 }
 
-// rosterPeers returns every node the roster lists, and the addresses to
-// dial each node other than self at.
-func rosterPeers(r *consortium.Roster, self peer.ID) (allowed []peer.ID, dial map[peer.ID][]ma.Multiaddr) {
-	dial = map[peer.ID][]ma.Multiaddr{}
-	for _, m := range r.Members {
-		for _, nd := range m.Nodes {
-			p, err := peer.Decode(nd.PeerID)
-			if err != nil {
-				continue // Validate already refused it
-			}
-			allowed = append(allowed, p)
-			if p == self {
-				continue
-			}
-			for _, s := range nd.Addrs {
-				if a, err := ma.NewMultiaddr(s); err == nil {
-					dial[p] = append(dial[p], a)
-				}
-			}
+// Roster returns the roster in force.
+func (n *Node) Roster() *consortium.Roster { return n.index.Load().Roster() }
+
+// members is the roster in force, as the catalog and the fetch server ask
+// it who a node speaks for.
+type members struct{ n *Node }
+
+func (m members) OrgOf(p peer.ID) (string, bool) { return m.n.index.Load().OrgOf(p) }
+func (m members) HasOrg(org string) bool         { return m.n.index.Load().HasOrg(org) }
+
+// Nodes lists the other members' nodes.
+func (m members) Nodes() []peer.ID {
+	var out []peer.ID
+	for _, p := range m.n.index.Load().All() {
+		if p != m.n.self {
+			out = append(out, p)
 		}
 	}
-	return allowed, dial
+	return out
 }

@@ -7,21 +7,23 @@ import (
 	"time"
 
 	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/internal/poll"
+	"github.com/caravan-consortium/caravan/internal/testkit"
 )
 
 // A running gateway takes a newer roster from the file, refuses a downgrade,
 // a takeover by keys outside the admin set and a tampered file, and keeps
 // the roster in force each time.
 func TestRosterHotReload(t *testing.T) {
-	c := newCluster(t, 3)
-	a := c.start(0)
-	v1 := c.roster()
+	c := testkit.NewCluster(t, 3)
+	a := c.Start(0)
+	v1 := c.Roster()
 
 	// v2 renames a member, signed by two of the three admins: taken from
 	// the file watcher, without any call.
-	v2 := c.nextRoster(func(r *consortium.Roster) { r.Members[2].Name = "Caspian Freight (renamed)" }, 1, 2)
-	c.writeRoster(v2)
-	waitFor(t, func() bool { return a.Roster().Version == 2 }, "version 2 to be in force")
+	v2 := c.NextRoster(func(r *consortium.Roster) { r.Members[2].Name = "Caspian Freight (renamed)" }, 1, 2)
+	c.WriteRoster(v2)
+	poll.Until(t, func() bool { return a.Roster().Version == 2 }, "version 2 to be in force")
 
 	// refused writes a roster file and checks that the watcher refused it,
 	// and that reloading it (as SIGHUP does) gives the expected reason.
@@ -29,7 +31,7 @@ func TestRosterHotReload(t *testing.T) {
 		t.Helper()
 		before := a.Status().RosterRejected
 		write()
-		waitFor(t, func() bool { return a.Status().RosterRejected > before }, why+" to be refused")
+		poll.Until(t, func() bool { return a.Status().RosterRejected > before }, why+" to be refused")
 		if err := a.ReloadRoster(); !errors.Is(err, wantErr) {
 			t.Fatalf("%s: ReloadRoster: %v, want %v", why, err, wantErr)
 		}
@@ -37,12 +39,12 @@ func TestRosterHotReload(t *testing.T) {
 			t.Fatalf("after %s, version %d is in force", why, v)
 		}
 	}
-	refused(func() { c.writeRoster(v1) }, "a downgrade to version 1", consortium.ErrDowngrade)
+	refused(func() { c.WriteRoster(v1) }, "a downgrade to version 1", consortium.ErrDowngrade)
 
 	// An attacker holding a key outside the admin set makes version 3 that
 	// names it the only admin: valid on its own, not authorized by v2's admins.
 	_, mallory, _ := ed25519.GenerateKey(nil)
-	takeover := c.revise(v2, func(r *consortium.Roster) {
+	takeover := c.Revise(v2, func(r *consortium.Roster) {
 		r.Admins = consortium.Admins{Threshold: 1, Keys: []consortium.AdminKey{
 			{Name: "mallory", Key: consortium.EncodePublicKey(mallory.Public().(ed25519.PublicKey))}}}
 	})
@@ -52,31 +54,31 @@ func TestRosterHotReload(t *testing.T) {
 	if _, err := takeover.Verify(); err != nil {
 		t.Fatalf("the takeover roster should verify on its own: %v", err)
 	}
-	refused(func() { c.writeRoster(takeover) }, "a roster whose new admins the current ones did not sign", consortium.ErrBelowThreshold)
+	refused(func() { c.WriteRoster(takeover) }, "a roster whose new admins the current ones did not sign", consortium.ErrBelowThreshold)
 
 	refused(func() {
-		r := c.revise(v2, nil, 0, 1)
+		r := c.Revise(v2, nil, 0, 1)
 		r.Members[0].Country = "US" // changed after signing
-		c.writeRoster(r)
+		c.WriteRoster(r)
 	}, "a tampered roster", consortium.ErrBadSignature)
 
 }
 
 // A member removed from the roster is disconnected and cannot come back.
 func TestRemovedMemberIsDisconnected(t *testing.T) {
-	c := newCluster(t, 3)
-	a := c.start(0)
-	c.start(1)
-	gone := c.net.Orgs[1].Org
-	waitFor(t, func() bool { return connectedTo(a, gone) }, "the first connection")
+	c := testkit.NewCluster(t, 3)
+	a := c.Start(0)
+	c.Start(1)
+	gone := c.Net.Orgs[1].Org
+	poll.Until(t, func() bool { return testkit.ConnectedTo(a, gone) }, "the first connection")
 
-	c.writeRoster(c.nextRoster(func(r *consortium.Roster) {
+	c.WriteRoster(c.NextRoster(func(r *consortium.Roster) {
 		r.Members = append(r.Members[:1], r.Members[2:]...)
 	}, 0, 2))
-	waitFor(t, func() bool { return a.Roster().Version == 2 }, "version 2")
-	waitFor(t, func() bool { return len(a.Host().Network().ConnsToPeer(peerOf(t, c, 1))) == 0 }, "the removed member to be disconnected")
+	poll.Until(t, func() bool { return a.Roster().Version == 2 }, "version 2")
+	poll.Until(t, func() bool { return len(a.Host().Network().ConnsToPeer(c.PeerOf(1))) == 0 }, "the removed member to be disconnected")
 	time.Sleep(time.Second) // the removed gateway keeps redialing
-	if n := len(a.Host().Network().ConnsToPeer(peerOf(t, c, 1))); n != 0 {
+	if n := len(a.Host().Network().ConnsToPeer(c.PeerOf(1))); n != 0 {
 		t.Fatalf("the removed member has %d connection(s) again", n)
 	}
 	if a.Status().Refused == 0 {
@@ -87,16 +89,16 @@ func TestRemovedMemberIsDisconnected(t *testing.T) {
 // A gateway remembers the newest roster it accepted: restarted on an older
 // file, it keeps the newer one in force.
 func TestRestartOnOlderRosterKeepsNewer(t *testing.T) {
-	c := newCluster(t, 3)
-	v1 := c.roster()
-	c.writeRoster(c.nextRoster(func(r *consortium.Roster) { r.Members[1].Sector = "revenue" }, 0, 1))
-	a := c.start(0)
+	c := testkit.NewCluster(t, 3)
+	v1 := c.Roster()
+	c.WriteRoster(c.NextRoster(func(r *consortium.Roster) { r.Members[1].Sector = "revenue" }, 0, 1))
+	a := c.Start(0)
 	if a.Roster().Version != 2 {
 		t.Fatalf("version %d in force, want 2", a.Roster().Version)
 	}
 	a.Close()
-	c.writeRoster(v1)
-	a = c.start(0)
+	c.WriteRoster(v1)
+	a = c.Start(0)
 	if v := a.Roster().Version; v != 2 {
 		t.Fatalf("restarted on version 1's file, version %d is in force; want 2", v)
 	}

@@ -198,3 +198,14 @@ func sleep(ctx context.Context, d time.Duration, kick <-chan struct{}) bool {
 func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
+
+// ConnectedPeer returns the first of peers (one org's nodes, say) that h
+// is connected to.
+func ConnectedPeer(h host.Host, peers []peer.ID) (peer.ID, bool) {
+	for _, p := range peers {
+		if h.Network().Connectedness(p) == network.Connected {
+			return p, true
+		}
+	}
+	return "", false
+}

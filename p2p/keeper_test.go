@@ -9,6 +9,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/p2p"
 )
 
@@ -28,17 +29,17 @@ func TestKeeperReconnects(t *testing.T) {
 	defer k.Close()
 	k.SetPeers(map[peer.ID][]ma.Multiaddr{b: {bAddr}, a: nil})
 	connected := func() bool { return ha.Network().Connectedness(b) == network.Connected }
-	waitFor(t, connected, "the first connection")
+	poll.Until(t, connected, "the first connection")
 
 	ha.Network().ClosePeer(b)
-	waitFor(t, connected, "a reconnection after the connection was closed")
+	poll.Until(t, connected, "a reconnection after the connection was closed")
 
 	// b goes away, then comes back on the same address with the same key.
 	hb.Close()
-	waitFor(t, func() bool { return !connected() }, "the disconnection")
+	poll.Until(t, func() bool { return !connected() }, "the disconnection")
 	time.Sleep(300 * time.Millisecond) // let a few dials fail
 	newHost(t, kb, bAddr.String(), nil, a, b)
-	waitFor(t, connected, "a reconnection after the peer restarted")
+	poll.Until(t, connected, "a reconnection after the peer restarted")
 
 	// Removed from the set, b is no longer redialed.
 	k.SetPeers(nil)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/internal/poll"
+
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -126,7 +128,7 @@ func TestNonMemberRefusedAtHandshake(t *testing.T) {
 			if err := openStream(ctx, outsider, info(member)); err == nil {
 				t.Fatal("a non-member opened a stream to a member")
 			}
-			waitFor(t, func() bool { return member.gater.Refused() > 0 }, "the member's gater to count the refusal")
+			poll.Until(t, func() bool { return member.gater.Refused() > 0 }, "the member's gater to count the refusal")
 			if member.Network().Connectedness(outsider.ID()) == network.Connected {
 				t.Fatal("the member lists the outsider as connected")
 			}
@@ -231,17 +233,6 @@ func TestPrivateNetwork(t *testing.T) {
 	}
 	if _, err := p2p.LoadPSK(filepath.Join(dir, "missing.key")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("LoadPSK of a missing file: %v", err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

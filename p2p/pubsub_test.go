@@ -7,6 +7,7 @@ import (
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 
+	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/p2p"
 )
 
@@ -51,7 +52,7 @@ func TestPubSubUnsignedContentAddressed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return len(ta.ListPeers()) == 1 && len(tc.ListPeers()) == 1 }, "peers to join the topic")
+	poll.Until(t, func() bool { return len(ta.ListPeers()) == 1 && len(tc.ListPeers()) == 1 }, "peers to join the topic")
 
 	if err := tc.Publish(ctx, []byte("signed by the library")); err != nil {
 		t.Fatal(err)

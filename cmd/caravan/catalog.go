@@ -7,18 +7,16 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/spf13/cobra"
+	"github.com/caravan-consortium/caravan/api"
 
-	"github.com/caravan-consortium/caravan/node"
-	"github.com/caravan-consortium/caravan/sharing"
+	"github.com/spf13/cobra"
 )
 
 func catalogCmd() *cobra.Command {
 	var (
 		dir    string
-		f      sharing.Filter
+		f      api.CatalogQuery
 		asJSON bool
-		as     string
 	)
 	c := &cobra.Command{
 		Use:   "catalog --dir DIR [--org O] [--schema S] [--label L] [--all] [--as ORG] [--json]",
@@ -31,11 +29,11 @@ retracted dataset is hidden. --all lists every version, retracted ones too.
 this gateway's policies let ORG discover (Cedar action "discover").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := node.NewClient(dir)
+			cl, err := api.NewClient(dir)
 			if err != nil {
 				return err
 			}
-			entries, err := cl.Catalog(cmd.Context(), f, as)
+			entries, err := cl.Catalog(cmd.Context(), f)
 			if err != nil {
 				return withNotRunningCode(err)
 			}
@@ -47,21 +45,20 @@ this gateway's policies let ORG discover (Cedar action "discover").`,
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&dir, "dir", "", "gateway data directory (required)")
 	fl.StringVar(&f.Org, "org", "", "only this publisher")
 	fl.StringVar(&f.Schema, "schema", "", "only this schema id")
 	fl.StringVar(&f.Label, "label", "", "only datasets with this label")
 	fl.BoolVar(&f.All, "all", false, "every version, and retracted datasets")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
-	fl.StringVar(&as, "as", "", "only this org's datasets that ORG may discover under the policies in force")
-	_ = c.MarkFlagRequired("dir")
+	fl.StringVar(&f.As, "as", "", "only this org's datasets that ORG may discover under the policies in force")
+	dirFlag(c, &dir, gatewayDir)
 
 	show := &cobra.Command{
 		Use:   "show --dir DIR CID",
 		Short: "Print one manifest or retraction, as signed",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := node.NewClient(dir)
+			cl, err := api.NewClient(dir)
 			if err != nil {
 				return err
 			}
@@ -72,13 +69,12 @@ this gateway's policies let ORG discover (Cedar action "discover").`,
 			return printJSON(cmd.OutOrStdout(), item)
 		},
 	}
-	show.Flags().StringVar(&dir, "dir", "", "gateway data directory (required)")
-	_ = show.MarkFlagRequired("dir")
+	dirFlag(show, &dir, gatewayDir)
 	c.AddCommand(show)
 	return c
 }
 
-func printCatalog(w io.Writer, entries []sharing.Entry) {
+func printCatalog(w io.Writer, entries []api.CatalogEntry) {
 	if len(entries) == 0 {
 		fmt.Fprintln(w, "the catalog is empty")
 		return

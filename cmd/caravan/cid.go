@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/caravan-consortium/caravan/schemas"
-	"github.com/caravan-consortium/caravan/sharing"
+	"github.com/caravan-consortium/caravan/sharing/publish"
 )
 
 func cidCmd() *cobra.Command {
@@ -33,7 +33,7 @@ manifest would hold them.`,
 				return err
 			}
 			defer closeIn()
-			var opts sharing.BuildOptions
+			var opts publish.BuildOptions
 			if schemaID != "" {
 				reg, err := schemas.Default()
 				if err != nil {
@@ -44,7 +44,7 @@ manifest would hold them.`,
 				}
 			}
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
-			res, err := sharing.Build(cmd.Context(), sharing.JSONLines(in), opts, func(recs []sharing.Record) error {
+			res, err := publish.Build(cmd.Context(), publish.JSONLines(in), opts, func(recs []publish.Record) error {
 				if quiet {
 					return nil
 				}

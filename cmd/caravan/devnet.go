@@ -58,11 +58,10 @@ summary, and exits 0 only if every step was verified. Scenarios: ` + strings.Joi
 	}
 	f := c.Flags()
 	f.IntVar(&orgs, "orgs", 3, "number of organizations")
-	f.StringVar(&dir, "dir", "", "directory for the consortium's files (required)")
 	f.StringVar(&scenario, "scenario", "", "run this scenario and exit ("+strings.Join(devnet.Scenarios(), ", ")+")")
 	f.DurationVar(&idle, "idle", 30*time.Second, "how long the footprint scenario idles")
 	f.IntVar(&records, "records", 0, "how many records the publish-bench and fetch-bench scenarios publish (0: 1,000,000 and 50,000)")
-	_ = c.MarkFlagRequired("dir")
+	dirFlag(c, &dir, "directory for the consortium's files (required)")
 	return c
 }
 

@@ -2,19 +2,17 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
-	"github.com/ipfs/go-cid"
-	"github.com/spf13/cobra"
+	"github.com/caravan-consortium/caravan/api"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/spf13/cobra"
 )
 
 func fetchCmd() *cobra.Command {
 	var (
-		dir, sel string
-		o        node.FetchOptions
+		dir string
+		o   api.FetchRequest
 	)
 	c := &cobra.Command{
 		Use:   "fetch CID --dir DIR --purpose P [--select 0,5,10-20,RECORD-CID] [--out FILE]",
@@ -31,16 +29,12 @@ resumes where it stopped.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Manifest = args[0]
-			var err error
-			if o.Select, o.SelectCIDs, err = parseSelection(sel); err != nil {
-				return fmt.Errorf("--select: %w", err)
-			}
-			cl, err := node.NewClient(dir)
+			cl, err := api.NewClient(dir)
 			if err != nil {
 				return err
 			}
 			bar := newProgress(cmd.ErrOrStderr(), -1, "fetching")
-			sum, err := cl.Fetch(cmd.Context(), o, func(ev node.FetchEvent) { bar.Set(int64(ev.Received)) })
+			sum, err := cl.Fetch(cmd.Context(), o, func(ev api.FetchEvent) { bar.Set(int64(ev.Received)) })
 			bar.Finish()
 			if err != nil {
 				return withNotRunningCode(err)
@@ -64,49 +58,10 @@ resumes where it stopped.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&dir, "dir", "", "gateway data directory (required)")
 	f.StringVar(&o.Purpose, "purpose", "", "the purpose of the request, e.g. customs-clearance (required)")
-	f.StringVar(&sel, "select", "", "records by index or CID, e.g. 0,5,10-20 or bagaaiera... (see caravan cid; default: all)")
+	f.StringVar(&o.Select, "select", "", "records by index or CID, e.g. 0,5,10-20 or bagaaiera... (see caravan cid; default: all)")
 	f.StringVar(&o.Out, "out", "", "write the records held for this purpose (with --select, the selected ones) as JSONL to FILE")
-	_ = c.MarkFlagRequired("dir")
+	dirFlag(c, &dir, gatewayDir)
 	_ = c.MarkFlagRequired("purpose")
 	return c
-}
-
-// parseSelection parses "0,5,10-20,bagaaiera..." into ascending indices
-// and record CIDs.
-func parseSelection(s string) ([]uint64, []string, error) {
-	if s == "" {
-		return nil, nil, nil
-	}
-	var out []uint64
-	var cids []string
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if c, err := cid.Decode(part); err == nil && part != "" && (part[0] < '0' || part[0] > '9') {
-			cids = append(cids, c.String())
-			continue
-		}
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.ParseUint(lo, 10, 64)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%q is neither an index, a range nor a record CID", part)
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.ParseUint(hi, 10, 64); err != nil || b < a {
-				return nil, nil, fmt.Errorf("%q is not a range", part)
-			}
-		}
-		if b-a > 10_000_000 {
-			return nil, nil, fmt.Errorf("%q is too large a range", part)
-		}
-		for i := a; i <= b; i++ {
-			if len(out) > 0 && i <= out[len(out)-1] {
-				return nil, nil, fmt.Errorf("indices must ascend (%d after %d)", i, out[len(out)-1])
-			}
-			out = append(out, i)
-		}
-	}
-	return out, cids, nil
 }

@@ -38,10 +38,9 @@ init never overwrites an existing key or config.`,
 	}
 	f := c.Flags()
 	f.StringVar(&cfg.Org, "org", "", "this gateway's organization id, as in the roster (required)")
-	f.StringVar(&dir, "dir", "", "data directory to create (required)")
 	f.StringSliceVar(&listen, "listen", nil, "multiaddrs to listen on (default TCP and QUIC on port 4001)")
 	f.StringVar(&cfg.Roster, "roster", "", "path of the roster file, relative to DIR (default consortium.yaml)")
 	_ = c.MarkFlagRequired("org")
-	_ = c.MarkFlagRequired("dir")
+	dirFlag(c, &dir, "data directory to create (required)")
 	return c
 }

@@ -35,11 +35,6 @@ not.`,
 	return c
 }
 
-func dirFlag(c *cobra.Command, dir *string) {
-	c.Flags().StringVar(dir, "dir", "", "gateway data directory (required)")
-	_ = c.MarkFlagRequired("dir")
-}
-
 func journalCheckpointCmd() *cobra.Command {
 	var dir string
 	c := &cobra.Command{
@@ -47,7 +42,7 @@ func journalCheckpointCmd() *cobra.Command {
 		Short: "Print the newest checkpoint of this org's journal (a C2SP signed note)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			raw, err := os.ReadFile(journal.CheckpointPath(node.Journal(dir).Log()))
+			raw, err := os.ReadFile(journal.CheckpointPath(node.DataDir(dir).JournalLog()))
 			if err != nil {
 				return fmt.Errorf("no checkpoint yet: %w", err)
 			}
@@ -55,7 +50,7 @@ func journalCheckpointCmd() *cobra.Command {
 			return err
 		},
 	}
-	dirFlag(c, &dir)
+	dirFlag(c, &dir, gatewayDir)
 	return c
 }
 
@@ -79,7 +74,7 @@ the roster lists, so anyone with the roster can derive them too.`,
 			return nil
 		},
 	}
-	dirFlag(c, &dir)
+	dirFlag(c, &dir, gatewayDir)
 	return c
 }
 
@@ -128,7 +123,7 @@ func journalLogCmd() *cobra.Command {
 			return printEntries(cmd.Context(), w, v, min(from, v.Size), v.Size)
 		},
 	}
-	dirFlag(c, &dir)
+	dirFlag(c, &dir, gatewayDir)
 	c.Flags().StringVar(&org, "org", "", "a member whose mirrored journal to list (default: this org's)")
 	c.Flags().Uint64Var(&from, "from", 0, "first entry")
 	return c
@@ -169,7 +164,7 @@ func journalTailCmd() *cobra.Command {
 			}
 		},
 	}
-	dirFlag(c, &dir)
+	dirFlag(c, &dir, gatewayDir)
 	c.Flags().StringVar(&org, "org", "", "a member whose mirrored journal to follow")
 	c.Flags().Uint64VarP(&n, "lines", "n", 10, "how many of the newest entries to print first")
 	return c
@@ -212,7 +207,7 @@ decode every entry. Exit 1 on any failure.`,
 			return nil
 		},
 	}
-	dirFlag(c, &dir)
+	dirFlag(c, &dir, gatewayDir)
 	return c
 }
 
@@ -252,7 +247,7 @@ with 'caravan verify FILE --roster consortium.yaml'.`,
 			return nil
 		},
 	}
-	dirFlag(c, &dir)
+	dirFlag(c, &dir, gatewayDir)
 	c.Flags().Int64Var(&entry, "entry", -1, "entry index")
 	c.Flags().StringVar(&hash, "hash", "", "event hash (hex SHA-256 of the entry, as 'journal log' shows its start)")
 	c.Flags().StringVar(&out, "out", "", "evidence file to write, e.g. entry.tlog-proof (required)")
@@ -271,7 +266,7 @@ gateway logs an error, counts it (caravan_journal_fork_alerts_total), and keeps
 both signed checkpoints in DIR/journal/alerts: evidence for a third party.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			alerts, err := journal.Alerts(node.Journal(dir).Alerts())
+			alerts, err := journal.Alerts(node.DataDir(dir).Alerts())
 			if err != nil {
 				return err
 			}
@@ -286,7 +281,7 @@ both signed checkpoints in DIR/journal/alerts: evidence for a third party.`,
 			return exitError{code: 2, msg: fmt.Sprintf("%d fork alert(s)", len(alerts))}
 		},
 	}
-	dirFlag(c, &dir)
+	dirFlag(c, &dir, gatewayDir)
 	return c
 }
 
@@ -307,7 +302,7 @@ not verify.`,
 			if err != nil {
 				return fmt.Errorf("roster: %w", err)
 			}
-			t, err := node.JournalTrust(r)
+			t, err := journal.TrustOf(r.Consortium, r)
 			if err != nil {
 				return err
 			}

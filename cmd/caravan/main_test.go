@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -109,18 +108,5 @@ func TestRunRefusesMissingRoster(t *testing.T) {
 	_, err := caravan(t, "run", "--dir", dir)
 	if err == nil || !strings.Contains(err.Error(), "consortium.yaml") {
 		t.Fatalf("run without a roster: %v", err)
-	}
-}
-
-func TestParseSelection(t *testing.T) {
-	const c = "bagaaierapoz56smxdzyzy2iwm5dvtysjplyx3l2nu5ycq76ixaa7yeurwfia"
-	idx, cids, err := parseSelection("0, 5,10-12," + c)
-	if err != nil || fmt.Sprint(idx) != "[0 5 10 11 12]" || len(cids) != 1 || cids[0] != c {
-		t.Fatalf("%v %v %v", idx, cids, err)
-	}
-	for _, bad := range []string{"5,3", "x1", "4-2", "bagaaieranot"} {
-		if _, _, err := parseSelection(bad); err == nil {
-			t.Errorf("%q: accepted", bad)
-		}
 	}
 }

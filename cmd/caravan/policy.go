@@ -11,9 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caravan-consortium/caravan/api"
+
 	"github.com/spf13/cobra"
 
-	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/policy"
 )
 
@@ -120,7 +121,7 @@ documented in configs/policies/tests.yaml.`,
 func policyExplainCmd() *cobra.Command {
 	var (
 		dir, recordFile, at string
-		req                 node.ExplainRequest
+		req                 api.ExplainRequest
 		asJSON              bool
 	)
 	c := &cobra.Command{
@@ -144,7 +145,7 @@ explain itself counts nothing.`,
 					return fmt.Errorf("--time: %w (want RFC 3339, e.g. 2026-11-27T10:00:00Z)", err)
 				}
 			}
-			cl, err := node.NewClient(dir)
+			cl, err := api.NewClient(dir)
 			if err != nil {
 				return err
 			}
@@ -160,14 +161,14 @@ explain itself counts nothing.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&dir, "dir", "", "gateway data directory (required)")
 	f.StringVar(&req.Org, "org", "", "the requesting org (required)")
 	f.StringVar(&req.Dataset, "dataset", "", "manifest CID, OWNER/NAME, or a name of this org's datasets (required)")
 	f.StringVar(&recordFile, "record", "", "file holding the record as a JSON object, - for stdin (required)")
 	f.StringVar(&req.Purpose, "purpose", "", "the purpose of the request (required)")
 	f.StringVar(&at, "time", "", "time of the request, RFC 3339 (default now)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
-	for _, r := range []string{"dir", "org", "dataset", "record", "purpose"} {
+	dirFlag(c, &dir, gatewayDir)
+	for _, r := range []string{"org", "dataset", "record", "purpose"} {
 		_ = c.MarkFlagRequired(r)
 	}
 	return c
@@ -180,7 +181,7 @@ func readInput(stdin io.Reader, path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-func printExplain(w io.Writer, r *node.ExplainResult) {
+func printExplain(w io.Writer, r *api.ExplainResult) {
 	fmt.Fprintf(w, "decision: %s\n", strings.ToUpper(r.Decision))
 	if len(r.Policies) == 0 {
 		fmt.Fprintln(w, "  no policy permits it: default deny")
@@ -221,7 +222,7 @@ and how many reloads were accepted and refused (with the last refusal's
 reason). --reload first asks the gateway to reload its policy directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := node.NewClient(dir)
+			cl, err := api.NewClient(dir)
 			if err != nil {
 				return err
 			}
@@ -247,9 +248,8 @@ reason). --reload first asks the gateway to reload its policy directory.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dir, "dir", "", "gateway data directory (required)")
 	c.Flags().BoolVar(&reload, "reload", false, "reload the policy directory first")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	_ = c.MarkFlagRequired("dir")
+	dirFlag(c, &dir, gatewayDir)
 	return c
 }

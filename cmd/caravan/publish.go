@@ -9,15 +9,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/caravan-consortium/caravan/api"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/spf13/cobra"
 )
 
 func publishCmd() *cobra.Command {
 	var (
 		dir, rejectFile string
-		o               node.PublishOptions
+		o               api.PublishRequest
 	)
 	c := &cobra.Command{
 		Use:   "publish --dir DIR --dataset NAME --schema ID [flags] FILE",
@@ -40,7 +40,7 @@ same user, on the same file system), which spares copying every byte
 through the control socket; otherwise, and for '-', the file is streamed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := node.NewClient(dir)
+			cl, err := api.NewClient(dir)
 			if err != nil {
 				return err
 			}
@@ -72,7 +72,7 @@ through the control socket; otherwise, and for '-', the file is streamed.`,
 			bar := newByteProgress(cmd.ErrOrStderr(), size, "publishing "+o.Dataset)
 			start := time.Now()
 			var nRejected int
-			onEvent := func(ev node.PublishEvent) {
+			onEvent := func(ev api.PublishEvent) {
 				if ev.Bytes > 0 {
 					bar.Set(ev.Bytes)
 				}
@@ -82,13 +82,13 @@ through the control socket; otherwise, and for '-', the file is streamed.`,
 					rejects.Write(append(line, '\n'))
 				}
 			}
-			var res *node.PublishSummary
+			var res *api.PublishSummary
 			if size >= 0 {
 				// A regular file: the gateway reads it itself if it can,
 				// instead of receiving every byte through the socket.
 				res, err = cl.PublishFile(cmd.Context(), o, args[0], onEvent)
 			}
-			if size < 0 || errors.Is(err, node.ErrUnreadableHere) {
+			if size < 0 || errors.Is(err, api.ErrUnreadableHere) {
 				res, err = cl.Publish(cmd.Context(), o, bar.reader(in), onEvent)
 			}
 			bar.Finish()
@@ -112,7 +112,6 @@ through the control socket; otherwise, and for '-', the file is streamed.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&dir, "dir", "", "gateway data directory (required)")
 	f.StringVar(&o.Dataset, "dataset", "", "dataset name, e.g. khorgos-declarations (required)")
 	f.StringVar(&o.Schema, "schema", "", "schema id, e.g. customs-declaration or customs-declaration@1 (required)")
 	f.StringVar(&o.Format, "format", "", "jsonl or csv (default: from the file name)")
@@ -121,7 +120,8 @@ through the control socket; otherwise, and for '-', the file is streamed.`,
 	f.StringVar(&o.Description, "description", "", "a description")
 	f.StringVar(&rejectFile, "reject-file", "", "publish the valid records; write the invalid ones, with their errors, to this file")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the manifest; store and announce nothing")
-	for _, r := range []string{"dir", "dataset", "schema"} {
+	dirFlag(c, &dir, gatewayDir)
+	for _, r := range []string{"dataset", "schema"} {
 		_ = c.MarkFlagRequired(r)
 	}
 	return c
@@ -134,7 +134,7 @@ func retractCmd() *cobra.Command {
 		Short: "Retract one of your datasets: a signed tombstone every catalog honours",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := node.NewClient(dir)
+			cl, err := api.NewClient(dir)
 			if err != nil {
 				return err
 			}
@@ -145,10 +145,9 @@ func retractCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dir, "dir", "", "gateway data directory (required)")
 	c.Flags().StringVar(&dataset, "dataset", "", "dataset name (required)")
 	c.Flags().StringVar(&reason, "reason", "", "why, for the record")
-	_ = c.MarkFlagRequired("dir")
+	dirFlag(c, &dir, gatewayDir)
 	_ = c.MarkFlagRequired("dataset")
 	return c
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caravan-consortium/caravan/api"
+
 	"go.uber.org/zap/zaptest"
 
 	"github.com/caravan-consortium/caravan/devnet"
@@ -53,7 +55,7 @@ func TestPublishCatalogRetract(t *testing.T) {
 	if !strings.Contains(out, "the catalog is empty") {
 		t.Fatalf("catalog filtered by another label:\n%s", out)
 	}
-	var item node.CatalogItem
+	var item api.CatalogItem
 	if err := json.Unmarshal([]byte(mustCaravan(t, "catalog", "show", "--dir", dir, manifestCID)), &item); err != nil || item.Entry == nil || item.Entry.Manifest.Records != 300 {
 		t.Fatalf("catalog show: %v %+v", err, item)
 	}

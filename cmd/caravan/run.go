@@ -31,10 +31,9 @@ to them. SIGINT or SIGTERM shut the gateway down within 5 seconds.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&opts.Dir, "dir", "", "gateway data directory (required)")
 	f.StringVar(&opts.LogFormat, "log-format", "", "console or json (overrides the config)")
 	f.StringVar(&opts.LogLevel, "log-level", "", "debug, info, warn or error (overrides the config)")
-	_ = c.MarkFlagRequired("dir")
+	dirFlag(c, &opts.Dir, gatewayDir)
 	return c
 }
 

@@ -8,9 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/caravan-consortium/caravan/api"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/spf13/cobra"
 )
 
 func statusCmd() *cobra.Command {
@@ -26,7 +26,7 @@ for its PeerID, addresses, roster version and which members it is connected
 to. Exits with status 3 if no gateway is running on DIR.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := node.NewClient(dir)
+			cl, err := api.NewClient(dir)
 			if err != nil {
 				return err
 			}
@@ -43,20 +43,19 @@ to. Exits with status 3 if no gateway is running on DIR.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dir, "dir", "", "gateway data directory (required)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
-	_ = c.MarkFlagRequired("dir")
+	dirFlag(c, &dir, gatewayDir)
 	return c
 }
 
 func withNotRunningCode(err error) error {
-	if errors.Is(err, node.ErrNotRunning) {
+	if errors.Is(err, api.ErrNotRunning) {
 		return exitError{code: 3, msg: err.Error()}
 	}
 	return err
 }
 
-func printStatus(w io.Writer, st *node.Status) {
+func printStatus(w io.Writer, st *api.Status) {
 	fmt.Fprintf(w, "org:         %s\n", st.Org)
 	fmt.Fprintf(w, "peer id:     %s\n", st.PeerID)
 	fmt.Fprintf(w, "consortium:  %s (roster version %d)\n", st.Consortium, st.RosterVersion)

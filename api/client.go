@@ -1,0 +1,234 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Errors that callers check with errors.Is.
+var (
+	// ErrNotRunning: no gateway answers on the data directory's socket.
+	ErrNotRunning = errors.New("no gateway is running")
+	// ErrUnreadableHere: the gateway cannot open the file a client named
+	// (it runs as another user, or sees another file system); stream it.
+	ErrUnreadableHere = errors.New("the gateway cannot read this file itself")
+)
+
+// Client talks to a running gateway through its API. The CLI and devnet use
+// it; it imports nothing of the gateway.
+type Client struct {
+	dir  string
+	path string
+	hc   *http.Client
+}
+
+// NewClient returns a client for the gateway of data directory dir, over
+// its Unix socket. It does not connect until a call is made.
+func NewClient(dir string) (*Client, error) {
+	path, err := SocketPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+		DisableKeepAlives: true,
+	}
+	return &Client{dir: dir, path: path, hc: &http.Client{Transport: tr}}, nil
+}
+
+// Status fetches the gateway's status.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	var st Status
+	return &st, c.call(ctx, http.MethodGet, "/v1/status", nil, &st)
+}
+
+// ReloadRoster asks the gateway to reload its roster file.
+func (c *Client) ReloadRoster(ctx context.Context) (*Status, error) {
+	var st Status
+	return &st, c.call(ctx, http.MethodPost, "/v1/roster/reload", nil, &st)
+}
+
+// Publish streams body (JSONL or CSV) to the gateway. onEvent, if set, is
+// called with each progress and reject event.
+func (c *Client) Publish(ctx context.Context, r PublishRequest, body io.Reader, onEvent func(PublishEvent)) (*PublishSummary, error) {
+	r.Path = ""
+	return c.publish(ctx, r, body, onEvent)
+}
+
+// PublishFile asks the gateway to read the file at path itself, which
+// spares copying every byte through the socket. It fails with an error
+// wrapping ErrUnreadableHere if the gateway cannot open the file; Publish
+// then works.
+func (c *Client) PublishFile(ctx context.Context, r PublishRequest, path string, onEvent func(PublishEvent)) (*PublishSummary, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	r.Path = abs
+	res, err := c.publish(ctx, r, http.NoBody, onEvent)
+	var se *StatusError
+	if errors.As(err, &se) && se.Code == http.StatusUnprocessableEntity {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadableHere, err)
+	}
+	return res, err
+}
+
+func (c *Client) publish(ctx context.Context, r PublishRequest, body io.Reader, onEvent func(PublishEvent)) (*PublishSummary, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://caravan/v1/publish?"+r.query().Encode(), body)
+	if err != nil {
+		return nil, err
+	}
+	return streamEvents(c, req, "publish", func(ev *PublishEvent) (*PublishSummary, string) { return ev.Result, ev.Error }, onEvent)
+}
+
+// Catalog lists catalog entries.
+func (c *Client) Catalog(ctx context.Context, q CatalogQuery) ([]CatalogEntry, error) {
+	var out []CatalogEntry
+	return out, c.call(ctx, http.MethodGet, "/v1/catalog?"+q.query().Encode(), nil, &out)
+}
+
+// CatalogItem fetches one statement by CID.
+func (c *Client) CatalogItem(ctx context.Context, id string) (*CatalogItem, error) {
+	var out CatalogItem
+	return &out, c.call(ctx, http.MethodGet, "/v1/catalog/"+url.PathEscape(id), nil, &out)
+}
+
+// Retract retracts one of this org's datasets.
+func (c *Client) Retract(ctx context.Context, dataset, reason string) (*CatalogItem, error) {
+	var out CatalogItem
+	q := url.Values{"dataset": {dataset}, "reason": {reason}}
+	return &out, c.call(ctx, http.MethodPost, "/v1/retract?"+q.Encode(), nil, &out)
+}
+
+// Policy fetches the policy bundle in force and its reload counters.
+func (c *Client) Policy(ctx context.Context) (*PolicyInfo, error) {
+	var out PolicyInfo
+	return &out, c.call(ctx, http.MethodGet, "/v1/policy", nil, &out)
+}
+
+// ReloadPolicy asks the gateway to reload its policy directory now.
+func (c *Client) ReloadPolicy(ctx context.Context) (*PolicyInfo, error) {
+	var out PolicyInfo
+	return &out, c.call(ctx, http.MethodPost, "/v1/policy/reload", nil, &out)
+}
+
+// Explain asks the gateway to decide one record and say why.
+func (c *Client) Explain(ctx context.Context, req ExplainRequest) (*ExplainResult, error) {
+	var out ExplainResult
+	return &out, c.call(ctx, http.MethodPost, "/v1/policy/explain", req, &out)
+}
+
+// Fetch asks the gateway to fetch a partner's dataset; onEvent, if set, gets
+// each progress event.
+func (c *Client) Fetch(ctx context.Context, r FetchRequest, onEvent func(FetchEvent)) (*FetchSummary, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://caravan/v1/fetch", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	return streamEvents(c, req, "fetch", func(ev *FetchEvent) (*FetchSummary, string) { return ev.Result, ev.Error }, onEvent)
+}
+
+// call sends in (as JSON, if not nil) and decodes the answer into out.
+func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://caravan"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return readError(resp)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, out)
+}
+
+// do sends a request and turns "nothing listens" into ErrNotRunning.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			return nil, fmt.Errorf("%w for data directory %s (no control socket answers at %s; start one with 'caravan run --dir %s')",
+				ErrNotRunning, c.dir, c.path, c.dir)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// readError reads an error answer as a *StatusError.
+func readError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var ae Error
+	if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
+		return &StatusError{Code: resp.StatusCode, Err: errors.New(ae.Error)}
+	}
+	return &StatusError{Code: resp.StatusCode, Err: errors.New("control endpoint: " + resp.Status)}
+}
+
+// streamEvents sends req and reads the NDJSON events the gateway answers
+// with, until one carries a result or an error (outcome says which); the
+// others go to onEvent, if set. what names the call in errors.
+func streamEvents[E, R any](c *Client, req *http.Request, what string, outcome func(*E) (*R, string), onEvent func(E)) (*R, error) {
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, readError(resp)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var ev E
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return nil, fmt.Errorf("gateway answered %q: %w", sc.Text(), err)
+		}
+		res, msg := outcome(&ev)
+		switch {
+		case msg != "":
+			return nil, errors.New(msg)
+		case res != nil:
+			return res, nil
+		case onEvent != nil:
+			onEvent(ev)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("the gateway closed the %s without a result; see its log", what)
+}

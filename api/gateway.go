@@ -1,0 +1,76 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Gateway is what the server serves: node.Node implements it. It is made
+// of one small interface per group of routes.
+type Gateway interface {
+	Admin
+	Sharing
+	Policies
+	Fetching
+}
+
+// Admin is the gateway's status and its roster.
+type Admin interface {
+	Status() Status
+	// ReloadRoster reads the roster file again; an error means the roster
+	// in force stays.
+	ReloadRoster() error
+}
+
+// Sharing is this org's datasets and the catalog of every member's.
+type Sharing interface {
+	// Publish reads records from body (or the file req.Path) and publishes
+	// them. It calls event with each progress and reject event; if event
+	// fails, the publish fails.
+	Publish(ctx context.Context, req PublishRequest, body io.Reader, event func(PublishEvent) error) (*PublishSummary, error)
+	Catalog(q CatalogQuery) ([]CatalogEntry, error)
+	CatalogItem(cid string) (*CatalogItem, error)
+	Retract(dataset, reason string) (*CatalogItem, error)
+}
+
+// Policies is the policy bundle in force.
+type Policies interface {
+	Policy() PolicyInfo
+	// ReloadPolicies reads the policy directory again; an error means the
+	// bundle in force stays.
+	ReloadPolicies() error
+	Explain(req ExplainRequest) (*ExplainResult, error)
+}
+
+// Fetching is fetching partners' datasets.
+type Fetching interface {
+	// Fetch fetches a partner's dataset version; progress, if set, gets
+	// the records received and permitted so far.
+	Fetch(ctx context.Context, req FetchRequest, progress func(received, permitted uint64)) (*FetchSummary, error)
+}
+
+// StatusError is an error a Gateway returns to choose the answer's HTTP
+// status; other errors get the route's own (see the routes).
+type StatusError struct {
+	Code int
+	Err  error
+}
+
+func (e *StatusError) Error() string { return e.Err.Error() }
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// Errorf returns a *StatusError with code.
+func Errorf(code int, format string, args ...any) error {
+	return &StatusError{Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+// codeOf is err's status: its own, or def.
+func codeOf(err error, def int) int {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return def
+}

@@ -1,0 +1,248 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/policy"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+)
+
+// Routes of the API, version 1. Streamed answers are NDJSON: one event per
+// line, ending with one that carries a result or an error.
+const (
+	RouteStatus        = "GET /v1/status"           // -> Status
+	RouteRosterReload  = "POST /v1/roster/reload"   // -> Status; 409 if refused
+	RoutePublish       = "POST /v1/publish"         // query: PublishRequest; body: records -> NDJSON PublishEvent
+	RouteCatalog       = "GET /v1/catalog"          // query: CatalogQuery -> []CatalogEntry
+	RouteCatalogItem   = "GET /v1/catalog/{cid}"    // -> CatalogItem; 404 if not held
+	RouteRetract       = "POST /v1/retract"         // query: dataset, reason -> CatalogItem; 409 if refused
+	RoutePolicy        = "GET /v1/policy"           // -> PolicyInfo
+	RoutePolicyReload  = "POST /v1/policy/reload"   // -> PolicyInfo; 409 if refused
+	RoutePolicyExplain = "POST /v1/policy/explain"  // body: ExplainRequest -> ExplainResult
+	RouteFetch         = "POST /v1/fetch"           // body: FetchRequest -> NDJSON FetchEvent
+	RouteMetrics       = "GET /metrics"             // Prometheus text format
+	RoutePprof         = "GET /debug/pprof/"        // Go's profiles, for operators
+	RoutePprofProfile  = "GET /debug/pprof/profile" // a CPU profile
+)
+
+// Error is the body of an error answer.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Status is what GET /v1/status returns.
+type Status struct {
+	Org           string         `json:"org"`
+	PeerID        string         `json:"peer_id"`
+	Addrs         []string       `json:"addrs"`
+	PID           int            `json:"pid"`
+	StartedAt     time.Time      `json:"started_at"`
+	Consortium    string         `json:"consortium"`
+	RosterVersion uint64         `json:"roster_version"`
+	Members       []MemberStatus `json:"members"`
+	// Refused counts connections and dials refused because the peer is
+	// not in the roster.
+	Refused uint64 `json:"refused"`
+	// RosterRejected counts roster files that were not put in force.
+	RosterRejected uint64 `json:"roster_rejected"`
+	// Catalog summarizes the catalog: equal digests, equal catalogs.
+	Catalog CatalogStatus `json:"catalog"`
+	// Policy is the policy bundle in force and its reloads.
+	Policy PolicyStatus `json:"policy"`
+	// Journal is this org's log, its witnessing, and the mirrors.
+	Journal journal.Status `json:"journal"`
+}
+
+// CatalogStatus summarizes a gateway's catalog.
+type CatalogStatus struct {
+	Statements int    `json:"statements"`
+	Digest     string `json:"digest"`
+}
+
+// MemberStatus is one roster member as this gateway sees it.
+type MemberStatus struct {
+	Org     string       `json:"org"`
+	Name    string       `json:"name"`
+	Country string       `json:"country"`
+	Self    bool         `json:"self,omitempty"`
+	Nodes   []NodeStatus `json:"nodes"`
+}
+
+// NodeStatus is one node of a member.
+type NodeStatus struct {
+	PeerID    string   `json:"peer_id"`
+	Connected bool     `json:"connected"`
+	Remote    []string `json:"remote,omitempty"` // remote addresses of open connections
+}
+
+// Connected reports whether any node of the member is connected.
+func (m MemberStatus) Connected() bool {
+	for _, n := range m.Nodes {
+		if n.Connected {
+			return true
+		}
+	}
+	return false
+}
+
+// PolicyStatus is the policy bundle in force and its reloads.
+type PolicyStatus struct {
+	Bundle    string    `json:"bundle"`
+	Dir       string    `json:"dir"`
+	Count     int       `json:"count"` // policies in the bundle
+	LoadedAt  time.Time `json:"loaded_at"`
+	Accepted  uint64    `json:"reloads_accepted"`
+	Refused   uint64    `json:"reloads_refused"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// PublishRequest is POST /v1/publish's query; the body is the records.
+type PublishRequest struct {
+	Dataset, Schema, Format, Description string
+	Labels, Purposes                     []string
+	DryRun                               bool
+	// Rejects asks the gateway to publish the valid records and report
+	// the others as events, instead of failing on the first.
+	Rejects bool
+	// Path, if set, is an absolute path of a regular file that the gateway
+	// reads itself instead of the body; 422 if it cannot.
+	Path string
+}
+
+// PublishEvent is one line of the NDJSON stream POST /v1/publish returns:
+// progress, a rejected record, then the result or an error.
+type PublishEvent struct {
+	Progress int             `json:"progress,omitempty"`
+	Bytes    int64           `json:"bytes,omitempty"` // input read so far, with Progress
+	Reject   *RejectedRecord `json:"reject,omitempty"`
+	Result   *PublishSummary `json:"result,omitempty"`
+	Error    string          `json:"error,omitempty"`
+}
+
+// RejectedRecord is an invalid record left out by a publish with rejects.
+type RejectedRecord struct {
+	Line   int             `json:"line"`
+	Field  string          `json:"field,omitempty"`
+	Error  string          `json:"error"`
+	Record json.RawMessage `json:"record,omitempty"`
+}
+
+// PublishSummary is what a publish made.
+type PublishSummary struct {
+	CID       string             `json:"cid"`
+	Manifest  *manifest.Manifest `json:"manifest"`
+	Statement json.RawMessage    `json:"statement"`
+	Rejected  int                `json:"rejected"`
+	DryRun    bool               `json:"dry_run"`
+}
+
+// CatalogQuery selects catalog entries; empty fields match everything.
+type CatalogQuery struct {
+	Org, Schema, Label string
+	// All lists every version, and retracted ones; otherwise only the
+	// head of each dataset that is not retracted.
+	All bool
+	// As, if set, lists only this org's datasets that org As may discover
+	// under the policies in force.
+	As string
+}
+
+// CatalogEntry is a manifest as the catalog lists it.
+type CatalogEntry struct {
+	CID       string             `json:"cid"`
+	Manifest  *manifest.Manifest `json:"manifest"`
+	Signer    string             `json:"signer"`
+	Head      bool               `json:"head"`      // the newest version of its dataset
+	Retracted bool               `json:"retracted"` // hidden by a retraction
+}
+
+// CatalogItem is one statement, as signed, and its catalog entry.
+type CatalogItem struct {
+	Statement json.RawMessage `json:"statement"`
+	Entry     *CatalogEntry   `json:"entry,omitempty"`
+}
+
+// PolicyInfo is the policy bundle in force.
+type PolicyInfo struct {
+	PolicyStatus
+	Files    []policy.File `json:"files"`
+	Policies []PolicyRef   `json:"policies"`
+}
+
+// PolicyRef names a policy and where it is written.
+type PolicyRef struct {
+	ID     string `json:"id"`
+	Effect string `json:"effect"`
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+}
+
+// ExplainRequest is a fetch of one record by an org, for a purpose, to be
+// decided by the gateway's bundle in force.
+type ExplainRequest struct {
+	Org     string `json:"org"`
+	Dataset string `json:"dataset"` // manifest CID, "OWNER/NAME", or a name of this org's datasets
+	Purpose string `json:"purpose"`
+	// Time of the request; zero means now.
+	Time   time.Time       `json:"time,omitzero"`
+	Record json.RawMessage `json:"record"`
+}
+
+// ExplainResult is the decision and what went into it.
+type ExplainResult struct {
+	Decision      string         `json:"decision"` // "permit" or "deny"
+	Policies      []PolicyRef    `json:"policies"` // the policies that decided; none for a default deny
+	Errors        []string       `json:"errors,omitempty"`
+	Bundle        string         `json:"bundle"`
+	Org           policy.Org     `json:"org"`
+	Dataset       string         `json:"dataset"`
+	Manifest      string         `json:"manifest"`
+	Schema        string         `json:"schema"`
+	Purpose       string         `json:"purpose"`
+	Time          time.Time      `json:"time"`
+	ReleasedToday int64          `json:"released_today"`
+	Record        string         `json:"record"` // its CID
+	Attributes    map[string]any `json:"attributes"`
+}
+
+// FetchRequest asks the gateway to fetch a partner's dataset version.
+type FetchRequest struct {
+	Manifest string `json:"manifest"`
+	Purpose  string `json:"purpose"`
+	// Select names records by index, range and CID, as 'caravan fetch
+	// --select' takes them: "0,5,10-20,bagaaiera...". Empty: all.
+	Select string `json:"select,omitempty"`
+	Out    string `json:"out,omitempty"` // write the received records as JSONL here
+}
+
+// FetchEvent is one line of the NDJSON stream POST /v1/fetch returns:
+// progress, then the summary or an error.
+type FetchEvent struct {
+	Received  uint64        `json:"received,omitempty"`
+	Permitted uint64        `json:"permitted,omitempty"`
+	Result    *FetchSummary `json:"result,omitempty"`
+	Error     string        `json:"error,omitempty"`
+}
+
+// FetchSummary is what a fetch did.
+type FetchSummary struct {
+	Manifest  string        `json:"manifest"`
+	Provider  string        `json:"provider"`
+	Purpose   string        `json:"purpose"`
+	Permitted uint64        `json:"permitted"`
+	Withheld  uint64        `json:"withheld"`
+	Received  uint64        `json:"received"`
+	Bytes     uint64        `json:"bytes"`
+	Took      time.Duration `json:"took"`
+	Resumed   uint64        `json:"resumed_from,omitempty"`
+	Decision  journal.Ref   `json:"decision"` // the provider's decision entry
+	Receipt   uint64        `json:"receipt"`  // our receipt entry
+	Bundle    string        `json:"bundle"`
+	Out       string        `json:"out,omitempty"`
+	Written   uint64        `json:"written,omitempty"`
+	// NotOffered: the dataset does not offer the purpose, so everything was denied.
+	NotOffered bool     `json:"not_offered,omitempty"`
+	Offered    []string `json:"offered,omitempty"`
+}

@@ -1,0 +1,272 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Bounds of request bodies that are not streams of records.
+const (
+	maxJSONBody   = 4 << 20
+	progressEvery = 8192                   // records between publish progress events
+	fetchProgress = 100 * time.Millisecond // between fetch progress events
+)
+
+// ServerOptions configures NewServer.
+type ServerOptions struct {
+	// Metrics, if set, is served at GET /metrics.
+	Metrics http.Handler
+	Logger  *zap.Logger
+}
+
+// Server serves the API of a Gateway.
+type Server struct {
+	g    Gateway
+	mux  *http.ServeMux
+	log  *zap.Logger
+	srv  *http.Server
+	path string // the Unix socket served, removed on Close
+	wg   sync.WaitGroup
+	once sync.Once
+	err  error
+}
+
+// NewServer makes the API's routes over g.
+func NewServer(g Gateway, o ServerOptions) *Server {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	s := &Server{g: g, mux: http.NewServeMux(), log: o.Logger}
+	s.mux.HandleFunc(RouteStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.Status()) })
+	s.mux.HandleFunc(RouteRosterReload, s.rosterReload)
+	s.mux.HandleFunc(RoutePublish, s.publish)
+	s.mux.HandleFunc(RouteCatalog, s.catalog)
+	s.mux.HandleFunc(RouteCatalogItem, s.catalogItem)
+	s.mux.HandleFunc(RouteRetract, s.retract)
+	s.mux.HandleFunc(RoutePolicy, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.Policy()) })
+	s.mux.HandleFunc(RoutePolicyReload, s.policyReload)
+	s.mux.HandleFunc(RoutePolicyExplain, s.explain)
+	s.mux.HandleFunc(RouteFetch, s.fetch)
+	if o.Metrics != nil {
+		s.mux.Handle(RouteMetrics, o.Metrics)
+	}
+	// Profiling, for operators: reachable only through the 0600 socket.
+	s.mux.HandleFunc(RoutePprof, pprof.Index)
+	s.mux.HandleFunc(RoutePprofProfile, pprof.Profile)
+	return s
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Serve serves the API on l until Close.
+func (s *Server) Serve(l net.Listener) {
+	if ul, ok := l.(*net.UnixListener); ok {
+		s.path = ul.Addr().String()
+	}
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(s.log)}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("control endpoint stopped", zap.Error(err))
+		}
+	}()
+}
+
+// Close stops serving, waits for the requests in flight until ctx ends,
+// and removes the Unix socket. It may be called more than once.
+func (s *Server) Close(ctx context.Context) error {
+	s.once.Do(func() {
+		if s.srv == nil {
+			return
+		}
+		s.err = s.srv.Shutdown(ctx)
+		s.wg.Wait()
+		if s.path != "" {
+			if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				s.err = errors.Join(s.err, err)
+			}
+		}
+	})
+	return s.err
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, codeOf(err, code), Error{Error: err.Error()})
+}
+
+// readJSON decodes a bounded JSON body into v.
+func readJSON(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err == nil && len(body) > maxJSONBody {
+		err = fmt.Errorf("request larger than %d bytes", maxJSONBody)
+	}
+	if err == nil {
+		err = json.Unmarshal(body, v)
+	}
+	return err
+}
+
+func (s *Server) rosterReload(w http.ResponseWriter, r *http.Request) {
+	if err := s.g.ReloadRoster(); err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.g.Status())
+}
+
+func (s *Server) policyReload(w http.ResponseWriter, r *http.Request) {
+	if err := s.g.ReloadPolicies(); err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.g.Policy())
+}
+
+func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
+	var req ExplainRequest
+	if err := readJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	res, err := s.g.Explain(req)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
+	list, err := s.g.Catalog(catalogQueryOf(r.URL.Query()))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if list == nil {
+		list = []CatalogEntry{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) catalogItem(w http.ResponseWriter, r *http.Request) {
+	item, err := s.g.CatalogItem(r.PathValue("cid"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, item)
+}
+
+func (s *Server) retract(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	item, err := s.g.Retract(q.Get("dataset"), q.Get("reason"))
+	if err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, item)
+}
+
+// publish streams the request body through the gateway's publisher and
+// answers with NDJSON events.
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	ev := newEvents(w)
+	lastProgress := 0
+	res, err := s.g.Publish(r.Context(), publishRequestOf(r.URL.Query()), r.Body, func(e PublishEvent) error {
+		if e.Progress > 0 {
+			if e.Progress-lastProgress < progressEvery {
+				return nil
+			}
+			lastProgress = e.Progress
+		}
+		return ev.send(e)
+	})
+	if err != nil {
+		ev.fail(err, func(msg string) any { return PublishEvent{Error: msg} })
+		return
+	}
+	_ = ev.send(PublishEvent{Result: res})
+}
+
+func (s *Server) fetch(w http.ResponseWriter, r *http.Request) {
+	var req FetchRequest
+	if err := readJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	ev := newEvents(w)
+	var last time.Time
+	sum, err := s.g.Fetch(r.Context(), req, func(received, permitted uint64) {
+		if time.Since(last) > fetchProgress {
+			last = time.Now()
+			_ = ev.send(FetchEvent{Received: received, Permitted: permitted})
+		}
+	})
+	if err != nil {
+		ev.fail(err, func(msg string) any { return FetchEvent{Error: msg} })
+		return
+	}
+	_ = ev.send(FetchEvent{Result: sum})
+}
+
+// events writes an NDJSON stream of events, which may come from several
+// goroutines. The answer's status (200) is written with the first event,
+// so that a failure before any event can still be answered with an error
+// status.
+type events struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	enc     *json.Encoder
+	started bool
+}
+
+func newEvents(w http.ResponseWriter) *events {
+	return &events{w: w, rc: http.NewResponseController(w), enc: json.NewEncoder(w)}
+}
+
+func (e *events) send(v any) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.started {
+		e.w.Header().Set("Content-Type", "application/x-ndjson")
+		e.w.WriteHeader(http.StatusOK)
+		e.started = true
+	}
+	if err := e.enc.Encode(v); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
+
+// fail ends the stream with an error: an error status if nothing was sent
+// and err carries one (a *StatusError), else an error event.
+func (e *events) fail(err error, event func(msg string) any) {
+	e.mu.Lock()
+	started := e.started
+	e.mu.Unlock()
+	if !started && codeOf(err, 0) != 0 {
+		writeError(e.w, 0, err)
+		return
+	}
+	_ = e.send(event(err.Error()))
+}

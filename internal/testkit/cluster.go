@@ -1,0 +1,159 @@
+package testkit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/devnet"
+	"github.com/caravan-consortium/caravan/internal/atomicfile"
+	"github.com/caravan-consortium/caravan/internal/keyfile"
+	"github.com/caravan-consortium/caravan/node"
+)
+
+// Cluster is a local consortium (devnet's layout: a signed roster, each
+// org's data directory and admin key) whose gateways run in the test's
+// process.
+type Cluster struct {
+	t   testing.TB
+	Net *devnet.Net
+}
+
+// NewCluster lays out a consortium of n orgs in a temporary directory.
+func NewCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Cluster{t: t, Net: nt}
+}
+
+// Dir is org i's data directory.
+func (c *Cluster) Dir(i int) string { return c.Net.Orgs[i].Dir }
+
+// Start starts org i's gateway; it is closed when the test ends.
+func (c *Cluster) Start(i int) *node.Node {
+	c.t.Helper()
+	n, err := c.TryStart(i)
+	if err != nil {
+		c.t.Fatalf("start %s: %v", c.Net.Orgs[i].Org, err)
+	}
+	return n
+}
+
+// TryStart starts org i's gateway, or says why it did not.
+func (c *Cluster) TryStart(i int) (*node.Node, error) {
+	n, err := node.Start(context.Background(), node.Options{Dir: c.Dir(i), Logger: zaptest.NewLogger(c.t).Named(c.Net.Orgs[i].Org)})
+	if err == nil {
+		c.t.Cleanup(func() { n.Close() })
+	}
+	return n, err
+}
+
+// Admin is org i's admin key.
+func (c *Cluster) Admin(i int) ed25519.PrivateKey {
+	c.t.Helper()
+	k, err := keyfile.Load(filepath.Join(c.Dir(i), "admin.key"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return k
+}
+
+// NodeKey is org i's node key.
+func (c *Cluster) NodeKey(i int) ed25519.PrivateKey {
+	c.t.Helper()
+	k, err := keyfile.Load(node.DataDir(c.Dir(i)).Key())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return k
+}
+
+// PeerOf is org i's node.
+func (c *Cluster) PeerOf(i int) peer.ID {
+	c.t.Helper()
+	p, err := peer.Decode(c.Net.Orgs[i].PeerID)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
+// Roster reads the roster file.
+func (c *Cluster) Roster() *consortium.Roster {
+	c.t.Helper()
+	r, err := consortium.Load(c.Net.Roster)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return r
+}
+
+// NextRoster returns the next version of the roster file, changed by mutate
+// and signed by the admins of the given orgs.
+func (c *Cluster) NextRoster(mutate func(*consortium.Roster), signers ...int) *consortium.Roster {
+	c.t.Helper()
+	return c.Revise(c.Roster(), mutate, signers...)
+}
+
+// Revise returns the next version of base (base is not changed), changed by
+// mutate and signed by the admins of the given orgs.
+func (c *Cluster) Revise(base *consortium.Roster, mutate func(*consortium.Roster), signers ...int) *consortium.Roster {
+	c.t.Helper()
+	data, err := base.Marshal()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	r, err := consortium.Parse("copy", data)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	r.StartRevision()
+	if mutate != nil {
+		mutate(r)
+	}
+	for _, i := range signers {
+		if _, err := r.Sign(c.Admin(i)); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// WriteRoster replaces the roster file with r, atomically.
+func (c *Cluster) WriteRoster(r *consortium.Roster) {
+	c.t.Helper()
+	data, err := r.Marshal()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := atomicfile.Write(c.Net.Roster, data, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// WriteRosterBytes writes data over the roster file.
+func (c *Cluster) WriteRosterBytes(data []byte) {
+	c.t.Helper()
+	if err := os.WriteFile(c.Net.Roster, data, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// ConnectedTo reports whether gateway n is connected to a node of org.
+func ConnectedTo(n *node.Node, org string) bool {
+	for _, m := range n.Status().Members {
+		if m.Org == org {
+			return m.Connected()
+		}
+	}
+	return false
+}

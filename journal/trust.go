@@ -1,0 +1,164 @@
+package journal
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// LogKey is one member's log: its origin, the org and the verifier of its
+// checkpoint signatures.
+type LogKey struct {
+	Org      string
+	Origin   string
+	Verifier note.Verifier
+}
+
+// WitnessKey is one member that cosigns others' checkpoints.
+type WitnessKey struct {
+	Org      string
+	Verifier note.Verifier // a cosignature/v1 verifier
+}
+
+// Trust is what a verifier needs to know of the consortium, taken from its
+// roster: each member's log key, the witnesses, and how many of them (other
+// than the log's own org) must cosign a checkpoint for it to count as
+// witnessed.
+type Trust struct {
+	Logs      []LogKey
+	Witnesses []WitnessKey
+	Threshold int
+}
+
+// Log returns the log key of an origin.
+func (t *Trust) Log(origin string) (LogKey, bool) {
+	for _, l := range t.Logs {
+		if l.Origin == origin {
+			return l, true
+		}
+	}
+	return LogKey{}, false
+}
+
+// Cosig is one verified cosignature.
+type Cosig struct {
+	Org  string    `json:"org"`
+	Name string    `json:"name"`
+	Time time.Time `json:"time"`
+}
+
+// ErrUnwitnessed is wrapped when a checkpoint lacks enough cosignatures.
+var ErrUnwitnessed = errors.New("checkpoint not witnessed by enough members")
+
+// Check verifies a checkpoint note: the log's signature is required and
+// valid, and it returns the valid cosignatures of witnesses other than the
+// log's org (at most one per org). witnessed reports whether they reach the
+// threshold.
+func (t *Trust) Check(raw []byte) (origin string, cosigs []Cosig, witnessed bool, err error) {
+	origin, _, _ = strings.Cut(string(raw), "\n")
+	lk, ok := t.Log(origin)
+	if !ok {
+		return origin, nil, false, fmt.Errorf("checkpoint origin %q is not a member's journal in the roster", origin)
+	}
+	vs := []note.Verifier{lk.Verifier}
+	byHash := map[uint32]string{}
+	for _, w := range t.Witnesses {
+		if w.Org == lk.Org {
+			continue
+		}
+		vs = append(vs, w.Verifier)
+		byHash[w.Verifier.KeyHash()] = w.Org
+	}
+	n, err := note.Open(raw, note.VerifierList(vs...))
+	if err != nil {
+		return origin, nil, false, fmt.Errorf("checkpoint of %s: %w", origin, err)
+	}
+	logSigned := false
+	seenOrg := map[string]bool{}
+	for _, s := range n.Sigs {
+		if s.Hash == lk.Verifier.KeyHash() && s.Name == lk.Verifier.Name() {
+			logSigned = true
+			continue
+		}
+		org, ok := byHash[s.Hash]
+		if !ok || seenOrg[org] {
+			continue
+		}
+		ts, err := fnote.CoSigV1Timestamp(s)
+		if err != nil {
+			continue
+		}
+		seenOrg[org] = true
+		cosigs = append(cosigs, Cosig{Org: org, Name: s.Name, Time: ts.UTC()})
+	}
+	if !logSigned {
+		return origin, nil, false, fmt.Errorf("checkpoint of %s: the log's signature is missing", origin)
+	}
+	slices.SortFunc(cosigs, func(a, b Cosig) int { return strings.Compare(a.Org, b.Org) })
+	return origin, cosigs, len(cosigs) >= t.Threshold, nil
+}
+
+// Members is what journal trust derives from: a consortium's roster, which
+// *consortium.Roster implements. The journal takes plain keys and names and
+// imports neither the roster's package nor libp2p.
+type Members interface {
+	// JournalKeys returns each member org's Ed25519 key, which signs its
+	// log's checkpoints and its cosignatures.
+	JournalKeys() (map[string]ed25519.PublicKey, error)
+	// Witnesses lists the orgs that cosign the others' checkpoints.
+	Witnesses() []string
+	// EffectiveWitnessThreshold is how many witnesses other than a log's
+	// own org must cosign its checkpoint.
+	EffectiveWitnessThreshold() int
+}
+
+// TrustOf derives what a verifier needs from consortium's members: every
+// member's log key, the witnesses' cosignature keys and the threshold.
+func TrustOf(consortium string, m Members) (*Trust, error) {
+	keys, err := m.JournalKeys()
+	if err != nil {
+		return nil, err
+	}
+	witness := map[string]bool{}
+	for _, o := range m.Witnesses() {
+		witness[o] = true
+	}
+	orgs := make([]string, 0, len(keys))
+	for org := range keys {
+		orgs = append(orgs, org)
+	}
+	slices.Sort(orgs)
+	t := &Trust{Threshold: m.EffectiveWitnessThreshold()}
+	for _, org := range orgs {
+		pub := keys[org]
+		origin := Origin(consortium, org)
+		vkey, err := LogVerifierKey(origin, pub)
+		if err != nil {
+			return nil, err
+		}
+		v, err := note.NewVerifier(vkey)
+		if err != nil {
+			return nil, err
+		}
+		t.Logs = append(t.Logs, LogKey{Org: org, Origin: origin, Verifier: v})
+		if !witness[org] {
+			continue
+		}
+		wkey, err := CosignerVerifierKey(WitnessName(consortium, org), pub)
+		if err != nil {
+			return nil, err
+		}
+		wv, err := fnote.NewVerifierForCosignatureV1(wkey)
+		if err != nil {
+			return nil, err
+		}
+		t.Witnesses = append(t.Witnesses, WitnessKey{Org: org, Verifier: wv})
+	}
+	return t, nil
+}

@@ -1,0 +1,118 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/internal/jcs"
+	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/policy"
+	"github.com/caravan-consortium/caravan/sharing/fetch"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+)
+
+// authorizer is the fetch server's port to this gateway: the policy bundle
+// in force and the volume ledger decide, the journal records.
+type authorizer struct{ n *Node }
+
+func (a authorizer) Authorize(_ context.Context, req *fetch.Request, m *manifest.Manifest) (fetch.Decider, error) {
+	n := a.n
+	who, ok := n.orgEntity(req.Org)
+	if !ok {
+		return nil, fmt.Errorf("org %q is not in the roster", req.Org)
+	}
+	s, err := n.schemas.Lookup(fmt.Sprintf("%s@%d", m.Schema.ID, m.Schema.Version))
+	if err != nil {
+		return nil, err
+	}
+	ex, err := policy.NewExtractor(s.PolicyAttributes)
+	if err != nil {
+		return nil, err
+	}
+	preq := policy.Request{Org: who, Dataset: datasetEntity(m), Purpose: req.Purpose, Time: time.Now().UTC(),
+		Node: req.Node, Selected: len(req.Select)}
+	if owner, ok := n.orgEntity(m.Publisher); ok {
+		preq.Owner = &owner
+	}
+	b := n.Policies() // the session keeps this bundle, whatever reloads happen
+	return &decider{n: n, session: b.Fetch(preq, n.policies.ledger), bundle: b.CID(), ex: ex}, nil
+}
+
+type decider struct {
+	n       *Node
+	session *policy.Session
+	bundle  string
+	ex      *policy.Extractor
+	parsers [2]jcs.Parser // of the attribute projections, one per half batch
+	recs    []policy.Record
+	out     []policy.Decision
+}
+
+// Decide decides a batch: the records' memo tuples are made in two halves
+// at once (parsing is most of the work and each record is independent),
+// then the session decides them in order.
+func (d *decider) Decide(recs []fetch.Record, out []bool) ([]bool, error) {
+	d.recs = slices.Grow(d.recs[:0], len(recs))[:len(recs)]
+	half := len(recs) / 2
+	errc := make(chan error, 1)
+	go func() { errc <- d.prepare(&d.parsers[1], recs[half:], d.recs[half:]) }()
+	err := d.prepare(&d.parsers[0], recs[:half], d.recs[:half])
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.out = d.session.Decide(d.recs, d.out[:0])
+	for _, x := range d.out {
+		out = append(out, x.Permit)
+	}
+	return out, nil
+}
+
+func (d *decider) prepare(p *jcs.Parser, recs []fetch.Record, into []policy.Record) error {
+	for i, r := range recs {
+		v, err := p.Parse(r.Data)
+		if err != nil {
+			return fmt.Errorf("record %d: attributes: %w", r.Index, err)
+		}
+		// Most records are decided by the session's memo from the tuple
+		// alone; their CIDs and Cedar attributes are made only if not.
+		if into[i], err = d.ex.RecordLazy(r.CID, r.Data, &v); err != nil {
+			return fmt.Errorf("record %d: %w", r.Index, err)
+		}
+	}
+	return nil
+}
+
+func (d *decider) Commit(ctx context.Context, dec fetch.Decision) (fetch.Journaled, error) {
+	// The volume count first: a crash after it over-counts, never under.
+	if err := d.session.Commit(); err != nil {
+		return fetch.Journaled{}, err
+	}
+	e := &journal.Event{Type: journal.TypeDecision, Requester: dec.Requester, Dataset: dec.Dataset, Manifest: dec.Manifest,
+		Purpose: dec.Purpose, Permitted: dec.Permitted, Denied: dec.Denied, Commitment: dec.Commitment,
+		Request: dec.Request, Bundle: d.bundle}
+	idx, err := d.n.Append(ctx, e)
+	if err != nil {
+		return fetch.Journaled{}, err
+	}
+	return fetch.Journaled{Origin: d.n.journal.Origin(), Index: idx, Bundle: d.bundle}, nil
+}
+
+// Checkpoint returns a checkpoint of this org's journal that covers entry
+// index: the published one, or else one signed now for the integrated tree,
+// so that the receipt does not wait for tessera's next publication (see
+// journal.Log.CheckpointCovering).
+func (d *decider) Checkpoint(ctx context.Context, index uint64) string {
+	raw, err := d.n.journal.CheckpointCovering(ctx, index)
+	if err != nil {
+		d.n.log.Warn("no checkpoint for a fetch receipt", zap.Uint64("entry", index), zap.Error(err))
+		return ""
+	}
+	return string(raw)
+}

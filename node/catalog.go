@@ -1,0 +1,60 @@
+package node
+
+import (
+	"net/http"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/sharing/catalog"
+)
+
+// Catalog lists catalog entries; with q.As, only this org's datasets that
+// org may discover under the policies in force.
+func (n *Node) Catalog(q api.CatalogQuery) ([]api.CatalogEntry, error) {
+	list := n.catalog.List(catalog.Filter{Org: q.Org, Schema: q.Schema, Label: q.Label, All: q.All})
+	if q.As != "" {
+		var err error
+		if list, err = n.discoverable(q.As, list); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]api.CatalogEntry, len(list))
+	for i, e := range list {
+		out[i] = entryOf(e)
+	}
+	return out, nil
+}
+
+// CatalogItem returns one statement by CID, with its entry.
+func (n *Node) CatalogItem(text string) (*api.CatalogItem, error) {
+	id, err := cid.Decode(text)
+	if err != nil {
+		return nil, api.Errorf(http.StatusBadRequest, "not a CID: %s", text)
+	}
+	st, ok := n.catalog.Statement(id)
+	if !ok {
+		return nil, api.Errorf(http.StatusNotFound, "the catalog holds no statement %s", id)
+	}
+	item := &api.CatalogItem{Statement: st.Marshal()}
+	for _, e := range n.catalog.List(catalog.Filter{All: true}) {
+		if e.CID == id.String() {
+			ae := entryOf(e)
+			item.Entry = &ae
+		}
+	}
+	return item, nil
+}
+
+// Retract retracts one of this org's datasets.
+func (n *Node) Retract(dataset, reason string) (*api.CatalogItem, error) {
+	st, err := n.publisher.Retract(dataset, reason)
+	if err != nil {
+		return nil, err
+	}
+	return &api.CatalogItem{Statement: st.Marshal()}, nil
+}
+
+func entryOf(e catalog.Entry) api.CatalogEntry {
+	return api.CatalogEntry{CID: e.CID, Manifest: e.Manifest, Signer: e.Signer, Head: e.Head, Retracted: e.Retracted}
+}

@@ -1,0 +1,97 @@
+package node
+
+import (
+	"path/filepath"
+
+	"github.com/caravan-consortium/caravan/api"
+)
+
+// DataDir is a gateway's data directory. Every path under it is named here
+// and only here:
+//
+//	caravan.yaml                 the configuration (see Config)
+//	node.key                     the Ed25519 node key, PKCS#8 PEM, mode 0600
+//	gateway.lock                 held (flock) by the running gateway
+//	control.sock                 the API (package api): HTTP over a Unix socket, mode 0600
+//	policies/                    the org's Cedar policies (config field "policies")
+//	state/roster.yaml            the last roster this gateway accepted
+//	state/policy-volume.json     records released per org and UTC day
+//	store/                       Pebble: statements, records, fetched records, nonces
+//	journal/log/                 this org's log (C2SP tlog-tiles)
+//	journal/mirrors/ORG/         the verified mirror of a member's log
+//	journal/witnessed/ORG/SIZE   checkpoint notes with every cosignature merged
+//	journal/alerts/              fork evidence
+//	journal/seen.json            the roster version and policy bundle last journaled
+//	fetch/MANIFEST.PURPOSE.resume  where an interrupted fetch resumes
+//	fetch/receipts/REQUEST.json  providers' signed receipts and their salts
+//	fetch/evidence/              frames that failed verification
+type DataDir string
+
+// File and directory names that other tools need too.
+const (
+	ConfigFile = "caravan.yaml"
+	KeyFile    = "node.key"
+	// DefaultPolicies is the policy directory's default name (config field
+	// "policies", relative to the config file's directory).
+	DefaultPolicies = "policies"
+)
+
+func (d DataDir) path(elem ...string) string {
+	return filepath.Join(append([]string{string(d)}, elem...)...)
+}
+
+// Config is the configuration file.
+func (d DataDir) Config() string { return d.path(ConfigFile) }
+
+// Key is the node key.
+func (d DataDir) Key() string { return d.path(KeyFile) }
+
+// Lock is the lock file a running gateway holds.
+func (d DataDir) Lock() string { return d.path("gateway.lock") }
+
+// Socket is the API's Unix socket.
+func (d DataDir) Socket() string { return d.path(api.SocketFile) }
+
+// State holds what the gateway keeps between runs.
+func (d DataDir) State() string { return d.path("state") }
+
+// TrustedRoster is the last roster the gateway accepted.
+func (d DataDir) TrustedRoster() string { return d.path("state", "roster.yaml") }
+
+// Ledger is the policy volume ledger.
+func (d DataDir) Ledger() string { return d.path("state", "policy-volume.json") }
+
+// Store is the Pebble store.
+func (d DataDir) Store() string { return d.path("store") }
+
+// Journal is the journal's root.
+func (d DataDir) Journal() string { return d.path("journal") }
+
+// JournalLog is this org's log.
+func (d DataDir) JournalLog() string { return d.path("journal", "log") }
+
+// Mirror is the mirror of org's log.
+func (d DataDir) Mirror(org string) string { return d.path("journal", "mirrors", org) }
+
+// Witnessed holds the checkpoint notes with their cosignatures.
+func (d DataDir) Witnessed() string { return d.path("journal", "witnessed") }
+
+// Alerts holds fork evidence.
+func (d DataDir) Alerts() string { return d.path("journal", "alerts") }
+
+// JournalSeen remembers what was journaled last, across restarts.
+func (d DataDir) JournalSeen() string { return d.path("journal", "seen.json") }
+
+// Fetch holds the requester's state of fetches.
+func (d DataDir) Fetch() string { return d.path("fetch") }
+
+// Resume is where an interrupted fetch of manifest for purpose resumes.
+func (d DataDir) Resume(manifest, purpose string) string {
+	return d.path("fetch", manifest+"."+purpose+".resume")
+}
+
+// Receipts holds providers' signed receipts.
+func (d DataDir) Receipts() string { return d.path("fetch", "receipts") }
+
+// Evidence holds fetched frames that failed verification.
+func (d DataDir) Evidence() string { return d.path("fetch", "evidence") }

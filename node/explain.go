@@ -1,0 +1,149 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/internal/cids"
+	"github.com/caravan-consortium/caravan/internal/jcs"
+	"github.com/caravan-consortium/caravan/policy"
+	"github.com/caravan-consortium/caravan/sharing/catalog"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+)
+
+// Policy returns the policy bundle in force.
+func (n *Node) Policy() api.PolicyInfo {
+	b := n.Policies()
+	info := api.PolicyInfo{PolicyStatus: n.policyStatus(), Files: b.Files()}
+	for _, p := range b.Policies() {
+		info.Policies = append(info.Policies, api.PolicyRef{ID: p.ID, Effect: p.Effect, File: p.File, Line: p.Line})
+	}
+	return info
+}
+
+// Explain decides req with the bundle in force and says why. It counts
+// nothing towards released_today.
+func (n *Node) Explain(req api.ExplainRequest) (*api.ExplainResult, error) {
+	org, ok := n.orgEntity(req.Org)
+	if !ok {
+		return nil, fmt.Errorf("org %q is not a member in the roster in force", req.Org)
+	}
+	entry, err := n.findDataset(req.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	m := entry.Manifest
+	schema, err := n.schemas.Lookup(fmt.Sprintf("%s@%d", m.Schema.ID, m.Schema.Version))
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Record) == 0 {
+		return nil, errors.New("record: missing (give the record as a JSON object)")
+	}
+	canon, err := jcs.Canonicalize(req.Record)
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	v, err := jcs.Parse(canon)
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("record: not a JSON object")
+	}
+	ex, err := policy.NewExtractor(schema.PolicyAttributes)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := ex.Extract(obj)
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	t := req.Time
+	if t.IsZero() {
+		t = time.Now().UTC()
+	}
+	preq := policy.Request{Org: org, Dataset: datasetEntity(m), Purpose: req.Purpose, Time: t}
+	if owner, ok := n.orgEntity(m.Publisher); ok {
+		preq.Owner = &owner
+	}
+	preq.ReleasedToday = n.policies.ledger.Released(preq.Day(), org.ID)
+	b := n.Policies()
+	rec := policy.Record{ID: cids.OfJSON(canon).String(), Attrs: attrs}
+	e := b.Fetch(preq, nil).Explain(rec)
+	res := &api.ExplainResult{Decision: "deny", Errors: e.Errors, Bundle: e.Bundle, Org: org,
+		Dataset: m.Publisher + "/" + m.Dataset, Manifest: entry.CID, Schema: schema.Ref(), Purpose: req.Purpose,
+		Time: t, ReleasedToday: preq.ReleasedToday, Record: rec.ID, Attributes: map[string]any{}}
+	if e.Permit {
+		res.Decision = "permit"
+	}
+	for _, id := range e.Policies {
+		if p := b.Policy(id); p != nil {
+			res.Policies = append(res.Policies, api.PolicyRef{ID: p.ID, Effect: p.Effect, File: p.File, Line: p.Line})
+		}
+	}
+	for k, v := range attrs {
+		res.Attributes[string(k)] = json.RawMessage(v.MarshalCedar())
+	}
+	return res, nil
+}
+
+// findDataset resolves a manifest CID, "OWNER/NAME" or a name of this org's
+// datasets to the catalog entry of that version (the newest for names).
+func (n *Node) findDataset(ref string) (*catalog.Entry, error) {
+	if ref == "" {
+		return nil, errors.New("dataset: missing")
+	}
+	owner, name := n.cfg.Org, ref
+	byCID := false
+	if id, err := cid.Decode(ref); err == nil {
+		ref, byCID = id.String(), true
+	} else if o, nm, ok := strings.Cut(ref, "/"); ok {
+		owner, name = o, nm
+	}
+	for _, e := range n.catalog.List(catalog.Filter{All: true}) {
+		if e.Manifest == nil {
+			continue
+		}
+		if byCID && e.CID == ref || !byCID && e.Head && e.Manifest.Publisher == owner && e.Manifest.Dataset == name {
+			return &e, nil
+		}
+	}
+	return nil, fmt.Errorf("dataset %q: not in this gateway's catalog (see 'caravan catalog')", ref)
+}
+
+func datasetEntity(m *manifest.Manifest) policy.Dataset {
+	return policy.Dataset{Owner: m.Publisher, Name: m.Dataset, Schema: m.Schema.ID, Labels: m.Labels, Purposes: m.Purposes}
+}
+
+// discoverable keeps the entries of this org's datasets that org may
+// discover under the bundle in force.
+func (n *Node) discoverable(org string, entries []catalog.Entry) ([]catalog.Entry, error) {
+	who, ok := n.orgEntity(org)
+	if !ok {
+		return nil, fmt.Errorf("org %q is not a member in the roster in force", org)
+	}
+	var own []catalog.Entry
+	var datasets []policy.Dataset
+	for _, e := range entries {
+		if e.Manifest != nil && e.Manifest.Publisher == n.cfg.Org {
+			own = append(own, e)
+			datasets = append(datasets, datasetEntity(e.Manifest))
+		}
+	}
+	decisions := n.Policies().Discover(who, datasets, time.Now(), n.orgEntity)
+	out := []catalog.Entry{}
+	for i, d := range decisions {
+		if d.Permit {
+			out = append(out, own[i])
+		}
+	}
+	return out, nil
+}

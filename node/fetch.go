@@ -1,0 +1,171 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/internal/atomicfile"
+	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/sharing/fetch"
+)
+
+type resumeState struct {
+	Next uint64 `json:"next"`
+}
+
+// Fetch fetches a partner's dataset version for a purpose: the records the
+// owner's policy permits, each verified against the signed manifest, then
+// journals a receipt. An interrupted fetch resumes where it stopped when
+// called again with the same manifest and purpose. progress, if set, gets
+// the records received and permitted so far.
+func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(received, permitted uint64)) (*api.FetchSummary, error) {
+	id, err := cid.Decode(req.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %q is not a CID (see 'caravan catalog'): %w", req.Manifest, err)
+	}
+	st, ok := n.catalog.Statement(id)
+	if !ok {
+		return nil, fmt.Errorf("manifest %s is not in this gateway's catalog (see 'caravan catalog')", id)
+	}
+	m, err := st.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a manifest: %w", id, err)
+	}
+	if m.Publisher == n.cfg.Org {
+		return nil, fmt.Errorf("%s is this org's own dataset", id)
+	}
+	x := n.index.Load()
+	if !x.HasOrg(m.Publisher) {
+		return nil, fmt.Errorf("the publisher %s is not in the roster", m.Publisher)
+	}
+	p, ok := p2p.ConnectedPeer(n.host, x.NodesOf(m.Publisher))
+	if !ok {
+		return nil, fmt.Errorf("no node of %s is connected", m.Publisher)
+	}
+	byIndex, byCID, err := fetch.ParseSelection(req.Select)
+	if err != nil {
+		return nil, fmt.Errorf("select: %w", err)
+	}
+	resume := n.dir.Resume(id.String(), req.Purpose)
+	var from uint64
+	if data, err := os.ReadFile(resume); err == nil {
+		var rs resumeState
+		if json.Unmarshal(data, &rs) == nil {
+			from = rs.Next
+		}
+	}
+	c := &fetch.Client{Host: n.host, Key: n.signer, Org: n.cfg.Org, Store: n.store}
+	start := time.Now()
+	res, err := c.Fetch(ctx, p, m, fetch.Options{Manifest: id, Purpose: req.Purpose, Select: byIndex, SelectCIDs: byCID, From: from, Progress: progress})
+	var te *fetch.TamperError
+	switch {
+	case errors.As(err, &te):
+		path := n.saveTamperEvidence(id, p, te)
+		n.log.Named("fetch").Error("fetched records failed verification; nothing of the response was kept",
+			zap.String("manifest", id.String()), zap.Stringer("provider", p), zap.Error(err), zap.String("evidence", path))
+		return nil, fmt.Errorf("%w (evidence: %s)", err, path)
+	case err != nil:
+		if res != nil && res.Next > from {
+			data, _ := json.Marshal(resumeState{Next: res.Next})
+			_ = os.MkdirAll(n.dir.Fetch(), 0o700)
+			_ = atomicfile.Write(resume, data, 0o600)
+			return nil, fmt.Errorf("%w; %d records are kept, and running the same fetch again resumes at record %d", err, res.Received, res.Next)
+		}
+		return nil, err
+	}
+	_ = os.Remove(resume)
+	if err := n.saveReceipt(res); err != nil {
+		return nil, fmt.Errorf("keeping the provider's receipt: %w", err)
+	}
+	decision := journal.Ref{Origin: res.Origin, Index: res.Index}
+	idx, err := n.Append(ctx, &journal.Event{Type: journal.TypeReceipt, Provider: m.Publisher, Dataset: m.Dataset,
+		Manifest: id.String(), Purpose: req.Purpose, Permitted: res.Received, Denied: res.Denied,
+		Commitment: res.ReceiptBody.Commitment, Request: res.Request, Decision: &decision})
+	if err != nil {
+		return nil, fmt.Errorf("journaling the receipt: %w", err)
+	}
+	sum := &api.FetchSummary{Manifest: id.String(), Provider: m.Publisher, Purpose: req.Purpose, Permitted: res.Permitted,
+		Withheld: res.Denied, Received: res.Received, Bytes: res.Bytes, Took: time.Since(start), Resumed: from,
+		Decision: decision, Receipt: idx, Bundle: res.Bundle, NotOffered: res.NotOffered, Offered: res.Offered}
+	if req.Out != "" {
+		if sum.Written, err = n.writeFetched(id, req.Purpose, fetch.NewSelection(byIndex, byCID), req.Out); err != nil {
+			return sum, err
+		}
+		sum.Out = req.Out
+	}
+	return sum, nil
+}
+
+// writeFetched writes as JSONL, in order, the records held for a manifest
+// and a purpose (all that were permitted for it, this time or before) that
+// sel selects.
+func (n *Node) writeFetched(id cid.Cid, purpose string, sel fetch.Selection, path string) (uint64, error) {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return 0, err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var count uint64
+	err = n.store.Fetched(id, purpose, func(i uint64, data []byte) error {
+		if !sel.WantsRecord(i, data) {
+			return nil
+		}
+		count++
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+		return w.WriteByte('\n')
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, err
+	}
+	return count, os.Rename(tmp, path)
+}
+
+// saveTamperEvidence keeps the frame that failed verification.
+func (n *Node) saveTamperEvidence(id cid.Cid, p peer.ID, te *fetch.TamperError) string {
+	dir := n.dir.Evidence()
+	_ = os.MkdirAll(dir, 0o700)
+	path := filepath.Join(dir, fmt.Sprintf("%s-%s-%d.frame", time.Now().UTC().Format("20060102T150405Z"), id, te.Begin))
+	header := fmt.Sprintf("caravan fetch tamper evidence v1\nmanifest %s\nprovider %s\nrange %d %d\nerror %v\n\n", id, p, te.Begin, te.End, te.Err)
+	_ = atomicfile.Write(path, append([]byte(header), te.Frame...), 0o600)
+	return path
+}
+
+// saveReceipt keeps the provider's signed receipt and the commitment's salt
+// in DIR/fetch/receipts/REQUEST.json: with them the requester can later show
+// what it was given, and open the commitment the provider journaled.
+func (n *Node) saveReceipt(res *fetch.Result) error {
+	dir := n.dir.Receipts()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(struct {
+		Receipt json.RawMessage `json:"receipt"`
+		Salt    string          `json:"salt"`
+	}{res.Receipt.Marshal(), res.Salt}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, res.Request+".json"), data, 0o600)
+}

@@ -1,0 +1,223 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/journal"
+)
+
+// Offline access to a gateway's journal, for the CLI: it reads the files in
+// the data directory and works whether or not the gateway runs.
+
+// GatewayRoster returns the roster a gateway's data directory trusts: the
+// copy it last accepted (DIR/state/roster.yaml), or the configured file.
+// Either must verify.
+func GatewayRoster(dir string) (*Config, *consortium.Roster, error) {
+	cfg, err := LoadConfig(DataDir(dir).Config())
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := consortium.LoadVerified(DataDir(dir).TrustedRoster())
+	if errors.Is(err, fs.ErrNotExist) {
+		r, err = consortium.LoadVerified(cfg.Roster)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, r, nil
+}
+
+// JournalKeys are an org's journal verifier keys in the signed-note format.
+type JournalKeys struct {
+	Origin  string // the log's origin
+	Log     string // verifies the log's checkpoints (Ed25519, 0x01)
+	Witness string // verifies its cosignatures (cosignature/v1, 0x04)
+}
+
+// GatewayJournalKeys returns the verifier keys of the gateway in dir.
+func GatewayJournalKeys(dir string) (*JournalKeys, error) {
+	cfg, r, err := GatewayRoster(dir)
+	if err != nil {
+		return nil, err
+	}
+	key, err := LoadNodeKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := key.GetPublic().Raw()
+	if err != nil {
+		return nil, err
+	}
+	pub := ed25519.PublicKey(raw)
+	k := &JournalKeys{Origin: journal.Origin(r.Consortium, cfg.Org)}
+	if k.Log, err = journal.LogVerifierKey(k.Origin, pub); err != nil {
+		return nil, err
+	}
+	if k.Witness, err = journal.CosignerVerifierKey(journal.WitnessName(r.Consortium, cfg.Org), pub); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// LogView is one log a gateway holds: its own or a mirror.
+type LogView struct {
+	Org        string
+	Origin     string
+	Dir        string
+	Own        bool
+	Checkpoint []byte // newest checkpoint note on disk, nil if none
+	Size       uint64
+}
+
+// GatewayLogs lists the logs in a data directory: its own first, then the
+// mirrors of the roster's other members.
+func GatewayLogs(dir string) ([]LogView, error) {
+	cfg, r, err := GatewayRoster(dir)
+	if err != nil {
+		return nil, err
+	}
+	d := DataDir(dir)
+	var out []LogView
+	for _, m := range r.Members {
+		v := LogView{Org: m.Org, Origin: journal.Origin(r.Consortium, m.Org), Dir: d.Mirror(m.Org), Own: m.Org == cfg.Org}
+		if v.Own {
+			v.Dir = d.JournalLog()
+		}
+		if raw, err := os.ReadFile(journal.CheckpointPath(v.Dir)); err == nil {
+			v.Checkpoint = raw
+			if cp, err := journal.ParseCheckpoint(raw); err == nil {
+				v.Size = cp.Size
+			}
+		}
+		if v.Own {
+			out = append([]LogView{v}, out...)
+		} else {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// ProveEntry writes the tlog-proof of entry index of the gateway's own log,
+// under the smallest witnessed checkpoint that covers it.
+func ProveEntry(ctx context.Context, dir string, index uint64) ([]byte, error) {
+	cfg, r, err := GatewayRoster(dir)
+	if err != nil {
+		return nil, err
+	}
+	t, err := journal.TrustOf(r.Consortium, r)
+	if err != nil {
+		return nil, err
+	}
+	w, err := journal.OpenWitnessed(DataDir(dir).Witnessed())
+	if err != nil {
+		return nil, err
+	}
+	best := 0
+	for _, size := range w.Sizes(cfg.Org) {
+		if size <= index {
+			continue
+		}
+		raw, err := w.Get(cfg.Org, size)
+		if err != nil {
+			continue
+		}
+		if _, cosigs, ok, err := t.Check(raw); err == nil {
+			if ok {
+				return journal.BuildProof(ctx, journal.DirSource(DataDir(dir).JournalLog()), index, raw)
+			}
+			best = max(best, len(cosigs))
+		}
+	}
+	return nil, fmt.Errorf("no checkpoint covering entry %d is witnessed yet (best: %d of %d cosignatures); is the gateway running and connected to the witnesses?",
+		index, best, t.Threshold)
+}
+
+// FindEntry returns the index of the entry with the given event hash in the
+// gateway's own log (a linear scan).
+func FindEntry(ctx context.Context, dir, hash string) (uint64, error) {
+	logs, err := GatewayLogs(dir)
+	if err != nil {
+		return 0, err
+	}
+	own := logs[0]
+	found := uint64(0)
+	errFound := errors.New("found")
+	err = journal.Entries(ctx, journal.DirSource(own.Dir), 0, own.Size, own.Size, func(i uint64, e []byte) error {
+		if journal.Hash(e) == hash {
+			found = i
+			return errFound
+		}
+		return nil
+	})
+	if errors.Is(err, errFound) {
+		return found, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no entry with hash %s in the %d entries of %s", hash, own.Size, own.Origin)
+}
+
+// LogCheck is the result of a full check of one log.
+type LogCheck struct {
+	LogView
+	Entries   uint64 // entries hashed and decoded
+	BadEvents []string
+	Err       error // nil: every entry hashes to the signed root
+}
+
+// VerifyJournals fully checks every log in a data directory: the newest
+// checkpoint's signature, every entry hashed up to its signed root (so the
+// log is consistent with itself and complete), and every entry's event
+// format.
+func VerifyJournals(ctx context.Context, dir string) ([]LogCheck, error) {
+	_, r, err := GatewayRoster(dir)
+	if err != nil {
+		return nil, err
+	}
+	t, err := journal.TrustOf(r.Consortium, r)
+	if err != nil {
+		return nil, err
+	}
+	logs, err := GatewayLogs(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []LogCheck
+	for _, v := range logs {
+		c := LogCheck{LogView: v}
+		if v.Checkpoint == nil {
+			out = append(out, c)
+			continue
+		}
+		lk, _ := t.Log(v.Origin)
+		tmp, err := os.MkdirTemp("", "caravan-verify-")
+		if err != nil {
+			return nil, err
+		}
+		m, err := journal.OpenMirror(tmp, v.Origin, lk.Verifier)
+		if err == nil {
+			_, _, err = m.Update(ctx, journal.DirSource(v.Dir), v.Checkpoint)
+		}
+		os.RemoveAll(tmp)
+		c.Err = err
+		if err == nil {
+			c.Err = journal.Entries(ctx, journal.DirSource(v.Dir), 0, v.Size, v.Size, func(i uint64, e []byte) error {
+				c.Entries++
+				if _, err := journal.Decode(e); err != nil {
+					c.BadEvents = append(c.BadEvents, fmt.Sprintf("entry %d: %v", i, err))
+				}
+				return nil
+			})
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

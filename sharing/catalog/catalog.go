@@ -1,0 +1,315 @@
+package catalog
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+	"github.com/caravan-consortium/caravan/sharing/store"
+)
+
+// ErrKnown is returned by Catalog.Add for a statement it already holds.
+var ErrKnown = errors.New("statement already known")
+
+// Entry is a manifest as the catalog lists it.
+type Entry struct {
+	CID       string             `json:"cid"`
+	Manifest  *manifest.Manifest `json:"manifest"`
+	Signer    string             `json:"signer"`
+	Head      bool               `json:"head"`      // the newest version of its dataset
+	Retracted bool               `json:"retracted"` // hidden by a retraction
+}
+
+// Filter selects catalog entries; empty fields match everything.
+type Filter struct {
+	Org, Schema, Label string
+	// All lists every version, and retracted ones; otherwise only the
+	// head of each dataset that is not retracted.
+	All bool
+}
+
+// Catalog holds the verified statements of every member, indexed in
+// memory and persisted in the Store. Every statement is kept, so two
+// catalogs that hold the same statements list the same entries.
+type Catalog struct {
+	store *store.Store
+
+	mu          sync.RWMutex
+	statements  map[cid.Cid]*manifest.Statement
+	manifests   map[cid.Cid]*manifest.Manifest
+	retractions map[cid.Cid]*manifest.Retraction
+	byOrg       map[string][]cid.Cid  // every statement of an org
+	byDataset   map[string][]cid.Cid  // every statement of an org's dataset, by datasetKey
+	summary     map[string]OrgSummary // cached; nil after a change
+}
+
+func datasetKey(org, dataset string) string { return org + "\x00" + dataset }
+
+// Open loads the catalog from st.
+func Open(st *store.Store) (*Catalog, error) {
+	c := &Catalog{
+		store:       st,
+		statements:  map[cid.Cid]*manifest.Statement{},
+		manifests:   map[cid.Cid]*manifest.Manifest{},
+		retractions: map[cid.Cid]*manifest.Retraction{},
+		byOrg:       map[string][]cid.Cid{},
+		byDataset:   map[string][]cid.Cid{},
+	}
+	err := st.Statements(func(s *manifest.Statement) error { return c.index(s) })
+	return c, err
+}
+
+// index adds st to the in-memory index.
+func (c *Catalog) index(st *manifest.Statement) error {
+	org, err := st.Org()
+	if err != nil {
+		return err
+	}
+	id := st.CID()
+	var dataset string
+	switch st.BodyType() {
+	case manifest.TypeManifest:
+		m, _ := st.Manifest()
+		c.manifests[id] = m
+		dataset = m.Dataset
+	case manifest.TypeRetraction:
+		r, _ := st.Retraction()
+		c.retractions[id] = r
+		dataset = r.Dataset
+	}
+	c.statements[id] = st
+	c.byOrg[org] = append(c.byOrg[org], id)
+	k := datasetKey(org, dataset)
+	c.byDataset[k] = append(c.byDataset[k], id)
+	c.summary = nil
+	return nil
+}
+
+// Has reports whether the catalog holds the statement.
+func (c *Catalog) Has(id cid.Cid) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, ok := c.statements[id]
+	return ok
+}
+
+// Add stores and indexes a statement received from another member, whose
+// signature and signer the caller has checked (see store.PutUnsynced on
+// durability). It returns ErrKnown if the catalog already holds it. This
+// org's own statements go through AddAll, which syncs.
+func (c *Catalog) Add(st *manifest.Statement) error {
+	n, err := c.add([]*manifest.Statement{st}, c.store.PutUnsynced)
+	if err == nil && n == 0 {
+		return ErrKnown
+	}
+	return err
+}
+
+// AddAll stores and indexes statements whose signatures and signers the
+// caller has checked, in one synced write, and returns how many were new.
+func (c *Catalog) AddAll(sts []*manifest.Statement) (int, error) {
+	return c.add(sts, c.store.PutStatements)
+}
+
+// add stores, with put, the statements the catalog does not hold yet, and
+// indexes them.
+func (c *Catalog) add(sts []*manifest.Statement, put func([]*manifest.Statement) error) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var fresh []*manifest.Statement
+	seen := map[cid.Cid]bool{}
+	for _, st := range sts {
+		if _, err := st.Org(); err != nil {
+			return 0, err
+		}
+		if _, ok := c.statements[st.CID()]; ok || seen[st.CID()] {
+			continue
+		}
+		seen[st.CID()] = true
+		fresh = append(fresh, st)
+	}
+	if len(fresh) == 0 {
+		return 0, nil
+	}
+	if err := put(fresh); err != nil {
+		return 0, err
+	}
+	for _, st := range fresh {
+		if err := c.index(st); err != nil {
+			return 0, err
+		}
+	}
+	return len(fresh), nil
+}
+
+// AddCommitted indexes a statement the publisher already committed to the
+// store.
+func (c *Catalog) AddCommitted(st *manifest.Statement) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.index(st)
+}
+
+// Statement returns a held statement.
+func (c *Catalog) Statement(id cid.Cid) (*manifest.Statement, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st, ok := c.statements[id]
+	return st, ok
+}
+
+// head returns the newest manifest of org's dataset: the highest version,
+// and among equal versions the lowest CID, so every catalog agrees.
+func (c *Catalog) head(org, dataset string) (cid.Cid, *manifest.Manifest) {
+	var best cid.Cid
+	var bm *manifest.Manifest
+	for _, id := range c.byDataset[datasetKey(org, dataset)] {
+		m := c.manifests[id]
+		if m == nil {
+			continue
+		}
+		if bm == nil || m.Version > bm.Version || (m.Version == bm.Version && id.String() < best.String()) {
+			best, bm = id, m
+		}
+	}
+	return best, bm
+}
+
+// Head returns the newest manifest of a dataset, if any.
+func (c *Catalog) Head(org, dataset string) (cid.Cid, *manifest.Manifest, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	id, m := c.head(org, dataset)
+	return id, m, m != nil
+}
+
+// retractedUpTo returns the highest version a retraction of the dataset
+// covers: the version of its Last manifest, or every version if the catalog
+// does not hold that manifest. 0 means not retracted.
+func (c *Catalog) retractedUpTo(org, dataset string) uint64 {
+	var upTo uint64
+	for _, id := range c.byDataset[datasetKey(org, dataset)] {
+		r := c.retractions[id]
+		if r == nil {
+			continue
+		}
+		v := ^uint64(0)
+		if last, err := cid.Decode(r.Last); err == nil {
+			if m := c.manifests[last]; m != nil {
+				v = m.Version
+			}
+		}
+		upTo = max(upTo, v)
+	}
+	return upTo
+}
+
+// List returns the entries that match f, sorted by org, dataset and version.
+func (c *Catalog) List(f Filter) []Entry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []Entry
+	for _, ids := range c.byDataset { // each dataset once: O(statements)
+		var headID cid.Cid
+		var upTo uint64
+		for _, id := range ids {
+			m := c.manifests[id]
+			if m == nil {
+				continue
+			}
+			if !headID.Defined() {
+				headID, _ = c.head(m.Publisher, m.Dataset)
+				upTo = c.retractedUpTo(m.Publisher, m.Dataset)
+			}
+			if (f.Org != "" && m.Publisher != f.Org) || (f.Schema != "" && m.Schema.ID != f.Schema) || (f.Label != "" && !slices.Contains(m.Labels, f.Label)) {
+				continue
+			}
+			e := Entry{Manifest: m, Head: headID.Equals(id), Retracted: m.Version <= upTo}
+			if !f.All && (!e.Head || e.Retracted) {
+				continue
+			}
+			e.CID, e.Signer = id.String(), c.statements[id].Signer
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int {
+		return cmp.Or(cmp.Compare(a.Manifest.Publisher, b.Manifest.Publisher), cmp.Compare(a.Manifest.Dataset, b.Manifest.Dataset),
+			cmp.Compare(a.Manifest.Version, b.Manifest.Version), cmp.Compare(a.CID, b.CID))
+	})
+	return out
+}
+
+// OrgSummary is the compact summary of one org's statements used by
+// catch-up: how many, and a hash of their sorted CIDs.
+type OrgSummary struct {
+	Count  int    `json:"count"`
+	Digest []byte `json:"digest"`
+}
+
+// Summary summarizes the statements of every org. It is computed once per
+// change; the caller must not modify it.
+func (c *Catalog) Summary() map[string]OrgSummary {
+	c.mu.RLock()
+	sum := c.summary
+	c.mu.RUnlock()
+	if sum != nil {
+		return sum
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.summary == nil {
+		c.summary = map[string]OrgSummary{}
+		for org, ids := range c.byOrg {
+			c.summary[org] = summarize(ids)
+		}
+	}
+	return c.summary
+}
+
+func summarize(ids []cid.Cid) OrgSummary {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = string(id.Bytes())
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write([]byte(k))
+	}
+	return OrgSummary{Count: len(ids), Digest: h.Sum(nil)}
+}
+
+// CIDsOf returns the CIDs of an org's statements.
+func (c *Catalog) CIDsOf(org string) []cid.Cid {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Clone(c.byOrg[org])
+}
+
+// Digest summarizes the whole catalog: equal digests, equal catalogs.
+func (c *Catalog) Digest() string {
+	sum := c.Summary()
+	orgs := make([]string, 0, len(sum))
+	for org := range sum {
+		orgs = append(orgs, org)
+	}
+	slices.Sort(orgs)
+	h := sha256.New()
+	for _, org := range orgs {
+		fmt.Fprintf(h, "%s:%d:%x;", org, sum[org].Count, sum[org].Digest)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil)[:8])
+}
+
+// Len returns how many statements the catalog holds.
+func (c *Catalog) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.statements)
+}

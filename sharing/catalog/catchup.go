@@ -1,0 +1,238 @@
+package catalog
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+)
+
+// CatalogProtocol is the catch-up protocol (schemas/catalog-protocol.md):
+//
+//	requester -> {"summary": {ORG: {"count": N, "digest": B64}, ...}}
+//	responder -> {"have": {ORG: [CID, ...], ...}}     orgs whose summary differs
+//	requester -> {"want": [CID, ...]}                 at most MaxWant
+//	responder -> one frame per statement (wire bytes), then an empty frame
+//
+// Each message is one frame: an unsigned-varint length, then JSON.
+// Every statement received is verified as gossip is before it is kept.
+const CatalogProtocol = "/caravan/catalog/1.0.0"
+
+// Limits of the catch-up protocol.
+const (
+	MaxWant          = 20000
+	maxControlFrame  = 4 << 20
+	catchUpDeadline  = 60 * time.Second
+	catchUpRoundsMax = 16
+	catchUpChunk     = 1000
+)
+
+type summaryMsg struct {
+	Summary map[string]OrgSummary `json:"summary"`
+}
+
+type haveMsg struct {
+	Have map[string][]string `json:"have"`
+}
+
+type wantMsg struct {
+	Want []string `json:"want"`
+}
+
+// CatchUp compares catalogs with p and fetches the statements p holds and
+// this gateway does not. It returns how many it added.
+func (s *Service) CatchUp(ctx context.Context, p peer.ID) (int, error) {
+	added := 0
+	for range catchUpRoundsMax {
+		n, more, err := s.catchUpRound(ctx, p)
+		added += n
+		if err != nil || !more {
+			return added, err
+		}
+	}
+	return added, nil
+}
+
+func (s *Service) catchUpRound(ctx context.Context, p peer.ID) (added int, more bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, catchUpDeadline)
+	defer cancel()
+	str, err := s.cfg.Host.NewStream(network.WithAllowLimitedConn(ctx, "catalog"), p, CatalogProtocol)
+	if err != nil {
+		return 0, false, err
+	}
+	defer func() {
+		if err != nil {
+			str.Reset()
+		} else {
+			str.Close()
+		}
+	}()
+	deadline, _ := ctx.Deadline()
+	_ = str.SetDeadline(deadline)
+	r := bufio.NewReader(str)
+
+	if err := writeJSON(str, summaryMsg{Summary: s.memberSummary()}); err != nil {
+		return 0, false, err
+	}
+	var have haveMsg
+	if err := readJSON(r, &have); err != nil {
+		return 0, false, err
+	}
+	var want []string
+	for _, ids := range have.Have {
+		for _, text := range ids {
+			id, err := cid.Decode(text)
+			if err != nil {
+				return 0, false, fmt.Errorf("peer sent a bad CID %q", text)
+			}
+			if !s.cat.Has(id) {
+				want = append(want, text)
+			}
+		}
+	}
+	if len(want) > MaxWant {
+		want, more = want[:MaxWant], true
+	}
+	if err := writeJSON(str, wantMsg{Want: want}); err != nil {
+		return 0, false, err
+	}
+	// Verified statements are stored in chunks, one synced write each.
+	var pending []*manifest.Statement
+	flush := func() error {
+		n, err := s.cat.AddAll(pending)
+		if err != nil {
+			return err
+		}
+		added += n
+		for _, st := range pending {
+			s.notify(st)
+		}
+		pending = pending[:0]
+		return nil
+	}
+	for {
+		frame, err := p2p.ReadFrame(r, manifest.MaxStatementSize)
+		if err != nil {
+			return added, false, errors.Join(err, flush())
+		}
+		if len(frame) == 0 {
+			return added, more, flush()
+		}
+		st, err := manifest.DecodeStatement(frame)
+		if err == nil {
+			err = s.Verify(st)
+		}
+		if errors.Is(err, ErrWrongSigner) {
+			// Signed by a node the roster no longer lists: history the
+			// peer holds from before a roster change. Not kept, not fatal.
+			continue
+		}
+		if err != nil {
+			return added, false, errors.Join(fmt.Errorf("peer sent a bad statement: %w", err), flush())
+		}
+		pending = append(pending, st)
+		if len(pending) == catchUpChunk {
+			if err := flush(); err != nil {
+				return added, false, err
+			}
+		}
+	}
+}
+
+// serveCatchUp answers a member's catch-up.
+func (s *Service) serveCatchUp(str network.Stream) {
+	if _, ok := s.cfg.Members.OrgOf(str.Conn().RemotePeer()); !ok {
+		str.Reset()
+		return
+	}
+	_ = str.SetDeadline(time.Now().Add(catchUpDeadline))
+	if err := s.answerCatchUp(str); err != nil {
+		s.log.Debug("catalog catch-up request failed", zap.Stringer("peer", str.Conn().RemotePeer()), zap.Error(err))
+		str.Reset()
+		return
+	}
+	str.Close()
+}
+
+func (s *Service) answerCatchUp(str network.Stream) error {
+	r := bufio.NewReader(str)
+	var req summaryMsg
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	have := haveMsg{Have: map[string][]string{}}
+	for org, mine := range s.memberSummary() {
+		theirs, ok := req.Summary[org]
+		if ok && theirs.Count == mine.Count && bytes.Equal(theirs.Digest, mine.Digest) {
+			continue
+		}
+		for _, id := range s.cat.CIDsOf(org) {
+			have.Have[org] = append(have.Have[org], id.String())
+		}
+	}
+	if err := writeJSON(str, have); err != nil {
+		return err
+	}
+	var want wantMsg
+	if err := readJSON(r, &want); err != nil {
+		return err
+	}
+	if len(want.Want) > MaxWant {
+		return fmt.Errorf("peer wants %d statements, the limit is %d", len(want.Want), MaxWant)
+	}
+	w := bufio.NewWriter(str)
+	for _, text := range want.Want {
+		id, err := cid.Decode(text)
+		if err != nil {
+			return err
+		}
+		if st, ok := s.cat.Statement(id); ok {
+			if err := p2p.WriteFrame(w, st.Marshal()); err != nil {
+				return err
+			}
+		}
+	}
+	if err := p2p.WriteFrame(w, nil); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+func writeJSON(str network.Stream, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return p2p.WriteFrame(str, b)
+}
+
+func readJSON(r *bufio.Reader, v any) error {
+	b, err := p2p.ReadFrame(r, maxControlFrame)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// memberSummary is the catalog's summary for the orgs the roster lists:
+// statements of removed orgs stay in the catalog but are not synced.
+func (s *Service) memberSummary() map[string]OrgSummary {
+	out := map[string]OrgSummary{}
+	for org, sum := range s.cat.Summary() {
+		if s.cfg.Members.HasOrg(org) {
+			out[org] = sum
+		}
+	}
+	return out
+}

@@ -1,0 +1,312 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/internal/cids"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+)
+
+// ErrWrongSigner means a statement is signed by a node that the roster does
+// not list under the org the statement claims.
+var ErrWrongSigner = errors.New("statement signer is not a node of the claimed org")
+
+// Members says which org a node speaks for, from the roster in force.
+type Members interface {
+	OrgOf(peer.ID) (org string, ok bool)
+	// Nodes lists the other members' nodes.
+	Nodes() []peer.ID
+	// HasOrg reports whether the roster lists the org.
+	HasOrg(org string) bool
+}
+
+// Topic returns the gossip topic of a consortium's catalog.
+func Topic(consortium string) string { return "/caravan/" + consortium + "/catalog/1" }
+
+// ServiceConfig configures NewService. All fields are required but Log,
+// AntiEntropy and OnStatement.
+type ServiceConfig struct {
+	Host    host.Host
+	PubSub  *pubsub.PubSub
+	Topic   string // Topic(consortium)
+	Catalog *Catalog
+	Members Members
+	Log     *zap.Logger
+	// AntiEntropy is how often the catalog is compared with every
+	// connected member; default 30 s. A member is also caught up with as
+	// soon as it connects.
+	AntiEntropy time.Duration
+	// OnStatement, if set, is called with each statement from another
+	// member once it is verified and stored (gossip or catch-up).
+	OnStatement func(*manifest.Statement)
+}
+
+// Service is the network side of a gateway's catalog: it announces this
+// org's statements, takes in other members' statements from gossip
+// (validated) and from the catch-up protocol, and serves catch-up to
+// others.
+type Service struct {
+	cfg   ServiceConfig
+	log   *zap.Logger
+	cat   *Catalog
+	topic *pubsub.Topic
+	sub   *pubsub.Subscription
+	evSub event.Subscription
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+
+	mu       sync.Mutex
+	catching map[peer.ID]bool // catch-ups in progress, one per peer
+}
+
+// NewService starts the service. Close stops it; the caller owns the
+// catalog and its store.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	if cfg.AntiEntropy <= 0 {
+		cfg.AntiEntropy = 30 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{cfg: cfg, log: cfg.Log, cat: cfg.Catalog, ctx: ctx, cancel: cancel, catching: map[peer.ID]bool{}}
+	var err error
+	if err = cfg.PubSub.RegisterTopicValidator(cfg.Topic, s.validate); err != nil {
+		cancel()
+		return nil, err
+	}
+	if s.topic, err = cfg.PubSub.Join(cfg.Topic, pubsub.WithTopicMessageIdFn(messageID)); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.sub, err = s.topic.Subscribe(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.evSub, err = cfg.Host.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged)); err != nil {
+		s.Close()
+		return nil, err
+	}
+	cfg.Host.SetStreamHandler(CatalogProtocol, s.serveCatchUp)
+	s.wg.Add(3)
+	go s.receive()
+	go s.watchPeers()
+	go s.antiEntropy()
+	// Members connected before the service subscribed made no event.
+	for _, p := range cfg.Members.Nodes() {
+		if cfg.Host.Network().Connectedness(p) == network.Connected {
+			s.startCatchUp(p)
+		}
+	}
+	return s, nil
+}
+
+// Catalog returns the catalog the service keeps.
+func (s *Service) Catalog() *Catalog { return s.cat }
+
+// Close stops the service and waits for its goroutines. It may be called
+// more than once.
+func (s *Service) Close() error {
+	s.once.Do(func() {
+		s.cfg.Host.RemoveStreamHandler(CatalogProtocol)
+		s.cancel()
+		if s.sub != nil {
+			s.sub.Cancel()
+		}
+		if s.evSub != nil {
+			s.evSub.Close()
+		}
+		s.wg.Wait()
+		if s.topic != nil {
+			s.topic.Close()
+		}
+		_ = s.cfg.PubSub.UnregisterTopicValidator(s.cfg.Topic)
+	})
+	return nil
+}
+
+// messageID is the statement's CID: the same statement, however it
+// arrives, is one message. In the canonical encoding the body is exactly
+// the bytes between `{"body":` and the last `,"sig":"` (sig and signer hold
+// no quotes), so the CID is computed without decoding; a message that is
+// not canonical gets some id and is rejected by the validator.
+func messageID(m *pb.Message) string {
+	data := m.GetData()
+	const head, tail = `{"body":`, `,"sig":"`
+	if bytes.HasPrefix(data, []byte(head)) {
+		if end := bytes.LastIndex(data, []byte(tail)); end > len(head) {
+			return cids.OfJSON(data[len(head):end]).KeyString()
+		}
+	}
+	sum := sha256.Sum256(data)
+	return "invalid:" + string(sum[:])
+}
+
+// Verify checks a statement from another member: its signature, and that
+// the roster lists its signer under the org it claims.
+func (s *Service) Verify(st *manifest.Statement) error {
+	if err := st.Verify(); err != nil {
+		return err
+	}
+	org, err := st.Org()
+	if err != nil {
+		return err
+	}
+	signer, err := peer.Decode(st.Signer)
+	if err != nil {
+		return fmt.Errorf("%w: %v", manifest.ErrBadSignature, err)
+	}
+	if signerOrg, ok := s.cfg.Members.OrgOf(signer); !ok || signerOrg != org {
+		return fmt.Errorf("%w: %s claims org %q, the roster says %q", ErrWrongSigner, st.Signer, org, signerOrg)
+	}
+	return nil
+}
+
+// validate is the gossip validator. It rejects (and so penalizes the
+// sender) what is malformed, unsigned, mis-signed or signed by a node not
+// listed for the claimed org; it ignores what is already known or stale.
+func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	st, err := manifest.DecodeStatement(m.Data)
+	if err != nil {
+		s.log.Warn("rejected a malformed catalog message", zap.Stringer("from", from), zap.Error(err))
+		return pubsub.ValidationReject
+	}
+	if from == s.cfg.Host.ID() {
+		return pubsub.ValidationAccept // our own statement, already in the catalog
+	}
+	if s.cat.Has(st.CID()) {
+		return pubsub.ValidationIgnore
+	}
+	if err := s.Verify(st); err != nil {
+		s.log.Warn("rejected a catalog statement", zap.Stringer("from", from), zap.Stringer("cid", st.CID()), zap.Error(err))
+		return pubsub.ValidationReject
+	}
+	if st.BodyType() == manifest.TypeManifest {
+		m, _ := st.Manifest()
+		if _, head, ok := s.cat.Head(m.Publisher, m.Dataset); ok && head.Version >= m.Version {
+			return pubsub.ValidationIgnore // stale: catch-up still fetches it
+		}
+	}
+	m.ValidatorData = st
+	return pubsub.ValidationAccept
+}
+
+func (s *Service) receive() {
+	defer s.wg.Done()
+	for {
+		m, err := s.sub.Next(s.ctx)
+		if err != nil {
+			return
+		}
+		st, ok := m.ValidatorData.(*manifest.Statement)
+		if !ok || m.ReceivedFrom == s.cfg.Host.ID() {
+			continue
+		}
+		switch err := s.cat.Add(st); {
+		case errors.Is(err, ErrKnown):
+			continue
+		case err != nil:
+			s.log.Error("could not store a catalog statement", zap.Stringer("cid", st.CID()), zap.Error(err))
+			continue
+		}
+		s.notify(st)
+		s.log.Info("catalog statement received", zap.Stringer("cid", st.CID()), zap.String("type", st.BodyType()), zap.Stringer("from", m.ReceivedFrom))
+	}
+}
+
+// Announce gossips a statement of this org, which the catalog already
+// holds, to the consortium.
+func (s *Service) Announce(st *manifest.Statement) error {
+	return s.topic.Publish(s.ctx, st.Marshal())
+}
+
+// watchPeers catches up with each member as soon as it connects.
+func (s *Service) watchPeers() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case e, ok := <-s.evSub.Out():
+			if !ok {
+				return
+			}
+			ev := e.(event.EvtPeerConnectednessChanged)
+			if ev.Connectedness == network.Connected {
+				s.startCatchUp(ev.Peer)
+			}
+		}
+	}
+}
+
+// antiEntropy compares catalogs with every connected member periodically,
+// in case gossip lost something.
+func (s *Service) antiEntropy() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.AntiEntropy)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			for _, p := range s.cfg.Members.Nodes() {
+				if s.cfg.Host.Network().Connectedness(p) == network.Connected {
+					s.startCatchUp(p)
+				}
+			}
+		}
+	}
+}
+
+func (s *Service) startCatchUp(p peer.ID) {
+	if _, ok := s.cfg.Members.OrgOf(p); !ok {
+		return
+	}
+	s.mu.Lock()
+	if s.catching[p] || s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.catching[p] = true
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.catching, p)
+			s.mu.Unlock()
+		}()
+		n, err := s.CatchUp(s.ctx, p)
+		switch {
+		case err != nil && s.ctx.Err() == nil:
+			s.log.Debug("catalog catch-up failed", zap.Stringer("peer", p), zap.Error(err))
+		case n > 0:
+			s.log.Info("catalog caught up", zap.Stringer("peer", p), zap.Int("statements", n))
+		}
+	}()
+}
+
+func (s *Service) notify(st *manifest.Statement) {
+	if s.cfg.OnStatement != nil {
+		s.cfg.OnStatement(st)
+	}
+}

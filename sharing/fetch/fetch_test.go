@@ -1,0 +1,222 @@
+package fetch_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/sharing/fetch"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+	"github.com/caravan-consortium/caravan/sharing/store"
+)
+
+// requesterFetcher builds the low-level fetcher of gateway i of fn.
+func requesterFetcher(t *testing.T, fn *testkit.FetchNet, i int) (*fetch.Client, *store.Store) {
+	t.Helper()
+	st := fn.Nodes[i].Store()
+	return &fetch.Client{Host: fn.Nodes[i].Host(), Key: fn.C.NodeKey(i), Org: fn.C.Net.Orgs[i].Org, Store: st}, st
+}
+
+func TestFetchReplayRefused(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 50)
+	f, _ := requesterFetcher(t, fn, 1)
+	id := fn.Manifest()
+	req, err := manifest.SignStatement(fetch.Request{Type: fetch.TypeRequest, Manifest: fn.CID, Purpose: "customs-clearance",
+		Org: "customs-kz", Node: fn.Nodes[1].PeerID().String(), Nonce: "0123456789abcdef0123", Time: time.Now().UTC()}, fn.C.NodeKey(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider := fn.Nodes[0].PeerID()
+	if _, err := fetch.FetchSigned(context.Background(), f, provider, fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance"}, req.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = fetch.FetchSigned(context.Background(), f, provider, fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance"}, req.Marshal())
+	var re *fetch.RefusedError
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "replayed") {
+		t.Fatalf("replay: %v", err)
+	}
+	// A request signed by one member but claiming another org is refused.
+	forged, _ := manifest.SignStatement(fetch.Request{Type: fetch.TypeRequest, Manifest: fn.CID, Purpose: "customs-clearance",
+		Org: "customs-cn", Node: fn.Nodes[1].PeerID().String(), Nonce: "fedcba9876543210fedc", Time: time.Now().UTC()}, fn.C.NodeKey(1))
+	_, err = fetch.FetchSigned(context.Background(), f, provider, fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance"}, forged.Marshal())
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "not a member node") {
+		t.Fatalf("forged org: %v", err)
+	}
+	// A stale request is refused.
+	stale, _ := manifest.SignStatement(fetch.Request{Type: fetch.TypeRequest, Manifest: fn.CID, Purpose: "customs-clearance",
+		Org: "customs-kz", Node: fn.Nodes[1].PeerID().String(), Nonce: "aaaabbbbccccddddeeee", Time: time.Now().Add(-time.Hour).UTC()}, fn.C.NodeKey(1))
+	_, err = fetch.FetchSigned(context.Background(), f, provider, fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance"}, stale.Marshal())
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "window") {
+		t.Fatalf("stale: %v", err)
+	}
+}
+
+// flipper is a man in the middle: it flips one bit of the response once
+// more than `after` bytes have gone by.
+type flipper struct {
+	s     network.Stream
+	after int
+	seen  int
+}
+
+func (f *flipper) Write(p []byte) (int, error) { return f.s.Write(p) }
+
+func (f *flipper) Read(p []byte) (int, error) {
+	n, err := f.s.Read(p)
+	for i := 0; i < n; i++ {
+		f.seen++
+		if f.seen == f.after {
+			p[i] ^= 0x20
+		}
+	}
+	return n, err
+}
+
+func TestFetchTamperedRecordCaughtAndNothingKept(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 600)
+	f, st := requesterFetcher(t, fn, 1)
+	id := fn.Manifest()
+	// Flip a byte well inside the record data of the second chunk.
+	fetch.WrapStreams(f, func(s network.Stream) io.ReadWriter { return &flipper{s: s, after: 90_000} })
+	_, err := f.Fetch(context.Background(), fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance"})
+	fetch.WrapStreams(f, nil)
+	var te *fetch.TamperError
+	if !errors.As(err, &te) || !errors.Is(err, fetch.ErrTampered) {
+		t.Fatalf("tampered stream: %v", err)
+	}
+	kept := 0
+	_ = st.Fetched(id, "customs-clearance", func(uint64, []byte) error { kept++; return nil })
+	if kept != 0 {
+		t.Fatalf("%d records of the tampered response were kept", kept)
+	}
+	// The same fetch, untouched, succeeds.
+	if _, err := f.Fetch(context.Background(), fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cutter ends the stream after n bytes, as a dropped connection would.
+type cutter struct {
+	s    network.Stream
+	left int
+}
+
+func (c *cutter) Write(p []byte) (int, error) { return c.s.Write(p) }
+
+func (c *cutter) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errors.New("connection lost")
+	}
+	n, err := c.s.Read(p[:min(len(p), c.left)])
+	c.left -= n
+	return n, err
+}
+
+func TestFetchResumesAfterInterruption(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 1500)
+	f, st := requesterFetcher(t, fn, 1)
+	id := fn.Manifest()
+	fetch.WrapStreams(f, func(s network.Stream) io.ReadWriter { return &cutter{s: s, left: 200_000} })
+	res, err := f.Fetch(context.Background(), fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance"})
+	fetch.WrapStreams(f, nil)
+	if err == nil || res == nil || res.Next == 0 || res.Received == 0 {
+		t.Fatalf("interrupted fetch: %v %+v", err, res)
+	}
+	first := res.Received
+	res2, err := f.Fetch(context.Background(), fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance", From: res.Next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	_ = st.Fetched(id, "customs-clearance", func(uint64, []byte) error { kept++; return nil })
+	want := len(fn.Expected(t, fn.Org(1), "customs-clearance"))
+	if kept != want || int(first+res2.Received) != want {
+		t.Fatalf("after resume: %d kept (%d + %d), want %d", kept, first, res2.Received, want)
+	}
+	t.Logf("interrupted after %d records (next %d); resumed for %d more; %d in all", first, res.Next, res2.Received, kept)
+}
+
+// repeater is a man in the middle that passes every frame on, and the
+// first chunk (the second frame) twice: each copy proves itself, but a
+// record must not come twice.
+type repeater struct {
+	s   network.Stream
+	r   *bufio.Reader
+	out bytes.Buffer
+	n   int
+}
+
+func (d *repeater) Write(p []byte) (int, error) { return d.s.Write(p) }
+
+func (d *repeater) Read(p []byte) (int, error) {
+	for d.out.Len() == 0 {
+		f, err := p2p.ReadFrame(d.r, 64<<20)
+		if err != nil {
+			return 0, err
+		}
+		d.n++
+		for range 1 + btoi(d.n == 2) {
+			_ = p2p.WriteFrame(&d.out, f)
+		}
+	}
+	return d.out.Read(p)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// A chunk that repeats records is a protocol error; what was verified
+// before it is kept, and the fetch resumes after it.
+func TestFetchRefusesRepeatedChunk(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 1500)
+	f, st := requesterFetcher(t, fn, 1)
+	id := fn.Manifest()
+	fetch.WrapStreams(f, func(s network.Stream) io.ReadWriter { return &repeater{s: s, r: bufio.NewReader(s)} })
+	res, err := f.Fetch(context.Background(), fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance"})
+	fetch.WrapStreams(f, nil)
+	if !errors.Is(err, fetch.ErrFrame) || res == nil || res.Received == 0 {
+		t.Fatalf("repeated chunk: %v %+v", err, res)
+	}
+	kept := 0
+	_ = st.Fetched(id, "customs-clearance", func(uint64, []byte) error { kept++; return nil })
+	if uint64(kept) != res.Received {
+		t.Fatalf("%d records kept, %d received before the repeat", kept, res.Received)
+	}
+	res2, err := f.Fetch(context.Background(), fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance", From: res.Next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(fn.Expected(t, fn.Org(1), "customs-clearance"))
+	if int(res.Received+res2.Received) != want {
+		t.Fatalf("%d + %d records, want %d", res.Received, res2.Received, want)
+	}
+}
+
+// A request that names something that is not a CID in its selection is
+// refused, and the refusal names the entry.
+func TestFetchRefusesBadSelection(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 300)
+	byCID := []string{fn.Expected(t, fn.Org(1), "customs-clearance")[0]}
+	f, _ := requesterFetcher(t, fn, 1)
+	bad, _ := manifest.SignStatement(fetch.Request{Type: fetch.TypeRequest, Manifest: fn.CID, Purpose: "customs-clearance",
+		Org: "customs-kz", Node: fn.Nodes[1].PeerID().String(), Nonce: "selectselectselect01", Time: time.Now().UTC(),
+		SelectCIDs: []string{byCID[0], "not-a-cid"}}, fn.C.NodeKey(1))
+	_, err := fetch.FetchSigned(context.Background(), f, fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: fn.Manifest(), Purpose: "customs-clearance"}, bad.Marshal())
+	var re *fetch.RefusedError
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "select_cids[1]") {
+		t.Fatalf("a bad CID in the selection: %v", err)
+	}
+}

@@ -1,0 +1,390 @@
+package fetch
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/caravan-consortium/caravan/internal/cids"
+	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+	"github.com/caravan-consortium/caravan/sharing/store"
+)
+
+// The provider answers a request in five steps, each a function below:
+// check the request, decide its records, commit the decision to the
+// journal, stream the permitted records, and sign a receipt. Nothing
+// readable leaves before the decision is durable.
+
+// checked is a request that passed the checks.
+type checked struct {
+	req     *Request
+	hash    string // hex SHA-256 of the signed request
+	id      cid.Cid
+	m       *manifest.Manifest
+	sel     requested
+	offered bool // the manifest offers the request's purpose
+}
+
+// decided is what deciding a request's records came to.
+type decided struct {
+	dec                 Decider
+	permitted           bitmap
+	nPermitted, nDenied uint64
+	salt                []byte
+	commitment          string // hex SHA-256(salt || permitted CIDs in order)
+	tree                *leafTree
+}
+
+// answer runs the steps for the request on str.
+func (s *Server) answer(ctx context.Context, str network.Stream) error {
+	c, err := s.check(str)
+	if err != nil {
+		return err
+	}
+	d, err := s.decide(ctx, c)
+	if err != nil {
+		return err
+	}
+	// The first chunks are read and encoded while the decision is
+	// journaled; none is written before it is durable.
+	frames := make(framePool, 8) // written frames go back to be reused
+	var chunks *pipe[[]byte]
+	if d.nPermitted > 0 {
+		chunks = startPipe(4, func(send func([]byte) error) error { return s.stream(c, d, frames, send) })
+		defer chunks.cancel()
+	}
+	j, err := s.commit(ctx, c, d)
+	if err != nil {
+		return err
+	}
+	// The receipt carries a checkpoint covering the decision entry: get it
+	// while the records stream.
+	cpc := make(chan string, 1)
+	go func() { cpc <- d.dec.Checkpoint(ctx, j.Index) }()
+	w := bufio.NewWriterSize(str, writeBuffer)
+	write := func(frame []byte) error {
+		_ = str.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		return p2p.WriteFrame(w, frame)
+	}
+	if err := write(headerFrame(c, d, j)); err != nil {
+		return err
+	}
+	if chunks != nil {
+		// One goroutine reads and encodes chunks while this one writes (and
+		// so encrypts) them.
+		if err := chunks.drain(func(frame []byte) error {
+			err := write(frame)
+			frames.put(frame)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	receipt, err := s.receipt(c, d, j, <-cpc)
+	if err != nil {
+		return err
+	}
+	if err := write(receipt); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// check reads the signed request and checks it: signature, membership,
+// time window, nonce, selection, and that the manifest is this org's.
+func (s *Server) check(str network.Stream) (*checked, error) {
+	_ = str.SetReadDeadline(time.Now().Add(10 * time.Second))
+	raw, err := p2p.ReadFrame(bufio.NewReader(str), MaxRequest)
+	if err != nil {
+		return nil, refuse("reading the request: %w", err)
+	}
+	req, hash, err := s.checkRequest(raw, str.Conn().RemotePeer())
+	if err != nil {
+		return nil, err
+	}
+	id, err := cid.Decode(req.Manifest)
+	if err != nil {
+		return nil, refuse("manifest %q: %w", req.Manifest, err)
+	}
+	sel, err := requestedBy(req)
+	if err != nil {
+		return nil, refuse("%v", err)
+	}
+	st, ok := s.cfg.Manifests.Statement(id)
+	if !ok {
+		return nil, refuse("%w: %s", ErrNotProvider, id)
+	}
+	m, err := st.Manifest()
+	if err != nil || m.Publisher != s.cfg.Org {
+		return nil, refuse("%w: %s", ErrNotProvider, id)
+	}
+	return &checked{req: req, hash: hash, id: id, m: m, sel: sel, offered: slices.Contains(m.Purposes, req.Purpose)}, nil
+}
+
+// checkRequest verifies the signed request: signature, membership, time
+// window, nonce. It returns the request and the hex SHA-256 of its bytes.
+func (s *Server) checkRequest(raw []byte, remote peer.ID) (*Request, string, error) {
+	st, err := manifest.DecodeStatement(raw)
+	if err != nil {
+		return nil, "", refuse("request: %w", err)
+	}
+	if err := st.Verify(); err != nil {
+		return nil, "", refuse("request: %w", err)
+	}
+	if st.Signer != remote.String() {
+		return nil, "", refuse("%w: signed by %s, sent by %s", ErrNotMember, st.Signer, remote)
+	}
+	var req Request
+	dec := json.NewDecoder(bytes.NewReader(st.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.Type != TypeRequest {
+		return nil, "", refuse("request: not a %s body", TypeRequest)
+	}
+	if org, ok := s.cfg.Members.OrgOf(remote); !ok || org != req.Org || req.Node != remote.String() {
+		return nil, "", refuse("%w: %s claims org %q", ErrNotMember, remote, req.Org)
+	}
+	now := s.cfg.Now()
+	if d := now.Sub(req.Time); d > Skew || d < -Skew {
+		return nil, "", refuse("%w: %s, now %s", ErrStale, req.Time.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if len(req.Nonce) < 16 || len(req.Nonce) > 128 {
+		return nil, "", refuse("request: nonce of %d characters", len(req.Nonce))
+	}
+	fresh, err := s.cfg.Store.MarkNonce(req.Nonce, req.Time.Add(2*Skew))
+	if err != nil {
+		return nil, "", err
+	}
+	if !fresh {
+		return nil, "", refuse("%w", ErrReplay)
+	}
+	sum := sha256.Sum256(raw)
+	return &req, hex.EncodeToString(sum[:]), nil
+}
+
+// decide decides the selected records and grows the record tree (for the
+// proofs) from every record's CID: one goroutine reads, one grows the
+// tree, this one decides.
+func (s *Server) decide(ctx context.Context, c *checked) (*decided, error) {
+	dec, err := s.cfg.Authorizer.Authorize(ctx, c.req, c.m)
+	if err != nil {
+		return nil, refuse("%v", err)
+	}
+	d := &decided{dec: dec, permitted: newBitmap(c.m.Records), salt: make([]byte, 16), tree: newLeafTree(c.m.Records)}
+	_, _ = rand.Read(d.salt)
+	commit := sha256.New()
+	commit.Write(d.salt)
+	leafc := make(chan []cid.Cid, 4)
+	grown := make(chan struct{})
+	go func() {
+		defer close(grown)
+		for leaves := range leafc {
+			for _, c := range leaves {
+				d.tree.addLeaf(c)
+			}
+		}
+	}()
+	var verdicts []bool
+	err = pipeline(2, func(send func([]Record) error) error {
+		defer close(leafc)
+		return s.readForDecision(c, leafc, send)
+	}, func(batch []Record) error {
+		if c.offered {
+			var err error
+			if verdicts, err = dec.Decide(batch, verdicts[:0]); err != nil {
+				return err
+			}
+		} else {
+			verdicts = append(verdicts[:0], make([]bool, len(batch))...)
+		}
+		for i, ok := range verdicts {
+			if ok {
+				d.permitted.set(batch[i].Index)
+				commit.Write(batch[i].CID.Bytes())
+				d.nPermitted++
+			} else {
+				d.nDenied++
+			}
+		}
+		return nil
+	})
+	<-grown
+	if err != nil {
+		return nil, fmt.Errorf("deciding: %w", err)
+	}
+	if n := d.tree.size(); n != c.m.Records {
+		return nil, fmt.Errorf("the store holds %d records of %s, the manifest says %d", n, c.id, c.m.Records)
+	}
+	d.commitment = hex.EncodeToString(commit.Sum(nil))
+	return d, nil
+}
+
+// readForDecision reads every record's CID (to leafc, for the tree) and,
+// in batches to send, the selected records' attribute projections: stored
+// at publish time, they are enough to decide; datasets stored before them
+// are read whole.
+func (s *Server) readForDecision(c *checked, leafc chan<- []cid.Cid, send func([]Record) error) error {
+	var batch []Record
+	var arena []byte // the batch's record bytes; a new one per batch
+	var leaves []cid.Cid
+	flush := func() error {
+		if len(leaves) > 0 {
+			leafc <- leaves
+			leaves = nil
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		err := send(batch)
+		batch, arena = nil, make([]byte, 0, len(arena))
+		return err
+	}
+	take := func(i uint64, id cid.Cid, data []byte) error {
+		if leaves == nil {
+			leaves = make([]cid.Cid, 0, 4096)
+		}
+		if leaves = append(leaves, id); len(leaves) == cap(leaves) {
+			leafc <- leaves
+			leaves = nil
+		}
+		if c.sel.wants(i, id) {
+			// The iterator reuses data: the batch keeps a copy.
+			start := len(arena)
+			arena = append(arena, data...)
+			batch = append(batch, Record{Index: i, CID: id, Data: arena[start:len(arena):len(arena)]})
+			if len(batch) == 4096 {
+				return flush()
+			}
+		}
+		return nil
+	}
+	err := s.cfg.Store.Attributes(c.id, take)
+	if errors.Is(err, store.ErrNoAttributes) {
+		err = s.cfg.Store.Records(c.id, func(i uint64, data []byte) error { return take(i, cids.OfJSON(data), data) })
+	}
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// commit keeps the commitment's salt and journals the decision; it returns
+// once the entry is durable.
+func (s *Server) commit(ctx context.Context, c *checked, d *decided) (Journaled, error) {
+	if err := s.cfg.Store.PutSalt(c.hash, d.salt); err != nil {
+		return Journaled{}, err
+	}
+	j, err := d.dec.Commit(ctx, Decision{Requester: c.req.Org, Dataset: c.m.Dataset, Manifest: c.id.String(),
+		Purpose: c.req.Purpose, Permitted: d.nPermitted, Denied: d.nDenied, Commitment: d.commitment, Request: c.hash,
+		NotOffered: !c.offered})
+	if err != nil {
+		return Journaled{}, fmt.Errorf("journaling the decision: %w", err)
+	}
+	return j, nil
+}
+
+func headerFrame(c *checked, d *decided, j Journaled) []byte {
+	h := header{Permitted: d.nPermitted, Denied: d.nDenied, Size: c.m.Records, Decision: j.Origin, Index: j.Index, Bundle: j.Bundle}
+	if !c.offered {
+		h.NotOffered, h.Offered = true, c.m.Purposes
+	}
+	b, _ := json.Marshal(h)
+	return append([]byte{frameHeader}, b...)
+}
+
+// stream sends the frames of the chunks that hold permitted records, made
+// in buffers from frames.
+func (s *Server) stream(c *checked, d *decided, frames framePool, send func([]byte) error) error {
+	var cur *chunk
+	// The current chunk's record bytes (the iterator reuses its own),
+	// reused once the chunk is encoded.
+	var arena []byte
+	size := 0
+	emit := func() error {
+		if cur == nil {
+			return nil
+		}
+		if len(cur.Records) > 0 {
+			cur.Gaps = gapsOf(cur, d.tree)
+			cur.Left = d.tree.rangeHashes(0, cur.Begin)
+			cur.Right = d.tree.rangeHashes(cur.End, d.tree.size())
+			if err := send(encodeChunk(frames.get(size+4096), cur)); err != nil {
+				return err
+			}
+		}
+		cur, arena = nil, arena[:0]
+		return nil
+	}
+	last := c.m.Records - 1
+	return s.cfg.Store.Records(c.id, func(i uint64, data []byte) error {
+		if cur != nil && i >= cur.End {
+			if err := emit(); err != nil {
+				return err
+			}
+		}
+		if cur == nil {
+			begin := i - i%ChunkWidth
+			cur = &chunk{Begin: begin, End: min(begin+ChunkWidth, c.m.Records)}
+			size = 0
+		}
+		if d.permitted.has(i) {
+			if arena == nil {
+				arena = make([]byte, 0, max(maxChunkBytes, len(data)))
+			}
+			start := len(arena)
+			arena = append(arena, data...)
+			cur.Records = append(cur.Records, chunkRecord{Index: i, Data: arena[start:len(arena):len(arena)]})
+			size += len(data)
+		}
+		if size >= maxChunkBytes && i+1 < cur.End {
+			// Large records: end this chunk here, the next starts at i+1.
+			next := cur.End
+			cur.End = i + 1
+			if err := emit(); err != nil {
+				return err
+			}
+			cur, size = &chunk{Begin: i + 1, End: next}, 0
+			return nil
+		}
+		if i == last {
+			return emit()
+		}
+		return nil
+	})
+}
+
+// receipt signs the receipt and makes the last frame: the salt travels
+// beside the signed receipt, so that the requester can open the journaled
+// commitment later.
+func (s *Server) receipt(c *checked, d *decided, j Journaled, checkpoint string) ([]byte, error) {
+	rc := Receipt{Type: TypeReceipt, Request: c.hash, Manifest: c.id.String(), Provider: s.cfg.Org,
+		Requester: c.req.Org, Purpose: c.req.Purpose, Permitted: d.nPermitted, Denied: d.nDenied, Commitment: d.commitment,
+		Origin: j.Origin, Index: j.Index, Checkpoint: checkpoint}
+	signed, err := manifest.SignStatement(rc, s.cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(receiptFrame{Receipt: signed.Marshal(), Salt: hex.EncodeToString(d.salt)})
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{frameReceipt}, b...), nil
+}
+
+type bitmap []uint64
+
+func newBitmap(n uint64) bitmap    { return make(bitmap, (n+63)/64) }
+func (b bitmap) set(i uint64)      { b[i/64] |= 1 << (i % 64) }
+func (b bitmap) has(i uint64) bool { return b[i/64]&(1<<(i%64)) != 0 }

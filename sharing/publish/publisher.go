@@ -1,0 +1,224 @@
+package publish
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/caravan-consortium/caravan/schemas"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+	"github.com/caravan-consortium/caravan/sharing/store"
+)
+
+// Catalog is where the publisher finds a dataset's newest version and lists
+// what it publishes; *catalog.Catalog implements it.
+type Catalog interface {
+	// Head returns the newest manifest of org's dataset, if any.
+	Head(org, dataset string) (cid.Cid, *manifest.Manifest, bool)
+	// AddCommitted indexes a statement the store already holds.
+	AddCommitted(*manifest.Statement) error
+	// AddAll stores statements in one synced write and indexes them.
+	AddAll([]*manifest.Statement) (int, error)
+}
+
+// Config configures New. Store, Catalog, Key and Org are required.
+type Config struct {
+	Store   *store.Store
+	Catalog Catalog
+	Key     ed25519.PrivateKey // this org's signing key
+	Org     string
+	// Journal, if set, is called with each new statement once it is stored
+	// and before it is announced: the gateway journals its publishes and
+	// retractions here, so that an entry is durable before the consortium
+	// hears of the statement. If it fails, nothing is announced and the
+	// publish or retraction fails.
+	Journal func(*manifest.Statement) error
+	// Announce, if set, tells the consortium of each new statement (the
+	// catalog's gossip).
+	Announce func(*manifest.Statement) error
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Publisher publishes this org's datasets: it stores records and manifests,
+// journals and announces each new statement.
+type Publisher struct {
+	cfg Config
+	mu  sync.Mutex // one publish at a time: versions are assigned in order
+}
+
+// New returns a publisher.
+func New(cfg Config) *Publisher {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Publisher{cfg: cfg}
+}
+
+// Request describes one publish.
+type Request struct {
+	Dataset     string
+	Schema      *schemas.Schema
+	Format      string // "jsonl" (default) or "csv"
+	Labels      []string
+	Purposes    []string
+	Description string
+	// DryRun builds and signs the manifest but stores and announces
+	// nothing.
+	DryRun bool
+	// Reject, if set, receives invalid records and the publish goes on
+	// with the valid ones; otherwise any invalid record fails it.
+	Reject   func(raw []byte, err *RecordError) error
+	Progress func(records int)
+}
+
+// Result is what a publish made.
+type Result struct {
+	Statement *manifest.Statement
+	Manifest  *manifest.Manifest
+	Rejected  int
+}
+
+// Publish reads records from r and publishes them as the next version of
+// the dataset. If it fails, nothing of it is stored.
+func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Result, error) {
+	if !manifest.ValidName(req.Dataset) {
+		return nil, fmt.Errorf("dataset %q is not a valid name (lower-case letters, digits, '.', '_', '-')", req.Dataset)
+	}
+	if req.Schema == nil {
+		return nil, errors.New("a schema is required")
+	}
+	src, err := sourceOf(req.Format, r, req.Schema)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := p.cfg.Store.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = ss.Abort()
+		}
+	}()
+	res, err := Build(ctx, src, BuildOptions{Schema: req.Schema, Attributes: req.Schema.PolicyAttributes, Reject: req.Reject, Progress: req.Progress},
+		func(recs []Record) error {
+			for _, r := range recs {
+				if err := ss.Put(r.Index, r.CID, r.Canonical, r.Attributes); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.manifest(req, res)
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := manifest.SignStatement(m, p.cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	out := &Result{Statement: st, Manifest: m, Rejected: res.Rejected}
+	if req.DryRun {
+		return out, nil
+	}
+	if err := ss.Commit(st); err != nil {
+		return nil, err
+	}
+	committed = true
+	if err := p.cfg.Catalog.AddCommitted(st); err != nil {
+		return nil, err
+	}
+	return out, p.tell(st)
+}
+
+// sourceOf reads r in format.
+func sourceOf(format string, r io.Reader, s *schemas.Schema) (Source, error) {
+	switch format {
+	case "", "jsonl":
+		return JSONLines(r), nil
+	case "csv":
+		return CSVRecords(r, s)
+	}
+	return nil, fmt.Errorf("format %q: want jsonl or csv", format)
+}
+
+// manifest makes the manifest of the next version of req's dataset.
+func (p *Publisher) manifest(req Request, res *BuildResult) *manifest.Manifest {
+	m := &manifest.Manifest{
+		Type:        manifest.TypeManifest,
+		Dataset:     req.Dataset,
+		Version:     1,
+		Schema:      manifest.SchemaRef{ID: req.Schema.ID, Version: req.Schema.Version, CID: req.Schema.CID.String()},
+		Publisher:   p.cfg.Org,
+		Created:     p.cfg.Now().UTC().Truncate(time.Second),
+		Records:     res.Records,
+		Tree:        res.Tree,
+		Labels:      sortedSet(req.Labels),
+		Description: req.Description,
+		Purposes:    sortedSet(req.Purposes),
+	}
+	if prevID, prev, ok := p.cfg.Catalog.Head(p.cfg.Org, req.Dataset); ok {
+		m.Version = prev.Version + 1
+		m.Previous = prevID.String()
+	}
+	return m
+}
+
+// Retract signs, stores, journals and announces a retraction of one of
+// this org's datasets.
+func (p *Publisher) Retract(dataset, reason string) (*manifest.Statement, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	last, _, ok := p.cfg.Catalog.Head(p.cfg.Org, dataset)
+	if !ok {
+		return nil, fmt.Errorf("%s has published no dataset %q", p.cfg.Org, dataset)
+	}
+	r := &manifest.Retraction{Type: manifest.TypeRetraction, Dataset: dataset, Publisher: p.cfg.Org,
+		Created: p.cfg.Now().UTC().Truncate(time.Second), Last: last.String(), Reason: reason}
+	st, err := manifest.SignStatement(r, p.cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.cfg.Catalog.AddAll([]*manifest.Statement{st}); err != nil { // synced: our own act
+		return nil, err
+	}
+	return st, p.tell(st)
+}
+
+// tell journals, then announces, a stored statement.
+func (p *Publisher) tell(st *manifest.Statement) error {
+	if p.cfg.Journal != nil {
+		if err := p.cfg.Journal(st); err != nil {
+			return err
+		}
+	}
+	if p.cfg.Announce != nil {
+		return p.cfg.Announce(st)
+	}
+	return nil
+}
+
+func sortedSet(xs []string) []string {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}

@@ -1,0 +1,70 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/ipfs/go-cid"
+)
+
+// ErrNoAttributes: the store has no attribute projections for a dataset
+// (it was stored before projections existed).
+var ErrNoAttributes = errors.New("no attribute projections stored for this dataset")
+
+// Records calls fn with the canonical bytes of each record of a manifest,
+// in order. It fails with pebble.ErrNotFound if the store does not hold the
+// manifest's records (a peer's manifest, whose records are fetched later).
+func (s *Store) Records(manifest cid.Cid, fn func(index uint64, canonical []byte) error) error {
+	id, err := s.get(key(prefixManifest, manifest.Bytes()))
+	if err != nil {
+		return err
+	}
+	lo, hi := indexedBounds(prefixRecord, id)
+	return s.indexed(lo, hi, fn)
+}
+
+// Attributes calls fn with each record's CID and the canonical projection of
+// its policy attributes, in order. It returns ErrNoAttributes for a dataset
+// stored before projections existed.
+func (s *Store) Attributes(manifest cid.Cid, fn func(index uint64, c cid.Cid, projection []byte) error) error {
+	id, err := s.get(key(prefixManifest, manifest.Bytes()))
+	if err != nil {
+		return err
+	}
+	lo, hi := indexedBounds(prefixAttrs, id)
+	seen := false
+	err = s.indexed(lo, hi, func(i uint64, v []byte) error {
+		seen = true
+		if len(v) == 0 || int(v[0])+1 > len(v) {
+			return fmt.Errorf("attributes of record %d: malformed", i)
+		}
+		_, c, err := cid.CidFromBytes(v[1 : 1+int(v[0])])
+		if err != nil {
+			return fmt.Errorf("attributes of record %d: %w", i, err)
+		}
+		return fn(i, c, v[1+int(v[0]):])
+	})
+	if err == nil && !seen {
+		return ErrNoAttributes
+	}
+	return err
+}
+
+// indexed calls fn for each key in [lo, hi), whose last 8 bytes are a
+// big-endian index, with that index and the value (valid only during fn).
+func (s *Store) indexed(lo, hi []byte, fn func(index uint64, value []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if err := fn(binary.BigEndian.Uint64(k[len(k)-8:]), it.Value()); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/ipfs/go-cid"
+
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+)
+
+// Session is a publish in progress. It marks a fresh session id pending
+// (p/), streams the records into an sstable under DIR/staging (they come
+// sorted by index), ingests that file at Commit, then writes the manifest,
+// its m/ entry and the removal of the marker in one synced batch.
+// Ingestion bypasses the WAL, the memtable and most compaction work: bulk
+// loading is what publishing is. Records of a session that never committed
+// (a failed publish, or a crash before or after the ingestion) are removed
+// by Open, with any staging file, so nothing half-written is ever visible.
+type Session struct {
+	s     *Store
+	id    []byte
+	path  string          // the staging sstable of records
+	w     *sstable.Writer // nil until the first record
+	apath string          // the staging sstable of attribute projections
+	aw    *sstable.Writer
+	rkey  []byte // r/<session>/
+	akey  []byte // a/<session>/
+	buf   []byte
+}
+
+// NewSession starts a publish.
+func (s *Store) NewSession() (*Session, error) {
+	id := make([]byte, sessionLen)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	if err := s.db.Set(key(prefixPending, id), nil, pebble.Sync); err != nil {
+		return nil, err
+	}
+	name := hex.EncodeToString(id)
+	return &Session{s: s, id: id, path: filepath.Join(s.staging, name+".sst"), apath: filepath.Join(s.staging, name+".attrs.sst"),
+		rkey: key(prefixRecord, id), akey: key(prefixAttrs, id)}, nil
+}
+
+// Put stages a record: its canonical bytes, and its CID with the canonical
+// projection of its policy attributes. Indices must ascend.
+func (ss *Session) Put(index uint64, c cid.Cid, canonical, attributes []byte) error {
+	if ss.w == nil {
+		var err error
+		if ss.w, err = ss.s.stagingWriter(ss.path); err != nil {
+			return err
+		}
+		if ss.aw, err = ss.s.stagingWriter(ss.apath); err != nil {
+			return err
+		}
+	}
+	if err := ss.w.Set(indexedKey(ss.rkey, index), canonical); err != nil {
+		return err
+	}
+	return ss.aw.Set(indexedKey(ss.akey, index), ss.projection(c, attributes))
+}
+
+// projection is a record's CID (length-prefixed) and the canonical JSON
+// object of its policy attributes. The value is valid until the next call.
+func (ss *Session) projection(c cid.Cid, attributes []byte) []byte {
+	b := c.Bytes()
+	v := append(ss.buf[:0], byte(len(b)))
+	v = append(v, b...)
+	ss.buf = append(v, attributes...)
+	return ss.buf
+}
+
+// Commit makes the session's records and the manifest statement st
+// visible: the records by ingesting the sstables (synced by Close), then
+// the statement and the removal of the pending marker in one synced batch.
+func (ss *Session) Commit(st *manifest.Statement) error {
+	if ss.w != nil {
+		if err := ss.w.Close(); err != nil {
+			return err
+		}
+		if err := ss.aw.Close(); err != nil {
+			return err
+		}
+		ss.w, ss.aw = nil, nil
+		if err := ss.s.db.Ingest(context.Background(), []string{ss.apath, ss.path}); err != nil {
+			return err
+		}
+	}
+	b := ss.s.db.NewBatch()
+	b.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), nil)
+	b.Set(key(prefixManifest, st.CID().Bytes()), ss.id, nil)
+	b.Delete(key(prefixPending, ss.id), nil)
+	return b.Commit(pebble.Sync)
+}
+
+// Abort removes the session's records and staging files.
+func (ss *Session) Abort() error {
+	if ss.w != nil {
+		ss.w.Close()
+		ss.aw.Close()
+		ss.w, ss.aw = nil, nil
+	}
+	os.Remove(ss.path)
+	os.Remove(ss.apath)
+	return ss.s.dropSession(ss.id)
+}
+
+func (s *Store) dropSession(id []byte) error {
+	b := s.db.NewBatch()
+	lo, hi := indexedBounds(prefixRecord, id)
+	b.DeleteRange(lo, hi, nil)
+	alo, ahi := indexedBounds(prefixAttrs, id)
+	b.DeleteRange(alo, ahi, nil)
+	b.Delete(key(prefixPending, id), nil)
+	return b.Commit(pebble.Sync)
+}
+
+func (s *Store) dropUncommitted() error {
+	lo, hi := prefixRange(prefixPending)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	var sessions [][]byte
+	for it.First(); it.Valid(); it.Next() {
+		sessions = append(sessions, append([]byte(nil), it.Key()[2:]...))
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	for _, id := range sessions {
+		if err := s.dropSession(id); err != nil {
+			return err
+		}
+	}
+	// Staging files of publishes and fetches that never committed.
+	return os.RemoveAll(s.staging)
+}
+
+// writerOptions are those of the sstables that publishes and fetches write
+// and ingest. Blocks of 32 KiB rather than Pebble's 4 KiB: a dataset is
+// written once and read in order, and larger blocks compress better and
+// cost less per byte (publishing 1M records: 10.1-10.3 s against 11.1-11.5 s
+// in alternating runs).
+func (s *Store) writerOptions() sstable.WriterOptions {
+	wo := s.opts.MakeWriterOptions(0, s.db.FormatMajorVersion().MaxTableFormat())
+	wo.BlockSize = 32 << 10
+	return wo
+}
+
+// stagingWriter creates a staging sstable at path (in the staging
+// directory) to be ingested later. The file is written back to disk as it
+// grows (sync_file_range every MiB, as Pebble does for its own tables), so
+// that the sync before ingestion has little left to do.
+func (s *Store) stagingWriter(path string) (*sstable.Writer, error) {
+	if err := os.MkdirAll(s.staging, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := vfs.Default.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return nil, err
+	}
+	f = vfs.NewSyncingFile(f, vfs.SyncingFileOptions{BytesPerSync: 1 << 20})
+	return sstable.NewWriter(objstorageprovider.NewFileWritable(f), s.writerOptions()), nil
+}
