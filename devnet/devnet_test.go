@@ -229,25 +229,8 @@ func TestKill9DuringPublish(t *testing.T) {
 		t.Fatal("the publish succeeded although the gateway was killed")
 	}
 
-	// Killed: the broken publish is pending, its records (and their
-	// attribute projections) half-written in staging sstables outside the
-	// database.
 	storeDir := node.DataDir(o.Dir).Store()
-	before, err := store.ReadStats(storeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	staged, _ := filepath.Glob(filepath.Join(storeDir, "staging", "*.sst"))
-	if before.Pending != 1 || len(staged) != 2 {
-		t.Fatalf("after the kill: %+v, staging files %v; want one pending publish with its two staging files", before, staged)
-	}
-	records := staged[0]
-	if strings.HasSuffix(records, ".attrs.sst") {
-		records = staged[1]
-	}
-	if fi, err := os.Stat(records); err != nil || fi.Size() == 0 {
-		t.Fatalf("the records' staging file is empty: %v", err)
-	}
+	before := halfWritten(t, storeDir)
 
 	start()
 	st, err := o.Status(ctx)
@@ -271,4 +254,27 @@ func TestKill9DuringPublish(t *testing.T) {
 		t.Fatalf("staging files left after restart: %v", left)
 	}
 	t.Logf("staged at the kill: %+v; after restart: %+v", before, after)
+}
+
+// halfWritten checks what a kill in the middle of a publish left: the
+// broken publish pending, its records (and their attribute projections)
+// half-written in staging sstables outside the database.
+func halfWritten(t *testing.T, storeDir string) store.Stats {
+	t.Helper()
+	before, err := store.ReadStats(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged, _ := filepath.Glob(filepath.Join(storeDir, "staging", "*.sst"))
+	if before.Pending != 1 || len(staged) != 2 {
+		t.Fatalf("after the kill: %+v, staging files %v; want one pending publish with its two staging files", before, staged)
+	}
+	records := staged[0]
+	if strings.HasSuffix(records, ".attrs.sst") {
+		records = staged[1]
+	}
+	if fi, err := os.Stat(records); err != nil || fi.Size() == 0 {
+		t.Fatalf("the records' staging file is empty: %v", err)
+	}
+	return before
 }

@@ -30,7 +30,25 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// 1. Every gateway has the demo bundle in force.
+	bundle, err := sameBundleEverywhere(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	if err := decideSamples(ctx, e, cl); err != nil {
+		return "", err
+	}
+	if err := discoverRestricted(ctx, e, cl); err != nil {
+		return "", err
+	}
+	if err := refuseBrokenPolicy(ctx, e, cl, bundle); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("one bundle everywhere; %s decides per record and explains; the broken file left bundle %s in force", owner.Org, short(bundle)), nil
+}
+
+// sameBundleEverywhere checks that every gateway has the demo bundle in
+// force, and returns its CID.
+func sameBundleEverywhere(ctx context.Context, e *Env) (string, error) {
 	bundles := map[string]bool{}
 	var bundle string
 	for _, o := range e.Net.Orgs {
@@ -45,8 +63,12 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 	if len(bundles) != 1 {
 		return "", fmt.Errorf("the gateways have %d different policy bundles", len(bundles))
 	}
+	return bundle, nil
+}
 
-	// 2. The owner decides sample records of its dataset for each partner.
+// decideSamples has the owner decide sample records of its dataset for each
+// partner, and explain one denial.
+func decideSamples(ctx context.Context, e *Env, cl *api.Client) error {
 	type ask struct{ org, purpose string }
 	asks := []ask{{"customs-kz", "customs-clearance"}, {"logistics-az", "transit-planning"}, {"customs-kz", "marketing"}}
 	permitted := make([]int, len(asks))
@@ -54,11 +76,11 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 	for i := range policySample {
 		rec, err := sample.Record("customs-declaration", 1, i)
 		if err != nil {
-			return "", err
+			return err
 		}
 		raw, err := json.Marshal(rec)
 		if err != nil {
-			return "", err
+			return err
 		}
 		for j, a := range asks {
 			if a.org == "logistics-az" && len(e.Net.Orgs) < 3 {
@@ -66,7 +88,7 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 			}
 			res, err := cl.Explain(ctx, api.ExplainRequest{Org: a.org, Dataset: "khorgos-declarations", Purpose: a.purpose, Record: raw})
 			if err != nil {
-				return "", fmt.Errorf("explain for %s: %w", a.org, err)
+				return fmt.Errorf("explain for %s: %w", a.org, err)
 			}
 			if res.Decision == "permit" {
 				permitted[j]++
@@ -82,7 +104,7 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 	}
 	tw.Flush()
 	if permitted[0] == 0 || permitted[2] != 0 || (len(e.Net.Orgs) >= 3 && permitted[1] >= permitted[0]) {
-		return "", fmt.Errorf("unexpected decisions: %v", permitted)
+		return fmt.Errorf("unexpected decisions: %v", permitted)
 	}
 	if denial != nil {
 		var by []string
@@ -91,12 +113,16 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 		}
 		fmt.Fprintf(e.Out, "      e.g. record %s: %s for customs-kz, by %s\n", short(denial.Record), denial.Decision, strings.Join(by, ", "))
 	}
+	return nil
+}
 
-	// 3. Discovery: a restricted-catalog dataset is listed to customs only.
-	res, err := publish(ctx, owner, "enforcement-cases", "customs-declaration", 20, 9,
+// discoverRestricted publishes a restricted-catalog dataset and shows that
+// it is listed to customs only.
+func discoverRestricted(ctx context.Context, e *Env, cl *api.Client) error {
+	res, err := publish(ctx, e.Net.Orgs[0], "enforcement-cases", "customs-declaration", 20, 9,
 		[]string{"restricted-catalog"}, []string{"risk-analysis"})
 	if err != nil {
-		return "", err
+		return err
 	}
 	e.published = append(e.published, res.CID)
 	for _, as := range []string{"customs-kz", "logistics-az"} {
@@ -105,7 +131,7 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 		}
 		entries, err := cl.Catalog(ctx, api.CatalogQuery{As: as})
 		if err != nil {
-			return "", err
+			return err
 		}
 		var names []string
 		for _, en := range entries {
@@ -113,35 +139,35 @@ func stepPolicies(ctx context.Context, e *Env) (string, error) {
 		}
 		fmt.Fprintf(e.Out, "      %s may discover: %s\n", as, strings.Join(names, ", "))
 	}
+	return nil
+}
 
-	// 4. A broken policy file is refused; the bundle in force stays.
-	broken := filepath.Join(owner.Dir, "policies", "zz-broken.cedar")
+// refuseBrokenPolicy writes a broken policy file into the owner's policy
+// directory and checks that it is refused and bundle stays in force.
+func refuseBrokenPolicy(ctx context.Context, e *Env, cl *api.Client, bundle string) error {
+	broken := filepath.Join(e.Net.Orgs[0].Dir, "policies", "zz-broken.cedar")
 	if err := os.WriteFile(broken, []byte("@id(\"oops\")\npermit (principal, action, resource)\nwhen { resource.colour == };\n"), 0o600); err != nil {
-		return "", err
+		return err
 	}
 	defer os.Remove(broken)
 	deadline := time.Now().Add(10 * time.Second)
-	var info *api.PolicyInfo
 	for {
-		if info, err = cl.Policy(ctx); err != nil {
-			return "", err
+		info, err := cl.Policy(ctx)
+		if err != nil {
+			return err
 		}
 		if info.Refused > 0 {
-			break
+			if info.Bundle != bundle {
+				return fmt.Errorf("a broken file changed the bundle in force to %s", info.Bundle)
+			}
+			fmt.Fprintf(e.Out, "      a broken policy file was refused: %s\n", strings.ReplaceAll(info.LastError, "\n", "; "))
+			return os.Remove(broken)
 		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("the broken policy file was not refused within 10s")
+			return fmt.Errorf("the broken policy file was not refused within 10s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if info.Bundle != bundle {
-		return "", fmt.Errorf("a broken file changed the bundle in force to %s", info.Bundle)
-	}
-	fmt.Fprintf(e.Out, "      a broken policy file was refused: %s\n", strings.ReplaceAll(info.LastError, "\n", "; "))
-	if err := os.Remove(broken); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("one bundle everywhere; %s decides per record and explains; the broken file left bundle %s in force", owner.Org, short(bundle)), nil
 }
 
 func short(cid string) string {

@@ -85,140 +85,179 @@ func (e errUnsupported) Error() string { return "unsupported keyword " + string(
 // compileFast compiles doc, or returns errUnsupported.
 func compileFast(doc map[string]any) (*cnode, error) {
 	defs, _ := doc["$defs"].(map[string]any)
-	compiled := map[string]*cnode{}
-	var compile func(s map[string]any) (*cnode, error)
-	compile = func(s map[string]any) (*cnode, error) {
-		n := &cnode{maxLen: -1, maxItems: -1}
-		for k, v := range s {
-			switch {
-			case annotations[k] || strings.HasPrefix(k, "x-"):
-			case k == "type":
-				switch t := v.(type) {
-				case string:
-					n.types = typeNames[t]
-				case []any:
-					for _, e := range t {
-						name, _ := e.(string)
-						n.types |= typeNames[name]
-					}
-				}
-				if n.types == 0 {
-					return nil, errUnsupported("type " + fmt.Sprint(v))
-				}
-			case k == "enum":
-				vals, ok := v.([]any)
-				if !ok {
-					return nil, errUnsupported("enum")
-				}
-				for _, e := range vals {
-					s, ok := e.(string)
-					if !ok {
-						return nil, errUnsupported("enum of non-strings")
-					}
-					n.enum = append(n.enum, s)
-				}
-			case k == "pattern":
-				re, err := regexp.Compile(fmt.Sprint(v))
-				if err != nil {
-					return nil, errUnsupported("pattern")
-				}
-				n.pattern = re
-				if q, ok := compileClassSeq(fmt.Sprint(v)); ok {
-					n.fastPat = q
-				}
-			case k == "format":
-				f, err := formatChecker(fmt.Sprint(v))
-				if err != nil {
-					return nil, err
-				}
-				n.format, n.formatName = f, fmt.Sprint(v)
-			case k == "minLength" || k == "maxLength" || k == "minItems" || k == "maxItems":
-				i, err := strconv.Atoi(fmt.Sprint(v))
-				if err != nil {
-					return nil, errUnsupported(k)
-				}
-				switch k {
-				case "minLength":
-					n.minLen = i
-				case "maxLength":
-					n.maxLen = i
-				case "minItems":
-					n.minItems = i
-				case "maxItems":
-					n.maxItems = i
-				}
-			case boundChecks[k] != nil:
-				f, err := strconv.ParseFloat(fmt.Sprint(v), 64)
-				if err != nil {
-					return nil, errUnsupported(k)
-				}
-				n.bounds = append(n.bounds, bound{k, f, boundChecks[k]})
-			case k == "required":
-				for _, r := range v.([]any) {
-					n.required = append(n.required, fmt.Sprint(r))
-				}
-				slices.SortFunc(n.required, jcs.CompareKeys)
-			case k == "additionalProperties":
-				if b, ok := v.(bool); !ok || b {
-					return nil, errUnsupported("additionalProperties other than false")
-				}
-				n.noExtra = true
-			case k == "properties":
-				for name, ps := range v.(map[string]any) {
-					pm, ok := ps.(map[string]any)
-					if !ok {
-						return nil, errUnsupported("boolean property schema")
-					}
-					child, err := compile(pm)
-					if err != nil {
-						return nil, err
-					}
-					n.props = append(n.props, prop{name: name, node: child})
-				}
-				slices.SortFunc(n.props, func(a, b prop) int { return jcs.CompareKeys(a.name, b.name) })
-			case k == "items":
-				im, ok := v.(map[string]any)
-				if !ok {
-					return nil, errUnsupported("items")
-				}
-				child, err := compile(im)
-				if err != nil {
-					return nil, err
-				}
-				n.items = child
-			case k == "$ref":
-				name, ok := strings.CutPrefix(fmt.Sprint(v), "#/$defs/")
-				d, found := defs[name].(map[string]any)
-				if !ok || !found {
-					return nil, errUnsupported("$ref " + fmt.Sprint(v))
-				}
-				if c, done := compiled[name]; done {
-					n.ref = c
-					break
-				}
-				c := &cnode{} // placed first, so a recursive $ref ends here
-				compiled[name] = c
-				built, err := compile(d)
-				if err != nil {
-					return nil, err
-				}
-				*c = *built
-				n.ref = c
-			default:
-				return nil, errUnsupported(k)
+	c := &compiler{defs: defs, compiled: map[string]*cnode{}}
+	return c.compile(doc)
+}
+
+// compiler compiles one document; $defs are compiled once each.
+type compiler struct {
+	defs     map[string]any
+	compiled map[string]*cnode
+}
+
+func (c *compiler) compile(s map[string]any) (*cnode, error) {
+	n := &cnode{maxLen: -1, maxItems: -1}
+	for k, v := range s {
+		var err error
+		switch {
+		case annotations[k] || strings.HasPrefix(k, "x-"):
+		case k == "required" || k == "additionalProperties" || k == "properties" || k == "items" || k == "$ref":
+			err = c.structural(n, k, v)
+		default:
+			err = c.valueKeyword(n, k, v)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range n.required {
+		i := slices.IndexFunc(n.props, func(p prop) bool { return p.name == r })
+		if i < 0 {
+			n.reqOnly = append(n.reqOnly, r)
+			continue
+		}
+		n.props[i].required = true
+	}
+	return n, nil
+}
+
+// valueKeyword compiles a keyword that checks a value itself: its type,
+// enum, pattern, format, length, number of items or bounds.
+func (c *compiler) valueKeyword(n *cnode, k string, v any) error {
+	switch {
+	case k == "type":
+		switch t := v.(type) {
+		case string:
+			n.types = typeNames[t]
+		case []any:
+			for _, e := range t {
+				name, _ := e.(string)
+				n.types |= typeNames[name]
 			}
 		}
-		for _, r := range n.required {
-			i := slices.IndexFunc(n.props, func(p prop) bool { return p.name == r })
-			if i < 0 {
-				n.reqOnly = append(n.reqOnly, r)
-				continue
-			}
-			n.props[i].required = true
+		if n.types == 0 {
+			return errUnsupported("type " + fmt.Sprint(v))
 		}
+	case k == "enum":
+		vals, ok := v.([]any)
+		if !ok {
+			return errUnsupported("enum")
+		}
+		for _, e := range vals {
+			s, ok := e.(string)
+			if !ok {
+				return errUnsupported("enum of non-strings")
+			}
+			n.enum = append(n.enum, s)
+		}
+	case k == "pattern":
+		re, err := regexp.Compile(fmt.Sprint(v))
+		if err != nil {
+			return errUnsupported("pattern")
+		}
+		n.pattern = re
+		if q, ok := compileClassSeq(fmt.Sprint(v)); ok {
+			n.fastPat = q
+		}
+	case k == "format":
+		f, err := formatChecker(fmt.Sprint(v))
+		if err != nil {
+			return err
+		}
+		n.format, n.formatName = f, fmt.Sprint(v)
+	case k == "minLength" || k == "maxLength" || k == "minItems" || k == "maxItems":
+		i, err := strconv.Atoi(fmt.Sprint(v))
+		if err != nil {
+			return errUnsupported(k)
+		}
+		switch k {
+		case "minLength":
+			n.minLen = i
+		case "maxLength":
+			n.maxLen = i
+		case "minItems":
+			n.minItems = i
+		case "maxItems":
+			n.maxItems = i
+		}
+	case boundChecks[k] != nil:
+		f, err := strconv.ParseFloat(fmt.Sprint(v), 64)
+		if err != nil {
+			return errUnsupported(k)
+		}
+		n.bounds = append(n.bounds, bound{k, f, boundChecks[k]})
+	default:
+		return errUnsupported(k)
+	}
+	return nil
+}
+
+// structural compiles a keyword about an object's or array's members:
+// required, additionalProperties, properties, items, or a $ref to $defs.
+func (c *compiler) structural(n *cnode, k string, v any) error {
+	switch k {
+	case "required":
+		for _, r := range v.([]any) {
+			n.required = append(n.required, fmt.Sprint(r))
+		}
+		slices.SortFunc(n.required, jcs.CompareKeys)
+	case "additionalProperties":
+		if b, ok := v.(bool); !ok || b {
+			return errUnsupported("additionalProperties other than false")
+		}
+		n.noExtra = true
+	case "properties":
+		for name, ps := range v.(map[string]any) {
+			pm, ok := ps.(map[string]any)
+			if !ok {
+				return errUnsupported("boolean property schema")
+			}
+			child, err := c.compile(pm)
+			if err != nil {
+				return err
+			}
+			n.props = append(n.props, prop{name: name, node: child})
+		}
+		slices.SortFunc(n.props, func(a, b prop) int { return jcs.CompareKeys(a.name, b.name) })
+	case "items":
+		im, ok := v.(map[string]any)
+		if !ok {
+			return errUnsupported("items")
+		}
+		child, err := c.compile(im)
+		if err != nil {
+			return err
+		}
+		n.items = child
+	case "$ref":
+		ref, err := c.ref(fmt.Sprint(v))
+		if err != nil {
+			return err
+		}
+		n.ref = ref
+	}
+	return nil
+}
+
+// ref compiles the definition a "#/$defs/NAME" reference names, once; a
+// recursive reference gets the node being compiled.
+func (c *compiler) ref(ref string) (*cnode, error) {
+	name, ok := strings.CutPrefix(ref, "#/$defs/")
+	d, found := c.defs[name].(map[string]any)
+	if !ok || !found {
+		return nil, errUnsupported("$ref " + ref)
+	}
+	if n, done := c.compiled[name]; done {
 		return n, nil
 	}
-	return compile(doc)
+	n := &cnode{} // placed first, so a recursive $ref ends here
+	c.compiled[name] = n
+	built, err := c.compile(d)
+	if err != nil {
+		return nil, err
+	}
+	*n = *built
+	return n, nil
 }
 
 // formatChecker returns the check for a format: a quick acceptance of the

@@ -90,49 +90,75 @@ func run(n int, dir string, seed uint64) error {
 
 	// One core for every engine from here on.
 	runtime.GOMAXPROCS(1)
-	type result struct {
-		engine    string
-		decisions []bool
-		took      time.Duration
-	}
 	var results []result
-	measure := func(engine string, decide func(r request, lo, hi int, out []bool) error) error {
-		runtime.GC()
-		out := make([]bool, n)
-		t0 := time.Now()
-		for i, r := range reqs {
-			lo, hi := i*n/len(reqs), (i+1)*n/len(reqs)
-			if err := decide(r, lo, hi, out); err != nil {
-				return fmt.Errorf("%s: %w", engine, err)
+	for _, e := range []struct {
+		name   string
+		decide decideFunc
+	}{
+		{"caravan, memoized (cedar-go)", cedarDecider(b, recs, true)},
+		{"caravan, direct cedar-go (no memo)", cedarDecider(b, recs, false)},
+		{"OPA " + opaVersion() + ", prepared query", opaDecider(pq, inputs)},
+	} {
+		r, err := measure(e.name, reqs, n, e.decide)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	if err := agree(results, recs); err != nil {
+		return err
+	}
+	report(results, n)
+	return nil
+}
+
+// decideFunc decides the records [lo, hi) for request r into out.
+type decideFunc func(r request, lo, hi int, out []bool) error
+
+// result is one engine's decisions and the time they took.
+type result struct {
+	engine    string
+	decisions []bool
+	took      time.Duration
+}
+
+// measure times one engine deciding n records, split evenly between reqs.
+func measure(engine string, reqs []request, n int, decide decideFunc) (result, error) {
+	runtime.GC()
+	out := make([]bool, n)
+	t0 := time.Now()
+	for i, r := range reqs {
+		lo, hi := i*n/len(reqs), (i+1)*n/len(reqs)
+		if err := decide(r, lo, hi, out); err != nil {
+			return result{}, fmt.Errorf("%s: %w", engine, err)
+		}
+	}
+	return result{engine, out, time.Since(t0)}, nil
+}
+
+// cedarDecider decides with the bundle, memoized or not.
+func cedarDecider(b *policy.Bundle, recs []policy.Record, memo bool) decideFunc {
+	return func(r request, lo, hi int, out []bool) error {
+		s := b.Fetch(r.req, nil)
+		if !memo {
+			s.DisableMemo()
+		}
+		ds := make([]policy.Decision, 0, 4096)
+		for i := lo; i < hi; i += 4096 {
+			j := min(i+4096, hi)
+			ds = s.Decide(recs[i:j], ds[:0])
+			for k, d := range ds {
+				out[i+k] = d.Permit
 			}
 		}
-		results = append(results, result{engine, out, time.Since(t0)})
 		return nil
 	}
-	cedarRun := func(memo bool) func(request, int, int, []bool) error {
-		return func(r request, lo, hi int, out []bool) error {
-			s := b.Fetch(r.req, nil)
-			if !memo {
-				s.DisableMemo()
-			}
-			ds := make([]policy.Decision, 0, 4096)
-			for i := lo; i < hi; i += 4096 {
-				j := min(i+4096, hi)
-				ds = s.Decide(recs[i:j], ds[:0])
-				for k, d := range ds {
-					out[i+k] = d.Permit
-				}
-			}
-			return nil
-		}
-	}
-	if err := measure("caravan, memoized (cedar-go)", cedarRun(true)); err != nil {
-		return err
-	}
-	if err := measure("caravan, direct cedar-go (no memo)", cedarRun(false)); err != nil {
-		return err
-	}
-	if err := measure("OPA "+opaVersion()+", prepared query", func(r request, lo, hi int, out []bool) error {
+}
+
+// opaDecider decides with OPA's prepared query, counting released records
+// as the Cedar session does.
+func opaDecider(pq rego.PreparedEvalQuery, inputs []*ast.Term) decideFunc {
+	return func(r request, lo, hi int, out []bool) error {
 		principal := ast.NewTerm(mustValue(map[string]any{"id": r.req.Org.ID, "country": r.req.Org.Country, "groups": r.req.Org.Groups}))
 		ds := ast.NewTerm(mustValue(map[string]any{"owner": r.req.Dataset.Owner, "purposes": r.req.Dataset.Purposes}))
 		purpose, timeMS := ast.StringTerm(r.req.Purpose), ast.IntNumberTerm(int(r.req.Time.UnixMilli()))
@@ -161,13 +187,13 @@ func run(n int, dir string, seed uint64) error {
 			}
 		}
 		return nil
-	}); err != nil {
-		return err
 	}
+}
 
-	// Equivalence: every engine must have decided every record alike.
+// agree checks that every engine decided every record alike.
+func agree(results []result, recs []policy.Record) error {
 	permitted := 0
-	for i := range n {
+	for i := range recs {
 		for _, r := range results[1:] {
 			if r.decisions[i] != results[0].decisions[i] {
 				return fmt.Errorf("record %d (%v): %s says %v, %s says %v", i, recs[i].Attrs,
@@ -178,8 +204,12 @@ func run(n int, dir string, seed uint64) error {
 			permitted++
 		}
 	}
-	fmt.Printf("\nall %d engines agree on all %d records (%d permitted, %d denied)\n\n", len(results), n, permitted, n-permitted)
+	fmt.Printf("\nall %d engines agree on all %d records (%d permitted, %d denied)\n\n", len(results), len(recs), permitted, len(recs)-permitted)
+	return nil
+}
 
+// report prints each engine's rate beside OPA's (the last) and the goals.
+func report(results []result, n int) {
 	opa := results[len(results)-1]
 	opaRate := float64(n) / opa.took.Seconds()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -192,7 +222,6 @@ func run(n int, dir string, seed uint64) error {
 	best := float64(n) / results[0].took.Seconds()
 	fmt.Printf("\ngoal: >= %d decisions/s on one core: %s (%.0f)\n", goalRate, verdict(best >= goalRate), best)
 	fmt.Printf("goal: >= %.0fx OPA: %s (%.1fx)\n", goalRatio, verdict(best/opaRate >= goalRatio), best/opaRate)
-	return nil
 }
 
 func verdict(ok bool) string {

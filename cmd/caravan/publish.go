@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,75 +41,7 @@ same user, on the same file system), which spares copying every byte
 through the control socket; otherwise, and for '-', the file is streamed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := api.NewClient(dir)
-			if err != nil {
-				return err
-			}
-			in, closeIn, err := openInput(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			defer closeIn()
-			if o.Format == "" {
-				o.Format = "jsonl"
-				if strings.EqualFold(filepath.Ext(args[0]), ".csv") {
-					o.Format = "csv"
-				}
-			}
-			var rejects *os.File
-			if rejectFile != "" {
-				if rejects, err = os.Create(rejectFile); err != nil {
-					return err
-				}
-				defer rejects.Close()
-				o.Rejects = true
-			}
-			var size int64 = -1
-			if f, ok := in.(*os.File); ok {
-				if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-					size = st.Size()
-				}
-			}
-			bar := newByteProgress(cmd.ErrOrStderr(), size, "publishing "+o.Dataset)
-			start := time.Now()
-			var nRejected int
-			onEvent := func(ev api.PublishEvent) {
-				if ev.Bytes > 0 {
-					bar.Set(ev.Bytes)
-				}
-				if ev.Reject != nil && rejects != nil {
-					nRejected++
-					line, _ := json.Marshal(ev.Reject)
-					rejects.Write(append(line, '\n'))
-				}
-			}
-			var res *api.PublishSummary
-			if size >= 0 {
-				// A regular file: the gateway reads it itself if it can,
-				// instead of receiving every byte through the socket.
-				res, err = cl.PublishFile(cmd.Context(), o, args[0], onEvent)
-			}
-			if size < 0 || errors.Is(err, api.ErrUnreadableHere) {
-				res, err = cl.Publish(cmd.Context(), o, bar.reader(in), onEvent)
-			}
-			bar.Finish()
-			if err != nil {
-				return withNotRunningCode(err)
-			}
-			out := cmd.OutOrStdout()
-			if o.DryRun {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res.Manifest)
-			}
-			m := res.Manifest
-			fmt.Fprintf(out, "published %s version %d: %d records in %v\n", m.Dataset, m.Version, m.Records, time.Since(start).Round(time.Millisecond))
-			fmt.Fprintf(out, "manifest %s\n", res.CID)
-			fmt.Fprintf(out, "record tree size %d root %x\n", m.Tree.Size, m.Tree.Root)
-			if res.Rejected > 0 {
-				fmt.Fprintf(out, "%d invalid record(s) left out, written to %s\n", res.Rejected, rejectFile)
-			}
-			return nil
+			return publishFile(cmd, dir, rejectFile, o, args[0])
 		},
 	}
 	f := c.Flags()
@@ -125,6 +58,81 @@ through the control socket; otherwise, and for '-', the file is streamed.`,
 		_ = c.MarkFlagRequired(r)
 	}
 	return c
+}
+
+// publishFile hands file to the gateway on dir and prints what it
+// published.
+func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishRequest, file string) error {
+	cl, err := api.NewClient(dir)
+	if err != nil {
+		return err
+	}
+	in, closeIn, err := openInput(cmd, file)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	if o.Format == "" {
+		o.Format = "jsonl"
+		if strings.EqualFold(filepath.Ext(file), ".csv") {
+			o.Format = "csv"
+		}
+	}
+	var rejects *os.File
+	if rejectFile != "" {
+		if rejects, err = os.Create(rejectFile); err != nil {
+			return err
+		}
+		defer rejects.Close()
+		o.Rejects = true
+	}
+	var size int64 = -1
+	if f, ok := in.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
+	}
+	bar := newByteProgress(cmd.ErrOrStderr(), size, "publishing "+o.Dataset)
+	start := time.Now()
+	onEvent := func(ev api.PublishEvent) {
+		if ev.Bytes > 0 {
+			bar.Set(ev.Bytes)
+		}
+		if ev.Reject != nil && rejects != nil {
+			line, _ := json.Marshal(ev.Reject)
+			rejects.Write(append(line, '\n'))
+		}
+	}
+	var res *api.PublishSummary
+	if size >= 0 {
+		// A regular file: the gateway reads it itself if it can,
+		// instead of receiving every byte through the socket.
+		res, err = cl.PublishFile(cmd.Context(), o, file, onEvent)
+	}
+	if size < 0 || errors.Is(err, api.ErrUnreadableHere) {
+		res, err = cl.Publish(cmd.Context(), o, bar.reader(in), onEvent)
+	}
+	bar.Finish()
+	if err != nil {
+		return withNotRunningCode(err)
+	}
+	return printPublished(cmd.OutOrStdout(), res, time.Since(start), rejectFile)
+}
+
+// printPublished says what a publish made: the manifest as JSON for a dry
+// run.
+func printPublished(out io.Writer, res *api.PublishSummary, took time.Duration, rejectFile string) error {
+	if res.DryRun {
+		return printJSON(out, res.Manifest)
+	}
+	m := res.Manifest
+	fmt.Fprintf(out, "published %s version %d: %d records in %v\n", m.Dataset, m.Version, m.Records, took.Round(time.Millisecond))
+	fmt.Fprintf(out, "manifest %s\n", res.CID)
+	fmt.Fprintf(out, "record tree size %d root %x\n", m.Tree.Size, m.Tree.Root)
+	if res.Rejected > 0 {
+		fmt.Fprintf(out, "%d invalid record(s) left out, written to %s\n", res.Rejected, rejectFile)
+	}
+	return nil
 }
 
 func retractCmd() *cobra.Command {

@@ -107,7 +107,13 @@ func (s *Service) catchUpRound(ctx context.Context, p peer.ID) (added int, more 
 	if err := writeJSON(str, wantMsg{Want: want}); err != nil {
 		return 0, false, err
 	}
-	// Verified statements are stored in chunks, one synced write each.
+	n, err := s.receiveStatements(r)
+	return n, more && err == nil, err
+}
+
+// receiveStatements verifies the statements that answer a want, and stores
+// them in chunks, one synced write each. It returns how many were new.
+func (s *Service) receiveStatements(r *bufio.Reader) (added int, err error) {
 	var pending []*manifest.Statement
 	flush := func() error {
 		n, err := s.cat.AddAll(pending)
@@ -124,10 +130,10 @@ func (s *Service) catchUpRound(ctx context.Context, p peer.ID) (added int, more 
 	for {
 		frame, err := p2p.ReadFrame(r, manifest.MaxStatementSize)
 		if err != nil {
-			return added, false, errors.Join(err, flush())
+			return added, errors.Join(err, flush())
 		}
 		if len(frame) == 0 {
-			return added, more, flush()
+			return added, flush()
 		}
 		st, err := manifest.DecodeStatement(frame)
 		if err == nil {
@@ -139,12 +145,12 @@ func (s *Service) catchUpRound(ctx context.Context, p peer.ID) (added int, more 
 			continue
 		}
 		if err != nil {
-			return added, false, errors.Join(fmt.Errorf("peer sent a bad statement: %w", err), flush())
+			return added, errors.Join(fmt.Errorf("peer sent a bad statement: %w", err), flush())
 		}
 		pending = append(pending, st)
 		if len(pending) == catchUpChunk {
 			if err := flush(); err != nil {
-				return added, false, err
+				return added, err
 			}
 		}
 	}

@@ -116,135 +116,185 @@ func nodeKey(k ed25519.PrivateKey) crypto.PrivKey {
 // GossipSub), prints "got KEY NANOS" for every message it receives from
 // another gateway, and exits when its standard input closes.
 func gossipChild(spec string) error {
-	var i, n int
-	var mode, dir string
 	parts := strings.Split(spec, ",")
 	if len(parts) != 4 {
 		return fmt.Errorf("bad %s %q", gossipChildEnv, spec)
 	}
-	i, _ = strconv.Atoi(parts[0])
-	n, _ = strconv.Atoi(parts[1])
-	mode, dir = parts[2], parts[3]
-	roster := &members{orgs: map[peer.ID]string{}}
-	var ids []peer.ID
+	i, _ := strconv.Atoi(parts[0])
+	n, _ := strconv.Atoi(parts[1])
+	mode, dir := parts[2], parts[3]
+	g := &gossipNode{i: i, roster: &members{orgs: map[peer.ID]string{}}, key: gossipKey(i), out: make(chan string, 4096)}
 	for j := range n {
 		id, _ := peer.IDFromPrivateKey(nodeKey(gossipKey(j)))
-		roster.orgs[id] = fmt.Sprintf("org-%02d", j)
-		ids = append(ids, id)
+		g.roster.orgs[id] = fmt.Sprintf("org-%02d", j)
+		g.ids = append(g.ids, id)
 	}
-	out := make(chan string, 4096)
 	done := make(chan struct{})
-	go func() {
-		w := bufio.NewWriter(os.Stdout)
-		for line := range out {
-			w.WriteString(line)
-			w.WriteByte('\n')
-			if len(out) == 0 {
-				w.Flush()
-			}
-		}
-		w.Flush()
-		close(done)
-	}()
-	defer func() { close(out); <-done }()
-	stamp := func(kind, key string) { out <- fmt.Sprintf("%s %s %d", kind, key, time.Now().UnixNano()) }
+	go g.writeLines(done)
+	defer func() { close(g.out); <-done }()
 
-	key := gossipKey(i)
-	h, err := p2p.NewHost(p2p.HostConfig{Key: nodeKey(key), Gater: p2p.NewGater(nil, ids), Listen: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
+	var err error
+	g.h, err = p2p.NewHost(p2p.HostConfig{Key: nodeKey(g.key), Gater: p2p.NewGater(nil, g.ids), Listen: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	ctx, cancel := context.WithCancel(context.Background())
+	defer g.h.Close()
+	var cancel context.CancelFunc
+	g.ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	ps, err := p2p.NewPubSub(ctx, h, p2p.PubSubOptions{Topics: []string{testTopic}})
+	ps, err := p2p.NewPubSub(g.ctx, g.h, p2p.PubSubOptions{Topics: []string{testTopic}})
 	if err != nil {
 		return err
 	}
-	var svc *catalog.Service
-	var topic *pubsub.Topic
+	var stop func()
 	if mode == "caravan" {
-		st, err := store.Open(dir, nil)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		cat, err := catalog.Open(st)
-		if err != nil {
-			return err
-		}
-		svc, err = catalog.NewService(catalog.ServiceConfig{Host: h, PubSub: ps, Topic: testTopic, Catalog: cat, Members: roster,
-			AntiEntropy: time.Hour, OnStatement: func(st *manifest.Statement) { stamp("got", st.CID().String()) }})
-		if err != nil {
-			return err
-		}
-		defer svc.Close()
+		stop, err = g.startCaravan(ps, dir)
 	} else {
-		if topic, err = ps.Join(testTopic); err != nil {
-			return err
-		}
-		sub, err := topic.Subscribe()
-		if err != nil {
-			return err
-		}
-		self := h.ID()
-		go func() {
-			for {
-				m, err := sub.Next(ctx)
-				if err != nil {
-					return
-				}
-				if m.ReceivedFrom != self {
-					sum := sha256.Sum256(m.Data)
-					stamp("got", hex.EncodeToString(sum[:]))
-				}
-			}
-		}()
+		err = g.startBare(ps)
 	}
-	out <- "addr " + h.Addrs()[0].String()
+	if err != nil {
+		return err
+	}
+	if stop != nil {
+		defer stop()
+	}
+	g.out <- "addr " + g.h.Addrs()[0].String()
+	return g.serve()
+}
 
+// gossipNode is one gateway process of BenchmarkGossipDelivery.
+type gossipNode struct {
+	i      int
+	ids    []peer.ID
+	roster *members
+	key    ed25519.PrivateKey
+	h      host.Host
+	ctx    context.Context
+	svc    *catalog.Service // with Caravan
+	topic  *pubsub.Topic    // bare GossipSub
+	out    chan string      // lines for the benchmark
+}
+
+// writeLines writes the lines sent to g.out to standard output, flushing
+// whenever none is waiting, and closes done at the end.
+func (g *gossipNode) writeLines(done chan<- struct{}) {
+	w := bufio.NewWriter(os.Stdout)
+	for line := range g.out {
+		w.WriteString(line)
+		w.WriteByte('\n')
+		if len(g.out) == 0 {
+			w.Flush()
+		}
+	}
+	w.Flush()
+	close(done)
+}
+
+func (g *gossipNode) stamp(kind, key string) {
+	g.out <- fmt.Sprintf("%s %s %d", kind, key, time.Now().UnixNano())
+}
+
+// startCaravan runs a catalog service over ps, with its store in dir, that
+// stamps each statement it stores.
+func (g *gossipNode) startCaravan(ps *pubsub.PubSub, dir string) (stop func(), err error) {
+	st, err := store.Open(dir, nil)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := catalog.Open(st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	g.svc, err = catalog.NewService(catalog.ServiceConfig{Host: g.h, PubSub: ps, Topic: testTopic, Catalog: cat, Members: g.roster,
+		AntiEntropy: time.Hour, OnStatement: func(st *manifest.Statement) { g.stamp("got", st.CID().String()) }})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return func() { g.svc.Close(); st.Close() }, nil
+}
+
+// startBare joins the topic with bare GossipSub and stamps each message
+// from another gateway.
+func (g *gossipNode) startBare(ps *pubsub.PubSub) error {
+	var err error
+	if g.topic, err = ps.Join(testTopic); err != nil {
+		return err
+	}
+	sub, err := g.topic.Subscribe()
+	if err != nil {
+		return err
+	}
+	self := g.h.ID()
+	go func() {
+		for {
+			m, err := sub.Next(g.ctx)
+			if err != nil {
+				return
+			}
+			if m.ReceivedFrom != self {
+				sum := sha256.Sum256(m.Data)
+				g.stamp("got", hex.EncodeToString(sum[:]))
+			}
+		}
+	}()
+	return nil
+}
+
+// serve takes the benchmark's commands from standard input until it closes.
+func (g *gossipNode) serve() error {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		f := strings.Fields(in.Text())
 		switch {
-		case len(f) == n+1 && f[0] == "peers":
-			for j := i + 1; j < n; j++ { // a full mesh, as the Keeper makes it
-				if err := h.Connect(ctx, peer.AddrInfo{ID: ids[j], Addrs: []ma.Multiaddr{ma.StringCast(f[1+j])}}); err != nil {
+		case len(f) == len(g.ids)+1 && f[0] == "peers":
+			for j := g.i + 1; j < len(g.ids); j++ { // a full mesh, as the Keeper makes it
+				if err := g.h.Connect(g.ctx, peer.AddrInfo{ID: g.ids[j], Addrs: []ma.Multiaddr{ma.StringCast(f[1+j])}}); err != nil {
 					return err
 				}
 			}
-			out <- "ready"
+			g.out <- "ready"
 		case len(f) == 2 && f[0] == "publish":
 			count, _ := strconv.Atoi(f[1])
-			for m := range count {
-				mf := testkit.Manifest()
-				mf.Publisher = roster.orgs[ids[i]]
-				mf.Dataset = fmt.Sprintf("ds-%d", m)
-				st, err := manifest.SignStatement(mf, key)
-				if err != nil {
-					return err
-				}
-				if svc != nil {
-					stamp("sent", st.CID().String())
-					if err := submit(svc, st, func() { stamp("announced", st.CID().String()) }); err != nil {
-						return err
-					}
-				} else {
-					data := st.Marshal()
-					sum := sha256.Sum256(data)
-					stamp("sent", hex.EncodeToString(sum[:]))
-					stamp("announced", hex.EncodeToString(sum[:]))
-					if err := topic.Publish(ctx, data); err != nil {
-						return err
-					}
-				}
-				time.Sleep(20 * time.Millisecond)
+			if err := g.publish(count); err != nil {
+				return err
 			}
 		default:
-			return fmt.Errorf("gateway %d: unknown command %q", i, in.Text())
+			return fmt.Errorf("gateway %d: unknown command %q", g.i, in.Text())
 		}
 	}
 	return in.Err()
+}
+
+// publish publishes count manifests, 20 ms apart, stamping each as it is
+// sent and as it is handed to GossipSub.
+func (g *gossipNode) publish(count int) error {
+	for m := range count {
+		mf := testkit.Manifest()
+		mf.Publisher = g.roster.orgs[g.ids[g.i]]
+		mf.Dataset = fmt.Sprintf("ds-%d", m)
+		st, err := manifest.SignStatement(mf, g.key)
+		if err != nil {
+			return err
+		}
+		if g.svc != nil {
+			g.stamp("sent", st.CID().String())
+			if err := submit(g.svc, st, func() { g.stamp("announced", st.CID().String()) }); err != nil {
+				return err
+			}
+		} else {
+			data := st.Marshal()
+			sum := sha256.Sum256(data)
+			g.stamp("sent", hex.EncodeToString(sum[:]))
+			g.stamp("announced", hex.EncodeToString(sum[:]))
+			if err := g.topic.Publish(g.ctx, data); err != nil {
+				return err
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
 }
 
 // submit is what a gateway does with a statement of its own: it verifies
@@ -296,29 +346,7 @@ func gossipRun(b *testing.B, n, messages int, withCaravan bool) gossipLatencies 
 		}
 	}()
 	for i := range n {
-		cmd := exec.Command(exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%s,%s", gossipChildEnv, i, n, mode, filepath.Join(dir, fmt.Sprint(i))))
-		cmd.Stderr = os.Stderr
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		p := &gossipProc{cmd: cmd, stdin: stdin, lines: make(chan string, 1024)}
-		procs[i] = p
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				p.lines <- sc.Text()
-			}
-			close(p.lines)
-		}()
+		procs[i] = startGossipProc(b, exe, fmt.Sprintf("%s=%d,%d,%s,%s", gossipChildEnv, i, n, mode, filepath.Join(dir, fmt.Sprint(i))))
 	}
 	expect := func(p *gossipProc, prefix string) string {
 		select {
@@ -345,6 +373,13 @@ func gossipRun(b *testing.B, n, messages int, withCaravan bool) gossipLatencies 
 	time.Sleep(2 * time.Second) // meshes form after a heartbeat or two
 	fmt.Fprintf(procs[0].stdin, "publish %d\n", messages)
 
+	return collectLatencies(b, procs, mode, messages)
+}
+
+// collectLatencies reads every process's stamps until the messages were
+// all announced and delivered, and returns the delivery latencies.
+func collectLatencies(b *testing.B, procs []*gossipProc, mode string, messages int) gossipLatencies {
+	n := len(procs)
 	type stampLine struct {
 		kind, key string
 		at        int64
@@ -392,62 +427,30 @@ func gossipRun(b *testing.B, n, messages int, withCaravan bool) gossipLatencies 
 	return lat
 }
 
-// BenchmarkCatchUp10k measures DESIGN's catch-up goal: a gateway that
-// missed 10,000 manifests converges after reconnecting (goal: within 10 s).
-func BenchmarkCatchUp10k(b *testing.B) {
-	for range b.N {
-		roster := &members{orgs: map[peer.ID]string{}}
-		keyA, keyB := testkit.Key(b), testkit.Key(b)
-		idA, _ := peer.IDFromPrivateKey(nodeKey(keyA))
-		idB, _ := peer.IDFromPrivateKey(nodeKey(keyB))
-		roster.orgs[idA], roster.orgs[idB] = "customs-cn", "customs-kz"
-		start := func(key ed25519.PrivateKey) (*catalog.Service, host.Host, func()) {
-			h, err := p2p.NewHost(p2p.HostConfig{Key: nodeKey(key), Gater: p2p.NewGater(nil, []peer.ID{idA, idB}), Listen: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			ps, _ := p2p.NewPubSub(ctx, h, p2p.PubSubOptions{Topics: []string{testTopic}})
-			st, err := store.Open(b.TempDir(), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			cat, err := catalog.Open(st)
-			if err != nil {
-				b.Fatal(err)
-			}
-			svc, err := catalog.NewService(catalog.ServiceConfig{Host: h, PubSub: ps, Topic: testTopic, Catalog: cat, Members: roster, AntiEntropy: time.Hour})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return svc, h, func() { svc.Close(); cancel(); h.Close(); st.Close() }
-		}
-		a, ha, stopA := start(keyA)
-		var sts []*manifest.Statement
-		for i := range 10000 {
-			m := testkit.Manifest()
-			m.Dataset = fmt.Sprintf("ds-%d", i)
-			st, _ := manifest.SignStatement(m, keyA)
-			sts = append(sts, st)
-		}
-		if _, err := a.Catalog().AddAll(sts); err != nil {
-			b.Fatal(err)
-		}
-		bsvc, hb, stopB := start(keyB)
-		b.StartTimer()
-		t0 := time.Now()
-		if err := hb.Connect(context.Background(), peer.AddrInfo{ID: ha.ID(), Addrs: ha.Addrs()}); err != nil {
-			b.Fatal(err)
-		}
-		for bsvc.Catalog().Len() < 10000 {
-			if time.Since(t0) > 60*time.Second {
-				b.Fatalf("converged %d of 10000 in 60 s", bsvc.Catalog().Len())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		b.ReportMetric(time.Since(t0).Seconds(), "converge-s")
-		b.StopTimer()
-		stopB()
-		stopA()
+// startGossipProc starts the test binary as one gateway of the benchmark,
+// with env saying which.
+func startGossipProc(b *testing.B, exe, env string) *gossipProc {
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), env)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
 	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p := &gossipProc{cmd: cmd, stdin: stdin, lines: make(chan string, 1024)}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+	}()
+	return p
 }

@@ -89,53 +89,8 @@ func BenchmarkFetch(b *testing.B) {
 
 func benchFetch(b *testing.B, n, size int, raw bool, transport string) {
 	ctx := context.Background()
-	nt, err := devnet.Create(filepath.Join(b.TempDir(), "net"), 2)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, o := range nt.Orgs {
-		if err := o.ListenOn(transport); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(nt.Orgs[0].Dir, "policies", "zz-bench.cedar"), []byte(devnet.FetchBenchPolicy), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	var nodes []*node.Node
-	for _, o := range nt.Orgs {
-		nd, err := node.Start(ctx, node.Options{Dir: o.Dir, Logger: benchLogger()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer nd.Close()
-		nodes = append(nodes, nd)
-	}
-	var body bytes.Buffer
-	if size == 0 {
-		if err := sample.Write(&body, "customs-declaration", n, 1, nil); err != nil {
-			b.Fatal(err)
-		}
-	} else {
-		for i := range n {
-			body.Write(bigDeclaration(b, i, size))
-			body.WriteByte('\n')
-		}
-	}
-	cl, _ := api.NewClient(nt.Orgs[0].Dir)
-	pub, err := cl.Publish(ctx, api.PublishRequest{Dataset: "bench", Schema: "customs-declaration", Format: "jsonl", Purposes: []string{"bench"}}, &body, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	nt, nodes, pub := fetchBenchNet(b, n, size, transport)
 	id := cid.MustParse(pub.CID)
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if _, err := nodes[1].CatalogItem(pub.CID); err == nil && len(nodes[1].Host().Network().Peers()) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("manifest not listed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	key, _ := keyfile.Load(node.DataDir(nt.Orgs[1].Dir).Key())
 	f := &fetch.Client{Host: nodes[1].Host(), Key: key, Org: nt.Orgs[1].Org, Store: nodes[1].Store()}
 	stopProfile := func() {}
@@ -202,7 +157,70 @@ func benchFetch(b *testing.B, n, size int, raw bool, transport string) {
 		return
 	}
 	// The same number of bytes over a raw libp2p stream between the same hosts.
-	total := int64(res.Bytes)
+	rawMBs := float64(res.Bytes) / rawCopy(b, nodes, int64(res.Bytes)).Seconds() / 1e6
+	b.ReportMetric(rawMBs, "raw-MB/s")
+	b.ReportMetric(100*fetchMBs/rawMBs, "%-of-raw")
+	b.ReportMetric(100*dataMBs/rawMBs, "data-phase-%-of-raw")
+}
+
+// fetchBenchNet starts two gateways on transport, customs-cn's with the
+// benchmark's policy, and publishes n records of about size bytes (the
+// generated declarations for 0); it returns once customs-kz lists them.
+func fetchBenchNet(b *testing.B, n, size int, transport string) (*devnet.Net, []*node.Node, *api.PublishSummary) {
+	ctx := context.Background()
+	nt, err := devnet.Create(filepath.Join(b.TempDir(), "net"), 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, o := range nt.Orgs {
+		if err := o.ListenOn(transport); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(nt.Orgs[0].Dir, "policies", "zz-bench.cedar"), []byte(devnet.FetchBenchPolicy), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var nodes []*node.Node
+	for _, o := range nt.Orgs {
+		nd, err := node.Start(ctx, node.Options{Dir: o.Dir, Logger: benchLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { nd.Close() })
+		nodes = append(nodes, nd)
+	}
+	var body bytes.Buffer
+	if size == 0 {
+		if err := sample.Write(&body, "customs-declaration", n, 1, nil); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		for i := range n {
+			body.Write(bigDeclaration(b, i, size))
+			body.WriteByte('\n')
+		}
+	}
+	cl, _ := api.NewClient(nt.Orgs[0].Dir)
+	pub, err := cl.Publish(ctx, api.PublishRequest{Dataset: "bench", Schema: "customs-declaration", Format: "jsonl", Purposes: []string{"bench"}}, &body, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if _, err := nodes[1].CatalogItem(pub.CID); err == nil && len(nodes[1].Host().Network().Peers()) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("manifest not listed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nt, nodes, pub
+}
+
+// rawCopy copies total bytes over a raw libp2p stream from nodes[0] to
+// nodes[1], three times, and returns the median time.
+func rawCopy(b *testing.B, nodes []*node.Node, total int64) time.Duration {
+	ctx := context.Background()
 	nodes[0].Host().SetStreamHandler("/bench/raw", func(s network.Stream) {
 		buf := make([]byte, 64<<10)
 		for left := total; left > 0; left -= int64(len(buf)) {
@@ -221,7 +239,7 @@ func benchFetch(b *testing.B, n, size int, raw bool, transport string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start = time.Now()
+		start := time.Now()
 		got, err := io.Copy(io.Discard, s)
 		copies = append(copies, time.Since(start))
 		s.Close()
@@ -230,11 +248,7 @@ func benchFetch(b *testing.B, n, size int, raw bool, transport string) {
 		}
 	}
 	slices.Sort(copies)
-	rawTook := copies[1]
-	rawMBs := float64(total) / rawTook.Seconds() / 1e6
-	b.ReportMetric(rawMBs, "raw-MB/s")
-	b.ReportMetric(100*fetchMBs/rawMBs, "%-of-raw")
-	b.ReportMetric(100*dataMBs/rawMBs, "data-phase-%-of-raw")
+	return copies[1]
 }
 
 // processCPU is the process's user and system CPU time so far.

@@ -124,25 +124,7 @@ func Build(ctx context.Context, src Source, opts BuildOptions, sink func([]Recor
 		}()
 	}
 
-	// The sink runs on a goroutine of its own, in order, so that storing
-	// one batch overlaps with collecting the next.
-	sinks := make(chan *job, 4)
-	sinkErr := make(chan error, 1)
-	go func() {
-		var err error
-		for j := range sinks {
-			if len(j.out) > 0 && err == nil && ctx.Err() == nil { // nothing more once failed
-				if err = sink(j.out); err != nil {
-					cancel()
-				}
-			}
-			select {
-			case free <- j:
-			default:
-			}
-		}
-		sinkErr <- err
-	}()
+	sinks, sinkErr := startSink(ctx, cancel, sink, free)
 
 	res := &BuildResult{}
 	tree := manifest.NewTreeBuilder()
@@ -182,6 +164,31 @@ func Build(ctx context.Context, src Source, opts BuildOptions, sink func([]Recor
 	}
 	res.Tree = head
 	return res, nil
+}
+
+// startSink runs sink on a goroutine of its own, in order, so that storing
+// one batch overlaps with collecting the next; it passes each job on to
+// free, to be reused, and cancels ctx if sink fails. Closing the returned
+// channel ends it, and its error (or nil) is sent on the other.
+func startSink(ctx context.Context, cancel context.CancelFunc, sink func([]Record) error, free chan<- *job) (chan<- *job, <-chan error) {
+	sinks := make(chan *job, 4)
+	sinkErr := make(chan error, 1)
+	go func() {
+		var err error
+		for j := range sinks {
+			if len(j.out) > 0 && err == nil && ctx.Err() == nil { // nothing more once failed
+				if err = sink(j.out); err != nil {
+					cancel()
+				}
+			}
+			select {
+			case free <- j:
+			default:
+			}
+		}
+		sinkErr <- err
+	}()
+	return sinks, sinkErr
 }
 
 // collect keeps the valid records of one processed batch in j.out, with
