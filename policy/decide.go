@@ -148,13 +148,6 @@ func (s *Session) appendKey(r *Record) ([]byte, bool) {
 	return s.b.plan.appendKey(s.key[:0], s.eq, r, s.counter), true
 }
 
-// DecideDirect decides r without the memo. Tests use it as the oracle for
-// memoized decisions; it does not count towards released_today.
-func (s *Session) DecideDirect(r Record) Decision {
-	d, _ := s.direct(&r)
-	return d
-}
-
 // Explain decides r without counting it, and says why.
 func (s *Session) Explain(r Record) Explanation {
 	d, diag := s.direct(&r)

@@ -124,8 +124,8 @@ func TestMemoAgreesWithDirect(t *testing.T) {
 				// Replay directly, with the counter the session had before each record.
 				counter := start
 				for i, r := range recs {
-					direct := b.Fetch(policy.Request{Org: req.Org, Dataset: req.Dataset, Purpose: req.Purpose,
-						Time: req.Time, ReleasedToday: counter}, nil).DecideDirect(r)
+					direct := policy.DecideDirect(b.Fetch(policy.Request{Org: req.Org, Dataset: req.Dataset, Purpose: req.Purpose,
+						Time: req.Time, ReleasedToday: counter}, nil), r)
 					if got[i].Permit != direct.Permit || !slices.Equal(got[i].Policies, direct.Policies) {
 						t.Fatalf("round %d record %d %v (released_today %d): memo %+v, direct %+v",
 							round, i, r.Attrs, counter, got[i], direct)
