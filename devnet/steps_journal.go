@@ -2,7 +2,6 @@ package devnet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -132,25 +131,8 @@ func waitJournals(ctx context.Context, e *Env, min uint64) (map[string]*api.Stat
 
 // firstEntry returns the index of the first entry of a type in dir's own journal.
 func firstEntry(ctx context.Context, dir, typ string) (uint64, error) {
-	logs, err := node.GatewayLogs(dir)
-	if err != nil {
-		return 0, err
-	}
-	own := logs[0]
-	found := errors.New("found")
-	var idx uint64
-	err = journal.Entries(ctx, journal.DirSource(own.Dir), 0, own.Size, own.Size, func(i uint64, data []byte) error {
-		if ev, err := journal.Decode(data); err == nil && ev.Type == typ {
-			idx = i
-			return found
-		}
-		return nil
+	return node.FindEntry(ctx, dir, typ+" entry", func(e []byte) bool {
+		ev, err := journal.Decode(e)
+		return err == nil && ev.Type == typ
 	})
-	if errors.Is(err, found) {
-		return idx, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("no %s entry in %s", typ, own.Origin)
 }

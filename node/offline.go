@@ -33,6 +33,17 @@ func GatewayRoster(dir string) (*Config, *consortium.Roster, error) {
 	return cfg, r, nil
 }
 
+// gatewayTrust returns the config of the gateway in dir and the journal
+// trust of the roster it trusts.
+func gatewayTrust(dir string) (*Config, *journal.Trust, error) {
+	cfg, r, err := GatewayRoster(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := journal.TrustOf(r.Consortium, r)
+	return cfg, t, err
+}
+
 // JournalKeys are an org's journal verifier keys in the signed-note format.
 type JournalKeys struct {
 	Origin  string // the log's origin
@@ -107,11 +118,7 @@ func GatewayLogs(dir string) ([]LogView, error) {
 // ProveEntry writes the tlog-proof of entry index of the gateway's own log,
 // under the smallest witnessed checkpoint that covers it.
 func ProveEntry(ctx context.Context, dir string, index uint64) ([]byte, error) {
-	cfg, r, err := GatewayRoster(dir)
-	if err != nil {
-		return nil, err
-	}
-	t, err := journal.TrustOf(r.Consortium, r)
+	cfg, t, err := gatewayTrust(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -139,9 +146,10 @@ func ProveEntry(ctx context.Context, dir string, index uint64) ([]byte, error) {
 		index, best, t.Threshold)
 }
 
-// FindEntry returns the index of the entry with the given event hash in the
-// gateway's own log (a linear scan).
-func FindEntry(ctx context.Context, dir, hash string) (uint64, error) {
+// FindEntry returns the index of the first entry of the gateway's own log
+// that match accepts (a linear scan). what names the entry sought, for the
+// error that says there is none.
+func FindEntry(ctx context.Context, dir, what string, match func(entry []byte) bool) (uint64, error) {
 	logs, err := GatewayLogs(dir)
 	if err != nil {
 		return 0, err
@@ -150,7 +158,7 @@ func FindEntry(ctx context.Context, dir, hash string) (uint64, error) {
 	found := uint64(0)
 	errFound := errors.New("found")
 	err = journal.Entries(ctx, journal.DirSource(own.Dir), 0, own.Size, own.Size, func(i uint64, e []byte) error {
-		if journal.Hash(e) == hash {
+		if match(e) {
 			found = i
 			return errFound
 		}
@@ -162,7 +170,7 @@ func FindEntry(ctx context.Context, dir, hash string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return 0, fmt.Errorf("no entry with hash %s in the %d entries of %s", hash, own.Size, own.Origin)
+	return 0, fmt.Errorf("no %s in the %d entries of %s", what, own.Size, own.Origin)
 }
 
 // LogCheck is the result of a full check of one log.
@@ -178,11 +186,7 @@ type LogCheck struct {
 // log is consistent with itself and complete), and every entry's event
 // format.
 func VerifyJournals(ctx context.Context, dir string) ([]LogCheck, error) {
-	_, r, err := GatewayRoster(dir)
-	if err != nil {
-		return nil, err
-	}
-	t, err := journal.TrustOf(r.Consortium, r)
+	_, t, err := gatewayTrust(dir)
 	if err != nil {
 		return nil, err
 	}

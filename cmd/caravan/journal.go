@@ -232,7 +232,7 @@ with 'caravan verify FILE --roster consortium.yaml'.`,
 			idx := uint64(entry)
 			if hash != "" {
 				var err error
-				if idx, err = node.FindEntry(ctx, dir, hash); err != nil {
+				if idx, err = node.FindEntry(ctx, dir, "entry with hash "+hash, func(e []byte) bool { return journal.Hash(e) == hash }); err != nil {
 					return err
 				}
 			}

@@ -41,18 +41,7 @@ func TestOpenDropsUncommittedPublish(t *testing.T) {
 		t.Fatalf("before the crash: %+v", st)
 	}
 	s.Close() // no commit: the crash, with the staging file half-written
-
-	s, err = Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if st, _ := s.Stats(); st != (Stats{}) {
-		t.Fatalf("after reopening: %+v, want nothing", st)
-	}
-	if _, err := os.Stat(s.staging); !os.IsNotExist(err) {
-		t.Fatalf("the staging directory is still there: %v", err)
-	}
+	reopenedEmpty(t, dir)
 }
 
 // A crash after the records were ingested but before the manifest batch:
@@ -76,13 +65,23 @@ func TestOpenDropsIngestedButUncommitted(t *testing.T) {
 		t.Fatalf("after the ingestion: %+v", st)
 	}
 	s.Close()
-	s, err = Open(dir, nil)
+	reopenedEmpty(t, dir)
+}
+
+// reopenedEmpty opens the store in dir again and checks that it holds
+// nothing, and no staging file either.
+func reopenedEmpty(t *testing.T, dir string) {
+	t.Helper()
+	s, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	if st, _ := s.Stats(); st != (Stats{}) {
 		t.Fatalf("after reopening: %+v, want nothing", st)
+	}
+	if _, err := os.Stat(s.staging); !os.IsNotExist(err) {
+		t.Fatalf("the staging directory is still there: %v", err)
 	}
 }
 
