@@ -61,13 +61,13 @@ fuzz:
 	$(GO) test ./internal/jcs -run '^$$' -fuzz FuzzCanonicalize -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jcs -run '^$$' -fuzz FuzzParseValue -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jcs -run '^$$' -fuzz FuzzShortDecimal -fuzztime $(FUZZTIME)
-	$(GO) test ./sharing -run '^$$' -fuzz FuzzDecodeStatement -fuzztime $(FUZZTIME)
-	$(GO) test ./sharing -run '^$$' -fuzz FuzzBodyDecoder -fuzztime $(FUZZTIME)
+	$(GO) test ./sharing/manifest -run '^$$' -fuzz FuzzDecodeStatement -fuzztime $(FUZZTIME)
+	$(GO) test ./sharing/manifest -run '^$$' -fuzz FuzzBodyDecoder -fuzztime $(FUZZTIME)
 	$(GO) test ./schemas -run '^$$' -fuzz FuzzCompiledAgrees -fuzztime $(FUZZTIME)
 	$(GO) test ./policy -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 	$(GO) test ./journal -run '^$$' -fuzz FuzzDecodeEvent -fuzztime $(FUZZTIME)
 	$(GO) test ./journal -run '^$$' -fuzz FuzzCheckpointAndProof -fuzztime $(FUZZTIME)
-	$(GO) test ./sharing -run '^$$' -fuzz FuzzDecodeFetchFrame -fuzztime $(FUZZTIME)
+	$(GO) test ./sharing/fetch -run '^$$' -fuzz FuzzDecodeFetchFrame -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

@@ -1,23 +1,22 @@
-// Package node wires a Caravan gateway together and owns its lifecycle:
-// config -> data directory lock -> node key -> trusted roster -> libp2p host
-// -> member keeper -> journal -> policies -> store, catalog and gossip ->
-// journal networking -> fetch server -> control endpoint -> file watchers.
+// Package node wires a Caravan gateway together and owns its lifecycle.
+// Start brings the parts up in order:
 //
-// A gateway's data directory holds:
+//	data directory lock -> config -> node key -> trusted roster (an Index of
+//	its nodes) -> libp2p host, gater and member keeper -> journal log ->
+//	policies (journaled as they come into force) -> store and catalog ->
+//	GossipSub, once, for the topics the services declare -> catalog gossip
+//	and catch-up -> publisher (journal hook, then gossip) -> the journal's
+//	network side (journal/witness) -> fetch server -> the API on the Unix
+//	socket (package api) -> file watchers
 //
-//	caravan.yaml       the configuration (see Config)
-//	node.key           the Ed25519 node key, PKCS#8 PEM, mode 0600
-//	gateway.lock       held (flock) by the running gateway
-//	control.sock       the control endpoint: HTTP over a Unix socket, mode 0600
-//	policies/          the org's Cedar policies (config field "policies")
-//	state/roster.yaml  the last roster this gateway accepted
-//	state/policy-volume.json  records released per org and UTC day
-//	store/             Pebble: statements, records, fetched records, nonces
-//	journal/           log/ (tlog-tiles), mirrors/ORG/, witnessed/, alerts/
-//	fetch/             resume state, receipts, tamper evidence
+// and Close takes them down in the reverse order, within ShutdownTimeout.
 //
-// The control endpoint serves status, roster and policy reloads, publish,
-// catalog, retract, policy explain, fetch, Prometheus metrics (/metrics) and
-// pprof. Only the owner of the data directory can reach it: the socket's
-// file mode is the access control. Client is its Go client.
+// Each flow has its home elsewhere (sharing/publish, sharing/catalog,
+// sharing/fetch, journal/witness, policy); this package holds only what
+// joins them: the adapters that give each its port to the others (the
+// fetch server's Authorizer over the policies and the journal, the
+// publisher's journal hook, the roster in force as the services ask it),
+// the api.Gateway implementation, the requester's side of a fetch (resume
+// state, receipts, --out), and offline access to a data directory's
+// journal for the CLI. dirs.go names every path under the data directory.
 package node
