@@ -265,8 +265,8 @@ func (n *Node) startPubSub(topics ...string) error {
 	var direct []peer.AddrInfo
 	x := n.index.Load()
 	for _, p := range x.All() {
-		if p != n.self {
-			direct = append(direct, peer.AddrInfo{ID: p, Addrs: x.Addrs(p)})
+		if addrs := x.Addrs(p); p != n.self && len(addrs) > 0 {
+			direct = append(direct, peer.AddrInfo{ID: p, Addrs: addrs})
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -121,8 +121,8 @@ func (n *Node) applyRoster(r *consortium.Roster) {
 	x := consortium.NewIndex(r)
 	dial := map[peer.ID][]ma.Multiaddr{}
 	for _, p := range x.All() {
-		if p != n.self {
-			dial[p] = x.Addrs(p)
+		if addrs := x.Addrs(p); p != n.self && len(addrs) > 0 {
+			dial[p] = addrs // a node listed without addresses dials us
 		}
 	}
 	n.index.Store(x)
