@@ -114,6 +114,47 @@ func (c *Client) Retract(ctx context.Context, dataset, reason string) (*CatalogI
 	return &out, c.call(ctx, http.MethodPost, "/v1/retract?"+q.Encode(), nil, &out)
 }
 
+// Schemas lists the registry.
+func (c *Client) Schemas(ctx context.Context) ([]SchemaInfo, error) {
+	var out []SchemaInfo
+	return out, c.call(ctx, http.MethodGet, "/v1/schemas", nil, &out)
+}
+
+// Schema fetches one schema, with its document, by NAME[@VERSION] or
+// OWNER/NAME[@VERSION].
+func (c *Client) Schema(ctx context.Context, ref string) (*SchemaInfo, error) {
+	var out SchemaInfo
+	return &out, c.call(ctx, http.MethodGet, "/v1/schemas/"+ref, nil, &out)
+}
+
+// RegisterSchema registers document as a schema of the gateway's org.
+func (c *Client) RegisterSchema(ctx context.Context, r SchemaRequest, document []byte) (*SchemaInfo, error) {
+	q := url.Values{"name": {r.Name}, "version": {r.Version}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://caravan/v1/schemas?"+q.Encode(), bytes.NewReader(document))
+	if err != nil {
+		return nil, err
+	}
+	var out SchemaInfo
+	return &out, c.send(req, &out)
+}
+
+// PolicySchema fetches the Cedar schema that policies are checked against.
+func (c *Client) PolicySchema(ctx context.Context) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://caravan/v1/policy/schema", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, readError(resp)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+}
+
 // Policy fetches the policy bundle in force and its reload counters.
 func (c *Client) Policy(ctx context.Context) (*PolicyInfo, error) {
 	var out PolicyInfo
@@ -160,6 +201,11 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 	if err != nil {
 		return err
 	}
+	return c.send(req, out)
+}
+
+// send sends req and decodes the answer into out.
+func (c *Client) send(req *http.Request, out any) error {
 	resp, err := c.do(req)
 	if err != nil {
 		return err

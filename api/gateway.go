@@ -12,6 +12,7 @@ import (
 type Gateway interface {
 	Admin
 	Sharing
+	Registry
 	Policies
 	Fetching
 }
@@ -33,6 +34,16 @@ type Sharing interface {
 	Catalog(q CatalogQuery) ([]CatalogEntry, error)
 	CatalogItem(cid string) (*CatalogItem, error)
 	Retract(dataset, reason string) (*CatalogItem, error)
+}
+
+// Registry is the consortium's dataset schemas.
+type Registry interface {
+	Schemas() []SchemaInfo
+	Schema(ref string) (*SchemaInfo, error)
+	// RegisterSchema registers a document as a schema of this org.
+	RegisterSchema(ctx context.Context, req SchemaRequest, document []byte) (*SchemaInfo, error)
+	// PolicySchema is the Cedar schema generated from the registry.
+	PolicySchema() []byte
 }
 
 // Policies is the policy bundle in force.

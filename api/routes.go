@@ -18,6 +18,10 @@ const (
 	RouteCatalog       = "GET /v1/catalog"          // query: CatalogQuery -> []CatalogEntry
 	RouteCatalogItem   = "GET /v1/catalog/{cid}"    // -> CatalogItem; 404 if not held
 	RouteRetract       = "POST /v1/retract"         // query: dataset, reason -> CatalogItem; 409 if refused
+	RouteSchemas       = "GET /v1/schemas"          // -> []SchemaInfo
+	RouteSchema        = "GET /v1/schemas/{ref...}" // NAME[@VERSION] or OWNER/NAME[@VERSION] -> SchemaInfo with its document; 404 if unknown
+	RouteSchemaAdd     = "POST /v1/schemas"         // query: SchemaRequest; body: the document -> SchemaInfo; 400 if invalid, 409 if refused
+	RoutePolicySchema  = "GET /v1/policy/schema"    // the Cedar schema policies are checked against (text)
 	RoutePolicy        = "GET /v1/policy"           // -> PolicyInfo
 	RoutePolicyReload  = "POST /v1/policy/reload"   // -> PolicyInfo; 409 if refused
 	RoutePolicyExplain = "POST /v1/policy/explain"  // body: ExplainRequest -> ExplainResult
@@ -96,6 +100,10 @@ type PolicyStatus struct {
 	Accepted  uint64    `json:"reloads_accepted"`
 	Refused   uint64    `json:"reloads_refused"`
 	LastError string    `json:"last_error,omitempty"`
+	// Waiting, if set, is why the policy directory's bundle is not in force
+	// yet: it reads attributes that no schema in the registry declares yet
+	// (a new gateway catching up). Meanwhile every fetch is denied.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // PublishRequest is POST /v1/publish's query; the body is the records.
@@ -162,6 +170,32 @@ type CatalogEntry struct {
 type CatalogItem struct {
 	Statement json.RawMessage `json:"statement"`
 	Entry     *CatalogEntry   `json:"entry,omitempty"`
+}
+
+// SchemaRequest is POST /v1/schemas's query: the name and version to
+// register a document under ("" takes the document's own x-caravan-schema).
+type SchemaRequest struct {
+	Name, Version string
+}
+
+// SchemaInfo is one schema of the registry.
+type SchemaInfo struct {
+	Owner      string            `json:"owner"`
+	Name       string            `json:"name"`
+	Version    string            `json:"version"` // MAJOR.MINOR
+	CID        string            `json:"cid"`     // of the document: what manifests pin
+	Title      string            `json:"title,omitempty"`
+	Statement  string            `json:"statement,omitempty"` // the registration's CID, when just registered
+	Attributes []SchemaAttribute `json:"attributes"`          // policy attributes and their Cedar types
+	Sensitive  []string          `json:"sensitive,omitempty"` // paths of sensitive fields
+	Compiled   bool              `json:"compiled"`            // validated by the compiled validator (else jsonschema/v6)
+	Document   json.RawMessage   `json:"document,omitempty"`
+}
+
+// SchemaAttribute is a policy attribute and its Cedar type.
+type SchemaAttribute struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
 }
 
 // PolicyInfo is the policy bundle in force.

@@ -54,6 +54,13 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 	s.mux.HandleFunc(RouteCatalog, s.catalog)
 	s.mux.HandleFunc(RouteCatalogItem, s.catalogItem)
 	s.mux.HandleFunc(RouteRetract, s.retract)
+	s.mux.HandleFunc(RouteSchemas, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, nonNil(g.Schemas())) })
+	s.mux.HandleFunc(RouteSchema, s.schema)
+	s.mux.HandleFunc(RouteSchemaAdd, s.registerSchema)
+	s.mux.HandleFunc(RoutePolicySchema, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write(g.PolicySchema())
+	})
 	s.mux.HandleFunc(RoutePolicy, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.Policy()) })
 	s.mux.HandleFunc(RoutePolicyReload, s.policyReload)
 	s.mux.HandleFunc(RoutePolicyExplain, s.explain)
@@ -155,16 +162,47 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+func nonNil[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
+}
+
+func (s *Server) schema(w http.ResponseWriter, r *http.Request) {
+	info, err := s.g.Schema(r.PathValue("ref"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) registerSchema(w http.ResponseWriter, r *http.Request) {
+	doc, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err == nil && len(doc) > maxJSONBody {
+		err = fmt.Errorf("document larger than %d bytes", maxJSONBody)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	q := r.URL.Query()
+	info, err := s.g.RegisterSchema(r.Context(), SchemaRequest{Name: q.Get("name"), Version: q.Get("version")}, doc)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
 func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 	list, err := s.g.Catalog(catalogQueryOf(r.URL.Query()))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	if list == nil {
-		list = []CatalogEntry{}
-	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, nonNil(list))
 }
 
 func (s *Server) catalogItem(w http.ResponseWriter, r *http.Request) {

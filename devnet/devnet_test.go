@@ -200,6 +200,9 @@ func TestKill9DuringPublish(t *testing.T) {
 	start()
 	defer nt.Stop(5 * time.Second)
 	cl, _ := api.NewClient(o.Dir)
+	if err := devnet.RegisterDemoSchema(ctx, cl, "shipment-event"); err != nil {
+		t.Fatal(err)
+	}
 	publish := func(n int, onEvent func(api.PublishEvent)) (*api.PublishSummary, error) {
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(sample.Write(pw, "shipment-event", n, 3, nil)) }()
@@ -237,8 +240,8 @@ func TestKill9DuringPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Catalog.Statements != 1 {
-		t.Fatalf("after the restart the catalog holds %d statements, want 1", st.Catalog.Statements)
+	if st.Catalog.Statements != 2 {
+		t.Fatalf("after the restart the catalog holds %d statements, want 2 (the schema's registration and the first dataset)", st.Catalog.Statements)
 	}
 	if r := o.Stop(5 * time.Second); r.ExitCode != 0 {
 		t.Fatalf("stop: %+v", r)
@@ -247,8 +250,8 @@ func TestKill9DuringPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after != (store.Stats{Statements: 1, Records: 1000}) {
-		t.Fatalf("after restart: %+v, want exactly the first dataset (1 statement, 1000 records)", after)
+	if after != (store.Stats{Statements: 2, Records: 1000}) {
+		t.Fatalf("after restart: %+v, want the schema's registration and exactly the first dataset (2 statements, 1000 records)", after)
 	}
 	if left, _ := filepath.Glob(filepath.Join(storeDir, "staging", "*")); len(left) != 0 {
 		t.Fatalf("staging files left after restart: %v", left)

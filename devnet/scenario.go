@@ -40,6 +40,7 @@ type Env struct {
 	Records int
 
 	published []string // manifest CIDs published so far, in order
+	schemas   int      // schemas registered so far (statements too)
 	fetches   []fetchOutcome
 }
 

@@ -30,6 +30,7 @@ func demoScenario() Scenario {
 			{"start every gateway as its own OS process", stepStart},
 			{"the gateways form a full mesh", stepMesh},
 			{"a node that is not in the roster is refused by every gateway", stepOutsider},
+			{"customs-cn registers the demo's four dataset schemas; every gateway holds them and puts its policies in force", stepRegisterSchemas},
 			{"customs-cn publishes a generated dataset of customs declarations", stepPublish},
 			{"the other gateways list it", stepOthersList},
 			{"customs-cn's policies decide per record, explain, filter discovery, and survive a broken edit", stepPolicies},

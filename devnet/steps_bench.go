@@ -68,6 +68,9 @@ func stepPublishBench(ctx context.Context, e *Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := RegisterDemoSchemas(ctx, cl); err != nil {
+		return "", err
+	}
 	cpuBefore, _ := cpuOf(o.PID())
 	start := time.Now()
 	// As `caravan publish FILE` does: the gateway reads the file itself.

@@ -20,6 +20,9 @@ func publish(ctx context.Context, o *Org, dataset, schema string, count int, see
 	if err != nil {
 		return nil, err
 	}
+	if err := RegisterDemoSchemas(ctx, cl); err != nil {
+		return nil, fmt.Errorf("%s registering the demo's schemas: %w", o.Org, err)
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(sample.Write(pw, schema, count, seed, nil)) }()
 	res, err := cl.Publish(ctx, api.PublishRequest{Dataset: dataset, Schema: schema, Labels: labels, Purposes: purposes,
@@ -134,7 +137,7 @@ func stepConverge(ctx context.Context, e *Env) (string, error) {
 			if first == "" {
 				first = st.Catalog.Digest
 			}
-			same = same && st.Catalog.Digest == first && st.Catalog.Statements == len(e.published)
+			same = same && st.Catalog.Digest == first && st.Catalog.Statements == len(e.published)+e.schemas
 		}
 		if same {
 			break
@@ -166,5 +169,5 @@ func stepConverge(ctx context.Context, e *Env) (string, error) {
 		tw.Flush()
 	}
 	e.figure(fmt.Sprintf("catch-up: %s restart to an equal catalog", c.Org), took.Round(time.Millisecond).String(), "")
-	return fmt.Sprintf("%s restarted and converged in %v; all %d catalogs are equal (%d statements)", c.Org, took.Round(time.Millisecond), len(e.Net.Orgs), len(e.published)), nil
+	return fmt.Sprintf("%s restarted and converged in %v; all %d catalogs are equal (%d statements)", c.Org, took.Round(time.Millisecond), len(e.Net.Orgs), len(e.published)+e.schemas), nil
 }

@@ -23,6 +23,7 @@ const (
 	TypeReceipt  = "receipt"  // this org received records from a partner
 	TypePolicy   = "policy"   // a policy bundle was put in force
 	TypeRoster   = "roster"   // a roster version was put in force
+	TypeSchema   = "schema"   // this org registered a dataset schema
 )
 
 // MaxEventSize bounds one encoded event.
@@ -41,11 +42,12 @@ type Event struct {
 	Org  string    `json:"org"`  // the org whose journal this is
 
 	Dataset  string `json:"dataset,omitempty"`  // dataset name (publish, retract, decision, receipt)
-	Manifest string `json:"manifest,omitempty"` // manifest CID (publish, decision, receipt); retraction statement CID (retract)
+	Manifest string `json:"manifest,omitempty"` // manifest CID (publish, decision, receipt); retraction statement CID (retract); registration statement CID (schema)
 	Version  uint64 `json:"version,omitempty"`  // dataset version (publish)
 	Records  uint64 `json:"records,omitempty"`  // record count (publish)
 	Root     string `json:"root,omitempty"`     // record-tree root (publish)
-	Schema   string `json:"schema,omitempty"`   // ID@VERSION (publish)
+	Schema   string `json:"schema,omitempty"`   // NAME@MAJOR (publish); NAME@MAJOR.MINOR (schema)
+	Document string `json:"document,omitempty"` // CID of the schema document (schema)
 
 	Requester  string `json:"requester,omitempty"`  // org that asked (decision)
 	Provider   string `json:"provider,omitempty"`   // org that answered (receipt)
@@ -173,6 +175,15 @@ func (e *Event) check() error {
 		if e.Bundle == "" {
 			return bad("bundle")
 		}
+	case TypeSchema:
+		switch {
+		case e.Schema == "":
+			return bad("schema")
+		case e.Manifest == "":
+			return bad("manifest")
+		case e.Document == "":
+			return bad("document")
+		}
 	case TypeRoster:
 		if e.RosterVersion == 0 {
 			return bad("roster_version")
@@ -203,6 +214,8 @@ func (e *Event) Summary() string {
 		return fmt.Sprintf("policy bundle %s in force (was %s)", e.Bundle, orNone(e.Previous))
 	case TypeRoster:
 		return fmt.Sprintf("roster version %d in force (digest %.16s)", e.RosterVersion, e.RosterDigest)
+	case TypeSchema:
+		return fmt.Sprintf("schema %s registered: document %s, statement %s", e.Schema, e.Document, e.Manifest)
 	}
 	return e.Type
 }

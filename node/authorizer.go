@@ -25,20 +25,17 @@ func (a authorizer) Authorize(_ context.Context, req *fetch.Request, m *manifest
 	if !ok {
 		return nil, fmt.Errorf("org %q is not in the roster", req.Org)
 	}
-	s, err := n.schemas.Lookup(fmt.Sprintf("%s@%d", m.Schema.ID, m.Schema.Version))
+	s, err := n.schemaFor(m)
 	if err != nil {
 		return nil, err
 	}
-	ex, err := policy.NewExtractor(s.PolicyAttributes)
-	if err != nil {
-		return nil, err
-	}
+	b := n.Policies() // the session keeps this bundle, whatever reloads happen
+	ex := b.Vocabulary().ExtractorFor(s)
 	preq := policy.Request{Org: who, Dataset: datasetEntity(m), Purpose: req.Purpose, Time: time.Now().UTC(),
 		Node: req.Node, Selected: len(req.Select)}
 	if owner, ok := n.orgEntity(m.Publisher); ok {
 		preq.Owner = &owner
 	}
-	b := n.Policies() // the session keeps this bundle, whatever reloads happen
 	return &decider{n: n, session: b.Fetch(preq, n.policies.ledger), bundle: b.CID(), ex: ex}, nil
 }
 

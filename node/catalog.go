@@ -10,9 +10,10 @@ import (
 )
 
 // Catalog lists catalog entries; with q.As, only this org's datasets that
-// org may discover under the policies in force.
+// org may discover under the policies in force. A dataset whose schema has
+// not reached this gateway's registry yet is not listed until it has.
 func (n *Node) Catalog(q api.CatalogQuery) ([]api.CatalogEntry, error) {
-	list := n.catalog.List(catalog.Filter{Org: q.Org, Schema: q.Schema, Label: q.Label, All: q.All})
+	list := n.listed(catalog.Filter{Org: q.Org, Schema: q.Schema, Label: q.Label, All: q.All})
 	if q.As != "" {
 		var err error
 		if list, err = n.discoverable(q.As, list); err != nil {
@@ -53,6 +54,19 @@ func (n *Node) Retract(dataset, reason string) (*api.CatalogItem, error) {
 		return nil, err
 	}
 	return &api.CatalogItem{Statement: st.Marshal()}, nil
+}
+
+// listed is the catalog's list, less the manifests whose schema the
+// registry lacks.
+func (n *Node) listed(f catalog.Filter) []catalog.Entry {
+	list := n.catalog.List(f)
+	out := list[:0]
+	for _, e := range list {
+		if _, err := n.schemaFor(e.Manifest); err == nil {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func entryOf(e catalog.Entry) api.CatalogEntry {

@@ -39,7 +39,7 @@ func (n *Node) Explain(req api.ExplainRequest) (*api.ExplainResult, error) {
 		return nil, err
 	}
 	m := entry.Manifest
-	schema, err := n.schemas.Lookup(fmt.Sprintf("%s@%d", m.Schema.ID, m.Schema.Version))
+	schema, err := n.schemaFor(m)
 	if err != nil {
 		return nil, err
 	}
@@ -58,11 +58,8 @@ func (n *Node) Explain(req api.ExplainRequest) (*api.ExplainResult, error) {
 	if !ok {
 		return nil, errors.New("record: not a JSON object")
 	}
-	ex, err := policy.NewExtractor(schema.PolicyAttributes)
-	if err != nil {
-		return nil, err
-	}
-	attrs, err := ex.Extract(obj)
+	b := n.Policies()
+	attrs, err := b.Vocabulary().ExtractorFor(schema).Extract(obj)
 	if err != nil {
 		return nil, fmt.Errorf("record: %w", err)
 	}
@@ -75,7 +72,6 @@ func (n *Node) Explain(req api.ExplainRequest) (*api.ExplainResult, error) {
 		preq.Owner = &owner
 	}
 	preq.ReleasedToday = n.policies.ledger.Released(preq.Day(), org.ID)
-	b := n.Policies()
 	rec := policy.Record{ID: cids.OfJSON(canon).String(), Attrs: attrs}
 	e := b.Fetch(preq, nil).Explain(rec)
 	res := &api.ExplainResult{Decision: "deny", Errors: e.Errors, Bundle: e.Bundle, Org: org,

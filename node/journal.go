@@ -45,8 +45,8 @@ func (n *Node) Append(ctx context.Context, e *journal.Event) (uint64, error) {
 	return n.journal.Append(ctx, e)
 }
 
-// journalStatement journals this org's publish or retraction before it is
-// announced (the publisher's Journal hook): the entry is durable before the
+// journalStatement journals this org's publish, retraction or schema
+// registration before it is announced (the publisher's Journal hook): the entry is durable before the
 // world hears of the statement.
 func (n *Node) journalStatement(st *manifest.Statement) error {
 	e := &journal.Event{Manifest: st.CID().String()}
@@ -64,6 +64,12 @@ func (n *Node) journalStatement(st *manifest.Statement) error {
 			return err
 		}
 		e.Type, e.Dataset = journal.TypeRetract, r.Dataset
+	case manifest.TypeRegistration:
+		r, err := st.Registration()
+		if err != nil {
+			return err
+		}
+		e.Type, e.Schema, e.Document, e.Time = journal.TypeSchema, r.Name+"@"+r.Version, r.DocumentCID().String(), r.Created
 	default:
 		return nil
 	}

@@ -82,7 +82,7 @@ type Node struct {
 	journal     *journal.Log
 	witness     *witness.Service
 	policies    *policyEngine
-	schemas     *schemas.Registry
+	registry    *schemas.Registry // the consortium's dataset schemas (registry.go)
 	store       *store.Store
 	catalog     *catalog.Catalog
 	gossip      *catalog.Service
@@ -129,6 +129,9 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.applyRoster(roster)
 	if err := n.openJournal(); err != nil {
+		return nil, err
+	}
+	if err := n.openStore(); err != nil {
 		return nil, err
 	}
 	hooks := []func(PolicyChange){n.journalPolicy}
@@ -180,27 +183,32 @@ func (n *Node) loadKey() error {
 	return err
 }
 
-// startServices opens the store and the catalog, starts GossipSub once for
-// the topics of the catalog and the journal, and the services over them:
-// the catalog's gossip and catch-up, the publisher, the journal's network
-// side and the fetch server.
-func (n *Node) startServices() error {
+// openStore opens the store and the catalog, and the schema registry that
+// the catalog's registrations make (the policies are checked against it).
+func (n *Node) openStore() error {
 	var err error
-	if n.schemas, err = schemas.Default(); err != nil {
-		return err
-	}
 	if n.store, err = store.Open(n.dir.Store(), n.log.Named("store")); err != nil {
 		return err
 	}
 	if n.catalog, err = catalog.Open(n.store); err != nil {
 		return err
 	}
+	n.loadRegistry()
+	return nil
+}
+
+// startServices starts GossipSub once for the topics of the catalog and the
+// journal, and the services over them: the catalog's gossip and catch-up,
+// the publisher, the journal's network side and the fetch server.
+func (n *Node) startServices() error {
+	var err error
 	consortiumName := n.Roster().Consortium
 	if err := n.startPubSub(catalog.Topic(consortiumName), witness.Topic(consortiumName)); err != nil {
 		return err
 	}
 	if n.gossip, err = catalog.NewService(catalog.ServiceConfig{Host: n.host, PubSub: n.pubsub, Topic: catalog.Topic(consortiumName),
-		Catalog: n.catalog, Members: members{n}, Log: n.log.Named("catalog")}); err != nil {
+		Catalog: n.catalog, Members: members{n}, Log: n.log.Named("catalog"),
+		Check: checkStatement, OnStatement: n.addRegistration}); err != nil {
 		return err
 	}
 	n.publisher = publish.New(publish.Config{Store: n.store, Catalog: n.catalog, Key: n.signer, Org: n.cfg.Org,
@@ -291,8 +299,8 @@ func (n *Node) Dir() string { return string(n.dir) }
 // Store returns the gateway's Pebble store.
 func (n *Node) Store() *store.Store { return n.store }
 
-// Schemas returns the dataset schema registry.
-func (n *Node) Schemas() *schemas.Registry { return n.schemas }
+// Registry returns the dataset schema registry.
+func (n *Node) Registry() *schemas.Registry { return n.registry }
 
 func (n *Node) addrStrings() []string {
 	var out []string

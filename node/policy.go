@@ -37,6 +37,11 @@ type policyEngine struct {
 	refused  atomic.Uint64
 	lastErr  atomic.Pointer[string]
 	onChange []func(PolicyChange)
+	// waiting holds the problems of the policy directory's bundle while it
+	// waits for the registry to declare the attributes it reads (a new
+	// gateway catching up); meanwhile the empty bundle, which denies
+	// everything, is in force.
+	waiting atomic.Pointer[string]
 }
 
 type loadedBundle struct {
@@ -46,12 +51,25 @@ type loadedBundle struct {
 
 // startPolicies loads the policy directory, which must hold a valid bundle
 // (an empty directory is one: it denies everything), and opens the ledger.
+// A bundle whose only problems are attributes that no schema in the
+// registry declares yet waits for them (see policyEngine.waiting).
 func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
 	pe := &policyEngine{dir: n.cfg.Policies, onChange: hooks}
 	if err := os.MkdirAll(pe.dir, 0o700); err != nil {
 		return fmt.Errorf("policies: %w", err)
 	}
-	b, err := policy.Load(pe.dir)
+	v, err := n.vocabulary()
+	if err != nil {
+		return err
+	}
+	b, err := policy.Load(pe.dir, v)
+	if undeclaredOnly(err) {
+		msg := err.Error()
+		pe.waiting.Store(&msg)
+		n.log.Named("policy").Warn("the policies read attributes that no registered schema declares yet; every fetch is denied until the registry has them",
+			zap.String("dir", pe.dir), zap.Strings("problems", problems(err.(*policy.BundleError))))
+		b, err = policy.Parse(nil, v)
+	}
 	if err != nil {
 		return fmt.Errorf("policies in %s: %w", pe.dir, err)
 	}
@@ -97,7 +115,17 @@ func (n *Node) ReloadPolicies() error {
 	defer pe.mu.Unlock()
 	log := n.log.Named("policy")
 	old := pe.current.Load().bundle
-	b, err := policy.Load(pe.dir)
+	v, err := n.vocabulary()
+	if err != nil {
+		return err
+	}
+	b, err := policy.Load(pe.dir, v)
+	if err != nil && undeclaredOnly(err) && pe.waiting.Load() != nil {
+		msg := err.Error()
+		pe.waiting.Store(&msg)
+		log.Info("the policies still wait for the registry to declare attributes", zap.Strings("problems", problems(err.(*policy.BundleError))))
+		return err
+	}
 	if err != nil {
 		pe.refused.Add(1)
 		n.metrics.policyReload(false)
@@ -113,6 +141,7 @@ func (n *Node) ReloadPolicies() error {
 		return err
 	}
 	pe.lastErr.Store(nil)
+	pe.waiting.Store(nil)
 	if b.CID() == old.CID() {
 		return nil
 	}
@@ -120,6 +149,20 @@ func (n *Node) ReloadPolicies() error {
 	n.metrics.policyReload(true)
 	n.putPolicy(b, old.CID())
 	return nil
+}
+
+// undeclaredOnly reports whether err is a bundle whose only problems are
+// attributes that no schema in the registry declares.
+func undeclaredOnly(err error) bool {
+	var be *policy.BundleError
+	return errors.As(err, &be) && be.OnlyUndeclared()
+}
+
+// policiesWaiting reloads the policies if they wait for the registry.
+func (n *Node) policiesWaiting() {
+	if n.policies != nil && n.policies.waiting.Load() != nil {
+		_ = n.ReloadPolicies() // logged there
+	}
 }
 
 func problems(be *policy.BundleError) []string {
@@ -147,6 +190,9 @@ func (n *Node) policyStatus() api.PolicyStatus {
 		Accepted: pe.accepted.Load(), Refused: pe.refused.Load()}
 	if e := pe.lastErr.Load(); e != nil {
 		st.LastError = *e
+	}
+	if w := pe.waiting.Load(); w != nil {
+		st.Waiting = *w
 	}
 	return st
 }

@@ -30,6 +30,7 @@ func policyDir(c *testkit.Cluster, i int) string { return filepath.Join(c.Dir(i)
 
 func TestPolicyHotReload(t *testing.T) {
 	c := testkit.NewCluster(t, 1)
+	c.RegisterDemoSchemasOffline(0)
 	var mu sync.Mutex
 	var changes []node.PolicyChange
 	n, err := node.Start(context.Background(), node.Options{Dir: c.Dir(0), Logger: zaptest.NewLogger(t),
@@ -91,7 +92,7 @@ forbid (principal, action == Action::"fetch", resource) when { context.purpose =
 	if n.Policies() != second {
 		t.Error("a schema-invalid bundle was put in force")
 	}
-	if e := n.Status().Policy.LastError; !strings.Contains(e, "typo.cedar:1:") || !strings.Contains(e, "clasification") {
+	if e := n.Status().Policy.LastError; !strings.Contains(e, "typo.cedar:3:") || !strings.Contains(e, "clasification") {
 		t.Errorf("last error %q", e)
 	}
 
@@ -128,6 +129,7 @@ func TestExplainAndDiscoverThroughControlSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testkit.RegisterDemoSchemas(t, []*node.Node{n}, cl)
 	ctx := context.Background()
 	var body bytes.Buffer
 	if err := sample.Write(&body, "customs-declaration", 20, 1, nil); err != nil {

@@ -18,7 +18,7 @@ import (
 // Publish publishes the records read from body, or from the file req.Path,
 // as the next version of one of this org's datasets.
 func (n *Node) Publish(ctx context.Context, req api.PublishRequest, body io.Reader, event func(api.PublishEvent) error) (*api.PublishSummary, error) {
-	schema, err := n.schemas.Lookup(req.Schema)
+	schema, err := n.registry.Lookup(req.Schema)
 	if err != nil {
 		return nil, api.Errorf(http.StatusBadRequest, "%v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/node"
 
 	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/schemas/sample"
@@ -19,11 +20,12 @@ import (
 // ErrUnreadableHere, so the client can stream instead.
 func TestPublishFileReadByTheGateway(t *testing.T) {
 	c := testkit.NewCluster(t, 1)
-	c.Start(0)
+	n := c.Start(0)
 	cl, err := api.NewClient(c.Dir(0))
 	if err != nil {
 		t.Fatal(err)
 	}
+	testkit.RegisterDemoSchemas(t, []*node.Node{n}, cl)
 	path := filepath.Join(t.TempDir(), "declarations.jsonl")
 	f, err := os.Create(path)
 	if err != nil {

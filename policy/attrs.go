@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cedar-policy/cedar-go/types"
@@ -27,34 +25,6 @@ type Extractor struct {
 type field struct {
 	name types.String
 	typ  resolved.IsType
-}
-
-var recordShape = sync.OnceValues(func() (resolved.RecordType, error) {
-	s, err := resolvedSchema()
-	if err != nil {
-		return nil, err
-	}
-	return s.Entities[TypeRecord].Shape, nil
-})
-
-// NewExtractor returns an extractor for the named attributes. Each must be
-// declared on Record in the Cedar schema.
-func NewExtractor(names []string) (*Extractor, error) {
-	shape, err := recordShape()
-	if err != nil {
-		return nil, err
-	}
-	e := &Extractor{}
-	for _, n := range names {
-		a, ok := shape[types.String(n)]
-		if !ok || n == string(attrDataset) {
-			return nil, fmt.Errorf("policy: attribute %q is not declared on Record in the Cedar schema", n)
-		}
-		e.fields = append(e.fields, field{name: types.String(n), typ: a.Type})
-	}
-	slices.SortFunc(e.fields, func(a, b field) int { return strings.Compare(string(a.name), string(b.name)) })
-	e.fields = slices.CompactFunc(e.fields, func(a, b field) bool { return a.name == b.name })
-	return e, nil
 }
 
 // Record returns the policy view of a record: its id (CID) and attributes,

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,16 +12,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/cedar-policy/cedar-go"
 	xast "github.com/cedar-policy/cedar-go/x/exp/ast"
-	"github.com/cedar-policy/cedar-go/x/exp/schema"
-	"github.com/cedar-policy/cedar-go/x/exp/schema/resolved"
 	"github.com/cedar-policy/cedar-go/x/exp/schema/validate"
-
-	"github.com/caravan-consortium/caravan/schemas"
 )
 
 // Ext is the extension of policy files. Other files in a bundle directory
@@ -43,6 +39,9 @@ type Problem struct {
 	File string
 	Line int // 0 when the problem is about the whole file or bundle
 	Msg  string
+	// Undeclared is the record attribute the problem is about when it is
+	// that no schema in the registry declares it; "" otherwise.
+	Undeclared string
 }
 
 func (p Problem) String() string {
@@ -71,6 +70,18 @@ func (e *BundleError) Error() string {
 
 func (e *BundleError) Unwrap() error { return ErrInvalid }
 
+// OnlyUndeclared reports whether every problem is a record attribute that
+// no schema declares: a bundle that a registry which has not caught up yet
+// refuses, and that a fuller one may accept.
+func (e *BundleError) OnlyUndeclared() bool {
+	for _, p := range e.Problems {
+		if p.Undeclared == "" {
+			return false
+		}
+	}
+	return len(e.Problems) > 0
+}
+
 // Policy is one policy of a bundle.
 type Policy struct {
 	ID     string // its @id annotation, unique in the bundle
@@ -84,6 +95,7 @@ type Policy struct {
 // Bundle is a validated, immutable set of policies. It is safe for concurrent
 // use.
 type Bundle struct {
+	vocab    *Vocabulary
 	cid      string
 	files    []File
 	policies []*Policy // sorted by ID
@@ -91,6 +103,9 @@ type Bundle struct {
 	list     policyList
 	plan     memoPlan
 }
+
+// Vocabulary is the vocabulary the bundle was checked against.
+func (b *Bundle) Vocabulary() *Vocabulary { return b.vocab }
 
 // CID is the bundle's content identifier (see schemas/policy.md).
 func (b *Bundle) CID() string { return b.cid }
@@ -104,15 +119,16 @@ func (b *Bundle) Policies() []*Policy { return slices.Clone(b.policies) }
 // Policy returns the policy with the given id, or nil.
 func (b *Bundle) Policy(id string) *Policy { return b.byID[id] }
 
-// Load reads every *.cedar file directly in dir (not in subdirectories) and
-// returns the bundle, or an error wrapping ErrInvalid that names each problem's
-// file and line. An empty directory is a valid bundle that denies everything.
-func Load(dir string) (*Bundle, error) {
-	return LoadFS(os.DirFS(dir), ".")
+// Load reads every *.cedar file directly in dir (not in subdirectories),
+// checks it against v, and returns the bundle, or an error wrapping
+// ErrInvalid that names each problem's file and line. An empty directory is
+// a valid bundle that denies everything.
+func Load(dir string, v *Vocabulary) (*Bundle, error) {
+	return LoadFS(os.DirFS(dir), ".", v)
 }
 
 // LoadFS is Load on a file system.
-func LoadFS(fsys fs.FS, dir string) (*Bundle, error) {
+func LoadFS(fsys fs.FS, dir string, v *Vocabulary) (*Bundle, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
@@ -138,17 +154,15 @@ func LoadFS(fsys fs.FS, dir string) (*Bundle, error) {
 		}
 		files[e.Name()] = data
 	}
-	return Parse(files)
+	return Parse(files, v)
 }
 
 // Parse builds a bundle from file names and contents. It parses every file,
-// checks each policy against the Cedar schema (strict mode) and requires one
-// unique @id per policy. It reports all problems it finds, not only the first.
-func Parse(files map[string][]byte) (*Bundle, error) {
-	v, err := validator()
-	if err != nil {
-		return nil, err
-	}
+// checks each policy against the vocabulary's Cedar schema (strict mode) and
+// requires one unique @id per policy. It reports all problems it finds, not
+// only the first, each at the line of the expression it is about where the
+// checker names one (an attribute), else at the policy's.
+func Parse(files map[string][]byte, v *Vocabulary) (*Bundle, error) {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
@@ -156,7 +170,7 @@ func Parse(files map[string][]byte) (*Bundle, error) {
 	sort.Strings(names)
 
 	var probs []Problem
-	b := &Bundle{byID: map[string]*Policy{}}
+	b := &Bundle{vocab: v, byID: map[string]*Policy{}}
 	for _, name := range names {
 		data := files[name]
 		if strings.ContainsAny(name, `/\`) || name == "" || !utf8.ValidString(name) {
@@ -169,8 +183,13 @@ func Parse(files map[string][]byte) (*Bundle, error) {
 			probs = append(probs, parseProblem(name, err))
 			continue
 		}
-		for _, p := range list {
-			probs = append(probs, b.add(v, name, p)...)
+		for i, p := range list {
+			end := len(data)
+			if i+1 < len(list) {
+				end = list[i+1].Position().Offset
+			}
+			src := source{file: name, data: data, start: p.Position().Offset, end: end}
+			probs = append(probs, b.add(v.validator, src, p)...)
 		}
 	}
 	if len(probs) > 0 {
@@ -186,9 +205,16 @@ func Parse(files map[string][]byte) (*Bundle, error) {
 	return b, nil
 }
 
+// source is where a policy is written: its file, and its span of the file.
+type source struct {
+	file       string
+	data       []byte
+	start, end int
+}
+
 // add checks one parsed policy and adds it to b.
-func (b *Bundle) add(v *validate.Validator, file string, p *cedar.Policy) []Problem {
-	line := p.Position().Line
+func (b *Bundle) add(v *validate.Validator, src source, p *cedar.Policy) []Problem {
+	file, line := src.file, p.Position().Line
 	id, ok := p.Annotations()["id"]
 	if !ok || strings.TrimSpace(string(id)) == "" {
 		return []Problem{{File: file, Line: line, Msg: `policy has no @id("...") annotation; decisions name policies by it`}}
@@ -201,10 +227,21 @@ func (b *Bundle) add(v *validate.Validator, file string, p *cedar.Policy) []Prob
 		prefix := fmt.Sprintf("for policy `%s`, ", id)
 		for _, e := range flatten(err) {
 			msg := strings.TrimPrefix(e.Error(), prefix)
-			p := Problem{File: file, Line: line, Msg: fmt.Sprintf("policy %q does not match the schema: %s", id, msg)}
+			p := Problem{File: file, Line: src.lineOf(msg, line), Msg: fmt.Sprintf("policy %q does not match the schema: %s", id, msg)}
+			if m := undeclared.FindStringSubmatch(msg); m != nil {
+				p.Undeclared = m[1]
+			}
 			if !slices.Contains(probs, p) { // the checker repeats a problem per request type
 				probs = append(probs, p)
 			}
+		}
+	}
+	for _, attr := range b.vocab.undeclaredReads((*xast.Policy)(p.AST())) {
+		msg := fmt.Sprintf("attribute `%s` on entity type `%s` not found", attr, TypeRecord)
+		p := Problem{File: file, Line: src.lineOf(msg, line), Undeclared: attr,
+			Msg: fmt.Sprintf("policy %q does not match the schema: %s (no registered schema declares it)", id, msg)}
+		if !slices.ContainsFunc(probs, func(q Problem) bool { return q.Undeclared == attr }) {
+			probs = append(probs, p)
 		}
 	}
 	effect := "permit"
@@ -242,26 +279,27 @@ func flatten(err error) []error {
 	return []error{err}
 }
 
-// Schema returns the resolved Cedar schema that bundles are checked against.
-func Schema() (*resolved.Schema, error) {
-	var s schema.Schema
-	s.SetFilename("caravan.cedarschema")
-	if err := s.UnmarshalCedar(schemas.CedarSchema); err != nil {
-		return nil, fmt.Errorf("policy: cedar schema: %w", err)
-	}
-	r, err := s.Resolve()
-	if err != nil {
-		return nil, fmt.Errorf("policy: cedar schema: %w", err)
-	}
-	return r, nil
-}
+// undeclared matches the checker's error for an attribute Record lacks.
+var undeclared = regexp.MustCompile("^attribute `([^`]+)` on entity type `" + string(TypeRecord) + "` not found$")
 
-var resolvedSchema = sync.OnceValues(Schema)
+// attrInError finds the attribute a checker error is about.
+var attrInError = regexp.MustCompile("attribute `([^`]+)`")
 
-func validator() (*validate.Validator, error) {
-	r, err := resolvedSchema()
-	if err != nil {
-		return nil, err
+// lineOf returns the line of the first place in the policy that reads the
+// attribute msg is about (resource.ATTR, has ATTR, ["ATTR"]), or def.
+func (s source) lineOf(msg string, def int) int {
+	m := attrInError.FindStringSubmatch(msg)
+	if m == nil || s.start < 0 || s.end > len(s.data) || s.start >= s.end {
+		return def
 	}
-	return validate.New(r, validate.WithStrict()), nil
+	attr := m[1]
+	if i := strings.LastIndexByte(attr, '.'); i >= 0 {
+		attr = attr[i+1:] // a path: the last step is what was read
+	}
+	q := regexp.QuoteMeta(attr)
+	at := regexp.MustCompile(`(?:\.\s*` + q + `\b|\bhas\s+` + q + `\b|\[\s*"` + q + `"\s*\])`).FindIndex(s.data[s.start:s.end])
+	if at == nil {
+		return def
+	}
+	return 1 + bytes.Count(s.data[:s.start+at[0]], []byte("\n"))
 }

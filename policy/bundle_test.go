@@ -14,7 +14,7 @@ const demoPolicies = "../configs/policies"
 
 func loadDemo(t testing.TB) *policy.Bundle {
 	t.Helper()
-	b, err := policy.Load(demoPolicies)
+	b, err := policy.Load(demoPolicies, demoVocabulary)
 	if err != nil {
 		t.Fatalf("load %s: %v", demoPolicies, err)
 	}
@@ -59,7 +59,7 @@ func TestBundleCIDCoversExactlyThePolicyFiles(t *testing.T) {
 	dir := copyDir(t, demoPolicies)
 	load := func() string {
 		t.Helper()
-		b, err := policy.Load(dir)
+		b, err := policy.Load(dir, demoVocabulary)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,9 +109,15 @@ permit (principal, action == Action::"fetch", resource);
 		{"syntax error names file and line",
 			map[string]string{"a.cedar": ok, "b.cedar": "@id(\"b\")\npermit (principal, action, resource)\nwhen { 1 + };\n"},
 			[]string{"b.cedar:3: syntax error"}},
-		{"unknown attribute is a schema error",
+		{"unknown attribute is a schema error, at the expression's line",
 			map[string]string{"a.cedar": "@id(\"x\")\npermit (principal, action == Action::\"fetch\", resource)\nwhen { resource.colour == \"red\" };\n"},
-			[]string{"a.cedar:1: policy \"x\" does not match the schema: attribute `colour` on entity type `Record` not found"}},
+			[]string{"a.cedar:3: policy \"x\" does not match the schema: attribute `colour` on entity type `Record` not found"}},
+		{"a typo'd attribute, on a later line of a later policy",
+			map[string]string{"b.cedar": "@id(\"ok\")\npermit (principal, action == Action::\"fetch\", resource);\n\n@id(\"typo\")\nforbid (principal, action == Action::\"fetch\", resource)\nwhen {\n  resource has total_value_usd &&\n  resource.total_valu_usd > 5\n};\n"},
+			[]string{"b.cedar:8: policy \"typo\" does not match the schema: attribute `total_valu_usd` on entity type `Record` not found"}},
+		{"a typo'd attribute behind its own has guard, which Cedar's checker lets by",
+			map[string]string{"c.cedar": "@id(\"guarded\")\nforbid (principal, action == Action::\"fetch\", resource)\nwhen { resource has total_valu_usd &&\n  resource.total_valu_usd > 5 };\n"},
+			[]string{"c.cedar:3: policy \"guarded\" does not match the schema: attribute `total_valu_usd` on entity type `Record` not found (no registered schema declares it)"}},
 		{"unknown entity type",
 			map[string]string{"a.cedar": "@id(\"x\")\npermit (principal == User::\"bob\", action, resource);\n"},
 			[]string{"unrecognized entity type `User`"}},
@@ -137,7 +143,7 @@ permit (principal, action == Action::"fetch", resource);
 			for k, v := range tt.files {
 				files[k] = []byte(v)
 			}
-			b, err := policy.Parse(files)
+			b, err := policy.Parse(files, demoVocabulary)
 			if err == nil {
 				t.Fatalf("accepted: %v", b.Policies())
 			}
@@ -161,7 +167,7 @@ permit (principal, action == Action::"fetch", resource);
 }
 
 func TestEmptyBundleDeniesEverything(t *testing.T) {
-	b, err := policy.Load(t.TempDir())
+	b, err := policy.Load(t.TempDir(), demoVocabulary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +184,7 @@ func TestEmptyBundleDeniesEverything(t *testing.T) {
 
 // TestBundleCIDVector is the example of schemas/policy.md.
 func TestBundleCIDVector(t *testing.T) {
-	b, err := policy.Parse(map[string][]byte{"a.cedar": []byte("@id(\"all-members-discover\")\npermit (principal in Group::\"belt-and-road\", action == Action::\"discover\", resource);\n")})
+	b, err := policy.Parse(map[string][]byte{"a.cedar": []byte("@id(\"all-members-discover\")\npermit (principal in Group::\"belt-and-road\", action == Action::\"discover\", resource);\n")}, demoVocabulary)
 	if err != nil {
 		t.Fatal(err)
 	}

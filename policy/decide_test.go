@@ -95,7 +95,7 @@ func TestTableErrorsNameLineAndField(t *testing.T) {
 func TestMemoAgreesWithDirect(t *testing.T) {
 	bundles := map[string]*policy.Bundle{"demo": loadDemo(t)}
 	for name, src := range stressPolicies {
-		b, err := policy.Parse(map[string][]byte{name + ".cedar": []byte(src)})
+		b, err := policy.Parse(map[string][]byte{name + ".cedar": []byte(src)}, demoVocabulary)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -257,7 +257,7 @@ func TestTupleAndMapKeysAgree(t *testing.T) {
 func TestMemoAnalysis(t *testing.T) {
 	want := map[string]bool{"thresholds": true, "raw-long": true, "raw-counter": true, "identity": false, "dataset-attrs": true, "equality": true}
 	for name, src := range stressPolicies {
-		b, err := policy.Parse(map[string][]byte{"p.cedar": []byte(src)})
+		b, err := policy.Parse(map[string][]byte{"p.cedar": []byte(src)}, demoVocabulary)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +276,7 @@ func TestMemoAnalysis(t *testing.T) {
 		}
 	}
 	// An attribute also matched with `like` is keyed by its value.
-	eq, err := policy.Parse(map[string][]byte{"p.cedar": []byte(stressPolicies["equality"])})
+	eq, err := policy.Parse(map[string][]byte{"p.cedar": []byte(stressPolicies["equality"])}, demoVocabulary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func TestGeneratedRecordsDecisions(t *testing.T) {
 // Cedar schema: each policy attribute must be declared on Record, and the
 // generated records must convert.
 func TestSchemaDeclaresEveryPolicyAttribute(t *testing.T) {
-	reg, err := schemas.Default()
+	reg, err := schemas.Demo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,10 +325,10 @@ func TestSchemaDeclaresEveryPolicyAttribute(t *testing.T) {
 		if _, err := policy.NewExtractor(s.PolicyAttributes); err != nil {
 			t.Errorf("%s: %v", s.Ref(), err)
 		}
-		recs := sampleRecords(t, s.ID, 1, 50)
+		recs := sampleRecords(t, s.Name, 1, 50)
 		for _, r := range recs {
 			if len(r.Attrs) == 0 {
-				t.Errorf("%s: no attributes extracted", s.ID)
+				t.Errorf("%s: no attributes extracted", s.Name)
 				break
 			}
 		}
@@ -336,7 +336,7 @@ func TestSchemaDeclaresEveryPolicyAttribute(t *testing.T) {
 }
 
 func TestRecordValueMatchesRecord(t *testing.T) {
-	reg, err := schemas.Default()
+	reg, err := schemas.Demo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func TestRecordValueMatchesRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 50 {
-			rec, _ := sample.Record(s.ID, 5, i)
+			rec, _ := sample.Record(s.Name, 5, i)
 			raw, _ := json.Marshal(rec)
 			var m map[string]any
 			d := json.NewDecoder(bytes.NewReader(raw))
@@ -373,20 +373,20 @@ func TestRecordValueMatchesRecord(t *testing.T) {
 				raw[j] = 'x'
 			}
 			if got := policy.TupleOf(lazy); !bytes.Equal(got, policy.TupleOf(want)) {
-				t.Fatalf("%s %d: lazy tuple %q, want %q", s.ID, i, got, policy.TupleOf(want))
+				t.Fatalf("%s %d: lazy tuple %q, want %q", s.Name, i, got, policy.TupleOf(want))
 			}
 			if m := policy.Materialized(lazy); m.ID != cids.OfJSON(src).String() || !types.NewRecord(m.Attrs).Equal(types.NewRecord(want.Attrs)) {
-				t.Fatalf("%s %d: materialized %s %v, want %v", s.ID, i, m.ID, m.Attrs, want.Attrs)
+				t.Fatalf("%s %d: materialized %s %v, want %v", s.Name, i, m.ID, m.Attrs, want.Attrs)
 			}
 			if !types.NewRecord(got.Attrs).Equal(types.NewRecord(want.Attrs)) {
-				t.Fatalf("%s %d: %v != %v", s.ID, i, got.Attrs, want.Attrs)
+				t.Fatalf("%s %d: %v != %v", s.Name, i, got.Attrs, want.Attrs)
 			}
 			mk, tk := policy.KeysOf(loadDemo(t), got, 0)
 			if string(mk) != string(tk) {
 				t.Fatalf("keys differ")
 			}
 			if _, wk := policy.KeysOf(loadDemo(t), want, 0); string(wk) != string(tk) {
-				t.Fatalf("%s %d: tuple keys differ from Record's", s.ID, i)
+				t.Fatalf("%s %d: tuple keys differ from Record's", s.Name, i)
 			}
 		}
 	}
@@ -396,7 +396,7 @@ func TestRecordValueMatchesRecord(t *testing.T) {
 // that it must not change) is denied, and the denial is not memoized for
 // the records that share its attributes.
 func TestLazyRecordFailsClosed(t *testing.T) {
-	b, err := policy.Parse(map[string][]byte{"all.cedar": []byte(`@id("all") permit (principal, action == Action::"fetch", resource);`)})
+	b, err := policy.Parse(map[string][]byte{"all.cedar": []byte(`@id("all") permit (principal, action == Action::"fetch", resource);`)}, demoVocabulary)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,3 +45,12 @@ func DecideDirect(s *Session, r Record) Decision {
 	d, _ := s.direct(&r)
 	return d
 }
+
+// NewExtractor is an extractor of the demo vocabulary's attributes.
+func NewExtractor(names []string) (*Extractor, error) {
+	v, err := DemoVocabulary()
+	if err != nil {
+		return nil, err
+	}
+	return v.Extractor(names)
+}

@@ -31,14 +31,14 @@ func FuzzLoad(f *testing.F) {
 				t.Errorf("%d bytes took %v", len(data), d)
 			}
 		}()
-		b, err := policy.Parse(map[string][]byte{"fuzz.cedar": data})
+		b, err := policy.Parse(map[string][]byte{"fuzz.cedar": data}, demoVocabulary)
 		if err != nil {
 			if !errors.Is(err, policy.ErrInvalid) {
 				t.Fatalf("error does not wrap ErrInvalid: %v", err)
 			}
 			return
 		}
-		b2, err := policy.Parse(map[string][]byte{"fuzz.cedar": data})
+		b2, err := policy.Parse(map[string][]byte{"fuzz.cedar": data}, demoVocabulary)
 		if err != nil || b2.CID() != b.CID() {
 			t.Fatalf("accepted once, then %v / CID %s vs %s", err, b2.CID(), b.CID())
 		}

@@ -28,7 +28,7 @@ var (
 // them: CID and policy attributes.
 func sampleRecords(t testing.TB, schemaID string, seed uint64, n int) []policy.Record {
 	t.Helper()
-	reg, err := schemas.Default()
+	reg, err := schemas.Demo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,3 +66,13 @@ func sampleRecords(t testing.TB, schemaID string, seed uint64, n int) []policy.R
 	}
 	return out
 }
+
+// demoVocabulary is what the tests check bundles against: the demo's
+// schemas.
+var demoVocabulary = func() *policy.Vocabulary {
+	v, err := policy.DemoVocabulary()
+	if err != nil {
+		panic(err)
+	}
+	return v
+}()

@@ -202,7 +202,7 @@ func (t *Table) Run(b *Bundle) []Result {
 		for k := range c.Record {
 			names = append(names, k)
 		}
-		ex, err := NewExtractor(names)
+		ex, err := b.vocab.Extractor(names)
 		if err != nil {
 			out[i].Err = err
 			continue

@@ -39,14 +39,14 @@ var mutations = []func(r *rand.Rand, rec string) string{
 // The compiled validator and jsonschema/v6 agree on which records are
 // valid, over generated records and targeted mutations of them.
 func TestCompiledAgreesWithJSONSchema(t *testing.T) {
-	reg, _ := schemas.Default()
+	reg, _ := schemas.Demo()
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, s := range reg.All() {
 		if !s.Compiled() {
 			t.Fatalf("%s is not compiled: the publish hot path falls back", s.Ref())
 		}
 		var buf bytes.Buffer
-		sample.Write(&buf, s.ID, 300, 5, nil)
+		sample.Write(&buf, s.Name, 300, 5, nil)
 		agreeValid, agreeInvalid := 0, 0
 		for _, rec := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 			for range 20 {
@@ -78,11 +78,11 @@ func TestCompiledAgreesWithJSONSchema(t *testing.T) {
 }
 
 func FuzzCompiledAgrees(f *testing.F) {
-	reg, _ := schemas.Default()
+	reg, _ := schemas.Demo()
 	all := reg.All()
 	for i, s := range all {
 		var buf bytes.Buffer
-		sample.Write(&buf, s.ID, 3, 1, nil)
+		sample.Write(&buf, s.Name, 3, 1, nil)
 		for _, rec := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 			f.Add(uint8(i), []byte(rec))
 		}

@@ -11,20 +11,26 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	reg, err := schemas.Default()
+	reg, err := schemas.Demo()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"certificate-of-origin", "company-registry-extract", "customs-declaration", "shipment-event"}
-	if got := reg.IDs(); !slices.Equal(got, want) {
-		t.Fatalf("IDs %v, want %v", got, want)
+	want := []string{"certificate-of-origin@1.0", "company-registry-extract@1.0", "customs-declaration@1.0", "shipment-event@1.0"}
+	var got []string
+	for _, s := range reg.All() {
+		got = append(got, s.Ref())
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("schemas %v, want %v", got, want)
 	}
 	s, err := reg.Lookup("customs-declaration")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s2, _ := reg.Lookup("customs-declaration@1"); s2 != s {
-		t.Fatal("id and id@1 give different schemas")
+	for _, ref := range []string{"customs-declaration@1", "customs-declaration@1.0"} {
+		if s2, _ := reg.Lookup(ref); s2 != s {
+			t.Fatalf("%s and customs-declaration give different schemas", ref)
+		}
 	}
 	if _, err := reg.Lookup("nope"); !errors.Is(err, schemas.ErrUnknown) {
 		t.Fatalf("Lookup(nope): %v", err)
@@ -41,7 +47,7 @@ func TestRegistry(t *testing.T) {
 }
 
 func TestValidateNamesTheField(t *testing.T) {
-	reg, _ := schemas.Default()
+	reg, _ := schemas.Demo()
 	s, _ := reg.Lookup("shipment-event")
 	good := `{"event_id":"6f1c9a5e-3b2d-4c1a-8e7f-0a1b2c3d4e5f","shipment_id":"SHP-KZ-000001","event_type":"departed","occurred_at":"2026-03-01T10:00:00Z","location":{"unlocode":"KZALT","name":"Altynkol"},"country":"KZ","mode":"rail","carrier":"KTZ Express","classification":"internal"}`
 	cases := []struct{ name, old, new, field string }{

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/sharing/publish"
 )
 
@@ -35,11 +34,8 @@ manifest would hold them.`,
 			defer closeIn()
 			var opts publish.BuildOptions
 			if schemaID != "" {
-				reg, err := schemas.Default()
-				if err != nil {
-					return err
-				}
-				if opts.Schema, err = reg.Lookup(schemaID); err != nil {
+				var err error
+				if opts.Schema, err = offlineSchema(schemaID); err != nil {
 					return err
 				}
 			}
@@ -66,7 +62,7 @@ manifest would hold them.`,
 	}
 	c.Flags().BoolVar(&tree, "tree", false, "also print the record tree's size and root")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the tree's size and root (to check a file against a manifest)")
-	c.Flags().StringVar(&schemaID, "schema", "", "also validate every record against this schema; the first invalid one is an error")
+	c.Flags().StringVar(&schemaID, "schema", "", "also validate every record against this schema (a file, or a demo schema's name); the first invalid one is an error")
 	return c
 }
 

@@ -72,6 +72,7 @@ Start with 'caravan devnet --orgs 3' for a local consortium on loopback, or
 		devnetCmd(),
 		genCmd(),
 		cidCmd(),
+		schemaCmd(),
 		publishCmd(),
 		retractCmd(),
 		catalogCmd(),

@@ -24,24 +24,35 @@ func policyCmd() *cobra.Command {
 		Short: "Check, test and explain the Cedar access policies",
 		Long: `A gateway decides, record by record, what each partner may discover and
 fetch, with the Cedar policies (*.cedar) in its policy directory (config field
-"policies", default DIR/policies). Policies are checked against the schema in
-schemas/caravan.cedarschema; each needs an @id annotation, which decisions name.
-Default deny: a record is released only if a permit applies and no forbid does.
+"policies", default DIR/policies). Policies are checked against a Cedar schema
+generated from the consortium's schema registry ('caravan policy schema' prints
+it): a policy that reads an attribute no registered schema declares is refused,
+at the line of the expression. Each policy needs an @id annotation, which
+decisions name. Default deny: a record is released only if a permit applies and
+no forbid does.
 
 The running gateway reloads the directory when a .cedar file changes; a bundle
 with any error is refused and the old one stays in force. Check and test a
-change before you put it in place:
+change before you put it in place, against your gateway's registry (--dir) or
+schema files (--schema):
 
-  caravan policy check configs/policies
-  caravan policy test configs/policies configs/policies/tests.yaml`,
+  caravan policy check configs/policies --dir /var/lib/caravan
+  caravan policy test configs/policies configs/policies/tests.yaml --schema schemas/datasets`,
 	}
-	c.AddCommand(policyCheckCmd(), policyTestCmd(), policyExplainCmd(), policyShowCmd())
+	c.AddCommand(policyCheckCmd(), policyTestCmd(), policyExplainCmd(), policyShowCmd(), policySchemaCmd())
 	return c
 }
 
-// loadBundle loads dir and prints each problem as DIR/FILE:LINE: message.
-func loadBundle(w io.Writer, dir string) (*policy.Bundle, error) {
-	b, err := policy.Load(dir)
+// loadBundle loads dir, checked against the vocabulary of src, and prints
+// each problem as DIR/FILE:LINE: message.
+func loadBundle(cmd *cobra.Command, src *registrySource, dir string) (*policy.Bundle, error) {
+	v, what, err := src.vocabulary(cmd)
+	if err != nil {
+		return nil, err
+	}
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "checking against %s\n", what)
+	b, err := policy.Load(dir, v)
 	var be *policy.BundleError
 	if errors.As(err, &be) {
 		for _, p := range be.Problems {
@@ -56,16 +67,19 @@ func loadBundle(w io.Writer, dir string) (*policy.Bundle, error) {
 }
 
 func policyCheckCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "check DIR",
+	var src registrySource
+	c := &cobra.Command{
+		Use:   "check DIR [--dir GATEWAY | --schema PATH...]",
 		Short: "Parse and type-check a policy directory; print its bundle CID",
 		Long: `Parse every *.cedar file in DIR and check each policy against the Cedar
-schema (strict mode). Problems are printed as FILE:LINE: message, and the exit
-status is 1. A valid bundle prints its CID and its policies.`,
+schema of a schema registry (strict mode): the registry of the gateway on
+--dir, the schema documents given with --schema, or else the demo's schemas.
+Problems are printed as FILE:LINE: message, and the exit status is 1. A valid
+bundle prints its CID and its policies.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
-			b, err := loadBundle(cmd.ErrOrStderr(), args[0])
+			b, err := loadBundle(cmd, &src, args[0])
 			if err != nil {
 				return err
 			}
@@ -76,12 +90,17 @@ status is 1. A valid bundle prints its CID and its policies.`,
 			return nil
 		},
 	}
+	src.flags(c)
+	return c
 }
 
 func policyTestCmd() *cobra.Command {
-	var verbose bool
+	var (
+		verbose bool
+		src     registrySource
+	)
 	c := &cobra.Command{
-		Use:   "test DIR CASES.yaml",
+		Use:   "test DIR CASES.yaml [--dir GATEWAY | --schema PATH...]",
 		Short: "Run a decision table against a policy directory",
 		Long: `Decide every case of CASES.yaml with the policies in DIR and compare with the
 expected decision (and, where the case lists them, the deciding policies).
@@ -90,7 +109,7 @@ documented in configs/policies/tests.yaml.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
-			b, err := loadBundle(cmd.ErrOrStderr(), args[0])
+			b, err := loadBundle(cmd, &src, args[0])
 			if err != nil {
 				return err
 			}
@@ -115,6 +134,33 @@ documented in configs/policies/tests.yaml.`,
 		},
 	}
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "print passing cases too")
+	src.flags(c)
+	return c
+}
+
+func policySchemaCmd() *cobra.Command {
+	var src registrySource
+	c := &cobra.Command{
+		Use:   "schema [--dir GATEWAY | --schema PATH...]",
+		Short: "Print the Cedar schema that policies are checked against",
+		Long: `Print the Cedar schema (human-readable format) that policies are checked
+against: the entities and actions every consortium has, and Record's
+attributes, generated from the schema registry of the gateway on --dir (or
+from the schema documents given with --schema, or the demo's schemas). Each
+attribute is a field that a registered schema marks x-caravan-policy-attribute;
+the comment beside it names the schemas that declare it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, what, err := src.vocabulary(cmd)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "the Cedar schema of %s\n", what)
+			_, err = cmd.OutOrStdout().Write(v.Text())
+			return err
+		},
+	}
+	src.flags(c)
 	return c
 }
 

@@ -30,7 +30,7 @@ func TestPolicyCheckAndTest(t *testing.T) {
 	if exitCode(err) != 1 {
 		t.Fatalf("exit %d, err %v", exitCode(err), err)
 	}
-	for _, w := range []string{filepath.Join(dir, "a.cedar") + ":1: policy \"a\" does not match the schema: attribute `colour`",
+	for _, w := range []string{filepath.Join(dir, "a.cedar") + ":3: policy \"a\" does not match the schema: attribute `colour`",
 		filepath.Join(dir, "b.cedar") + ":1: policy has no @id"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)

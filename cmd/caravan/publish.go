@@ -21,7 +21,7 @@ func publishCmd() *cobra.Command {
 		o               api.PublishRequest
 	)
 	c := &cobra.Command{
-		Use:   "publish --dir DIR --dataset NAME --schema ID [flags] FILE",
+		Use:   "publish --dir DIR --dataset NAME --schema SCHEMA [flags] FILE",
 		Short: "Publish a dataset (JSONL or CSV; '-' for standard input) as a signed manifest",
 		Long: `Hand FILE to the gateway running on DIR, which validates every record
 against the schema, canonicalizes it (RFC 8785), gives it a CID, builds the
@@ -46,7 +46,7 @@ through the control socket; otherwise, and for '-', the file is streamed.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.Dataset, "dataset", "", "dataset name, e.g. khorgos-declarations (required)")
-	f.StringVar(&o.Schema, "schema", "", "schema id, e.g. customs-declaration or customs-declaration@1 (required)")
+	f.StringVar(&o.Schema, "schema", "", "a registered schema (NAME, NAME@VERSION, OWNER/NAME), or a schema file to register first, e.g. ./plant-cert.json (required)")
 	f.StringVar(&o.Format, "format", "", "jsonl or csv (default: from the file name)")
 	f.StringArrayVar(&o.Labels, "label", nil, "a label (repeat)")
 	f.StringArrayVar(&o.Purposes, "purpose", nil, "a purpose the dataset is offered for, e.g. customs-clearance (repeat)")
@@ -66,6 +66,16 @@ func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishReques
 	cl, err := api.NewClient(dir)
 	if err != nil {
 		return err
+	}
+	if isSchemaFile(o.Schema) {
+		// A schema file: register it first (nothing changes if it is
+		// registered already), then publish with it.
+		info, err := registerFile(cmd, dir, api.SchemaRequest{}, o.Schema)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "schema %s is registered as %s/%s@%s, document CID %s\n", o.Schema, info.Owner, info.Name, info.Version, info.CID)
+		o.Schema = info.Owner + "/" + info.Name + "@" + info.Version
 	}
 	in, closeIn, err := openInput(cmd, file)
 	if err != nil {
@@ -117,6 +127,16 @@ func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishReques
 		return withNotRunningCode(err)
 	}
 	return printPublished(cmd.OutOrStdout(), res, time.Since(start), rejectFile)
+}
+
+// isSchemaFile reports whether a --schema argument names a file rather than
+// a registered schema.
+func isSchemaFile(ref string) bool {
+	if !strings.ContainsAny(ref, `/\`) && !strings.HasSuffix(ref, ".json") {
+		return false
+	}
+	fi, err := os.Stat(ref)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // printPublished says what a publish made: the manifest as JSON for a dry

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/schemas"
 
 	"go.uber.org/zap/zaptest"
 
@@ -40,8 +41,23 @@ func TestPublishCatalogRetract(t *testing.T) {
 		t.Fatalf("cid output:\n%.300s", cidOut)
 	}
 
-	out := mustCaravan(t, "publish", "--dir", dir, "--dataset", "rail-events", "--schema", "shipment-event",
+	// A schema file given to publish is registered first, and named.
+	schemaFile := filepath.Join(t.TempDir(), "shipment-event.v1.json")
+	for _, d := range schemas.DemoDocuments() {
+		if strings.HasPrefix(d.File, "shipment-event") {
+			if err := os.WriteFile(schemaFile, d.Data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out := mustCaravan(t, "publish", "--dir", dir, "--dataset", "rail-events", "--schema", schemaFile,
 		"--label", "rail", "--purpose", "tracking", data)
+	if !strings.Contains(out, "is registered as customs-cn/shipment-event@1.0, document CID") {
+		t.Fatalf("publish with a schema file:\n%s", out)
+	}
+	if list := mustCaravan(t, "schema", "list", "--dir", dir); !strings.Contains(list, "customs-cn  shipment-event  1.0") {
+		t.Fatalf("schema list:\n%s", list)
+	}
 	if !strings.Contains(out, "published rail-events version 1: 300 records") || !strings.Contains(out, root[1]) {
 		t.Fatalf("publish:\n%s", out)
 	}

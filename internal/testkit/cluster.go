@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/internal/poll"
+	"github.com/caravan-consortium/caravan/schemas"
+
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/zap/zaptest"
 
@@ -156,4 +160,36 @@ func ConnectedTo(n *node.Node, org string) bool {
 		}
 	}
 	return false
+}
+
+// RegisterDemoSchemas registers the demo's schemas with the gateway cl talks
+// to, and waits until every gateway of nodes has them, and has its policies
+// in force (they read the schemas' attributes).
+func RegisterDemoSchemas(t testing.TB, nodes []*node.Node, cl *api.Client) {
+	t.Helper()
+	if err := devnet.RegisterDemoSchemas(context.Background(), cl); err != nil {
+		t.Fatal(err)
+	}
+	want := len(schemas.DemoDocuments())
+	for _, n := range nodes {
+		poll.Until(t, func() bool { return len(n.Registry().All()) >= want && n.Status().Policy.Waiting == "" },
+			n.Status().Org+" to hold the demo's schemas and have its policies in force")
+	}
+}
+
+// RegisterDemoSchemasOffline starts org i's gateway, registers the demo's
+// schemas with it and stops it again, so that its next start finds them in
+// its store (and its policies in force from the start).
+func (c *Cluster) RegisterDemoSchemasOffline(i int) {
+	c.t.Helper()
+	n, err := node.Start(context.Background(), node.Options{Dir: c.Dir(i), Logger: zaptest.NewLogger(c.t).Named(c.Net.Orgs[i].Org)})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer n.Close()
+	cl, err := api.NewClient(c.Dir(i))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	RegisterDemoSchemas(c.t, []*node.Node{n}, cl)
 }

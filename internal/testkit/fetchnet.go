@@ -50,6 +50,7 @@ func NewFetchNet(t testing.TB, n int) *FetchNet {
 	if err != nil {
 		t.Fatal(err)
 	}
+	RegisterDemoSchemas(t, fn.Nodes, cl)
 	res, err := cl.Publish(context.Background(), api.PublishRequest{Dataset: "declarations", Schema: "customs-declaration",
 		Format: "jsonl", Purposes: []string{"customs-clearance", "transit-planning"}}, body, nil)
 	if err != nil {
@@ -76,10 +77,11 @@ func (fn *FetchNet) Org(i int) policy.Org {
 func (fn *FetchNet) Expected(t testing.TB, org policy.Org, purpose string) []string {
 	t.Helper()
 	b := fn.Nodes[0].Policies()
-	ex, err := policy.NewExtractor(Schema(t, "customs-declaration").PolicyAttributes)
+	s, err := fn.Nodes[0].Registry().Lookup("customs-declaration")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ex := b.Vocabulary().ExtractorFor(s)
 	owner := node.OrgEntity(fn.Nodes[0].Roster().Member("customs-cn"))
 	sess := b.Fetch(policy.Request{Org: org, Dataset: policy.Dataset{Owner: "customs-cn", Name: "declarations",
 		Schema: "customs-declaration", Labels: []string{}, Purposes: fn.M.Purposes}, Owner: &owner, Purpose: purpose, Time: time.Now()}, nil)

@@ -51,10 +51,10 @@ func Manifest() *manifest.Manifest {
 	}
 }
 
-// Schema returns one of the demo's dataset schemas.
+// Schema returns one of the demo's dataset schemas, as no org registered it.
 func Schema(t testing.TB, id string) *schemas.Schema {
 	t.Helper()
-	reg, err := schemas.Default()
+	reg, err := schemas.Demo()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ func TestJournalsWitnessedAcrossMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testkit.RegisterDemoSchemas(t, nodes, cl)
 	var body bytes.Buffer
 	if err := sample.Write(&body, "customs-declaration", 10, 1, nil); err != nil {
 		t.Fatal(err)
@@ -85,6 +86,7 @@ func TestJournalCatchUpAfterOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testkit.RegisterDemoSchemas(t, []*node.Node{a}, cl)
 	for i := range 3 {
 		var body bytes.Buffer
 		if err := sample.Write(&body, "shipment-event", 5, uint64(i), nil); err != nil {

@@ -34,9 +34,10 @@ func Schemas() []string {
 	return ids
 }
 
-// Record returns record i of seed for the schema id (an "id" or "id@1").
+// Record returns record i of seed for the schema id (a name, or NAME@VERSION).
 func Record(schemaID string, seed uint64, i int) (any, error) {
-	g, ok := generators[strings.TrimSuffix(schemaID, "@1")]
+	name, _, _ := strings.Cut(schemaID, "@")
+	g, ok := generators[name]
 	if !ok {
 		return nil, fmt.Errorf("no sample generator for schema %q (have: %s)", schemaID, strings.Join(Schemas(), ", "))
 	}

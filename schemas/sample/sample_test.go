@@ -13,7 +13,7 @@ import (
 // Every generated record validates against its schema, and the same seed
 // gives the same bytes.
 func TestGeneratedRecordsValidate(t *testing.T) {
-	reg, err := schemas.Default()
+	reg, err := schemas.Demo()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,7 @@ type Catalog struct {
 	statements  map[cid.Cid]*manifest.Statement
 	manifests   map[cid.Cid]*manifest.Manifest
 	retractions map[cid.Cid]*manifest.Retraction
+	registered  []cid.Cid             // registrations of dataset schemas, in arrival order
 	byOrg       map[string][]cid.Cid  // every statement of an org
 	byDataset   map[string][]cid.Cid  // every statement of an org's dataset, by datasetKey
 	summary     map[string]OrgSummary // cached; nil after a change
@@ -72,6 +73,9 @@ func (c *Catalog) index(st *manifest.Statement) error {
 		return err
 	}
 	id := st.CID()
+	c.statements[id] = st
+	c.byOrg[org] = append(c.byOrg[org], id)
+	c.summary = nil
 	var dataset string
 	switch st.BodyType() {
 	case manifest.TypeManifest:
@@ -82,13 +86,24 @@ func (c *Catalog) index(st *manifest.Statement) error {
 		r, _ := st.Retraction()
 		c.retractions[id] = r
 		dataset = r.Dataset
+	case manifest.TypeRegistration:
+		c.registered = append(c.registered, id)
+		return nil
 	}
-	c.statements[id] = st
-	c.byOrg[org] = append(c.byOrg[org], id)
 	k := datasetKey(org, dataset)
 	c.byDataset[k] = append(c.byDataset[k], id)
-	c.summary = nil
 	return nil
+}
+
+// Registrations returns the schema registrations the catalog holds.
+func (c *Catalog) Registrations() []*manifest.Statement {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*manifest.Statement, len(c.registered))
+	for i, id := range c.registered {
+		out[i] = c.statements[id]
+	}
+	return out
 }
 
 // Has reports whether the catalog holds the statement.

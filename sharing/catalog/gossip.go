@@ -53,6 +53,10 @@ type ServiceConfig struct {
 	// OnStatement, if set, is called with each statement from another
 	// member once it is verified and stored (gossip or catch-up).
 	OnStatement func(*manifest.Statement)
+	// Check, if set, checks a statement from another member beyond its
+	// signature and signer (a schema registration's document, say); a
+	// statement it fails is refused as a forged one is.
+	Check func(*manifest.Statement) error
 }
 
 // Service is the network side of a gateway's catalog: it announces this
@@ -175,6 +179,9 @@ func (s *Service) Verify(st *manifest.Statement) error {
 	}
 	if signerOrg, ok := s.cfg.Members.OrgOf(signer); !ok || signerOrg != org {
 		return fmt.Errorf("%w: %s claims org %q, the roster says %q", ErrWrongSigner, st.Signer, org, signerOrg)
+	}
+	if s.cfg.Check != nil {
+		return s.cfg.Check(st)
 	}
 	return nil
 }

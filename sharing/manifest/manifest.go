@@ -141,10 +141,11 @@ func (s *Statement) Retraction() (*Retraction, error) {
 
 // decodedBody is a statement's body decoded by its type.
 type decodedBody struct {
-	typ        string
-	manifest   *Manifest
-	retraction *Retraction
-	err        error // decoding or validating the body as typ
+	typ          string
+	manifest     *Manifest
+	retraction   *Retraction
+	registration *Registration
+	err          error // decoding or validating the body as typ
 }
 
 func (d *decodedBody) errFor(typ string) error {
@@ -186,6 +187,13 @@ func (s *Statement) decode() *decodedBody {
 					d.retraction = r
 				}
 			}
+		case TypeRegistration:
+			var r *Registration
+			if r, d.err = decodeRegistration(v); d.err == nil {
+				if d.err = r.Validate(); d.err == nil {
+					d.registration = r
+				}
+			}
 		}
 		s.decoded = d
 	})
@@ -203,6 +211,12 @@ func (s *Statement) Org() (string, error) {
 		return m.Publisher, nil
 	case TypeRetraction:
 		r, err := s.Retraction()
+		if err != nil {
+			return "", err
+		}
+		return r.Publisher, nil
+	case TypeRegistration:
+		r, err := s.Registration()
 		if err != nil {
 			return "", err
 		}

@@ -163,7 +163,7 @@ func (p *Publisher) manifest(req Request, res *BuildResult) *manifest.Manifest {
 		Type:        manifest.TypeManifest,
 		Dataset:     req.Dataset,
 		Version:     1,
-		Schema:      manifest.SchemaRef{ID: req.Schema.ID, Version: req.Schema.Version, CID: req.Schema.CID.String()},
+		Schema:      manifest.SchemaRef{ID: req.Schema.Name, Version: req.Schema.Version.Major, CID: req.Schema.CID.String()},
 		Publisher:   p.cfg.Org,
 		Created:     p.cfg.Now().UTC().Truncate(time.Second),
 		Records:     res.Records,
@@ -190,6 +190,26 @@ func (p *Publisher) Retract(dataset, reason string) (*manifest.Statement, error)
 	}
 	r := &manifest.Retraction{Type: manifest.TypeRetraction, Dataset: dataset, Publisher: p.cfg.Org,
 		Created: p.cfg.Now().UTC().Truncate(time.Second), Last: last.String(), Reason: reason}
+	st, err := manifest.SignStatement(r, p.cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.cfg.Catalog.AddAll([]*manifest.Statement{st}); err != nil { // synced: our own act
+		return nil, err
+	}
+	return st, p.tell(st)
+}
+
+// Register signs, stores, journals and announces the registration of one of
+// this org's dataset schemas, whose registry checks the caller has made.
+func (p *Publisher) Register(s *schemas.Schema) (*manifest.Statement, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := &manifest.Registration{Type: manifest.TypeRegistration, Publisher: p.cfg.Org, Name: s.Name,
+		Version: s.Version.String(), Created: p.cfg.Now().UTC().Truncate(time.Second), Document: s.Canonical}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
 	st, err := manifest.SignStatement(r, p.cfg.Key)
 	if err != nil {
 		return nil, err
