@@ -129,12 +129,20 @@ type PublishEvent struct {
 	Error    string          `json:"error,omitempty"`
 }
 
-// RejectedRecord is an invalid record left out by a publish with rejects.
+// RejectedRecord is an invalid record left out by a publish with rejects:
+// its first error (Field, Error), its others, and the record as read.
 type RejectedRecord struct {
 	Line   int             `json:"line"`
 	Field  string          `json:"field,omitempty"`
 	Error  string          `json:"error"`
+	Others []FieldError    `json:"others,omitempty"`
 	Record json.RawMessage `json:"record,omitempty"`
+}
+
+// FieldError is what is wrong with one field of a record.
+type FieldError struct {
+	Field string `json:"field,omitempty"`
+	Error string `json:"error"`
 }
 
 // PublishSummary is what a publish made.

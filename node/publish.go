@@ -37,6 +37,9 @@ func (n *Node) Publish(ctx context.Context, req api.PublishRequest, body io.Read
 	if req.Rejects {
 		preq.Reject = func(raw []byte, e *publish.RecordError) error {
 			rec := api.RejectedRecord{Line: e.Line, Field: e.Field, Error: e.Msg}
+			for _, o := range e.Others {
+				rec.Others = append(rec.Others, api.FieldError{Field: o.Field, Error: o.Msg})
+			}
 			if json.Valid(raw) {
 				rec.Record = append(json.RawMessage(nil), raw...)
 			}

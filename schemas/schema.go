@@ -25,8 +25,10 @@
 package schemas
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,7 +64,8 @@ type Schema struct {
 	Canonical []byte
 
 	compiled *jsonschema.Schema
-	fast     *cnode // nil if the schema uses a keyword compileFast lacks
+	fast     *cnode   // nil if the schema uses a keyword compileFast lacks
+	longs    []string // the policy attributes of type Long
 }
 
 // Ref returns "NAME@MAJOR.MINOR".
@@ -118,6 +121,9 @@ func Compile(data []byte) (*Schema, error) {
 	s.Description, _ = doc["description"].(string)
 	for _, a := range attrs {
 		s.PolicyAttributes = append(s.PolicyAttributes, a.Name)
+		if a.Type == AttrLong {
+			s.longs = append(s.longs, a.Name)
+		}
 	}
 	defs, _ := doc["$defs"].(map[string]any)
 	collectSensitive(doc, defs, "", &s.Sensitive, 0)
@@ -222,11 +228,19 @@ func (e *FieldError) Error() string {
 
 var printer = message.NewPrinter(language.English)
 
-// Validate checks a value as jcs.Parse returns it. The error, if any, is a
-// *FieldError for the first field that is wrong.
+// Validate checks a value as jcs.Parse returns it, and that its integer
+// policy attributes fit Cedar's Long. The error, if any, is a *FieldError
+// for the first field that is wrong.
 func (s *Schema) Validate(v any) error {
 	errs := s.ValidateAll(v, 1)
 	if len(errs) == 0 {
+		if obj, ok := v.(map[string]any); ok {
+			for _, name := range s.longs {
+				if n, ok := obj[name].(json.Number); ok && !fitsLong(string(n)) {
+					return longError(name, string(n))
+				}
+			}
+		}
 		return nil
 	}
 	return errs[0]
@@ -258,13 +272,61 @@ func (s *Schema) ValidateAll(v any, limit int) []*FieldError {
 	return out
 }
 
-// ValidateValue checks a value as jcs.ParseValue returns it, with the
-// compiled validator when the schema has one. Errors are *FieldError.
+// ValidateValue is Validate for a value as jcs.ParseValue returns it, with
+// the compiled validator when the schema has one. Errors are *FieldError.
 func (s *Schema) ValidateValue(v *jcs.Value) error {
-	if s.fast != nil {
-		return s.fast.validate(v, make([]string, 0, 8))
+	if s.fast == nil {
+		return s.Validate(v.Any())
 	}
-	return s.Validate(v.Any())
+	if err := s.fast.validate(v, make([]string, 0, 8)); err != nil {
+		return err
+	}
+	if fe := s.checkLongs(v); fe != nil {
+		return fe
+	}
+	return nil
+}
+
+// ValidateValueAll is ValidateValue that returns at most limit errors of
+// the value, one per field: what a rejected record is told.
+func (s *Schema) ValidateValueAll(v *jcs.Value, limit int) []*FieldError {
+	errs := s.ValidateAll(v.Any(), limit)
+	if fe := s.checkLongs(v); fe != nil && len(errs) < limit {
+		errs = append(errs, fe)
+	}
+	return errs
+}
+
+// checkLongs checks that the integer policy attributes of a record fit
+// Cedar's Long: JSON Schema's "integer" has no bound, Cedar's has.
+func (s *Schema) checkLongs(v *jcs.Value) *FieldError {
+	if s.longs == nil {
+		return nil
+	}
+	for _, m := range v.Members() {
+		if m.Value.Kind == jcs.Number && slices.Contains(s.longs, m.Key) && !fitsLong(m.Value.Str) {
+			return longError(m.Key, m.Value.Str)
+		}
+	}
+	return nil
+}
+
+// fitsLong reports whether a JSON number is an integer within Cedar's Long
+// (an integer may be written 1e3 or 10.0).
+func fitsLong(literal string) bool {
+	if _, err := strconv.ParseInt(literal, 10, 64); err == nil {
+		return true
+	}
+	f, ok := new(big.Float).SetString(literal)
+	if !ok || !f.IsInt() {
+		return false
+	}
+	_, acc := f.Int64()
+	return acc == big.Exact
+}
+
+func longError(field, literal string) *FieldError {
+	return &FieldError{Field: field, Msg: fmt.Sprintf("%s does not fit a policy attribute (Cedar Long, -2^63 .. 2^63-1)", literal)}
 }
 
 // Compiled reports whether ValidateValue uses the compiled validator.
@@ -317,8 +379,8 @@ func collectSensitive(node map[string]any, defs map[string]any, at string, out *
 
 // TypeAt returns the JSON type ("string", "integer", "number", "boolean",
 // "object", "array") of the field at path (property names from the record's
-// root), or "" if the schema has no such field. Enums of strings count as
-// "string".
+// root, "[]" for an array's items), or "" if the schema has no such field.
+// Enums of strings count as "string".
 func (s *Schema) TypeAt(path []string) string {
 	doc, err := jcs.Parse(s.Canonical)
 	if err != nil {
@@ -329,9 +391,14 @@ func (s *Schema) TypeAt(path []string) string {
 	node := root
 	for _, p := range path {
 		node = resolveRef(node, defs)
-		props, _ := node["properties"].(map[string]any)
-		next, ok := props[p].(map[string]any)
-		if !ok {
+		var next map[string]any
+		if p == "[]" {
+			next, _ = node["items"].(map[string]any)
+		} else {
+			props, _ := node["properties"].(map[string]any)
+			next, _ = props[p].(map[string]any)
+		}
+		if next == nil {
 			return ""
 		}
 		node = next

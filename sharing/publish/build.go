@@ -19,19 +19,50 @@ import (
 )
 
 // RecordError is an input record that cannot be published. Field is a path
-// such as "items[0].hs_code", or "" for the record as a whole.
+// such as "items[0].hs_code", or "" for the record as a whole; Msg says
+// what is wrong with it. Others lists the record's other errors, at most
+// MaxRecordErrors in all.
 type RecordError struct {
-	Line  int
-	Field string
-	Msg   string
+	Line   int
+	Field  string
+	Msg    string
+	Others []*schemas.FieldError
 }
+
+// MaxRecordErrors bounds the errors a rejected record is told of.
+const MaxRecordErrors = 20
 
 func (e *RecordError) Error() string {
 	s := "line " + strconv.Itoa(e.Line) + ": "
 	if e.Field != "" {
 		s += e.Field + ": "
 	}
-	return s + e.Msg
+	s += e.Msg
+	for _, o := range e.Others {
+		s += "; " + o.Error()
+	}
+	return s
+}
+
+// invalid is the RecordError of a record that fails s with err: err's field
+// first, then the record's other errors.
+func invalid(line int, s *schemas.Schema, v *jcs.Value, err error) *RecordError {
+	re := &RecordError{Line: line, Msg: err.Error()}
+	var fe *schemas.FieldError
+	if errors.As(err, &fe) {
+		re.Field, re.Msg = fe.Field, fe.Msg
+	}
+	for _, o := range s.ValidateValueAll(v, MaxRecordErrors) {
+		if o.Field != re.Field && len(re.Others) < MaxRecordErrors-1 {
+			re.Others = append(re.Others, o)
+		}
+	}
+	// Clone: names may share the input's memory, which is reused.
+	re.Field, re.Msg = strings.Clone(re.Field), strings.Clone(re.Msg)
+	for i, o := range re.Others {
+		re.Others[i] = &schemas.FieldError{Field: strings.Clone(o.Field), Msg: strings.Clone(o.Msg)}
+	}
+	return re
 }
 
 // Record is a canonicalized record, in publish order.
@@ -309,13 +340,7 @@ func process(p *jcs.Parser, j *job, s *schemas.Schema, attrs []string) {
 		}
 		if s != nil {
 			if err := s.ValidateValue(&v); err != nil {
-				var fe *schemas.FieldError
-				if errors.As(err, &fe) {
-					// Clone: names may share the input's memory, which is reused.
-					j.errs[i] = &RecordError{Line: j.lines[i], Field: strings.Clone(fe.Field), Msg: strings.Clone(fe.Msg)}
-				} else {
-					j.errs[i] = &RecordError{Line: j.lines[i], Msg: err.Error()}
-				}
+				j.errs[i] = invalid(j.lines[i], s, &v, err)
 				continue
 			}
 		}

@@ -17,6 +17,9 @@ import (
 	"github.com/caravan-consortium/caravan/sharing/store"
 )
 
+// ErrNothingValid: a publish found no valid record, and published nothing.
+var ErrNothingValid = errors.New("nothing was published")
+
 // Catalog is where the publisher finds a dataset's newest version and lists
 // what it publishes; *catalog.Catalog implements it.
 type Catalog interface {
@@ -120,6 +123,12 @@ func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Res
 		})
 	if err != nil {
 		return nil, err
+	}
+	if res.Records == 0 {
+		if res.Rejected > 0 {
+			return nil, fmt.Errorf("no record is valid (all %d rejected): %w", res.Rejected, ErrNothingValid)
+		}
+		return nil, fmt.Errorf("the input holds no record: %w", ErrNothingValid)
 	}
 
 	p.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,3 +154,72 @@ func TestPublishInvalidStoresNothing(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// A publish in which no record is valid publishes nothing, rejects kept or
+// not; an empty input neither.
+func TestPublishNothingValidRefused(t *testing.T) {
+	g := newTestGateway(t, t.TempDir())
+	lines := strings.Split(strings.TrimSpace(string(testkit.JSONL(t, "shipment-event", 5, 1))), "\n")
+	for i := range lines {
+		lines[i] = strings.Replace(lines[i], `"mode":"`, `"mode":"x`, 1)
+	}
+	var rejected int
+	_, err := g.pub.Publish(context.Background(), publish.Request{Dataset: "events", Schema: testkit.Schema(t, "shipment-event"),
+		Reject: func([]byte, *publish.RecordError) error { rejected++; return nil }}, strings.NewReader(strings.Join(lines, "\n")))
+	if !errors.Is(err, publish.ErrNothingValid) || rejected != 5 || !strings.Contains(err.Error(), "all 5 rejected") {
+		t.Fatalf("all invalid: %v (%d rejected)", err, rejected)
+	}
+	if _, err := g.pub.Publish(context.Background(), publish.Request{Dataset: "events", Schema: testkit.Schema(t, "shipment-event")},
+		strings.NewReader("\n\n")); !errors.Is(err, publish.ErrNothingValid) {
+		t.Fatalf("empty input: %v", err)
+	}
+	if st := g.stats(t); st != (store.Stats{}) || g.catalog.Len() != 0 || len(g.sent) != 0 {
+		t.Fatalf("a publish of nothing valid left %+v", st)
+	}
+}
+
+// A rejected record is told every error it has, not the first alone.
+func TestRecordErrorListsEveryError(t *testing.T) {
+	s := testkit.Schema(t, "shipment-event")
+	line := strings.TrimSpace(string(testkit.JSONL(t, "shipment-event", 1, 1)))
+	line = strings.Replace(line, `"mode":"`, `"mode":"x`, 1)
+	line = strings.Replace(line, `"country":"`, `"country":"xx`, 1)
+	line = strings.Replace(line, `"carrier":"`, `"colour":"red","carrier":"`, 1)
+	_, _, err := build(t, []byte(line), publish.BuildOptions{Schema: s})
+	var re *publish.RecordError
+	if !errors.As(err, &re) || len(re.Others) != 2 {
+		t.Fatalf("%v: want 3 errors", err)
+	}
+	fields := []string{re.Field}
+	for _, o := range re.Others {
+		fields = append(fields, o.Field)
+	}
+	slices.Sort(fields)
+	if strings.Join(fields, ",") != ",country,mode" {
+		t.Fatalf("fields %v in %v", fields, err)
+	}
+}
+
+// An integer policy attribute that Cedar's Long cannot hold is refused at
+// publish, named; one written as 1e3 is an integer like any other.
+func TestIntegerAttributeOutOfLongRange(t *testing.T) {
+	s := testkit.Schema(t, "customs-declaration")
+	line := strings.TrimSpace(string(testkit.JSONL(t, "customs-declaration", 1, 1)))
+	i := strings.Index(line, `"total_value_usd":`)
+	if i < 0 {
+		t.Fatal("no total_value_usd")
+	}
+	j := i + len(`"total_value_usd":`)
+	k := j + strings.IndexAny(line[j:], ",}")
+	for value, ok := range map[string]bool{"1e19": false, "18446744073709551616": false, "9223372036854775807": true, "1e3": true} {
+		rec := line[:j] + value + line[k:]
+		_, _, err := build(t, []byte(rec), publish.BuildOptions{Schema: s})
+		var re *publish.RecordError
+		switch {
+		case ok && err != nil:
+			t.Errorf("%s: %v", value, err)
+		case !ok && (!errors.As(err, &re) || re.Field != "total_value_usd" || !strings.Contains(re.Msg, "Cedar Long")):
+			t.Errorf("%s: %v, want a refusal of total_value_usd", value, err)
+		}
+	}
+}
