@@ -18,7 +18,9 @@ import (
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
 
 type resumeState struct {
@@ -54,6 +56,10 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 	if !ok {
 		return nil, fmt.Errorf("no node of %s is connected", m.Publisher)
 	}
+	schema, err := n.schemaOf(ctx, m, p)
+	if err != nil {
+		return nil, err
+	}
 	byIndex, byCID, err := fetch.ParseSelection(req.Select)
 	if err != nil {
 		return nil, fmt.Errorf("select: %w", err)
@@ -68,7 +74,7 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 	}
 	c := &fetch.Client{Host: n.host, Key: n.signer, Org: n.cfg.Org, Store: n.store}
 	start := time.Now()
-	res, err := c.Fetch(ctx, p, m, fetch.Options{Manifest: id, Purpose: req.Purpose, Select: byIndex, SelectCIDs: byCID, From: from, Progress: progress})
+	res, err := c.Fetch(ctx, p, m, fetch.Options{Manifest: id, Purpose: req.Purpose, Select: byIndex, SelectCIDs: byCID, From: from, Progress: progress, Schema: schema})
 	var te *fetch.TamperError
 	switch {
 	case errors.As(err, &te):
@@ -106,6 +112,22 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 		sum.Out = req.Out
 	}
 	return sum, nil
+}
+
+// schemaOf returns the schema a partner's manifest pins. If it has not
+// reached the registry yet, it catches up with the provider's node p (its
+// owner's gateway holds it) before it gives up.
+func (n *Node) schemaOf(ctx context.Context, m *manifest.Manifest, p peer.ID) (*schemas.Schema, error) {
+	s, err := n.schemaFor(m)
+	if err == nil {
+		return s, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, cerr := n.gossip.CatchUp(cctx, p); cerr != nil {
+		return nil, fmt.Errorf("%w (catching up with %s: %v)", err, m.Publisher, cerr)
+	}
+	return n.schemaFor(m)
 }
 
 // writeFetched writes as JSONL, in order, the records held for a manifest

@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 	"github.com/caravan-consortium/caravan/sharing/store"
 )
@@ -33,6 +34,10 @@ type Options struct {
 	// Progress, if set, is called after each verified chunk with the
 	// records received so far and the number permitted.
 	Progress func(received, permitted uint64)
+	// Schema, if set, is the dataset's schema: every record must be
+	// canonical and valid under it before it is kept, or the response is
+	// refused as a tampered one is.
+	Schema *schemas.Schema
 }
 
 // Result summarizes a fetch.
@@ -125,6 +130,9 @@ func (c *Client) fetchSigned(ctx context.Context, p peer.ID, m *manifest.Manifes
 	frames := readFrames(str, bufio.NewReaderSize(rw, 256<<10))
 	defer frames.stop()
 	rs := &response{c: c, res: res, head: m.Tree, th: manifest.NewTreeHasher(), stage: stage, next: o.From, p: p, o: o}
+	if o.Schema != nil {
+		rs.valid = &validator{schema: o.Schema}
+	}
 	for {
 		frame, err := frames.next()
 		if err != nil {
@@ -155,6 +163,7 @@ type response struct {
 	next      uint64 // records must come in order, once
 	p         peer.ID
 	o         Options
+	valid     *validator // nil: records are not checked against a schema
 }
 
 // take handles one frame; done means the response ended well. A
@@ -205,6 +214,9 @@ func (rs *response) chunk(frame, body []byte) error {
 	c, err := decodeChunk(body)
 	if err == nil {
 		err = c.verify(rs.head, rs.th)
+	}
+	if err == nil && rs.valid != nil {
+		err = rs.valid.check(c.Records)
 	}
 	if err != nil {
 		rs.stage.Abort()

@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 	"github.com/caravan-consortium/caravan/sharing/store"
@@ -218,5 +220,40 @@ func TestFetchRefusesBadSelection(t *testing.T) {
 	var re *fetch.RefusedError
 	if !errors.As(err, &re) || !strings.Contains(re.Msg, "select_cids[1]") {
 		t.Fatalf("a bad CID in the selection: %v", err)
+	}
+}
+
+// A requester keeps only records that its registry's schema accepts: the
+// owner signed them, but a response whose records a stricter schema
+// refuses is refused as a tampered one is, and nothing of it is kept.
+func TestFetchValidatesRecordsAgainstSchema(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 300)
+	f, st := requesterFetcher(t, fn, 1)
+	id := fn.Manifest()
+	strict, err := schemas.Compile([]byte(`{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","required":["phyto_certificate_no"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Fetch(context.Background(), fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance", Schema: strict})
+	var te *fetch.TamperError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "phyto_certificate_no") {
+		t.Fatalf("records a stricter schema refuses: %v", err)
+	}
+	kept := 0
+	_ = st.Fetched(id, "customs-clearance", func(uint64, []byte) error { kept++; return nil })
+	if kept != 0 {
+		t.Fatalf("%d records of the refused response were kept", kept)
+	}
+	// Under the dataset's own schema, every permitted record is kept.
+	own, ok := fn.Nodes[1].Registry().ForManifest(fn.M.Schema.ID, cid.MustParse(fn.M.Schema.CID))
+	if !ok {
+		t.Fatal("the dataset's schema is not in the requester's registry")
+	}
+	res, err := f.Fetch(context.Background(), fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: id, Purpose: "customs-clearance", Schema: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(fn.Expected(t, fn.Org(1), "customs-clearance")); int(res.Received) != want {
+		t.Fatalf("%d records, want %d", res.Received, want)
 	}
 }
