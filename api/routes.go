@@ -197,6 +197,7 @@ type SchemaInfo struct {
 	Attributes []SchemaAttribute `json:"attributes"`          // policy attributes and their Cedar types
 	Sensitive  []string          `json:"sensitive,omitempty"` // paths of sensitive fields
 	Compiled   bool              `json:"compiled"`            // validated by the compiled validator (else jsonschema/v6)
+	Fallback   string            `json:"fallback,omitempty"`  // why not, e.g. "unsupported keyword uniqueItems"
 	Document   json.RawMessage   `json:"document,omitempty"`
 }
 

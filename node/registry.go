@@ -151,7 +151,7 @@ func (n *Node) PolicySchema() []byte { return n.registry.CedarSchema() }
 
 func schemaInfo(s *schemas.Schema, statement string) *api.SchemaInfo {
 	info := &api.SchemaInfo{Owner: s.Owner, Name: s.Name, Version: s.Version.String(), CID: s.CID.String(),
-		Title: s.Title, Statement: statement, Sensitive: s.Sensitive, Compiled: s.Compiled()}
+		Title: s.Title, Statement: statement, Sensitive: s.Sensitive, Compiled: s.Compiled(), Fallback: s.Fallback()}
 	for _, a := range s.Attributes {
 		info.Attributes = append(info.Attributes, api.SchemaAttribute{Name: a.Name, Type: string(a.Type)})
 	}

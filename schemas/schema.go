@@ -65,6 +65,7 @@ type Schema struct {
 
 	compiled *jsonschema.Schema
 	fast     *cnode   // nil if the schema uses a keyword compileFast lacks
+	fallback string   // why fast is nil
 	longs    []string // the policy attributes of type Long
 }
 
@@ -116,7 +117,9 @@ func Compile(data []byte) (*Schema, error) {
 	if len(probs) > 0 {
 		return nil, &LintError{Problems: probs}
 	}
-	s.fast, _ = compileFast(doc) // an unsupported keyword: jsonschema/v6 alone
+	if s.fast, err = compileFast(doc); err != nil { // an unsupported keyword: jsonschema/v6 alone
+		s.fallback = err.Error()
+	}
 	s.Title, _ = doc["title"].(string)
 	s.Description, _ = doc["description"].(string)
 	for _, a := range attrs {
@@ -331,6 +334,10 @@ func longError(field, literal string) *FieldError {
 
 // Compiled reports whether ValidateValue uses the compiled validator.
 func (s *Schema) Compiled() bool { return s.fast != nil }
+
+// Fallback says why ValidateValue uses jsonschema/v6 rather than the
+// compiled validator (e.g. "unsupported keyword uniqueItems"), or "".
+func (s *Schema) Fallback() string { return s.fallback }
 
 func fieldPath(loc []string) string {
 	var b strings.Builder

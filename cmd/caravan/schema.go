@@ -105,7 +105,7 @@ func printSchema(w io.Writer, s *api.SchemaInfo) {
 	}
 	tw.Flush()
 	if !s.Compiled {
-		fmt.Fprintln(w, "  validated by jsonschema/v6 (it uses a keyword the compiled validator does not cover)")
+		fmt.Fprintf(w, "  validated by jsonschema/v6, not the compiled validator (%s)\n", s.Fallback)
 	}
 }
 
@@ -317,7 +317,7 @@ func topProperties(s *schemas.Schema) []string {
 // infoOf describes a schema that no gateway registered.
 func infoOf(s *schemas.Schema) *api.SchemaInfo {
 	info := &api.SchemaInfo{Owner: "(not registered)", Name: s.Name, Version: s.Version.String(), CID: s.CID.String(),
-		Title: s.Title, Sensitive: s.Sensitive, Compiled: s.Compiled()}
+		Title: s.Title, Sensitive: s.Sensitive, Compiled: s.Compiled(), Fallback: s.Fallback()}
 	if info.Name == "" {
 		info.Name = "(no x-caravan-schema id)"
 	}
