@@ -82,3 +82,33 @@ func TestCompileRefusesWithThePointer(t *testing.T) {
 		})
 	}
 }
+
+// Whatever document arrives in a registration, Compile answers without
+// panicking; what it accepts compiles again from its canonical form to the
+// same schema, and is compatible with itself.
+func FuzzCompile(f *testing.F) {
+	f.Add([]byte(phyto))
+	for _, d := range schemas.DemoDocuments() {
+		f.Add(d.Data)
+	}
+	f.Add([]byte(`{"type":"object","properties":{"n":{"type":"integer","maximum":1e400,"x-caravan-policy-attribute":true}}}`))
+	f.Add([]byte(`{"$ref":"#/$defs/a","$defs":{"a":{"$ref":"#/$defs/a"}}}`))
+	f.Add([]byte(`{"$ref":"https://example.com/s.json"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := schemas.Compile(data)
+		if err != nil {
+			var le *schemas.LintError
+			if !errors.As(err, &le) || len(le.Problems) == 0 {
+				t.Fatalf("an error that is not a lint error with problems: %v", err)
+			}
+			return
+		}
+		again, err := schemas.Compile(s.Canonical)
+		if err != nil || again.CID != s.CID || strings.Join(again.PolicyAttributes, ",") != strings.Join(s.PolicyAttributes, ",") {
+			t.Fatalf("the canonical form compiles differently: %v", err)
+		}
+		if err := schemas.Compatible(s, again); err != nil {
+			t.Fatalf("not compatible with itself: %v", err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"os"
 	"reflect"
@@ -134,4 +135,102 @@ func TestBodyDecoderErrorsNameTheField(t *testing.T) {
 			t.Errorf("%s: %v, want %q", body, err, want)
 		}
 	}
+}
+
+var registrationKeys = []string{"type", "publisher", "name", "version", "created", "document"}
+
+var registrationSeeds = []string{
+	`{"created":"2026-11-29T08:00:00Z","document":{"$schema":"https://json-schema.org/draft/2020-12/schema","properties":{"pest_free":{"type":"boolean","x-caravan-policy-attribute":true}},"type":"object"},"name":"phytosanitary-certificate","publisher":"customs-kz","type":"caravan.schema/v1","version":"1.0"}`,
+	`{"created":"2026-11-29T08:00:00Z","document":{ "b" : 1.0, "a" : "\u00e9" },"name":"n","publisher":"p","type":"caravan.schema/v1","version":"2.13"}`,
+	`{"document":[],"version":"1.0"}`,
+	`{"document":"{}"}`,
+	`{"document":null}`,
+	`{"version":1.0}`,
+	`{"version":"01.0"}`,
+	`{"version":"0.0"}`,
+	`{"name":"Upper"}`,
+	`{"Document":{}}`,
+	`{"created":"2026-11-29"}`,
+}
+
+// checkRegistration decodes a JSON object as a schema registration, as
+// FuzzDecodeRegistration does.
+func checkRegistration(t *testing.T, data []byte) {
+	v, err := jcs.ParseValue(data)
+	if err != nil || v.Kind != jcs.Object {
+		return
+	}
+	got, err := decodeRegistration(&v)
+	var want Registration
+	werr := strictJSON(data, &want)
+	docObject := true
+	if d, ok := findMember(&v, "document"); ok {
+		docObject = d.Kind == jcs.Object
+	}
+	switch {
+	case !exactKeys(&v, registrationKeys, nil) || !docObject:
+		if err == nil {
+			t.Fatalf("%s: taken, with a key in another case or a document that is not an object", data)
+		}
+		return
+	case (err == nil) != (werr == nil):
+		t.Fatalf("%s: ours %v, encoding/json %v", data, err, werr)
+	case err != nil:
+		return
+	}
+	// The document is kept in RFC 8785 form; the rest as encoding/json reads it.
+	if want.Document != nil {
+		if want.Document, err = jcs.Canonicalize(want.Document); err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+	}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("%s:\nours %+v\nwant %+v", data, *got, want)
+	}
+	if got.Validate() != nil {
+		return
+	}
+	// A valid registration survives a signed statement's round trip, and
+	// its document's CID does not change on the way.
+	st, err := SignStatement(got, fuzzKey)
+	if err != nil {
+		t.Fatalf("%s: sign: %v", data, err)
+	}
+	wire, err := DecodeStatement(st.Marshal())
+	if err != nil {
+		t.Fatalf("%s: decode the signed statement: %v", data, err)
+	}
+	back, err := wire.Registration()
+	if err != nil || !reflect.DeepEqual(back, got) || back.DocumentCID() != got.DocumentCID() || wire.Verify() != nil {
+		t.Fatalf("%s: round trip: %+v, %v", data, back, err)
+	}
+}
+
+func findMember(v *jcs.Value, key string) (*jcs.Value, bool) {
+	for _, m := range v.Members() {
+		if m.Key == key {
+			return &m.Value, true
+		}
+	}
+	return nil, false
+}
+
+var fuzzKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+
+func TestRegistrationDecoder(t *testing.T) {
+	for _, s := range registrationSeeds {
+		checkRegistration(t, []byte(s))
+	}
+	v, _ := jcs.ParseValue([]byte(registrationSeeds[1]))
+	r, err := decodeRegistration(&v)
+	if err != nil || r.Validate() != nil || string(r.Document) != `{"a":"é","b":1}` {
+		t.Fatalf("the sample registration: %+v, %v", r, err)
+	}
+}
+
+func FuzzDecodeRegistration(f *testing.F) {
+	for _, s := range registrationSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkRegistration)
 }
