@@ -4,17 +4,21 @@
 //   - policies/*.cedar: the data owners' Cedar policies (one bundle, used by
 //     every demo org for its own datasets);
 //   - policies/tests.yaml: their decision table, run by
-//     `caravan policy test configs/policies configs/policies/tests.yaml`.
+//     `caravan policy test configs/policies configs/policies/tests.yaml`;
+//   - examples/NAME: an agency's own data, from schema to policy (the
+//     README's "Your own datasets"; the demo publishes
+//     examples/phytosanitary).
 //
 // gateway.example.yaml documents every gateway setting.
 package configs
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
 )
 
-//go:embed policies/*.cedar policies/tests.yaml
+//go:embed policies/*.cedar policies/tests.yaml examples
 var embedded embed.FS
 
 // Policies is the demo policy directory: its .cedar files and tests.yaml.
@@ -24,4 +28,12 @@ func Policies() fs.FS {
 		panic(err) // cannot happen: the directory is embedded
 	}
 	return sub
+}
+
+// Example is the example directory examples/name.
+func Example(name string) (fs.FS, error) {
+	if _, err := fs.Stat(embedded, "examples/"+name); err != nil {
+		return nil, fmt.Errorf("no example %q: %w", name, err)
+	}
+	return fs.Sub(embedded, "examples/"+name)
 }

@@ -37,6 +37,7 @@ func demoScenario() Scenario {
 			{"partners fetch the declarations: each receives what customs-cn's policy allows, verified", stepFetch},
 			{"logistics-az is stopped", stepStopLast},
 			{"customs-cn publishes two more versions and a second dataset", stepPublishWhileOffline},
+			{"customs-kz registers its own phytosanitary-certificate schema, publishes certificates from a CSV and adds a policy on them; customs-cn fetches exactly the permitted ones", stepOwnSchema},
 			{"logistics-az restarts and its catalog converges", stepConverge},
 			{"every journal is witnessed by the others; the evidence of a fetch decision verifies offline", stepJournals},
 			{"a clean shutdown leaves nothing running", stepShutdown},

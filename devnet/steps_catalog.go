@@ -153,6 +153,9 @@ func stepConverge(ctx context.Context, e *Env) (string, error) {
 	}
 	for _, o := range e.Net.Orgs {
 		cl, _ := api.NewClient(o.Dir)
+		if list, err := cl.Schemas(ctx); err != nil || len(list) != e.schemas {
+			return "", fmt.Errorf("%s's registry holds %d schemas, want %d (%v)", o.Org, len(list), e.schemas, err)
+		}
 		entries, err := cl.Catalog(ctx, api.CatalogQuery{All: true})
 		if err != nil {
 			return "", err
@@ -169,5 +172,6 @@ func stepConverge(ctx context.Context, e *Env) (string, error) {
 		tw.Flush()
 	}
 	e.figure(fmt.Sprintf("catch-up: %s restart to an equal catalog", c.Org), took.Round(time.Millisecond).String(), "")
-	return fmt.Sprintf("%s restarted and converged in %v; all %d catalogs are equal (%d statements)", c.Org, took.Round(time.Millisecond), len(e.Net.Orgs), len(e.published)+e.schemas), nil
+	return fmt.Sprintf("%s restarted and converged in %v; all %d catalogs are equal (%d statements, %d of them schemas)",
+		c.Org, took.Round(time.Millisecond), len(e.Net.Orgs), len(e.published)+e.schemas, e.schemas), nil
 }

@@ -1,0 +1,190 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/configs"
+	"github.com/caravan-consortium/caravan/internal/poll"
+	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/node"
+)
+
+// phyto reads a file of the phytosanitary example (configs/examples).
+func phyto(t *testing.T, name string) []byte {
+	t.Helper()
+	ex, err := configs.Example("phytosanitary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := fs.ReadFile(ex, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// An agency's own schema, end to end with no rebuild: customs-kz registers
+// it while customs-cn's gateway is down, a policy on its attributes is
+// refused (naming its line) until it is registered, certificates are
+// published from CSV, and customs-cn, restarted, catches the schema up,
+// lists the dataset and fetches exactly what the policy permits, every
+// record validated against the schema on receipt.
+func TestOwnSchemaCaughtUpByAPartnerThatMissedIt(t *testing.T) {
+	c := testkit.NewCluster(t, 3)
+	nodes := []*node.Node{c.Start(0), c.Start(1), c.Start(2)}
+	kz, err := api.NewClient(c.Dir(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.RegisterDemoSchemas(t, nodes, kz)
+	nodes[0].Close() // customs-cn misses everything that follows
+
+	// A policy on attributes that no schema declares yet is refused at
+	// reload, naming the file and the line of the expression.
+	policyFile := filepath.Join(policyDir(c, 1), "plant-health.cedar")
+	writeFile(t, policyFile, string(phyto(t, "plant-health.cedar")))
+	poll.Until(t, func() bool { return nodes[1].Policy().Refused > 0 }, "the undeclared attribute refused")
+	if msg := nodes[1].Policy().LastError; !strings.Contains(msg, "plant-health.cedar:14") || !strings.Contains(msg, "pest_free") {
+		t.Fatalf("the refusal does not name the expression's line and attribute: %s", msg)
+	}
+
+	info, err := kz.RegisterSchema(context.Background(), api.SchemaRequest{}, phyto(t, "phytosanitary-certificate.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Owner != "customs-kz" || info.Name != "phytosanitary-certificate" || info.Version != "1.0" || info.Statement == "" {
+		t.Fatalf("registered %+v", info)
+	}
+	poll.Until(t, func() bool {
+		_, err := node.FindEntry(context.Background(), c.Dir(1), "schema entry", func(e []byte) bool {
+			ev, err := journal.Decode(e)
+			return err == nil && ev.Type == journal.TypeSchema && ev.Schema == "phytosanitary-certificate@1.0" && ev.Document == info.CID
+		})
+		return err == nil
+	}, "the registration in customs-kz's journal")
+	poll.Until(t, func() bool { _, err := nodes[2].Schema("customs-kz/phytosanitary-certificate"); return err == nil }, "the schema gossiped to logistics-az")
+	bundle := nodes[1].Policies().CID()
+	writeFile(t, policyFile, string(phyto(t, "plant-health.cedar"))+"\n")
+	poll.Until(t, func() bool { return nodes[1].Policies().CID() != bundle }, "the policy in force once the schema is registered")
+
+	sum, err := kz.Publish(context.Background(), api.PublishRequest{Dataset: "phyto", Schema: "phytosanitary-certificate",
+		Format: "csv", Purposes: []string{"phytosanitary-control"}}, bytes.NewReader(phyto(t, "certificates.csv")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cn := c.Start(0)
+	poll.Until(t, func() bool {
+		list, _ := cn.Catalog(api.CatalogQuery{Org: "customs-kz"})
+		return len(list) == 1 && list[0].CID == sum.CID
+	}, "the restarted customs-cn to list the dataset (its schema caught up)")
+	poll.Until(t, func() bool { return testkit.ConnectedTo(cn, "customs-kz") }, "connected")
+	out := filepath.Join(t.TempDir(), "phyto.jsonl")
+	res, err := cn.Fetch(context.Background(), api.FetchRequest{Manifest: sum.CID, Purpose: "phytosanitary-control", Out: out}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := permittedToCN(t, phyto(t, "certificates.csv"))
+	got := certificatesIn(t, out)
+	if !slices.Equal(got, want) || res.Permitted != uint64(len(want)) || len(want) == 0 {
+		t.Fatalf("customs-cn received %v (%+v); plant-health.cedar permits %v", got, res, want)
+	}
+}
+
+// permittedToCN works out, without Cedar, the certificates that
+// plant-health.cedar and the guards permit to customs-cn now.
+func permittedToCN(t *testing.T, data []byte) []string {
+	t.Helper()
+	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	var out []string
+	for _, r := range rows[1:] {
+		valid, err := time.Parse(time.DateOnly, r[col["valid_until"]])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r[col["destination_country"]] == "CN" && r[col["pest_free"]] == "true" && valid.After(time.Now()) {
+			out = append(out, r[col["certificate_no"]])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func certificatesIn(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var rec struct {
+			No string `json:"certificate_no"`
+		}
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec.No)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// A new gateway whose policies read attributes that its registry does not
+// hold yet starts with every fetch denied and says why; the bundle goes
+// into force when the schemas arrive. A new minor version that narrows a
+// field is refused naming the pointer; a new major version is accepted.
+func TestPoliciesWaitForSchemasAndVersionsRise(t *testing.T) {
+	c := testkit.NewCluster(t, 1)
+	n := c.Start(0)
+	st := n.Status().Policy
+	if st.Waiting == "" || !strings.Contains(st.Waiting, "attribute") {
+		t.Fatalf("policies in force with no schema registered: %+v", st)
+	}
+	cl, err := api.NewClient(c.Dir(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.RegisterDemoSchemas(t, []*node.Node{n}, cl)
+	if len(n.Policies().Policies()) == 0 {
+		t.Fatal("the demo policies are not in force after the schemas arrived")
+	}
+
+	doc := phyto(t, "phytosanitary-certificate.json")
+	if _, err := cl.RegisterSchema(context.Background(), api.SchemaRequest{}, doc); err != nil {
+		t.Fatal(err)
+	}
+	narrowed := bytes.Replace(doc, []byte(`"maxItems": 20`), []byte(`"maxItems": 10`), 1)
+	_, err = cl.RegisterSchema(context.Background(), api.SchemaRequest{Version: "1.1"}, narrowed)
+	var se *api.StatusError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "/properties/items/maxItems") {
+		t.Fatalf("a narrowing minor version: %v", err)
+	}
+	v2, err := cl.RegisterSchema(context.Background(), api.SchemaRequest{Version: "2.0"}, narrowed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest, err := n.Schema("phytosanitary-certificate"); err != nil || latest.Version != v2.Version {
+		t.Fatalf("the latest version is %+v (%v), want %s", latest, err, v2.Version)
+	}
+}
