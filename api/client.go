@@ -176,6 +176,13 @@ func (c *Client) Explain(ctx context.Context, req ExplainRequest) (*ExplainResul
 // Fetch asks the gateway to fetch a partner's dataset; onEvent, if set, gets
 // each progress event.
 func (c *Client) Fetch(ctx context.Context, r FetchRequest, onEvent func(FetchEvent)) (*FetchSummary, error) {
+	if r.Out != "" { // the gateway writes it, from its own working directory
+		abs, err := filepath.Abs(r.Out)
+		if err != nil {
+			return nil, err
+		}
+		r.Out = abs
+	}
 	body, err := json.Marshal(r)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -36,6 +37,9 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 	id, err := cid.Decode(req.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %q is not a CID (see 'caravan catalog'): %w", req.Manifest, err)
+	}
+	if req.Out != "" && !filepath.IsAbs(req.Out) {
+		return nil, api.Errorf(http.StatusBadRequest, "out %q: must be an absolute path (the gateway writes it)", req.Out)
 	}
 	st, ok := n.catalog.Statement(id)
 	if !ok {
