@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/devnet"
 )
 
@@ -83,6 +84,9 @@ func watchDevnet(ctx context.Context, out io.Writer, nt *devnet.Net, bin string)
 	if err != nil {
 		return err
 	}
+	if err := registerDemoSchemas(ctx, out, nt); err != nil {
+		return err
+	}
 	fmt.Fprintln(out, "running; press Ctrl-C to stop")
 	last := ""
 	tick := time.NewTicker(500 * time.Millisecond)
@@ -100,4 +104,21 @@ func watchDevnet(ctx context.Context, out io.Writer, nt *devnet.Net, bin string)
 		case <-tick.C:
 		}
 	}
+}
+
+// registerDemoSchemas registers the demo's dataset schemas at the first org
+// (unless its registry holds them already), as the demo does: the demo
+// policies that every org starts with read their attributes, and wait for
+// them until then.
+func registerDemoSchemas(ctx context.Context, out io.Writer, nt *devnet.Net) error {
+	cl, err := api.NewClient(nt.Orgs[0].Dir)
+	if err != nil {
+		return err
+	}
+	if err := devnet.RegisterDemoSchemas(ctx, cl); err != nil {
+		return fmt.Errorf("registering the demo's schemas at %s: %w", nt.Orgs[0].Org, err)
+	}
+	fmt.Fprintf(out, "the demo's dataset schemas are registered (by %s); 'caravan schema list --dir %s' lists them\n",
+		nt.Orgs[0].Org, nt.Orgs[0].Dir)
+	return nil
 }

@@ -88,7 +88,10 @@ func registerFile(cmd *cobra.Command, dir string, req api.SchemaRequest, file st
 }
 
 func printSchema(w io.Writer, s *api.SchemaInfo) {
-	fmt.Fprintf(w, "%s/%s@%s", s.Owner, s.Name, s.Version)
+	if s.Owner != "" {
+		fmt.Fprintf(w, "%s/", s.Owner)
+	}
+	fmt.Fprintf(w, "%s@%s", s.Name, s.Version)
 	if s.Title != "" {
 		fmt.Fprintf(w, "  %s", s.Title)
 	}
@@ -316,7 +319,7 @@ func topProperties(s *schemas.Schema) []string {
 
 // infoOf describes a schema that no gateway registered.
 func infoOf(s *schemas.Schema) *api.SchemaInfo {
-	info := &api.SchemaInfo{Owner: "(not registered)", Name: s.Name, Version: s.Version.String(), CID: s.CID.String(),
+	info := &api.SchemaInfo{Name: s.Name, Version: s.Version.String(), CID: s.CID.String(),
 		Title: s.Title, Sensitive: s.Sensitive, Compiled: s.Compiled(), Fallback: s.Fallback()}
 	if info.Name == "" {
 		info.Name = "(no x-caravan-schema id)"
