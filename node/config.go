@@ -202,12 +202,14 @@ org: {{.Org}}
 roster: {{.Roster}}
 
 # The directory of this org's access policies: Cedar files (*.cedar) checked
-# against the schema in schemas/caravan.cedarschema. This org's gateway
+# against the Cedar schema of the schema registry ('caravan policy schema
+# --dir DIR' prints it; schemas/registry.md). This org's gateway
 # decides with them, record by record, what each partner may discover and
 # fetch. Default deny: with no policies, nothing is shared. The gateway
 # reloads the directory when a file changes (or on SIGHUP); a bundle with any
 # error is refused and the one in force stays. Check a change first with
-# 'caravan policy check DIR' and 'caravan policy test DIR CASES.yaml'.
+# 'caravan policy check DIR --dir GATEWAY' and 'caravan policy test DIR
+# CASES.yaml'.
 policies: {{.Policies}}
 
 # Multiaddrs to listen on: TCP and QUIC (v1).

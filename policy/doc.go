@@ -3,8 +3,10 @@
 // receive, for which purpose, and to say which policies made each decision.
 //
 // Policies are written in Cedar (github.com/cedar-policy/cedar-go). A Bundle is
-// a directory of .cedar files, checked in strict mode against the Cedar schema
-// in schemas/caravan.cedarschema, with one "@id" annotation per policy. Its CID
+// a directory of .cedar files, checked in strict mode against a Vocabulary
+// (the Cedar schema of schemas/caravan.cedarschema with Record's attributes
+// generated from the schema registry), with one "@id" annotation per policy,
+// and no read of an attribute the registry does not declare. Its CID
 // covers the exact file set (spec: schemas/policy.md), and every decision
 // carries it.
 //
