@@ -62,6 +62,7 @@ type cnode struct {
 	minItems   int
 	maxItems   int // -1: none
 	ref        *cnode
+	pureRef    bool // ref is the only constraint
 }
 
 type bound struct {
@@ -110,6 +111,7 @@ func (c *compiler) compile(s map[string]any) (*cnode, error) {
 			return nil, err
 		}
 	}
+	n.pureRef = n.ref != nil && n.onlyRef()
 	for _, r := range n.required {
 		i := slices.IndexFunc(n.props, func(p prop) bool { return p.name == r })
 		if i < 0 {

@@ -235,6 +235,10 @@ func isShortDecimal(s string) bool {
 	return intPart[0] != '0' && len(intPart)+len(frac) <= 15
 }
 
+// IsShortDecimal reports whether s is a plain decimal with a fraction that
+// is its own RFC 8785 form (see isShortDecimal); it is never an integer.
+func IsShortDecimal(s string) bool { return isShortDecimal(s) }
+
 // ShortInteger parses a plain integer literal of at most 15 digits (no
 // leading zero, no fraction or exponent): the common case of a JSON number,
 // exact as a double, and already in canonical form. ok is false for

@@ -93,6 +93,12 @@ func benchFetch(b *testing.B, n, size int, raw bool, transport string) {
 	id := cid.MustParse(pub.CID)
 	key, _ := keyfile.Load(node.DataDir(nt.Orgs[1].Dir).Key())
 	f := &fetch.Client{Host: nodes[1].Host(), Key: key, Org: nt.Orgs[1].Org, Store: nodes[1].Store()}
+	// The requester checks every record against the dataset's schema, as
+	// a gateway's fetch does.
+	schema, ok := nodes[1].Registry().ForManifest(pub.Manifest.Schema.ID, cid.MustParse(pub.Manifest.Schema.CID))
+	if !ok {
+		b.Fatal("the requester's registry lacks the dataset's schema")
+	}
 	stopProfile := func() {}
 	if path := os.Getenv("CARAVAN_FETCH_PROFILE"); path != "" {
 		// A CPU profile of the fetch alone, without the set-up.
@@ -120,7 +126,7 @@ func benchFetch(b *testing.B, n, size int, raw bool, transport string) {
 			firstAt, firstCPU = time.Now(), processCPU()
 		}
 	}
-	res, err := f.Fetch(ctx, nodes[0].PeerID(), pub.Manifest, fetch.Options{Manifest: id, Purpose: "bench", Progress: progress})
+	res, err := f.Fetch(ctx, nodes[0].PeerID(), pub.Manifest, fetch.Options{Manifest: id, Purpose: "bench", Progress: progress, Schema: schema})
 	took := time.Since(start)
 	endCPU := processCPU()
 	dataCPU := endCPU - firstCPU
@@ -201,6 +207,15 @@ func fetchBenchNet(b *testing.B, n, size int, transport string) (*devnet.Net, []
 		}
 	}
 	cl, _ := api.NewClient(nt.Orgs[0].Dir)
+	if err := devnet.RegisterDemoSchemas(ctx, cl); err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); nodes[0].Status().Policy.Waiting != "" || len(nodes[1].Registry().All()) == 0; {
+		if time.Now().After(deadline) {
+			b.Fatal("the demo's schemas not registered, or policies not in force")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	pub, err := cl.Publish(ctx, api.PublishRequest{Dataset: "bench", Schema: "customs-declaration", Format: "jsonl", Purposes: []string{"bench"}}, &body, nil)
 	if err != nil {
 		b.Fatal(err)

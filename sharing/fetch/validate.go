@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/caravan-consortium/caravan/internal/jcs"
@@ -11,8 +10,10 @@ import (
 // validator checks fetched records, which already prove against the signed
 // manifest, against the dataset's schema before they are kept: the owner
 // signed them, but a requester keeps only canonical records that its own
-// registry's schema accepts. It checks a chunk's records in two halves at
-// once, each with a parser of its own.
+// registry's schema accepts (schemas.Schema.ValidateCanonical: one pass
+// over the canonical text, the full check only for what it cannot prove).
+// It checks a chunk's records in two halves at once, each with scratch of
+// its own.
 type validator struct {
 	schema  *schemas.Schema
 	parsers [2]jcs.Parser
@@ -31,18 +32,9 @@ func (v *validator) check(recs []chunkRecord) error {
 }
 
 func (v *validator) half(k int, recs []chunkRecord) error {
+	var err error
 	for _, r := range recs {
-		val, err := v.parsers[k].Parse(r.Data)
-		if err == nil {
-			v.bufs[k], err = val.AppendCanonical(v.bufs[k][:0])
-			if err == nil && !bytes.Equal(v.bufs[k], r.Data) {
-				err = fmt.Errorf("not in canonical form")
-			}
-		}
-		if err == nil {
-			err = v.schema.ValidateValue(&val)
-		}
-		if err != nil {
+		if v.bufs[k], err = v.schema.ValidateCanonical(r.Data, &v.parsers[k], v.bufs[k]); err != nil {
 			return fmt.Errorf("record %d does not match schema %s: %w", r.Index, v.schema.Label(), err)
 		}
 	}
