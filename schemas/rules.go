@@ -95,6 +95,9 @@ func lint(doc map[string]any) ([]Attribute, []Problem) {
 				probs = append(probs, Problem{at + pointer(k), fmt.Sprintf("%q points outside the document; a registry schema must be self-contained (use $defs)", ref)})
 			}
 		}
+		if refLoops(doc, at, node) {
+			probs = append(probs, Problem{at + pointer("$ref"), "this $ref leads back to itself through $refs alone: it never reaches a schema, and checking a record against it would never end"})
+		}
 		if v, ok := node[KeywordPolicyAttribute]; ok {
 			if v != true && v != false {
 				probs = append(probs, Problem{at + pointer(KeywordPolicyAttribute), "must be true or false"})
@@ -216,4 +219,54 @@ func walk(node map[string]any, at string, fn func(at string, node map[string]any
 			}
 		}
 	}
+}
+
+// refLoops reports whether following $ref from node (at its pointer) comes
+// back to it without passing through anything but $refs: a schema that
+// validates a value by validating the same value against itself.
+func refLoops(doc map[string]any, at string, node map[string]any) bool {
+	seen := map[string]bool{at: true}
+	for range 64 {
+		ref, ok := node["$ref"].(string)
+		if !ok || !strings.HasPrefix(ref, "#") {
+			return false
+		}
+		target := strings.TrimPrefix(ref, "#")
+		if seen[target] {
+			return target == at
+		}
+		seen[target] = true
+		if node, ok = resolvePointer(doc, target).(map[string]any); !ok {
+			return false
+		}
+	}
+	return true // a chain this long is refused too
+}
+
+// resolvePointer returns the value at a JSON pointer (RFC 6901) into doc,
+// or nil.
+func resolvePointer(doc map[string]any, ptr string) any {
+	var v any = doc
+	if ptr == "" {
+		return v
+	}
+	if !strings.HasPrefix(ptr, "/") {
+		return nil
+	}
+	for _, tok := range strings.Split(ptr[1:], "/") {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[tok]
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
 }

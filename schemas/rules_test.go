@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/schemas"
 )
 
@@ -62,9 +63,16 @@ func TestCompileRefusesWithThePointer(t *testing.T) {
 		{"external $ref", `"certificate_id": {"type": "string"}`, `"certificate_id": {"$ref": "https://example.org/id.json"}`, "/properties/certificate_id/$ref", "outside the document"},
 		{"not JSON Schema", `"certificate_id": {"type": "string"}`, `"certificate_id": {"type": 5}`, "/properties/certificate_id/type", "JSON Schema 2020-12"},
 		{"bad version", `"version": "1.0"`, `"version": "one"`, "/x-caravan-schema", "not a version"},
+		{"a $ref loop", `"inspector": {"type": "object",`, `"inspector": {"$ref": "#/$defs/a"}, "lot": {"type": "object",`,
+			"/$defs/a/$ref", "leads back to itself"},
+		{"a $ref to itself", `"certificate_id": {"type": "string"}`, `"certificate_id": {"$ref": "#/properties/certificate_id"}`,
+			"/properties/certificate_id/$ref", "leads back to itself"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			doc := strings.Replace(phyto, c.old, c.new, 1)
+			if c.name == "a $ref loop" {
+				doc = strings.Replace(doc, `"title":`, `"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "title":`, 1)
+			}
 			if doc == phyto {
 				t.Fatal("the case changes nothing")
 			}
@@ -106,6 +114,12 @@ func FuzzCompile(f *testing.F) {
 		again, err := schemas.Compile(s.Canonical)
 		if err != nil || again.CID != s.CID || strings.Join(again.PolicyAttributes, ",") != strings.Join(s.PolicyAttributes, ",") {
 			t.Fatalf("the canonical form compiles differently: %v", err)
+		}
+		// Checking values against what Compile accepted always ends.
+		for _, text := range []string{`{}`, `[]`, `"x"`, `1`, `null`, `{"a":[{"b":1}]}`} {
+			v, _ := jcs.ParseValue([]byte(text))
+			_ = s.ValidateValue(&v)
+			_ = s.AcceptsCanonical([]byte(text))
 		}
 		if err := schemas.Compatible(s, again); err != nil {
 			t.Fatalf("not compatible with itself: %v", err)
