@@ -61,7 +61,11 @@ func main() {
 }
 
 func run(n int, dir string, seed uint64) error {
-	b, err := policy.Load(dir)
+	vocab, err := policy.DemoVocabulary()
+	if err != nil {
+		return err
+	}
+	b, err := policy.Load(dir, vocab)
 	if err != nil {
 		return err
 	}
@@ -234,7 +238,7 @@ func verdict(ok bool) string {
 // prepare generates n customs declarations and turns each into a policy
 // record (CID, Cedar attributes) and an OPA input value, on every core.
 func prepare(n int, seed uint64) ([]policy.Record, []*ast.Term, error) {
-	reg, err := schemas.Default()
+	reg, err := schemas.Demo()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -242,10 +246,11 @@ func prepare(n int, seed uint64) ([]policy.Record, []*ast.Term, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ex, err := policy.NewExtractor(s.PolicyAttributes)
+	vocab, err := policy.VocabularyOf(reg)
 	if err != nil {
 		return nil, nil, err
 	}
+	ex := vocab.ExtractorFor(s)
 	// The prepared data is large and long-lived: collect less often while
 	// building it.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
