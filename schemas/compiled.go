@@ -348,7 +348,9 @@ func (n *cnode) validate(v *jcs.Value, path []string) error {
 }
 
 func (n *cnode) validateString(s string, path []string) error {
-	if n.minLen > 0 || n.maxLen >= 0 {
+	// A string of b bytes has between b/4 and b characters: count them only
+	// when that range straddles a bound.
+	if n.minLen > len(s)/4 || n.maxLen >= 0 && n.maxLen < len(s) {
 		l := utf8.RuneCountInString(s)
 		if l < n.minLen {
 			return fail(path, "minLength: got %d, want %d", l, n.minLen)
