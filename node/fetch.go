@@ -41,24 +41,9 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 	if req.Out != "" && !filepath.IsAbs(req.Out) {
 		return nil, api.Errorf(http.StatusBadRequest, "out %q: must be an absolute path (the gateway writes it)", req.Out)
 	}
-	st, ok := n.catalog.Statement(id)
-	if !ok {
-		return nil, fmt.Errorf("manifest %s is not in this gateway's catalog (see 'caravan catalog')", id)
-	}
-	m, err := st.Manifest()
+	m, p, err := n.fetchTarget(id)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not a manifest: %w", id, err)
-	}
-	if m.Publisher == n.cfg.Org {
-		return nil, fmt.Errorf("%s is this org's own dataset", id)
-	}
-	x := n.index.Load()
-	if !x.HasOrg(m.Publisher) {
-		return nil, fmt.Errorf("the publisher %s is not in the roster", m.Publisher)
-	}
-	p, ok := p2p.ConnectedPeer(n.host, x.NodesOf(m.Publisher))
-	if !ok {
-		return nil, fmt.Errorf("no node of %s is connected", m.Publisher)
+		return nil, err
 	}
 	schema, err := n.schemaOf(ctx, m, p)
 	if err != nil {
@@ -116,6 +101,31 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 		sum.Out = req.Out
 	}
 	return sum, nil
+}
+
+// fetchTarget finds a partner's manifest in the catalog and a connected
+// node of its publisher.
+func (n *Node) fetchTarget(id cid.Cid) (*manifest.Manifest, peer.ID, error) {
+	st, ok := n.catalog.Statement(id)
+	if !ok {
+		return nil, "", fmt.Errorf("manifest %s is not in this gateway's catalog (see 'caravan catalog')", id)
+	}
+	m, err := st.Manifest()
+	if err != nil {
+		return nil, "", fmt.Errorf("%s is not a manifest: %w", id, err)
+	}
+	if m.Publisher == n.cfg.Org {
+		return nil, "", fmt.Errorf("%s is this org's own dataset", id)
+	}
+	x := n.index.Load()
+	if !x.HasOrg(m.Publisher) {
+		return nil, "", fmt.Errorf("the publisher %s is not in the roster", m.Publisher)
+	}
+	p, ok := p2p.ConnectedPeer(n.host, x.NodesOf(m.Publisher))
+	if !ok {
+		return nil, "", fmt.Errorf("no node of %s is connected", m.Publisher)
+	}
+	return m, p, nil
 }
 
 // schemaOf returns the schema a partner's manifest pins. If it has not

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/caravan-consortium/caravan/internal/jcs"
 )
 
@@ -260,43 +258,6 @@ func (c *compiler) ref(ref string) (*cnode, error) {
 	}
 	*n = *built
 	return n, nil
-}
-
-// formatChecker returns the check for a format: a quick acceptance of the
-// common strict forms (formats.go), then jsonschema/v6's own check, so both
-// validators accept exactly the same strings.
-func formatChecker(name string) (func(string) error, error) {
-	ref, err := jsonschemaFormat(name)
-	if err != nil {
-		return nil, err
-	}
-	quick := quickFormats[name]
-	return func(v string) error {
-		if quick != nil && quick(v) {
-			return nil
-		}
-		return ref(v)
-	}, nil
-}
-
-// jsonschemaFormat returns jsonschema/v6's check for a format.
-func jsonschemaFormat(name string) (func(string) error, error) {
-	switch name {
-	case "date-time", "date", "uuid", "time", "email", "uri", "hostname", "ipv4", "ipv6", "duration":
-	default:
-		return nil, errUnsupported("format " + name)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	url := "urn:caravan:format:" + name
-	if err := c.AddResource(url, map[string]any{"format": name}); err != nil {
-		return nil, err
-	}
-	s, err := c.Compile(url)
-	if err != nil {
-		return nil, err
-	}
-	return func(v string) error { return s.Validate(v) }, nil
 }
 
 // validate checks v at path against n.

@@ -1,11 +1,51 @@
 package schemas
 
-// Fast acceptance of the common, strict forms of the formats the dataset
-// schemas use. Each function only ever accepts strings that jsonschema/v6's
+import "github.com/santhosh-tekuri/jsonschema/v6"
+
+// The compiled validator's "format" checks: a fast acceptance of the common,
+// strict forms of the formats the dataset schemas use, then jsonschema/v6's
+// own check. Each quick function only ever accepts strings that jsonschema/v6's
 // checker accepts too (a strict subset: RFC 3339 with 'T' and 'Z', two-digit
 // fields in range, no leap second); anything else, and every rejection, is
 // left to that checker. The validators' agreement is tested by
 // FuzzCompiledAgrees.
+
+// formatChecker returns the check for a format: a quick acceptance of the
+// common strict forms (below), then jsonschema/v6's own check, so both
+// validators accept exactly the same strings.
+func formatChecker(name string) (func(string) error, error) {
+	ref, err := jsonschemaFormat(name)
+	if err != nil {
+		return nil, err
+	}
+	quick := quickFormats[name]
+	return func(v string) error {
+		if quick != nil && quick(v) {
+			return nil
+		}
+		return ref(v)
+	}, nil
+}
+
+// jsonschemaFormat returns jsonschema/v6's check for a format.
+func jsonschemaFormat(name string) (func(string) error, error) {
+	switch name {
+	case "date-time", "date", "uuid", "time", "email", "uri", "hostname", "ipv4", "ipv6", "duration":
+	default:
+		return nil, errUnsupported("format " + name)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	url := "urn:caravan:format:" + name
+	if err := c.AddResource(url, map[string]any{"format": name}); err != nil {
+		return nil, err
+	}
+	s, err := c.Compile(url)
+	if err != nil {
+		return nil, err
+	}
+	return func(v string) error { return s.Validate(v) }, nil
+}
 
 func digitsAt(s string, i, n int) (int, bool) {
 	v := 0
