@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +79,12 @@ func stepOwnSchema(ctx context.Context, e *Env) (string, error) {
 	if err := addPolicy(ctx, e, owner, dir, "plant-health.cedar"); err != nil {
 		return "", err
 	}
-	want, err := permittedCertificates(filepath.Join(dir, "certificates.csv"), "CN", time.Now())
+	csvFile, err := os.Open(filepath.Join(dir, "certificates.csv"))
+	if err != nil {
+		return "", err
+	}
+	want, err := PermittedCertificates(csvFile, "CN", time.Now())
+	csvFile.Close()
 	if err != nil {
 		return "", err
 	}
@@ -86,7 +92,7 @@ func stepOwnSchema(ctx context.Context, e *Env) (string, error) {
 	if _, err := e.caravan(ctx, "fetch", manifest, "--dir", partner.Dir, "--purpose", phytoPurpose, "--out", out); err != nil {
 		return "", err
 	}
-	got, err := fetchedCertificates(out)
+	got, err := FetchedCertificates(out)
 	if err != nil {
 		return "", err
 	}
@@ -173,18 +179,17 @@ func addPolicy(ctx context.Context, e *Env, o *Org, dir, file string) error {
 	return nil
 }
 
-// permittedCertificates works out from the CSV, without Cedar, which
-// certificates plant-health.cedar and the guards permit to the customs of
-// country at t: bound for it, found pest free, and valid at t.
-func permittedCertificates(path, country string, t time.Time) ([]string, error) {
-	f, err := os.Open(path)
+// PermittedCertificates works out from the phytosanitary example's CSV
+// (configs/examples/phytosanitary), without Cedar, which certificates
+// plant-health.cedar and the demo's guards permit to the customs of country
+// at t: bound for it, found pest free, and valid at t. Sorted.
+func PermittedCertificates(csvData io.Reader, country string, t time.Time) ([]string, error) {
+	rows, err := csv.NewReader(csvData).ReadAll()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("no header row")
 	}
 	col := map[string]int{}
 	for i, h := range rows[0] {
@@ -194,7 +199,7 @@ func permittedCertificates(path, country string, t time.Time) ([]string, error) 
 	for _, r := range rows[1:] {
 		valid, err := time.Parse(time.DateOnly, r[col["valid_until"]])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, err
 		}
 		if r[col["destination_country"]] == country && r[col["pest_free"]] == "true" && !valid.Before(t) {
 			out = append(out, r[col["certificate_no"]])
@@ -204,8 +209,9 @@ func permittedCertificates(path, country string, t time.Time) ([]string, error) 
 	return out, nil
 }
 
-// fetchedCertificates lists the certificate numbers of a fetched JSONL file.
-func fetchedCertificates(path string) ([]string, error) {
+// FetchedCertificates lists the certificate numbers of a fetched JSONL
+// file, sorted.
+func FetchedCertificates(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

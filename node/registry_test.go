@@ -3,11 +3,8 @@ package node_test
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/configs"
+	"github.com/caravan-consortium/caravan/devnet"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/journal"
@@ -97,57 +95,17 @@ func TestOwnSchemaCaughtUpByAPartnerThatMissedIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := permittedToCN(t, phyto(t, "certificates.csv"))
-	got := certificatesIn(t, out)
+	want, err := devnet.PermittedCertificates(bytes.NewReader(phyto(t, "certificates.csv")), "CN", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := devnet.FetchedCertificates(out)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !slices.Equal(got, want) || res.Permitted != uint64(len(want)) || len(want) == 0 {
 		t.Fatalf("customs-cn received %v (%+v); plant-health.cedar permits %v", got, res, want)
 	}
-}
-
-// permittedToCN works out, without Cedar, the certificates that
-// plant-health.cedar and the guards permit to customs-cn now.
-func permittedToCN(t *testing.T, data []byte) []string {
-	t.Helper()
-	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range rows[0] {
-		col[h] = i
-	}
-	var out []string
-	for _, r := range rows[1:] {
-		valid, err := time.Parse(time.DateOnly, r[col["valid_until"]])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r[col["destination_country"]] == "CN" && r[col["pest_free"]] == "true" && valid.After(time.Now()) {
-			out = append(out, r[col["certificate_no"]])
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func certificatesIn(t *testing.T, path string) []string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		var rec struct {
-			No string `json:"certificate_no"`
-		}
-		if err := json.Unmarshal(line, &rec); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec.No)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // A new gateway whose policies read attributes that its registry does not

@@ -199,14 +199,7 @@ func (p *Publisher) Retract(dataset, reason string) (*manifest.Statement, error)
 	}
 	r := &manifest.Retraction{Type: manifest.TypeRetraction, Dataset: dataset, Publisher: p.cfg.Org,
 		Created: p.cfg.Now().UTC().Truncate(time.Second), Last: last.String(), Reason: reason}
-	st, err := manifest.SignStatement(r, p.cfg.Key)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := p.cfg.Catalog.AddAll([]*manifest.Statement{st}); err != nil { // synced: our own act
-		return nil, err
-	}
-	return st, p.tell(st)
+	return p.sign(r)
 }
 
 // Register signs, stores, journals and announces the registration of one of
@@ -219,11 +212,17 @@ func (p *Publisher) Register(s *schemas.Schema) (*manifest.Statement, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := manifest.SignStatement(r, p.cfg.Key)
+	return p.sign(r)
+}
+
+// sign signs a statement of this org, stores it (synced: our own act), then
+// journals and announces it.
+func (p *Publisher) sign(body any) (*manifest.Statement, error) {
+	st, err := manifest.SignStatement(body, p.cfg.Key)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := p.cfg.Catalog.AddAll([]*manifest.Statement{st}); err != nil { // synced: our own act
+	if _, err := p.cfg.Catalog.AddAll([]*manifest.Statement{st}); err != nil {
 		return nil, err
 	}
 	return st, p.tell(st)
