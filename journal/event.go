@@ -82,7 +82,11 @@ func (e *Event) Encode() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jcs.Canonicalize(raw)
+	out, err := jcs.Canonicalize(raw)
+	if err == nil && len(out) > MaxEventSize { // Decode would refuse it for ever
+		return nil, fmt.Errorf("%w: %s event of %d bytes, more than %d", ErrBadEvent, e.Type, len(out), MaxEventSize)
+	}
+	return out, err
 }
 
 // Hash is the event hash that `caravan journal proof --hash` finds an entry

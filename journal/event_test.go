@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caravan-consortium/caravan/journal"
 )
@@ -50,5 +51,24 @@ func TestEvidenceVector(t *testing.T) {
 	}
 	if r.Index != 1 || r.Size != 3 || r.Event.Version != 2 || len(r.Cosigs) != 1 || r.Cosigs[0].Org != "customs-kz" {
 		t.Errorf("%+v", r)
+	}
+}
+
+// No event is encoded that Decode would refuse: an entry beyond
+// MaxEventSize could never be read back, and 'journal verify' would fail
+// for ever.
+func TestEncodeRefusesWhatDecodeWouldRefuse(t *testing.T) {
+	e := &journal.Event{Type: journal.TypeDecision, Org: "customs-cn", Time: time.Now(), Requester: "customs-kz",
+		Manifest: "bagaaiera", Bundle: "b", Request: "r", Purpose: strings.Repeat("p", journal.MaxEventSize)}
+	if _, err := e.Encode(); !errors.Is(err, journal.ErrBadEvent) {
+		t.Fatalf("an oversized event encoded: %v", err)
+	}
+	e.Purpose = "customs-clearance"
+	data, err := e.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := journal.Decode(data); err != nil {
+		t.Fatal(err)
 	}
 }

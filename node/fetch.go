@@ -38,6 +38,9 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 	if err != nil {
 		return nil, fmt.Errorf("manifest %q is not a CID (see 'caravan catalog'): %w", req.Manifest, err)
 	}
+	if !manifest.ValidPurpose(req.Purpose) {
+		return nil, api.Errorf(http.StatusBadRequest, "purpose %.80q: %s", req.Purpose, manifest.PurposeRule)
+	}
 	if req.Out != "" && !filepath.IsAbs(req.Out) {
 		return nil, api.Errorf(http.StatusBadRequest, "out %q: must be an absolute path (the gateway writes it)", req.Out)
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
@@ -255,5 +257,37 @@ func TestFetchValidatesRecordsAgainstSchema(t *testing.T) {
 	}
 	if want := len(fn.Expected(t, fn.Org(1), "customs-clearance")); int(res.Received) != want {
 		t.Fatalf("%d records, want %d", res.Received, want)
+	}
+}
+
+// The attack: a member asks with a 17 KB purpose. Before, the provider
+// journaled it in its decision entry, and above 16 KiB that entry could
+// never be decoded again, so 'journal verify' failed for ever. Now the
+// request is refused before anything is journaled.
+func TestOversizedPurposeCannotBreakTheJournal(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 20)
+	f, _ := requesterFetcher(t, fn, 1)
+	purpose := strings.Repeat("customs-clearance-", 1000)
+	req, err := manifest.SignStatement(fetch.Request{Type: fetch.TypeRequest, Manifest: fn.CID, Purpose: purpose,
+		Org: "customs-kz", Node: fn.Nodes[1].PeerID().String(), Nonce: "purposepurposepurpose", Time: time.Now().UTC()}, fn.C.NodeKey(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fetch.FetchSigned(context.Background(), f, fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: fn.Manifest(), Purpose: purpose}, req.Marshal())
+	var re *fetch.RefusedError
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "purpose") {
+		t.Fatalf("a 17 KB purpose: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // what would have been journaled is integrated by now
+	if i, err := node.FindEntry(context.Background(), fn.C.Dir(0), "decision entry", func(e []byte) bool {
+		ev, err := journal.Decode(e)
+		return err != nil || ev.Type == journal.TypeDecision
+	}); err == nil {
+		t.Fatalf("the refused request was journaled (or an entry no longer decodes), entry %d", i)
+	}
+	for _, bad := range []string{"Customs", "customs clearance", "-x", strings.Repeat("a", 64)} {
+		if manifest.ValidPurpose(bad) {
+			t.Errorf("purpose %q accepted", bad)
+		}
 	}
 }

@@ -156,6 +156,9 @@ func (s *Server) checkRequest(raw []byte, remote peer.ID) (*Request, string, err
 	if org, ok := s.cfg.Members.OrgOf(remote); !ok || org != req.Org || req.Node != remote.String() {
 		return nil, "", refuse("%w: %s claims org %q", ErrNotMember, remote, req.Org)
 	}
+	if !manifest.ValidPurpose(req.Purpose) {
+		return nil, "", refuse("request: purpose %.80q: %s", req.Purpose, manifest.PurposeRule)
+	}
 	now := s.cfg.Now()
 	if d := now.Sub(req.Time); d > Skew || d < -Skew {
 		return nil, "", refuse("%w: %s, now %s", ErrStale, req.Time.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))

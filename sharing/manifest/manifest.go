@@ -66,6 +66,17 @@ var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
 // digit.
 func ValidName(s string) bool { return namePattern.MatchString(s) }
 
+var purposePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// ValidPurpose reports whether s may name a purpose (customs-clearance):
+// lower-case letters, digits and '-', at most 63, starting with a letter or
+// digit. Purposes go into policies' context, journal entries and file
+// names, so they are short identifiers.
+func ValidPurpose(s string) bool { return purposePattern.MatchString(s) }
+
+// PurposeRule says what ValidPurpose accepts, for error messages.
+const PurposeRule = "a purpose is lower-case letters, digits and '-', at most 63, e.g. customs-clearance"
+
 // Validate checks a manifest's fields.
 func (m *Manifest) Validate() error {
 	switch {
@@ -87,6 +98,11 @@ func (m *Manifest) Validate() error {
 		return fmt.Errorf("%w: tree root is %d bytes, want 32", ErrMalformed, len(m.Tree.Root))
 	case m.Created.IsZero():
 		return fmt.Errorf("%w: no creation time", ErrMalformed)
+	}
+	for _, p := range m.Purposes {
+		if !ValidPurpose(p) {
+			return fmt.Errorf("%w: purpose %.80q: %s", ErrMalformed, p, PurposeRule)
+		}
 	}
 	for _, c := range []string{m.Previous, m.Schema.CID} {
 		if c == "" {

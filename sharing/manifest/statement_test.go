@@ -88,12 +88,13 @@ func TestDecodeStatementRejects(t *testing.T) {
 
 func TestManifestValidate(t *testing.T) {
 	cases := map[string]func(m *manifest.Manifest){
-		"bad dataset name":   func(m *manifest.Manifest) { m.Dataset = "Khorgos Declarations" },
-		"v2 without prev":    func(m *manifest.Manifest) { m.Version = 2 },
-		"v1 with prev":       func(m *manifest.Manifest) { m.Previous = m.Schema.CID },
-		"count != tree size": func(m *manifest.Manifest) { m.Records = 9 },
-		"short root":         func(m *manifest.Manifest) { m.Tree.Root = []byte{1} },
-		"no time":            func(m *manifest.Manifest) { m.Created = time.Time{} },
+		"bad dataset name":                    func(m *manifest.Manifest) { m.Dataset = "Khorgos Declarations" },
+		"v2 without prev":                     func(m *manifest.Manifest) { m.Version = 2 },
+		"v1 with prev":                        func(m *manifest.Manifest) { m.Previous = m.Schema.CID },
+		"count != tree size":                  func(m *manifest.Manifest) { m.Records = 9 },
+		"short root":                          func(m *manifest.Manifest) { m.Tree.Root = []byte{1} },
+		"no time":                             func(m *manifest.Manifest) { m.Created = time.Time{} },
+		"a purpose that is not an identifier": func(m *manifest.Manifest) { m.Purposes = []string{"Customs Clearance"} },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -98,6 +98,11 @@ func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Res
 	if req.Schema == nil {
 		return nil, errors.New("a schema is required")
 	}
+	for _, pu := range req.Purposes {
+		if !manifest.ValidPurpose(pu) {
+			return nil, fmt.Errorf("purpose %.80q: %s", pu, manifest.PurposeRule)
+		}
+	}
 	src, err := sourceOf(req.Format, r, req.Schema)
 	if err != nil {
 		return nil, err
