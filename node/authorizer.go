@@ -19,7 +19,7 @@ import (
 // in force and the volume ledger decide, the journal records.
 type authorizer struct{ n *Node }
 
-func (a authorizer) Authorize(_ context.Context, req *fetch.Request, m *manifest.Manifest) (fetch.Decider, error) {
+func (a authorizer) Authorize(_ context.Context, req *fetch.Request, m *manifest.Manifest, selected int) (fetch.Decider, error) {
 	n := a.n
 	who, ok := n.orgEntity(req.Org)
 	if !ok {
@@ -32,7 +32,7 @@ func (a authorizer) Authorize(_ context.Context, req *fetch.Request, m *manifest
 	b := n.Policies() // the session keeps this bundle, whatever reloads happen
 	ex := b.Vocabulary().ExtractorFor(s)
 	preq := policy.Request{Org: who, Dataset: datasetEntity(m), Purpose: req.Purpose, Time: time.Now().UTC(),
-		Node: req.Node, Selected: len(req.Select)}
+		Node: req.Node, Selected: selected}
 	if owner, ok := n.orgEntity(m.Publisher); ok {
 		preq.Owner = &owner
 	}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 
+	"github.com/caravan-consortium/caravan/internal/cids"
+	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
@@ -289,5 +293,55 @@ func TestOversizedPurposeCannotBreakTheJournal(t *testing.T) {
 		if manifest.ValidPurpose(bad) {
 			t.Errorf("purpose %q accepted", bad)
 		}
+	}
+}
+
+// The attack: the owner allows small selections only (at most 5 records a
+// request), and a member asks for 1 index plus 200 CIDs. Before, the
+// policy saw selected = 1 (the indices alone) and 201 records were
+// released. The count is now of the records actually selected, indices
+// and CIDs together, each record once.
+func TestSmallSelectionPolicyCountsCIDsToo(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 1500)
+	permitted := fn.Expected(t, fn.Org(1), "customs-clearance")
+	if len(permitted) < 201 {
+		t.Fatalf("only %d records permitted; the test needs 201", len(permitted))
+	}
+	bundle := fn.Nodes[0].Policies().CID()
+	small := `@id("small-selections-only")
+forbid (principal, action == Action::"fetch", resource)
+when { context.request.selected == 0 || context.request.selected > 5 };
+`
+	if err := os.WriteFile(filepath.Join(fn.C.Dir(0), "policies", "zz-small.cedar"), []byte(small), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, func() bool { return fn.Nodes[0].Policies().CID() != bundle }, "the small-selections policy in force")
+	f, _ := requesterFetcher(t, fn, 1)
+	var byCID []cid.Cid
+	for _, c := range permitted[1:201] {
+		byCID = append(byCID, cid.MustParse(c))
+	}
+	index := -1
+	for i, rec := range fn.Recs {
+		if cids.OfJSON(rec).String() == permitted[0] {
+			index = i
+		}
+	}
+	res, err := f.Fetch(context.Background(), fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: fn.Manifest(), Purpose: "customs-clearance",
+		Select: []uint64{uint64(index)}, SelectCIDs: byCID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Received != 0 {
+		t.Fatalf("a policy allowing 5 records a request released %d to 1 index plus 200 CIDs", res.Received)
+	}
+	// The same index five times and four CIDs: five records, released.
+	res, err = f.Fetch(context.Background(), fn.Nodes[0].PeerID(), fn.M, fetch.Options{Manifest: fn.Manifest(), Purpose: "customs-clearance",
+		Select: []uint64{uint64(index), uint64(index), uint64(index), uint64(index), uint64(index)}, SelectCIDs: byCID[:4]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Received != 5 {
+		t.Fatalf("5 distinct records selected, %d released", res.Received)
 	}
 }

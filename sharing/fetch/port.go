@@ -13,8 +13,11 @@ import (
 // node implements it; this package imports neither.
 type Authorizer interface {
 	// Authorize starts deciding a request, already checked (signature,
-	// membership, time, nonce), for manifest m of this org.
-	Authorize(ctx context.Context, req *Request, m *manifest.Manifest) (Decider, error)
+	// membership, time, nonce), for manifest m of this org. selected is
+	// how many records the request selects, resolved: its indices and
+	// CIDs matched against the dataset, each record once; 0 if it names
+	// none (every record).
+	Authorize(ctx context.Context, req *Request, m *manifest.Manifest, selected int) (Decider, error)
 }
 
 // Decider decides the records of one request and journals the outcome.

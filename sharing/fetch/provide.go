@@ -181,7 +181,11 @@ func (s *Server) checkRequest(raw []byte, remote peer.ID) (*Request, string, err
 // proofs) from every record's CID: one goroutine reads, one grows the
 // tree, this one decides.
 func (s *Server) decide(ctx context.Context, c *checked) (*decided, error) {
-	dec, err := s.cfg.Authorizer.Authorize(ctx, c.req, c.m)
+	selected, err := s.countSelected(c)
+	if err != nil {
+		return nil, err
+	}
+	dec, err := s.cfg.Authorizer.Authorize(ctx, c.req, c.m, selected)
 	if err != nil {
 		return nil, refuse("%v", err)
 	}
@@ -232,6 +236,35 @@ func (s *Server) decide(ctx context.Context, c *checked) (*decided, error) {
 	}
 	d.commitment = hex.EncodeToString(commit.Sum(nil))
 	return d, nil
+}
+
+// countSelected resolves how many records the request selects: indices in
+// the dataset and at or past From, and the records whose CID it names,
+// each record once. A request that names none selects every record: 0.
+func (s *Server) countSelected(c *checked) (int, error) {
+	if c.sel.set == nil {
+		return 0, nil
+	}
+	n := 0
+	if len(c.sel.cids) == 0 {
+		for i := range c.sel.set {
+			if i >= c.sel.from && i < c.m.Records {
+				n++
+			}
+		}
+		return n, nil
+	}
+	count := func(i uint64, id cid.Cid, _ []byte) error {
+		if c.sel.wants(i, id) {
+			n++
+		}
+		return nil
+	}
+	err := s.cfg.Store.Attributes(c.id, count)
+	if errors.Is(err, store.ErrNoAttributes) {
+		err = s.cfg.Store.Records(c.id, func(i uint64, data []byte) error { return count(i, cids.OfJSON(data), nil) })
+	}
+	return n, err
 }
 
 // readForDecision reads every record's CID (to leafc, for the tree) and,
