@@ -85,9 +85,10 @@ func (d DataDir) JournalSeen() string { return d.path("journal", "seen.json") }
 // Fetch holds the requester's state of fetches.
 func (d DataDir) Fetch() string { return d.path("fetch") }
 
-// Resume is where an interrupted fetch of manifest for purpose resumes.
-func (d DataDir) Resume(manifest, purpose string) string {
-	return d.path("fetch", manifest+"."+purpose+".resume")
+// Resume is where an interrupted fetch of manifest for purpose, with a
+// selection (fetch.Selection.Key), resumes.
+func (d DataDir) Resume(manifest, purpose, selection string) string {
+	return d.path("fetch", manifest+"."+purpose+"."+selection+".resume")
 }
 
 // Receipts holds providers' signed receipts.

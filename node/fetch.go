@@ -56,7 +56,15 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 	if err != nil {
 		return nil, fmt.Errorf("select: %w", err)
 	}
-	resume := n.dir.Resume(id.String(), req.Purpose)
+	sel := fetch.NewSelection(byIndex, byCID)
+	var out *os.File
+	if req.Out != "" { // before anything is asked, so that a bad path costs nothing
+		if out, err = createOut(req.Out); err != nil {
+			return nil, api.Errorf(http.StatusBadRequest, "out: %v", err)
+		}
+		defer func() { out.Close(); os.Remove(out.Name()) }() // renamed away if written
+	}
+	resume := n.dir.Resume(id.String(), req.Purpose, sel.Key())
 	var from uint64
 	if data, err := os.ReadFile(resume); err == nil {
 		var rs resumeState
@@ -98,7 +106,7 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 		Withheld: res.Denied, Received: res.Received, Bytes: res.Bytes, Took: time.Since(start), Resumed: from,
 		Decision: decision, Receipt: idx, Bundle: res.Bundle, NotOffered: res.NotOffered, Offered: res.Offered}
 	if req.Out != "" {
-		if sum.Written, err = n.writeFetched(id, req.Purpose, fetch.NewSelection(byIndex, byCID), req.Out); err != nil {
+		if sum.Written, err = n.writeFetched(id, req.Purpose, sel, out, req.Out); err != nil {
 			return sum, err
 		}
 		sum.Out = req.Out
@@ -147,18 +155,23 @@ func (n *Node) schemaOf(ctx context.Context, m *manifest.Manifest, p peer.ID) (*
 	return n.schemaFor(m)
 }
 
-// writeFetched writes as JSONL, in order, the records held for a manifest
-// and a purpose (all that were permitted for it, this time or before) that
-// sel selects.
-func (n *Node) writeFetched(id cid.Cid, purpose string, sel fetch.Selection, path string) (uint64, error) {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return 0, err
+// createOut creates the temporary file a fetch's records are written to,
+// beside path: mode 0600, O_EXCL (so never through a link someone placed),
+// renamed onto path once written.
+func createOut(path string) (*os.File, error) {
+	if st, err := os.Lstat(path); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory", path)
 	}
+	return os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+}
+
+// writeFetched writes to f as JSONL, in order, the records held for a
+// manifest and a purpose (all that were permitted for it, this time or
+// before) that sel selects, then renames f onto path.
+func (n *Node) writeFetched(id cid.Cid, purpose string, sel fetch.Selection, f *os.File, path string) (uint64, error) {
 	w := bufio.NewWriterSize(f, 1<<20)
 	var count uint64
-	err = n.store.Fetched(id, purpose, func(i uint64, data []byte) error {
+	err := n.store.Fetched(id, purpose, func(i uint64, data []byte) error {
 		if !sel.WantsRecord(i, data) {
 			return nil
 		}
@@ -171,14 +184,13 @@ func (n *Node) writeFetched(id cid.Cid, purpose string, sel fetch.Selection, pat
 	if err == nil {
 		err = w.Flush()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = f.Sync()
 	}
 	if err != nil {
-		os.Remove(tmp)
 		return 0, err
 	}
-	return count, os.Rename(tmp, path)
+	return count, os.Rename(f.Name(), path)
 }
 
 // saveTamperEvidence keeps the frame that failed verification.

@@ -2,15 +2,19 @@ package node_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/cids"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
 )
 
@@ -159,4 +163,88 @@ func TestFetchResumeAcrossProviderRestart(t *testing.T) {
 		t.Fatalf("after the resume %d records, want exactly the %d permitted", len(got), len(want))
 	}
 	t.Logf("resumed at record %d; %d records in all, as the policy permits", sum.Resumed, len(want))
+}
+
+// The attack (on oneself, by accident or by a script): an interrupted
+// '--select' fetch left its resume point, and a later fetch of the whole
+// dataset started there and reported success with records missing. Resume
+// points now belong to their selection.
+func TestInterruptedSelectionDoesNotShortenAFullFetch(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 6000)
+	requester := fn.Nodes[1]
+	stopped := make(chan struct{})
+	var once sync.Once
+	_, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: "3000-5999"},
+		func(received, _ uint64) {
+			if received > 0 {
+				once.Do(func() { fn.Nodes[0].Close(); close(stopped) })
+			}
+		})
+	select {
+	case <-stopped:
+	default:
+		t.Fatalf("the fetch ended before the provider stopped: %v", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "resumes at record") {
+		t.Fatalf("interrupted fetch: %v", err)
+	}
+	fn.Nodes[0] = fn.C.Start(0)
+	poll.Until(t, func() bool { return testkit.ConnectedTo(requester, "customs-cn") }, "the provider back")
+	out := t.TempDir() + "/all.jsonl"
+	sum, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Out: out}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fn.Expected(t, node.OrgEntity(requester.Roster().Member("customs-kz")), "customs-clearance")
+	if got := testkit.Received(t, out); sum.Resumed != 0 || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("a full fetch after an interrupted selection: resumed at %d, %d records, want all %d permitted", sum.Resumed, len(got), len(want))
+	}
+	// The selection itself still resumes where it stopped.
+	sum, err = requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: "3000-5999"}, nil)
+	if err != nil || sum.Resumed < 3000 {
+		t.Fatalf("the interrupted selection again: %+v, %v", sum, err)
+	}
+}
+
+// --out is checked before anything is asked: a path that cannot be
+// written costs no decision, no journal entry and nothing of the daily
+// volume. The file is written 0600, and a link at the path is replaced,
+// never followed.
+func TestFetchOutIsCheckedFirstAndNeverFollowsALink(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 300)
+	requester := fn.Nodes[1]
+	_, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance",
+		Out: filepath.Join(t.TempDir(), "no-such-dir", "out.jsonl")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "out:") {
+		t.Fatalf("an unwritable out: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if i, err := node.FindEntry(context.Background(), fn.C.Dir(0), "decision entry", func(e []byte) bool {
+		ev, err := journal.Decode(e)
+		return err == nil && ev.Type == journal.TypeDecision
+	}); err == nil {
+		t.Fatalf("the provider decided (entry %d) for a fetch whose output could not be written", i)
+	}
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	if err := os.Symlink(victim, out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Out: out}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "precious\n" {
+		t.Fatal("the fetch wrote through a link at --out")
+	}
+	st, err := os.Lstat(out)
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+		t.Fatalf("--out is %v (%v), want a regular file of mode 0600", st.Mode(), err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(left) > 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
 }

@@ -1,7 +1,10 @@
 package fetch
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -30,6 +33,33 @@ func NewSelection(indices []uint64, cids []cid.Cid) Selection {
 		s.cids[c] = true
 	}
 	return s
+}
+
+// Key names the selection in a file name: "all", or 16 hex digits of a
+// hash of its sorted indices and CIDs, so that two spellings of one
+// selection share a key and different selections do not.
+func (s Selection) Key() string {
+	if s.set == nil {
+		return "all"
+	}
+	idx := make([]uint64, 0, len(s.set))
+	for i := range s.set {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	named := make([]string, 0, len(s.cids))
+	for c := range s.cids {
+		named = append(named, c.String())
+	}
+	slices.Sort(named)
+	h := sha256.New()
+	for _, i := range idx {
+		fmt.Fprintf(h, "%d,", i)
+	}
+	for _, c := range named {
+		fmt.Fprintf(h, "%s,", c)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // Wants reports whether record i, of CID c, is selected.

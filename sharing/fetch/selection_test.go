@@ -19,3 +19,18 @@ func TestParseSelection(t *testing.T) {
 		}
 	}
 }
+
+// Two spellings of one selection share a resume key; different selections
+// and the whole dataset do not.
+func TestSelectionKey(t *testing.T) {
+	key := func(s string) string {
+		idx, named, err := fetch.ParseSelection(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fetch.NewSelection(idx, named).Key()
+	}
+	if key("") != "all" || key("0-2") != key("0,1,2") || key("0-2") == key("0-3") || key("0-2") == "all" {
+		t.Fatalf("keys: %q %q %q %q", key(""), key("0-2"), key("0,1,2"), key("0-3"))
+	}
+}
