@@ -44,11 +44,16 @@ func (m *Member) JournalKey() (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(raw), nil
 }
 
-// JournalKeys returns every member's journal key (see Member.JournalKey),
-// by org.
+// JournalKeys returns the journal key (see Member.JournalKey) of every
+// member that lists a node, by org. A member listed without a node yet (an
+// org being onboarded) has no journal and is left out: it neither keeps a
+// log nor cosigns others'.
 func (r *Roster) JournalKeys() (map[string]ed25519.PublicKey, error) {
 	out := make(map[string]ed25519.PublicKey, len(r.Members))
 	for i := range r.Members {
+		if len(r.Members[i].Nodes) == 0 {
+			continue
+		}
 		k, err := r.Members[i].JournalKey()
 		if err != nil {
 			return nil, err

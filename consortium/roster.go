@@ -63,10 +63,13 @@ type Signature struct {
 // RoleWitness is the role of members that cosign the others' journals.
 const RoleWitness = "witness"
 
-// Witnesses lists the orgs with the witness role.
+// Witnesses lists the orgs with the witness role that list a node.
 func (r *Roster) Witnesses() []string {
 	var out []string
 	for _, m := range r.Members {
+		if len(m.Nodes) == 0 {
+			continue // onboarding: no key to cosign with yet
+		}
 		for _, role := range m.Roles {
 			if role == RoleWitness {
 				out = append(out, m.Org)
@@ -77,19 +80,9 @@ func (r *Roster) Witnesses() []string {
 	return out
 }
 
-// EffectiveWitnessThreshold is WitnessThreshold, or, when it is 0, a
-// majority of the witnesses other than one journal's own org (at least 1
-// when there are any).
-func (r *Roster) EffectiveWitnessThreshold() int {
-	if r.WitnessThreshold > 0 {
-		return r.WitnessThreshold
-	}
-	others := len(r.Witnesses()) - 1
-	if others <= 0 {
-		return 0
-	}
-	return others/2 + 1
-}
+// CosignThreshold is the roster's witness_threshold (0: a majority of the
+// witnesses other than a journal's own org; journal.Trust.Required).
+func (r *Roster) CosignThreshold() int { return r.WitnessThreshold }
 
 // Member returns the member with the given org id, or nil.
 func (r *Roster) Member(org string) *Member {

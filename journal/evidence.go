@@ -100,7 +100,7 @@ type Report struct {
 	Event      *Event  // the entry
 	EventHash  string  // hex SHA-256 of the entry
 	Cosigs     []Cosig // witnesses that cosigned the checkpoint
-	Threshold  int
+	Threshold  int     // cosignatures required (Trust.Required)
 	Witnessed  bool
 	LeafHash   []byte
 	ProofDepth int
@@ -140,10 +140,10 @@ func VerifyProof(data []byte, t *Trust) (*Report, error) {
 		return nil, fmt.Errorf("%w: the entry names org %q, but the log is %s's", ErrBadProof, ev.Org, lk.Org)
 	}
 	r := &Report{Org: lk.Org, Origin: origin, Index: p.Index, Size: c.Size, Root: c.Hash, Event: ev,
-		EventHash: Hash(p.ExtraData), Cosigs: cosigs, Threshold: t.Threshold, Witnessed: witnessed,
+		EventHash: Hash(p.ExtraData), Cosigs: cosigs, Threshold: t.Required(lk.Org), Witnessed: witnessed,
 		LeafHash: leaf, ProofDepth: len(hashes)}
 	if !witnessed {
-		return r, fmt.Errorf("%w: %w: %d of %d cosignatures", ErrBadProof, ErrUnwitnessed, len(cosigs), t.Threshold)
+		return r, fmt.Errorf("%w: %w: %d of %d cosignatures", ErrBadProof, ErrUnwitnessed, len(cosigs), r.Threshold)
 	}
 	return r, nil
 }

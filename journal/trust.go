@@ -27,13 +27,35 @@ type WitnessKey struct {
 }
 
 // Trust is what a verifier needs to know of the consortium, taken from its
-// roster: each member's log key, the witnesses, and how many of them (other
-// than the log's own org) must cosign a checkpoint for it to count as
-// witnessed.
+// roster: each member's log key, the witnesses, and the roster's witness
+// threshold (0: a majority; see Required).
 type Trust struct {
 	Logs      []LogKey
 	Witnesses []WitnessKey
 	Threshold int
+}
+
+// Required is how many witnesses other than org must cosign a checkpoint
+// of org's log for it to count as witnessed. With no witness in the
+// consortium, none. Otherwise the roster's threshold, or, when it is 0, a
+// majority of the witnesses other than org; and at least one whenever a
+// witness exists, so that a log's own signature never suffices. (The only
+// witness's own log therefore cannot be witnessed: a consortium needs two
+// witnesses for every log to be.)
+func (t *Trust) Required(org string) int {
+	if len(t.Witnesses) == 0 {
+		return 0
+	}
+	others := 0
+	for _, w := range t.Witnesses {
+		if w.Org != org {
+			others++
+		}
+	}
+	if t.Threshold > 0 {
+		return t.Threshold
+	}
+	return max(others/2+1, 1)
 }
 
 // Log returns the log key of an origin.
@@ -101,7 +123,7 @@ func (t *Trust) Check(raw []byte) (origin string, cosigs []Cosig, witnessed bool
 		return origin, nil, false, fmt.Errorf("checkpoint of %s: the log's signature is missing", origin)
 	}
 	slices.SortFunc(cosigs, func(a, b Cosig) int { return strings.Compare(a.Org, b.Org) })
-	return origin, cosigs, len(cosigs) >= t.Threshold, nil
+	return origin, cosigs, len(cosigs) >= t.Required(lk.Org), nil
 }
 
 // Members is what journal trust derives from: a consortium's roster, which
@@ -113,9 +135,10 @@ type Members interface {
 	JournalKeys() (map[string]ed25519.PublicKey, error)
 	// Witnesses lists the orgs that cosign the others' checkpoints.
 	Witnesses() []string
-	// EffectiveWitnessThreshold is how many witnesses other than a log's
-	// own org must cosign its checkpoint.
-	EffectiveWitnessThreshold() int
+	// CosignThreshold is the roster's witness threshold: how many
+	// witnesses other than a log's own org must cosign its checkpoints; 0
+	// for a majority of them (Trust.Required).
+	CosignThreshold() int
 }
 
 // TrustOf derives what a verifier needs from consortium's members: every
@@ -134,7 +157,7 @@ func TrustOf(consortium string, m Members) (*Trust, error) {
 		orgs = append(orgs, org)
 	}
 	slices.Sort(orgs)
-	t := &Trust{Threshold: m.EffectiveWitnessThreshold()}
+	t := &Trust{Threshold: m.CosignThreshold()}
 	for _, org := range orgs {
 		pub := keys[org]
 		origin := Origin(consortium, org)

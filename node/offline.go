@@ -143,7 +143,7 @@ func ProveEntry(ctx context.Context, dir string, index uint64) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("no checkpoint covering entry %d is witnessed yet (best: %d of %d cosignatures); is the gateway running and connected to the witnesses?",
-		index, best, t.Threshold)
+		index, best, t.Required(cfg.Org))
 }
 
 // FindEntry returns the index of the first entry of the gateway's own log

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"testing"
@@ -9,6 +10,8 @@ import (
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/node"
 )
 
 // A running gateway takes a newer roster from the file, refuses a downgrade,
@@ -105,4 +108,33 @@ func TestRestartOnOlderRosterKeepsNewer(t *testing.T) {
 	if a.Status().RosterRejected != 1 {
 		t.Fatalf("RosterRejected = %d, want 1", a.Status().RosterRejected)
 	}
+}
+
+// The attack (or an onboarding in progress): a roster lists a member, with
+// the witness role, that has no node yet. Its missing key made journal
+// trust fail for everyone: no checkpoint of any member could be checked,
+// cosigned or counted as witnessed. Such a member is now left out of
+// journal trust until it lists a node.
+func TestMemberWithoutNodeDoesNotStopWitnessing(t *testing.T) {
+	c := testkit.NewCluster(t, 3)
+	nodes := []*node.Node{c.Start(0), c.Start(1), c.Start(2)}
+	v2 := c.NextRoster(func(r *consortium.Roster) {
+		r.Members = append(r.Members, consortium.Member{Org: "onboarding-ge", Name: "Georgian Customs (onboarding)", Country: "GE",
+			Sector: "customs", Roles: []string{consortium.RoleWitness}})
+	}, 0, 1)
+	c.WriteRoster(v2)
+	for _, n := range nodes {
+		poll.Until(t, func() bool { return n.Roster().Version == 2 }, "version 2 in force")
+	}
+	if _, err := journal.TrustOf(v2.Consortium, v2); err != nil {
+		t.Fatalf("journal trust of a roster with a member without a node: %v", err)
+	}
+	idx, err := nodes[0].Append(context.Background(), &journal.Event{Type: journal.TypePolicy, Bundle: "bagaaieraexample"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, func() bool {
+		st := nodes[0].Status().Journal
+		return st.Size > idx && st.Witness
+	}, "customs-cn's newest checkpoint witnessed by the others")
 }
