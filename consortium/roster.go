@@ -4,7 +4,10 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Roster is a consortium's membership document. Its zero value is an empty,
@@ -94,13 +97,16 @@ func (r *Roster) Member(org string) *Member {
 	return nil
 }
 
-// OrgOf returns the org that lists peerID among its nodes.
+// OrgOf returns the org that lists peerID among its nodes, in whichever
+// spelling (base58 or CID): PeerIDs are compared decoded.
 func (r *Roster) OrgOf(peerID string) (string, bool) {
+	id, err := peer.Decode(peerID)
+	if err != nil {
+		return "", false
+	}
 	for _, m := range r.Members {
-		for _, n := range m.Nodes {
-			if n.PeerID == peerID {
-				return m.Org, true
-			}
+		if slices.Contains(m.PeerIDs(), id) {
+			return m.Org, true
 		}
 	}
 	return "", false
@@ -136,7 +142,7 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	if !ok {
 		return nil, fmt.Errorf("key %q: want ed25519:BASE64", s)
 	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
+	raw, err := base64.StdEncoding.Strict().DecodeString(b64) // one spelling per key
 	if err != nil {
 		return nil, fmt.Errorf("key %q: %v", s, err)
 	}

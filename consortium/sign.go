@@ -147,6 +147,7 @@ func (r *Roster) VerifyBy(admins Admins) ([]string, error) {
 		keys[k.Name] = pub
 	}
 	var signers []string
+	counted := map[string]bool{} // keys, decoded: one key under two names counts once
 	for _, s := range r.Signatures {
 		pub, ok := keys[s.Admin]
 		if !ok {
@@ -159,7 +160,8 @@ func (r *Roster) VerifyBy(admins Admins) ([]string, error) {
 		if err != nil || !ed25519.Verify(pub, msg, sig) {
 			return nil, fmt.Errorf("%w: the signature of admin %q fails (the roster was changed after it was signed, or the signature is corrupt)", ErrBadSignature, s.Admin)
 		}
-		if !slices.Contains(signers, s.Admin) {
+		if !counted[string(pub)] {
+			counted[string(pub)] = true
 			signers = append(signers, s.Admin)
 		}
 	}

@@ -39,7 +39,7 @@ func (r *Roster) Validate() error {
 		return err
 	}
 	orgs := map[string]bool{}
-	peers := map[string]string{}
+	peers := map[peer.ID]string{} // decoded: base58 and CID spellings are one node
 	for i, m := range r.Members {
 		f := fmt.Sprintf("members[%d]", i)
 		if err := m.validate(f); err != nil {
@@ -50,10 +50,11 @@ func (r *Roster) Validate() error {
 		}
 		orgs[m.Org] = true
 		for j, n := range m.Nodes {
-			if other, dup := peers[n.PeerID]; dup {
+			id, _ := peer.Decode(n.PeerID) // m.validate checked it decodes
+			if other, dup := peers[id]; dup {
 				return invalid(fmt.Sprintf("%s.nodes[%d].peer_id", f, j), "peer %s is already listed under org %q", n.PeerID, other)
 			}
-			peers[n.PeerID] = m.Org
+			peers[id] = m.Org
 		}
 	}
 	if w := len(r.Witnesses()); r.WitnessThreshold < 0 || r.WitnessThreshold > 0 && r.WitnessThreshold > w-1 {
@@ -80,13 +81,14 @@ func (a *Admins) validate() error {
 			return invalid(f+".name", "admin %q is listed twice", k.Name)
 		}
 		names[k.Name] = true
-		if _, err := ParsePublicKey(k.Key); err != nil {
+		pub, err := ParsePublicKey(k.Key)
+		if err != nil {
 			return invalid(f+".key", "%v", err)
 		}
-		if keys[k.Key] {
+		if keys[string(pub)] {
 			return invalid(f+".key", "the same key is listed twice; a threshold needs distinct keys")
 		}
-		keys[k.Key] = true
+		keys[string(pub)] = true
 	}
 	return nil
 }

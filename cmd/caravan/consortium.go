@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
 	"github.com/caravan-consortium/caravan/consortium"
@@ -176,8 +177,9 @@ again.`,
 }
 
 func upsertNode(nodes []consortium.Node, n consortium.Node) []consortium.Node {
+	id, _ := peer.Decode(n.PeerID)
 	for i := range nodes {
-		if nodes[i].PeerID == n.PeerID {
+		if other, err := peer.Decode(nodes[i].PeerID); nodes[i].PeerID == n.PeerID || err == nil && other == id {
 			nodes[i] = n
 			return nodes
 		}
