@@ -71,10 +71,10 @@ func TestForkDetected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Add(a.org, a.origin, 10, cpHonest); err != nil {
+	if _, err := w.Add(a.org, a.origin, 10, cpHonest, asIs); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Add(a.org, a.origin, 10, cpForked); !errors.Is(err, journal.ErrFork) {
+	if _, err := w.Add(a.org, a.origin, 10, cpForked, asIs); !errors.Is(err, journal.ErrFork) {
 		t.Fatalf("witnessed store: %v", err)
 	}
 }

@@ -81,13 +81,45 @@ var ErrUnwitnessed = errors.New("checkpoint not witnessed by enough members")
 // Check verifies a checkpoint note: the log's signature is required and
 // valid, and it returns the valid cosignatures of witnesses other than the
 // log's org (at most one per org). witnessed reports whether they reach the
-// threshold.
+// threshold (Required).
 func (t *Trust) Check(raw []byte) (origin string, cosigs []Cosig, witnessed bool, err error) {
-	origin, _, _ = strings.Cut(string(raw), "\n")
-	lk, ok := t.Log(origin)
-	if !ok {
-		return origin, nil, false, fmt.Errorf("checkpoint origin %q is not a member's journal in the roster", origin)
+	v, err := t.verify(raw)
+	if err != nil {
+		return v.origin, nil, false, err
 	}
+	return v.origin, v.cosigs, len(v.cosigs) >= t.Required(v.log.Org), nil
+}
+
+// Clean returns the note with only the signatures that Check counts: the
+// log's, and one valid cosignature per witness other than the log's org.
+// Lines by keys the roster does not know are dropped. What is stored or
+// passed on is cleaned first, so a note never grows with others' junk
+// (nor past signed-note's limit of 100 signatures, beyond which it would
+// no longer open).
+func (t *Trust) Clean(raw []byte) ([]byte, error) {
+	v, err := t.verify(raw)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(v.text + "\n" + strings.Join(v.lines, "\n") + "\n"), nil
+}
+
+type verified struct {
+	origin string
+	log    LogKey
+	text   string   // the checkpoint, ending in "\n"
+	lines  []string // the signature lines kept: the log's first
+	cosigs []Cosig
+}
+
+func (t *Trust) verify(raw []byte) (verified, error) {
+	var v verified
+	v.origin, _, _ = strings.Cut(string(raw), "\n")
+	lk, ok := t.Log(v.origin)
+	if !ok {
+		return v, fmt.Errorf("checkpoint origin %q is not a member's journal in the roster", v.origin)
+	}
+	v.log = lk
 	vs := []note.Verifier{lk.Verifier}
 	byHash := map[uint32]string{}
 	for _, w := range t.Witnesses {
@@ -99,12 +131,17 @@ func (t *Trust) Check(raw []byte) (origin string, cosigs []Cosig, witnessed bool
 	}
 	n, err := note.Open(raw, note.VerifierList(vs...))
 	if err != nil {
-		return origin, nil, false, fmt.Errorf("checkpoint of %s: %w", origin, err)
+		return v, fmt.Errorf("checkpoint of %s: %w", v.origin, err)
 	}
+	v.text = n.Text
 	logSigned := false
 	seenOrg := map[string]bool{}
 	for _, s := range n.Sigs {
+		line := "— " + s.Name + " " + s.Base64
 		if s.Hash == lk.Verifier.KeyHash() && s.Name == lk.Verifier.Name() {
+			if !logSigned {
+				v.lines = append([]string{line}, v.lines...)
+			}
 			logSigned = true
 			continue
 		}
@@ -117,13 +154,14 @@ func (t *Trust) Check(raw []byte) (origin string, cosigs []Cosig, witnessed bool
 			continue
 		}
 		seenOrg[org] = true
-		cosigs = append(cosigs, Cosig{Org: org, Name: s.Name, Time: ts.UTC()})
+		v.lines = append(v.lines, line)
+		v.cosigs = append(v.cosigs, Cosig{Org: org, Name: s.Name, Time: ts.UTC()})
 	}
 	if !logSigned {
-		return origin, nil, false, fmt.Errorf("checkpoint of %s: the log's signature is missing", origin)
+		return v, fmt.Errorf("checkpoint of %s: the log's signature is missing", v.origin)
 	}
-	slices.SortFunc(cosigs, func(a, b Cosig) int { return strings.Compare(a.Org, b.Org) })
-	return origin, cosigs, len(cosigs) >= t.Required(lk.Org), nil
+	slices.SortFunc(v.cosigs, func(a, b Cosig) int { return strings.Compare(a.Org, b.Org) })
+	return v, nil
 }
 
 // Members is what journal trust derives from: a consortium's roster, which

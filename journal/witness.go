@@ -99,9 +99,16 @@ func (w *Witnessed) path(org string, size uint64) string {
 }
 
 // Add merges the signatures of raw (a checkpoint of org's log at size) into
-// the stored note. A different checkpoint text at the same size is a fork:
-// it returns a *ForkError and keeps the stored note.
-func (w *Witnessed) Add(org, origin string, size uint64, raw []byte) ([]byte, error) {
+// the stored note, keeping only what clean keeps (Trust.Clean: the log's
+// signature and one valid cosignature per witness, the one held first). A
+// note that adds nothing is not written. A different checkpoint text at
+// the same size is a fork: it returns a *ForkError and keeps the stored
+// note.
+func (w *Witnessed) Add(org, origin string, size uint64, raw []byte, clean func([]byte) ([]byte, error)) ([]byte, error) {
+	raw, err := clean(raw)
+	if err != nil {
+		return nil, err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	path := w.path(org, size)
@@ -111,9 +118,9 @@ func (w *Witnessed) Add(org, origin string, size uint64, raw []byte) ([]byte, er
 			return held, &ForkError{Origin: origin, Held: held, Got: raw, Reason: fmt.Sprintf("two checkpoints of size %d", size)}
 		}
 		_, lines, _ := splitNote(raw)
-		merged := mergeSigs(held, lines)
-		if bytes.Equal(merged, held) {
-			return held, nil
+		merged, err := clean(mergeSigs(held, lines))
+		if err != nil || bytes.Equal(merged, held) {
+			return held, nil // nothing new (or a held note of another roster's keys)
 		}
 		raw = merged
 	} else if !errors.Is(err, os.ErrNotExist) {

@@ -1,29 +1,65 @@
 package witness
 
 import (
+	"bytes"
 	"context"
+	"sync"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/caravan-consortium/caravan/journal"
 )
 
-// validate accepts a gossiped checkpoint note only if a member's log signed it.
-func (s *Service) validate(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+// validate accepts a gossiped checkpoint note only if a member's log signed
+// it and it carries nothing but the signatures Check counts (gateways only
+// send cleaned notes, so anything else is dropped rather than passed on),
+// and only at an honest member's rate from each forwarding peer.
+func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	if len(m.Data) > maxNoteSize {
 		return pubsub.ValidationReject
+	}
+	if !s.rates.allow(from) {
+		return pubsub.ValidationIgnore
 	}
 	t, err := s.trust()
 	if err != nil {
 		return pubsub.ValidationIgnore
 	}
-	if _, _, _, err := t.Check(m.Data); err != nil {
+	clean, err := t.Clean(m.Data)
+	if err != nil {
 		return pubsub.ValidationReject
 	}
+	if !bytes.Equal(clean, m.Data) {
+		return pubsub.ValidationIgnore // perhaps signed under another roster's keys
+	}
 	return pubsub.ValidationAccept
+}
+
+// peerRates limits how many notes each peer may have validated.
+type peerRates struct {
+	mu sync.Mutex
+	m  map[peer.ID]*rate.Limiter
+}
+
+func (r *peerRates) allow(p peer.ID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[peer.ID]*rate.Limiter{}
+	}
+	l, ok := r.m[p]
+	if !ok {
+		if len(r.m) > 4096 { // members only reach here; a bound all the same
+			clear(r.m)
+		}
+		l = rate.NewLimiter(notesPerSecond, notesBurst)
+		r.m[p] = l
+	}
+	return l.Allow()
 }
 
 // announceLoop gossips this org's checkpoint when it changes, and the newest
@@ -54,7 +90,11 @@ func (s *Service) announceLoop(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		merged, err := s.witnessed.Add(s.cfg.Org, s.origin, cp.Size, raw)
+		t, err := s.trust()
+		if err != nil {
+			continue
+		}
+		merged, err := s.witnessed.Add(s.cfg.Org, s.origin, cp.Size, raw, t.Clean)
 		if err != nil {
 			s.alert(err)
 			continue
@@ -92,7 +132,7 @@ func (s *Service) take(ctx context.Context, raw []byte) {
 	if err != nil {
 		return
 	}
-	if _, err := s.witnessed.Add(lk.Org, origin, cp.Size, raw); err != nil {
+	if _, err := s.witnessed.Add(lk.Org, origin, cp.Size, raw, t.Clean); err != nil {
 		s.alert(err)
 		return
 	}

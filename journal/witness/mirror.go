@@ -101,7 +101,7 @@ func (s *Service) mirrorUpdate(ctx context.Context, u update) {
 	if err != nil {
 		return
 	}
-	merged, err := s.witnessed.Add(u.org, lk.Origin, cp.Size, cosigned)
+	merged, err := s.witnessed.Add(u.org, lk.Origin, cp.Size, cosigned, t.Clean)
 	if err != nil {
 		s.alert(err)
 		return

@@ -69,6 +69,11 @@ const (
 	// second checkpoint of the same size (a fork), to meet its note.
 	witnessedKeep = 256
 	maxNoteSize   = 16 << 10
+	// A member's gateway forwards the others' checkpoints too: with 20
+	// members checkpointing every 100 ms and cosigning, an honest peer sends
+	// a few dozen notes a second at most.
+	notesPerSecond = 50
+	notesBurst     = 200
 )
 
 // Dirs are the journal's directories in a gateway's data directory.
@@ -115,6 +120,7 @@ type Service struct {
 	trustCache *journal.Trust
 	clients    map[clientKey]*http.Client
 
+	rates   peerRates // gossiped checkpoint notes, per forwarding peer
 	updates chan update
 	alerts  atomic.Uint64
 	cancel  context.CancelFunc

@@ -70,7 +70,7 @@ func (s *Service) pullCosigs(ctx context.Context) {
 		if !journal.SameCheckpoint(held, raw) || !hasCosig(t, raw, w) {
 			continue
 		}
-		if _, err := s.witnessed.Add(self, s.origin, size, raw); err != nil {
+		if _, err := s.witnessed.Add(self, s.origin, size, raw, t.Clean); err != nil {
 			s.alert(err)
 			return
 		}
