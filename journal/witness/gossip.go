@@ -140,9 +140,14 @@ func (s *Service) take(ctx context.Context, raw []byte) {
 		return
 	}
 	s.log.Debug("checkpoint received", zap.String("of", lk.Org), zap.Uint64("size", cp.Size))
+	s.queue(ctx, update{org: lk.Org, raw: raw})
+}
+
+// queue hands a member's checkpoint to the mirror loop.
+func (s *Service) queue(ctx context.Context, u update) {
 	select {
-	case s.updates <- update{org: lk.Org, raw: raw}:
+	case s.updates <- u:
 	case <-ctx.Done():
-	default: // the mirror is busy; catch-up will bring it along
+	default: // the loop is busy; catch-up will bring it along
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -39,16 +40,45 @@ func (s *Service) serveLogs(w http.ResponseWriter, r *http.Request) {
 	http.ServeFile(w, r, filepath.Join(dir, filepath.FromSlash(rest)))
 }
 
-// mirrorLoop updates mirrors one checkpoint at a time, and cosigns what it
-// verified.
+// mirrorLoop hands each checkpoint to its org's mirror worker: mirrors of
+// different members update side by side, so that a slow or stalling
+// member's server holds up its own mirror only. A worker that is busy
+// keeps only the newest checkpoint waiting.
 func (s *Service) mirrorLoop(ctx context.Context) {
 	defer s.wg.Done()
+	var workers sync.WaitGroup
+	defer workers.Wait()
+	queues := map[string]chan update{}
 	for {
+		var u update
 		select {
 		case <-ctx.Done():
 			return
-		case u := <-s.updates:
-			s.mirrorUpdate(ctx, u)
+		case u = <-s.updates:
+		}
+		q, ok := queues[u.org]
+		if !ok {
+			q = make(chan update, 1)
+			queues[u.org] = q
+			workers.Go(func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case u := <-q:
+						s.mirrorUpdate(ctx, u)
+					}
+				}
+			})
+		}
+		select {
+		case q <- u:
+		default: // replace the waiting checkpoint with this newer one
+			select {
+			case <-q:
+			default:
+			}
+			q <- u
 		}
 	}
 }
@@ -165,7 +195,11 @@ func (s *Service) client(proto protocol.ID, org string) (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Timeout = 20 * time.Second
+	if c.Transport == nil {
+		return nil, fmt.Errorf("libp2p HTTP client for %s has no transport", org)
+	}
+	c.Timeout = requestTimeout
+	c.Transport = boundedTransport{base: c.Transport}
 	s.mu.Lock()
 	s.clients[key] = &c
 	s.mu.Unlock()
@@ -190,22 +224,23 @@ func (s *Service) catchUpLoop(ctx context.Context) {
 			s.pruneWitnessed()
 			pruned = time.Now()
 		}
+		var reads sync.WaitGroup
 		for _, m := range s.cfg.Roster().Roster().Members {
 			if m.Org == s.cfg.Org {
 				continue
 			}
-			src, err := s.source(m.Org)
-			if err != nil {
-				continue
-			}
-			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			raw, err := src.ReadCheckpoint(fctx)
-			cancel()
-			if err != nil {
-				continue
-			}
-			s.mirrorUpdate(ctx, update{org: m.Org, raw: raw})
+			reads.Go(func() { // side by side: one stalling server delays no one else
+				src, err := s.source(m.Org)
+				if err != nil {
+					return
+				}
+				raw, err := src.ReadCheckpoint(ctx)
+				if err == nil {
+					s.queue(ctx, update{org: m.Org, raw: raw})
+				}
+			})
 		}
+		reads.Wait()
 		s.pullCosigs(ctx)
 		timer.Reset(journalCatchUp)
 	}

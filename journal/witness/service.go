@@ -69,6 +69,9 @@ const (
 	// second checkpoint of the same size (a fork), to meet its note.
 	witnessedKeep = 256
 	maxNoteSize   = 16 << 10
+	// requestTimeout bounds one request to a member's journal server,
+	// body included.
+	requestTimeout = 10 * time.Second
 	// A member's gateway forwards the others' checkpoints too: with 20
 	// members checkpointing every 100 ms and cosigning, an honest peer sends
 	// a few dozen notes a second at most.
