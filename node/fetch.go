@@ -72,7 +72,7 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 			from = rs.Next
 		}
 	}
-	c := &fetch.Client{Host: n.host, Key: n.signer, Org: n.cfg.Org, Store: n.store}
+	c := &fetch.Client{Host: n.host, Key: n.signer, Org: n.cfg.Org, Store: n.store, VerifyCheckpoint: n.verifyReceiptCheckpoint}
 	start := time.Now()
 	res, err := c.Fetch(ctx, p, m, fetch.Options{Manifest: id, Purpose: req.Purpose, Select: byIndex, SelectCIDs: byCID, From: from, Progress: progress, Schema: schema})
 	var te *fetch.TamperError
@@ -137,6 +137,32 @@ func (n *Node) fetchTarget(id cid.Cid) (*manifest.Manifest, peer.ID, error) {
 		return nil, "", fmt.Errorf("no node of %s is connected", m.Publisher)
 	}
 	return m, p, nil
+}
+
+// verifyReceiptCheckpoint checks the checkpoint a provider's receipt
+// carries: a checkpoint of provider's journal (origin), signed by its log
+// key in the roster in force, that covers the decision entry.
+func (n *Node) verifyReceiptCheckpoint(provider, origin string, index uint64, raw []byte) error {
+	r := n.Roster()
+	t, err := journal.TrustOf(r.Consortium, r)
+	if err != nil {
+		return err
+	}
+	got, _, _, err := t.Check(raw)
+	if err != nil {
+		return err
+	}
+	if lk, _ := t.Log(got); got != origin || lk.Org != provider {
+		return fmt.Errorf("a checkpoint of %s, not of %s's journal %s", got, provider, origin)
+	}
+	cp, err := journal.ParseCheckpoint(raw)
+	if err != nil {
+		return err
+	}
+	if cp.Size <= index {
+		return fmt.Errorf("of size %d, which does not cover entry %d", cp.Size, index)
+	}
+	return nil
 }
 
 // schemaOf returns the schema a partner's manifest pins. If it has not

@@ -44,7 +44,7 @@ func sampleChunk(t testing.TB) (*chunk, manifest.TreeHead) {
 
 func TestChunkRoundTripAndVerify(t *testing.T) {
 	c, head := sampleChunk(t)
-	if err := c.verify(head, manifest.NewTreeHasher()); err != nil {
+	if err := c.verify(head, manifest.NewTreeHasher(), nil); err != nil {
 		t.Fatal(err)
 	}
 	enc := encodeChunk(nil, c)
@@ -52,18 +52,18 @@ func TestChunkRoundTripAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := got.verify(head, manifest.NewTreeHasher()); err != nil {
+	if err := got.verify(head, manifest.NewTreeHasher(), nil); err != nil {
 		t.Fatal(err)
 	}
 	// Any changed byte of a record, or a dropped gap, fails.
 	got.Records[0].Data = bytes.Clone(got.Records[0].Data)
 	got.Records[0].Data[2] ^= 1
-	if err := got.verify(head, manifest.NewTreeHasher()); err == nil {
+	if err := got.verify(head, manifest.NewTreeHasher(), nil); err == nil {
 		t.Fatal("a changed record verified")
 	}
 	got, _ = decodeChunk(enc[1:])
 	got.Gaps = got.Gaps[1:]
-	if err := got.verify(head, manifest.NewTreeHasher()); err == nil {
+	if err := got.verify(head, manifest.NewTreeHasher(), nil); err == nil {
 		t.Fatal("a chunk with a missing gap verified")
 	}
 	// The fuzz seed is this chunk; keep it current.
@@ -90,7 +90,7 @@ func FuzzDecodeFetchFrame(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if c.verify(head, manifest.NewTreeHasher()) == nil && !bytes.Equal(data, valid) {
+		if c.verify(head, manifest.NewTreeHasher(), nil) == nil && !bytes.Equal(data, valid) {
 			// Another encoding of the same records may verify; its records
 			// must then be exactly the valid chunk's.
 			want, _ := decodeChunk(valid)

@@ -62,6 +62,11 @@ type Client struct {
 	Key   ed25519.PrivateKey // signs requests: the key of Host
 	Org   string
 	Store *store.Store
+	// VerifyCheckpoint, if set, checks the signed checkpoint a receipt
+	// carries: that it is provider's journal (origin) signed under the
+	// roster, and covers entry index. The gateway checks it against the
+	// roster's journal keys.
+	VerifyCheckpoint func(provider, origin string, index uint64, note []byte) error
 
 	// wrap, if set, wraps each stream (tests put a man in the middle here;
 	// export_test.go).
@@ -129,7 +134,8 @@ func (c *Client) fetchSigned(ctx context.Context, p peer.ID, m *manifest.Manifes
 	res = &Result{Next: o.From, Request: hex.EncodeToString(sum[:])}
 	frames := readFrames(str, bufio.NewReaderSize(rw, 256<<10))
 	defer frames.stop()
-	rs := &response{c: c, res: res, head: m.Tree, th: manifest.NewTreeHasher(), stage: stage, next: o.From, p: p, o: o}
+	rs := &response{c: c, res: res, head: m.Tree, th: manifest.NewTreeHasher(), stage: stage, next: o.From, p: p, o: o,
+		publisher: m.Publisher}
 	if o.Schema != nil {
 		rs.valid = &validator{schema: o.Schema}
 	}
@@ -164,6 +170,8 @@ type response struct {
 	p         peer.ID
 	o         Options
 	valid     *validator // nil: records are not checked against a schema
+	publisher string
+	received  []byte // the binary CIDs of the records received, in order: the receipt's commitment opens on them
 }
 
 // take handles one frame; done means the response ended well. A
@@ -183,7 +191,7 @@ func (rs *response) take(frame []byte) (done bool, err error) {
 	case kind == frameChunk && rs.gotHeader:
 		return false, rs.chunk(frame, body)
 	case kind == frameReceipt && rs.gotHeader:
-		if err := rs.c.checkReceipt(body, rs.res, rs.p, rs.o); err != nil {
+		if err := rs.checkReceipt(body); err != nil {
 			rs.stage.Abort()
 			return false, &TamperError{Frame: frame, Err: err}
 		}
@@ -213,7 +221,7 @@ func (rs *response) header(body []byte) error {
 func (rs *response) chunk(frame, body []byte) error {
 	c, err := decodeChunk(body)
 	if err == nil {
-		err = c.verify(rs.head, rs.th)
+		err = c.verify(rs.head, rs.th, &rs.received)
 	}
 	if err == nil && rs.valid != nil {
 		err = rs.valid.check(c.Records)
@@ -246,7 +254,13 @@ func (rs *response) chunk(frame, body []byte) error {
 	return nil
 }
 
-func (c *Client) checkReceipt(body []byte, res *Result, p peer.ID, o Options) error {
+// checkReceipt checks the provider's signed receipt against what this
+// requester asked and received: the request, both orgs, the purpose, the
+// counts, the commitment (opened with the salt on the CIDs received) and
+// the checkpoint of the provider's journal, before it is kept and
+// journaled as evidence.
+func (rs *response) checkReceipt(body []byte) error {
+	res, o := rs.res, rs.o
 	var tail receiptFrame
 	if err := json.Unmarshal(body, &tail); err != nil {
 		return fmt.Errorf("receipt: %w", err)
@@ -255,19 +269,40 @@ func (c *Client) checkReceipt(body []byte, res *Result, p peer.ID, o Options) er
 	if err != nil {
 		return fmt.Errorf("receipt: %w", err)
 	}
-	if err := st.Verify(); err != nil || st.Signer != p.String() {
-		return fmt.Errorf("receipt: not signed by the provider %s", p)
+	if err := st.Verify(); err != nil || st.Signer != rs.p.String() {
+		return fmt.Errorf("receipt: not signed by the provider %s", rs.p)
 	}
 	var rc Receipt
 	if err := json.Unmarshal(st.Body, &rc); err != nil || rc.Type != TypeReceipt {
 		return fmt.Errorf("receipt: not a %s", TypeReceipt)
 	}
-	if rc.Manifest != o.Manifest.String() || rc.Permitted != res.Permitted || rc.Denied != res.Denied ||
-		rc.Index != res.Index || rc.Origin != res.Origin {
+	switch {
+	case rc.Manifest != o.Manifest.String() || rc.Permitted != res.Permitted || rc.Denied != res.Denied ||
+		rc.Index != res.Index || rc.Origin != res.Origin:
 		return fmt.Errorf("receipt: does not match the response (permitted %d/%d, entry %d/%d)", rc.Permitted, res.Permitted, rc.Index, res.Index)
-	}
-	if res.Received != rc.Permitted {
+	case res.Received != rc.Permitted:
 		return fmt.Errorf("receipt: %d records permitted, %d received", rc.Permitted, res.Received)
+	case rc.Request != res.Request:
+		return fmt.Errorf("receipt: for request %.16s, not ours (%.16s)", rc.Request, res.Request)
+	case rc.Requester != rs.c.Org || rc.Provider != rs.publisher:
+		return fmt.Errorf("receipt: from %q to %q, not from %q to %q", rc.Provider, rc.Requester, rs.publisher, rs.c.Org)
+	case rc.Purpose != o.Purpose:
+		return fmt.Errorf("receipt: for purpose %q, not %q", rc.Purpose, o.Purpose)
+	}
+	salt, err := hex.DecodeString(tail.Salt)
+	if err != nil || len(salt) != 16 {
+		return fmt.Errorf("receipt: salt %q", tail.Salt)
+	}
+	h := sha256.New()
+	h.Write(salt)
+	h.Write(rs.received)
+	if hex.EncodeToString(h.Sum(nil)) != rc.Commitment {
+		return fmt.Errorf("receipt: its commitment does not open on the records received")
+	}
+	if rs.c.VerifyCheckpoint != nil && rc.Checkpoint != "" {
+		if err := rs.c.VerifyCheckpoint(rs.publisher, rc.Origin, rc.Index, []byte(rc.Checkpoint)); err != nil {
+			return fmt.Errorf("receipt: checkpoint: %w", err)
+		}
 	}
 	res.Receipt, res.ReceiptBody, res.Salt = st, rc, tail.Salt
 	return nil

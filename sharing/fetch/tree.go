@@ -84,8 +84,9 @@ func (t *leafTree) rangeHashes(begin, end uint64) [][]byte {
 
 // verify rebuilds the tree root from the chunk, hashing with h, and checks
 // it against the manifest's tree head. Records and gaps must tile
-// [Begin, End) in order.
-func (c *chunk) verify(head manifest.TreeHead, h *manifest.TreeHasher) error {
+// [Begin, End) in order. The records' binary CIDs are appended to *cids,
+// if it is not nil.
+func (c *chunk) verify(head manifest.TreeHead, h *manifest.TreeHasher, cids *[]byte) error {
 	if c.End > head.Size || c.Begin > c.End {
 		return fmt.Errorf("%w: range [%d, %d) of a tree of %d", ErrProof, c.Begin, c.End, head.Size)
 	}
@@ -99,7 +100,12 @@ func (c *chunk) verify(head manifest.TreeHead, h *manifest.TreeHasher) error {
 	for pos < c.End {
 		switch {
 		case ri < len(c.Records) && c.Records[ri].Index == pos:
-			l := h.LeafOfRecord(c.Records[ri].Data)
+			var l [32]byte
+			if cids != nil {
+				l, *cids = h.LeafOfRecordCID(c.Records[ri].Data, *cids)
+			} else {
+				l = h.LeafOfRecord(c.Records[ri].Data)
+			}
 			if err := rng.Append(l[:], nil); err != nil {
 				return fmt.Errorf("%w: %v", ErrProof, err)
 			}

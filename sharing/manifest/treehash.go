@@ -49,6 +49,17 @@ func (t *TreeHasher) LeafOfRecord(canonical []byte) [sha256.Size]byte {
 	return t.sum(b)
 }
 
+// LeafOfRecordCID is LeafOfRecord that also appends the record's binary CID
+// to dst, hashing the record once.
+func (t *TreeHasher) LeafOfRecordCID(canonical, dst []byte) ([sha256.Size]byte, []byte) {
+	t.h.Reset()
+	t.h.Write(canonical)
+	b := append(append(t.buf[:0], rfc6962.RFC6962LeafHashPrefix), cids.JSONSHA256Prefix...)
+	b = t.h.Sum(b)
+	dst = append(dst, b[1:]...)
+	return t.sum(b), dst
+}
+
 // Children is SHA-256(0x01 || l || r).
 func (t *TreeHasher) Children(l, r []byte) [sha256.Size]byte {
 	b := append(append(append(t.buf[:0], rfc6962.RFC6962NodeHashPrefix), l...), r...)
