@@ -71,16 +71,21 @@ func (d *decider) Decide(recs []fetch.Record, out []bool) ([]bool, error) {
 	return out, nil
 }
 
+// prepare makes the records' memo tuples. A record whose attributes
+// cannot be read (an integer Cedar cannot hold, a projection that does not
+// parse) is denied alone, never an error for the whole request.
 func (d *decider) prepare(p *jcs.Parser, recs []fetch.Record, into []policy.Record) error {
 	for i, r := range recs {
 		v, err := p.Parse(r.Data)
-		if err != nil {
-			return fmt.Errorf("record %d: attributes: %w", r.Index, err)
+		if err == nil {
+			// Most records are decided by the session's memo from the tuple
+			// alone; their CIDs and Cedar attributes are made only if not.
+			into[i], err = d.ex.RecordLazy(r.CID, r.Data, &v)
 		}
-		// Most records are decided by the session's memo from the tuple
-		// alone; their CIDs and Cedar attributes are made only if not.
-		if into[i], err = d.ex.RecordLazy(r.CID, r.Data, &v); err != nil {
-			return fmt.Errorf("record %d: %w", r.Index, err)
+		if err != nil {
+			d.n.log.Named("fetch").Warn("a record's attributes cannot be read; it is denied",
+				zap.Uint64("record", r.Index), zap.Error(err))
+			into[i] = policy.Unreadable(r.CID, fmt.Errorf("record %d: %w", r.Index, err))
 		}
 	}
 	return nil

@@ -85,8 +85,12 @@ func (n *Node) Explain(req api.ExplainRequest) (*api.ExplainResult, error) {
 			res.Policies = append(res.Policies, api.PolicyRef{ID: p.ID, Effect: p.Effect, File: p.File, Line: p.Line})
 		}
 	}
-	for k, v := range attrs {
-		res.Attributes[string(k)] = json.RawMessage(v.MarshalCedar())
+	for k, v := range attrs { // Cedar's JSON form: a datetime is {"__extn": ...}
+		j, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("record: attribute %s: %w", k, err)
+		}
+		res.Attributes[string(k)] = json.RawMessage(j)
 	}
 	return res, nil
 }

@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"path/filepath"
@@ -144,5 +145,46 @@ func TestPoliciesWaitForSchemasAndVersionsRise(t *testing.T) {
 	}
 	if latest, err := n.Schema("phytosanitary-certificate"); err != nil || latest.Version != v2.Version {
 		t.Fatalf("the latest version is %+v (%v), want %s", latest, err, v2.Version)
+	}
+}
+
+// 'policy explain' answered an empty body for any record with a date
+// attribute: a Cedar datetime(...) literal was put where JSON belongs and
+// the encoding error dropped. It now explains records with attributes of
+// every type in Cedar's JSON form.
+func TestExplainWorksForEveryAttributeType(t *testing.T) {
+	c := testkit.NewCluster(t, 2)
+	n := c.Start(1) // customs-kz
+	cl, err := api.NewClient(c.Dir(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.RegisterDemoSchemas(t, []*node.Node{n}, cl)
+	if _, err := cl.RegisterSchema(context.Background(), api.SchemaRequest{}, phyto(t, "phytosanitary-certificate.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Publish(context.Background(), api.PublishRequest{Dataset: "phyto", Schema: "phytosanitary-certificate",
+		Format: "csv", Purposes: []string{"phytosanitary-control"}}, bytes.NewReader(phyto(t, "certificates.csv")), nil); err != nil {
+		t.Fatal(err)
+	}
+	bundle := n.Policies().CID()
+	writeFile(t, filepath.Join(policyDir(c, 1), "plant-health.cedar"), string(phyto(t, "plant-health.cedar")))
+	poll.Until(t, func() bool { return n.Policies().CID() != bundle }, "plant-health.cedar in force")
+	rec := `{"certificate_no":"PC-KZ-000001","issued_on":"2026-10-01","valid_until":"2020-01-01","exporting_country":"KZ",
+		"destination_country":"CN","commodity_class":"fruit","pest_free":true,"treatments":["heat"],"exporter":{"name":"x"},
+		"items":[{"hs_code":"080810","description":"apples","net_mass_kg":1}]}`
+	res, err := cl.Explain(context.Background(), api.ExplainRequest{Org: "customs-cn", Dataset: "phyto", Purpose: "phytosanitary-control",
+		Record: json.RawMessage(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Decision != "deny" || len(res.Policies) != 1 || res.Policies[0].ID != "certificate-still-valid" {
+		t.Fatalf("an expired certificate: %+v", res)
+	}
+	// The attributes the bundle reads, each in Cedar's JSON form.
+	for _, a := range []string{"valid_until", "pest_free", "destination_country"} {
+		if _, ok := res.Attributes[a]; !ok {
+			t.Errorf("attribute %s missing from %v", a, res.Attributes)
+		}
 	}
 }

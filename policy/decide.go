@@ -134,6 +134,9 @@ func (s *Session) decide(r *Record) Decision {
 // appendKey builds r's memo key, from its tuple if it has one. It fails
 // only for a lazy record that cannot be materialized.
 func (s *Session) appendKey(r *Record) ([]byte, bool) {
+	if r.bad != nil {
+		return s.key[:0], false
+	}
 	if r.layout != nil {
 		if s.proj == nil || s.proj.layout != r.layout {
 			s.proj = s.b.plan.project(r.layout)

@@ -98,7 +98,14 @@ type Record struct {
 	// come from. ID and Attrs are empty until materialize.
 	cid cid.Cid
 	src []byte
+
+	bad error // an unreadable record (Unreadable): always denied
 }
+
+// Unreadable is a record whose policy attributes cannot be read (say, an
+// integer Cedar's Long cannot hold): a session denies it, and says why in
+// an explanation, and decides the other records of the request as usual.
+func Unreadable(c cid.Cid, why error) Record { return Record{ID: c.String(), cid: c, bad: why} }
 
 // unmaterialized reports a lazy record whose ID and Attrs are not made.
 func (r *Record) unmaterialized() bool { return r.src != nil && r.Attrs == nil }
@@ -107,6 +114,9 @@ func (r *Record) unmaterialized() bool { return r.src != nil && r.Attrs == nil }
 // cannot fail for a record that RecordLazy accepted, since it parses and
 // converts the same bytes the same way; if it did, the caller denies.
 func (r *Record) materialize() error {
+	if r.bad != nil {
+		return r.bad
+	}
 	if r.src == nil || r.Attrs != nil {
 		return nil
 	}
