@@ -83,19 +83,20 @@ func (n *Node) journalStatement(st *manifest.Statement) error {
 	return nil
 }
 
-// journalPolicy journals a policy bundle put in force (an OnPolicyChange hook).
-// A restart on the same bundle is not a change.
-func (n *Node) journalPolicy(ch PolicyChange) {
+// journalPolicy journals a policy bundle before it is put in force (a
+// restart on the same bundle is not a change): a bundle that cannot be
+// journaled is not put in force.
+func (n *Node) journalPolicy(ch PolicyChange) error {
 	if n.journal == nil || n.journalSeen("policy", ch.New) {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
 	if _, err := n.Append(ctx, &journal.Event{Type: journal.TypePolicy, Bundle: ch.New, Previous: ch.Old, Time: ch.At}); err != nil {
-		n.log.Named("journal").Error("policy change not journaled", zap.Error(err))
-		return
+		return fmt.Errorf("journaling the policy bundle %s: %w", ch.New, err)
 	}
 	n.markJournalSeen("policy", ch.New)
+	return nil
 }
 
 // journalRoster journals a roster version put in force, once per version.

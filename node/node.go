@@ -134,7 +134,7 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.openStore(); err != nil {
 		return nil, err
 	}
-	hooks := []func(PolicyChange){n.journalPolicy}
+	var hooks []func(PolicyChange)
 	if opts.OnPolicyChange != nil {
 		hooks = append(hooks, opts.OnPolicyChange)
 	}

@@ -77,19 +77,25 @@ func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
 		return err
 	}
 	n.policies = pe
-	n.putPolicy(b, "")
+	if err := n.putPolicy(b, ""); err != nil {
+		return err
+	}
 	if len(b.Policies()) == 0 {
 		n.log.Named("policy").Warn("no policies: every discover and fetch is denied", zap.String("dir", pe.dir))
 	}
 	return nil
 }
 
-// putPolicy puts b in force. The hooks (the journal's first) run before the
-// swap, so a bundle is journaled before any decision uses it.
-func (n *Node) putPolicy(b *policy.Bundle, old string) {
+// putPolicy journals b, then puts it in force: a bundle is journaled
+// before any decision uses it, and one that cannot be journaled is not put
+// in force. The hooks run before the swap.
+func (n *Node) putPolicy(b *policy.Bundle, old string) error {
 	pe := n.policies
 	now := time.Now()
 	change := PolicyChange{Old: old, New: b.CID(), Files: b.Files(), At: now}
+	if err := n.journalPolicy(change); err != nil {
+		return err
+	}
 	for _, f := range pe.onChange {
 		f(change)
 	}
@@ -97,6 +103,7 @@ func (n *Node) putPolicy(b *policy.Bundle, old string) {
 	n.metrics.policyBundle(b.CID())
 	n.log.Named("policy").Info("policy bundle in force", zap.String("bundle", b.CID()),
 		zap.String("previous", old), zap.Int("policies", len(b.Policies())), zap.Int("files", len(b.Files())))
+	return nil
 }
 
 // Policies returns the policy bundle in force.
@@ -126,6 +133,9 @@ func (n *Node) ReloadPolicies() error {
 		log.Info("the policies still wait for the registry to declare attributes", zap.Strings("problems", problems(err.(*policy.BundleError))))
 		return err
 	}
+	if err == nil && b.CID() != old.CID() {
+		err = n.putPolicy(b, old.CID())
+	}
 	if err != nil {
 		pe.refused.Add(1)
 		n.metrics.policyReload(false)
@@ -147,7 +157,6 @@ func (n *Node) ReloadPolicies() error {
 	}
 	pe.accepted.Add(1)
 	n.metrics.policyReload(true)
-	n.putPolicy(b, old.CID())
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -141,20 +142,40 @@ func LoadFS(fsys fs.FS, dir string, v *Vocabulary) (*Bundle, error) {
 		if len(files) == MaxFiles {
 			return nil, &BundleError{Problems: []Problem{{Msg: fmt.Sprintf("more than %d policy files", MaxFiles)}}}
 		}
-		info, err := e.Info()
+		data, err := readPolicyFile(fsys, filepath.ToSlash(filepath.Join(dir, e.Name())))
 		if err != nil {
-			return nil, fmt.Errorf("policy: %w", err)
-		}
-		if info.Size() > MaxFileSize {
-			return nil, &BundleError{Problems: []Problem{{File: e.Name(), Msg: fmt.Sprintf("file is larger than %d bytes", MaxFileSize)}}}
-		}
-		data, err := fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(dir, e.Name())))
-		if err != nil {
-			return nil, fmt.Errorf("policy: %w", err)
+			return nil, &BundleError{Problems: []Problem{{File: e.Name(), Msg: err.Error()}}}
 		}
 		files[e.Name()] = data
 	}
 	return Parse(files, v)
+}
+
+// readPolicyFile reads a policy file, through a link if it is one: what it
+// names must be a regular file of at most MaxFileSize bytes, and is read no
+// further than that (a link to /dev/zero or to a FIFO would otherwise hang
+// a reload).
+func readPolicyFile(fsys fs.FS, name string) ([]byte, error) {
+	info, err := fs.Stat(fsys, name) // follows a link
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", info.Mode().Type())
+	}
+	if info.Size() > MaxFileSize {
+		return nil, fmt.Errorf("file is larger than %d bytes", MaxFileSize)
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err == nil && len(data) > MaxFileSize {
+		err = fmt.Errorf("file is larger than %d bytes", MaxFileSize)
+	}
+	return data, err
 }
 
 // Parse builds a bundle from file names and contents. It parses every file,

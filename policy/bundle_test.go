@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/caravan-consortium/caravan/policy"
 )
@@ -194,5 +196,33 @@ func TestBundleCIDVector(t *testing.T) {
 	}
 	if b.CID() != "bagaaieraiaymf5ryfomkqcblr4f37yfdg6n7bkxdt4sel3wwcapggqnbiv4a" {
 		t.Errorf("bundle CID %s", b.CID())
+	}
+}
+
+// The attack (by someone who can write into the policy directory, or a
+// mistake): a policy file that is a link to /dev/zero, or a FIFO. A reload
+// read /dev/zero without end and blocked on the FIFO for ever. What a file
+// names must now be a regular file within the size limit.
+func TestPolicyFileThatIsADeviceOrFIFOIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero.cedar")); err != nil {
+		t.Fatal(err)
+	}
+	fifo := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(fifo, "pipe.cedar"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, fifo} {
+		done := make(chan error, 1)
+		go func() { _, err := policy.Load(d, demoVocabulary); done <- err }()
+		select {
+		case err := <-done:
+			var be *policy.BundleError
+			if !errors.As(err, &be) || !strings.Contains(err.Error(), "not a regular file") {
+				t.Fatalf("%s: %v", d, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("loading %s hangs", d)
+		}
 	}
 }
