@@ -46,8 +46,8 @@ func (n *Node) Append(ctx context.Context, e *journal.Event) (uint64, error) {
 }
 
 // journalStatement journals this org's publish, retraction or schema
-// registration before it is announced (the publisher's Journal hook): the entry is durable before the
-// world hears of the statement.
+// registration before it is stored (the publisher's Journal hook): the
+// entry is durable before the statement can reach anyone.
 func (n *Node) journalStatement(st *manifest.Statement) error {
 	e := &journal.Event{Manifest: st.CID().String()}
 	switch st.BodyType() {

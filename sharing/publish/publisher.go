@@ -37,11 +37,11 @@ type Config struct {
 	Catalog Catalog
 	Key     ed25519.PrivateKey // this org's signing key
 	Org     string
-	// Journal, if set, is called with each new statement once it is stored
-	// and before it is announced: the gateway journals its publishes and
-	// retractions here, so that an entry is durable before the consortium
-	// hears of the statement. If it fails, nothing is announced and the
-	// publish or retraction fails.
+	// Journal, if set, is called with each new statement before it is
+	// stored: the gateway journals its publishes, retractions and schema
+	// registrations here, so that no statement is stored (and could spread
+	// by catch-up) that its journal lacks. If it fails, nothing is stored
+	// or announced and the publish fails.
 	Journal func(*manifest.Statement) error
 	// Announce, if set, tells the consortium of each new statement (the
 	// catalog's gossip).
@@ -150,6 +150,11 @@ func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Res
 	if req.DryRun {
 		return out, nil
 	}
+	// Journal first: a statement that is stored spreads by catch-up, so
+	// none may be stored that the journal lacks.
+	if err := p.journal(st); err != nil {
+		return nil, err
+	}
 	if err := ss.Commit(st); err != nil {
 		return nil, err
 	}
@@ -157,7 +162,7 @@ func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Res
 	if err := p.cfg.Catalog.AddCommitted(st); err != nil {
 		return nil, err
 	}
-	return out, p.tell(st)
+	return out, p.announce(st)
 }
 
 // sourceOf reads r in format.
@@ -220,26 +225,36 @@ func (p *Publisher) Register(s *schemas.Schema) (*manifest.Statement, error) {
 	return p.sign(r)
 }
 
-// sign signs a statement of this org, stores it (synced: our own act), then
-// journals and announces it.
+// sign signs a statement of this org, journals it, stores it (synced: our
+// own act) and announces it.
 func (p *Publisher) sign(body any) (*manifest.Statement, error) {
 	st, err := manifest.SignStatement(body, p.cfg.Key)
 	if err != nil {
 		return nil, err
 	}
+	if err := p.journal(st); err != nil {
+		return nil, err
+	}
 	if _, err := p.cfg.Catalog.AddAll([]*manifest.Statement{st}); err != nil {
 		return nil, err
 	}
-	return st, p.tell(st)
+	return st, p.announce(st)
 }
 
-// tell journals, then announces, a stored statement.
-func (p *Publisher) tell(st *manifest.Statement) error {
-	if p.cfg.Journal != nil {
-		if err := p.cfg.Journal(st); err != nil {
-			return err
-		}
+// journal writes a statement's journal entry (the Journal hook), before
+// it is stored.
+func (p *Publisher) journal(st *manifest.Statement) error {
+	if p.cfg.Journal == nil {
+		return nil
 	}
+	if err := p.cfg.Journal(st); err != nil {
+		return fmt.Errorf("journal: %w; nothing was stored or announced", err)
+	}
+	return nil
+}
+
+// announce tells the consortium of a stored statement.
+func (p *Publisher) announce(st *manifest.Statement) error {
 	if p.cfg.Announce != nil {
 		return p.cfg.Announce(st)
 	}

@@ -223,3 +223,29 @@ func TestIntegerAttributeOutOfLongRange(t *testing.T) {
 		}
 	}
 }
+
+// A publish whose journal entry failed left its statement stored, and it
+// spread by catch-up with no journal entry. The entry is now written
+// first: when it fails, nothing is stored or announced.
+func TestPublishThatCannotBeJournaledStoresNothing(t *testing.T) {
+	dir := t.TempDir()
+	g := newTestGateway(t, dir)
+	journalErr := errors.New("disk full")
+	g.pub = publish.New(publish.Config{Store: g.store, Catalog: g.catalog, Key: testkit.Key(t), Org: "customs-cn",
+		Journal:  func(*manifest.Statement) error { return journalErr },
+		Announce: func(st *manifest.Statement) error { g.sent = append(g.sent, st); return nil }})
+	req := publish.Request{Dataset: "d", Schema: testkit.Schema(t, "customs-declaration")}
+	_, err := g.pub.Publish(context.Background(), req, bytes.NewReader(testkit.JSONL(t, "customs-declaration", 20, 1)))
+	if !errors.Is(err, journalErr) {
+		t.Fatalf("publish: %v", err)
+	}
+	if _, err := g.pub.Register(testkit.Schema(t, "shipment-event")); !errors.Is(err, journalErr) {
+		t.Fatalf("register: %v", err)
+	}
+	if n := len(g.catalog.List(catalog.Filter{All: true})); n != 0 || len(g.catalog.Registrations()) != 0 || len(g.sent) != 0 {
+		t.Fatalf("%d entries and %d registrations stored, %d announced, though nothing was journaled", n, len(g.catalog.Registrations()), len(g.sent))
+	}
+	if st := g.stats(t); st.Statements != 0 || st.Records != 0 {
+		t.Fatalf("the store holds %+v", st)
+	}
+}
