@@ -13,6 +13,7 @@ import (
 	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
+	"github.com/ipfs/go-cid"
 )
 
 // authorizer is the fetch server's port to this gateway: the policy bundle
@@ -31,7 +32,11 @@ func (a authorizer) Authorize(_ context.Context, req *fetch.Request, m *manifest
 	}
 	b := n.Policies() // the session keeps this bundle, whatever reloads happen
 	ex := b.Vocabulary().ExtractorFor(s)
-	preq := policy.Request{Org: who, Dataset: datasetEntity(m), Purpose: req.Purpose, Time: time.Now().UTC(),
+	id, err := cid.Decode(req.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	preq := policy.Request{Org: who, Dataset: n.datasetEntity(m, id), Purpose: req.Purpose, Time: time.Now().UTC(),
 		Node: req.Node, Selected: selected}
 	if owner, ok := n.orgEntity(m.Publisher); ok {
 		preq.Owner = &owner

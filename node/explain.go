@@ -67,7 +67,7 @@ func (n *Node) Explain(req api.ExplainRequest) (*api.ExplainResult, error) {
 	if t.IsZero() {
 		t = time.Now().UTC()
 	}
-	preq := policy.Request{Org: org, Dataset: datasetEntity(m), Purpose: req.Purpose, Time: t}
+	preq := policy.Request{Org: org, Dataset: n.datasetEntity(m, cid.MustParse(entry.CID)), Purpose: req.Purpose, Time: t}
 	if owner, ok := n.orgEntity(m.Publisher); ok {
 		preq.Owner = &owner
 	}
@@ -119,8 +119,14 @@ func (n *Node) findDataset(ref string) (*catalog.Entry, error) {
 	return nil, fmt.Errorf("dataset %q: not in this gateway's catalog (see 'caravan catalog')", ref)
 }
 
-func datasetEntity(m *manifest.Manifest) policy.Dataset {
-	return policy.Dataset{Owner: m.Publisher, Name: m.Dataset, Schema: m.Schema.ID, Labels: m.Labels, Purposes: m.Purposes}
+// datasetEntity is a manifest's dataset as policies see it; id, if
+// defined, is the manifest's CID, which says whether it is superseded.
+func (n *Node) datasetEntity(m *manifest.Manifest, id cid.Cid) policy.Dataset {
+	d := policy.Dataset{Owner: m.Publisher, Name: m.Dataset, Schema: m.Schema.ID, Labels: m.Labels, Purposes: m.Purposes}
+	if id.Defined() {
+		d.Superseded, _ = n.catalog.Standing(id)
+	}
+	return d
 }
 
 // discoverable keeps the entries of this org's datasets that org may
@@ -135,7 +141,7 @@ func (n *Node) discoverable(org string, entries []catalog.Entry) ([]catalog.Entr
 	for _, e := range entries {
 		if e.Manifest != nil && e.Manifest.Publisher == n.cfg.Org {
 			own = append(own, e)
-			datasets = append(datasets, datasetEntity(e.Manifest))
+			datasets = append(datasets, n.datasetEntity(e.Manifest, cid.MustParse(e.CID)))
 		}
 	}
 	decisions := n.Policies().Discover(who, datasets, time.Now(), n.orgEntity)

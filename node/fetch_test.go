@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -246,5 +247,48 @@ func TestFetchOutIsCheckedFirstAndNeverFollowsALink(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(left) > 0 {
 		t.Fatalf("temporary files left: %v", left)
+	}
+}
+
+// The attack: a member fetches a version its owner superseded, or a
+// dataset its owner retracted. Both were served. A retracted (withdrawn)
+// version is now refused, and the policies are told when a version is
+// superseded (resource.dataset.superseded): the demo's guards keep older
+// versions with their owner.
+func TestRetractedAndSupersededVersionsAreNotServed(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 300)
+	requester := fn.Nodes[1]
+	cl, err := api.NewClient(fn.C.Dir(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	for _, r := range fn.Recs[:100] {
+		body.Write(r)
+		body.WriteByte('\n')
+	}
+	v2, err := cl.Publish(context.Background(), api.PublishRequest{Dataset: "declarations", Schema: "customs-declaration",
+		Format: "jsonl", Purposes: []string{"customs-clearance", "transit-planning"}}, &body, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, func() bool { _, err := requester.CatalogItem(v2.CID); return err == nil }, "version 2 listed")
+	old, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Permitted != 0 {
+		t.Fatalf("%d records of a superseded version released to a partner", old.Permitted)
+	}
+	cur, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: v2.CID, Purpose: "customs-clearance"}, nil)
+	if err != nil || cur.Permitted == 0 {
+		t.Fatalf("the newest version: %+v, %v", cur, err)
+	}
+	if _, err := cl.Retract(context.Background(), "declarations", "withdrawn for correction"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = requester.Fetch(context.Background(), api.FetchRequest{Manifest: v2.CID, Purpose: "transit-planning"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "withdrawn") {
+		t.Fatalf("a retracted dataset: %v", err)
 	}
 }

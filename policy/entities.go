@@ -62,6 +62,9 @@ type Dataset struct {
 	Schema   string   `json:"schema" yaml:"schema"`
 	Labels   []string `json:"labels" yaml:"labels"`
 	Purposes []string `json:"purposes" yaml:"purposes"`
+	// Superseded: a later version of the dataset exists (the fetch is of
+	// an older one).
+	Superseded bool `json:"superseded,omitempty" yaml:"superseded,omitempty"`
 }
 
 // UID is the dataset's entity id, Dataset::"OWNER/NAME".
@@ -73,11 +76,12 @@ func (d Dataset) entity() types.Entity {
 	return types.Entity{
 		UID: d.UID(),
 		Attributes: types.NewRecord(types.RecordMap{
-			"name":     types.String(d.Name),
-			"owner":    types.NewEntityUID(TypeOrg, types.String(d.Owner)),
-			"schema":   types.String(d.Schema),
-			"labels":   stringSet(d.Labels),
-			"purposes": stringSet(d.Purposes),
+			"name":       types.String(d.Name),
+			"owner":      types.NewEntityUID(TypeOrg, types.String(d.Owner)),
+			"schema":     types.String(d.Schema),
+			"labels":     stringSet(d.Labels),
+			"purposes":   stringSet(d.Purposes),
+			"superseded": types.Boolean(d.Superseded),
 		}),
 	}
 }

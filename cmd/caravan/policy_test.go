@@ -9,11 +9,11 @@ import (
 
 func TestPolicyCheckAndTest(t *testing.T) {
 	out := mustCaravan(t, "policy", "check", "../../configs/policies")
-	if !strings.Contains(out, "valid: 9 policies in 4 files") || !strings.Contains(out, "no-confidential") {
+	if !strings.Contains(out, "valid: 10 policies in 4 files") || !strings.Contains(out, "no-confidential") {
 		t.Errorf("check:\n%s", out)
 	}
 	out = mustCaravan(t, "policy", "test", "../../configs/policies", "../../configs/policies/tests.yaml")
-	if !strings.Contains(out, "24 cases: 24 passed, 0 failed") {
+	if !strings.Contains(out, "25 cases: 25 passed, 0 failed") {
 		t.Errorf("test:\n%s", out)
 	}
 

@@ -204,6 +204,19 @@ func (c *Catalog) Head(org, dataset string) (cid.Cid, *manifest.Manifest, bool) 
 	return id, m, m != nil
 }
 
+// Standing says of a manifest the catalog holds whether a later version of
+// its dataset exists (superseded) and whether a retraction withdraws it.
+func (c *Catalog) Standing(id cid.Cid) (superseded, retracted bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	m := c.manifests[id]
+	if m == nil {
+		return false, false
+	}
+	head, _ := c.head(m.Publisher, m.Dataset)
+	return head != id, m.Version <= c.retractedUpTo(m.Publisher, m.Dataset)
+}
+
 // retractedUpTo returns the highest version a retraction of the dataset
 // covers: the version of its Last manifest, or every version if the catalog
 // does not hold that manifest. 0 means not retracted.

@@ -131,6 +131,9 @@ func (s *Server) check(str network.Stream) (*checked, error) {
 	if err != nil || m.Publisher != s.cfg.Org {
 		return nil, refuse("%w: %s", ErrNotProvider, id)
 	}
+	if _, retracted := s.cfg.Manifests.Standing(id); retracted {
+		return nil, refuse("%s/%s version %d is withdrawn by its owner (retracted)", m.Publisher, m.Dataset, m.Version)
+	}
 	return &checked{req: req, hash: hash, id: id, m: m, sel: sel, offered: slices.Contains(m.Purposes, req.Purpose)}, nil
 }
 

@@ -24,6 +24,9 @@ import (
 // implements it.
 type Manifests interface {
 	Statement(cid.Cid) (*manifest.Statement, bool)
+	// Standing says whether a later version of the manifest's dataset
+	// exists, and whether its owner withdrew it (a retraction).
+	Standing(cid.Cid) (superseded, retracted bool)
 }
 
 // Members says which org a node speaks for, from the roster in force.
