@@ -15,6 +15,7 @@ import (
 	"github.com/caravan-consortium/caravan/internal/logging"
 	"github.com/caravan-consortium/caravan/internal/yamlfile"
 	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/sharing/fetch"
 )
 
 // Config is a gateway's configuration, read from DIR/caravan.yaml. The zero
@@ -39,6 +40,14 @@ type Config struct {
 	Log               LogConfig    `yaml:"log"`
 	Limits            LimitsConfig `yaml:"limits"`
 	Dial              DialConfig   `yaml:"dial"`
+	Fetch             FetchConfig  `yaml:"fetch"`
+}
+
+// FetchConfig is what each partner org may ask of this gateway as a
+// provider; zero takes the defaults.
+type FetchConfig struct {
+	RequestsPerMinute int `yaml:"requests_per_minute"`
+	RecordsPerHour    int `yaml:"records_per_hour"`
 }
 
 // LogConfig sets the logger.
@@ -119,6 +128,14 @@ func (c *Config) validate() error {
 	if c.Dial.BackoffMax < c.Dial.BackoffMin {
 		return fieldErr("dial.backoff_max", "%v is less than backoff_min (%v)", c.Dial.BackoffMax, c.Dial.BackoffMin)
 	}
+	if c.Fetch.RequestsPerMinute < 0 {
+		return fieldErr("fetch.requests_per_minute", "%d is negative", c.Fetch.RequestsPerMinute)
+	}
+	if c.Fetch.RecordsPerHour < 0 {
+		return fieldErr("fetch.records_per_hour", "%d is negative", c.Fetch.RecordsPerHour)
+	}
+	b := fetch.Budget{RequestsPerMinute: c.Fetch.RequestsPerMinute, RecordsPerHour: c.Fetch.RecordsPerHour}.WithDefaults()
+	c.Fetch = FetchConfig{RequestsPerMinute: b.RequestsPerMinute, RecordsPerHour: b.RecordsPerHour}
 	return nil
 }
 
@@ -239,6 +256,14 @@ limits:
 dial:
   backoff_min: {{.Dial.BackoffMin}}
   backoff_max: {{.Dial.BackoffMax}}
+
+# What each partner org may ask of this gateway's datasets: fetch requests a
+# minute, and records decided an hour (every record a request selects, or
+# the whole dataset). A request beyond it is refused before anything is
+# read, decided or journaled.
+fetch:
+  requests_per_minute: {{.Fetch.RequestsPerMinute}}
+  records_per_hour: {{.Fetch.RecordsPerHour}}
 `))
 
 // Marshal renders c as a commented YAML file. c is validated first, so the

@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -290,5 +291,68 @@ func TestRetractedAndSupersededVersionsAreNotServed(t *testing.T) {
 	_, err = requester.Fetch(context.Background(), api.FetchRequest{Manifest: v2.CID, Purpose: "transit-planning"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "withdrawn") {
 		t.Fatalf("a retracted dataset: %v", err)
+	}
+}
+
+// The attack: a member floods an owner with fetch requests, or asks for
+// more records than it could use, and each request cost the owner a scan
+// of the dataset and two fsyncs. Each org now has a budget of requests a
+// minute and of records decided an hour; a request beyond it is refused
+// before anything is read, decided or journaled.
+func TestFetchBudgetRefusesAFlood(t *testing.T) {
+	c := testkit.NewCluster(t, 2)
+	cfgPath := filepath.Join(c.Dir(0), "caravan.yaml")
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.Replace(data, []byte("requests_per_minute: 60"), []byte("requests_per_minute: 3"), 1)
+	data = bytes.Replace(data, []byte("records_per_hour: 20000000"), []byte("records_per_hour: 500"), 1)
+	if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	owner, requester := c.Start(0), c.Start(1)
+	cl, err := api.NewClient(c.Dir(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.RegisterDemoSchemas(t, []*node.Node{owner, requester}, cl)
+	big, err := cl.Publish(context.Background(), api.PublishRequest{Dataset: "big", Schema: "customs-declaration", Format: "jsonl",
+		Purposes: []string{"customs-clearance"}}, bytes.NewReader(testkit.JSONL(t, "customs-declaration", 1000, 1)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, func() bool { _, err := requester.CatalogItem(big.CID); return err == nil }, "listed")
+	poll.Until(t, func() bool { return testkit.ConnectedTo(requester, "customs-cn") }, "connected")
+	// 1000 records are more than the 500 an hour allowed: refused whole.
+	_, err = requester.Fetch(context.Background(), api.FetchRequest{Manifest: big.CID, Purpose: "customs-clearance"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "budget") {
+		t.Fatalf("a fetch beyond the records budget: %v", err)
+	}
+	// Small selections pass until the requests budget (3 a minute, with
+	// the refused one counted) runs out.
+	for i := range 3 {
+		_, err = requester.Fetch(context.Background(), api.FetchRequest{Manifest: big.CID, Purpose: "customs-clearance", Select: fmt.Sprint(i)}, nil)
+		if i < 2 && err != nil {
+			t.Fatalf("request %d: %v", i+2, err)
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "times a minute") {
+		t.Fatalf("the 4th request in a minute: %v", err)
+	}
+	count := func() int {
+		decisions := 0
+		_, _ = node.FindEntry(context.Background(), c.Dir(0), "decision entry", func(e []byte) bool {
+			if ev, err := journal.Decode(e); err == nil && ev.Type == journal.TypeDecision {
+				decisions++
+			}
+			return false
+		})
+		return decisions
+	}
+	poll.Until(t, func() bool { return count() >= 2 }, "the two decisions in the owner's checkpointed journal")
+	time.Sleep(time.Second) // anything else would be checkpointed by now
+	if decisions := count(); decisions != 2 {
+		t.Fatalf("the owner journaled %d decisions, want the 2 requests within budget", decisions)
 	}
 }

@@ -219,7 +219,8 @@ func (n *Node) startServices() error {
 		return err
 	}
 	n.fetchServer = fetch.NewServer(fetch.ServerConfig{Host: n.host, Store: n.store, Manifests: n.catalog, Members: members{n},
-		Key: n.signer, Org: n.cfg.Org, Authorizer: authorizer{n}, Log: n.log.Named("fetch")})
+		Budget: fetch.Budget{RequestsPerMinute: n.cfg.Fetch.RequestsPerMinute, RecordsPerHour: n.cfg.Fetch.RecordsPerHour},
+		Key:    n.signer, Org: n.cfg.Org, Authorizer: authorizer{n}, Log: n.log.Named("fetch")})
 	return nil
 }
 

@@ -48,6 +48,7 @@ var (
 	ErrProof       = errors.New("records do not prove against the manifest's root")
 	ErrReplay      = errors.New("request replayed: its nonce was already used")
 	ErrStale       = errors.New("request time outside the accepted window")
+	ErrBudget      = errors.New("over the fetch budget")
 	ErrNotMember   = errors.New("requester is not a member node of the org it claims")
 	ErrBusy        = errors.New("too many concurrent fetches from this peer")
 	ErrNotProvider = errors.New("this gateway does not publish that manifest")

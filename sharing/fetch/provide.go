@@ -115,6 +115,9 @@ func (s *Server) check(str network.Stream) (*checked, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.spendRequest(req.Org); err != nil {
+		return nil, err
+	}
 	id, err := cid.Decode(req.Manifest)
 	if err != nil {
 		return nil, refuse("manifest %q: %w", req.Manifest, err)
@@ -186,6 +189,13 @@ func (s *Server) checkRequest(raw []byte, remote peer.ID) (*Request, string, err
 func (s *Server) decide(ctx context.Context, c *checked) (*decided, error) {
 	selected, err := s.countSelected(c)
 	if err != nil {
+		return nil, err
+	}
+	cost := uint64(selected)
+	if selected == 0 {
+		cost = c.m.Records - min(c.sel.from, c.m.Records)
+	}
+	if err := s.spendRecords(c.req.Org, cost); err != nil {
 		return nil, err
 	}
 	dec, err := s.cfg.Authorizer.Authorize(ctx, c.req, c.m, selected)

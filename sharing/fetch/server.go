@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
@@ -47,19 +48,51 @@ type ServerConfig struct {
 	Log        *zap.Logger
 	// MaxPerPeer bounds concurrent fetches from one peer (default 2).
 	MaxPerPeer int
+	// Budget bounds what each requesting org may ask of this provider.
+	Budget Budget
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
+// Budget is a per-org fetch budget: requests a minute, and records decided
+// an hour (every record a request selects, or the whole dataset). A request
+// beyond it is refused before anything is read, decided or journaled. Zero
+// fields take the defaults.
+type Budget struct {
+	RequestsPerMinute int
+	RecordsPerHour    int
+}
+
+// Default budget of each requesting org.
+const (
+	DefaultRequestsPerMinute = 60
+	DefaultRecordsPerHour    = 20_000_000
+)
+
+// WithDefaults fills in zero fields.
+func (b Budget) WithDefaults() Budget {
+	if b.RequestsPerMinute <= 0 {
+		b.RequestsPerMinute = DefaultRequestsPerMinute
+	}
+	if b.RecordsPerHour <= 0 {
+		b.RecordsPerHour = DefaultRecordsPerHour
+	}
+	return b
+}
+
+// orgBudget is what one org has left.
+type orgBudget struct{ requests, records *rate.Limiter }
+
 // Server answers the fetch protocol for this org's datasets.
 type Server struct {
-	cfg    ServerConfig
-	mu     sync.Mutex
-	active map[peer.ID]int
-	closed bool
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // running handlers
+	cfg     ServerConfig
+	mu      sync.Mutex
+	budgets map[string]*orgBudget
+	active  map[peer.ID]int
+	closed  bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // running handlers
 }
 
 // Memory bounds of a response.
@@ -82,16 +115,64 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, active: map[peer.ID]int{}}
+	cfg.Budget = cfg.Budget.WithDefaults()
+	s := &Server{cfg: cfg, active: map[peer.ID]int{}, budgets: map[string]*orgBudget{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	// Nonces outlive their window by Skew; older ones can go.
-	if n, err := cfg.Store.PurgeNonces(cfg.Now()); err != nil {
-		cfg.Log.Warn("purging expired fetch nonces", zap.Error(err))
-	} else if n > 0 {
-		cfg.Log.Debug("purged expired fetch nonces", zap.Int("count", n))
-	}
+	s.purgeNonces()
+	s.wg.Go(func() { // nonces go as they expire, not only at a start
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-t.C:
+				s.purgeNonces()
+			}
+		}
+	})
 	cfg.Host.SetStreamHandler(ID, s.serve)
 	return s
+}
+
+// purgeNonces removes the nonces that have outlived their window (Skew
+// past their request's).
+func (s *Server) purgeNonces() {
+	if n, err := s.cfg.Store.PurgeNonces(s.cfg.Now()); err != nil {
+		s.cfg.Log.Warn("purging expired fetch nonces", zap.Error(err))
+	} else if n > 0 {
+		s.cfg.Log.Debug("purged expired fetch nonces", zap.Int("count", n))
+	}
+}
+
+// budget returns org's budget.
+func (s *Server) budget(org string) *orgBudget {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.budgets[org]
+	if !ok {
+		bu := s.cfg.Budget
+		b = &orgBudget{requests: rate.NewLimiter(rate.Limit(float64(bu.RequestsPerMinute)/60), bu.RequestsPerMinute),
+			records: rate.NewLimiter(rate.Limit(float64(bu.RecordsPerHour)/3600), bu.RecordsPerHour)}
+		s.budgets[org] = b
+	}
+	return b
+}
+
+// spendRequest takes one request from org's budget, or says why not.
+func (s *Server) spendRequest(org string) error {
+	if !s.budget(org).requests.AllowN(s.cfg.Now(), 1) {
+		return refuse("%w: %s asked more than %d times a minute", ErrBudget, org, s.cfg.Budget.RequestsPerMinute)
+	}
+	return nil
+}
+
+// spendRecords takes n records to decide from org's budget, or says why not.
+func (s *Server) spendRecords(org string, n uint64) error {
+	if n > uint64(s.cfg.Budget.RecordsPerHour) || !s.budget(org).records.AllowN(s.cfg.Now(), int(n)) {
+		return refuse("%w: %d records would take %s past %d records an hour", ErrBudget, n, org, s.cfg.Budget.RecordsPerHour)
+	}
+	return nil
 }
 
 // Close removes the handler, resets the streams being answered and waits
