@@ -74,6 +74,7 @@ type Node struct {
 	watch   *dirWatcher
 	pwatch  *dirWatcher
 	metrics *metrics
+	allow   *p2p.MemberAllowlist // members' own connection slots
 
 	index          atomic.Pointer[consortium.Index] // the roster in force
 	rosterMu       sync.Mutex                       // serializes roster changes
@@ -264,6 +265,7 @@ func (n *Node) startNetwork() error {
 		return err
 	}
 	n.host = h
+	n.allow = p2p.NewMemberAllowlist(h)
 	n.keeper, err = p2p.NewKeeper(h, n.log.Named("dial"), p2p.Backoff{Min: n.cfg.Dial.BackoffMin, Max: n.cfg.Dial.BackoffMax})
 	return err
 }

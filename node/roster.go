@@ -127,6 +127,7 @@ func (n *Node) applyRoster(r *consortium.Roster) {
 	}
 	n.index.Store(x)
 	n.gater.SetAllowed(x.All())
+	n.allow.Set(dial)
 	n.keeper.SetPeers(dial)
 	for _, p := range n.host.Network().Peers() {
 		if !n.gater.Allowed(p) {

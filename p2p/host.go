@@ -3,17 +3,24 @@ package p2p
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/pnet"
+	"github.com/libp2p/go-libp2p/core/sec"
+	"github.com/libp2p/go-libp2p/core/transport"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	tptu "github.com/libp2p/go-libp2p/p2p/net/upgrader"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+	"go.uber.org/fx"
 )
 
 // UserAgent is announced by identify.
@@ -56,6 +63,7 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 		libp2p.ResourceManager(rm),
 		libp2p.UserAgent(UserAgent),
 		libp2p.DisableRelay(),
+		libp2p.WithFxOption(shortHandshakes),
 	}
 	if cfg.PSK != nil {
 		for _, a := range cfg.Listen {
@@ -81,3 +89,20 @@ func IsQUIC(a ma.Multiaddr) bool {
 	_, err := a.ValueForProtocol(ma.P_QUIC_V1)
 	return err == nil
 }
+
+// HandshakeTimeout bounds how long an inbound connection may take to
+// authenticate (security and muxer negotiation). Until it has, it holds one
+// of the few slots for connections not yet authenticated (the resource
+// manager's transient scope): go-libp2p's default, 15 s, let a handful of
+// idle TCP connections keep those slots full.
+const HandshakeTimeout = 5 * time.Second
+
+// shortHandshakes builds go-libp2p's upgrader as it does, with the accept
+// timeout set to HandshakeTimeout (libp2p.New has no option for it).
+var shortHandshakes = fx.Decorate(fx.Annotate(
+	func(_ transport.Upgrader, security []sec.SecureTransport, muxers []tptu.StreamMuxer, psk pnet.PSK,
+		rm network.ResourceManager, gater connmgr.ConnectionGater) (transport.Upgrader, error) {
+		return tptu.New(security, muxers, psk, rm, gater, tptu.WithAcceptTimeout(HandshakeTimeout))
+	},
+	fx.ParamTags(``, `name:"security"`),
+))
