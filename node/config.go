@@ -15,6 +15,7 @@ import (
 	"github.com/caravan-consortium/caravan/internal/logging"
 	"github.com/caravan-consortium/caravan/internal/yamlfile"
 	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/sharing/catalog"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
 )
 
@@ -36,11 +37,19 @@ type Config struct {
 	Listen []string `yaml:"listen"`
 	// PrivateNetworkKey is the path of an optional swarm.key (pnet PSK).
 	// Private networks are TCP-only: no QUIC listen address may be given.
-	PrivateNetworkKey string       `yaml:"private_network_key"`
-	Log               LogConfig    `yaml:"log"`
-	Limits            LimitsConfig `yaml:"limits"`
-	Dial              DialConfig   `yaml:"dial"`
-	Fetch             FetchConfig  `yaml:"fetch"`
+	PrivateNetworkKey string        `yaml:"private_network_key"`
+	Log               LogConfig     `yaml:"log"`
+	Limits            LimitsConfig  `yaml:"limits"`
+	Dial              DialConfig    `yaml:"dial"`
+	Fetch             FetchConfig   `yaml:"fetch"`
+	Catalog           CatalogConfig `yaml:"catalog"`
+}
+
+// CatalogConfig bounds what the catalog keeps of each member org; zero
+// takes the defaults. Every member should set the same values.
+type CatalogConfig struct {
+	StatementsPerOrg int `yaml:"statements_per_org"`
+	MegabytesPerOrg  int `yaml:"megabytes_per_org"`
 }
 
 // FetchConfig is what each partner org may ask of this gateway as a
@@ -136,7 +145,23 @@ func (c *Config) validate() error {
 	}
 	b := fetch.Budget{RequestsPerMinute: c.Fetch.RequestsPerMinute, RecordsPerHour: c.Fetch.RecordsPerHour}.WithDefaults()
 	c.Fetch = FetchConfig{RequestsPerMinute: b.RequestsPerMinute, RecordsPerHour: b.RecordsPerHour}
+	if c.Catalog.StatementsPerOrg < 0 {
+		return fieldErr("catalog.statements_per_org", "%d is negative", c.Catalog.StatementsPerOrg)
+	}
+	if c.Catalog.MegabytesPerOrg < 0 {
+		return fieldErr("catalog.megabytes_per_org", "%d is negative", c.Catalog.MegabytesPerOrg)
+	}
+	if c.Catalog.StatementsPerOrg == 0 {
+		c.Catalog.StatementsPerOrg = catalog.DefaultQuotaStatements
+	}
+	if c.Catalog.MegabytesPerOrg == 0 {
+		c.Catalog.MegabytesPerOrg = catalog.DefaultQuotaBytes >> 20
+	}
 	return nil
+}
+
+func (c *Config) catalogQuota() catalog.Quota {
+	return catalog.Quota{Statements: c.Catalog.StatementsPerOrg, Bytes: int64(c.Catalog.MegabytesPerOrg) << 20}
 }
 
 func (c *Config) limits() p2p.Limits {
@@ -264,6 +289,14 @@ dial:
 fetch:
   requests_per_minute: {{.Fetch.RequestsPerMinute}}
   records_per_hour: {{.Fetch.RecordsPerHour}}
+
+# What the catalog keeps of each member org: its signed statements
+# (manifests, retractions, schema registrations) and their size. A statement
+# beyond it is not kept (nor passed on), and this org's own publish beyond
+# it is refused. Every member should set the same values.
+catalog:
+  statements_per_org: {{.Catalog.StatementsPerOrg}}
+  megabytes_per_org: {{.Catalog.MegabytesPerOrg}}
 `))
 
 // Marshal renders c as a commented YAML file. c is validated first, so the

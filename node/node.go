@@ -194,6 +194,7 @@ func (n *Node) openStore() error {
 	if n.catalog, err = catalog.Open(n.store); err != nil {
 		return err
 	}
+	n.catalog.SetQuota(n.cfg.catalogQuota())
 	n.loadRegistry()
 	return nil
 }

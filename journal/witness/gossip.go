@@ -3,13 +3,11 @@ package witness
 import (
 	"bytes"
 	"context"
-	"sync"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/caravan-consortium/caravan/journal"
 )
@@ -22,7 +20,7 @@ func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) p
 	if len(m.Data) > maxNoteSize {
 		return pubsub.ValidationReject
 	}
-	if !s.rates.allow(from) {
+	if !s.rates.Allow(from) {
 		return pubsub.ValidationIgnore
 	}
 	t, err := s.trust()
@@ -37,29 +35,6 @@ func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) p
 		return pubsub.ValidationIgnore // perhaps signed under another roster's keys
 	}
 	return pubsub.ValidationAccept
-}
-
-// peerRates limits how many notes each peer may have validated.
-type peerRates struct {
-	mu sync.Mutex
-	m  map[peer.ID]*rate.Limiter
-}
-
-func (r *peerRates) allow(p peer.ID) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m == nil {
-		r.m = map[peer.ID]*rate.Limiter{}
-	}
-	l, ok := r.m[p]
-	if !ok {
-		if len(r.m) > 4096 { // members only reach here; a bound all the same
-			clear(r.m)
-		}
-		l = rate.NewLimiter(notesPerSecond, notesBurst)
-		r.m[p] = l
-	}
-	return l.Allow()
 }
 
 // announceLoop gossips this org's checkpoint when it changes, and the newest

@@ -39,6 +39,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/p2p"
 )
 
 // Protocols of the service.
@@ -123,7 +124,7 @@ type Service struct {
 	trustCache *journal.Trust
 	clients    map[clientKey]*http.Client
 
-	rates   peerRates // gossiped checkpoint notes, per forwarding peer
+	rates   *p2p.PeerRates // gossiped checkpoint notes, per forwarding peer
 	updates chan update
 	alerts  atomic.Uint64
 	cancel  context.CancelFunc
@@ -149,7 +150,8 @@ func New(cfg Config) (_ *Service, err error) {
 	}
 	r := cfg.Roster().Roster()
 	s := &Service{cfg: cfg, origin: journal.Origin(r.Consortium, cfg.Org), log: cfg.Logger,
-		mirrors: map[string]*journal.Mirror{}, clients: map[clientKey]*http.Client{}, updates: make(chan update, 256)}
+		mirrors: map[string]*journal.Mirror{}, clients: map[clientKey]*http.Client{}, updates: make(chan update, 256),
+		rates: &p2p.PeerRates{PerSecond: notesPerSecond, Burst: notesBurst}}
 	if s.cosigner, err = journal.NewCosigner(journal.WitnessName(r.Consortium, cfg.Org), cfg.Key); err != nil {
 		return nil, err
 	}

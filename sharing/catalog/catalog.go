@@ -48,6 +48,67 @@ type Catalog struct {
 	byOrg       map[string][]cid.Cid  // every statement of an org
 	byDataset   map[string][]cid.Cid  // every statement of an org's dataset, by datasetKey
 	summary     map[string]OrgSummary // cached; nil after a change
+	usage       map[string]Usage      // by org
+	quota       Quota
+}
+
+// Quota bounds what the catalog keeps of each org: its statements and
+// their bytes. A statement beyond it is not stored (Room says why); zero
+// fields take the defaults. Every member should set the same quota: a
+// statement one gateway refuses and another keeps makes their catalogs
+// differ.
+type Quota struct {
+	Statements int
+	Bytes      int64
+}
+
+// Default quota of each org.
+const (
+	DefaultQuotaStatements = 50_000
+	DefaultQuotaBytes      = 64 << 20
+)
+
+// WithDefaults fills in zero fields.
+func (q Quota) WithDefaults() Quota {
+	if q.Statements <= 0 {
+		q.Statements = DefaultQuotaStatements
+	}
+	if q.Bytes <= 0 {
+		q.Bytes = DefaultQuotaBytes
+	}
+	return q
+}
+
+// Usage is what the catalog holds of one org.
+type Usage struct {
+	Statements int
+	Bytes      int64
+}
+
+// ErrQuota is wrapped by Room's refusals.
+var ErrQuota = errors.New("over the org's catalog quota")
+
+// SetQuota sets the quota (statements held already stay).
+func (c *Catalog) SetQuota(q Quota) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.quota = q.WithDefaults()
+}
+
+// Room says whether the catalog takes one more statement of size bytes
+// from org, or why not.
+func (c *Catalog) Room(org string, size int) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.room(org, c.usage[org], size)
+}
+
+func (c *Catalog) room(org string, u Usage, size int) error {
+	if u.Statements+1 > c.quota.Statements || u.Bytes+int64(size) > c.quota.Bytes {
+		return fmt.Errorf("%w: %s holds %d statements of %d bytes in all (quota %d, %d bytes)",
+			ErrQuota, org, u.Statements, u.Bytes, c.quota.Statements, c.quota.Bytes)
+	}
+	return nil
 }
 
 func datasetKey(org, dataset string) string { return org + "\x00" + dataset }
@@ -61,6 +122,8 @@ func Open(st *store.Store) (*Catalog, error) {
 		retractions: map[cid.Cid]*manifest.Retraction{},
 		byOrg:       map[string][]cid.Cid{},
 		byDataset:   map[string][]cid.Cid{},
+		usage:       map[string]Usage{},
+		quota:       Quota{}.WithDefaults(),
 	}
 	err := st.Statements(func(s *manifest.Statement) error { return c.index(s) })
 	return c, err
@@ -75,6 +138,10 @@ func (c *Catalog) index(st *manifest.Statement) error {
 	id := st.CID()
 	c.statements[id] = st
 	c.byOrg[org] = append(c.byOrg[org], id)
+	u := c.usage[org]
+	u.Statements++
+	u.Bytes += int64(len(st.Marshal()))
+	c.usage[org] = u
 	c.summary = nil
 	var dataset string
 	switch st.BodyType() {
@@ -139,13 +206,26 @@ func (c *Catalog) add(sts []*manifest.Statement, put func([]*manifest.Statement)
 	defer c.mu.Unlock()
 	var fresh []*manifest.Statement
 	seen := map[cid.Cid]bool{}
+	pending := map[string]Usage{}
 	for _, st := range sts {
-		if _, err := st.Org(); err != nil {
+		org, err := st.Org()
+		if err != nil {
 			return 0, err
 		}
 		if _, ok := c.statements[st.CID()]; ok || seen[st.CID()] {
 			continue
 		}
+		u, ok := pending[org]
+		if !ok {
+			u = c.usage[org]
+		}
+		size := len(st.Marshal())
+		if c.room(org, u, size) != nil {
+			continue // over the org's quota: not kept (Room says why)
+		}
+		u.Statements++
+		u.Bytes += int64(size)
+		pending[org] = u
 		seen[st.CID()] = true
 		fresh = append(fresh, st)
 	}

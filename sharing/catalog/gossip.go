@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caravan-consortium/caravan/internal/cids"
+	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
 
@@ -78,7 +79,16 @@ type Service struct {
 
 	mu       sync.Mutex
 	catching map[peer.ID]bool // catch-ups in progress, one per peer
+	rates    *p2p.PeerRates   // gossiped statements, per forwarding peer
 }
+
+// A member's gateway forwards the others' statements: a publish burst of a
+// consortium is a few hundred statements; a peer's rate above these is an
+// attack, and its messages are dropped.
+const (
+	statementsPerSecond = 200
+	statementsBurst     = 2000
+)
 
 // NewService starts the service. Close stops it; the caller owns the
 // catalog and its store.
@@ -90,7 +100,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		cfg.AntiEntropy = 30 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{cfg: cfg, log: cfg.Log, cat: cfg.Catalog, ctx: ctx, cancel: cancel, catching: map[peer.ID]bool{}}
+	s := &Service{cfg: cfg, log: cfg.Log, cat: cfg.Catalog, ctx: ctx, cancel: cancel, catching: map[peer.ID]bool{},
+		rates: &p2p.PeerRates{PerSecond: statementsPerSecond, Burst: statementsBurst}}
 	var err error
 	if err = cfg.PubSub.RegisterTopicValidator(cfg.Topic, s.validate); err != nil {
 		cancel()
@@ -198,12 +209,18 @@ func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) p
 	if from == s.cfg.Host.ID() {
 		return pubsub.ValidationAccept // our own statement, already in the catalog
 	}
+	if !s.rates.Allow(from) {
+		return pubsub.ValidationIgnore
+	}
 	if s.cat.Has(st.CID()) {
 		return pubsub.ValidationIgnore
 	}
 	if err := s.Verify(st); err != nil {
 		s.log.Warn("rejected a catalog statement", zap.Stringer("from", from), zap.Stringer("cid", st.CID()), zap.Error(err))
 		return pubsub.ValidationReject
+	}
+	if org, _ := st.Org(); s.cat.Room(org, len(m.Data)) != nil {
+		return pubsub.ValidationIgnore // over its org's quota: not kept, not passed on
 	}
 	if st.BodyType() == manifest.TypeManifest {
 		m, _ := st.Manifest()

@@ -29,6 +29,9 @@ type Catalog interface {
 	AddCommitted(*manifest.Statement) error
 	// AddAll stores statements in one synced write and indexes them.
 	AddAll([]*manifest.Statement) (int, error)
+	// Room says whether the catalog takes one more statement of size
+	// bytes from org (its quota), or why not.
+	Room(org string, size int) error
 }
 
 // Config configures New. Store, Catalog, Key and Org are required.
@@ -150,6 +153,9 @@ func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Res
 	if req.DryRun {
 		return out, nil
 	}
+	if err := p.cfg.Catalog.Room(p.cfg.Org, len(st.Marshal())); err != nil {
+		return nil, err // the others would not keep it either
+	}
 	// Journal first: a statement that is stored spreads by catch-up, so
 	// none may be stored that the journal lacks.
 	if err := p.journal(st); err != nil {
@@ -230,6 +236,9 @@ func (p *Publisher) Register(s *schemas.Schema) (*manifest.Statement, error) {
 func (p *Publisher) sign(body any) (*manifest.Statement, error) {
 	st, err := manifest.SignStatement(body, p.cfg.Key)
 	if err != nil {
+		return nil, err
+	}
+	if err := p.cfg.Catalog.Room(p.cfg.Org, len(st.Marshal())); err != nil {
 		return nil, err
 	}
 	if err := p.journal(st); err != nil {

@@ -1,0 +1,27 @@
+package p2p_test
+
+import (
+	"testing"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/caravan-consortium/caravan/p2p"
+)
+
+// A peer's messages beyond its burst are refused; another peer's are not.
+func TestPeerRatesLimitEachPeer(t *testing.T) {
+	r := &p2p.PeerRates{PerSecond: 1, Burst: 10}
+	flooder, other := peer.ID("flooder"), peer.ID("other")
+	allowed := 0
+	for range 1000 {
+		if r.Allow(flooder) {
+			allowed++
+		}
+	}
+	if allowed < 10 || allowed > 11 {
+		t.Fatalf("%d of a flood of 1000 allowed, want the burst of 10", allowed)
+	}
+	if !r.Allow(other) {
+		t.Fatal("another peer was limited by the flood")
+	}
+}
