@@ -4,7 +4,7 @@ BIN     := bin/caravan
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo bench lint fuzz clean
+.PHONY: all build test demo bench soak lint fuzz clean
 
 all: build
 
@@ -48,6 +48,10 @@ bench: build
 	@d=$$(mktemp -d); \
 	if ./$(BIN) devnet --orgs 2 --scenario fetch-bench --records $(FETCH_RECORDS) --dir $$d/net; then rm -rf $$d; \
 	else echo "fetch-bench failed; gateway logs are kept in $$d/net"; exit 1; fi
+
+## soak: the long runs that make test leaves out (CARAVAN_SOAK=1)
+soak:
+	CARAVAN_SOAK=1 $(GO) test -run 'Soak' -count=1 -timeout 30m ./...
 
 ## lint: gofmt and go vet (also of the bench module, which make bench runs)
 lint:

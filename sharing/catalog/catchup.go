@@ -21,21 +21,31 @@ import (
 // CatalogProtocol is the catch-up protocol (schemas/catalog-protocol.md):
 //
 //	requester -> {"summary": {ORG: {"count": N, "digest": B64}, ...}}
-//	responder -> {"have": {ORG: [CID, ...], ...}}     orgs whose summary differs
+//	responder -> {"have": {ORG: [CID, ...], ...}, "more": true}   pages of at most HavePage CIDs,
+//	             ...                                               of the orgs whose summary differs,
+//	             {"have": {...}}                                   the last without "more"
 //	requester -> {"want": [CID, ...]}                 at most MaxWant
 //	responder -> one frame per statement (wire bytes), then an empty frame
 //
-// Each message is one frame: an unsigned-varint length, then JSON.
-// Every statement received is verified as gossip is before it is kept.
-const CatalogProtocol = "/caravan/catalog/1.0.0"
+// Each message is one frame: an unsigned-varint length, then JSON, at most
+// maxControlFrame. Every statement received is verified as gossip is
+// before it is kept. (Version 2: version 1 sent "have" in one frame, which
+// outgrew its 4 MiB limit at about 67,000 statements, for good.)
+const CatalogProtocol = "/caravan/catalog/2.0.0"
 
 // Limits of the catch-up protocol.
 const (
 	MaxWant          = 20000
-	maxControlFrame  = 4 << 20
+	HavePage         = 1000         // CIDs per "have" frame: about 64 KiB
+	maxControlFrame  = 96 << 10     // a summary of a few hundred orgs, a page of CIDs
+	maxWantFrame     = MaxWant * 72 // a want list: MaxWant CIDs, quoted
 	catchUpDeadline  = 60 * time.Second
 	catchUpRoundsMax = 16
 	catchUpChunk     = 1000
+	// catchUpMemory is reserved in the resource manager for each catch-up
+	// stream, either side: read and write buffers, a control frame and a
+	// statement frame, the want list.
+	catchUpMemory = 2*bufio.MaxScanTokenSize + maxControlFrame + manifest.MaxStatementSize + 2*maxWantFrame
 )
 
 type summaryMsg struct {
@@ -44,6 +54,7 @@ type summaryMsg struct {
 
 type haveMsg struct {
 	Have map[string][]string `json:"have"`
+	More bool                `json:"more,omitempty"` // another page follows
 }
 
 type wantMsg struct {
@@ -78,6 +89,10 @@ func (s *Service) catchUpRound(ctx context.Context, p peer.ID) (added int, more 
 			str.Close()
 		}
 	}()
+	if err := str.Scope().ReserveMemory(catchUpMemory, network.ReservationPriorityMedium); err != nil {
+		return 0, false, fmt.Errorf("catch-up: %w", err)
+	}
+	defer str.Scope().ReleaseMemory(catchUpMemory)
 	deadline, _ := ctx.Deadline()
 	_ = str.SetDeadline(deadline)
 	r := bufio.NewReader(str)
@@ -85,24 +100,36 @@ func (s *Service) catchUpRound(ctx context.Context, p peer.ID) (added int, more 
 	if err := writeJSON(str, summaryMsg{Summary: s.memberSummary()}); err != nil {
 		return 0, false, err
 	}
-	var have haveMsg
-	if err := readJSON(r, &have); err != nil {
-		return 0, false, err
-	}
 	var want []string
-	for _, ids := range have.Have {
-		for _, text := range ids {
-			id, err := cid.Decode(text)
-			if err != nil {
-				return 0, false, fmt.Errorf("peer sent a bad CID %q", text)
-			}
-			if !s.cat.Has(id) {
+	for page := true; page; {
+		var have haveMsg
+		if err := readJSON(r, &have); err != nil {
+			return 0, false, err
+		}
+		n := 0
+		for _, ids := range have.Have {
+			n += len(ids)
+		}
+		if n > HavePage {
+			return 0, false, fmt.Errorf("peer sent a page of %d CIDs, the limit is %d", n, HavePage)
+		}
+		for _, ids := range have.Have {
+			for _, text := range ids {
+				id, err := cid.Decode(text)
+				if err != nil {
+					return 0, false, fmt.Errorf("peer sent a bad CID %q", text)
+				}
+				if s.cat.Has(id) {
+					continue
+				}
+				if len(want) == MaxWant {
+					more = true // the next round asks for the rest
+					continue
+				}
 				want = append(want, text)
 			}
 		}
-	}
-	if len(want) > MaxWant {
-		want, more = want[:MaxWant], true
+		page = have.More
 	}
 	if err := writeJSON(str, wantMsg{Want: want}); err != nil {
 		return 0, false, err
@@ -156,12 +183,33 @@ func (s *Service) receiveStatements(r *bufio.Reader) (added int, err error) {
 	}
 }
 
-// serveCatchUp answers a member's catch-up.
+// serveCatchUp answers a member's catch-up: one at a time per peer, with
+// its memory reserved in the resource manager.
 func (s *Service) serveCatchUp(str network.Stream) {
-	if _, ok := s.cfg.Members.OrgOf(str.Conn().RemotePeer()); !ok {
+	p := str.Conn().RemotePeer()
+	if _, ok := s.cfg.Members.OrgOf(p); !ok {
 		str.Reset()
 		return
 	}
+	s.mu.Lock()
+	busy := s.serving[p]
+	s.serving[p] = true
+	s.mu.Unlock()
+	if busy {
+		str.Reset() // one catch-up per peer at a time
+		return
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.serving, p)
+		s.mu.Unlock()
+	}()
+	if err := str.Scope().ReserveMemory(catchUpMemory, network.ReservationPriorityMedium); err != nil {
+		s.log.Debug("catalog catch-up refused: no memory", zap.Stringer("peer", p), zap.Error(err))
+		str.Reset()
+		return
+	}
+	defer str.Scope().ReleaseMemory(catchUpMemory)
 	_ = str.SetDeadline(time.Now().Add(catchUpDeadline))
 	if err := s.answerCatchUp(str); err != nil {
 		s.log.Debug("catalog catch-up request failed", zap.Stringer("peer", str.Conn().RemotePeer()), zap.Error(err))
@@ -177,21 +225,29 @@ func (s *Service) answerCatchUp(str network.Stream) error {
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	have := haveMsg{Have: map[string][]string{}}
+	page, n := haveMsg{Have: map[string][]string{}}, 0
 	for org, mine := range s.memberSummary() {
 		theirs, ok := req.Summary[org]
 		if ok && theirs.Count == mine.Count && bytes.Equal(theirs.Digest, mine.Digest) {
 			continue
 		}
 		for _, id := range s.cat.CIDsOf(org) {
-			have.Have[org] = append(have.Have[org], id.String())
+			if n == HavePage {
+				page.More = true
+				if err := writeJSON(str, page); err != nil {
+					return err
+				}
+				page, n = haveMsg{Have: map[string][]string{}}, 0
+			}
+			page.Have[org] = append(page.Have[org], id.String())
+			n++
 		}
 	}
-	if err := writeJSON(str, have); err != nil {
+	if err := writeJSON(str, page); err != nil {
 		return err
 	}
 	var want wantMsg
-	if err := readJSON(r, &want); err != nil {
+	if err := readJSONLimit(r, &want, maxWantFrame); err != nil {
 		return err
 	}
 	if len(want.Want) > MaxWant {
@@ -223,8 +279,10 @@ func writeJSON(str network.Stream, v any) error {
 	return p2p.WriteFrame(str, b)
 }
 
-func readJSON(r *bufio.Reader, v any) error {
-	b, err := p2p.ReadFrame(r, maxControlFrame)
+func readJSON(r *bufio.Reader, v any) error { return readJSONLimit(r, v, maxControlFrame) }
+
+func readJSONLimit(r *bufio.Reader, v any, limit int) error {
+	b, err := p2p.ReadFrame(r, limit)
 	if err != nil {
 		return err
 	}

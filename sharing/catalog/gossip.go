@@ -79,6 +79,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	catching map[peer.ID]bool // catch-ups in progress, one per peer
+	serving  map[peer.ID]bool // catch-ups answered, one per peer
 	rates    *p2p.PeerRates   // gossiped statements, per forwarding peer
 }
 
@@ -100,7 +101,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		cfg.AntiEntropy = 30 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{cfg: cfg, log: cfg.Log, cat: cfg.Catalog, ctx: ctx, cancel: cancel, catching: map[peer.ID]bool{},
+	s := &Service{cfg: cfg, log: cfg.Log, cat: cfg.Catalog, ctx: ctx, cancel: cancel, catching: map[peer.ID]bool{}, serving: map[peer.ID]bool{},
 		rates: &p2p.PeerRates{PerSecond: statementsPerSecond, Burst: statementsBurst}}
 	var err error
 	if err = cfg.PubSub.RegisterTopicValidator(cfg.Topic, s.validate); err != nil {
