@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -189,8 +190,9 @@ func (s *Service) client(proto protocol.ID, org string) (*http.Client, error) {
 	if ok {
 		return hc, nil
 	}
-	// Not under the lock: making the client may ask the peer which
-	// protocols it serves.
+	// The paths are known (servedPaths): making the client asks the peer
+	// nothing.
+	s.httpHost.SetPeerMetadata(p, maps.Clone(servedPaths)) // replaced, never merged into: no shared map
 	c, err := s.httpHost.NamespacedClient(proto, peer.AddrInfo{ID: p})
 	if err != nil {
 		return nil, err

@@ -80,6 +80,9 @@ const (
 	notesBurst     = 200
 )
 
+// servedPaths is where every gateway serves its protocols.
+var servedPaths = libp2phttp.PeerMeta{JournalProtocol: {Path: "/"}, WitnessedProtocol: {Path: "/.witnessed/"}}
+
 // Dirs are the journal's directories in a gateway's data directory.
 type Dirs struct {
 	Log       string              // this org's log (tlog-tiles)
@@ -167,6 +170,11 @@ func New(cfg Config) (_ *Service, err error) {
 	s.httpHost.SetHTTPHandlerAtPath(JournalProtocol, "/", http.HandlerFunc(s.serveLogs))
 	// Org names never start with a dot, so this path cannot shadow a log's.
 	s.httpHost.SetHTTPHandlerAtPath(WitnessedProtocol, "/.witnessed/", http.HandlerFunc(s.serveWitnessed))
+	// Every gateway serves the same mapping: the clients use it as known,
+	// instead of asking each peer for its .well-known resource (a request
+	// with no bound of ours, and libp2phttp makes its cache unsafely on
+	// first use).
+	s.httpHost.SetPeerMetadata(cfg.Host.ID(), servedPaths)
 	topic := Topic(r.Consortium)
 	if err = cfg.PubSub.RegisterTopicValidator(topic, s.validate); err != nil {
 		return nil, err
