@@ -24,6 +24,8 @@ const (
 	TypePolicy   = "policy"   // a policy bundle was put in force
 	TypeRoster   = "roster"   // a roster version was put in force
 	TypeSchema   = "schema"   // this org registered a dataset schema
+	TypeSealed   = "sealed"   // this org published or retracted a sealed dataset's version (announced sealed)
+	TypeDisclose = "disclose" // this org revealed a sealed statement to a member its discover policy permits
 )
 
 // MaxEventSize bounds one encoded event.
@@ -42,14 +44,15 @@ type Event struct {
 	Org  string    `json:"org"`  // the org whose journal this is
 
 	Dataset  string `json:"dataset,omitempty"`  // dataset name (publish, retract, decision, receipt)
-	Manifest string `json:"manifest,omitempty"` // manifest CID (publish, decision, receipt); retraction statement CID (retract); registration statement CID (schema)
+	Manifest string `json:"manifest,omitempty"` // manifest CID (publish, decision, receipt); retraction statement CID (retract); registration statement CID (schema); the hidden statement's CID (sealed, disclose)
 	Version  uint64 `json:"version,omitempty"`  // dataset version (publish)
 	Records  uint64 `json:"records,omitempty"`  // record count (publish)
 	Root     string `json:"root,omitempty"`     // record-tree root (publish)
 	Schema   string `json:"schema,omitempty"`   // NAME@MAJOR (publish); NAME@MAJOR.MINOR (schema)
 	Document string `json:"document,omitempty"` // CID of the schema document (schema)
+	Sealed   string `json:"sealed,omitempty"`   // CID of the sealed statement that announces it (sealed)
 
-	Requester  string `json:"requester,omitempty"`  // org that asked (decision)
+	Requester  string `json:"requester,omitempty"`  // org that asked (decision, disclose)
 	Provider   string `json:"provider,omitempty"`   // org that answered (receipt)
 	Purpose    string `json:"purpose,omitempty"`    // (decision, receipt)
 	Permitted  uint64 `json:"permitted,omitempty"`  // records released (decision, receipt)
@@ -188,6 +191,20 @@ func (e *Event) check() error {
 		case e.Document == "":
 			return bad("document")
 		}
+	case TypeSealed:
+		switch {
+		case e.Manifest == "":
+			return bad("manifest")
+		case e.Sealed == "":
+			return bad("sealed")
+		}
+	case TypeDisclose:
+		switch {
+		case e.Requester == "":
+			return bad("requester")
+		case e.Manifest == "":
+			return bad("manifest")
+		}
 	case TypeRoster:
 		if e.RosterVersion == 0 {
 			return bad("roster_version")
@@ -220,6 +237,10 @@ func (e *Event) Summary() string {
 		return fmt.Sprintf("roster version %d in force (digest %.16s)", e.RosterVersion, e.RosterDigest)
 	case TypeSchema:
 		return fmt.Sprintf("schema %s registered: document %s, statement %s", e.Schema, e.Document, e.Manifest)
+	case TypeSealed:
+		return fmt.Sprintf("sealed statement %s announced as %s", e.Manifest, e.Sealed)
+	case TypeDisclose:
+		return fmt.Sprintf("sealed statement %s revealed to %s", e.Manifest, e.Requester)
 	}
 	return e.Type
 }

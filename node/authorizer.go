@@ -36,6 +36,11 @@ func (a authorizer) Authorize(_ context.Context, req *fetch.Request, m *manifest
 	if err != nil {
 		return nil, err
 	}
+	if st, ok := n.catalog.Statement(id); ok && n.catalog.Hidden(id) && !n.mayDiscover(req.Org, st) {
+		// A sealed dataset's manifest CID is public; to an org that may not
+		// discover the dataset, it names nothing here.
+		return nil, fmt.Errorf("%w: %s", fetch.ErrNotProvider, id)
+	}
 	preq := policy.Request{Org: who, Dataset: n.datasetEntity(m, id), Purpose: req.Purpose, Time: time.Now().UTC(),
 		Node: req.Node, Selected: selected}
 	if owner, ok := n.orgEntity(m.Publisher); ok {
@@ -101,7 +106,7 @@ func (d *decider) Commit(ctx context.Context, dec fetch.Decision) (fetch.Journal
 	if err := d.session.Commit(); err != nil {
 		return fetch.Journaled{}, err
 	}
-	e := &journal.Event{Type: journal.TypeDecision, Requester: dec.Requester, Dataset: dec.Dataset, Manifest: dec.Manifest,
+	e := &journal.Event{Type: journal.TypeDecision, Requester: dec.Requester, Dataset: d.n.datasetName(cid.MustParse(dec.Manifest), dec.Dataset), Manifest: dec.Manifest,
 		Purpose: dec.Purpose, Permitted: dec.Permitted, Denied: dec.Denied, Commitment: dec.Commitment,
 		Request: dec.Request, Bundle: d.bundle}
 	idx, err := d.n.Append(ctx, e)

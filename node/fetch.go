@@ -96,7 +96,7 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 		return nil, fmt.Errorf("keeping the provider's receipt: %w", err)
 	}
 	decision := journal.Ref{Origin: res.Origin, Index: res.Index}
-	idx, err := n.Append(ctx, &journal.Event{Type: journal.TypeReceipt, Provider: m.Publisher, Dataset: m.Dataset,
+	idx, err := n.Append(ctx, &journal.Event{Type: journal.TypeReceipt, Provider: m.Publisher, Dataset: n.datasetName(id, m.Dataset),
 		Manifest: id.String(), Purpose: req.Purpose, Permitted: res.Received, Denied: res.Denied,
 		Commitment: res.ReceiptBody.Commitment, Request: res.Request, Decision: &decision})
 	if err != nil {

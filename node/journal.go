@@ -70,6 +70,14 @@ func (n *Node) journalStatement(st *manifest.Statement) error {
 			return err
 		}
 		e.Type, e.Schema, e.Document, e.Time = journal.TypeSchema, r.Name+"@"+r.Version, r.DocumentCID().String(), r.Created
+	case manifest.TypeSealed:
+		// Every member mirrors this journal: a sealed dataset's entry names
+		// only the statements' CIDs, never its name or counts.
+		sl, err := st.Sealed()
+		if err != nil {
+			return err
+		}
+		e.Type, e.Manifest, e.Sealed, e.Time = journal.TypeSealed, sl.Statement, st.CID().String(), sl.Created
 	default:
 		return nil
 	}

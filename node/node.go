@@ -210,11 +210,11 @@ func (n *Node) startServices() error {
 	}
 	if n.gossip, err = catalog.NewService(catalog.ServiceConfig{Host: n.host, PubSub: n.pubsub, Topic: catalog.Topic(consortiumName),
 		Catalog: n.catalog, Members: members{n}, Log: n.log.Named("catalog"),
-		Check: checkStatement, OnStatement: n.addRegistration}); err != nil {
+		Check: checkStatement, OnStatement: n.addRegistration, Self: n.cfg.Org, Disclose: n.disclose}); err != nil {
 		return err
 	}
 	n.publisher = publish.New(publish.Config{Store: n.store, Catalog: n.catalog, Key: n.signer, Org: n.cfg.Org,
-		Journal: n.journalStatement, Announce: n.gossip.Announce})
+		Journal: n.journalStatement, Announce: n.gossip.Announce, Seal: n.sealManifest})
 	if n.witness, err = witness.New(witness.Config{Host: n.host, PubSub: n.pubsub, Org: n.cfg.Org, Log: n.journal, Key: n.signer,
 		Roster: n.index.Load, Logger: n.log.Named("journal"), OnFork: n.metrics.journalFork,
 		Dirs: witness.Dirs{Log: n.dir.JournalLog(), Mirror: n.dir.Mirror, Witnessed: n.dir.Witnessed(), Alerts: n.dir.Alerts()}}); err != nil {

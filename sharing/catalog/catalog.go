@@ -50,6 +50,13 @@ type Catalog struct {
 	summary     map[string]OrgSummary // cached; nil after a change
 	usage       map[string]Usage      // by org
 	quota       Quota
+	// hidden are the statements held but not shared: a sealed dataset's
+	// manifests and retractions (this org's own, or revealed to it). They
+	// are indexed for listing and fetching, but are not in byOrg (so not in
+	// summaries, digests or catch-up), not counted by Len, and never
+	// served to others (SharedStatement).
+	hidden map[cid.Cid]bool
+	sealed map[cid.Cid]cid.Cid // the sealed statements held: sealed CID -> the CID it seals
 }
 
 // Quota bounds what the catalog keeps of each org: its statements and
@@ -124,6 +131,11 @@ func Open(st *store.Store) (*Catalog, error) {
 		byDataset:   map[string][]cid.Cid{},
 		usage:       map[string]Usage{},
 		quota:       Quota{}.WithDefaults(),
+		hidden:      map[cid.Cid]bool{},
+		sealed:      map[cid.Cid]cid.Cid{},
+	}
+	if err := st.Hidden(func(id cid.Cid) error { c.hidden[id] = true; return nil }); err != nil {
+		return nil, err
 	}
 	err := st.Statements(func(s *manifest.Statement) error { return c.index(s) })
 	return c, err
@@ -137,11 +149,13 @@ func (c *Catalog) index(st *manifest.Statement) error {
 	}
 	id := st.CID()
 	c.statements[id] = st
-	c.byOrg[org] = append(c.byOrg[org], id)
-	u := c.usage[org]
-	u.Statements++
-	u.Bytes += int64(len(st.Marshal()))
-	c.usage[org] = u
+	if !c.hidden[id] {
+		c.byOrg[org] = append(c.byOrg[org], id)
+		u := c.usage[org]
+		u.Statements++
+		u.Bytes += int64(len(st.Marshal()))
+		c.usage[org] = u
+	}
 	c.summary = nil
 	var dataset string
 	switch st.BodyType() {
@@ -155,6 +169,10 @@ func (c *Catalog) index(st *manifest.Statement) error {
 		dataset = r.Dataset
 	case manifest.TypeRegistration:
 		c.registered = append(c.registered, id)
+		return nil
+	case manifest.TypeSealed:
+		sl, _ := st.Sealed()
+		c.sealed[id] = cid.MustParse(sl.Statement)
 		return nil
 	}
 	k := datasetKey(org, dataset)
@@ -415,9 +433,101 @@ func (c *Catalog) Digest() string {
 	return fmt.Sprintf("%x", h.Sum(nil)[:8])
 }
 
-// Len returns how many statements the catalog holds.
+// Len returns how many shared statements the catalog holds (not the
+// hidden ones, which only some catalogs hold).
 func (c *Catalog) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.statements)
+	return len(c.statements) - len(c.hidden)
+}
+
+// SharedStatement returns a held statement that may be given to others:
+// not a hidden one.
+func (c *Catalog) SharedStatement(id cid.Cid) (*manifest.Statement, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.hidden[id] {
+		return nil, false
+	}
+	st, ok := c.statements[id]
+	return st, ok
+}
+
+// Hidden reports whether a held statement is hidden (a sealed dataset's).
+func (c *Catalog) Hidden(id cid.Cid) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.hidden[id]
+}
+
+// AddHidden stores and indexes hidden statements (a sealed dataset's
+// manifests or retractions: this org's own, or revealed to it, verified by
+// the caller) and the sealed statements announcing them, in one synced
+// write.
+func (c *Catalog) AddHidden(hidden, sealed []*manifest.Statement) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.store.PutHidden(hidden, sealed); err != nil {
+		return err
+	}
+	for _, st := range hidden {
+		if _, ok := c.statements[st.CID()]; ok {
+			continue
+		}
+		c.hidden[st.CID()] = true
+		if err := c.index(st); err != nil {
+			return err
+		}
+	}
+	for _, st := range sealed {
+		if _, ok := c.statements[st.CID()]; ok {
+			continue
+		}
+		if err := c.index(st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddCommittedSealed indexes a manifest the publisher committed hidden
+// (store.Session.CommitSealed) and the sealed statement announcing it.
+func (c *Catalog) AddCommittedSealed(st, sealed *manifest.Statement) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hidden[st.CID()] = true
+	if err := c.index(st); err != nil {
+		return err
+	}
+	return c.index(sealed)
+}
+
+// Unrevealed lists the sealed statements of other orgs whose statement this
+// catalog does not hold: what a permitted member may ask their owner for.
+func (c *Catalog) Unrevealed(self string) []*manifest.Statement {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []*manifest.Statement
+	for id, target := range c.sealed {
+		if _, held := c.statements[target]; held {
+			continue
+		}
+		if org, _ := c.statements[id].Org(); org != self {
+			out = append(out, c.statements[id])
+		}
+	}
+	return out
+}
+
+// Sealing returns the sealed statement that announces a hidden statement,
+// if the catalog holds it.
+func (c *Catalog) Sealing(target cid.Cid) (*manifest.Statement, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for id, t := range c.sealed {
+		if t == target {
+			return c.statements[id], true
+		}
+	}
+	return nil, false
 }

@@ -259,7 +259,7 @@ func (s *Service) answerCatchUp(str network.Stream) error {
 		if err != nil {
 			return err
 		}
-		if st, ok := s.cat.Statement(id); ok {
+		if st, ok := s.cat.SharedStatement(id); ok { // never a hidden one: its CID is public, its content is not
 			if err := p2p.WriteFrame(w, st.Marshal()); err != nil {
 				return err
 			}

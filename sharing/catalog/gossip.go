@@ -58,6 +58,12 @@ type ServiceConfig struct {
 	// signature and signer (a schema registration's document, say); a
 	// statement it fails is refused as a forged one is.
 	Check func(*manifest.Statement) error
+	// Self is this gateway's org.
+	Self string
+	// Disclose, if set, decides whether this org reveals one of its sealed
+	// statements to org (its discover policy), and journals the decision
+	// if it does; an error refuses. Without it nothing is revealed.
+	Disclose func(org string, st *manifest.Statement) error
 }
 
 // Service is the network side of a gateway's catalog: it announces this
@@ -81,6 +87,9 @@ type Service struct {
 	catching map[peer.ID]bool // catch-ups in progress, one per peer
 	serving  map[peer.ID]bool // catch-ups answered, one per peer
 	rates    *p2p.PeerRates   // gossiped statements, per forwarding peer
+
+	revealRates *p2p.PeerRates // reveal requests, per peer
+	revealNow   chan struct{}  // a sealed statement arrived
 }
 
 // A member's gateway forwards the others' statements: a publish burst of a
@@ -102,7 +111,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{cfg: cfg, log: cfg.Log, cat: cfg.Catalog, ctx: ctx, cancel: cancel, catching: map[peer.ID]bool{}, serving: map[peer.ID]bool{},
-		rates: &p2p.PeerRates{PerSecond: statementsPerSecond, Burst: statementsBurst}}
+		rates:       &p2p.PeerRates{PerSecond: statementsPerSecond, Burst: statementsBurst},
+		revealRates: &p2p.PeerRates{PerSecond: revealsPerSecond, Burst: revealsBurst}, revealNow: make(chan struct{}, 1)}
 	var err error
 	if err = cfg.PubSub.RegisterTopicValidator(cfg.Topic, s.validate); err != nil {
 		cancel()
@@ -121,10 +131,12 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, err
 	}
 	cfg.Host.SetStreamHandler(CatalogProtocol, s.serveCatchUp)
-	s.wg.Add(3)
+	cfg.Host.SetStreamHandler(RevealProtocol, s.serveReveal)
+	s.wg.Add(4)
 	go s.receive()
 	go s.watchPeers()
 	go s.antiEntropy()
+	go s.revealLoop()
 	// Members connected before the service subscribed made no event.
 	for _, p := range cfg.Members.Nodes() {
 		if cfg.Host.Network().Connectedness(p) == network.Connected {
@@ -142,6 +154,7 @@ func (s *Service) Catalog() *Catalog { return s.cat }
 func (s *Service) Close() error {
 	s.once.Do(func() {
 		s.cfg.Host.RemoveStreamHandler(CatalogProtocol)
+		s.cfg.Host.RemoveStreamHandler(RevealProtocol)
 		s.cancel()
 		if s.sub != nil {
 			s.sub.Cancel()
@@ -331,6 +344,12 @@ func (s *Service) startCatchUp(p peer.ID) {
 }
 
 func (s *Service) notify(st *manifest.Statement) {
+	if st.BodyType() == manifest.TypeSealed {
+		select {
+		case s.revealNow <- struct{}{}:
+		default:
+		}
+	}
 	if s.cfg.OnStatement != nil {
 		s.cfg.OnStatement(st)
 	}

@@ -38,6 +38,7 @@ var (
 	manifestKeys = []string{"type", "dataset", "version", "previous", "schema", "publisher", "created", "records", "tree", "labels", "description", "purposes"}
 	manifestSubs = map[string][]string{"schema": {"id", "version", "cid"}, "tree": {"size", "root"}}
 	retractKeys  = []string{"type", "dataset", "publisher", "created", "last", "reason"}
+	sealedKeys   = []string{"type", "publisher", "created", "statement"}
 )
 
 // checkBodyDecoders decodes a JSON object as a manifest and as a retraction
@@ -49,6 +50,7 @@ func checkBodyDecoders(t *testing.T, data []byte) {
 	}
 	agree(t, "manifest", data, &v, decodeManifest, manifestKeys, manifestSubs)
 	agree(t, "retraction", data, &v, decodeRetraction, retractKeys, nil)
+	agree(t, "sealed", data, &v, decodeSealed, sealedKeys, nil)
 }
 
 func agree[T any](t *testing.T, what string, data []byte, v *jcs.Value, decode func(*jcs.Value) (*T, error), keys []string, subs map[string][]string) {
@@ -88,6 +90,8 @@ var bodySeeds = []string{
 	`{"schema":"x"}`,
 	`{"unknown":true}`,
 	`{"reason":{"a":1}}`,
+	`{"created":"2026-11-27T08:00:00Z","publisher":"customs-cn","statement":"bagaaiera5xekmnuzg4dwdbpu43niod6yqag2r7wqnin7542oke3zz7edepwq","type":"caravan.sealed/v1"}`,
+	`{"statement":1}`,
 }
 
 func TestBodyDecoderMatchesEncodingJSON(t *testing.T) {

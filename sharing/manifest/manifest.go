@@ -161,6 +161,7 @@ type decodedBody struct {
 	manifest     *Manifest
 	retraction   *Retraction
 	registration *Registration
+	sealed       *Sealed
 	err          error // decoding or validating the body as typ
 }
 
@@ -210,6 +211,13 @@ func (s *Statement) decode() *decodedBody {
 					d.registration = r
 				}
 			}
+		case TypeSealed:
+			var sl *Sealed
+			if sl, d.err = decodeSealed(v); d.err == nil {
+				if d.err = sl.Validate(); d.err == nil {
+					d.sealed = sl
+				}
+			}
 		}
 		s.decoded = d
 	})
@@ -237,6 +245,12 @@ func (s *Statement) Org() (string, error) {
 			return "", err
 		}
 		return r.Publisher, nil
+	case TypeSealed:
+		sl, err := s.Sealed()
+		if err != nil {
+			return "", err
+		}
+		return sl.Publisher, nil
 	}
 	return "", fmt.Errorf("%w: unknown type %q", ErrMalformed, s.BodyType())
 }

@@ -32,6 +32,14 @@ type Catalog interface {
 	// Room says whether the catalog takes one more statement of size
 	// bytes from org (its quota), or why not.
 	Room(org string, size int) error
+	// AddCommittedSealed indexes a manifest committed hidden, with the
+	// sealed statement announcing it.
+	AddCommittedSealed(st, sealed *manifest.Statement) error
+	// AddHidden stores and indexes hidden statements and the sealed
+	// statements announcing them, in one synced write.
+	AddHidden(hidden, sealed []*manifest.Statement) error
+	// Hidden reports whether a held statement is hidden.
+	Hidden(cid.Cid) bool
 }
 
 // Config configures New. Store, Catalog, Key and Org are required.
@@ -49,6 +57,12 @@ type Config struct {
 	// Announce, if set, tells the consortium of each new statement (the
 	// catalog's gossip).
 	Announce func(*manifest.Statement) error
+	// Seal, if set, says whether a manifest's dataset is one that not
+	// every member may discover: such a manifest is held, not shared, and
+	// a sealed statement (owner, CID, time) is journaled and announced in
+	// its place (catalog-protocol.md). A retraction of a sealed dataset is
+	// sealed too.
+	Seal func(*manifest.Manifest) bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -90,6 +104,9 @@ type Result struct {
 	Statement *manifest.Statement
 	Manifest  *manifest.Manifest
 	Rejected  int
+	// Sealed, if set, is the sealed statement announced in the manifest's
+	// place (Config.Seal).
+	Sealed *manifest.Statement
 }
 
 // Publish reads records from r and publishes them as the next version of
@@ -153,6 +170,24 @@ func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Res
 	if req.DryRun {
 		return out, nil
 	}
+	if p.cfg.Seal != nil && p.cfg.Seal(m) {
+		sealed, err := p.seal(st)
+		if err != nil {
+			return nil, err
+		}
+		out.Sealed = sealed
+		if err := p.journal(sealed); err != nil {
+			return nil, err
+		}
+		if err := ss.CommitSealed(st, sealed); err != nil {
+			return nil, err
+		}
+		committed = true
+		if err := p.cfg.Catalog.AddCommittedSealed(st, sealed); err != nil {
+			return nil, err
+		}
+		return out, p.announce(sealed)
+	}
 	if err := p.cfg.Catalog.Room(p.cfg.Org, len(st.Marshal())); err != nil {
 		return nil, err // the others would not keep it either
 	}
@@ -169,6 +204,17 @@ func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Res
 		return nil, err
 	}
 	return out, p.announce(st)
+}
+
+// seal signs the sealed statement that announces st in its place, within
+// the catalog quota.
+func (p *Publisher) seal(st *manifest.Statement) (*manifest.Statement, error) {
+	sealed, err := manifest.SignStatement(&manifest.Sealed{Type: manifest.TypeSealed, Publisher: p.cfg.Org,
+		Created: p.cfg.Now().UTC().Truncate(time.Second), Statement: st.CID().String()}, p.cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	return sealed, p.cfg.Catalog.Room(p.cfg.Org, len(sealed.Marshal()))
 }
 
 // sourceOf reads r in format.
@@ -215,7 +261,25 @@ func (p *Publisher) Retract(dataset, reason string) (*manifest.Statement, error)
 	}
 	r := &manifest.Retraction{Type: manifest.TypeRetraction, Dataset: dataset, Publisher: p.cfg.Org,
 		Created: p.cfg.Now().UTC().Truncate(time.Second), Last: last.String(), Reason: reason}
-	return p.sign(r)
+	if !p.cfg.Catalog.Hidden(last) {
+		return p.sign(r)
+	}
+	// A sealed dataset's retraction names it: sealed too.
+	st, err := manifest.SignStatement(r, p.cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := p.seal(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.journal(sealed); err != nil {
+		return nil, err
+	}
+	if err := p.cfg.Catalog.AddHidden([]*manifest.Statement{st}, []*manifest.Statement{sealed}); err != nil {
+		return nil, err
+	}
+	return st, p.announce(sealed)
 }
 
 // Register signs, stores, journals and announces the registration of one of

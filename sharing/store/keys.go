@@ -4,7 +4,11 @@ import "encoding/binary"
 
 // Key layout of a gateway's Pebble store, every prefix in one place:
 //
-//	s/<cid>                    a statement (manifest or retraction), wire bytes
+//	s/<cid>                    a statement (manifest, retraction, registration,
+//	                           sealed), wire bytes
+//	h/<cid>                    the statement s/<cid> is held, not shared: a sealed
+//	                           dataset's manifest or retraction (its owner's, or
+//	                           revealed to this org); empty value
 //	m/<manifest cid>           the session id under which its records are stored
 //	r/<session>/<index BE64>   a record's canonical bytes
 //	a/<session>/<index BE64>   a record's CID (length-prefixed) and the canonical
@@ -21,6 +25,7 @@ import "encoding/binary"
 // A session id is 16 random bytes; <cid> is a CID's binary form.
 const (
 	prefixStatement = 's'
+	prefixHidden    = 'h'
 	prefixManifest  = 'm'
 	prefixRecord    = 'r'
 	prefixAttrs     = 'a'

@@ -82,7 +82,12 @@ func (ss *Session) projection(c cid.Cid, attributes []byte) []byte {
 // Commit makes the session's records and the manifest statement st
 // visible: the records by ingesting the sstables (synced by Close), then
 // the statement and the removal of the pending marker in one synced batch.
-func (ss *Session) Commit(st *manifest.Statement) error {
+func (ss *Session) Commit(st *manifest.Statement) error { return ss.CommitSealed(st, nil) }
+
+// CommitSealed is Commit for a manifest that sealed announces: the manifest
+// is held but not shared (PutHidden), and sealed is stored with it, in the
+// same synced batch. With sealed nil it is Commit.
+func (ss *Session) CommitSealed(st, sealed *manifest.Statement) error {
 	if ss.w != nil {
 		if err := ss.w.Close(); err != nil {
 			return err
@@ -99,6 +104,10 @@ func (ss *Session) Commit(st *manifest.Statement) error {
 	b.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), nil)
 	b.Set(key(prefixManifest, st.CID().Bytes()), ss.id, nil)
 	b.Delete(key(prefixPending, ss.id), nil)
+	if sealed != nil {
+		b.Set(key(prefixHidden, st.CID().Bytes()), nil, nil)
+		b.Set(key(prefixStatement, sealed.CID().Bytes()), sealed.Marshal(), nil)
+	}
 	return b.Commit(pebble.Sync)
 }
 

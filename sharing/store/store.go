@@ -138,6 +138,42 @@ func (s *Store) putStatements(sts []*manifest.Statement, opts *pebble.WriteOptio
 	return b.Commit(opts)
 }
 
+// PutHidden stores statements that are held but not shared (a sealed
+// dataset's manifest or retraction: its owner's own, or revealed to this
+// org), each with its marker, and the sealed statements announcing them
+// (shared), in one synced batch.
+func (s *Store) PutHidden(hidden, sealed []*manifest.Statement) error {
+	b := s.db.NewBatch()
+	for _, st := range hidden {
+		b.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), nil)
+		b.Set(key(prefixHidden, st.CID().Bytes()), nil, nil)
+	}
+	for _, st := range sealed {
+		b.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), nil)
+	}
+	return b.Commit(pebble.Sync)
+}
+
+// Hidden calls fn with the CID of every statement held but not shared.
+func (s *Store) Hidden(fn func(cid.Cid) error) error {
+	lo, hi := prefixRange(prefixHidden)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		c, err := cid.Cast(it.Key()[2:])
+		if err != nil {
+			return fmt.Errorf("hidden marker %x: %w", it.Key(), err)
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
 // Stats counts what the store holds.
 type Stats struct {
 	Statements, Records, Pending int
