@@ -32,7 +32,9 @@ demo: build
 ## mesh, idle RSS), the publish-bench scenario (BENCH_RECORDS records
 ## of ~1 KiB through a gateway: records/s and peak RSS) and the fetch-bench
 ## scenario (FETCH_RECORDS records of ~1 KiB fetched gateway to gateway,
-## each gateway its own process: records/s and each side's CPU time)
+## each gateway its own process: records/s and each side's CPU time), and
+## the hostile scenario (three members under attack by an outsider and a
+## fourth member, next to the same figures calm)
 BENCH_RECORDS ?= 1000000
 FETCH_RECORDS ?= 50000
 POLICY_RECORDS ?= 1000000
@@ -48,6 +50,9 @@ bench: build
 	@d=$$(mktemp -d); \
 	if ./$(BIN) devnet --orgs 2 --scenario fetch-bench --records $(FETCH_RECORDS) --dir $$d/net; then rm -rf $$d; \
 	else echo "fetch-bench failed; gateway logs are kept in $$d/net"; exit 1; fi
+	@d=$$(mktemp -d); \
+	if ./$(BIN) devnet --orgs 4 --scenario hostile --dir $$d/net; then rm -rf $$d; \
+	else echo "hostile failed; gateway logs are kept in $$d/net"; exit 1; fi
 
 ## soak: the long runs that make test leaves out (CARAVAN_SOAK=1)
 soak:

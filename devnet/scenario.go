@@ -39,8 +39,9 @@ type Env struct {
 	// scenarios publish (0: each scenario's default).
 	Records int
 
-	published []string // manifest CIDs published so far, in order
-	schemas   int      // schemas registered so far (statements too)
+	published []string    // manifest CIDs published so far, in order
+	hostile   *hostileRun // the hostile scenario's
+	schemas   int         // schemas registered so far (statements too)
 	fetches   []fetchOutcome
 }
 

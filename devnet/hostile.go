@@ -1,0 +1,382 @@
+package devnet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	libp2phttp "github.com/libp2p/go-libp2p/p2p/http"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/internal/cids"
+	"github.com/caravan-consortium/caravan/internal/keyfile"
+	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/journal/witness"
+	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/sharing/catalog"
+	"github.com/caravan-consortium/caravan/sharing/fetch"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+	"github.com/caravan-consortium/caravan/sharing/store"
+)
+
+// attacker carries out issue 16's attacks against the honest gateways of a
+// devnet: an outsider holding idle connections, and a member (the last
+// org, whose gateway does not run) driven from here with its node key.
+type attacker struct {
+	nt      *Net
+	self    *Org // the hostile member
+	victims []*Org
+	key     ed25519.PrivateKey
+	h       host.Host
+	ps      *pubsub.PubSub
+	topics  map[string]*pubsub.Topic
+	store   *store.Store
+	http    *libp2phttp.Host
+
+	// Targets the fetch attacks use: a dataset of the first victim, and
+	// one it retracted.
+	dataset, retracted *manifest.Manifest
+	datasetID, retID   cid.Cid
+
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+	counts sync.Map // attack -> *atomic.Int64, what each attack did
+}
+
+func (a *attacker) count(what string, n int64) {
+	v, _ := a.counts.LoadOrStore(what, new(atomic.Int64))
+	v.(*atomic.Int64).Add(n)
+}
+
+// newAttacker starts the hostile member's host, joined to the consortium's
+// topics and connected to the victims.
+func newAttacker(ctx context.Context, nt *Net, self *Org, victims []*Org) (*attacker, error) {
+	key, err := keyfile.Load(node.DataDir(self.Dir).Key())
+	if err != nil {
+		return nil, err
+	}
+	priv, err := crypto.UnmarshalEd25519PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	var allowed []peer.ID
+	for _, o := range nt.Orgs {
+		id, _ := peer.Decode(o.PeerID)
+		allowed = append(allowed, id)
+	}
+	h, err := p2p.NewHost(p2p.HostConfig{Key: priv, Listen: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")},
+		Gater: p2p.NewGater(nil, allowed)})
+	if err != nil {
+		return nil, err
+	}
+	a := &attacker{nt: nt, self: self, victims: victims, key: key, h: h, topics: map[string]*pubsub.Topic{}}
+	name := consortiumOf(nt)
+	names := map[string]string{"catalog": catalog.Topic(name), "journal": witness.Topic(name)}
+	if a.ps, err = p2p.NewPubSub(ctx, h, p2p.PubSubOptions{Topics: []string{names["catalog"], names["journal"]}}); err != nil {
+		h.Close()
+		return nil, err
+	}
+	for kind, name := range names {
+		tp, err := a.ps.Join(name)
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
+		a.topics[kind] = tp
+	}
+	if a.store, err = store.Open(self.Dir+"/attacker-store", nil); err != nil {
+		h.Close()
+		return nil, err
+	}
+	for _, v := range victims {
+		if err := h.Connect(ctx, v.addrInfo()); err != nil {
+			a.close()
+			return nil, fmt.Errorf("connecting to %s: %w", v.Org, err)
+		}
+	}
+	return a, nil
+}
+
+func consortiumOf(nt *Net) string {
+	r, err := consortium.Load(nt.Roster)
+	if err != nil {
+		return ""
+	}
+	return r.Consortium
+}
+
+func (a *attacker) close() {
+	if a.stop != nil {
+		a.stop()
+	}
+	a.wg.Wait()
+	if a.http != nil {
+		a.http.Close()
+	}
+	a.h.Close()
+	if a.store != nil {
+		a.store.Close()
+	}
+}
+
+// start launches every attack; they run until close.
+func (a *attacker) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stop = cancel
+	attacks := map[string]func(context.Context){
+		"idle":     a.idleConnections,   // 1
+		"cosign":   a.bogusCosignatures, // 2
+		"journal":  a.endlessJournal,    // 3
+		"catch-up": a.catchUpFlood,      // 6
+		"catalog":  a.catalogFlood,      // 7
+		"fetch":    a.fetchAbuse,        // 9-12
+	}
+	// CARAVAN_HOSTILE_ONLY=catalog,fetch runs only those (to tell which
+	// attack costs what).
+	only := os.Getenv("CARAVAN_HOSTILE_ONLY")
+	for name, f := range attacks {
+		if only != "" && !slices.Contains(strings.Split(only, ","), name) {
+			continue
+		}
+		a.wg.Go(func() { f(ctx) })
+	}
+}
+
+// idleConnections (attack 1): an outsider, from another loopback address,
+// holds 100 TCP connections to each victim that never start a handshake,
+// opening another whenever one is closed.
+func (a *attacker) idleConnections(ctx context.Context) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: time.Second}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, v := range a.victims {
+		addr := v.tcpAddr()
+		if addr == "" {
+			continue
+		}
+		for range 100 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					c, err := d.DialContext(ctx, "tcp", addr)
+					if err != nil {
+						time.Sleep(100 * time.Millisecond)
+						continue
+					}
+					a.count("idle connections opened", 1)
+					go func() { <-ctx.Done(); c.Close() }()
+					_, _ = c.Read(make([]byte, 1))
+					c.Close()
+				}
+			})
+		}
+	}
+}
+
+// bogusCosignatures (attack 2): every checkpoint note it hears, gossiped
+// back with 40 signature lines of keys no one knows.
+func (a *attacker) bogusCosignatures(ctx context.Context) {
+	sub, err := a.topics["journal"].Subscribe()
+	if err != nil {
+		return
+	}
+	defer sub.Cancel()
+	for {
+		m, err := sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		if m.ReceivedFrom == a.h.ID() {
+			continue
+		}
+		var b strings.Builder
+		b.Write(m.Data)
+		for i := range 40 {
+			sig := make([]byte, 68)
+			_, _ = rand.Read(sig)
+			fmt.Fprintf(&b, "\u2014 bogus-%d %s\n", i, base64.StdEncoding.EncodeToString(sig))
+		}
+		if a.topics["journal"].Publish(ctx, []byte(b.String())) == nil {
+			a.count("bogus cosignature notes", 1)
+		}
+	}
+}
+
+// endlessJournal (attack 3): its journal server answers a checkpoint with
+// an endless body and a tile one byte a second, and it gossips a
+// checkpoint of its log so that the victims try to mirror it.
+func (a *attacker) endlessJournal(ctx context.Context) {
+	a.http = &libp2phttp.Host{StreamHost: a.h}
+	a.http.SetHTTPHandlerAtPath(witness.JournalProtocol, "/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.count("journal requests answered endlessly", 1)
+		chunk := make([]byte, 64<<10)
+		for r.Context().Err() == nil && ctx.Err() == nil {
+			n := len(chunk)
+			if strings.Contains(r.URL.Path, "/tile/") {
+				n = 1
+			}
+			if _, err := w.Write(chunk[:n]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			if n == 1 {
+				time.Sleep(time.Second)
+			}
+		}
+	}))
+	go a.http.Serve()
+	origin := journal.Origin(consortiumOf(a.nt), a.self.Org)
+	signer, err := journal.NewLogSigner(origin, a.key)
+	if err != nil {
+		return
+	}
+	for size := 5; ctx.Err() == nil; size++ {
+		cp, err := note.Sign(&note.Note{Text: fmt.Sprintf("%s\n%d\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", origin, size)}, signer)
+		if err == nil && a.topics["journal"].Publish(ctx, cp) == nil {
+			a.count("own checkpoints gossiped", 1)
+		}
+		sleepCtx(ctx, 2*time.Second)
+	}
+}
+
+// catchUpFlood (attack 6): 20 catch-up streams at once to each victim,
+// again and again, each sending a summary and reading nothing.
+func (a *attacker) catchUpFlood(ctx context.Context) {
+	summary, _ := json.Marshal(map[string]any{"summary": map[string]any{}})
+	for ctx.Err() == nil {
+		var wg sync.WaitGroup
+		for _, v := range a.victims {
+			for range 20 {
+				wg.Go(func() {
+					sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					defer cancel()
+					str, err := a.h.NewStream(sctx, v.peerID(), catalog.CatalogProtocol)
+					if err != nil {
+						return
+					}
+					defer str.Reset()
+					if p2p.WriteFrame(str, summary) == nil {
+						a.count("catch-up streams opened", 1)
+					}
+					<-sctx.Done()
+				})
+			}
+		}
+		wg.Wait()
+	}
+}
+
+// catalogFlood (attack 7): statements of 60 KiB, as fast as it can sign
+// them.
+func (a *attacker) catalogFlood(ctx context.Context) {
+	for i := 0; ctx.Err() == nil; i++ {
+		m := &manifest.Manifest{Type: manifest.TypeManifest, Dataset: fmt.Sprintf("flood-%d", i), Version: 1,
+			Schema:    manifest.SchemaRef{ID: "customs-declaration", Version: 1, CID: "bagaaiera5xekmnuzg4dwdbpu43niod6yqag2r7wqnin7542oke3zz7edepwq"},
+			Publisher: a.self.Org, Created: time.Now().UTC().Truncate(time.Second), Records: 1,
+			Tree: manifest.TreeHead{Size: 1, Root: make([]byte, 32)}, Labels: []string{}, Purposes: []string{},
+			Description: strings.Repeat("x", 60<<10)}
+		st, err := manifest.SignStatement(m, a.key)
+		if err != nil {
+			return
+		}
+		if a.topics["catalog"].Publish(ctx, st.Marshal()) == nil {
+			a.count("60 KiB statements gossiped", 1)
+		}
+		sleepCtx(ctx, 5*time.Millisecond)
+	}
+}
+
+// fetchAbuse (attacks 9-12) asks the first victim, in turn: 1 index and 200
+// CIDs under a small-selection policy (9), a retracted dataset (10), a
+// 17 KB purpose (11), and requests beyond its budget (12).
+func (a *attacker) fetchAbuse(ctx context.Context) {
+	v := a.victims[0]
+	f := &fetch.Client{Host: a.h, Key: a.key, Org: a.self.Org, Store: a.store}
+	var many []cid.Cid
+	for i := range 200 {
+		many = append(many, cids.OfJSON(fmt.Appendf(nil, `{"n":%d}`, i)))
+	}
+	for i := 0; ctx.Err() == nil; i++ {
+		var err error
+		switch i % 4 {
+		case 0:
+			_, err = f.Fetch(ctx, v.peerID(), a.dataset, fetch.Options{Manifest: a.datasetID, Purpose: "bench", Select: []uint64{0}, SelectCIDs: many})
+			a.count("fetches: 1 index and 200 CIDs", 1)
+		case 1:
+			_, err = f.Fetch(ctx, v.peerID(), a.retracted, fetch.Options{Manifest: a.retID, Purpose: "bench"})
+			a.count("fetches: a retracted dataset", 1)
+		case 2:
+			_, err = f.Fetch(ctx, v.peerID(), a.dataset, fetch.Options{Manifest: a.datasetID, Purpose: strings.Repeat("bench-", 3000)})
+			a.count("fetches: a 17 KB purpose", 1)
+		case 3:
+			_, err = f.Fetch(ctx, v.peerID(), a.dataset, fetch.Options{Manifest: a.datasetID, Purpose: "bench", Select: []uint64{uint64(i)}})
+			a.count("fetches: one record, over and over", 1)
+		}
+		if err != nil {
+			a.count("fetches refused or failed", 1)
+		}
+		sleepCtx(ctx, 20*time.Millisecond)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// report is what each attack did, one line each.
+func (a *attacker) report() []string {
+	var out []string
+	a.counts.Range(func(k, v any) bool {
+		out = append(out, fmt.Sprintf("%s: %d", k, v.(*atomic.Int64).Load()))
+		return true
+	})
+	return out
+}
+
+// tcpAddr is the org's TCP listen address on loopback ("" if none).
+func (o *Org) tcpAddr() string {
+	for _, s := range o.Nodes[0].Addrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil || p2p.IsQUIC(a) {
+			continue
+		}
+		if na, err := manet.ToNetAddr(a); err == nil {
+			return na.String()
+		}
+	}
+	return ""
+}
+
+func (o *Org) peerID() peer.ID { id, _ := peer.Decode(o.PeerID); return id }
+
+func (o *Org) addrInfo() peer.AddrInfo {
+	var addrs []ma.Multiaddr
+	for _, s := range o.Nodes[0].Addrs {
+		if a, err := ma.NewMultiaddr(s); err == nil {
+			addrs = append(addrs, a)
+		}
+	}
+	return peer.AddrInfo{ID: o.peerID(), Addrs: addrs}
+}

@@ -1,0 +1,281 @@
+package devnet
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/caravan-consortium/caravan/api"
+)
+
+func init() { register(hostileScenario) }
+
+func hostileScenario() Scenario {
+	return Scenario{
+		Name: "hostile",
+		Description: "three members under attack by an outsider and by a fourth member (issue 16): " +
+			"the honest figures next to the same run with no attack (make bench)",
+		Steps: []Step{
+			{"four orgs; the first three start their gateways, the fourth is hostile (driven from here with its node key)", stepHostileStart},
+			{"customs-cn offers datasets for \"bench\", and retracts one", stepHostileSetup},
+			{"calm: members connected, gossip delivery, time to witnessed, fetch rate, peak RSS", func(ctx context.Context, e *Env) (string, error) { return measureHonest(ctx, e, "calm") }},
+			{"the attacks start: idle connections from an outsider; bogus cosignatures, an endless journal server, catch-up and catalog floods, fetch abuse from the member", stepAttack},
+			{"under attack: the same figures", func(ctx context.Context, e *Env) (string, error) { return measureHonest(ctx, e, "attack") }},
+			{"the attacks stop: nothing was lost, and the honest figures against the calm ones", stepHostileVerdict},
+			{"a clean shutdown leaves nothing running", stepShutdown},
+		},
+	}
+}
+
+// hostileRun is the hostile scenario's state.
+type hostileRun struct {
+	honest   []*Org
+	attacker *attacker
+	figures  map[string]honestFigures // by phase
+	rounds   int
+}
+
+type honestFigures struct {
+	connected    int           // honest member pairs connected, both ways
+	gossipP99    time.Duration // publish returned -> listed by the two others
+	witnessed    time.Duration // publish returned -> its checkpoint cosigned by the two others
+	fetchRate    float64       // records/s, one fetch of 20,000
+	peakRSS      float64       // the largest VmHWM of the honest gateways, MB
+	peakRSSOfOrg map[string]float64
+}
+
+func stepHostileStart(ctx context.Context, e *Env) (string, error) {
+	if len(e.Net.Orgs) != 4 {
+		return "", fmt.Errorf("the hostile scenario needs --orgs 4, has %d", len(e.Net.Orgs))
+	}
+	e.hostile = &hostileRun{honest: e.Net.Orgs[:3], figures: map[string]honestFigures{}}
+	if err := os.WriteFile(filepath.Join(e.Net.Orgs[0].Dir, "policies", "zz-bench.cedar"), []byte(FetchBenchPolicy), 0o600); err != nil {
+		return "", err
+	}
+	for _, o := range e.hostile.honest {
+		if err := e.Net.StartOrg(e.Binary, o); err != nil {
+			return "", err
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := e.Net.WaitReady(rctx); err != nil {
+		return "", err
+	}
+	if err := until(ctx, 30*time.Second, func() (bool, error) { n, err := honestConnections(ctx, e); return n == 6, err }); err != nil {
+		return "", fmt.Errorf("the three members did not connect: %w", err)
+	}
+	return fmt.Sprintf("%s, %s and %s connected; %s does not run a gateway", e.Net.Orgs[0].Org, e.Net.Orgs[1].Org, e.Net.Orgs[2].Org, e.Net.Orgs[3].Org), nil
+}
+
+// honestConnections counts the honest members' connections to each other.
+func honestConnections(ctx context.Context, e *Env) (int, error) {
+	n := 0
+	for _, o := range e.hostile.honest {
+		st, err := o.Status(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, m := range st.Members {
+			if m.Connected() && slices.ContainsFunc(e.hostile.honest, func(h *Org) bool { return h.Org == m.Org && h != o }) {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+func stepHostileSetup(ctx context.Context, e *Env) (string, error) {
+	cn := e.Net.Orgs[0]
+	cl, err := api.NewClient(cn.Dir)
+	if err != nil {
+		return "", err
+	}
+	target, err := publish(ctx, cn, "hostile-target", "customs-declaration", 2000, 1, nil, []string{"bench"})
+	if err != nil {
+		return "", err
+	}
+	gone, err := publish(ctx, cn, "withdrawn", "customs-declaration", 50, 2, nil, []string{"bench"})
+	if err != nil {
+		return "", err
+	}
+	if _, err := cl.Retract(ctx, "withdrawn", "withdrawn before the attack"); err != nil {
+		return "", err
+	}
+	e.published = append(e.published, target.CID, gone.CID)
+	if err := waitListed(ctx, e.hostile.honest[1:], target.CID); err != nil {
+		return "", err
+	}
+	a, err := newAttacker(ctx, e.Net, e.Net.Orgs[3], e.hostile.honest)
+	if err != nil {
+		return "", err
+	}
+	a.dataset, a.retracted = target.Manifest, gone.Manifest
+	a.datasetID, a.retID = cid.MustParse(target.CID), cid.MustParse(gone.CID)
+	e.hostile.attacker = a
+	return fmt.Sprintf("hostile-target (2,000 records) and withdrawn (retracted); %s's host is connected to the three", e.Net.Orgs[3].Org), nil
+}
+
+// measureHonest measures what the honest members get: their connections,
+// gossip delivery (20 publishes), time to witnessed, a fetch, peak RSS.
+func measureHonest(ctx context.Context, e *Env, phase string) (string, error) {
+	h := e.hostile
+	h.rounds++
+	var f honestFigures
+	var err error
+	if f.connected, err = honestConnections(ctx, e); err != nil {
+		return "", err
+	}
+	cn := h.honest[0]
+	var lat []time.Duration
+	for i := range 20 {
+		res, err := publish(ctx, cn, fmt.Sprintf("%s-gossip-%d", phase, i), "customs-declaration", 5, uint64(100+i), nil, []string{"bench"})
+		if err != nil {
+			return "", err
+		}
+		start := time.Now()
+		if err := waitListed(ctx, h.honest[1:], res.CID); err != nil {
+			return "", fmt.Errorf("%s: %w", phase, err)
+		}
+		lat = append(lat, time.Since(start))
+		e.published = append(e.published, res.CID)
+	}
+	slices.Sort(lat)
+	f.gossipP99 = lat[len(lat)*99/100]
+	if f.witnessed, err = timeToWitnessed(ctx, e, phase); err != nil {
+		return "", err
+	}
+	if f.fetchRate, err = honestFetch(ctx, e, phase); err != nil {
+		return "", err
+	}
+	f.peakRSSOfOrg = map[string]float64{}
+	for _, o := range h.honest {
+		hwm, _, err := memoryOf(o.PID())
+		if err != nil {
+			return "", err
+		}
+		f.peakRSSOfOrg[o.Org] = hwm
+		f.peakRSS = max(f.peakRSS, hwm)
+	}
+	h.figures[phase] = f
+	return fmt.Sprintf("%d connections among the three; gossip p99 %v; witnessed in %v; fetch %.0f records/s; peak RSS %.1f MB",
+		f.connected, f.gossipP99.Round(time.Millisecond), f.witnessed.Round(time.Millisecond), f.fetchRate, f.peakRSS), nil
+}
+
+// timeToWitnessed publishes once more and times the checkpoint that covers
+// it until the two other honest members cosigned it.
+func timeToWitnessed(ctx context.Context, e *Env, phase string) (time.Duration, error) {
+	cn := e.hostile.honest[0]
+	before, err := cn.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := publish(ctx, cn, phase+"-witnessed", "customs-declaration", 5, 7, nil, []string{"bench"}); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	err = until(ctx, 30*time.Second, func() (bool, error) {
+		st, err := cn.Status(ctx)
+		if err != nil {
+			return false, err
+		}
+		honest := 0
+		for _, c := range st.Journal.Cosigs {
+			if c.Org == e.hostile.honest[1].Org || c.Org == e.hostile.honest[2].Org {
+				honest++
+			}
+		}
+		return st.Journal.Size > before.Journal.Size && honest == 2, nil
+	})
+	return time.Since(start), err
+}
+
+// honestFetch publishes 20,000 records and has customs-kz fetch them.
+func honestFetch(ctx context.Context, e *Env, phase string) (float64, error) {
+	cn, kz := e.hostile.honest[0], e.hostile.honest[1]
+	res, err := publish(ctx, cn, phase+"-fetch", "customs-declaration", 20000, 3, nil, []string{"bench"})
+	if err != nil {
+		return 0, err
+	}
+	e.published = append(e.published, res.CID)
+	if err := waitListed(ctx, []*Org{kz}, res.CID); err != nil {
+		return 0, err
+	}
+	cl, err := api.NewClient(kz.Dir)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	sum, err := cl.Fetch(ctx, api.FetchRequest{Manifest: res.CID, Purpose: "bench"}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("%s: customs-kz fetching: %w", phase, err)
+	}
+	return float64(sum.Received) / time.Since(start).Seconds(), nil
+}
+
+func stepAttack(_ context.Context, e *Env) (string, error) {
+	e.hostile.attacker.start()
+	time.Sleep(3 * time.Second) // the attacks in full swing before measuring
+	return strings.Join(e.hostile.attacker.report(), "; "), nil
+}
+
+func stepHostileVerdict(ctx context.Context, e *Env) (string, error) {
+	h := e.hostile
+	report := h.attacker.report()
+	h.attacker.close()
+	slices.Sort(report)
+	fmt.Fprintln(e.Out, "      what the attacks did:")
+	for _, l := range report {
+		fmt.Fprintf(e.Out, "        %s\n", l)
+	}
+	// Nothing lost: every honest publish is listed by every honest member,
+	// and every honest journal is witnessed by the two others.
+	for _, c := range e.published {
+		if err := waitListed(ctx, h.honest, c); err != nil {
+			return "", fmt.Errorf("lost: %w", err)
+		}
+	}
+	calm, attack := h.figures["calm"], h.figures["attack"]
+	tw := tabwriter.NewWriter(e.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "      figure\tcalm\tunder attack\tgoal: within 2x")
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT MET"
+	}
+	rows := []struct {
+		name        string
+		calm, under string
+		ok          bool
+	}{
+		{"honest connections", fmt.Sprint(calm.connected), fmt.Sprint(attack.connected), attack.connected == calm.connected},
+		{"gossip delivery p99", calm.gossipP99.Round(time.Millisecond).String(), attack.gossipP99.Round(time.Millisecond).String(), attack.gossipP99 <= 2*calm.gossipP99},
+		{"time to witnessed", calm.witnessed.Round(time.Millisecond).String(), attack.witnessed.Round(time.Millisecond).String(), attack.witnessed <= 2*calm.witnessed},
+		{"fetch, records/s", fmt.Sprintf("%.0f", calm.fetchRate), fmt.Sprintf("%.0f", attack.fetchRate), attack.fetchRate >= calm.fetchRate/2},
+		{"peak RSS, MB (largest gateway)", fmt.Sprintf("%.1f", calm.peakRSS), fmt.Sprintf("%.1f", attack.peakRSS), attack.peakRSS <= 2*calm.peakRSS},
+	}
+	met := 0
+	for _, r := range rows {
+		fmt.Fprintf(tw, "      %s\t%s\t%s\t%s\n", r.name, r.calm, r.under, verdict(r.ok))
+		e.figure("hostile: "+r.name+" (calm / under attack)", r.calm+" / "+r.under, "within 2x: "+verdict(r.ok))
+		if r.ok {
+			met++
+		}
+	}
+	tw.Flush()
+	for _, o := range h.honest {
+		fmt.Fprintf(e.Out, "      %s peak RSS %.1f MB\n", o.Org, h.figures["attack"].peakRSSOfOrg[o.Org])
+	}
+	if attack.connected != calm.connected {
+		return "", fmt.Errorf("the honest members lost connections under attack: %d, calm %d", attack.connected, calm.connected)
+	}
+	return fmt.Sprintf("nothing lost (%d publishes listed everywhere); %d of %d figures within 2x of calm", len(e.published), met, len(rows)), nil
+}
