@@ -218,6 +218,12 @@ func (s *Service) Verify(st *manifest.Statement) error {
 // sender) what is malformed, unsigned, mis-signed or signed by a node not
 // listed for the claimed org; it ignores what is already known or stale.
 func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	// A peer beyond its rate is dropped before its message is even
+	// decoded: decoding a flood of large statements was most of the memory
+	// it cost.
+	if from != s.cfg.Host.ID() && !s.rates.Allow(from) {
+		return pubsub.ValidationIgnore
+	}
 	st, err := manifest.DecodeStatement(m.Data)
 	if err != nil {
 		s.log.Warn("rejected a malformed catalog message", zap.Stringer("from", from), zap.Error(err))
@@ -225,9 +231,6 @@ func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) p
 	}
 	if from == s.cfg.Host.ID() {
 		return pubsub.ValidationAccept // our own statement, already in the catalog
-	}
-	if !s.rates.Allow(from) {
-		return pubsub.ValidationIgnore
 	}
 	if s.cat.Has(st.CID()) {
 		return pubsub.ValidationIgnore
