@@ -2,9 +2,12 @@ package p2p
 
 import (
 	"fmt"
+	"net/netip"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/x/rate"
 )
 
 // Limits caps what the host's resource manager lets peers use. The zero value
@@ -84,5 +87,26 @@ func (l Limits) resourceManager() (network.ResourceManager, error) {
 	}
 	defaults := rcmgr.DefaultLimits
 	concrete := partial.Build(defaults.Scale(mem, l.FDs))
-	return rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(concrete))
+	return rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(concrete), rcmgr.WithConnRateLimiters(connRates()))
+}
+
+// connRates is go-libp2p's limit on new connections per IP (0.2 a second,
+// bursts of 16, per IPv4 address and IPv6 /56), with only 127.0.0.1 and ::1
+// exempt rather than all of 127.0.0.0/8: loopback addresses other than
+// the one the gateways of one machine share are an outsider's too.
+func connRates() *rate.Limiter {
+	return &rate.Limiter{
+		NetworkPrefixLimits: []rate.PrefixLimit{
+			{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Limit: rate.Limit{}},
+			{Prefix: netip.MustParsePrefix("::1/128"), Limit: rate.Limit{}},
+		},
+		SubnetRateLimiter: rate.SubnetLimiter{
+			IPv4SubnetLimits: []rate.SubnetLimit{{PrefixLength: 32, Limit: rate.Limit{RPS: 0.2, Burst: 16}}},
+			IPv6SubnetLimits: []rate.SubnetLimit{
+				{PrefixLength: 56, Limit: rate.Limit{RPS: 0.2, Burst: 16}},
+				{PrefixLength: 48, Limit: rate.Limit{RPS: 0.5, Burst: 80}},
+			},
+			GracePeriod: time.Minute,
+		},
+	}
 }
