@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
@@ -72,7 +73,12 @@ func (s *Statement) Verify() error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
-	if !ed25519.Verify(pub, append([]byte(statementContext), s.Body...), s.Sig) {
+	buf := scratch.Get().(*[]byte)
+	msg := append(append((*buf)[:0], statementContext...), s.Body...)
+	ok := ed25519.Verify(pub, msg, s.Sig)
+	*buf = msg[:0]
+	scratch.Put(buf)
+	if !ok {
 		return fmt.Errorf("%w (signer %s)", ErrBadSignature, s.Signer)
 	}
 	return nil
@@ -101,11 +107,20 @@ func (s *Statement) encode() []byte {
 // DecodeStatement parses a statement strictly: it must be canonical, so the stored
 // and gossiped bytes of a statement are unique, and its signer must be the
 // PeerID of an Ed25519 key. It does not verify the signature.
+//
+// The statement keeps data, which must not be modified afterwards: its
+// encoded form, its Body and the strings of its decoded body all share
+// data's memory. A catalog holds many statements for a long time, and
+// three copies of each were most of its memory (the hostile scenario's
+// catalog flood); a caller whose buffer is reused passes a copy.
 func DecodeStatement(data []byte) (*Statement, error) {
 	if len(data) > MaxStatementSize {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), MaxStatementSize)
 	}
-	v, err := jcs.ParseValue(data)
+	// A Parser's Value refers to data and to the Parser's memory; this
+	// Parser is used once, so both stay valid as long as the statement.
+	var p jcs.Parser
+	v, err := p.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
@@ -127,15 +142,43 @@ func DecodeStatement(data []byte) (*Statement, error) {
 	if _, err := SignerKey(signer); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	canon, err := ms[0].Value.AppendCanonical(nil)
+	body, err := canonicalBody(data, &ms[0].Value, sig, signer)
+	if err != nil {
+		return nil, err
+	}
+	return &Statement{Body: body, Signer: signer, Sig: sig, parsed: &ms[0].Value, wire: data}, nil
+}
+
+// scratch holds buffers of up to MaxStatementSize for canonical forms that
+// are only compared, and for the signed message.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// canonicalBody checks that data is the canonical encoding of the
+// statement {body, sig, signer} and returns the body's bytes within it.
+func canonicalBody(data []byte, body *jcs.Value, sig []byte, signer string) ([]byte, error) {
+	buf := scratch.Get().(*[]byte)
+	defer scratch.Put(buf)
+	canon, err := body.AppendCanonical((*buf)[:0])
+	*buf = canon[:0]
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	s := &Statement{Body: canon, Signer: signer, Sig: sig, parsed: &ms[0].Value}
-	if s.wire = s.encode(); string(s.wire) != string(data) {
+	const head = `{"body":`
+	rest, ok := bytes.CutPrefix(data, []byte(head))
+	if !ok || !bytes.HasPrefix(rest, canon) {
 		return nil, fmt.Errorf("%w: not in canonical form", ErrMalformed)
 	}
-	return s, nil
+	tail := make([]byte, 0, 32+base64.StdEncoding.EncodedLen(len(sig))+len(signer))
+	tail = append(tail, `,"sig":"`...)
+	tail = base64.StdEncoding.AppendEncode(tail, sig)
+	tail = append(tail, `","signer":"`...)
+	tail = append(tail, signer...)
+	tail = append(tail, `"}`...)
+	if !bytes.Equal(rest[len(canon):], tail) {
+		return nil, fmt.Errorf("%w: not in canonical form", ErrMalformed)
+	}
+	n := len(head) + len(canon)
+	return data[len(head):n:n], nil
 }
 
 // canonicalObject encodes v with encoding/json, then canonicalizes it; the

@@ -9,6 +9,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -102,7 +103,7 @@ func (s *Store) Statements(fn func(*manifest.Statement) error) error {
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
-		st, err := manifest.DecodeStatement(it.Value())
+		st, err := manifest.DecodeStatement(bytes.Clone(it.Value())) // the iterator reuses its memory
 		if err != nil {
 			return fmt.Errorf("stored statement %x: %w", it.Key(), err)
 		}
