@@ -93,7 +93,9 @@ func NewPubSub(ctx context.Context, h host.Host, o PubSubOptions) (*pubsub.PubSu
 	if o.ScoreInspect != nil {
 		opts = append(opts, pubsub.WithPeerScoreInspect(o.ScoreInspect, 200*time.Millisecond))
 	}
-	return pubsub.NewGossipSub(ctx, h, opts...)
+	// Each peer's streams are read at most GossipBytesPerSecond
+	// (throttledHost).
+	return pubsub.NewGossipSub(ctx, throttleInbound(h, GossipBytesPerSecond, GossipBytesBurst), opts...)
 }
 
 // contentID is a message's id: the SHA-256 of its data.

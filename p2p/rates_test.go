@@ -25,3 +25,19 @@ func TestPeerRatesLimitEachPeer(t *testing.T) {
 		t.Fatal("another peer was limited by the flood")
 	}
 }
+
+// With a byte budget, a peer's large messages run out of it before its
+// count; another peer's budget is its own.
+func TestPeerRatesBoundBytes(t *testing.T) {
+	r := &p2p.PeerRates{PerSecond: 1000, Burst: 1000, BytesPerSecond: 1, BytesBurst: 100}
+	flooder, other := peer.ID("flooder"), peer.ID("other")
+	if !r.AllowBytes(flooder, 60) {
+		t.Fatal("the first 60 bytes of a burst of 100 refused")
+	}
+	if r.AllowBytes(flooder, 60) {
+		t.Fatal("120 bytes allowed in a burst of 100")
+	}
+	if !r.AllowBytes(other, 60) {
+		t.Fatal("another peer was limited by the flood")
+	}
+}

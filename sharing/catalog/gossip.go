@@ -87,20 +87,37 @@ type Service struct {
 	catching map[peer.ID]bool // catch-ups in progress, one per peer
 	serving  map[peer.ID]bool // catch-ups answered, one per peer
 	rates    *p2p.PeerRates   // gossiped statements, per forwarding peer
+	// signerRates are gossiped statements and their bytes, per signing
+	// node: a budget spent only by statements whose signature verifies.
+	signerRates *p2p.PeerRates
 
 	revealRates *p2p.PeerRates // reveal requests, per peer
 	revealNow   chan struct{}  // a sealed statement arrived
 }
 
-// A member's gateway forwards the others' statements: a burst of publishes
-// is a few hundred statements, and a consortium publishes a few a second at
-// most, sustained. Beyond these a peer's statements are dropped (they are
-// not lost to an honest peer: catch-up brings them). At 200 a second, a
-// member flooding 60 KiB statements took an honest fetch to 40% of its
-// calm rate (the hostile scenario).
+// Gossip budgets. Each node that signs statements may have 20 a second
+// and 256 KiB a second of them taken in and passed on, in bursts of 500
+// and 2 MiB: a burst of publishes is a few hundred statements of a few KiB,
+// and a consortium publishes a few a second at most, sustained. Beyond
+// that its statements are dropped (not lost to an honest member: catch-up
+// brings them). The budget is the signer's, checked once the signature
+// verifies, so that the honest members that pass on a flooder's statements
+// pass on only its budget, and no one can spend another's budget with
+// forgeries. A forwarding peer may also send at most 100 messages a second
+// (bursts of 2,000) before any is decoded; its bytes are bounded by the
+// transport (p2p.GossipBytesPerSecond).
+//
+// At 200 statements of 60 KiB a second, with a budget per forwarding peer
+// only, an honest fetch fell to 40% of its calm rate; then honest members
+// passing the flood on exhausted each other's budgets (the hostile
+// scenario).
 const (
-	statementsPerSecond = 20
-	statementsBurst     = 500
+	statementsPerSecond     = 20
+	statementsBurst         = 500
+	statementBytesPerSecond = 256 << 10
+	statementBytesBurst     = 2 << 20
+	forwardedPerSecond      = 100
+	forwardedBurst          = 2000
 )
 
 // NewService starts the service. Close stops it; the caller owns the
@@ -114,7 +131,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{cfg: cfg, log: cfg.Log, cat: cfg.Catalog, ctx: ctx, cancel: cancel, catching: map[peer.ID]bool{}, serving: map[peer.ID]bool{},
-		rates:       &p2p.PeerRates{PerSecond: statementsPerSecond, Burst: statementsBurst},
+		rates: &p2p.PeerRates{PerSecond: forwardedPerSecond, Burst: forwardedBurst},
+		signerRates: &p2p.PeerRates{PerSecond: statementsPerSecond, Burst: statementsBurst,
+			BytesPerSecond: statementBytesPerSecond, BytesBurst: statementBytesBurst},
 		revealRates: &p2p.PeerRates{PerSecond: revealsPerSecond, Burst: revealsBurst}, revealNow: make(chan struct{}, 1)}
 	var err error
 	if err = cfg.PubSub.RegisterTopicValidator(cfg.Topic, s.validate); err != nil {
@@ -219,8 +238,7 @@ func (s *Service) Verify(st *manifest.Statement) error {
 // listed for the claimed org; it ignores what is already known or stale.
 func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	// A peer beyond its rate is dropped before its message is even
-	// decoded: decoding a flood of large statements was most of the memory
-	// it cost.
+	// decoded.
 	if from != s.cfg.Host.ID() && !s.rates.Allow(from) {
 		return pubsub.ValidationIgnore
 	}
@@ -238,6 +256,9 @@ func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) p
 	if err := s.Verify(st); err != nil {
 		s.log.Warn("rejected a catalog statement", zap.Stringer("from", from), zap.Stringer("cid", st.CID()), zap.Error(err))
 		return pubsub.ValidationReject
+	}
+	if signer, _ := peer.Decode(st.Signer); !s.signerRates.AllowBytes(signer, len(m.Data)) {
+		return pubsub.ValidationIgnore // beyond its signer's budget: not kept, not passed on
 	}
 	if org, _ := st.Org(); s.cat.Room(org, len(m.Data)) != nil {
 		return pubsub.ValidationIgnore // over its org's quota: not kept, not passed on
