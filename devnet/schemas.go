@@ -91,9 +91,11 @@ func stepRegisterSchemas(ctx context.Context, e *Env) (string, error) {
 	return fmt.Sprintf("%s, in every registry and policies in force %v after registering", strings.Join(refs, ", "), time.Since(start).Round(time.Millisecond)), nil
 }
 
-// until calls cond every 50 ms until it reports true or fails, or d passes.
+// until calls cond until it reports true or fails, or d passes: every 4
+// ms in the first half second, every 50 ms after that.
 func until(ctx context.Context, d time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(d)
+	start := time.Now()
+	deadline := start.Add(d)
 	for {
 		ok, err := cond()
 		if ok {
@@ -108,7 +110,7 @@ func until(ctx context.Context, d time.Duration, cond func() (bool, error)) erro
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(2 * pollInterval(start)):
 		}
 	}
 }
