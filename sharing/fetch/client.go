@@ -99,6 +99,10 @@ func (c *Client) fetchSigned(ctx context.Context, p peer.ID, m *manifest.Manifes
 	if err != nil {
 		return nil, err
 	}
+	// Cancelling ctx stops the fetch where it is, on both sides: the
+	// stream is reset, so a read waiting here returns and the provider's
+	// next write fails.
+	defer context.AfterFunc(ctx, func() { str.Reset() })()
 	stage, err := c.Store.NewStage(o.Manifest, o.Purpose)
 	if err != nil {
 		str.Reset()
@@ -141,6 +145,9 @@ func (c *Client) fetchSigned(ctx context.Context, p peer.ID, m *manifest.Manifes
 	}
 	for {
 		frame, err := frames.next()
+		if cerr := ctx.Err(); cerr != nil {
+			return res, fmt.Errorf("fetch cancelled after %d records: %w", res.Received, cerr)
+		}
 		if err != nil {
 			return res, fmt.Errorf("fetch interrupted after %d records: %w", res.Received, err)
 		}
