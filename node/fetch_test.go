@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -354,5 +355,42 @@ func TestFetchBudgetRefusesAFlood(t *testing.T) {
 	time.Sleep(time.Second) // anything else would be checkpointed by now
 	if decisions := count(); decisions != 2 {
 		t.Fatalf("the owner journaled %d decisions, want the 2 requests within budget", decisions)
+	}
+}
+
+// The attack: a partner asks, over and over, for one record of a large
+// dataset. Each request read every record's CID and attributes to decide
+// and to build the record tree for the proofs (about 2n hashes), and read
+// every record's bytes to stream one. The publisher now stores the tree
+// beside the records: a selection of indices reads the selected records'
+// attributes and bytes, and the few tree blocks its proof needs.
+func TestOneRecordSelectionReadsOnlyWhatItNeeds(t *testing.T) {
+	const n = 50_000
+	fn := testkit.NewFetchNet(t, n)
+	requester := fn.Nodes[1]
+	one := func(sel string) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		sum, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: sel}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		if sum.Permitted+sum.Withheld != 1 {
+			t.Fatalf("select %s: %+v, want one record decided", sel, sum)
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	one("3") // the first request pays for things made once (policies' caches, connections)
+	// Both gateways run in this process: what the fetch allocated on both
+	// sides, against what the record tree alone of 50,000 records takes.
+	const tree = 2 * n * 32
+	for _, sel := range []string{"10", "49999", "25000"} {
+		if got := one(sel); got > tree/2 {
+			t.Fatalf("a one-record fetch (select %s) of %d records allocated %d KB; the record tree alone is %d KB", sel, n, got>>10, tree>>10)
+		} else {
+			t.Logf("select %s of %d records: %d KB allocated by both gateways", sel, n, got>>10)
+		}
 	}
 }

@@ -32,13 +32,13 @@ func sampleChunk(t testing.TB) (*chunk, manifest.TreeHead) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree := newLeafTree(5)
+	tree := manifest.NewSubtrees(5)
 	for _, l := range leaves {
-		tree.add(l)
+		tree.Add(l)
 	}
 	c := &chunk{Begin: 0, End: 5, Records: []chunkRecord{{1, data[1]}, {3, data[3]}}}
 	c.Gaps = gapsOf(c, tree)
-	c.Left, c.Right = tree.rangeHashes(0, 0), tree.rangeHashes(5, 5)
+	c.Left, c.Right = rangeHashes(tree, 0, 0), rangeHashes(tree, 5, 5)
 	return c, head
 }
 
@@ -116,9 +116,9 @@ func TestLeafTreeRanges(t *testing.T) {
 		ids = append(ids, cids.OfJSON([]byte(`{"i":`+strconv.Itoa(i)+`}`)))
 	}
 	for n := 1; n <= len(ids); n++ {
-		tree := newLeafTree(uint64(n / 2)) // room for fewer: it still grows
+		tree := manifest.NewSubtrees(uint64(n / 2)) // room for fewer: it still grows
 		for _, c := range ids[:n] {
-			tree.addLeaf(c)
+			tree.AddCID(c)
 		}
 		for begin := 0; begin <= n; begin++ {
 			for end := begin; end <= n; end++ {
@@ -128,7 +128,7 @@ func TestLeafTreeRanges(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				got := tree.rangeHashes(uint64(begin), uint64(end))
+				got := rangeHashes(tree, uint64(begin), uint64(end))
 				if want := r.Hashes(); !slices.EqualFunc(got, want, bytes.Equal) {
 					t.Fatalf("size %d, range [%d, %d): %x, want %x", n, begin, end, got, want)
 				}

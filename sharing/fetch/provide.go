@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
+	"math/bits"
 	"slices"
 	"time"
 
@@ -44,8 +46,8 @@ type decided struct {
 	permitted           bitmap
 	nPermitted, nDenied uint64
 	salt                []byte
-	commitment          string // hex SHA-256(salt || permitted CIDs in order)
-	tree                *leafTree
+	commitment          string   // hex SHA-256(salt || permitted CIDs in order)
+	tree                subtrees // nil if nothing is permitted
 }
 
 // answer runs the steps for the request on str.
@@ -183,9 +185,12 @@ func (s *Server) checkRequest(raw []byte, remote peer.ID) (*Request, string, err
 	return &req, hex.EncodeToString(sum[:]), nil
 }
 
-// decide decides the selected records and grows the record tree (for the
-// proofs) from every record's CID: one goroutine reads, one grows the
-// tree, this one decides.
+// decide decides the selected records and gets the record tree (for the
+// proofs). A selection of indices only reads the selected records'
+// attributes and, as the proofs need them, the tree nodes the publisher
+// stored. Anything else reads every record's CID: one goroutine reads, one
+// grows the tree, this one decides. A purpose the dataset does not offer
+// reads nothing: every selected record is denied.
 func (s *Server) decide(ctx context.Context, c *checked) (*decided, error) {
 	selected, err := s.countSelected(c)
 	if err != nil {
@@ -202,32 +207,13 @@ func (s *Server) decide(ctx context.Context, c *checked) (*decided, error) {
 	if err != nil {
 		return nil, refuse("%v", err)
 	}
-	d := &decided{dec: dec, permitted: newBitmap(c.m.Records), salt: make([]byte, 16), tree: newLeafTree(c.m.Records)}
-	_, _ = rand.Read(d.salt)
+	d := &decided{dec: dec, permitted: newBitmap(c.m.Records), salt: s.saltOf(c.hash)}
 	commit := sha256.New()
 	commit.Write(d.salt)
-	leafc := make(chan []cid.Cid, 4)
-	grown := make(chan struct{})
-	go func() {
-		defer close(grown)
-		for leaves := range leafc {
-			for _, c := range leaves {
-				d.tree.addLeaf(c)
-			}
-		}
-	}()
 	var verdicts []bool
-	err = pipeline(2, func(send func([]Record) error) error {
-		defer close(leafc)
-		return s.readForDecision(c, leafc, send)
-	}, func(batch []Record) error {
-		if c.offered {
-			var err error
-			if verdicts, err = dec.Decide(batch, verdicts[:0]); err != nil {
-				return err
-			}
-		} else {
-			verdicts = append(verdicts[:0], make([]bool, len(batch))...)
+	take := func(batch []Record) error {
+		if verdicts, err = dec.Decide(batch, verdicts[:0]); err != nil {
+			return err
 		}
 		for i, ok := range verdicts {
 			if ok {
@@ -239,16 +225,76 @@ func (s *Server) decide(ctx context.Context, c *checked) (*decided, error) {
 			}
 		}
 		return nil
-	})
-	<-grown
+	}
+	switch indices := c.sel.indices(c.m.Records); {
+	case !c.offered:
+		d.nDenied = cost
+	case indices != nil:
+		stored, serr := s.cfg.Store.Subtrees(c.id, c.m.Records)
+		if serr == nil {
+			d.tree = stored
+			err = s.decideAt(c, indices, take)
+			break
+		}
+		if !errors.Is(serr, store.ErrNoSubtrees) {
+			return nil, serr
+		}
+		fallthrough // a dataset stored before its tree was
+	default:
+		built := manifest.NewSubtrees(c.m.Records)
+		d.tree = built
+		if err = s.decideAll(c, built, take); err == nil && built.Size() != c.m.Records {
+			return nil, fmt.Errorf("the store holds %d records of %s, the manifest says %d", built.Size(), c.id, c.m.Records)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("deciding: %w", err)
 	}
-	if n := d.tree.size(); n != c.m.Records {
-		return nil, fmt.Errorf("the store holds %d records of %s, the manifest says %d", n, c.id, c.m.Records)
-	}
 	d.commitment = hex.EncodeToString(commit.Sum(nil))
 	return d, nil
+}
+
+// decideAll reads every record's CID into the tree and decides the
+// selected ones, reading and deciding side by side.
+func (s *Server) decideAll(c *checked, tree *manifest.Subtrees, take func([]Record) error) error {
+	leafc := make(chan []cid.Cid, 4)
+	grown := make(chan struct{})
+	go func() {
+		defer close(grown)
+		for leaves := range leafc {
+			for _, c := range leaves {
+				tree.AddCID(c)
+			}
+		}
+	}()
+	err := pipeline(2, func(send func([]Record) error) error {
+		defer close(leafc)
+		return s.readForDecision(c, leafc, send)
+	}, take)
+	<-grown
+	return err
+}
+
+// decideAt reads the attributes of the records at indices only, and
+// decides them in batches.
+func (s *Server) decideAt(c *checked, indices []uint64, take func([]Record) error) error {
+	var batch []Record
+	var arena []byte
+	err := s.cfg.Store.AttributesAt(c.id, slices.Values(indices), func(i uint64, id cid.Cid, projection []byte) error {
+		start := len(arena)
+		arena = append(arena, projection...) // the iterator reuses its memory
+		batch = append(batch, Record{Index: i, CID: id, Data: arena[start:len(arena):len(arena)]})
+		if len(batch) == 4096 {
+			err := take(batch)
+			batch, arena = nil, nil
+			return err
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = take(batch)
+	}
+	return err
 }
 
 // countSelected resolves how many records the request selects: indices in
@@ -329,12 +375,8 @@ func (s *Server) readForDecision(c *checked, leafc chan<- []cid.Cid, send func([
 	return flush()
 }
 
-// commit keeps the commitment's salt and journals the decision; it returns
-// once the entry is durable.
+// commit journals the decision; it returns where.
 func (s *Server) commit(ctx context.Context, c *checked, d *decided) (Journaled, error) {
-	if err := s.cfg.Store.PutSalt(c.hash, d.salt); err != nil {
-		return Journaled{}, err
-	}
 	j, err := d.dec.Commit(ctx, Decision{Requester: c.req.Org, Dataset: c.m.Dataset, Manifest: c.id.String(),
 		Purpose: c.req.Purpose, Permitted: d.nPermitted, Denied: d.nDenied, Commitment: d.commitment, Request: c.hash,
 		NotOffered: !c.offered})
@@ -342,6 +384,19 @@ func (s *Server) commit(ctx context.Context, c *checked, d *decided) (Journaled,
 		return Journaled{}, fmt.Errorf("journaling the decision: %w", err)
 	}
 	return j, nil
+}
+
+// saltOf is the salt of the commitment to a request's permitted CIDs:
+// HMAC-SHA256, keyed with a secret derived from the node key, of the
+// request hash, cut to 16 bytes. Only this provider can make it, and it
+// can make it again for any decision it journaled (to open a commitment
+// in a dispute) without keeping it: a random salt, stored, cost a synced
+// write per decision.
+func (s *Server) saltOf(request string) []byte {
+	secret := sha256.Sum256(append([]byte("caravan/fetch-salt/v1\n"), s.cfg.Key.Seed()...))
+	mac := hmac.New(sha256.New, secret[:])
+	mac.Write([]byte(request))
+	return mac.Sum(nil)[:16]
 }
 
 func headerFrame(c *checked, d *decided, j Journaled) []byte {
@@ -354,7 +409,7 @@ func headerFrame(c *checked, d *decided, j Journaled) []byte {
 }
 
 // stream sends the frames of the chunks that hold permitted records, made
-// in buffers from frames.
+// in buffers from frames. Only the permitted records are read.
 func (s *Server) stream(c *checked, d *decided, frames framePool, send func([]byte) error) error {
 	var cur *chunk
 	// The current chunk's record bytes (the iterator reuses its own),
@@ -367,8 +422,11 @@ func (s *Server) stream(c *checked, d *decided, frames framePool, send func([]by
 		}
 		if len(cur.Records) > 0 {
 			cur.Gaps = gapsOf(cur, d.tree)
-			cur.Left = d.tree.rangeHashes(0, cur.Begin)
-			cur.Right = d.tree.rangeHashes(cur.End, d.tree.size())
+			cur.Left = rangeHashes(d.tree, 0, cur.Begin)
+			cur.Right = rangeHashes(d.tree, cur.End, d.tree.Size())
+			if t, ok := d.tree.(interface{ Err() error }); ok && t.Err() != nil {
+				return t.Err() // a proof with a node that could not be read: send nothing
+			}
 			if err := send(encodeChunk(frames.get(size+4096), cur)); err != nil {
 				return err
 			}
@@ -376,8 +434,7 @@ func (s *Server) stream(c *checked, d *decided, frames framePool, send func([]by
 		cur, arena = nil, arena[:0]
 		return nil
 	}
-	last := c.m.Records - 1
-	return s.cfg.Store.Records(c.id, func(i uint64, data []byte) error {
+	err := s.cfg.Store.RecordsAt(c.id, d.permitted.each(c.m.Records), func(i uint64, data []byte) error {
 		if cur != nil && i >= cur.End {
 			if err := emit(); err != nil {
 				return err
@@ -388,15 +445,13 @@ func (s *Server) stream(c *checked, d *decided, frames framePool, send func([]by
 			cur = &chunk{Begin: begin, End: min(begin+ChunkWidth, c.m.Records)}
 			size = 0
 		}
-		if d.permitted.has(i) {
-			if arena == nil {
-				arena = make([]byte, 0, max(maxChunkBytes, len(data)))
-			}
-			start := len(arena)
-			arena = append(arena, data...)
-			cur.Records = append(cur.Records, chunkRecord{Index: i, Data: arena[start:len(arena):len(arena)]})
-			size += len(data)
+		if arena == nil {
+			arena = make([]byte, 0, max(maxChunkBytes, len(data)))
 		}
+		start := len(arena)
+		arena = append(arena, data...)
+		cur.Records = append(cur.Records, chunkRecord{Index: i, Data: arena[start:len(arena):len(arena)]})
+		size += len(data)
 		if size >= maxChunkBytes && i+1 < cur.End {
 			// Large records: end this chunk here, the next starts at i+1.
 			next := cur.End
@@ -405,13 +460,13 @@ func (s *Server) stream(c *checked, d *decided, frames framePool, send func([]by
 				return err
 			}
 			cur, size = &chunk{Begin: i + 1, End: next}, 0
-			return nil
-		}
-		if i == last {
-			return emit()
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return emit()
 }
 
 // receipt signs the receipt and makes the last frame: the salt travels
@@ -437,3 +492,18 @@ type bitmap []uint64
 func newBitmap(n uint64) bitmap    { return make(bitmap, (n+63)/64) }
 func (b bitmap) set(i uint64)      { b[i/64] |= 1 << (i % 64) }
 func (b bitmap) has(i uint64) bool { return b[i/64]&(1<<(i%64)) != 0 }
+
+// each yields the set indices below n, ascending.
+func (b bitmap) each(n uint64) iter.Seq[uint64] {
+	return func(yield func(uint64) bool) {
+		for w, word := range b {
+			for word != 0 {
+				i := uint64(w)*64 + uint64(bits.TrailingZeros64(word))
+				if i >= n || !yield(i) {
+					return
+				}
+				word &= word - 1
+			}
+		}
+	}
+}

@@ -131,3 +131,20 @@ func requestedBy(r *Request) (requested, error) {
 }
 
 func (s requested) wants(i uint64, c cid.Cid) bool { return i >= s.from && s.Wants(i, c) }
+
+// indices returns, ascending, the indices below size that a selection of
+// indices only selects from its From on; nil for any other selection (all
+// records, or CIDs, which take a scan to find).
+func (s requested) indices(size uint64) []uint64 {
+	if s.set == nil || len(s.cids) > 0 {
+		return nil
+	}
+	out := make([]uint64, 0, len(s.set))
+	for i := range s.set {
+		if i >= s.from && i < size {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -20,8 +20,13 @@ import (
 // provider's side, verified records on the requester's (keys.go).
 
 // MarkNonce records a request nonce until expiry. It reports false if the
-// nonce was already recorded (a replay). The record is synced, so a replay
-// is refused after a restart too.
+// nonce was already recorded (a replay). The record is written to Pebble's
+// log but not synced: it survives the gateway's crash or restart, not the
+// machine's. A decision's durable record is its journal entry, which names
+// the request's hash: a request replayed by its own requester after a
+// machine crash, within its time window, would show there as a second
+// decision on the same request. Syncing the nonce cost an fsync per
+// request, refused or not.
 func (s *Store) MarkNonce(nonce string, expiry time.Time) (bool, error) {
 	k := key(prefixNonce, []byte(nonce))
 	if _, err := s.get(k); err == nil {
@@ -30,7 +35,7 @@ func (s *Store) MarkNonce(nonce string, expiry time.Time) (bool, error) {
 		return false, err
 	}
 	v := binary.BigEndian.AppendUint64(nil, uint64(expiry.Unix()))
-	return true, s.db.Set(k, v, pebble.Sync)
+	return true, s.db.Set(k, v, pebble.NoSync)
 }
 
 // PurgeNonces removes the nonces that expired before now.
@@ -57,11 +62,6 @@ func (s *Store) PurgeNonces(now time.Time) (int, error) {
 		return 0, err
 	}
 	return n, b.Commit(pebble.Sync)
-}
-
-// PutSalt keeps the salt of a decision's commitment, by request hash.
-func (s *Store) PutSalt(request string, salt []byte) error {
-	return s.db.Set(key(prefixSalt, []byte(request)), salt, pebble.Sync)
 }
 
 // fetchedPrefix is the key prefix of the records fetched for a manifest and

@@ -14,9 +14,13 @@ import "encoding/binary"
 //	a/<session>/<index BE64>   a record's CID (length-prefixed) and the canonical
 //	                           projection of its policy attributes (what a
 //	                           fetch decides on)
+//	t/<session>/<level><block BE64>
+//	                           the record tree's perfect-subtree hashes, 1,024
+//	                           of a level per value (manifest.Subtrees)
 //	p/<session>                a publish in progress (staging); gone once committed
 //	n/<nonce>                  a fetch request nonce seen, with its expiry (provider)
-//	c/<request hash>           the salt of a decision's commitment (provider)
+//	c/<request hash>           the salt of a decision's commitment (provider);
+//	                           no longer written: the salt is derived (fetch)
 //	f/<manifest cid>/<purpose>/<index BE64>
 //	                           a record received and verified for a purpose
 //	                           (requester); <purpose> is its length (uvarint)
@@ -29,9 +33,9 @@ const (
 	prefixManifest  = 'm'
 	prefixRecord    = 'r'
 	prefixAttrs     = 'a'
+	prefixTree      = 't'
 	prefixPending   = 'p'
 	prefixNonce     = 'n'
-	prefixSalt      = 'c'
 	prefixFetched   = 'f'
 	sessionLen      = 16
 )

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/ipfs/go-cid"
@@ -25,6 +26,40 @@ func (s *Store) Records(manifest cid.Cid, fn func(index uint64, canonical []byte
 	return s.indexed(lo, hi, fn)
 }
 
+// RecordsAt is Records for the records at indices (ascending) only: each
+// is sought, so a few records of a large dataset cost a few reads. A
+// missing index fails.
+func (s *Store) RecordsAt(manifest cid.Cid, indices iter.Seq[uint64], fn func(index uint64, canonical []byte) error) error {
+	id, err := s.get(key(prefixManifest, manifest.Bytes()))
+	if err != nil {
+		return err
+	}
+	lo, hi := indexedBounds(prefixRecord, id)
+	return s.indexedAt(lo, hi, key(prefixRecord, id), indices, fn)
+}
+
+// AttributesAt is Attributes for the records at indices (ascending) only.
+func (s *Store) AttributesAt(manifest cid.Cid, indices iter.Seq[uint64], fn func(index uint64, c cid.Cid, projection []byte) error) error {
+	id, err := s.get(key(prefixManifest, manifest.Bytes()))
+	if err != nil {
+		return err
+	}
+	lo, hi := indexedBounds(prefixAttrs, id)
+	return s.indexedAt(lo, hi, key(prefixAttrs, id), indices, func(i uint64, v []byte) error { return projected(i, v, fn) })
+}
+
+// projected decodes an a/ value for fn.
+func projected(i uint64, v []byte, fn func(index uint64, c cid.Cid, projection []byte) error) error {
+	if len(v) == 0 || int(v[0])+1 > len(v) {
+		return fmt.Errorf("attributes of record %d: malformed", i)
+	}
+	_, c, err := cid.CidFromBytes(v[1 : 1+int(v[0])])
+	if err != nil {
+		return fmt.Errorf("attributes of record %d: %w", i, err)
+	}
+	return fn(i, c, v[1+int(v[0]):])
+}
+
 // Attributes calls fn with each record's CID and the canonical projection of
 // its policy attributes, in order. It returns ErrNoAttributes for a dataset
 // stored before projections existed.
@@ -37,14 +72,7 @@ func (s *Store) Attributes(manifest cid.Cid, fn func(index uint64, c cid.Cid, pr
 	seen := false
 	err = s.indexed(lo, hi, func(i uint64, v []byte) error {
 		seen = true
-		if len(v) == 0 || int(v[0])+1 > len(v) {
-			return fmt.Errorf("attributes of record %d: malformed", i)
-		}
-		_, c, err := cid.CidFromBytes(v[1 : 1+int(v[0])])
-		if err != nil {
-			return fmt.Errorf("attributes of record %d: %w", i, err)
-		}
-		return fn(i, c, v[1+int(v[0]):])
+		return projected(i, v, fn)
 	})
 	if err == nil && !seen {
 		return ErrNoAttributes
@@ -63,6 +91,40 @@ func (s *Store) indexed(lo, hi []byte, fn func(index uint64, value []byte) error
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()
 		if err := fn(binary.BigEndian.Uint64(k[len(k)-8:]), it.Value()); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// indexedAt is indexed for the keys p + <index BE64> of indices only
+// (ascending): the next key is stepped to, any other sought.
+func (s *Store) indexedAt(lo, hi, p []byte, indices iter.Seq[uint64], fn func(index uint64, value []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	at, valid := uint64(0), false // the iterator's index, if valid
+	for i := range indices {
+		switch {
+		case valid && i == at:
+		case valid && i == at+1:
+			valid = it.Next()
+		default:
+			valid = it.SeekGE(indexedKey(p, i))
+		}
+		if valid {
+			k := it.Key()
+			at = binary.BigEndian.Uint64(k[len(k)-8:])
+		}
+		if !valid || at != i {
+			if err := it.Error(); err != nil {
+				return err
+			}
+			return fmt.Errorf("record %d is not in the store", i)
+		}
+		if err := fn(i, it.Value()); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -32,8 +33,10 @@ type Session struct {
 	w     *sstable.Writer // nil until the first record
 	apath string          // the staging sstable of attribute projections
 	aw    *sstable.Writer
-	rkey  []byte // r/<session>/
-	akey  []byte // a/<session>/
+	tpath string             // the staging sstable of the record tree
+	tree  *manifest.Subtrees // grown as records are put
+	rkey  []byte             // r/<session>/
+	akey  []byte             // a/<session>/
 	buf   []byte
 }
 
@@ -48,11 +51,13 @@ func (s *Store) NewSession() (*Session, error) {
 	}
 	name := hex.EncodeToString(id)
 	return &Session{s: s, id: id, path: filepath.Join(s.staging, name+".sst"), apath: filepath.Join(s.staging, name+".attrs.sst"),
+		tpath: filepath.Join(s.staging, name+".tree.sst"), tree: manifest.NewSubtrees(0),
 		rkey: key(prefixRecord, id), akey: key(prefixAttrs, id)}, nil
 }
 
 // Put stages a record: its canonical bytes, and its CID with the canonical
-// projection of its policy attributes. Indices must ascend.
+// projection of its policy attributes. Indices must be 0, 1, 2...: the
+// record tree grows with each.
 func (ss *Session) Put(index uint64, c cid.Cid, canonical, attributes []byte) error {
 	if ss.w == nil {
 		var err error
@@ -63,9 +68,13 @@ func (ss *Session) Put(index uint64, c cid.Cid, canonical, attributes []byte) er
 			return err
 		}
 	}
+	if index != ss.tree.Size() {
+		return fmt.Errorf("record %d put after %d records", index, ss.tree.Size())
+	}
 	if err := ss.w.Set(indexedKey(ss.rkey, index), canonical); err != nil {
 		return err
 	}
+	ss.tree.AddCID(c)
 	return ss.aw.Set(indexedKey(ss.akey, index), ss.projection(c, attributes))
 }
 
@@ -96,7 +105,14 @@ func (ss *Session) CommitSealed(st, sealed *manifest.Statement) error {
 			return err
 		}
 		ss.w, ss.aw = nil, nil
-		if err := ss.s.db.Ingest(context.Background(), []string{ss.apath, ss.path}); err != nil {
+		tw, err := ss.s.stagingWriter(ss.tpath)
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(writeSubtrees(tw, key(prefixTree, ss.id), ss.tree), tw.Close()); err != nil {
+			return err
+		}
+		if err := ss.s.db.Ingest(context.Background(), []string{ss.apath, ss.path, ss.tpath}); err != nil {
 			return err
 		}
 	}
@@ -120,6 +136,7 @@ func (ss *Session) Abort() error {
 	}
 	os.Remove(ss.path)
 	os.Remove(ss.apath)
+	os.Remove(ss.tpath)
 	return ss.s.dropSession(ss.id)
 }
 
@@ -129,6 +146,8 @@ func (s *Store) dropSession(id []byte) error {
 	b.DeleteRange(lo, hi, nil)
 	alo, ahi := indexedBounds(prefixAttrs, id)
 	b.DeleteRange(alo, ahi, nil)
+	tp := key(prefixTree, id)
+	b.DeleteRange(tp, append(tp[:len(tp):len(tp)], 0xff), nil)
 	b.Delete(key(prefixPending, id), nil)
 	return b.Commit(pebble.Sync)
 }
