@@ -8,8 +8,10 @@ FUZZTIME ?= 30s
 
 all: build
 
+# -buildvcs=auto stamps the commit (caravan version) wherever git is there,
+# whatever GOFLAGS says.
 build:
-	$(GO) build -o $(BIN) ./cmd/caravan
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/caravan
 
 ## test: vet, then every test with the race detector (tests skip PGO: it
 ## would rebuild every dependency once more; the binary keeps it)

@@ -25,7 +25,12 @@ before it keeps it (a record that fails is evidence: nothing of that response
 is kept), journals a receipt, and writes the records as JSONL with --out.
 
 An interrupted fetch keeps what it verified; running the same command again
-resumes where it stopped.`,
+resumes where it stopped. Ctrl-C stops the fetch on the gateway too.
+
+Exit status: 0 when records were received; 3 when the owner's policies
+permitted none of the records asked for (the reason is printed, and the
+decision is journaled by both sides all the same); 1 on any error,
+including a gateway that is not running.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Manifest = args[0]
@@ -37,7 +42,7 @@ resumes where it stopped.`,
 			sum, err := cl.Fetch(cmd.Context(), o, func(ev api.FetchEvent) { bar.Set(int64(ev.Received)) })
 			bar.Finish()
 			if err != nil {
-				return withNotRunningCode(err)
+				return err
 			}
 			w := cmd.OutOrStdout()
 			rate := float64(sum.Received) / max(sum.Took.Seconds(), 1e-9)
@@ -53,6 +58,13 @@ resumes where it stopped.`,
 			fmt.Fprintf(w, "  decision: %s entry %d (bundle %s); our receipt: entry %d\n", sum.Decision.Origin, sum.Decision.Index, sum.Bundle, sum.Receipt)
 			if sum.Out != "" {
 				fmt.Fprintf(w, "  wrote %d records to %s\n", sum.Written, sum.Out)
+			}
+			if sum.Permitted == 0 && sum.Withheld > 0 {
+				why := fmt.Sprintf("%s's policies permit none of the %d records asked for, for purpose %q", sum.Provider, sum.Withheld, sum.Purpose)
+				if sum.NotOffered {
+					why = fmt.Sprintf("the dataset does not offer purpose %q (it offers: %s)", sum.Purpose, strings.Join(sum.Offered, ", "))
+				}
+				return exitError{code: 3, msg: "nothing received: " + why}
 			}
 			return nil
 		},

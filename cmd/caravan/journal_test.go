@@ -2,18 +2,25 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/devnet"
+	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/node"
 )
 
 // testRoster writes a roster whose customs-cn and customs-kz nodes have the
@@ -90,5 +97,38 @@ func TestJournalAlertsCommand(t *testing.T) {
 	out, err = caravan(t, "journal", "alerts", "--dir", dir)
 	if exitCode(err) != 2 || !strings.Contains(out, "caravan/silk/customs-kz: two roots for size 7") {
 		t.Fatalf("exit %d %v\n%s", exitCode(err), err, out)
+	}
+}
+
+// journal proof --hash takes the 12 characters that journal log shows, or
+// any prefix of 8 or more that only one entry has.
+func TestEntryByHashPrefix(t *testing.T) {
+	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := nt.Orgs[0].Dir
+	n, err := node.Start(context.Background(), node.Options{Dir: dir, Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	poll.Until(t, func() bool { return n.Status().Journal.Size >= 2 }, "the gateway's first entries checkpointed")
+	log := mustCaravan(t, "journal", "log", "--dir", dir)
+	shown := regexp.MustCompile(`(?m)^\s*(\d+)\s.*\[([0-9a-f]{12})\]$`).FindAllStringSubmatch(log, -1)
+	if len(shown) < 2 {
+		t.Fatalf("journal log:\n%s", log)
+	}
+	for _, m := range shown {
+		idx, err := entryByHash(context.Background(), dir, m[2])
+		if err != nil || fmt.Sprint(idx) != m[1] {
+			t.Fatalf("--hash %s: entry %d, %v; journal log shows it at %s", m[2], idx, err, m[1])
+		}
+	}
+	if _, err := entryByHash(context.Background(), dir, "0000000000ff"); err == nil || !strings.Contains(err.Error(), "no entry") {
+		t.Fatalf("a prefix no entry has: %v", err)
+	}
+	if _, err := entryByHash(context.Background(), dir, "abc"); err == nil || !strings.Contains(err.Error(), "at least 8") {
+		t.Fatalf("a prefix too short: %v", err)
 	}
 }

@@ -80,6 +80,7 @@ Start with 'caravan devnet --orgs 3' for a local consortium on loopback, or
 		journalCmd(),
 		verifyCmd(),
 		fetchCmd(),
+		versionCmd(),
 	)
 	return root.ExecuteContext(ctx)
 }

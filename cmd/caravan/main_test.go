@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -108,5 +109,17 @@ func TestRunRefusesMissingRoster(t *testing.T) {
 	_, err := caravan(t, "run", "--dir", dir)
 	if err == nil || !strings.Contains(err.Error(), "consortium.yaml") {
 		t.Fatalf("run without a roster: %v", err)
+	}
+}
+
+// caravan version names the module and the Go version, in text and JSON.
+func TestVersion(t *testing.T) {
+	out := mustCaravan(t, "version")
+	if !strings.HasPrefix(out, "caravan ") || !strings.Contains(out, "go      go1.") {
+		t.Fatalf("version:\n%s", out)
+	}
+	var v versionInfo
+	if err := json.Unmarshal([]byte(mustCaravan(t, "version", "--json")), &v); err != nil || v.Module != "github.com/caravan-consortium/caravan" || v.Go == "" {
+		t.Fatalf("version --json: %v %+v", err, v)
 	}
 }
