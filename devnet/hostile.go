@@ -1,19 +1,22 @@
 package devnet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -43,6 +46,7 @@ import (
 // devnet: an outsider holding idle connections, and a member (the last
 // org, whose gateway does not run) driven from here with its node key.
 type attacker struct {
+	bin     string // the caravan executable, which runs the outsider
 	nt      *Net
 	self    *Org // the hostile member
 	victims []*Org
@@ -70,7 +74,7 @@ func (a *attacker) count(what string, n int64) {
 
 // newAttacker starts the hostile member's host, joined to the consortium's
 // topics and connected to the victims.
-func newAttacker(ctx context.Context, nt *Net, self *Org, victims []*Org) (*attacker, error) {
+func newAttacker(ctx context.Context, bin string, nt *Net, self *Org, victims []*Org) (*attacker, error) {
 	key, err := keyfile.Load(node.DataDir(self.Dir).Key())
 	if err != nil {
 		return nil, err
@@ -89,7 +93,7 @@ func newAttacker(ctx context.Context, nt *Net, self *Org, victims []*Org) (*atta
 	if err != nil {
 		return nil, err
 	}
-	a := &attacker{nt: nt, self: self, victims: victims, key: key, h: h, topics: map[string]*pubsub.Topic{}}
+	a := &attacker{bin: bin, nt: nt, self: self, victims: victims, key: key, h: h, topics: map[string]*pubsub.Topic{}}
 	name := consortiumOf(nt)
 	names := map[string]string{"catalog": catalog.Topic(name), "journal": witness.Topic(name)}
 	if a.ps, err = p2p.NewPubSub(ctx, h, p2p.PubSubOptions{Topics: []string{names["catalog"], names["journal"]}}); err != nil {
@@ -164,31 +168,27 @@ func (a *attacker) start() {
 
 // idleConnections (attack 1): an outsider, from another loopback address,
 // holds 100 TCP connections to each victim that never start a handshake,
-// opening another whenever one is closed.
+// opening another whenever one is closed. It runs as a process of its own
+// (HoldIdleConnections), and reports how many it opened when stopped.
 func (a *attacker) idleConnections(ctx context.Context) {
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: time.Second}
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	var addrs []string
 	for _, v := range a.victims {
-		addr := v.tcpAddr()
-		if addr == "" {
-			continue
+		if addr := v.tcpAddr(); addr != "" {
+			addrs = append(addrs, addr)
 		}
-		for range 100 {
-			wg.Go(func() {
-				for ctx.Err() == nil {
-					c, err := d.DialContext(ctx, "tcp", addr)
-					if err != nil {
-						time.Sleep(100 * time.Millisecond)
-						continue
-					}
-					a.count("idle connections opened", 1)
-					go func() { <-ctx.Done(); c.Close() }()
-					_, _ = c.Read(make([]byte, 1))
-					c.Close()
-				}
-			})
-		}
+	}
+	cmd := exec.Command(a.bin, append([]string{"devnet", "outsider"}, addrs...)...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		a.count("outsider failed to start", 1)
+		return
+	}
+	<-ctx.Done()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	if n, err := strconv.ParseInt(strings.TrimSpace(out.String()), 10, 64); err == nil {
+		a.count("idle connections opened", n)
 	}
 }
 

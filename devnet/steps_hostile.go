@@ -114,7 +114,7 @@ func stepHostileSetup(ctx context.Context, e *Env) (string, error) {
 	if err := waitListed(ctx, e.hostile.honest[1:], target.CID); err != nil {
 		return "", err
 	}
-	a, err := newAttacker(ctx, e.Net, e.Net.Orgs[3], e.hostile.honest)
+	a, err := newAttacker(ctx, e.Binary, e.Net, e.Net.Orgs[3], e.hostile.honest)
 	if err != nil {
 		return "", err
 	}
@@ -263,8 +263,8 @@ func stepAttack(_ context.Context, e *Env) (string, error) {
 
 func stepHostileVerdict(ctx context.Context, e *Env) (string, error) {
 	h := e.hostile
+	h.attacker.close() // the outsider reports its count as it stops
 	report := h.attacker.report()
-	h.attacker.close()
 	slices.Sort(report)
 	fmt.Fprintln(e.Out, "      what the attacks did:")
 	for _, l := range report {

@@ -57,6 +57,7 @@ summary, and exits 0 only if every step was verified. Scenarios: ` + strings.Joi
 			return err
 		},
 	}
+	c.AddCommand(outsiderCmd())
 	f := c.Flags()
 	f.IntVar(&orgs, "orgs", 3, "number of organizations")
 	f.StringVar(&scenario, "scenario", "", "run this scenario and exit ("+strings.Join(devnet.Scenarios(), ", ")+")")
@@ -121,4 +122,20 @@ func registerDemoSchemas(ctx context.Context, out io.Writer, nt *devnet.Net) err
 	fmt.Fprintf(out, "the demo's dataset schemas are registered (by %s); 'caravan schema list --dir %s' lists them\n",
 		nt.Orgs[0].Org, nt.Orgs[0].Dir)
 	return nil
+}
+
+// outsiderCmd is the hostile scenario's outsider, run by the scenario as a
+// process of its own: it holds idle connections to each ADDR until stopped
+// (SIGTERM or Ctrl-C), then prints how many it opened.
+func outsiderCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "outsider HOST:PORT...",
+		Short:  "Hold 100 idle TCP connections to each address from 127.0.0.2 until stopped (the hostile scenario's outsider)",
+		Hidden: true,
+		Args:   cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), devnet.HoldIdleConnections(cmd.Context(), args, 100))
+			return nil
+		},
+	}
 }
