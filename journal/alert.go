@@ -30,10 +30,10 @@ func SaveAlert(dir string, fe *ForkError, at time.Time) (string, error) {
 
 // Alert is one saved fork alert.
 type Alert struct {
-	File   string
-	Origin string
-	Reason string
-	At     string
+	File   string `json:"file"` // the evidence: both signed checkpoints
+	Origin string `json:"origin"`
+	Reason string `json:"reason"`
+	At     string `json:"at"`
 }
 
 // Alerts lists the fork alerts saved in dir, oldest first.

@@ -92,18 +92,18 @@ func cpText(note []byte) []byte {
 
 // Report is what a verified evidence file proves.
 type Report struct {
-	Org        string  // whose journal
-	Origin     string  // the log
-	Index      uint64  // the entry's index
-	Size       uint64  // the checkpoint's tree size
-	Root       []byte  // the checkpoint's root
-	Event      *Event  // the entry
-	EventHash  string  // hex SHA-256 of the entry
-	Cosigs     []Cosig // witnesses that cosigned the checkpoint
-	Threshold  int     // cosignatures required (Trust.Required)
-	Witnessed  bool
-	LeafHash   []byte
-	ProofDepth int
+	Org        string  `json:"org"`        // whose journal
+	Origin     string  `json:"origin"`     // the log
+	Index      uint64  `json:"index"`      // the entry's index
+	Size       uint64  `json:"size"`       // the checkpoint's tree size
+	Root       []byte  `json:"root"`       // the checkpoint's root (base64 in JSON, as in the checkpoint)
+	Event      *Event  `json:"event"`      // the entry
+	EventHash  string  `json:"event_hash"` // hex SHA-256 of the entry
+	Cosigs     []Cosig `json:"cosigs"`     // witnesses that cosigned the checkpoint
+	Threshold  int     `json:"threshold"`  // cosignatures required (Trust.Required)
+	Witnessed  bool    `json:"witnessed"`
+	LeafHash   []byte  `json:"leaf_hash"`
+	ProofDepth int     `json:"proof_depth"`
 }
 
 // VerifyProof checks an evidence file offline against the consortium's

@@ -3,6 +3,7 @@ package journal_test
 import (
 	"context"
 	"errors"
+	"regexp"
 	"testing"
 
 	"github.com/caravan-consortium/caravan/journal"
@@ -48,6 +49,9 @@ func TestForkDetected(t *testing.T) {
 	}
 	if string(fe.Held) != string(cpHonest) || string(fe.Got) != string(cpForked) {
 		t.Error("the fork error does not carry both checkpoints")
+	}
+	if !regexp.MustCompile(`two roots for size \d+: verified [0-9a-f]{64}, now signed [0-9a-f]{64}`).MatchString(fe.Reason) {
+		t.Errorf("the fork error does not show both roots in hex: %s", fe.Reason)
 	}
 
 	// A larger checkpoint of the forked history does not extend the verified one.

@@ -130,7 +130,7 @@ func (m *Mirror) Update(ctx context.Context, src Source, raw []byte) (*log.Check
 			}
 			if !bytes.Equal(root, cp.Hash) {
 				return cp, false, &ForkError{Origin: m.origin, Held: st.Checkpoint, Got: raw,
-					Reason: fmt.Sprintf("two roots for size %d", cp.Size)}
+					Reason: fmt.Sprintf("two roots for size %d: verified %x, now signed %x", cp.Size, root, cp.Hash)}
 			}
 		}
 		if len(st.Checkpoint) == 0 {
@@ -159,7 +159,7 @@ func (m *Mirror) checkOlder(ctx context.Context, cp *log.Checkpoint, raw []byte)
 		if s.Size == cp.Size {
 			if !bytes.Equal(s.Root, cp.Hash) {
 				return &ForkError{Origin: m.origin, Held: m.state.Checkpoint, Got: raw,
-					Reason: fmt.Sprintf("two roots for size %d", cp.Size)}
+					Reason: fmt.Sprintf("two roots for size %d: verified %x, now signed %x", cp.Size, s.Root, cp.Hash)}
 			}
 			return nil
 		}
@@ -230,7 +230,7 @@ func (m *Mirror) extend(ctx context.Context, src Source, cp *log.Checkpoint, raw
 	}
 	if !bytes.Equal(root, cp.Hash) {
 		return &ForkError{Origin: m.origin, Held: st.Checkpoint, Got: raw,
-			Reason: fmt.Sprintf("the entries up to size %d do not extend the verified size %d to the signed root", cp.Size, st.End)}
+			Reason: fmt.Sprintf("the entries up to size %d do not extend the verified size %d to the signed root: they give %x, the checkpoint says %x", cp.Size, st.End, root, cp.Hash)}
 	}
 	for level := uint64(0); ; level++ {
 		nodes := cp.Size >> (8 * level)

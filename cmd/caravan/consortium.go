@@ -226,7 +226,10 @@ func signCmd() *cobra.Command {
 }
 
 func verifyRosterCmd() *cobra.Command {
-	var path, trustedPath string
+	var (
+		path, trustedPath string
+		asJSON            bool
+	)
 	c := &cobra.Command{
 		Use:   "verify [--roster FILE] [--trusted OLD]",
 		Short: "Check the roster's signatures and threshold (and, with --trusted, that it may replace OLD)",
@@ -249,10 +252,15 @@ func verifyRosterCmd() *cobra.Command {
 					return fmt.Errorf("%s may not replace %s: %w", path, trustedPath, err)
 				}
 			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"file": path, "valid": true, "consortium": r.Consortium,
+					"version": r.Version, "signers": signers, "threshold": r.Admins.Threshold, "members": r.Members})
+			}
 			printRoster(cmd.OutOrStdout(), path, r, signers)
 			return nil
 		},
 	}
+	jsonFlag(c, &asJSON)
 	c.Flags().StringVar(&path, "roster", "consortium.yaml", "roster file")
 	c.Flags().StringVar(&trustedPath, "trusted", "", "a roster already trusted, to check the update rule against")
 	return c

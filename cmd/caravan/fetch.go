@@ -11,8 +11,9 @@ import (
 
 func fetchCmd() *cobra.Command {
 	var (
-		dir string
-		o   api.FetchRequest
+		dir    string
+		o      api.FetchRequest
+		asJSON bool
 	)
 	c := &cobra.Command{
 		Use:   "fetch CID --dir DIR --purpose P [--select 0,5,10-20,RECORD-CID] [--out FILE]",
@@ -45,6 +46,12 @@ including a gateway that is not running.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
+			if asJSON {
+				if err := printJSON(w, sum); err != nil {
+					return err
+				}
+				return nothingPermitted(sum)
+			}
 			rate := float64(sum.Received) / max(sum.Took.Seconds(), 1e-9)
 			fmt.Fprintf(w, "fetched %s from %s for %q\n", sum.Manifest, sum.Provider, sum.Purpose)
 			fmt.Fprintf(w, "  permitted %d, withheld %d, received and verified %d (%d bytes) in %v: %.0f records/s\n",
@@ -59,21 +66,28 @@ including a gateway that is not running.`,
 			if sum.Out != "" {
 				fmt.Fprintf(w, "  wrote %d records to %s\n", sum.Written, sum.Out)
 			}
-			if sum.Permitted == 0 && sum.Withheld > 0 {
-				why := fmt.Sprintf("%s's policies permit none of the %d records asked for, for purpose %q", sum.Provider, sum.Withheld, sum.Purpose)
-				if sum.NotOffered {
-					why = fmt.Sprintf("the dataset does not offer purpose %q (it offers: %s)", sum.Purpose, strings.Join(sum.Offered, ", "))
-				}
-				return exitError{code: 3, msg: "nothing received: " + why}
-			}
-			return nil
+			return nothingPermitted(sum)
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&o.Purpose, "purpose", "", "the purpose of the request, e.g. customs-clearance (required)")
 	f.StringVar(&o.Select, "select", "", "records by index or CID, e.g. 0,5,10-20 or bagaaiera... (see caravan cid; default: all)")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&o.Out, "out", "", "write the records held for this purpose (with --select, the selected ones) as JSONL to FILE")
 	dirFlag(c, &dir, gatewayDir)
 	_ = c.MarkFlagRequired("purpose")
 	return c
+}
+
+// nothingPermitted is exit 3, with the reason, when the owner's policies
+// permitted none of the records asked for.
+func nothingPermitted(sum *api.FetchSummary) error {
+	if sum.Permitted > 0 || sum.Withheld == 0 {
+		return nil
+	}
+	why := fmt.Sprintf("%s's policies permit none of the %d records asked for, for purpose %q", sum.Provider, sum.Withheld, sum.Purpose)
+	if sum.NotOffered {
+		why = fmt.Sprintf("the dataset does not offer purpose %q (it offers: %s)", sum.Purpose, strings.Join(sum.Offered, ", "))
+	}
+	return exitError{code: 3, msg: "nothing received: " + why}
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/testkit"
 )
 
@@ -20,5 +22,19 @@ func TestFetchExitsThreeWhenNothingIsPermitted(t *testing.T) {
 	out, err = caravan(t, "fetch", fn.CID, "--dir", dir, "--purpose", "marketing")
 	if exitCode(err) != 3 || !strings.Contains(err.Error(), `does not offer purpose "marketing"`) {
 		t.Fatalf("a purpose not offered: exit %d, %v\n%s", exitCode(err), err, out)
+	}
+	// --json prints the summary, and the exit status is the same.
+	out, err = caravan(t, "fetch", fn.CID, "--dir", dir, "--purpose", "marketing", "--json")
+	var sum api.FetchSummary
+	if exitCode(err) != 3 || json.Unmarshal([]byte(out), &sum) != nil || !sum.NotOffered || sum.Withheld != 200 {
+		t.Fatalf("fetch --json, purpose not offered: exit %d, %v\n%s", exitCode(err), err, out)
+	}
+	// And publish --json prints what it published.
+	data := filepath.Join(t.TempDir(), "d.jsonl")
+	mustCaravan(t, "gen", "--schema", "customs-declaration", "--count", "20", "--out", data)
+	var pub api.PublishSummary
+	out = mustCaravan(t, "publish", "--dir", fn.C.Dir(0), "--dataset", "json-out", "--schema", "customs-declaration", "--purpose", "customs-clearance", "--json", data)
+	if err := json.Unmarshal([]byte(out), &pub); err != nil || pub.Manifest == nil || pub.Manifest.Records != 20 {
+		t.Fatalf("publish --json: %v\n%s", err, out)
 	}
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,7 +39,10 @@ not.`,
 }
 
 func journalCheckpointCmd() *cobra.Command {
-	var dir string
+	var (
+		dir    string
+		asJSON bool
+	)
 	c := &cobra.Command{
 		Use:   "checkpoint --dir DIR",
 		Short: "Print the newest checkpoint of this org's journal (a C2SP signed note)",
@@ -46,11 +52,15 @@ func journalCheckpointCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("no checkpoint yet: %w", err)
 			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), checkpointJSON(raw))
+			}
 			_, err = cmd.OutOrStdout().Write(raw)
 			return err
 		},
 	}
 	dirFlag(c, &dir, gatewayDir)
+	jsonFlag(c, &asJSON)
 	return c
 }
 
@@ -92,9 +102,27 @@ func pickLog(dir, org string) (*node.LogView, error) {
 	return nil, fmt.Errorf("org %q is not in the roster", org)
 }
 
-func printEntries(ctx context.Context, w io.Writer, v *node.LogView, from, to uint64) error {
+// entryJSON is one entry as log and tail print it with --json (a line
+// each).
+type entryJSON struct {
+	Origin string         `json:"origin"`
+	Index  uint64         `json:"index"`
+	Hash   string         `json:"hash"` // hex SHA-256 of the entry
+	Event  *journal.Event `json:"event,omitempty"`
+	Error  string         `json:"error,omitempty"` // the entry does not decode
+}
+
+func printEntries(ctx context.Context, w io.Writer, v *node.LogView, from, to uint64, asJSON bool) error {
+	enc := json.NewEncoder(w)
 	return journal.Entries(ctx, journal.DirSource(v.Dir), from, to, v.Size, func(i uint64, e []byte) error {
 		ev, err := journal.Decode(e)
+		if asJSON {
+			line := entryJSON{Origin: v.Origin, Index: i, Hash: journal.Hash(e), Event: ev}
+			if err != nil {
+				line.Error = err.Error()
+			}
+			return enc.Encode(line)
+		}
 		if err != nil {
 			fmt.Fprintf(w, "%6d  (undecodable: %v)\n", i, err)
 			return nil
@@ -108,6 +136,7 @@ func journalLogCmd() *cobra.Command {
 	var (
 		dir, org string
 		from     uint64
+		asJSON   bool
 	)
 	c := &cobra.Command{
 		Use:   "log --dir DIR [--org ORG] [--from N]",
@@ -119,13 +148,16 @@ func journalLogCmd() *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "%s: %d entries (checkpoint on disk)\n", v.Origin, v.Size)
-			return printEntries(cmd.Context(), w, v, min(from, v.Size), v.Size)
+			if !asJSON {
+				fmt.Fprintf(w, "%s: %d entries (checkpoint on disk)\n", v.Origin, v.Size)
+			}
+			return printEntries(cmd.Context(), w, v, min(from, v.Size), v.Size, asJSON)
 		},
 	}
 	dirFlag(c, &dir, gatewayDir)
 	c.Flags().StringVar(&org, "org", "", "a member whose mirrored journal to list (default: this org's)")
 	c.Flags().Uint64Var(&from, "from", 0, "first entry")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON, an entry a line")
 	return c
 }
 
@@ -133,6 +165,7 @@ func journalTailCmd() *cobra.Command {
 	var (
 		dir, org string
 		n        uint64
+		asJSON   bool
 	)
 	c := &cobra.Command{
 		Use:   "tail --dir DIR [--org ORG] [-n N]",
@@ -148,7 +181,7 @@ func journalTailCmd() *cobra.Command {
 			next := v.Size - min(n, v.Size)
 			for {
 				if v.Size > next {
-					if err := printEntries(ctx, w, v, next, v.Size); err != nil {
+					if err := printEntries(ctx, w, v, next, v.Size, asJSON); err != nil {
 						return err
 					}
 					next = v.Size
@@ -167,11 +200,15 @@ func journalTailCmd() *cobra.Command {
 	dirFlag(c, &dir, gatewayDir)
 	c.Flags().StringVar(&org, "org", "", "a member whose mirrored journal to follow")
 	c.Flags().Uint64VarP(&n, "lines", "n", 10, "how many of the newest entries to print first")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON, an entry a line")
 	return c
 }
 
 func journalVerifyCmd() *cobra.Command {
-	var dir string
+	var (
+		dir    string
+		asJSON bool
+	)
 	c := &cobra.Command{
 		Use:   "verify --dir DIR",
 		Short: "Check every journal this gateway holds, entry by entry",
@@ -186,7 +223,15 @@ decode every entry. Exit 1 on any failure.`,
 			}
 			w := cmd.OutOrStdout()
 			failed := 0
+			var out []logCheckJSON
 			for _, c := range checks {
+				out = append(out, logCheckJSONOf(c))
+				if c.Checkpoint != nil && (c.Err != nil || len(c.BadEvents) > 0) {
+					failed++
+				}
+				if asJSON {
+					continue
+				}
 				kind := "mirror"
 				if c.Own {
 					kind = "own"
@@ -195,10 +240,14 @@ decode every entry. Exit 1 on any failure.`,
 				case c.Checkpoint == nil:
 					fmt.Fprintf(w, "%-6s %-40s no checkpoint yet\n", kind, c.Origin)
 				case c.Err != nil || len(c.BadEvents) > 0:
-					failed++
 					fmt.Fprintf(w, "%-6s %-40s FAILED: %v %s\n", kind, c.Origin, c.Err, strings.Join(c.BadEvents, "; "))
 				default:
 					fmt.Fprintf(w, "%-6s %-40s ok: %d entries hash to the signed root; all decode\n", kind, c.Origin, c.Entries)
+				}
+			}
+			if asJSON {
+				if err := printJSON(w, out); err != nil {
+					return err
 				}
 			}
 			if failed > 0 {
@@ -208,6 +257,7 @@ decode every entry. Exit 1 on any failure.`,
 		},
 	}
 	dirFlag(c, &dir, gatewayDir)
+	jsonFlag(c, &asJSON)
 	return c
 }
 
@@ -215,6 +265,7 @@ func journalProofCmd() *cobra.Command {
 	var (
 		dir, hash, out string
 		entry          int64
+		asJSON         bool
 	)
 	c := &cobra.Command{
 		Use:   "proof --dir DIR (--entry N | --hash H) --out FILE",
@@ -243,6 +294,9 @@ with 'caravan verify FILE --roster consortium.yaml'.`,
 			if err := os.WriteFile(out, p, 0o644); err != nil {
 				return err
 			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"out": out, "entry": idx})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: entry %d\n", out, idx)
 			return nil
 		},
@@ -252,11 +306,15 @@ with 'caravan verify FILE --roster consortium.yaml'.`,
 	c.Flags().StringVar(&hash, "hash", "", "event hash (hex SHA-256 of the entry), or a prefix of it that only one entry has, such as the 12 characters 'journal log' shows")
 	c.Flags().StringVar(&out, "out", "", "evidence file to write, e.g. entry.tlog-proof (required)")
 	_ = c.MarkFlagRequired("out")
+	jsonFlag(c, &asJSON)
 	return c
 }
 
 func journalAlertsCmd() *cobra.Command {
-	var dir string
+	var (
+		dir    string
+		asJSON bool
+	)
 	c := &cobra.Command{
 		Use:   "alerts --dir DIR",
 		Short: "List fork alerts: members' checkpoints that contradicted verified ones",
@@ -271,22 +329,35 @@ both signed checkpoints in DIR/journal/alerts: evidence for a third party.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			if len(alerts) == 0 {
+			switch {
+			case asJSON:
+				if err := printJSON(w, append([]journal.Alert{}, alerts...)); err != nil {
+					return err
+				}
+			case len(alerts) == 0:
 				fmt.Fprintln(w, "no fork alerts")
+			}
+			if len(alerts) == 0 {
 				return nil
 			}
 			for _, a := range alerts {
-				fmt.Fprintf(w, "%s  %s: %s\n  evidence: %s\n", a.At, a.Origin, a.Reason, a.File)
+				if !asJSON {
+					fmt.Fprintf(w, "%s  %s: %s\n  evidence: %s\n", a.At, a.Origin, a.Reason, a.File)
+				}
 			}
 			return exitError{code: 2, msg: fmt.Sprintf("%d fork alert(s)", len(alerts))}
 		},
 	}
 	dirFlag(c, &dir, gatewayDir)
+	jsonFlag(c, &asJSON)
 	return c
 }
 
 func verifyCmd() *cobra.Command {
-	var roster string
+	var (
+		roster string
+		asJSON bool
+	)
 	c := &cobra.Command{
 		Use:   "verify FILE --roster consortium.yaml",
 		Short: "Check an evidence file offline, with nothing but the roster",
@@ -311,15 +382,29 @@ not verify.`,
 				return err
 			}
 			rep, err := journal.VerifyProof(data, t)
+			if asJSON {
+				out := map[string]any{"file": args[0], "verified": err == nil, "consortium": r.Consortium, "roster_version": r.Version}
+				if err != nil {
+					out["error"] = err.Error()
+				} else {
+					out["report"] = rep
+				}
+				if perr := printJSON(cmd.OutOrStdout(), out); perr != nil {
+					return perr
+				}
+			}
 			if err != nil {
 				return exitError{code: 1, msg: fmt.Sprintf("%s: %v", args[0], err)}
 			}
-			printReport(cmd.OutOrStdout(), args[0], r, rep)
+			if !asJSON {
+				printReport(cmd.OutOrStdout(), args[0], r, rep)
+			}
 			return nil
 		},
 	}
 	c.Flags().StringVar(&roster, "roster", "", "the consortium roster (required)")
 	_ = c.MarkFlagRequired("roster")
+	jsonFlag(c, &asJSON)
 	return c
 }
 
@@ -367,4 +452,48 @@ func entryByHash(ctx context.Context, dir, hash string) (uint64, error) {
 		return 0, err
 	}
 	return 0, fmt.Errorf("--hash %s: no entry of this org's journal has an event hash that starts with it", hash)
+}
+
+// jsonFlag adds --json to c.
+func jsonFlag(c *cobra.Command, p *bool) {
+	c.Flags().BoolVar(p, "json", false, "print JSON")
+}
+
+// checkpointJSON is a checkpoint note as journal checkpoint --json prints
+// it: its body's lines (C2SP tlog-checkpoint) and the whole note.
+func checkpointJSON(note []byte) map[string]any {
+	out := map[string]any{"note": string(note)}
+	lines := strings.SplitN(string(note), "\n", 4)
+	if len(lines) >= 3 {
+		out["origin"] = lines[0]
+		if n, err := strconv.ParseUint(lines[1], 10, 64); err == nil {
+			out["size"] = n
+		}
+		if root, err := base64.StdEncoding.DecodeString(lines[2]); err == nil {
+			out["root"] = hex.EncodeToString(root)
+		}
+	}
+	return out
+}
+
+// logCheckJSON is one log's check as journal verify --json prints it.
+type logCheckJSON struct {
+	Origin     string   `json:"origin"`
+	Org        string   `json:"org"`
+	Own        bool     `json:"own"`
+	Checkpoint bool     `json:"checkpoint"` // there is one to check
+	Size       uint64   `json:"size"`
+	Entries    uint64   `json:"entries"` // hashed and decoded
+	OK         bool     `json:"ok"`
+	Error      string   `json:"error,omitempty"`
+	BadEvents  []string `json:"bad_events,omitempty"`
+}
+
+func logCheckJSONOf(c node.LogCheck) logCheckJSON {
+	j := logCheckJSON{Origin: c.Origin, Org: c.Org, Own: c.Own, Checkpoint: c.Checkpoint != nil, Size: c.Size,
+		Entries: c.Entries, OK: c.Checkpoint != nil && c.Err == nil && len(c.BadEvents) == 0, BadEvents: c.BadEvents}
+	if c.Err != nil {
+		j.Error = c.Err.Error()
+	}
+	return j
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -130,5 +131,63 @@ func TestEntryByHashPrefix(t *testing.T) {
 	}
 	if _, err := entryByHash(context.Background(), dir, "abc"); err == nil || !strings.Contains(err.Error(), "at least 8") {
 		t.Fatalf("a prefix too short: %v", err)
+	}
+}
+
+// --json: each command that prints results prints JSON that decodes, with
+// the same facts.
+func TestJSONOutputs(t *testing.T) {
+	roster := testRoster(t)
+	var v struct {
+		Verified bool `json:"verified"`
+		Report   struct {
+			Org       string `json:"org"`
+			Index     uint64 `json:"index"`
+			Threshold int    `json:"threshold"`
+		} `json:"report"`
+	}
+	out := mustCaravan(t, "verify", "../../journal/testdata/evidence.tlog-proof", "--roster", roster, "--json")
+	if err := json.Unmarshal([]byte(out), &v); err != nil || !v.Verified || v.Report.Org != "customs-cn" || v.Report.Index != 1 {
+		t.Fatalf("verify --json: %v %+v\n%s", err, v, out)
+	}
+	var r struct {
+		Valid   bool     `json:"valid"`
+		Signers []string `json:"signers"`
+	}
+	out = mustCaravan(t, "consortium", "verify", "--roster", roster, "--json")
+	if err := json.Unmarshal([]byte(out), &r); err != nil || !r.Valid || len(r.Signers) == 0 {
+		t.Fatalf("consortium verify --json: %v %+v\n%s", err, r, out)
+	}
+
+	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := nt.Orgs[0].Dir
+	n, err := node.Start(context.Background(), node.Options{Dir: dir, Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, func() bool { return n.Status().Journal.Size >= 2 }, "the gateway's first entries checkpointed")
+	n.Close()
+	lines := strings.Split(strings.TrimSpace(mustCaravan(t, "journal", "log", "--dir", dir, "--json")), "\n")
+	for i, l := range lines {
+		var e entryJSON
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Index != uint64(i) || len(e.Hash) != 64 || e.Event == nil {
+			t.Fatalf("journal log --json line %d: %v %+v", i, err, e)
+		}
+	}
+	var cp map[string]any
+	if err := json.Unmarshal([]byte(mustCaravan(t, "journal", "checkpoint", "--dir", dir, "--json")), &cp); err != nil ||
+		cp["size"].(float64) != float64(len(lines)) || len(cp["root"].(string)) != 64 {
+		t.Fatalf("journal checkpoint --json: %v %v", err, cp)
+	}
+	var checks []logCheckJSON
+	if err := json.Unmarshal([]byte(mustCaravan(t, "journal", "verify", "--dir", dir, "--json")), &checks); err != nil || len(checks) != 1 || !checks[0].OK {
+		t.Fatalf("journal verify --json: %v %+v", err, checks)
+	}
+	var alerts []journal.Alert
+	if err := json.Unmarshal([]byte(mustCaravan(t, "journal", "alerts", "--dir", dir, "--json")), &alerts); err != nil || len(alerts) != 0 {
+		t.Fatalf("journal alerts --json: %v %+v", err, alerts)
 	}
 }

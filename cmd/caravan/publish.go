@@ -17,6 +17,7 @@ import (
 
 func publishCmd() *cobra.Command {
 	var (
+		asJSON          bool
 		dir, rejectFile string
 		o               api.PublishRequest
 	)
@@ -41,7 +42,7 @@ same user, on the same file system), which spares copying every byte
 through the control socket; otherwise, and for '-', the file is streamed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return publishFile(cmd, dir, rejectFile, o, args[0])
+			return publishFile(cmd, dir, rejectFile, o, args[0], asJSON)
 		},
 	}
 	f := c.Flags()
@@ -53,6 +54,7 @@ through the control socket; otherwise, and for '-', the file is streamed.`,
 	f.StringVar(&o.Description, "description", "", "a description")
 	f.StringVar(&rejectFile, "reject-file", "", "publish the valid records; write the invalid ones, with their errors, to this file")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the manifest; store and announce nothing")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	dirFlag(c, &dir, gatewayDir)
 	for _, r := range []string{"dataset", "schema"} {
 		_ = c.MarkFlagRequired(r)
@@ -62,7 +64,7 @@ through the control socket; otherwise, and for '-', the file is streamed.`,
 
 // publishFile hands file to the gateway on dir and prints what it
 // published.
-func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishRequest, file string) error {
+func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishRequest, file string, asJSON bool) error {
 	cl, err := api.NewClient(dir)
 	if err != nil {
 		return err
@@ -125,6 +127,9 @@ func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishReques
 	bar.Finish()
 	if err != nil {
 		return withNotRunningCode(err)
+	}
+	if asJSON {
+		return printJSON(cmd.OutOrStdout(), res)
 	}
 	return printPublished(cmd.OutOrStdout(), res, time.Since(start), rejectFile)
 }

@@ -195,7 +195,8 @@ OWNER/NAME when two orgs registered the same name.`,
 }
 
 func schemaLintCmd() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	c := &cobra.Command{
 		Use:   "lint FILE...",
 		Short: "Check schema documents against the registry's rules, offline",
 		Long: `Check each FILE as 'caravan schema add' would, without a gateway: valid JSON
@@ -206,15 +207,33 @@ A good file prints its name, version, CID and attributes.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failed := 0
+			type result struct {
+				File   string          `json:"file"`
+				OK     bool            `json:"ok"`
+				Error  string          `json:"error,omitempty"`
+				Schema *api.SchemaInfo `json:"schema,omitempty"`
+			}
+			var results []result
 			for _, f := range args {
 				s, err := compileFile(f)
 				if err != nil {
 					failed++
-					fmt.Fprintln(cmd.ErrOrStderr(), err)
+					results = append(results, result{File: f, Error: err.Error()})
+					if !asJSON {
+						fmt.Fprintln(cmd.ErrOrStderr(), err)
+					}
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", f)
-				printSchema(cmd.OutOrStdout(), infoOf(s))
+				results = append(results, result{File: f, OK: true, Schema: infoOf(s)})
+				if !asJSON {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", f)
+					printSchema(cmd.OutOrStdout(), infoOf(s))
+				}
+			}
+			if asJSON {
+				if err := printJSON(cmd.OutOrStdout(), results); err != nil {
+					return err
+				}
 			}
 			if failed > 0 {
 				return exitError{code: 1, msg: fmt.Sprintf("%d of %d file(s) failed", failed, len(args))}
@@ -222,10 +241,15 @@ A good file prints its name, version, CID and attributes.`,
 			return nil
 		},
 	}
+	jsonFlag(c, &asJSON)
+	return c
 }
 
 func schemaDiffCmd() *cobra.Command {
-	var dir string
+	var (
+		dir    string
+		asJSON bool
+	)
 	c := &cobra.Command{
 		Use:   "diff A B [--dir DIR]",
 		Short: "Compare two schema versions: what changed, and may B follow A as a minor version",
@@ -246,6 +270,24 @@ JSON pointer in B, and the exit status is 1 (B takes a new major version).`,
 				return err
 			}
 			w := cmd.OutOrStdout()
+			if asJSON {
+				d := diffOf(a, b)
+				if err := schemas.Compatible(a, b); err != nil {
+					d.Problems = []string{}
+					for _, p := range err.(*schemas.LintError).Problems {
+						d.Problems = append(d.Problems, p.String())
+					}
+				} else {
+					d.Compatible = true
+				}
+				if err := printJSON(w, d); err != nil {
+					return err
+				}
+				if !d.Compatible {
+					return exitError{code: 1}
+				}
+				return nil
+			}
 			printChanges(w, a, b)
 			if err := schemas.Compatible(a, b); err != nil {
 				fmt.Fprintf(w, "not compatible: %s cannot follow %s as a minor version:\n", args[1], args[0])
@@ -259,6 +301,7 @@ JSON pointer in B, and the exit status is 1 (B takes a new major version).`,
 		},
 	}
 	c.Flags().StringVar(&dir, "dir", "", "read NAME@VERSION arguments from the registry of the gateway on this data directory")
+	jsonFlag(c, &asJSON)
 	return c
 }
 
@@ -278,29 +321,59 @@ func schemaArg(cmd *cobra.Command, dir, arg string) (*schemas.Schema, error) {
 	return schemas.Compile(info.Document)
 }
 
-// printChanges lists the top-level properties and the policy attributes
-// that b adds to and drops from a.
-func printChanges(w io.Writer, a, b *schemas.Schema) {
+// schemaDiff is what b changes from a, as schema diff --json prints it.
+type schemaDiff struct {
+	AddedProperties   []string              `json:"added_properties"`
+	RemovedProperties []string              `json:"removed_properties"`
+	AddedAttributes   []api.SchemaAttribute `json:"added_attributes"`
+	RemovedAttributes []api.SchemaAttribute `json:"removed_attributes"`
+	Compatible        bool                  `json:"compatible"` // b may follow a as a minor version
+	Problems          []string              `json:"problems,omitempty"`
+}
+
+// diffOf lists the top-level properties and the policy attributes that b
+// adds to and drops from a.
+func diffOf(a, b *schemas.Schema) *schemaDiff {
+	d := &schemaDiff{AddedProperties: []string{}, RemovedProperties: []string{},
+		AddedAttributes: []api.SchemaAttribute{}, RemovedAttributes: []api.SchemaAttribute{}}
 	pa, pb := topProperties(a), topProperties(b)
 	for _, p := range pb {
 		if !slices.Contains(pa, p) {
-			fmt.Fprintf(w, "+ property %s\n", p)
+			d.AddedProperties = append(d.AddedProperties, p)
 		}
 	}
 	for _, p := range pa {
 		if !slices.Contains(pb, p) {
-			fmt.Fprintf(w, "- property %s\n", p)
+			d.RemovedProperties = append(d.RemovedProperties, p)
 		}
 	}
 	for _, x := range b.Attributes {
 		if !slices.Contains(a.Attributes, x) {
-			fmt.Fprintf(w, "+ policy attribute %s (%s)\n", x.Name, x.Type)
+			d.AddedAttributes = append(d.AddedAttributes, api.SchemaAttribute{Name: x.Name, Type: string(x.Type)})
 		}
 	}
 	for _, x := range a.Attributes {
 		if !slices.Contains(b.Attributes, x) {
-			fmt.Fprintf(w, "- policy attribute %s (%s)\n", x.Name, x.Type)
+			d.RemovedAttributes = append(d.RemovedAttributes, api.SchemaAttribute{Name: x.Name, Type: string(x.Type)})
 		}
+	}
+	return d
+}
+
+// printChanges prints diffOf(a, b) as + and - lines.
+func printChanges(w io.Writer, a, b *schemas.Schema) {
+	d := diffOf(a, b)
+	for _, p := range d.AddedProperties {
+		fmt.Fprintf(w, "+ property %s\n", p)
+	}
+	for _, p := range d.RemovedProperties {
+		fmt.Fprintf(w, "- property %s\n", p)
+	}
+	for _, x := range d.AddedAttributes {
+		fmt.Fprintf(w, "+ policy attribute %s (%s)\n", x.Name, x.Type)
+	}
+	for _, x := range d.RemovedAttributes {
+		fmt.Fprintf(w, "- policy attribute %s (%s)\n", x.Name, x.Type)
 	}
 }
 

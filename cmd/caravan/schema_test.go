@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,6 +59,26 @@ func TestSchemaCommands(t *testing.T) {
 	out, err = caravan(t, "schema", "diff", doc, narrowed)
 	if exitCode(err) != 1 || !strings.Contains(out, "not compatible") || !strings.Contains(out, "/properties/items/maxItems") {
 		t.Fatalf("diff with a narrowed bound: exit %d\n%s", exitCode(err), out)
+	}
+	// The same with --json.
+	var d schemaDiff
+	if err := json.Unmarshal([]byte(mustCaravan(t, "schema", "diff", doc, added, "--json")), &d); err != nil ||
+		!d.Compatible || !slices.Contains(d.AddedProperties, "lot") {
+		t.Fatalf("diff --json, a property added: %v %+v", err, d)
+	}
+	out, err = caravan(t, "schema", "diff", doc, narrowed, "--json")
+	if json.Unmarshal([]byte(out), &d) != nil || exitCode(err) != 1 || d.Compatible || len(d.Problems) == 0 {
+		t.Fatalf("diff --json, a narrowed bound: exit %d\n%s", exitCode(err), out)
+	}
+	var lint []struct {
+		File  string `json:"file"`
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	out, err = caravan(t, "schema", "lint", doc, bad, "--json")
+	if json.Unmarshal([]byte(out), &lint) != nil || exitCode(err) != 1 || len(lint) != 2 || !lint[0].OK || lint[1].OK ||
+		!strings.Contains(lint[1].Error, "/properties/inspector") {
+		t.Fatalf("lint --json: exit %d\n%s", exitCode(err), out)
 	}
 
 	// add, list, show against a gateway; a narrowing minor version is refused.

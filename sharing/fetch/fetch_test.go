@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +102,10 @@ func TestFetchTamperedRecordCaughtAndNothingKept(t *testing.T) {
 	var te *fetch.TamperError
 	if !errors.As(err, &te) || !errors.Is(err, fetch.ErrTampered) {
 		t.Fatalf("tampered stream: %v", err)
+	}
+	// The error shows both roots in hex, to compare with the manifest's.
+	if !regexp.MustCompile(`give root [0-9a-f]{64}, the manifest's is ` + hex.EncodeToString(fn.M.Tree.Root)).MatchString(err.Error()) {
+		t.Fatalf("the tamper error does not show the roots: %v", err)
 	}
 	kept := 0
 	_ = st.Fetched(id, "customs-clearance", func(uint64, []byte) error { kept++; return nil })

@@ -94,7 +94,7 @@ func (c *chunk) verify(head manifest.TreeHead, h *manifest.TreeHasher, cids *[]b
 		return fmt.Errorf("%w: %v", ErrProof, err)
 	}
 	if !bytes.Equal(root, head.Root) {
-		return fmt.Errorf("%w: records [%d, %d) give another root", ErrProof, c.Begin, c.End)
+		return fmt.Errorf("%w: records [%d, %d) give root %x, the manifest's is %x", ErrProof, c.Begin, c.End, root, head.Root)
 	}
 	return nil
 }
