@@ -113,6 +113,7 @@ func (d *decider) Commit(ctx context.Context, dec fetch.Decision) (fetch.Journal
 	if err != nil {
 		return fetch.Journaled{}, err
 	}
+	d.n.metrics.decision(dec.Requester, dec.Purpose, dec.Permitted, dec.Denied)
 	return fetch.Journaled{Origin: d.n.journal.Origin(), Index: idx, Bundle: d.bundle}, nil
 }
 

@@ -33,7 +33,24 @@ type resumeState struct {
 // journals a receipt. An interrupted fetch resumes where it stopped when
 // called again with the same manifest and purpose. progress, if set, gets
 // the records received and permitted so far.
-func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(received, permitted uint64)) (*api.FetchSummary, error) {
+func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(received, permitted uint64)) (sum *api.FetchSummary, err error) {
+	began, provider := time.Now(), "" // the provider once a partner is asked
+	defer func() {
+		if provider == "" {
+			return
+		}
+		result, received, bytes := "ok", uint64(0), uint64(0)
+		switch {
+		case err != nil:
+			result = "failed"
+		case sum.Permitted == 0 && sum.Withheld > 0:
+			result = "denied"
+		}
+		if sum != nil {
+			received, bytes = sum.Received, sum.Bytes
+		}
+		n.metrics.fetched(provider, result, received, bytes, time.Since(began))
+	}()
 	id, err := cid.Decode(req.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %q is not a CID (see 'caravan catalog'): %w", req.Manifest, err)
@@ -72,6 +89,7 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 			from = rs.Next
 		}
 	}
+	provider = m.Publisher
 	c := &fetch.Client{Host: n.host, Key: n.signer, Org: n.cfg.Org, Store: n.store, VerifyCheckpoint: n.verifyReceiptCheckpoint}
 	start := time.Now()
 	res, err := c.Fetch(ctx, p, m, fetch.Options{Manifest: id, Purpose: req.Purpose, Select: byIndex, SelectCIDs: byCID, From: from, Progress: progress, Schema: schema})
@@ -102,7 +120,7 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 	if err != nil {
 		return nil, fmt.Errorf("journaling the receipt: %w", err)
 	}
-	sum := &api.FetchSummary{Manifest: id.String(), Provider: m.Publisher, Purpose: req.Purpose, Permitted: res.Permitted,
+	sum = &api.FetchSummary{Manifest: id.String(), Provider: m.Publisher, Purpose: req.Purpose, Permitted: res.Permitted,
 		Withheld: res.Denied, Received: res.Received, Bytes: res.Bytes, Took: time.Since(start), Resumed: from,
 		Decision: decision, Receipt: idx, Bundle: res.Bundle, NotOffered: res.NotOffered, Offered: res.Offered}
 	if req.Out != "" {

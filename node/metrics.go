@@ -2,7 +2,9 @@ package node
 
 import (
 	"net/http"
+	"time"
 
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,6 +17,13 @@ type metrics struct {
 	policyReloads *prometheus.CounterVec
 	policyInfo    *prometheus.GaugeVec
 	journalForks  prometheus.Counter
+
+	publishes, recordsPublished    prometheus.Counter
+	served                         *prometheus.CounterVec // decisions made for partners, by requester
+	decided                        *prometheus.CounterVec // records decided for partners, by requester, purpose, verdict
+	fetches                        *prometheus.CounterVec // fetches made, by provider and result
+	receivedRecords, receivedBytes prometheus.Counter
+	fetchDuration                  prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -34,6 +43,28 @@ func newMetrics() *metrics {
 		Help: "Checkpoints of a member's journal that contradicted one already verified (evidence in DIR/journal/alerts).",
 	})
 	m.reg.MustRegister(m.journalForks)
+	m.publishes = prometheus.NewCounter(prometheus.CounterOpts{Name: "caravan_publishes_total",
+		Help: "Dataset versions this org published."})
+	m.recordsPublished = prometheus.NewCounter(prometheus.CounterOpts{Name: "caravan_records_published_total",
+		Help: "Records in the dataset versions this org published."})
+	m.served = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "caravan_fetch_requests_served_total",
+		Help: "Partners' fetch requests this gateway decided and journaled, by requesting org."}, []string{"requester"})
+	m.decided = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "caravan_fetch_records_decided_total",
+		Help: "Records decided for partners' fetches, by requesting org, purpose and verdict (permitted, withheld)."},
+		[]string{"requester", "purpose", "verdict"})
+	m.fetches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "caravan_fetches_total",
+		Help: "Fetches this gateway made, by provider org and result (ok: records received; denied: none permitted; failed)."},
+		[]string{"provider", "result"})
+	m.receivedRecords = prometheus.NewCounter(prometheus.CounterOpts{Name: "caravan_fetch_received_records_total",
+		Help: "Records received and verified by this gateway's fetches."})
+	m.receivedBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "caravan_fetch_received_bytes_total",
+		Help: "Bytes of the records received and verified by this gateway's fetches."})
+	m.fetchDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "caravan_fetch_duration_seconds",
+		Help: "How long this gateway's fetches took, request to receipt, failed ones included.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)})
+	// The resource manager's own series (libp2p_rcmgr_*), refusals among
+	// them (libp2p_rcmgr_blocked_resources).
+	rcmgr.MustRegisterWith(m.reg)
+	m.reg.MustRegister(m.publishes, m.recordsPublished, m.served, m.decided, m.fetches, m.receivedRecords, m.receivedBytes, m.fetchDuration)
 	m.policyReloads.WithLabelValues("accepted")
 	m.policyReloads.WithLabelValues("refused")
 	m.reg.MustRegister(m.policyReloads, m.policyInfo,
@@ -59,3 +90,21 @@ func (m *metrics) handler() http.Handler {
 }
 
 func (m *metrics) journalFork() { m.journalForks.Inc() }
+
+func (m *metrics) published(records uint64) {
+	m.publishes.Inc()
+	m.recordsPublished.Add(float64(records))
+}
+
+func (m *metrics) decision(requester, purpose string, permitted, withheld uint64) {
+	m.served.WithLabelValues(requester).Inc()
+	m.decided.WithLabelValues(requester, purpose, "permitted").Add(float64(permitted))
+	m.decided.WithLabelValues(requester, purpose, "withheld").Add(float64(withheld))
+}
+
+func (m *metrics) fetched(provider, result string, records, bytes uint64, took time.Duration) {
+	m.fetches.WithLabelValues(provider, result).Inc()
+	m.receivedRecords.Add(float64(records))
+	m.receivedBytes.Add(float64(bytes))
+	m.fetchDuration.Observe(took.Seconds())
+}

@@ -103,6 +103,7 @@ var _ api.Gateway = (*Node)(nil)
 // it.
 func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	n := &Node{dir: DataDir(opts.Dir), started: time.Now(), metrics: newMetrics()}
+	n.metrics.reg.MustRegister(newStateCollector(n))
 	defer func() {
 		if err != nil {
 			n.Close()

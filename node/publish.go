@@ -54,6 +54,9 @@ func (n *Node) Publish(ctx context.Context, req api.PublishRequest, body io.Read
 		}
 		return nil, err
 	}
+	if !req.DryRun {
+		n.metrics.published(res.Manifest.Records)
+	}
 	return &api.PublishSummary{CID: res.Statement.CID().String(), Manifest: res.Manifest,
 		Statement: res.Statement.Marshal(), Rejected: res.Rejected, DryRun: req.DryRun}, nil
 }

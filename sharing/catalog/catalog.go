@@ -435,6 +435,17 @@ func (c *Catalog) Digest() string {
 
 // Len returns how many shared statements the catalog holds (not the
 // hidden ones, which only some catalogs hold).
+// Usages is what the catalog holds of each org (shared statements).
+func (c *Catalog) Usages() map[string]Usage {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make(map[string]Usage, len(c.usage))
+	for org, u := range c.usage {
+		out[org] = u
+	}
+	return out
+}
+
 func (c *Catalog) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -83,10 +84,12 @@ type Service struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	mu       sync.Mutex
-	catching map[peer.ID]bool // catch-ups in progress, one per peer
-	serving  map[peer.ID]bool // catch-ups answered, one per peer
-	rates    *p2p.PeerRates   // gossiped statements, per forwarding peer
+	mu        sync.Mutex
+	catching  map[peer.ID]bool // catch-ups in progress, one per peer
+	serving   map[peer.ID]bool // catch-ups answered, one per peer
+	rates     *p2p.PeerRates   // gossiped statements, per forwarding peer
+	counts    gossipCounts     // the validator's verdicts on others' messages
+	announced atomic.Uint64    // this org's statements gossiped
 	// signerRates are gossiped statements and their bytes, per signing
 	// node: a budget spent only by statements whose signature verifies.
 	signerRates *p2p.PeerRates
@@ -236,41 +239,50 @@ func (s *Service) Verify(st *manifest.Statement) error {
 // validate is the gossip validator. It rejects (and so penalizes the
 // sender) what is malformed, unsigned, mis-signed or signed by a node not
 // listed for the claimed org; it ignores what is already known or stale.
-func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+func (s *Service) validate(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	res, why := s.judge(ctx, from, m)
+	if from != s.cfg.Host.ID() {
+		s.counts.add(res, why)
+	}
+	return res
+}
+
+// judge is the validator's verdict on a message, and why.
+func (s *Service) judge(_ context.Context, from peer.ID, m *pubsub.Message) (pubsub.ValidationResult, string) {
 	// A peer beyond its rate is dropped before its message is even
 	// decoded.
 	if from != s.cfg.Host.ID() && !s.rates.Allow(from) {
-		return pubsub.ValidationIgnore
+		return pubsub.ValidationIgnore, "peer-rate"
 	}
 	st, err := manifest.DecodeStatement(m.Data)
 	if err != nil {
 		s.log.Warn("rejected a malformed catalog message", zap.Stringer("from", from), zap.Error(err))
-		return pubsub.ValidationReject
+		return pubsub.ValidationReject, "malformed"
 	}
 	if from == s.cfg.Host.ID() {
-		return pubsub.ValidationAccept // our own statement, already in the catalog
+		return pubsub.ValidationAccept, "own" // our own statement, already in the catalog
 	}
 	if s.cat.Has(st.CID()) {
-		return pubsub.ValidationIgnore
+		return pubsub.ValidationIgnore, "known"
 	}
 	if err := s.Verify(st); err != nil {
 		s.log.Warn("rejected a catalog statement", zap.Stringer("from", from), zap.Stringer("cid", st.CID()), zap.Error(err))
-		return pubsub.ValidationReject
+		return pubsub.ValidationReject, "invalid"
 	}
 	if signer, _ := peer.Decode(st.Signer); !s.signerRates.AllowBytes(signer, len(m.Data)) {
-		return pubsub.ValidationIgnore // beyond its signer's budget: not kept, not passed on
+		return pubsub.ValidationIgnore, "signer-budget" // not kept, not passed on
 	}
 	if org, _ := st.Org(); s.cat.Room(org, len(m.Data)) != nil {
-		return pubsub.ValidationIgnore // over its org's quota: not kept, not passed on
+		return pubsub.ValidationIgnore, "quota" // not kept, not passed on
 	}
 	if st.BodyType() == manifest.TypeManifest {
 		m, _ := st.Manifest()
 		if _, head, ok := s.cat.Head(m.Publisher, m.Dataset); ok && head.Version >= m.Version {
-			return pubsub.ValidationIgnore // stale: catch-up still fetches it
+			return pubsub.ValidationIgnore, "stale" // catch-up still fetches it
 		}
 	}
 	m.ValidatorData = st
-	return pubsub.ValidationAccept
+	return pubsub.ValidationAccept, "new"
 }
 
 func (s *Service) receive() {
@@ -299,8 +311,15 @@ func (s *Service) receive() {
 // Announce gossips a statement of this org, which the catalog already
 // holds, to the consortium.
 func (s *Service) Announce(st *manifest.Statement) error {
-	return s.topic.Publish(s.ctx, st.Marshal())
+	if err := s.topic.Publish(s.ctx, st.Marshal()); err != nil {
+		return err
+	}
+	s.announced.Add(1)
+	return nil
 }
+
+// Announced is how many statements of this org the service has gossiped.
+func (s *Service) Announced() uint64 { return s.announced.Load() }
 
 // watchPeers catches up with each member as soon as it connects.
 func (s *Service) watchPeers() {
@@ -380,4 +399,44 @@ func (s *Service) notify(st *manifest.Statement) {
 	if s.cfg.OnStatement != nil {
 		s.cfg.OnStatement(st)
 	}
+}
+
+// gossipCounts counts the validator's verdicts on other members' messages,
+// by result and reason (metrics).
+type gossipCounts struct {
+	mu sync.Mutex
+	m  map[GossipVerdict]uint64
+}
+
+// GossipVerdict is a validator's result (accepted, rejected, ignored) and
+// why: new, own, peer-rate, malformed, known, invalid, signer-budget, quota,
+// stale.
+type GossipVerdict struct{ Result, Reason string }
+
+func (c *gossipCounts) add(res pubsub.ValidationResult, why string) {
+	r := "accepted"
+	switch res {
+	case pubsub.ValidationReject:
+		r = "rejected"
+	case pubsub.ValidationIgnore:
+		r = "ignored"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[GossipVerdict]uint64{}
+	}
+	c.m[GossipVerdict{r, why}]++
+}
+
+// GossipCounts returns how many of other members' gossiped statements the
+// validator accepted, rejected and ignored, and why, since the start.
+func (s *Service) GossipCounts() map[GossipVerdict]uint64 {
+	s.counts.mu.Lock()
+	defer s.counts.mu.Unlock()
+	out := make(map[GossipVerdict]uint64, len(s.counts.m))
+	for k, v := range s.counts.m {
+		out[k] = v
+	}
+	return out
 }

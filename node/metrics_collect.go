@@ -1,0 +1,92 @@
+package node
+
+import (
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caravan-consortium/caravan/journal"
+)
+
+// stateCollector reads the gateway's state when it is scraped: members
+// connected, catalog statements per org, gossip verdicts, journal sizes.
+// Nothing is counted twice: the catalog and the witness service keep their
+// own counts, and this reads them.
+type stateCollector struct {
+	n *Node
+
+	members, connected, statements, journalSize, witnessed, gossipIn, gossipOut, refused *prometheus.Desc
+}
+
+func newStateCollector(n *Node) *stateCollector {
+	return &stateCollector{n: n,
+		members: prometheus.NewDesc("caravan_members", "Member orgs in the roster in force, this one included.", nil, nil),
+		connected: prometheus.NewDesc("caravan_members_connected",
+			"Other member orgs with at least one node connected to this gateway.", nil, nil),
+		statements: prometheus.NewDesc("caravan_catalog_statements",
+			"Statements the catalog holds of each org (shared ones; the quota counts these).", []string{"org"}, nil),
+		journalSize: prometheus.NewDesc("caravan_journal_size",
+			"Entries in a journal: this org's own log, and each member's mirrored log.", []string{"org", "log"}, nil),
+		witnessed: prometheus.NewDesc("caravan_journal_witnessed",
+			"1 if this org's newest checkpoint is cosigned by the witnesses the roster requires.", nil, nil),
+		gossipIn: prometheus.NewDesc("caravan_gossip_statements_in_total",
+			"Catalog statements other members gossiped, by the validator's result (accepted, rejected, ignored) and reason.",
+			[]string{"result", "reason"}, nil),
+		gossipOut: prometheus.NewDesc("caravan_gossip_statements_out_total",
+			"This org's catalog statements gossiped.", nil, nil),
+		refused: prometheus.NewDesc("caravan_connections_refused_total",
+			"Connections and dials refused because the peer is not in the roster.", nil, nil),
+	}
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.members, c.connected, c.statements, c.journalSize, c.witnessed, c.gossipIn, c.gossipOut, c.refused} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	n := c.n
+	if n.host == nil || n.index.Load() == nil {
+		return // not started yet
+	}
+	r := n.Roster()
+	connected := 0
+	for _, m := range r.Members {
+		if m.Org == n.cfg.Org {
+			continue
+		}
+		for _, nd := range m.Nodes {
+			if p, err := peer.Decode(nd.PeerID); err == nil && n.host.Network().Connectedness(p) == network.Connected {
+				connected++
+				break
+			}
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.members, prometheus.GaugeValue, float64(len(r.Members)))
+	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, float64(connected))
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(n.gater.Refused()))
+	if n.catalog != nil {
+		for org, u := range n.catalog.Usages() {
+			ch <- prometheus.MustNewConstMetric(c.statements, prometheus.GaugeValue, float64(u.Statements), org)
+		}
+	}
+	if n.gossip != nil {
+		for v, count := range n.gossip.GossipCounts() {
+			ch <- prometheus.MustNewConstMetric(c.gossipIn, prometheus.CounterValue, float64(count), v.Result, v.Reason)
+		}
+		ch <- prometheus.MustNewConstMetric(c.gossipOut, prometheus.CounterValue, float64(n.gossip.Announced()))
+	}
+	if n.witness != nil {
+		st := n.witness.Status()
+		ch <- prometheus.MustNewConstMetric(c.journalSize, prometheus.GaugeValue, float64(st.Size), n.cfg.Org, st.Origin)
+		for _, m := range st.Mirrors {
+			ch <- prometheus.MustNewConstMetric(c.journalSize, prometheus.GaugeValue, float64(m.Size), m.Org, journal.Origin(r.Consortium, m.Org))
+		}
+		w := 0.0
+		if st.Witness {
+			w = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.witnessed, prometheus.GaugeValue, w)
+	}
+}
