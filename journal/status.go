@@ -15,4 +15,7 @@ type Status struct {
 type MirrorStatus struct {
 	Org  string `json:"org"`
 	Size uint64 `json:"size"`
+	// Heard is the newest size of the member's checkpoints heard since the
+	// gateway started (0: none yet); Heard - Size is how far the mirror lags.
+	Heard uint64 `json:"heard"`
 }

@@ -24,6 +24,7 @@ type metrics struct {
 	fetches                        *prometheus.CounterVec // fetches made, by provider and result
 	receivedRecords, receivedBytes prometheus.Counter
 	fetchDuration                  prometheus.Histogram
+	toWitnessed                    prometheus.Histogram // this org's checkpoints, announced to witnessed
 }
 
 func newMetrics() *metrics {
@@ -64,6 +65,10 @@ func newMetrics() *metrics {
 	// The resource manager's own series (libp2p_rcmgr_*), refusals among
 	// them (libp2p_rcmgr_blocked_resources).
 	rcmgr.MustRegisterWith(m.reg)
+	m.toWitnessed = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "caravan_journal_time_to_witnessed_seconds",
+		Help:    "From a checkpoint of this org's journal first announced to it carrying the cosignatures the roster requires.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)})
+	m.reg.MustRegister(m.toWitnessed)
 	m.reg.MustRegister(m.publishes, m.recordsPublished, m.served, m.decided, m.fetches, m.receivedRecords, m.receivedBytes, m.fetchDuration)
 	m.policyReloads.WithLabelValues("accepted")
 	m.policyReloads.WithLabelValues("refused")
@@ -108,3 +113,5 @@ func (m *metrics) fetched(provider, result string, records, bytes uint64, took t
 	m.receivedBytes.Add(float64(bytes))
 	m.fetchDuration.Observe(took.Seconds())
 }
+
+func (m *metrics) witnessedAfter(d time.Duration) { m.toWitnessed.Observe(d.Seconds()) }

@@ -15,7 +15,7 @@ import (
 type stateCollector struct {
 	n *Node
 
-	members, connected, statements, journalSize, witnessed, gossipIn, gossipOut, refused *prometheus.Desc
+	members, connected, statements, journalSize, witnessed, gossipIn, gossipOut, refused, lag *prometheus.Desc
 }
 
 func newStateCollector(n *Node) *stateCollector {
@@ -34,13 +34,15 @@ func newStateCollector(n *Node) *stateCollector {
 			[]string{"result", "reason"}, nil),
 		gossipOut: prometheus.NewDesc("caravan_gossip_statements_out_total",
 			"This org's catalog statements gossiped.", nil, nil),
+		lag: prometheus.NewDesc("caravan_journal_mirror_lag_entries",
+			"How far this gateway's mirror of a member's journal is behind the newest checkpoint of it heard.", []string{"org"}, nil),
 		refused: prometheus.NewDesc("caravan_connections_refused_total",
 			"Connections and dials refused because the peer is not in the roster.", nil, nil),
 	}
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.members, c.connected, c.statements, c.journalSize, c.witnessed, c.gossipIn, c.gossipOut, c.refused} {
+	for _, d := range []*prometheus.Desc{c.members, c.connected, c.statements, c.journalSize, c.witnessed, c.gossipIn, c.gossipOut, c.refused, c.lag} {
 		ch <- d
 	}
 }
@@ -82,6 +84,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.journalSize, prometheus.GaugeValue, float64(st.Size), n.cfg.Org, st.Origin)
 		for _, m := range st.Mirrors {
 			ch <- prometheus.MustNewConstMetric(c.journalSize, prometheus.GaugeValue, float64(m.Size), m.Org, journal.Origin(r.Consortium, m.Org))
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(m.Heard-min(m.Heard, m.Size)), m.Org)
 		}
 		w := 0.0
 		if st.Witness {

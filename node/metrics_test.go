@@ -61,6 +61,12 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.series, got, c.want)
 		}
 	}
+	poll.Until(t, func() bool {
+		return metricValue(getControl(t, provider, "/metrics"), `caravan_journal_time_to_witnessed_seconds_count`) >= 1
+	}, "a checkpoint of the provider's journal witnessed, and timed")
+	if lag := metricValue(r, `caravan_journal_mirror_lag_entries{org="customs-cn"}`); lag < 0 {
+		t.Errorf("no mirror lag for customs-cn's journal")
+	}
 	for _, series := range []string{`caravan_journal_size{log="caravan/`, `caravan_journal_witnessed `, `libp2p_rcmgr_connections{`} {
 		if !regexp.MustCompile(regexp.QuoteMeta(series)).MatchString(p) {
 			t.Errorf("/metrics lacks %s", series)

@@ -217,7 +217,7 @@ func (n *Node) startServices() error {
 	n.publisher = publish.New(publish.Config{Store: n.store, Catalog: n.catalog, Key: n.signer, Org: n.cfg.Org,
 		Journal: n.journalStatement, Announce: n.gossip.Announce, Seal: n.sealManifest})
 	if n.witness, err = witness.New(witness.Config{Host: n.host, PubSub: n.pubsub, Org: n.cfg.Org, Log: n.journal, Key: n.signer,
-		Roster: n.index.Load, Logger: n.log.Named("journal"), OnFork: n.metrics.journalFork,
+		Roster: n.index.Load, Logger: n.log.Named("journal"), OnFork: n.metrics.journalFork, OnWitnessed: n.metrics.witnessedAfter,
 		Dirs: witness.Dirs{Log: n.dir.JournalLog(), Mirror: n.dir.Mirror, Witnessed: n.dir.Witnessed(), Alerts: n.dir.Alerts()}}); err != nil {
 		return err
 	}

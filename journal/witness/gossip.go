@@ -74,6 +74,7 @@ func (s *Service) announceLoop(ctx context.Context) {
 			s.alert(err)
 			continue
 		}
+		s.timing.announce(cp.Size, time.Now())
 		if err := s.topic.Publish(ctx, merged); err == nil {
 			last, lastSent = raw, time.Now()
 		}
@@ -107,13 +108,16 @@ func (s *Service) take(ctx context.Context, raw []byte) {
 	if err != nil {
 		return
 	}
-	if _, err := s.witnessed.Add(lk.Org, origin, cp.Size, raw, t.Clean); err != nil {
+	merged, err := s.witnessed.Add(lk.Org, origin, cp.Size, raw, t.Clean)
+	if err != nil {
 		s.alert(err)
 		return
 	}
 	if lk.Org == s.cfg.Org {
+		s.ownAdded(cp.Size, merged, t)
 		return
 	}
+	s.timing.hear(lk.Org, cp.Size)
 	s.log.Debug("checkpoint received", zap.String("of", lk.Org), zap.Uint64("size", cp.Size))
 	s.queue(ctx, update{org: lk.Org, raw: raw})
 }

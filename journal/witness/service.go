@@ -107,6 +107,10 @@ type Config struct {
 	Logger *zap.Logger
 	// OnFork, if set, is called once for each fork alert raised.
 	OnFork func()
+	// OnWitnessed, if set, is called once for each checkpoint of this org
+	// that reaches the cosignatures the roster requires, with the time
+	// since the service first announced it.
+	OnWitnessed func(time.Duration)
 }
 
 // Service runs the journal's network side of one gateway.
@@ -128,6 +132,7 @@ type Service struct {
 	clients    map[clientKey]*http.Client
 
 	rates   *p2p.PeerRates // gossiped checkpoint notes, per forwarding peer
+	timing  timing
 	updates chan update
 	alerts  atomic.Uint64
 	cancel  context.CancelFunc
@@ -278,7 +283,7 @@ func (s *Service) Status() journal.Status {
 		if m.Org == s.cfg.Org {
 			continue
 		}
-		ms := journal.MirrorStatus{Org: m.Org}
+		ms := journal.MirrorStatus{Org: m.Org, Heard: s.timing.heardOf(m.Org)}
 		if mr, err := journal.OpenMirror(s.cfg.Dirs.Mirror(m.Org), "", nil); err == nil {
 			_, ms.Size = mr.Latest()
 		}

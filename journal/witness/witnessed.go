@@ -70,10 +70,12 @@ func (s *Service) pullCosigs(ctx context.Context) {
 		if !journal.SameCheckpoint(held, raw) || !hasCosig(t, raw, w) {
 			continue
 		}
-		if _, err := s.witnessed.Add(self, s.origin, size, raw, t.Clean); err != nil {
+		merged, err := s.witnessed.Add(self, s.origin, size, raw, t.Clean)
+		if err != nil {
 			s.alert(err)
 			return
 		}
+		s.ownAdded(size, merged, t)
 	}
 }
 
