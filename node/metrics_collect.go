@@ -29,11 +29,11 @@ func newStateCollector(n *Node) *stateCollector {
 			"Entries in a journal: this org's own log, and each member's mirrored log.", []string{"org", "log"}, nil),
 		witnessed: prometheus.NewDesc("caravan_journal_witnessed",
 			"1 if this org's newest checkpoint is cosigned by the witnesses the roster requires.", nil, nil),
-		gossipIn: prometheus.NewDesc("caravan_gossip_statements_in_total",
-			"Catalog statements other members gossiped, by the validator's result (accepted, rejected, ignored) and reason.",
-			[]string{"result", "reason"}, nil),
-		gossipOut: prometheus.NewDesc("caravan_gossip_statements_out_total",
-			"This org's catalog statements gossiped.", nil, nil),
+		gossipIn: prometheus.NewDesc("caravan_gossip_messages_in_total",
+			"Messages other members gossiped, by topic (catalog, journal), the validator's result (accepted, rejected, ignored) and reason.",
+			[]string{"topic", "result", "reason"}, nil),
+		gossipOut: prometheus.NewDesc("caravan_gossip_messages_out_total",
+			"This org's messages gossiped, by topic: catalog statements, journal checkpoint notes.", []string{"topic"}, nil),
 		lag: prometheus.NewDesc("caravan_journal_mirror_lag_entries",
 			"How far this gateway's mirror of a member's journal is behind the newest checkpoint of it heard.", []string{"org"}, nil),
 		refused: prometheus.NewDesc("caravan_connections_refused_total",
@@ -75,9 +75,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if n.gossip != nil {
 		for v, count := range n.gossip.GossipCounts() {
-			ch <- prometheus.MustNewConstMetric(c.gossipIn, prometheus.CounterValue, float64(count), v.Result, v.Reason)
+			ch <- prometheus.MustNewConstMetric(c.gossipIn, prometheus.CounterValue, float64(count), "catalog", v.Result, v.Reason)
 		}
-		ch <- prometheus.MustNewConstMetric(c.gossipOut, prometheus.CounterValue, float64(n.gossip.Announced()))
+		ch <- prometheus.MustNewConstMetric(c.gossipOut, prometheus.CounterValue, float64(n.gossip.Announced()), "catalog")
+	}
+	if n.witness != nil {
+		for v, count := range n.witness.GossipCounts() {
+			ch <- prometheus.MustNewConstMetric(c.gossipIn, prometheus.CounterValue, float64(count), "journal", v.Result, v.Reason)
+		}
+		ch <- prometheus.MustNewConstMetric(c.gossipOut, prometheus.CounterValue, float64(n.witness.Announced()), "journal")
 	}
 	if n.witness != nil {
 		st := n.witness.Status()

@@ -50,12 +50,12 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 		{p, `caravan_fetch_records_decided_total{purpose="marketing",requester="customs-kz",verdict="withheld"}`, 300},
 		{p, `caravan_members`, 3},
 		{p, `caravan_members_connected`, 2},
-		{p, `caravan_gossip_statements_out_total`, 5}, // the demo's four schemas and the dataset
+		{p, `caravan_gossip_messages_out_total{topic="catalog"}`, 5}, // the demo's four schemas and the dataset
 		{r, `caravan_fetches_total{provider="customs-cn",result="ok"}`, 1},
 		{r, `caravan_fetches_total{provider="customs-cn",result="denied"}`, 1},
 		{r, `caravan_fetch_received_records_total`, float64(sum.Received)},
 		{r, `caravan_fetch_duration_seconds_count`, 2},
-		{r, `caravan_gossip_statements_in_total{reason="new",result="accepted"}`, 5},
+		{r, `caravan_gossip_messages_in_total{reason="new",result="accepted",topic="catalog"}`, 5},
 	} {
 		if got := metricValue(c.text, c.series); got != c.want {
 			t.Errorf("%s = %v, want %v", c.series, got, c.want)
@@ -67,7 +67,8 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 	if lag := metricValue(r, `caravan_journal_mirror_lag_entries{org="customs-cn"}`); lag < 0 {
 		t.Errorf("no mirror lag for customs-cn's journal")
 	}
-	for _, series := range []string{`caravan_journal_size{log="caravan/`, `caravan_journal_witnessed `, `libp2p_rcmgr_connections{`} {
+	for _, series := range []string{`caravan_gossip_messages_in_total{reason="valid",result="accepted",topic="journal"}`,
+		`caravan_gossip_messages_out_total{topic="journal"}`, `caravan_journal_size{log="caravan/`, `caravan_journal_witnessed `, `libp2p_rcmgr_connections{`} {
 		if !regexp.MustCompile(regexp.QuoteMeta(series)).MatchString(p) {
 			t.Errorf("/metrics lacks %s", series)
 		}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/p2p"
 )
 
 // validate accepts a gossiped checkpoint note only if a member's log signed
@@ -17,25 +18,43 @@ import (
 // send cleaned notes, so anything else is dropped rather than passed on),
 // and only at an honest member's rate from each forwarding peer.
 func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	res, why := s.judge(from, m)
+	if from != s.cfg.Host.ID() {
+		s.verdicts.Add(res, why)
+	}
+	return res
+}
+
+// judge is the validator's verdict on a note, and why.
+func (s *Service) judge(from peer.ID, m *pubsub.Message) (pubsub.ValidationResult, string) {
 	if len(m.Data) > maxNoteSize {
-		return pubsub.ValidationReject
+		return pubsub.ValidationReject, "too-large"
 	}
 	if !s.rates.Allow(from) {
-		return pubsub.ValidationIgnore
+		return pubsub.ValidationIgnore, "peer-rate"
 	}
 	t, err := s.trust()
 	if err != nil {
-		return pubsub.ValidationIgnore
+		return pubsub.ValidationIgnore, "no-roster"
 	}
 	clean, err := t.Clean(m.Data)
 	if err != nil {
-		return pubsub.ValidationReject
+		return pubsub.ValidationReject, "invalid"
 	}
 	if !bytes.Equal(clean, m.Data) {
-		return pubsub.ValidationIgnore // perhaps signed under another roster's keys
+		return pubsub.ValidationIgnore, "unclean" // perhaps signed under another roster's keys
 	}
-	return pubsub.ValidationAccept
+	return pubsub.ValidationAccept, "valid"
 }
+
+// GossipCounts returns how many of other members' checkpoint notes the
+// validator accepted, rejected and ignored, and why (valid, too-large,
+// peer-rate, no-roster, invalid, unclean), since the start.
+func (s *Service) GossipCounts() map[p2p.Verdict]uint64 { return s.verdicts.Counts() }
+
+// Announced is how many notes of this org's checkpoints the service has
+// gossiped.
+func (s *Service) Announced() uint64 { return s.announced.Load() }
 
 // announceLoop gossips this org's checkpoint when it changes, and the newest
 // one (with the cosignatures gathered so far) every heartbeat. Messages are
@@ -76,6 +95,7 @@ func (s *Service) announceLoop(ctx context.Context) {
 		}
 		s.timing.announce(cp.Size, time.Now())
 		if err := s.topic.Publish(ctx, merged); err == nil {
+			s.announced.Add(1)
 			last, lastSent = raw, time.Now()
 		}
 	}

@@ -131,13 +131,17 @@ type Service struct {
 	trustCache *journal.Trust
 	clients    map[clientKey]*http.Client
 
-	rates   *p2p.PeerRates // gossiped checkpoint notes, per forwarding peer
-	timing  timing
-	updates chan update
-	alerts  atomic.Uint64
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	once    sync.Once
+	rates  *p2p.PeerRates // gossiped checkpoint notes, per forwarding peer
+	timing timing
+	// verdicts are the validator's on others' notes; announced counts
+	// this org's notes gossiped (metrics).
+	verdicts  p2p.Verdicts
+	announced atomic.Uint64
+	updates   chan update
+	alerts    atomic.Uint64
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	once      sync.Once
 }
 
 type update struct {

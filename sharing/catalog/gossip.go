@@ -88,7 +88,7 @@ type Service struct {
 	catching  map[peer.ID]bool // catch-ups in progress, one per peer
 	serving   map[peer.ID]bool // catch-ups answered, one per peer
 	rates     *p2p.PeerRates   // gossiped statements, per forwarding peer
-	counts    gossipCounts     // the validator's verdicts on others' messages
+	counts    p2p.Verdicts     // the validator's verdicts on others' messages
 	announced atomic.Uint64    // this org's statements gossiped
 	// signerRates are gossiped statements and their bytes, per signing
 	// node: a budget spent only by statements whose signature verifies.
@@ -242,7 +242,7 @@ func (s *Service) Verify(st *manifest.Statement) error {
 func (s *Service) validate(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	res, why := s.judge(ctx, from, m)
 	if from != s.cfg.Host.ID() {
-		s.counts.add(res, why)
+		s.counts.Add(res, why)
 	}
 	return res
 }
@@ -401,42 +401,7 @@ func (s *Service) notify(st *manifest.Statement) {
 	}
 }
 
-// gossipCounts counts the validator's verdicts on other members' messages,
-// by result and reason (metrics).
-type gossipCounts struct {
-	mu sync.Mutex
-	m  map[GossipVerdict]uint64
-}
-
-// GossipVerdict is a validator's result (accepted, rejected, ignored) and
-// why: new, own, peer-rate, malformed, known, invalid, signer-budget, quota,
-// stale.
-type GossipVerdict struct{ Result, Reason string }
-
-func (c *gossipCounts) add(res pubsub.ValidationResult, why string) {
-	r := "accepted"
-	switch res {
-	case pubsub.ValidationReject:
-		r = "rejected"
-	case pubsub.ValidationIgnore:
-		r = "ignored"
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[GossipVerdict]uint64{}
-	}
-	c.m[GossipVerdict{r, why}]++
-}
-
 // GossipCounts returns how many of other members' gossiped statements the
-// validator accepted, rejected and ignored, and why, since the start.
-func (s *Service) GossipCounts() map[GossipVerdict]uint64 {
-	s.counts.mu.Lock()
-	defer s.counts.mu.Unlock()
-	out := make(map[GossipVerdict]uint64, len(s.counts.m))
-	for k, v := range s.counts.m {
-		out[k] = v
-	}
-	return out
-}
+// validator accepted, rejected and ignored, and why (new, own, peer-rate,
+// malformed, known, invalid, signer-budget, quota, stale), since the start.
+func (s *Service) GossipCounts() map[p2p.Verdict]uint64 { return s.counts.Counts() }
