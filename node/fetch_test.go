@@ -384,10 +384,12 @@ func TestOneRecordSelectionReadsOnlyWhatItNeeds(t *testing.T) {
 	}
 	one("3") // the first request pays for things made once (policies' caches, connections)
 	// Both gateways run in this process: what the fetch allocated on both
-	// sides, against what the record tree alone of 50,000 records takes.
+	// sides (and whatever else ran meanwhile), against what the record
+	// tree alone of 50,000 records takes. Measured: 0.8 MB (1.7 MB with
+	// -race) reading what is needed, 9.3 MB with the scan.
 	const tree = 2 * n * 32
 	for _, sel := range []string{"10", "49999", "25000"} {
-		if got := one(sel); got > tree/2 {
+		if got := one(sel); got > tree {
 			t.Fatalf("a one-record fetch (select %s) of %d records allocated %d KB; the record tree alone is %d KB", sel, n, got>>10, tree>>10)
 		} else {
 			t.Logf("select %s of %d records: %d KB allocated by both gateways", sel, n, got>>10)
