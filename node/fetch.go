@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -20,6 +22,7 @@ import (
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/schemas"
+	"github.com/caravan-consortium/caravan/sharing/catalog"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
@@ -51,9 +54,9 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 		}
 		n.metrics.fetched(provider, result, received, bytes, time.Since(began))
 	}()
-	id, err := cid.Decode(req.Manifest)
+	id, err := n.manifestRef(req.Manifest)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %q is not a CID (see 'caravan catalog'): %w", req.Manifest, err)
+		return nil, err
 	}
 	if !manifest.ValidPurpose(req.Purpose) {
 		return nil, api.Errorf(http.StatusBadRequest, "purpose %.80q: %s", req.Purpose, manifest.PurposeRule)
@@ -263,4 +266,38 @@ func (n *Node) saveReceipt(res *fetch.Result) error {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(dir, res.Request+".json"), data, 0o600)
+}
+
+// manifestRef resolves what a fetch names: a manifest's CID, or
+// OWNER/DATASET (the newest version the catalog lists) or
+// OWNER/DATASET@VERSION.
+func (n *Node) manifestRef(ref string) (cid.Cid, error) {
+	if id, err := cid.Decode(ref); err == nil {
+		return id, nil
+	}
+	owner, dataset, ok := strings.Cut(ref, "/")
+	if !ok || owner == "" || dataset == "" {
+		return cid.Undef, api.Errorf(http.StatusBadRequest, "%q is neither a manifest CID nor OWNER/DATASET[@VERSION] (see 'caravan catalog')", ref)
+	}
+	dataset, version, pinned := strings.Cut(dataset, "@")
+	if !pinned {
+		id, _, ok := n.catalog.Head(owner, dataset)
+		if !ok {
+			return cid.Undef, api.Errorf(http.StatusNotFound, "the catalog lists no dataset %s/%s (see 'caravan catalog')", owner, dataset)
+		}
+		return id, nil
+	}
+	v, err := strconv.ParseUint(version, 10, 64)
+	if err != nil {
+		return cid.Undef, api.Errorf(http.StatusBadRequest, "%q: the version after @ is a number, such as @2", ref)
+	}
+	for _, e := range n.catalog.List(catalog.Filter{Org: owner, All: true}) {
+		if e.Manifest.Dataset == dataset && e.Manifest.Version == v {
+			if e.Retracted {
+				return cid.Undef, api.Errorf(http.StatusGone, "%s/%s@%d is retracted by its owner", owner, dataset, v)
+			}
+			return cid.Decode(e.CID)
+		}
+	}
+	return cid.Undef, api.Errorf(http.StatusNotFound, "the catalog lists no version %d of %s/%s (see 'caravan catalog --all')", v, owner, dataset)
 }

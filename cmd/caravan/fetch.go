@@ -16,10 +16,11 @@ func fetchCmd() *cobra.Command {
 		asJSON bool
 	)
 	c := &cobra.Command{
-		Use:   "fetch CID --dir DIR --purpose P [--select 0,5,10-20,RECORD-CID] [--out FILE]",
+		Use:   "fetch (CID | OWNER/DATASET[@VERSION]) --dir DIR --purpose P [--select 0,5,10-20,RECORD-CID] [--out FILE]",
 		Short: "Fetch a partner's dataset: the records its policy permits, each verified",
-		Long: `Ask the publisher of manifest CID (see 'caravan catalog') for its records, for
-a stated purpose. The publisher's gateway decides each record with its
+		Long: `Ask the publisher of a dataset version for its records, for a stated
+purpose. Name the version by its manifest CID (see 'caravan catalog'), or as
+OWNER/DATASET (the newest version the catalog lists) or OWNER/DATASET@VERSION. The publisher's gateway decides each record with its
 policies, journals the decision, and streams the permitted records with
 Merkle proofs against the signed manifest; this gateway verifies every one
 before it keeps it (a record that fails is evidence: nothing of that response

@@ -19,6 +19,20 @@ func TestFetchExitsThreeWhenNothingIsPermitted(t *testing.T) {
 	if err != nil || !strings.Contains(out, "wrote") {
 		t.Fatalf("a permitted fetch: exit %d, %v\n%s", exitCode(err), err, out)
 	}
+	// The dataset by name, newest or pinned, is the same manifest.
+	for _, ref := range []string{"customs-cn/declarations", "customs-cn/declarations@1"} {
+		var sum api.FetchSummary
+		out, err := caravan(t, "fetch", ref, "--dir", dir, "--purpose", "customs-clearance", "--json")
+		if err != nil || json.Unmarshal([]byte(out), &sum) != nil || sum.Manifest != fn.CID {
+			t.Fatalf("fetch %s: %v\n%s", ref, err, out)
+		}
+	}
+	for ref, want := range map[string]string{"customs-cn/nothing": "lists no dataset", "customs-cn/declarations@7": "no version 7",
+		"customs-cn/declarations@x": "is a number", "declarations": "neither a manifest CID"} {
+		if _, err := caravan(t, "fetch", ref, "--dir", dir, "--purpose", "customs-clearance"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("fetch %s: %v, want %q", ref, err, want)
+		}
+	}
 	out, err = caravan(t, "fetch", fn.CID, "--dir", dir, "--purpose", "marketing")
 	if exitCode(err) != 3 || !strings.Contains(err.Error(), `does not offer purpose "marketing"`) {
 		t.Fatalf("a purpose not offered: exit %d, %v\n%s", exitCode(err), err, out)
