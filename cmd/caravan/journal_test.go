@@ -15,13 +15,10 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/caravan-consortium/caravan/consortium"
-	"github.com/caravan-consortium/caravan/devnet"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/journal"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 // testRoster writes a roster whose customs-cn and customs-kz nodes have the
@@ -104,16 +101,7 @@ func TestJournalAlertsCommand(t *testing.T) {
 // journal proof --hash takes the 12 characters that journal log shows, or
 // any prefix of 8 or more that only one entry has.
 func TestEntryByHashPrefix(t *testing.T) {
-	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := nt.Orgs[0].Dir
-	n, err := node.Start(context.Background(), node.Options{Dir: dir, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	dir, n := oneGateway(t)
 	poll.Until(t, func() bool { return n.Status().Journal.Size >= 2 }, "the gateway's first entries checkpointed")
 	log := mustCaravan(t, "journal", "log", "--dir", dir)
 	shown := regexp.MustCompile(`(?m)^\s*(\d+)\s.*\[([0-9a-f]{12})\]$`).FindAllStringSubmatch(log, -1)
@@ -159,15 +147,7 @@ func TestJSONOutputs(t *testing.T) {
 		t.Fatalf("consortium verify --json: %v %+v\n%s", err, r, out)
 	}
 
-	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := nt.Orgs[0].Dir
-	n, err := node.Start(context.Background(), node.Options{Dir: dir, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, n := oneGateway(t)
 	poll.Until(t, func() bool { return n.Status().Journal.Size >= 2 }, "the gateway's first entries checkpointed")
 	n.Close()
 	lines := strings.Split(strings.TrimSpace(mustCaravan(t, "journal", "log", "--dir", dir, "--json")), "\n")

@@ -10,6 +10,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/caravan-consortium/caravan/devnet"
+	"github.com/caravan-consortium/caravan/node"
+	"go.uber.org/zap/zaptest"
 )
 
 // caravan runs the command line in-process and returns what it printed.
@@ -122,4 +126,21 @@ func TestVersion(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustCaravan(t, "version", "--json")), &v); err != nil || v.Module != "github.com/caravan-consortium/caravan" || v.Go == "" {
 		t.Fatalf("version --json: %v %+v", err, v)
 	}
+}
+
+// oneGateway starts the gateway of a one-org devnet in-process and returns
+// its data directory; the gateway stops with the test.
+func oneGateway(t *testing.T) (string, *node.Node) {
+	t.Helper()
+	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := nt.Orgs[0].Dir
+	n, err := node.Start(context.Background(), node.Options{Dir: dir, Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return dir, n
 }

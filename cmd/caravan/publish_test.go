@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,25 +10,11 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/schemas"
-
-	"go.uber.org/zap/zaptest"
-
-	"github.com/caravan-consortium/caravan/devnet"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 // The publish workflow of the README against a running gateway.
 func TestPublishCatalogRetract(t *testing.T) {
-	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := nt.Orgs[0].Dir
-	n, err := node.Start(context.Background(), node.Options{Dir: dir, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	dir, _ := oneGateway(t)
 
 	data := filepath.Join(t.TempDir(), "events.jsonl")
 	mustCaravan(t, "gen", "--schema", "shipment-event", "--count", "300", "--seed", "9", "--out", data)
@@ -81,7 +66,7 @@ func TestPublishCatalogRetract(t *testing.T) {
 	bad := strings.Replace(string(lines), `"mode":"`, `"mode":"camel-`, 1)
 	badFile := filepath.Join(t.TempDir(), "bad.jsonl")
 	os.WriteFile(badFile, []byte(bad), 0o644)
-	_, err = caravan(t, "publish", "--dir", dir, "--dataset", "rail-events", "--schema", "shipment-event", badFile)
+	_, err := caravan(t, "publish", "--dir", dir, "--dataset", "rail-events", "--schema", "shipment-event", badFile)
 	if err == nil || !strings.Contains(err.Error(), "line 1: mode:") || !strings.Contains(err.Error(), "nothing was published") {
 		t.Fatalf("publish of a bad file: %v", err)
 	}

@@ -2,18 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"go.uber.org/zap/zaptest"
-
-	"github.com/caravan-consortium/caravan/devnet"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 const phytoExample = "../../configs/examples/phytosanitary"
@@ -82,16 +76,7 @@ func TestSchemaCommands(t *testing.T) {
 	}
 
 	// add, list, show against a gateway; a narrowing minor version is refused.
-	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := nt.Orgs[0].Dir
-	n, err := node.Start(context.Background(), node.Options{Dir: gw, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	gw, _ := oneGateway(t)
 	out = mustCaravan(t, "schema", "add", doc, "--dir", gw)
 	if !strings.Contains(out, "customs-cn/phytosanitary-certificate@1.0") || !strings.Contains(out, "registered by statement") {
 		t.Fatalf("schema add:\n%s", out)
