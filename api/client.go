@@ -194,6 +194,11 @@ func (c *Client) Fetch(ctx context.Context, r FetchRequest, onEvent func(FetchEv
 	return streamEvents(c, req, "fetch", func(ev *FetchEvent) (*FetchSummary, string) { return ev.Result, ev.Error }, onEvent)
 }
 
+// CancelFetch stops the fetch in progress named id (FetchEvent.ID).
+func (c *Client) CancelFetch(ctx context.Context, id string) error {
+	return c.call(ctx, http.MethodDelete, "/v1/fetch/"+url.PathEscape(id), nil, nil)
+}
+
 // call sends in (as JSON, if not nil) and decodes the answer into out.
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -218,6 +223,9 @@ func (c *Client) send(req *http.Request, out any) error {
 		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent && out == nil {
+		return nil
+	}
 	if resp.StatusCode != http.StatusOK {
 		return readError(resp)
 	}

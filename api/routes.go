@@ -25,7 +25,8 @@ const (
 	RoutePolicy        = "GET /v1/policy"           // -> PolicyInfo
 	RoutePolicyReload  = "POST /v1/policy/reload"   // -> PolicyInfo; 409 if refused
 	RoutePolicyExplain = "POST /v1/policy/explain"  // body: ExplainRequest -> ExplainResult
-	RouteFetch         = "POST /v1/fetch"           // body: FetchRequest -> NDJSON FetchEvent
+	RouteFetch         = "POST /v1/fetch"           // body: FetchRequest -> NDJSON FetchEvent, the first naming the fetch
+	RouteFetchCancel   = "DELETE /v1/fetch/{id}"    // stop a fetch in progress -> 204; 404 if none has that id
 	RouteMetrics       = "GET /metrics"             // Prometheus text format
 	RoutePprof         = "GET /debug/pprof/"        // Go's profiles, for operators
 	RoutePprofProfile  = "GET /debug/pprof/profile" // a CPU profile
@@ -263,6 +264,10 @@ type FetchRequest struct {
 // FetchEvent is one line of the NDJSON stream POST /v1/fetch returns:
 // progress, then the summary or an error.
 type FetchEvent struct {
+	// ID names the fetch, in the first event, sent as the gateway asks the
+	// partner: DELETE /v1/fetch/{id} stops it, as closing the connection
+	// does.
+	ID        string        `json:"id,omitempty"`
 	Received  uint64        `json:"received,omitempty"`
 	Permitted uint64        `json:"permitted,omitempty"`
 	Result    *FetchSummary `json:"result,omitempty"`

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,14 +34,15 @@ type ServerOptions struct {
 
 // Server serves the API of a Gateway.
 type Server struct {
-	g    Gateway
-	mux  *http.ServeMux
-	log  *zap.Logger
-	srv  *http.Server
-	path string // the Unix socket served, removed on Close
-	wg   sync.WaitGroup
-	once sync.Once
-	err  error
+	g       Gateway
+	fetches sync.Map // id -> context.CancelFunc, the fetches in progress
+	mux     *http.ServeMux
+	log     *zap.Logger
+	srv     *http.Server
+	path    string // the Unix socket served, removed on Close
+	wg      sync.WaitGroup
+	once    sync.Once
+	err     error
 }
 
 // NewServer makes the API's routes over g.
@@ -65,6 +68,7 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 	s.mux.HandleFunc(RoutePolicyReload, s.policyReload)
 	s.mux.HandleFunc(RoutePolicyExplain, s.explain)
 	s.mux.HandleFunc(RouteFetch, s.fetch)
+	s.mux.HandleFunc(RouteFetchCancel, s.cancelFetch)
 	if o.Metrics != nil {
 		s.mux.Handle(RouteMetrics, o.Metrics)
 	}
@@ -252,8 +256,18 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := newEvents(w)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	id := newFetchID()
+	s.fetches.Store(id, cancel)
+	defer s.fetches.Delete(id)
+	// The id goes out with the first progress (the gateway reports 0 as it
+	// asks the partner): a request refused before that keeps its error
+	// status.
+	var named sync.Once
 	var last time.Time
-	sum, err := s.g.Fetch(r.Context(), req, func(received, permitted uint64) {
+	sum, err := s.g.Fetch(ctx, req, func(received, permitted uint64) {
+		named.Do(func() { _ = ev.send(FetchEvent{ID: id}) })
 		if time.Since(last) > fetchProgress {
 			last = time.Now()
 			_ = ev.send(FetchEvent{Received: received, Permitted: permitted})
@@ -264,6 +278,24 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = ev.send(FetchEvent{Result: sum})
+}
+
+// cancelFetch stops the fetch in progress named id.
+func (s *Server) cancelFetch(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.fetches.Load(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no fetch in progress has id %q", r.PathValue("id")))
+		return
+	}
+	v.(context.CancelFunc)()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// newFetchID names a fetch in progress.
+func newFetchID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // events writes an NDJSON stream of events, which may come from several

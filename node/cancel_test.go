@@ -109,3 +109,45 @@ func TestCancelledUploadPublishesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// DELETE /v1/fetch/{id} stops a fetch in progress as closing its
+// connection does: the client's fetch ends with an error, nothing is
+// journaled, and an id no fetch has is 404.
+func TestDeleteStopsAFetch(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 60000)
+	dir := fn.C.Dir(1)
+	cl, err := api.NewClient(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := cl.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"}, func(ev api.FetchEvent) {
+			if ev.ID != "" {
+				ids <- ev.ID
+			}
+		})
+		done <- err
+	}()
+	var id string
+	select {
+	case id = <-ids:
+	case err := <-done:
+		t.Fatalf("the fetch ended before it was named: %v", err)
+	}
+	if err := cl.CancelFetch(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "cancel") {
+		t.Fatalf("the deleted fetch: %v", err)
+	}
+	time.Sleep(2 * time.Second) // long enough for 60,000 records, had it gone on
+	if n := receipts(t, dir); n != 0 {
+		t.Fatalf("the deleted fetch was completed and journaled (%d receipts)", n)
+	}
+	var se *api.StatusError
+	if err := cl.CancelFetch(context.Background(), id); !errors.As(err, &se) || se.Code != 404 {
+		t.Fatalf("deleting a fetch that ended: %v", err)
+	}
+}

@@ -93,6 +93,9 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 		}
 	}
 	provider = m.Publisher
+	if progress != nil {
+		progress(0, 0) // asking the partner now
+	}
 	c := &fetch.Client{Host: n.host, Key: n.signer, Org: n.cfg.Org, Store: n.store, VerifyCheckpoint: n.verifyReceiptCheckpoint}
 	start := time.Now()
 	res, err := c.Fetch(ctx, p, m, fetch.Options{Manifest: id, Purpose: req.Purpose, Select: byIndex, SelectCIDs: byCID, From: from, Progress: progress, Schema: schema})
