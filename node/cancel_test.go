@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,5 +150,33 @@ func TestDeleteStopsAFetch(t *testing.T) {
 	var se *api.StatusError
 	if err := cl.CancelFetch(context.Background(), id); !errors.As(err, &se) || se.Code != 404 {
 		t.Fatalf("deleting a fetch that ended: %v", err)
+	}
+}
+
+// The same fetch asked twice at once runs once: the second is refused
+// while the first is in progress (409), and asked again after it, runs.
+func TestTheSameFetchRunsOnceAtATime(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 60000)
+	cl, err := api.NewClient(fn.C.Dir(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"}
+	started, done := make(chan struct{}), make(chan error, 1)
+	var once sync.Once
+	go func() {
+		_, err := cl.Fetch(context.Background(), req, func(ev api.FetchEvent) { once.Do(func() { close(started) }) })
+		done <- err
+	}()
+	<-started
+	var se *api.StatusError
+	if _, err := cl.Fetch(context.Background(), req, nil); !errors.As(err, &se) || se.Code != 409 {
+		t.Fatalf("the same fetch while one runs: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Fetch(context.Background(), req, nil); err != nil {
+		t.Fatalf("the same fetch after the first ended: %v", err)
 	}
 }

@@ -84,6 +84,13 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 		}
 		defer func() { out.Close(); os.Remove(out.Name()) }() // renamed away if written
 	}
+	// One fetch of a version, purpose and selection at a time: a second
+	// would stage the same records and share the resume point.
+	key := id.String() + "\x00" + req.Purpose + "\x00" + sel.Key()
+	if _, busy := n.fetching.LoadOrStore(key, struct{}{}); busy {
+		return nil, api.Errorf(http.StatusConflict, "a fetch of %s for %q with this selection is in progress on this gateway", id, req.Purpose)
+	}
+	defer n.fetching.Delete(key)
 	resume := n.dir.Resume(id.String(), req.Purpose, sel.Key())
 	var from uint64
 	if data, err := os.ReadFile(resume); err == nil {

@@ -56,11 +56,12 @@ type Options struct {
 
 // Node is a running gateway.
 type Node struct {
-	dir     DataDir
-	cfg     *Config
-	log     *zap.Logger
-	self    peer.ID
-	started time.Time
+	fetching sync.Map // fetches in progress: manifest, purpose and selection -> struct{}
+	dir      DataDir
+	cfg      *Config
+	log      *zap.Logger
+	self     peer.ID
+	started  time.Time
 
 	key     crypto.PrivKey     // the node key, as libp2p takes it
 	signer  ed25519.PrivateKey // the same key: statements, checkpoints, cosignatures
