@@ -58,6 +58,15 @@ type Status struct {
 	Policy PolicyStatus `json:"policy"`
 	// Journal is this org's log, its witnessing, and the mirrors.
 	Journal journal.Status `json:"journal"`
+	// API is the TCP listener, if the config opens one.
+	API APIStatus `json:"api"`
+}
+
+// APIStatus is the API's TCP listener: its address and the SHA-256
+// fingerprint of its certificate (what a client pins to a self-signed one).
+type APIStatus struct {
+	Listen      string `json:"listen,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // CatalogStatus summarizes a gateway's catalog.

@@ -40,6 +40,8 @@ type Server struct {
 	log     *zap.Logger
 	srv     *http.Server
 	path    string // the Unix socket served, removed on Close
+	mu      sync.Mutex
+	remotes []*http.Server // TCP listeners (ServeTLS)
 	wg      sync.WaitGroup
 	once    sync.Once
 	err     error
@@ -100,10 +102,17 @@ func (s *Server) Serve(l net.Listener) {
 // and removes the Unix socket. It may be called more than once.
 func (s *Server) Close(ctx context.Context) error {
 	s.once.Do(func() {
+		s.mu.Lock()
+		remotes := s.remotes
+		s.mu.Unlock()
+		for _, r := range remotes {
+			s.err = errors.Join(s.err, r.Shutdown(ctx))
+		}
 		if s.srv == nil {
+			s.wg.Wait()
 			return
 		}
-		s.err = s.srv.Shutdown(ctx)
+		s.err = errors.Join(s.err, s.srv.Shutdown(ctx))
 		s.wg.Wait()
 		if s.path != "" {
 			if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,6 +44,19 @@ type Config struct {
 	Dial              DialConfig    `yaml:"dial"`
 	Fetch             FetchConfig   `yaml:"fetch"`
 	Catalog           CatalogConfig `yaml:"catalog"`
+	API               APIConfig     `yaml:"api"`
+}
+
+// APIConfig is the optional TCP listener of the gateway's API, besides its
+// Unix socket: TLS, and an API token with the route's scope on every call.
+type APIConfig struct {
+	// Listen is host:port, such as 0.0.0.0:8443; empty: no TCP listener.
+	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey are PEM files; relative paths are relative to the
+	// config file's directory. Empty: the self-signed certificate that
+	// caravan init made (DIR/api-tls.crt and DIR/api-tls.key).
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // CatalogConfig bounds what the catalog keeps of each member org; zero
@@ -143,6 +157,14 @@ func (c *Config) validate() error {
 	if c.Fetch.RecordsPerHour < 0 {
 		return fieldErr("fetch.records_per_hour", "%d is negative", c.Fetch.RecordsPerHour)
 	}
+	if c.API.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+			return fieldErr("api.listen", "%q is not host:port (such as 0.0.0.0:8443): %v", c.API.Listen, err)
+		}
+	}
+	if (c.API.TLSCert == "") != (c.API.TLSKey == "") {
+		return fieldErr("api.tls_cert", "give both tls_cert and tls_key, or neither (the self-signed certificate)")
+	}
 	b := fetch.Budget{RequestsPerMinute: c.Fetch.RequestsPerMinute, RecordsPerHour: c.Fetch.RecordsPerHour}.WithDefaults()
 	c.Fetch = FetchConfig{RequestsPerMinute: b.RequestsPerMinute, RecordsPerHour: b.RecordsPerHour}
 	if c.Catalog.StatementsPerOrg < 0 {
@@ -217,6 +239,9 @@ func LoadConfig(path string) (*Config, error) {
 	c.Policies = resolve(base, c.Policies)
 	if c.PrivateNetworkKey != "" {
 		c.PrivateNetworkKey = resolve(base, c.PrivateNetworkKey)
+	}
+	if c.API.TLSCert != "" {
+		c.API.TLSCert, c.API.TLSKey = resolve(base, c.API.TLSCert), resolve(base, c.API.TLSKey)
 	}
 	return &c, nil
 }
@@ -297,6 +322,15 @@ fetch:
 catalog:
   statements_per_org: {{.Catalog.StatementsPerOrg}}
   megabytes_per_org: {{.Catalog.MegabytesPerOrg}}
+
+# The API for other machines, besides the Unix socket: a TCP listener with
+# TLS, where every call needs an API token (caravan token create) holding
+# the route's scope. Empty listen: none. Empty tls_cert and tls_key: the
+# self-signed certificate that caravan init made (api-tls.crt, api-tls.key).
+api:
+  listen: "{{.API.Listen}}"
+  tls_cert: "{{.API.TLSCert}}"
+  tls_key: "{{.API.TLSKey}}"
 `))
 
 // Marshal renders c as a commented YAML file. c is validated first, so the

@@ -52,6 +52,14 @@ func (d DataDir) Lock() string { return d.path("gateway.lock") }
 // Socket is the API's Unix socket.
 func (d DataDir) Socket() string { return d.path(api.SocketFile) }
 
+// APITokens is the API token file (hashes only, mode 0600).
+func (d DataDir) APITokens() string { return d.path("api-tokens.json") }
+
+// APICert and APIKey are the API listener's self-signed certificate and
+// its key, made by caravan init.
+func (d DataDir) APICert() string { return d.path("api-tls.crt") }
+func (d DataDir) APIKey() string  { return d.path("api-tls.key") }
+
 // State holds what the gateway keeps between runs.
 func (d DataDir) State() string { return d.path("state") }
 

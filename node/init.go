@@ -29,6 +29,9 @@ type InitResult struct {
 	PeerID     peer.ID
 	KeyPath    string
 	ConfigPath string
+	// APIFingerprint is the SHA-256 fingerprint of the self-signed
+	// certificate made for the API's TCP listener (api.listen).
+	APIFingerprint string
 }
 
 // Init creates a gateway data directory: a new Ed25519 node key (mode 0600)
@@ -68,6 +71,9 @@ func Init(opts InitOptions) (*InitResult, error) {
 		if err := os.MkdirAll(filepath.Join(opts.Dir, policies), 0o700); err != nil {
 			return nil, err
 		}
+	}
+	if res.APIFingerprint, err = MakeAPICert(opts.Dir, opts.Config.Org); err != nil {
+		return nil, err
 	}
 	res.PeerID, err = PeerIDOf(priv)
 	return res, err

@@ -63,19 +63,20 @@ type Node struct {
 	self     peer.ID
 	started  time.Time
 
-	key     crypto.PrivKey     // the node key, as libp2p takes it
-	signer  ed25519.PrivateKey // the same key: statements, checkpoints, cosignatures
-	lock    *os.File
-	host    host.Host
-	gater   *p2p.Gater
-	keeper  *p2p.Keeper
-	pubsub  *pubsub.PubSub
-	psStop  context.CancelFunc
-	api     *api.Server
-	watch   *dirWatcher
-	pwatch  *dirWatcher
-	metrics *metrics
-	allow   *p2p.MemberAllowlist // members' own connection slots
+	key       crypto.PrivKey     // the node key, as libp2p takes it
+	signer    ed25519.PrivateKey // the same key: statements, checkpoints, cosignatures
+	lock      *os.File
+	host      host.Host
+	gater     *p2p.Gater
+	keeper    *p2p.Keeper
+	pubsub    *pubsub.PubSub
+	psStop    context.CancelFunc
+	api       *api.Server
+	apiStatus api.APIStatus // the TCP listener, if any
+	watch     *dirWatcher
+	pwatch    *dirWatcher
+	metrics   *metrics
+	allow     *p2p.MemberAllowlist // members' own connection slots
 
 	index          atomic.Pointer[consortium.Index] // the roster in force
 	rosterMu       sync.Mutex                       // serializes roster changes
@@ -154,6 +155,9 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.api = api.NewServer(n, api.ServerOptions{Metrics: n.metrics.handler(), Logger: n.log.Named("control")})
 	n.api.Serve(l)
+	if err := n.serveAPI(); err != nil {
+		return nil, err
+	}
 	if n.watch, err = watchRoster(n); err != nil {
 		return nil, err
 	}

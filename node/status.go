@@ -22,6 +22,7 @@ func (n *Node) Status() api.Status {
 		RosterVersion:  r.Version,
 		Refused:        n.gater.Refused(),
 		RosterRejected: n.rosterRejected.Load(),
+		API:            n.apiStatus,
 	}
 	if n.policies != nil {
 		st.Policy = n.policyStatus()

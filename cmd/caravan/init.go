@@ -33,6 +33,7 @@ init never overwrites an existing key or config.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "created %s and %s\n", res.KeyPath, res.ConfigPath)
 			fmt.Fprintf(out, "peer id: %s\n", res.PeerID)
+			fmt.Fprintf(out, "API certificate (self-signed, for api.listen): SHA-256 %s\n", res.APIFingerprint)
 			return nil
 		},
 	}

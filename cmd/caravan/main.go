@@ -81,6 +81,7 @@ Start with 'caravan devnet --orgs 3' for a local consortium on loopback, or
 		verifyCmd(),
 		fetchCmd(),
 		versionCmd(),
+		tokenCmd(),
 	)
 	return root.ExecuteContext(ctx)
 }

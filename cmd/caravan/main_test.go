@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/devnet"
 	"github.com/caravan-consortium/caravan/node"
 	"go.uber.org/zap/zaptest"
@@ -38,6 +39,9 @@ func TestInitPrintsPeerIDAndRefusesOverwrite(t *testing.T) {
 	out := mustCaravan(t, "init", "--org", "customs-cn", "--dir", dir)
 	if !regexp.MustCompile(`peer id: 12D3KooW\w+`).MatchString(out) {
 		t.Fatalf("init did not print a PeerID:\n%s", out)
+	}
+	if !regexp.MustCompile(`API certificate \(self-signed, for api.listen\): SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}`).MatchString(out) {
+		t.Fatalf("init did not print the API certificate's fingerprint:\n%s", out)
 	}
 	if _, err := caravan(t, "init", "--org", "customs-cn", "--dir", dir); err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
 		t.Fatalf("second init: %v", err)
@@ -143,4 +147,30 @@ func oneGateway(t *testing.T) (string, *node.Node) {
 	}
 	t.Cleanup(func() { n.Close() })
 	return dir, n
+}
+
+// caravan token create prints a secret once; list shows names and scopes
+// only; revoke marks it revoked; bad scopes and names are refused.
+func TestTokenCommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gw")
+	mustCaravan(t, "init", "--org", "customs-cn", "--dir", dir)
+	secret := strings.TrimSpace(mustCaravan(t, "token", "create", "--dir", dir, "--name", "case-system", "--scope", "read,fetch", "--expires", "24h"))
+	if !strings.HasPrefix(secret, "cvn_") || len(secret) < 40 {
+		t.Fatalf("token create printed %q", secret)
+	}
+	list := mustCaravan(t, "token", "list", "--dir", dir)
+	if !strings.Contains(list, "case-system") || !strings.Contains(list, "read,fetch") || strings.Contains(list, secret) {
+		t.Fatalf("token list:\n%s", list)
+	}
+	if _, err := caravan(t, "token", "create", "--dir", dir, "--name", "x", "--scope", "root"); err == nil || !strings.Contains(err.Error(), `scope "root"`) {
+		t.Fatalf("a bad scope: %v", err)
+	}
+	if _, err := caravan(t, "token", "create", "--dir", dir, "--name", "case-system", "--scope", "read"); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("a second token of one name: %v", err)
+	}
+	mustCaravan(t, "token", "revoke", "--dir", dir, "case-system")
+	var tokens []api.Token
+	if err := json.Unmarshal([]byte(mustCaravan(t, "token", "list", "--dir", dir, "--json")), &tokens); err != nil || len(tokens) != 1 || !tokens[0].Revoked {
+		t.Fatalf("token list --json after revoke: %v %+v", err, tokens)
+	}
 }
