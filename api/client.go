@@ -252,9 +252,9 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 // readError reads an error answer as a *StatusError.
 func readError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var ae Error
-	if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
-		return &StatusError{Code: resp.StatusCode, Err: errors.New(ae.Error)}
+	var p Problem
+	if json.Unmarshal(body, &p) == nil && p.Detail != "" {
+		return &StatusError{Code: resp.StatusCode, Err: errors.New(p.Detail)}
 	}
 	return &StatusError{Code: resp.StatusCode, Err: errors.New("control endpoint: " + resp.Status)}
 }

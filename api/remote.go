@@ -33,6 +33,7 @@ var routeScopes = map[string]string{
 	RoutePolicyExplain: ScopePolicyAdmin,
 	RouteRosterReload:  ScopeRosterAdmin,
 	RouteMetrics:       ScopeMetrics,
+	RouteOpenAPI:       ScopeRead,
 }
 
 // Per-token rate on the TCP listener: requests a second and burst.

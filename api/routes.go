@@ -32,9 +32,14 @@ const (
 	RoutePprofProfile  = "GET /debug/pprof/profile" // a CPU profile
 )
 
-// Error is the body of an error answer.
-type Error struct {
-	Error string `json:"error"`
+// Problem is the body of an error answer: RFC 9457 problem details
+// (application/problem+json). Detail says what was wrong, naming the
+// field, file or line where there is one.
+type Problem struct {
+	Type   string `json:"type"`  // "about:blank": the status says it all
+	Title  string `json:"title"` // the status's text
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
 }
 
 // Status is what GET /v1/status returns.

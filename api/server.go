@@ -42,6 +42,7 @@ type Server struct {
 	path    string // the Unix socket served, removed on Close
 	mu      sync.Mutex
 	remotes []*http.Server // TCP listeners (ServeTLS)
+	routes  []string       // every route registered
 	wg      sync.WaitGroup
 	once    sync.Once
 	err     error
@@ -53,31 +54,49 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 		o.Logger = zap.NewNop()
 	}
 	s := &Server{g: g, mux: http.NewServeMux(), log: o.Logger}
-	s.mux.HandleFunc(RouteStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.Status()) })
-	s.mux.HandleFunc(RouteRosterReload, s.rosterReload)
-	s.mux.HandleFunc(RoutePublish, s.publish)
-	s.mux.HandleFunc(RouteCatalog, s.catalog)
-	s.mux.HandleFunc(RouteCatalogItem, s.catalogItem)
-	s.mux.HandleFunc(RouteRetract, s.retract)
-	s.mux.HandleFunc(RouteSchemas, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, nonNil(g.Schemas())) })
-	s.mux.HandleFunc(RouteSchema, s.schema)
-	s.mux.HandleFunc(RouteSchemaAdd, s.registerSchema)
-	s.mux.HandleFunc(RoutePolicySchema, func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RouteStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.Status()) })
+	s.handle(RouteRosterReload, s.rosterReload)
+	s.handle(RoutePublish, s.publish)
+	s.handle(RouteCatalog, s.catalog)
+	s.handle(RouteCatalogItem, s.catalogItem)
+	s.handle(RouteRetract, s.retract)
+	s.handle(RouteSchemas, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, nonNil(g.Schemas())) })
+	s.handle(RouteSchema, s.schema)
+	s.handle(RouteSchemaAdd, s.registerSchema)
+	s.handle(RoutePolicySchema, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(g.PolicySchema())
 	})
-	s.mux.HandleFunc(RoutePolicy, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.Policy()) })
-	s.mux.HandleFunc(RoutePolicyReload, s.policyReload)
-	s.mux.HandleFunc(RoutePolicyExplain, s.explain)
-	s.mux.HandleFunc(RouteFetch, s.fetch)
-	s.mux.HandleFunc(RouteFetchCancel, s.cancelFetch)
+	s.handle(RoutePolicy, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.Policy()) })
+	s.handle(RoutePolicyReload, s.policyReload)
+	s.handle(RoutePolicyExplain, s.explain)
+	s.handle(RouteFetch, s.fetch)
+	s.handle(RouteFetchCancel, s.cancelFetch)
 	if o.Metrics != nil {
-		s.mux.Handle(RouteMetrics, o.Metrics)
+		s.handleH(RouteMetrics, o.Metrics)
 	}
+	s.handle(RouteOpenAPI, func(w http.ResponseWriter, r *http.Request) {
+		doc, err := OpenAPIDocument()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	})
 	// Profiling, for operators: reachable only through the 0600 socket.
-	s.mux.HandleFunc(RoutePprof, pprof.Index)
-	s.mux.HandleFunc(RoutePprofProfile, pprof.Profile)
+	s.handle(RoutePprof, pprof.Index)
+	s.handle(RoutePprofProfile, pprof.Profile)
 	return s
+}
+
+// handle registers a route, and remembers it (the OpenAPI test checks that
+// every route is documented).
+func (s *Server) handle(route string, h http.HandlerFunc) { s.handleH(route, h) }
+
+func (s *Server) handleH(route string, h http.Handler) {
+	s.routes = append(s.routes, route)
+	s.mux.Handle(route, h)
 }
 
 // Handler returns the API's routes.
@@ -130,7 +149,10 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, codeOf(err, code), Error{Error: err.Error()})
+	code = codeOf(err, code)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(Problem{Type: "about:blank", Title: http.StatusText(code), Status: code, Detail: err.Error()})
 }
 
 // readJSON decodes a bounded JSON body into v.

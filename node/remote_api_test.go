@@ -69,8 +69,8 @@ func TestAPIListenerNeedsATokenWithTheScope(t *testing.T) {
 	metrics, _, _ := tokens.Create("scraper", []string{api.ScopeMetrics}, time.Hour, time.Now())
 	expired, _, _ := tokens.Create("old", []string{api.ScopeRead}, time.Nanosecond, time.Now())
 
-	if code, _ := call("GET", "/v1/status", ""); code != 401 {
-		t.Errorf("no token: %d", code)
+	if code, body := call("GET", "/v1/status", ""); code != 401 || !strings.Contains(body, `"status":401`) || !strings.Contains(body, `"detail":`) {
+		t.Errorf("no token: %d %s (want RFC 9457 problem details)", code, body)
 	}
 	if code, _ := call("GET", "/v1/status", "cvn_not-a-token"); code != 401 {
 		t.Errorf("an unknown token: %d", code)
@@ -96,6 +96,9 @@ func TestAPIListenerNeedsATokenWithTheScope(t *testing.T) {
 	}
 	if code, body := call("GET", "/metrics", metrics); code != 200 || !strings.Contains(body, "caravan_members ") {
 		t.Errorf("metrics with metrics: %d", code)
+	}
+	if code, body := call("GET", "/v1/openapi.json", reader); code != 200 || !strings.Contains(body, `"openapi": "3.1.0"`) {
+		t.Errorf("the OpenAPI document with read: %d", code)
 	}
 	if code, _ := call("GET", "/debug/pprof/", reader); code != 404 {
 		t.Errorf("profiling on the TCP listener: %d", code)

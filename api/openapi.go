@@ -1,0 +1,209 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3gen"
+)
+
+// RouteOpenAPI serves the API's OpenAPI document.
+const RouteOpenAPI = "GET /v1/openapi.json"
+
+// operation documents one route: what it does, its parameters, its body
+// and its answer. The document is generated from these and from the Go
+// types the routes exchange (OpenAPI), so that it cannot drift from them.
+type operation struct {
+	route   string
+	summary string
+	query   []string // query parameters (strings; "[]name" repeats)
+	body    any      // the JSON request body's Go value, if any
+	raw     string   // a non-JSON request body's media type, if any
+	answer  any      // the JSON answer's Go value (nil: no body, 204)
+	media   string   // the answer's media type when it is not one JSON value
+	example any      // an example of the JSON request body
+}
+
+var operations = []operation{
+	{route: RouteStatus, summary: "The gateway's status: members, connections, catalog, policy, journal", answer: Status{}},
+	{route: RouteRosterReload, summary: "Reload the roster file; 409 if it is refused", answer: Status{}},
+	{route: RoutePublish, summary: "Publish a dataset version: the body is its records (JSONL or CSV); the answer streams progress, rejects and the result",
+		query: []string{"dataset", "schema", "format", "description", "[]label", "[]purpose", "dry_run", "reject", "path"},
+		raw:   "application/x-ndjson", answer: PublishEvent{}, media: "application/x-ndjson"},
+	{route: RouteCatalog, summary: "List catalog entries", query: []string{"org", "schema", "label", "all", "as"}, answer: []CatalogEntry{}},
+	{route: RouteCatalogItem, summary: "One statement of the catalog, by CID", answer: CatalogItem{}},
+	{route: RouteRetract, summary: "Retract one of this org's datasets; 409 if refused", query: []string{"dataset", "reason"}, answer: CatalogItem{}},
+	{route: RouteSchemas, summary: "List the schema registry", answer: []SchemaInfo{}},
+	{route: RouteSchema, summary: "One schema, NAME[@VERSION] or OWNER/NAME[@VERSION], with its document", answer: SchemaInfo{}},
+	{route: RouteSchemaAdd, summary: "Register a schema document (the body); 400 if invalid, 409 if refused", query: []string{"name", "version"},
+		raw: "application/schema+json", answer: SchemaInfo{}},
+	{route: RoutePolicySchema, summary: "The Cedar schema that policies are checked against", media: "text/plain"},
+	{route: RoutePolicy, summary: "The policy bundle in force", answer: PolicyInfo{}},
+	{route: RoutePolicyReload, summary: "Reload the policy files; 409 if the bundle is refused", answer: PolicyInfo{}},
+	{route: RoutePolicyExplain, summary: "Explain a record's decision for an org and a purpose", body: ExplainRequest{}, answer: ExplainResult{},
+		example: map[string]any{"org": "customs-kz", "dataset": "customs-cn/khorgos-declarations", "purpose": "customs-clearance",
+			"record": map[string]any{"declaration_id": "CN-2026-000001"}}},
+	{route: RouteFetch, summary: "Fetch a partner's dataset version; the answer streams its id, progress, and the result",
+		body: FetchRequest{}, answer: FetchEvent{}, media: "application/x-ndjson",
+		example: map[string]any{"manifest": "customs-cn/khorgos-declarations", "purpose": "customs-clearance", "select": "0-99"}},
+	{route: RouteFetchCancel, summary: "Stop a fetch in progress, named by its first event"},
+	{route: RouteMetrics, summary: "Prometheus metrics", media: "text/plain"},
+	{route: RoutePprof, summary: "Go's profiles (on the Unix socket only)", media: "text/html"},
+	{route: RoutePprofProfile, summary: "A CPU profile (on the Unix socket only)", media: "application/octet-stream"},
+	{route: RouteOpenAPI, summary: "This document", media: "application/json"},
+}
+
+var (
+	openAPIOnce sync.Once
+	openAPIDoc  []byte
+	openAPIErr  error
+)
+
+// OpenAPIDocument returns the API's OpenAPI 3.1 document, as JSON.
+func OpenAPIDocument() ([]byte, error) {
+	openAPIOnce.Do(func() {
+		var doc *openapi3.T
+		if doc, openAPIErr = OpenAPI(); openAPIErr == nil {
+			openAPIDoc, openAPIErr = json.MarshalIndent(doc, "", "  ")
+		}
+	})
+	return openAPIDoc, openAPIErr
+}
+
+// OpenAPI builds the API's OpenAPI 3.1 document.
+func OpenAPI() (*openapi3.T, error) {
+	doc := &openapi3.T{
+		OpenAPI: "3.1.0",
+		Info: &openapi3.Info{Title: "Caravan gateway API", Version: "1",
+			Description: "The API of one Caravan gateway, on its Unix socket (no token) and on its optional TLS listener " +
+				"(a bearer token holding the scope each operation names in x-caravan-scope). Errors are RFC 9457 problem details."},
+		Paths: openapi3.NewPaths(),
+		Components: &openapi3.Components{
+			Schemas: openapi3.Schemas{},
+			SecuritySchemes: openapi3.SecuritySchemes{
+				"token": &openapi3.SecuritySchemeRef{Value: openapi3.NewSecurityScheme().WithType("http").WithScheme("bearer").
+					WithDescription("An API token (caravan token create), on the TLS listener only")},
+			},
+		},
+		Security: openapi3.SecurityRequirements{{"token": []string{}}},
+	}
+	// Schemas are inline: kin-openapi's component export left references to
+	// nested types (manifest.Manifest) unresolved.
+	gen := openapi3gen.NewGenerator(openapi3gen.SchemaCustomizer(customizeSchema))
+	schemaOf := func(v any) (*openapi3.SchemaRef, error) {
+		return gen.NewSchemaRefForValue(v, doc.Components.Schemas)
+	}
+	problem, err := schemaOf(Problem{})
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range operations {
+		method, path, ok := strings.Cut(op.route, " ")
+		if !ok {
+			return nil, fmt.Errorf("route %q: no method", op.route)
+		}
+		path = strings.ReplaceAll(path, "...}", "}")
+		o := &openapi3.Operation{Summary: op.summary, OperationID: operationID(method, path), Responses: openapi3.NewResponses()}
+		o.Extensions = map[string]any{"x-caravan-scope": scopeName(op.route)}
+		for _, name := range pathParams(path) {
+			o.AddParameter(openapi3.NewPathParameter(name).WithSchema(openapi3.NewStringSchema()))
+		}
+		for _, q := range op.query {
+			if name, ok := strings.CutPrefix(q, "[]"); ok {
+				o.AddParameter(openapi3.NewQueryParameter(name).WithSchema(openapi3.NewArraySchema().WithItems(openapi3.NewStringSchema())))
+				continue
+			}
+			o.AddParameter(openapi3.NewQueryParameter(q).WithSchema(openapi3.NewStringSchema()))
+		}
+		switch {
+		case op.body != nil:
+			s, err := schemaOf(op.body)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", op.route, err)
+			}
+			mt := openapi3.NewMediaType().WithSchemaRef(s)
+			if op.example != nil {
+				mt.Example = op.example
+			}
+			o.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).
+				WithContent(openapi3.Content{"application/json": mt})}
+		case op.raw != "":
+			o.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().
+				WithContent(openapi3.Content{op.raw: openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())})}
+		}
+		switch {
+		case op.answer == nil && op.media == "":
+			o.AddResponse(http.StatusNoContent, openapi3.NewResponse().WithDescription("Done"))
+		case op.answer == nil:
+			o.AddResponse(http.StatusOK, openapi3.NewResponse().WithDescription("OK").
+				WithContent(openapi3.Content{op.media: openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())}))
+		default:
+			s, err := schemaOf(op.answer)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", op.route, err)
+			}
+			media := op.media
+			if media == "" {
+				media = "application/json"
+			}
+			desc := "OK"
+			if media == "application/x-ndjson" {
+				desc = "A stream of events, one JSON object a line, each of this schema"
+			}
+			o.AddResponse(http.StatusOK, openapi3.NewResponse().WithDescription(desc).
+				WithContent(openapi3.Content{media: openapi3.NewMediaType().WithSchemaRef(s)}))
+		}
+		o.Responses.Set("default", &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("An error: RFC 9457 problem details").
+			WithContent(openapi3.Content{"application/problem+json": openapi3.NewMediaType().WithSchemaRef(problem)})})
+		doc.AddOperation(path, method, o)
+	}
+	return doc, nil
+}
+
+// scopeName is the token scope a route needs on the TCP listener, or
+// "socket-only".
+func scopeName(route string) string {
+	if s, ok := routeScopes[route]; ok {
+		return s
+	}
+	return "socket-only"
+}
+
+func pathParams(path string) []string {
+	var out []string
+	for _, part := range strings.Split(path, "/") {
+		if strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}") {
+			out = append(out, strings.Trim(part, "{}"))
+		}
+	}
+	return out
+}
+
+// operationID is a route's id: method and path words, e.g. getV1CatalogCid.
+func operationID(method, path string) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(method))
+	for _, w := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '{' || r == '}' || r == '.' || r == '-' }) {
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	}
+	return b.String()
+}
+
+// customizeSchema fixes what reflection cannot know: raw JSON is any JSON
+// value, and a CID's binary form is its string.
+func customizeSchema(_ string, t reflect.Type, _ reflect.StructTag, schema *openapi3.Schema) error {
+	switch t {
+	case reflect.TypeFor[json.RawMessage]():
+		*schema = openapi3.Schema{Description: "any JSON value"}
+	case reflect.TypeFor[time.Duration]():
+		*schema = *openapi3.NewInt64Schema()
+		schema.Description = "nanoseconds"
+	}
+	return nil
+}
