@@ -13,7 +13,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
+
+	"github.com/caravan-consortium/caravan/journal"
 )
 
 // Errors that callers check with errors.Is.
@@ -192,6 +195,49 @@ func (c *Client) Fetch(ctx context.Context, r FetchRequest, onEvent func(FetchEv
 		return nil, err
 	}
 	return streamEvents(c, req, "fetch", func(ev *FetchEvent) (*FetchSummary, string) { return ev.Result, ev.Error }, onEvent)
+}
+
+// Evidence downloads the evidence file of an entry of the gateway's
+// journal, by index (entry >= 0) or event hash (or a unique prefix).
+func (c *Client) Evidence(ctx context.Context, entry int64, hash string) ([]byte, error) {
+	q := url.Values{}
+	if entry >= 0 {
+		q.Set("entry", strconv.FormatInt(entry, 10))
+	}
+	if hash != "" {
+		q.Set("hash", hash)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://caravan/v1/journal/evidence?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, readError(resp)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+}
+
+// VerifyEvidence asks the gateway to check an evidence file against its
+// roster in force.
+func (c *Client) VerifyEvidence(ctx context.Context, data []byte) (*journal.Report, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://caravan/v1/journal/verify", bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	var rep journal.Report
+	return &rep, c.send(req, &rep)
+}
+
+// JournalEntries lists a page of a journal's entries.
+func (c *Client) JournalEntries(ctx context.Context, org string, from, limit uint64) (*JournalPage, error) {
+	q := url.Values{"org": {org}, "from": {strconv.FormatUint(from, 10)}, "limit": {strconv.FormatUint(limit, 10)}}
+	var page JournalPage
+	return &page, c.call(ctx, http.MethodGet, "/v1/journal/entries?"+q.Encode(), nil, &page)
 }
 
 // CancelFetch stops the fetch in progress named id (FetchEvent.ID).

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/caravan-consortium/caravan/journal"
 )
 
 // Gateway is what the server serves: node.Node implements it. It is made
@@ -15,6 +17,21 @@ type Gateway interface {
 	Registry
 	Policies
 	Fetching
+	Journal
+}
+
+// Journal is the transparency journals the gateway holds: its org's own
+// and its mirrors of the members'.
+type Journal interface {
+	// JournalEntries lists up to limit entries of org's journal ("" for
+	// this org's own) from index from.
+	JournalEntries(ctx context.Context, org string, from, limit uint64) (*JournalPage, error)
+	// Evidence is the C2SP tlog-proof file of an entry of this org's
+	// journal, by index (entry >= 0) or by event hash (or a unique prefix).
+	Evidence(ctx context.Context, entry int64, hash string) ([]byte, error)
+	// VerifyEvidence checks an evidence file against the roster in force.
+	VerifyEvidence(data []byte) (*journal.Report, error)
+	JournalAlerts() ([]journal.Alert, error)
 }
 
 // Admin is the gateway's status and its roster.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caravan-consortium/caravan/journal"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3gen"
 )
@@ -53,6 +54,13 @@ var operations = []operation{
 		body: FetchRequest{}, answer: FetchEvent{}, media: "application/x-ndjson",
 		example: map[string]any{"manifest": "customs-cn/khorgos-declarations", "purpose": "customs-clearance", "select": "0-99"}},
 	{route: RouteFetchCancel, summary: "Stop a fetch in progress, named by its first event"},
+	{route: RouteJournalEntries, summary: "A page of a journal's entries: this org's own, or a member's mirror (org)",
+		query: []string{"org", "from", "limit"}, answer: JournalPage{}},
+	{route: RouteEvidence, summary: "The C2SP tlog-proof evidence file of an entry of this org's journal, by index or event hash (or a unique prefix of 8 or more)",
+		query: []string{"entry", "hash"}, media: "text/plain"},
+	{route: RouteVerifyEvidence, summary: "Check an evidence file (the body) against the roster in force; 422 if it does not verify",
+		raw: "text/plain", answer: journal.Report{}},
+	{route: RouteJournalAlerts, summary: "Fork alerts: members' checkpoints that contradicted verified ones", answer: []journal.Alert{}},
 	{route: RouteMetrics, summary: "Prometheus metrics", media: "text/plain"},
 	{route: RoutePprof, summary: "Go's profiles (on the Unix socket only)", media: "text/html"},
 	{route: RoutePprofProfile, summary: "A CPU profile (on the Unix socket only)", media: "application/octet-stream"},

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -75,6 +76,17 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 	if o.Metrics != nil {
 		s.handleH(RouteMetrics, o.Metrics)
 	}
+	s.handle(RouteJournalEntries, s.journalEntries)
+	s.handle(RouteEvidence, s.evidence)
+	s.handle(RouteVerifyEvidence, s.verifyEvidence)
+	s.handle(RouteJournalAlerts, func(w http.ResponseWriter, r *http.Request) {
+		alerts, err := g.JournalAlerts()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, alerts)
+	})
 	s.handle(RouteOpenAPI, func(w http.ResponseWriter, r *http.Request) {
 		doc, err := OpenAPIDocument()
 		if err != nil {
@@ -370,4 +382,63 @@ func (e *events) fail(err error, event func(msg string) any) {
 		return
 	}
 	_ = e.send(event(err.Error()))
+}
+
+func (s *Server) journalEntries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var from, limit uint64
+	for name, p := range map[string]*uint64{"from": &from, "limit": &limit} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("%s %q: not a number", name, v))
+				return
+			}
+			*p = n
+		}
+	}
+	page, err := s.g.JournalEntries(r.Context(), q.Get("org"), from, limit)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) evidence(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	entry := int64(-1)
+	if v := q.Get("entry"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("entry %q: not an entry index", v))
+			return
+		}
+		entry = n
+	}
+	p, err := s.g.Evidence(r.Context(), entry, q.Get("hash"))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="entry.tlog-proof"`)
+	_, _ = w.Write(p)
+}
+
+func (s *Server) verifyEvidence(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err == nil && len(data) > maxJSONBody {
+		err = fmt.Errorf("an evidence file larger than %d bytes", maxJSONBody)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	rep, err := s.g.VerifyEvidence(data)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
 }

@@ -283,7 +283,7 @@ with 'caravan verify FILE --roster consortium.yaml'.`,
 			idx := uint64(entry)
 			if hash != "" {
 				var err error
-				if idx, err = entryByHash(ctx, dir, hash); err != nil {
+				if idx, err = node.EntryByHash(ctx, dir, hash); err != nil {
 					return err
 				}
 			}
@@ -425,33 +425,6 @@ func printReport(w io.Writer, file string, r *consortium.Roster, rep *journal.Re
 	}
 	fmt.Fprintf(tw, "witnessed\t%d of the %d required, consortium %s roster version %d\n", len(rep.Cosigs), rep.Threshold, r.Consortium, r.Version)
 	tw.Flush()
-}
-
-// entryByHash finds the entry of this org's journal whose event hash is
-// hash, or starts with it if only one entry's does.
-func entryByHash(ctx context.Context, dir, hash string) (uint64, error) {
-	hash = strings.ToLower(hash)
-	if len(hash) < 8 {
-		return 0, fmt.Errorf("--hash %q: give at least 8 hex characters of the event hash", hash)
-	}
-	var matches []uint64
-	i := uint64(0)
-	_, err := node.FindEntry(ctx, dir, "entry", func(e []byte) bool {
-		if strings.HasPrefix(journal.Hash(e), hash) {
-			matches = append(matches, i)
-		}
-		i++
-		return false // every entry: a prefix must be unique
-	})
-	switch {
-	case len(matches) == 1:
-		return matches[0], nil
-	case len(matches) > 1:
-		return 0, fmt.Errorf("--hash %s: entries %v all start with it; give more characters", hash, matches)
-	case err != nil && !strings.Contains(err.Error(), "no entry in"):
-		return 0, err
-	}
-	return 0, fmt.Errorf("--hash %s: no entry of this org's journal has an event hash that starts with it", hash)
 }
 
 // jsonFlag adds --json to c.

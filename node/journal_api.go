@@ -1,0 +1,124 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/journal"
+)
+
+// EntryByHash finds the entry of the gateway's own journal in dir whose
+// event hash is hash, or starts with it (8 characters or more) if only one
+// entry's does, such as the 12 that 'journal log' shows.
+func EntryByHash(ctx context.Context, dir, hash string) (uint64, error) {
+	hash = strings.ToLower(hash)
+	if len(hash) < 8 {
+		return 0, api.Errorf(http.StatusBadRequest, "hash %q: give at least 8 hex characters of the event hash", hash)
+	}
+	var matches []uint64
+	i := uint64(0)
+	_, err := FindEntry(ctx, dir, "entry", func(e []byte) bool {
+		if strings.HasPrefix(journal.Hash(e), hash) {
+			matches = append(matches, i)
+		}
+		i++
+		return false // every entry: a prefix must be unique
+	})
+	switch {
+	case len(matches) == 1:
+		return matches[0], nil
+	case len(matches) > 1:
+		return 0, api.Errorf(http.StatusConflict, "hash %s: entries %v all start with it; give more characters", hash, matches)
+	case err != nil && !strings.Contains(err.Error(), "no entry in"):
+		return 0, err
+	}
+	return 0, api.Errorf(http.StatusNotFound, "hash %s: no entry of this org's journal has an event hash that starts with it", hash)
+}
+
+// maxEntriesPage bounds one page of journal entries.
+const maxEntriesPage = 1000
+
+// JournalEntries lists up to limit entries of org's journal (this org's
+// own if org is empty, or a member's mirror) from index from.
+func (n *Node) JournalEntries(ctx context.Context, org string, from, limit uint64) (*api.JournalPage, error) {
+	logs, err := GatewayLogs(string(n.dir))
+	if err != nil {
+		return nil, err
+	}
+	var v *LogView
+	for i := range logs {
+		if org == "" && logs[i].Own || org != "" && logs[i].Org == org {
+			v = &logs[i]
+		}
+	}
+	if v == nil {
+		return nil, api.Errorf(http.StatusNotFound, "org %q: not in the roster", org)
+	}
+	if limit == 0 || limit > maxEntriesPage {
+		limit = maxEntriesPage
+	}
+	page := &api.JournalPage{Origin: v.Origin, Size: v.Size, Entries: []api.JournalEntry{}}
+	from = min(from, v.Size)
+	err = journal.Entries(ctx, journal.DirSource(v.Dir), from, min(from+limit, v.Size), v.Size, func(i uint64, e []byte) error {
+		je := api.JournalEntry{Index: i, Hash: journal.Hash(e)}
+		if ev, err := journal.Decode(e); err != nil {
+			je.Error = err.Error()
+		} else {
+			je.Event = ev
+		}
+		page.Entries = append(page.Entries, je)
+		return nil
+	})
+	return page, err
+}
+
+// Evidence is the C2SP tlog-proof evidence file of an entry of this org's
+// journal, named by index (entry >= 0) or by event hash or prefix.
+func (n *Node) Evidence(ctx context.Context, entry int64, hash string) ([]byte, error) {
+	if (entry < 0) == (hash == "") {
+		return nil, api.Errorf(http.StatusBadRequest, "give exactly one of entry and hash")
+	}
+	idx := uint64(entry)
+	if hash != "" {
+		var err error
+		if idx, err = EntryByHash(ctx, string(n.dir), hash); err != nil {
+			return nil, err
+		}
+	}
+	p, err := ProveEntry(ctx, string(n.dir), idx)
+	if err != nil {
+		return nil, api.Errorf(http.StatusConflict, "entry %d: %v", idx, err)
+	}
+	return p, nil
+}
+
+// VerifyEvidence checks an evidence file against the roster in force, as
+// caravan verify does offline.
+func (n *Node) VerifyEvidence(data []byte) (*journal.Report, error) {
+	r := n.Roster()
+	t, err := journal.TrustOf(r.Consortium, r)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := journal.VerifyProof(data, t)
+	if err != nil {
+		return nil, api.Errorf(http.StatusUnprocessableEntity, "the evidence does not verify: %v", err)
+	}
+	return rep, nil
+}
+
+// JournalAlerts lists the fork alerts this gateway raised.
+func (n *Node) JournalAlerts() ([]journal.Alert, error) {
+	alerts, err := journal.Alerts(n.dir.Alerts())
+	if errors.Is(err, nil) && alerts == nil {
+		alerts = []journal.Alert{}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	return alerts, nil
+}

@@ -1,0 +1,59 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/internal/poll"
+	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/journal"
+)
+
+// The journal through the API: a page of entries, the evidence file of
+// one by its 12-character hash prefix, and that file checked by the
+// gateway (and a tampered copy refused with 422).
+func TestJournalThroughTheAPI(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 50)
+	cl, err := api.NewClient(fn.C.Dir(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var page *api.JournalPage
+	poll.Until(t, func() bool {
+		page, err = cl.JournalEntries(ctx, "", 0, 3)
+		return err == nil && len(page.Entries) == 3
+	}, "three entries in customs-cn's journal")
+	for i, e := range page.Entries {
+		if e.Index != uint64(i) || len(e.Hash) != 64 || e.Event == nil {
+			t.Fatalf("entry %d: %+v", i, e)
+		}
+	}
+	last := page.Entries[2]
+	var evidence []byte
+	poll.Until(t, func() bool {
+		evidence, err = cl.Evidence(ctx, -1, last.Hash[:12])
+		return err == nil
+	}, "the entry's checkpoint witnessed, and its evidence file")
+	rep, err := cl.VerifyEvidence(ctx, evidence)
+	if err != nil || rep.Index != last.Index || rep.EventHash != last.Hash || !rep.Witnessed {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	bad := append([]byte(nil), evidence...)
+	bad[len("c2sp.org/tlog-proof@v1\nextra ")+10] ^= 1
+	var se *api.StatusError
+	if _, err := cl.VerifyEvidence(ctx, bad); !errors.As(err, &se) || se.Code != 422 {
+		t.Fatalf("a tampered evidence file: %v", err)
+	}
+	// The file is the C2SP one: it verifies offline too.
+	r := fn.Nodes[1].Roster()
+	tr, err := journal.TrustOf(r.Consortium, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := journal.VerifyProof(evidence, tr); err != nil {
+		t.Fatalf("offline: %v", err)
+	}
+}
