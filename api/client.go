@@ -240,6 +240,26 @@ func (c *Client) JournalEntries(ctx context.Context, org string, from, limit uin
 	return &page, c.call(ctx, http.MethodGet, "/v1/journal/entries?"+q.Encode(), nil, &page)
 }
 
+// Fetched downloads to w the records the gateway received and verified of
+// a dataset version for a purpose, one a line.
+func (c *Client) Fetched(ctx context.Context, ref, purpose string, w io.Writer) error {
+	q := url.Values{"manifest": {ref}, "purpose": {purpose}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://caravan/v1/fetched?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return readError(resp)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
 // CancelFetch stops the fetch in progress named id (FetchEvent.ID).
 func (c *Client) CancelFetch(ctx context.Context, id string) error {
 	return c.call(ctx, http.MethodDelete, "/v1/fetch/"+url.PathEscape(id), nil, nil)

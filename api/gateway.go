@@ -74,6 +74,9 @@ type Policies interface {
 
 // Fetching is fetching partners' datasets.
 type Fetching interface {
+	// Fetched writes the records received and verified of a dataset
+	// version for a purpose, one a line, and returns how many.
+	Fetched(ctx context.Context, ref, purpose string, w io.Writer) (uint64, error)
 	// Fetch fetches a partner's dataset version; progress, if set, gets
 	// the records received and permitted so far.
 	Fetch(ctx context.Context, req FetchRequest, progress func(received, permitted uint64)) (*FetchSummary, error)

@@ -54,6 +54,8 @@ var operations = []operation{
 		body: FetchRequest{}, answer: FetchEvent{}, media: "application/x-ndjson",
 		example: map[string]any{"manifest": "customs-cn/khorgos-declarations", "purpose": "customs-clearance", "select": "0-99"}},
 	{route: RouteFetchCancel, summary: "Stop a fetch in progress, named by its first event"},
+	{route: RouteFetched, summary: "The records received and verified of a dataset version for a purpose, one a line (JSONL), in index order",
+		query: []string{"manifest", "purpose"}, media: "application/x-ndjson"},
 	{route: RouteJournalEntries, summary: "A page of a journal's entries: this org's own, or a member's mirror (org)",
 		query: []string{"org", "from", "limit"}, answer: JournalPage{}},
 	{route: RouteEvidence, summary: "The C2SP tlog-proof evidence file of an entry of this org's journal, by index or event hash (or a unique prefix of 8 or more)",

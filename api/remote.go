@@ -29,6 +29,7 @@ var routeScopes = map[string]string{
 	RouteSchemaAdd:      ScopePublish,
 	RouteFetch:          ScopeFetch,
 	RouteFetchCancel:    ScopeFetch,
+	RouteFetched:        ScopeFetch,
 	RoutePolicyReload:   ScopePolicyAdmin,
 	RoutePolicyExplain:  ScopePolicyAdmin,
 	RouteRosterReload:   ScopeRosterAdmin,

@@ -27,6 +27,7 @@ const (
 	RoutePolicyExplain  = "POST /v1/policy/explain"  // body: ExplainRequest -> ExplainResult
 	RouteFetch          = "POST /v1/fetch"           // body: FetchRequest -> NDJSON FetchEvent, the first naming the fetch
 	RouteFetchCancel    = "DELETE /v1/fetch/{id}"    // stop a fetch in progress -> 204; 404 if none has that id
+	RouteFetched        = "GET /v1/fetched"          // query: manifest (CID or OWNER/DATASET[@VERSION]), purpose -> JSONL records
 	RouteJournalEntries = "GET /v1/journal/entries"  // query: org, from, limit -> JournalPage
 	RouteEvidence       = "GET /v1/journal/evidence" // query: entry or hash -> a C2SP tlog-proof file (text)
 	RouteVerifyEvidence = "POST /v1/journal/verify"  // body: an evidence file -> journal.Report; 422 if it does not verify

@@ -76,6 +76,17 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 	if o.Metrics != nil {
 		s.handleH(RouteMetrics, o.Metrics)
 	}
+	s.handle(RouteFetched, func(w http.ResponseWriter, r *http.Request) {
+		// The status goes with the first record, so that a refusal keeps
+		// its own status.
+		q := r.URL.Query()
+		lw := &lazyWriter{w: w, media: "application/x-ndjson"}
+		if _, err := g.Fetched(r.Context(), q.Get("manifest"), q.Get("purpose"), lw); err != nil && !lw.started {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		lw.start()
+	})
 	s.handle(RouteJournalEntries, s.journalEntries)
 	s.handle(RouteEvidence, s.evidence)
 	s.handle(RouteVerifyEvidence, s.verifyEvidence)
@@ -441,4 +452,26 @@ func (s *Server) verifyEvidence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// lazyWriter writes the answer's status and media type with its first
+// bytes, so that an error before them can still be answered with its own
+// status.
+type lazyWriter struct {
+	w       http.ResponseWriter
+	media   string
+	started bool
+}
+
+func (l *lazyWriter) start() {
+	if !l.started {
+		l.started = true
+		l.w.Header().Set("Content-Type", l.media)
+		l.w.WriteHeader(http.StatusOK)
+	}
+}
+
+func (l *lazyWriter) Write(p []byte) (int, error) {
+	l.start()
+	return l.w.Write(p)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -310,4 +311,30 @@ func (n *Node) manifestRef(ref string) (cid.Cid, error) {
 		}
 	}
 	return cid.Undef, api.Errorf(http.StatusNotFound, "the catalog lists no version %d of %s/%s (see 'caravan catalog --all')", v, owner, dataset)
+}
+
+// Fetched writes, one a line in index order, the records this gateway
+// received and verified of a dataset version (a CID or
+// OWNER/DATASET[@VERSION]) for a purpose; it returns how many.
+func (n *Node) Fetched(ctx context.Context, ref, purpose string, w io.Writer) (uint64, error) {
+	id, err := n.manifestRef(ref)
+	if err != nil {
+		return 0, err
+	}
+	if !manifest.ValidPurpose(purpose) {
+		return 0, api.Errorf(http.StatusBadRequest, "purpose %.80q: %s", purpose, manifest.PurposeRule)
+	}
+	var count uint64
+	err = n.store.Fetched(id, purpose, func(_ uint64, data []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		count++
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+		_, err := w.Write([]byte{'\n'})
+		return err
+	})
+	return count, err
 }

@@ -3,7 +3,9 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -394,5 +396,38 @@ func TestOneRecordSelectionReadsOnlyWhatItNeeds(t *testing.T) {
 		} else {
 			t.Logf("select %s of %d records: %d KB allocated by both gateways", sel, n, got>>10)
 		}
+	}
+}
+
+// A program downloads what a fetch received through the API (GET
+// /v1/fetched): exactly the records the policy permitted, by CID or by
+// name; an unknown dataset is 404.
+func TestFetchedRecordsDownloadThroughTheAPI(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 300)
+	cl, err := api.NewClient(fn.C.Dir(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	org := node.OrgEntity(fn.Nodes[1].Roster().Member(fn.C.Net.Orgs[1].Org))
+	want := fn.Expected(t, org, "customs-clearance")
+	for _, ref := range []string{fn.CID, "customs-cn/declarations"} {
+		var b bytes.Buffer
+		if err := cl.Fetched(context.Background(), ref, "customs-clearance", &b); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "got.jsonl")
+		if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := testkit.Received(t, path); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("%s: downloaded %d records, the policy permits %d", ref, len(got), len(want))
+		}
+	}
+	var se *api.StatusError
+	if err := cl.Fetched(context.Background(), "customs-cn/nothing", "customs-clearance", io.Discard); !errors.As(err, &se) || se.Code != 404 {
+		t.Fatalf("an unknown dataset: %v", err)
 	}
 }
