@@ -260,6 +260,18 @@ func (c *Client) Fetched(ctx context.Context, ref, purpose string, w io.Writer) 
 	return err
 }
 
+// PolicyHistory lists the policy bundles the gateway's org put in force.
+func (c *Client) PolicyHistory(ctx context.Context) ([]JournalEntry, error) {
+	var out []JournalEntry
+	return out, c.call(ctx, http.MethodGet, "/v1/policy/history", nil, &out)
+}
+
+// Receipts lists the receipts of the gateway's fetches.
+func (c *Client) Receipts(ctx context.Context) ([]JournalEntry, error) {
+	var out []JournalEntry
+	return out, c.call(ctx, http.MethodGet, "/v1/receipts", nil, &out)
+}
+
 // CancelFetch stops the fetch in progress named id (FetchEvent.ID).
 func (c *Client) CancelFetch(ctx context.Context, id string) error {
 	return c.call(ctx, http.MethodDelete, "/v1/fetch/"+url.PathEscape(id), nil, nil)

@@ -32,6 +32,14 @@ type Journal interface {
 	// VerifyEvidence checks an evidence file against the roster in force.
 	VerifyEvidence(data []byte) (*journal.Report, error)
 	JournalAlerts() ([]journal.Alert, error)
+	// PolicyHistory and Receipts are this org's journal entries of those
+	// types, oldest first.
+	PolicyHistory(ctx context.Context) ([]JournalEntry, error)
+	Receipts(ctx context.Context) ([]JournalEntry, error)
+	// RosterDocument is the signed roster the gateway follows (a
+	// consortium.Roster: api does not import consortium, which names
+	// nodes with libp2p).
+	RosterDocument() any
 }
 
 // Admin is the gateway's status and its roster.

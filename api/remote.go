@@ -38,6 +38,9 @@ var routeScopes = map[string]string{
 	RouteEvidence:       ScopeRead,
 	RouteVerifyEvidence: ScopeRead,
 	RouteJournalAlerts:  ScopeRead,
+	RoutePolicyHistory:  ScopeRead,
+	RouteReceipts:       ScopeRead,
+	RouteRoster:         ScopeRead,
 	RouteOpenAPI:        ScopeRead,
 }
 

@@ -32,6 +32,9 @@ const (
 	RouteEvidence       = "GET /v1/journal/evidence" // query: entry or hash -> a C2SP tlog-proof file (text)
 	RouteVerifyEvidence = "POST /v1/journal/verify"  // body: an evidence file -> journal.Report; 422 if it does not verify
 	RouteJournalAlerts  = "GET /v1/journal/alerts"   // -> []journal.Alert
+	RoutePolicyHistory  = "GET /v1/policy/history"   // -> []JournalEntry: the bundles put in force
+	RouteReceipts       = "GET /v1/receipts"         // -> []JournalEntry: this gateway's fetch receipts
+	RouteRoster         = "GET /v1/roster"           // -> the signed roster in force (consortium.Roster)
 	RouteMetrics        = "GET /metrics"             // Prometheus text format
 	RoutePprof          = "GET /debug/pprof/"        // Go's profiles, for operators
 	RoutePprofProfile   = "GET /debug/pprof/profile" // a CPU profile

@@ -87,6 +87,19 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 		}
 		lw.start()
 	})
+	for route, list := range map[string]func(context.Context) ([]JournalEntry, error){
+		RoutePolicyHistory: func(ctx context.Context) ([]JournalEntry, error) { return g.PolicyHistory(ctx) },
+		RouteReceipts:      func(ctx context.Context) ([]JournalEntry, error) { return g.Receipts(ctx) }} {
+		s.handle(route, func(w http.ResponseWriter, r *http.Request) {
+			entries, err := list(r.Context())
+			if err != nil {
+				writeError(w, http.StatusInternalServerError, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, entries)
+		})
+	}
+	s.handle(RouteRoster, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.RosterDocument()) })
 	s.handle(RouteJournalEntries, s.journalEntries)
 	s.handle(RouteEvidence, s.evidence)
 	s.handle(RouteVerifyEvidence, s.verifyEvidence)

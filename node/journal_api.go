@@ -122,3 +122,36 @@ func (n *Node) JournalAlerts() ([]journal.Alert, error) {
 	}
 	return alerts, nil
 }
+
+// PolicyHistory lists the policy bundles this org put in force, oldest
+// first, from its journal's policy entries.
+func (n *Node) PolicyHistory(ctx context.Context) ([]api.JournalEntry, error) {
+	return n.entriesOfType(ctx, journal.TypePolicy)
+}
+
+// Receipts lists the receipts of this gateway's fetches, oldest first,
+// from its journal's receipt entries (each names the decision it answers).
+func (n *Node) Receipts(ctx context.Context) ([]api.JournalEntry, error) {
+	return n.entriesOfType(ctx, journal.TypeReceipt)
+}
+
+func (n *Node) entriesOfType(ctx context.Context, typ string) ([]api.JournalEntry, error) {
+	out := []api.JournalEntry{}
+	for from := uint64(0); ; from += maxEntriesPage {
+		page, err := n.JournalEntries(ctx, "", from, maxEntriesPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page.Entries {
+			if e.Event != nil && e.Event.Type == typ {
+				out = append(out, e)
+			}
+		}
+		if from+maxEntriesPage >= page.Size {
+			return out, nil
+		}
+	}
+}
+
+// RosterDocument is the signed roster this gateway follows.
+func (n *Node) RosterDocument() any { return n.Roster() }

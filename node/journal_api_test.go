@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/caravan-consortium/caravan/api"
@@ -46,6 +47,25 @@ func TestJournalThroughTheAPI(t *testing.T) {
 	var se *api.StatusError
 	if _, err := cl.VerifyEvidence(ctx, bad); !errors.As(err, &se) || se.Code != 422 {
 		t.Fatalf("a tampered evidence file: %v", err)
+	}
+	// The policy bundles in force, and a requester's receipts, from the
+	// journals; the roster in force.
+	if hist, err := cl.PolicyHistory(ctx); err != nil || len(hist) == 0 || hist[0].Event.Type != journal.TypePolicy {
+		t.Fatalf("policy history: %v %+v", err, hist)
+	}
+	kz, err := api.NewClient(fn.C.Dir(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kz.Fetch(ctx, api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, func() bool {
+		rs, err := kz.Receipts(ctx)
+		return err == nil && len(rs) == 1 && rs[0].Event.Manifest == fn.CID
+	}, "customs-kz's receipt, checkpointed")
+	if roster := getControl(t, fn.C.Dir(0), "/v1/roster"); !strings.Contains(roster, `"consortium":"silk-road-devnet"`) {
+		t.Fatalf("the roster in force: %.300s", roster)
 	}
 	// The file is the C2SP one: it verifies offline too.
 	r := fn.Nodes[1].Roster()
