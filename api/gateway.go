@@ -40,6 +40,8 @@ type Journal interface {
 	// consortium.Roster: api does not import consortium, which names
 	// nodes with libp2p).
 	RosterDocument() any
+	// RosterRefusals lists the roster updates refused since the start.
+	RosterRefusals() []RosterRefusal
 }
 
 // Admin is the gateway's status and its roster.

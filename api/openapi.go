@@ -66,6 +66,7 @@ var operations = []operation{
 	{route: RoutePolicyHistory, summary: "The policy bundles this org put in force, oldest first (its journal's policy entries)", answer: []JournalEntry{}},
 	{route: RouteReceipts, summary: "This gateway's fetch receipts, oldest first (its journal's receipt entries)", answer: []JournalEntry{}},
 	{route: RouteRoster, summary: "The signed consortium roster in force (its format: schemas/roster.md)", media: "application/json"},
+	{route: RouteRosterRefusals, summary: "Roster updates refused since the gateway started (the newest 20)", answer: []RosterRefusal{}},
 	{route: RouteMetrics, summary: "Prometheus metrics", media: "text/plain"},
 	{route: RoutePprof, summary: "Go's profiles (on the Unix socket only)", media: "text/html"},
 	{route: RoutePprofProfile, summary: "A CPU profile (on the Unix socket only)", media: "application/octet-stream"},

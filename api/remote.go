@@ -41,6 +41,7 @@ var routeScopes = map[string]string{
 	RoutePolicyHistory:  ScopeRead,
 	RouteReceipts:       ScopeRead,
 	RouteRoster:         ScopeRead,
+	RouteRosterRefusals: ScopeRead,
 	RouteOpenAPI:        ScopeRead,
 }
 

@@ -35,6 +35,7 @@ const (
 	RoutePolicyHistory  = "GET /v1/policy/history"   // -> []JournalEntry: the bundles put in force
 	RouteReceipts       = "GET /v1/receipts"         // -> []JournalEntry: this gateway's fetch receipts
 	RouteRoster         = "GET /v1/roster"           // -> the signed roster in force (consortium.Roster)
+	RouteRosterRefusals = "GET /v1/roster/refusals"  // -> []RosterRefusal: updates refused since the start
 	RouteMetrics        = "GET /metrics"             // Prometheus text format
 	RoutePprof          = "GET /debug/pprof/"        // Go's profiles, for operators
 	RoutePprofProfile   = "GET /debug/pprof/profile" // a CPU profile
@@ -73,6 +74,14 @@ type Status struct {
 	Journal journal.Status `json:"journal"`
 	// API is the TCP listener, if the config opens one.
 	API APIStatus `json:"api"`
+}
+
+// RosterRefusal is a roster update the gateway refused.
+type RosterRefusal struct {
+	At      time.Time `json:"at"`
+	File    string    `json:"file"`
+	InForce uint64    `json:"in_force"` // the version that stayed in force
+	Reason  string    `json:"reason"`
 }
 
 // JournalPage is a page of a journal's entries.

@@ -100,6 +100,7 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 		})
 	}
 	s.handle(RouteRoster, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.RosterDocument()) })
+	s.handle(RouteRosterRefusals, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.RosterRefusals()) })
 	s.handle(RouteJournalEntries, s.journalEntries)
 	s.handle(RouteEvidence, s.evidence)
 	s.handle(RouteVerifyEvidence, s.verifyEvidence)

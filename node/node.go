@@ -57,6 +57,7 @@ type Options struct {
 // Node is a running gateway.
 type Node struct {
 	fetching sync.Map // fetches in progress: manifest, purpose and selection -> struct{}
+	refusals rosterRefusals
 	dir      DataDir
 	cfg      *Config
 	log      *zap.Logger

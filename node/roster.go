@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/zap"
 
+	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
 )
@@ -40,6 +43,7 @@ func (n *Node) startupRoster() (*consortium.Roster, error) {
 		log.Error("roster file not accepted; the roster already trusted stays in force",
 			zap.String("file", n.cfg.Roster), zap.Error(err), zap.Uint64("in_force", trusted.Version))
 		n.rosterRejected.Add(1)
+		n.refusals.add(api.RosterRefusal{At: time.Now().UTC(), File: n.cfg.Roster, InForce: trusted.Version, Reason: err.Error()})
 		roster = trusted
 	}
 	if err := n.checkSelf(roster); err != nil {
@@ -97,6 +101,7 @@ func (n *Node) ReloadRoster() error {
 		return nil
 	case err != nil:
 		n.rosterRejected.Add(1)
+		n.refusals.add(api.RosterRefusal{At: time.Now().UTC(), File: n.cfg.Roster, InForce: current.Version, Reason: err.Error()})
 		log.Error("roster change refused; the current roster stays in force",
 			zap.Uint64("in_force", current.Version), zap.Error(err))
 		return err
@@ -155,4 +160,29 @@ func (m members) Nodes() []peer.ID {
 		}
 	}
 	return out
+}
+
+// rosterRefusals keeps the newest roster updates refused since the start.
+type rosterRefusals struct {
+	mu   sync.Mutex
+	list []api.RosterRefusal
+}
+
+const maxRefusals = 20
+
+func (r *rosterRefusals) add(x api.RosterRefusal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.list = append(r.list, x)
+	if len(r.list) > maxRefusals {
+		r.list = r.list[len(r.list)-maxRefusals:]
+	}
+}
+
+// RosterRefusals lists the roster updates refused since the gateway
+// started (the newest 20), oldest first.
+func (n *Node) RosterRefusals() []api.RosterRefusal {
+	n.refusals.mu.Lock()
+	defer n.refusals.mu.Unlock()
+	return append([]api.RosterRefusal{}, n.refusals.list...)
 }

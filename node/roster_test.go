@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +108,10 @@ func TestRestartOnOlderRosterKeepsNewer(t *testing.T) {
 	}
 	if a.Status().RosterRejected != 1 {
 		t.Fatalf("RosterRejected = %d, want 1", a.Status().RosterRejected)
+	}
+	// The refusal, with its reason, through the API.
+	if got := getControl(t, c.Dir(0), "/v1/roster/refusals"); !strings.Contains(got, `"in_force":2`) || !strings.Contains(got, `"reason":`) {
+		t.Fatalf("GET /v1/roster/refusals: %s", got)
 	}
 }
 
