@@ -143,19 +143,41 @@ func (c *Client) RegisterSchema(ctx context.Context, r SchemaRequest, document [
 
 // PolicySchema fetches the Cedar schema that policies are checked against.
 func (c *Client) PolicySchema(ctx context.Context) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://caravan/v1/policy/schema", nil)
+	var b bytes.Buffer
+	err := c.getRaw(ctx, "/v1/policy/schema", &limitedWriter{w: &b, left: 16 << 20})
+	return b.Bytes(), err
+}
+
+// getRaw copies the answer to a GET of path (with its query) to w.
+func (c *Client) getRaw(ctx context.Context, path string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://caravan"+path, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resp, err := c.do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, readError(resp)
+		return readError(resp)
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+// limitedWriter fails once more than left bytes are written.
+type limitedWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > l.left {
+		return 0, errors.New("answer too large")
+	}
+	l.left -= int64(len(p))
+	return l.w.Write(p)
 }
 
 // Policy fetches the policy bundle in force and its reload counters.
@@ -207,19 +229,9 @@ func (c *Client) Evidence(ctx context.Context, entry int64, hash string) ([]byte
 	if hash != "" {
 		q.Set("hash", hash)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://caravan/v1/journal/evidence?"+q.Encode(), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, readError(resp)
-	}
-	return io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	var b bytes.Buffer
+	err := c.getRaw(ctx, "/v1/journal/evidence?"+q.Encode(), &limitedWriter{w: &b, left: 16 << 20})
+	return b.Bytes(), err
 }
 
 // VerifyEvidence asks the gateway to check an evidence file against its
@@ -244,20 +256,7 @@ func (c *Client) JournalEntries(ctx context.Context, org string, from, limit uin
 // a dataset version for a purpose, one a line.
 func (c *Client) Fetched(ctx context.Context, ref, purpose string, w io.Writer) error {
 	q := url.Values{"manifest": {ref}, "purpose": {purpose}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://caravan/v1/fetched?"+q.Encode(), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return readError(resp)
-	}
-	_, err = io.Copy(w, resp.Body)
-	return err
+	return c.getRaw(ctx, "/v1/fetched?"+q.Encode(), w)
 }
 
 // PolicyHistory lists the policy bundles the gateway's org put in force.
