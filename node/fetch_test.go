@@ -385,16 +385,17 @@ func TestOneRecordSelectionReadsOnlyWhatItNeeds(t *testing.T) {
 		return after.TotalAlloc - before.TotalAlloc
 	}
 	one("3") // the first request pays for things made once (policies' caches, connections)
-	// Both gateways run in this process: what the fetch allocated on both
-	// sides (and whatever else ran meanwhile), against what the record
-	// tree alone of 50,000 records takes. Measured: 0.8 MB (1.7 MB with
-	// -race) reading what is needed, 9.3 MB with the scan.
-	const tree = 2 * n * 32
+	// Both gateways run in this process, so what a fetch allocated is
+	// both sides' and whatever else ran meanwhile (1-3 MB under -race and
+	// a loaded machine). The same one record selected by its CID still
+	// takes a scan (a CID's index is not stored): that is the yardstick.
+	// Measured without -race: 0.8 MB by index, 9.3 MB with the scan.
+	scan := one(cids.OfJSON(fn.Recs[10]).String())
 	for _, sel := range []string{"10", "49999", "25000"} {
-		if got := one(sel); got > tree {
-			t.Fatalf("a one-record fetch (select %s) of %d records allocated %d KB; the record tree alone is %d KB", sel, n, got>>10, tree>>10)
-		} else {
-			t.Logf("select %s of %d records: %d KB allocated by both gateways", sel, n, got>>10)
+		got := one(sel)
+		t.Logf("select %s of %d records: %d KB allocated by both gateways; by CID (a scan): %d KB", sel, n, got>>10, scan>>10)
+		if got > scan/2 {
+			t.Fatalf("a one-record fetch (select %s) of %d records allocated %d KB, more than half of a scan's %d KB", sel, n, got>>10, scan>>10)
 		}
 	}
 }
