@@ -80,6 +80,9 @@ type Policies interface {
 	// bundle in force stays.
 	ReloadPolicies() error
 	Explain(req ExplainRequest) (*ExplainResult, error)
+	// CheckPolicies checks an uploaded bundle against this gateway's
+	// registry, as the bundle in force is; nothing is put in force.
+	CheckPolicies(req PolicyCheckRequest) (*PolicyCheckResult, error)
 }
 
 // Fetching is fetching partners' datasets.

@@ -32,6 +32,7 @@ var routeScopes = map[string]string{
 	RouteFetched:        ScopeFetch,
 	RoutePolicyReload:   ScopePolicyAdmin,
 	RoutePolicyExplain:  ScopePolicyAdmin,
+	RoutePolicyCheck:    ScopePolicyAdmin,
 	RouteRosterReload:   ScopeRosterAdmin,
 	RouteMetrics:        ScopeMetrics,
 	RouteJournalEntries: ScopeRead,

@@ -25,6 +25,7 @@ const (
 	RoutePolicy         = "GET /v1/policy"           // -> PolicyInfo
 	RoutePolicyReload   = "POST /v1/policy/reload"   // -> PolicyInfo; 409 if refused
 	RoutePolicyExplain  = "POST /v1/policy/explain"  // body: ExplainRequest -> ExplainResult
+	RoutePolicyCheck    = "POST /v1/policy/check"    // body: PolicyCheckRequest -> PolicyCheckResult (nothing put in force)
 	RouteFetch          = "POST /v1/fetch"           // body: FetchRequest -> NDJSON FetchEvent, the first naming the fetch
 	RouteFetchCancel    = "DELETE /v1/fetch/{id}"    // stop a fetch in progress -> 204; 404 if none has that id
 	RouteFetched        = "GET /v1/fetched"          // query: manifest (CID or OWNER/DATASET[@VERSION]), purpose -> JSONL records
@@ -260,6 +261,29 @@ type PolicyInfo struct {
 	PolicyStatus
 	Files    []policy.File `json:"files"`
 	Policies []PolicyRef   `json:"policies"`
+}
+
+// PolicyCheckRequest is a policy bundle uploaded for a check: its files
+// (*.cedar) by name.
+type PolicyCheckRequest struct {
+	Files map[string]string `json:"files"`
+}
+
+// PolicyCheckResult is what checking an uploaded bundle found: its CID and
+// policies if it is valid, else each problem at its file and line.
+type PolicyCheckResult struct {
+	Valid    bool            `json:"valid"`
+	CID      string          `json:"cid,omitempty"`
+	Policies []PolicyRef     `json:"policies,omitempty"`
+	Problems []PolicyProblem `json:"problems,omitempty"`
+}
+
+// PolicyProblem is one problem of a bundle, at its file and line (0: the
+// whole file or bundle).
+type PolicyProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
 }
 
 // PolicyRef names a policy and where it is written.

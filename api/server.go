@@ -76,6 +76,19 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 	if o.Metrics != nil {
 		s.handleH(RouteMetrics, o.Metrics)
 	}
+	s.handle(RoutePolicyCheck, func(w http.ResponseWriter, r *http.Request) {
+		var req PolicyCheckRequest
+		if err := readJSON(r, &req); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		res, err := g.CheckPolicies(req)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
 	s.handle(RouteFetched, func(w http.ResponseWriter, r *http.Request) {
 		// The status goes with the first record, so that a refusal keeps
 		// its own status.

@@ -3,6 +3,8 @@ package node_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,5 +77,42 @@ func TestJournalThroughTheAPI(t *testing.T) {
 	}
 	if _, err := journal.VerifyProof(evidence, tr); err != nil {
 		t.Fatalf("offline: %v", err)
+	}
+}
+
+// POST /v1/policy/check: an uploaded bundle checked against the gateway's
+// registry; the demo's policies are valid, a broken one is refused at its
+// file and line, and nothing is put in force either way.
+func TestPolicyCheckByUpload(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 10)
+	files := map[string]string{}
+	entries, err := os.ReadDir("../configs/policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".cedar") {
+			data, err := os.ReadFile(filepath.Join("../configs/policies", e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[e.Name()] = string(data)
+		}
+	}
+	in := fn.Nodes[0].Policy().Bundle
+	res, err := fn.Nodes[0].CheckPolicies(api.PolicyCheckRequest{Files: files})
+	if err != nil || !res.Valid || len(res.Policies) == 0 {
+		t.Fatalf("the demo's policies: %v %+v", err, res)
+	}
+	files["broken.cedar"] = "permit (principal, action, resource)\\nwhen { resource.no_such_attribute == 1 };"
+	res, err = fn.Nodes[0].CheckPolicies(api.PolicyCheckRequest{Files: files})
+	if err != nil || res.Valid || len(res.Problems) == 0 || res.Problems[0].File != "broken.cedar" || res.Problems[0].Line == 0 {
+		t.Fatalf("a broken policy: %v %+v", err, res)
+	}
+	if _, err := fn.Nodes[0].CheckPolicies(api.PolicyCheckRequest{Files: map[string]string{"../x.cedar": "permit (principal, action, resource);"}}); err == nil {
+		t.Fatal("a file name with a path was taken")
+	}
+	if got := fn.Nodes[0].Policy().Bundle; got != in {
+		t.Fatalf("a check changed the bundle in force: %s -> %s", in, got)
 	}
 }

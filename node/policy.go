@@ -3,8 +3,10 @@ package node
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -219,4 +221,49 @@ func (n *Node) orgEntity(org string) (policy.Org, bool) {
 		return policy.Org{}, false
 	}
 	return OrgEntity(m), true
+}
+
+// maxPolicyUpload bounds an uploaded bundle's files.
+const maxPolicyUpload = 256
+
+// CheckPolicies checks an uploaded bundle against this gateway's registry,
+// as a reload would check the policy directory; nothing is put in force.
+func (n *Node) CheckPolicies(req api.PolicyCheckRequest) (*api.PolicyCheckResult, error) {
+	if len(req.Files) == 0 || len(req.Files) > maxPolicyUpload {
+		return nil, api.Errorf(http.StatusBadRequest, "files: give 1 to %d policy files by name", maxPolicyUpload)
+	}
+	dir, err := os.MkdirTemp("", "caravan-policy-check-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	for name, text := range req.Files {
+		if name != filepath.Base(name) || !strings.HasSuffix(name, ".cedar") || strings.HasPrefix(name, ".") {
+			return nil, api.Errorf(http.StatusBadRequest, "files: %q is not a file name ending in .cedar", name)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	v, err := n.vocabulary()
+	if err != nil {
+		return nil, err
+	}
+	b, err := policy.Load(dir, v)
+	var be *policy.BundleError
+	switch {
+	case errors.As(err, &be):
+		res := &api.PolicyCheckResult{}
+		for _, p := range be.Problems {
+			res.Problems = append(res.Problems, api.PolicyProblem{File: p.File, Line: p.Line, Message: p.Msg})
+		}
+		return res, nil
+	case err != nil:
+		return nil, err
+	}
+	res := &api.PolicyCheckResult{Valid: true, CID: b.CID()}
+	for _, p := range b.Policies() {
+		res.Policies = append(res.Policies, api.PolicyRef{ID: p.ID, Effect: p.Effect, File: p.File, Line: p.Line})
+	}
+	return res, nil
 }
