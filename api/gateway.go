@@ -60,6 +60,8 @@ type Sharing interface {
 	Publish(ctx context.Context, req PublishRequest, body io.Reader, event func(PublishEvent) error) (*PublishSummary, error)
 	Catalog(q CatalogQuery) ([]CatalogEntry, error)
 	CatalogItem(cid string) (*CatalogItem, error)
+	// DatasetVersions lists every version of owner's dataset, oldest first.
+	DatasetVersions(owner, name string) ([]CatalogEntry, error)
 	Retract(dataset, reason string) (*CatalogItem, error)
 }
 

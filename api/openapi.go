@@ -39,6 +39,7 @@ var operations = []operation{
 		raw:   "application/x-ndjson", answer: PublishEvent{}, media: "application/x-ndjson"},
 	{route: RouteCatalog, summary: "List catalog entries", query: []string{"org", "schema", "label", "all", "as"}, answer: []CatalogEntry{}},
 	{route: RouteCatalogItem, summary: "One statement of the catalog, by CID", answer: CatalogItem{}},
+	{route: RouteDataset, summary: "Every version of a dataset the catalog lists, oldest first, retracted ones marked", answer: []CatalogEntry{}},
 	{route: RouteRetract, summary: "Retract one of this org's datasets; 409 if refused", query: []string{"dataset", "reason"}, answer: CatalogItem{}},
 	{route: RouteSchemas, summary: "List the schema registry", answer: []SchemaInfo{}},
 	{route: RouteSchema, summary: "One schema, NAME[@VERSION] or OWNER/NAME[@VERSION], with its document", answer: SchemaInfo{}},

@@ -20,6 +20,7 @@ var routeScopes = map[string]string{
 	RouteStatus:         ScopeRead,
 	RouteCatalog:        ScopeRead,
 	RouteCatalogItem:    ScopeRead,
+	RouteDataset:        ScopeRead,
 	RouteSchemas:        ScopeRead,
 	RouteSchema:         ScopeRead,
 	RoutePolicySchema:   ScopeRead,

@@ -12,34 +12,35 @@ import (
 // Routes of the API, version 1. Streamed answers are NDJSON: one event per
 // line, ending with one that carries a result or an error.
 const (
-	RouteStatus         = "GET /v1/status"           // -> Status
-	RouteRosterReload   = "POST /v1/roster/reload"   // -> Status; 409 if refused
-	RoutePublish        = "POST /v1/publish"         // query: PublishRequest; body: records -> NDJSON PublishEvent
-	RouteCatalog        = "GET /v1/catalog"          // query: CatalogQuery -> []CatalogEntry
-	RouteCatalogItem    = "GET /v1/catalog/{cid}"    // -> CatalogItem; 404 if not held
-	RouteRetract        = "POST /v1/retract"         // query: dataset, reason -> CatalogItem; 409 if refused
-	RouteSchemas        = "GET /v1/schemas"          // -> []SchemaInfo
-	RouteSchema         = "GET /v1/schemas/{ref...}" // NAME[@VERSION] or OWNER/NAME[@VERSION] -> SchemaInfo with its document; 404 if unknown
-	RouteSchemaAdd      = "POST /v1/schemas"         // query: SchemaRequest; body: the document -> SchemaInfo; 400 if invalid, 409 if refused
-	RoutePolicySchema   = "GET /v1/policy/schema"    // the Cedar schema policies are checked against (text)
-	RoutePolicy         = "GET /v1/policy"           // -> PolicyInfo
-	RoutePolicyReload   = "POST /v1/policy/reload"   // -> PolicyInfo; 409 if refused
-	RoutePolicyExplain  = "POST /v1/policy/explain"  // body: ExplainRequest -> ExplainResult
-	RoutePolicyCheck    = "POST /v1/policy/check"    // body: PolicyCheckRequest -> PolicyCheckResult (nothing put in force)
-	RouteFetch          = "POST /v1/fetch"           // body: FetchRequest -> NDJSON FetchEvent, the first naming the fetch
-	RouteFetchCancel    = "DELETE /v1/fetch/{id}"    // stop a fetch in progress -> 204; 404 if none has that id
-	RouteFetched        = "GET /v1/fetched"          // query: manifest (CID or OWNER/DATASET[@VERSION]), purpose -> JSONL records
-	RouteJournalEntries = "GET /v1/journal/entries"  // query: org, from, limit -> JournalPage
-	RouteEvidence       = "GET /v1/journal/evidence" // query: entry or hash -> a C2SP tlog-proof file (text)
-	RouteVerifyEvidence = "POST /v1/journal/verify"  // body: an evidence file -> journal.Report; 422 if it does not verify
-	RouteJournalAlerts  = "GET /v1/journal/alerts"   // -> []journal.Alert
-	RoutePolicyHistory  = "GET /v1/policy/history"   // -> []JournalEntry: the bundles put in force
-	RouteReceipts       = "GET /v1/receipts"         // -> []JournalEntry: this gateway's fetch receipts
-	RouteRoster         = "GET /v1/roster"           // -> the signed roster in force (consortium.Roster)
-	RouteRosterRefusals = "GET /v1/roster/refusals"  // -> []RosterRefusal: updates refused since the start
-	RouteMetrics        = "GET /metrics"             // Prometheus text format
-	RoutePprof          = "GET /debug/pprof/"        // Go's profiles, for operators
-	RoutePprofProfile   = "GET /debug/pprof/profile" // a CPU profile
+	RouteStatus         = "GET /v1/status"                  // -> Status
+	RouteRosterReload   = "POST /v1/roster/reload"          // -> Status; 409 if refused
+	RoutePublish        = "POST /v1/publish"                // query: PublishRequest; body: records -> NDJSON PublishEvent
+	RouteCatalog        = "GET /v1/catalog"                 // query: CatalogQuery -> []CatalogEntry
+	RouteCatalogItem    = "GET /v1/catalog/{cid}"           // -> CatalogItem; 404 if not held
+	RouteDataset        = "GET /v1/datasets/{owner}/{name}" // -> []CatalogEntry: every version, oldest first; 404 if none
+	RouteRetract        = "POST /v1/retract"                // query: dataset, reason -> CatalogItem; 409 if refused
+	RouteSchemas        = "GET /v1/schemas"                 // -> []SchemaInfo
+	RouteSchema         = "GET /v1/schemas/{ref...}"        // NAME[@VERSION] or OWNER/NAME[@VERSION] -> SchemaInfo with its document; 404 if unknown
+	RouteSchemaAdd      = "POST /v1/schemas"                // query: SchemaRequest; body: the document -> SchemaInfo; 400 if invalid, 409 if refused
+	RoutePolicySchema   = "GET /v1/policy/schema"           // the Cedar schema policies are checked against (text)
+	RoutePolicy         = "GET /v1/policy"                  // -> PolicyInfo
+	RoutePolicyReload   = "POST /v1/policy/reload"          // -> PolicyInfo; 409 if refused
+	RoutePolicyExplain  = "POST /v1/policy/explain"         // body: ExplainRequest -> ExplainResult
+	RoutePolicyCheck    = "POST /v1/policy/check"           // body: PolicyCheckRequest -> PolicyCheckResult (nothing put in force)
+	RouteFetch          = "POST /v1/fetch"                  // body: FetchRequest -> NDJSON FetchEvent, the first naming the fetch
+	RouteFetchCancel    = "DELETE /v1/fetch/{id}"           // stop a fetch in progress -> 204; 404 if none has that id
+	RouteFetched        = "GET /v1/fetched"                 // query: manifest (CID or OWNER/DATASET[@VERSION]), purpose -> JSONL records
+	RouteJournalEntries = "GET /v1/journal/entries"         // query: org, from, limit -> JournalPage
+	RouteEvidence       = "GET /v1/journal/evidence"        // query: entry or hash -> a C2SP tlog-proof file (text)
+	RouteVerifyEvidence = "POST /v1/journal/verify"         // body: an evidence file -> journal.Report; 422 if it does not verify
+	RouteJournalAlerts  = "GET /v1/journal/alerts"          // -> []journal.Alert
+	RoutePolicyHistory  = "GET /v1/policy/history"          // -> []JournalEntry: the bundles put in force
+	RouteReceipts       = "GET /v1/receipts"                // -> []JournalEntry: this gateway's fetch receipts
+	RouteRoster         = "GET /v1/roster"                  // -> the signed roster in force (consortium.Roster)
+	RouteRosterRefusals = "GET /v1/roster/refusals"         // -> []RosterRefusal: updates refused since the start
+	RouteMetrics        = "GET /metrics"                    // Prometheus text format
+	RoutePprof          = "GET /debug/pprof/"               // Go's profiles, for operators
+	RoutePprofProfile   = "GET /debug/pprof/profile"        // a CPU profile
 )
 
 // Problem is the body of an error answer: RFC 9457 problem details

@@ -76,6 +76,14 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 	if o.Metrics != nil {
 		s.handleH(RouteMetrics, o.Metrics)
 	}
+	s.handle(RouteDataset, func(w http.ResponseWriter, r *http.Request) {
+		list, err := g.DatasetVersions(r.PathValue("owner"), r.PathValue("name"))
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, list)
+	})
 	s.handle(RoutePolicyCheck, func(w http.ResponseWriter, r *http.Request) {
 		var req PolicyCheckRequest
 		if err := readJSON(r, &req); err != nil {

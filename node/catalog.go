@@ -1,7 +1,9 @@
 package node
 
 import (
+	"cmp"
 	"net/http"
+	"slices"
 
 	"github.com/ipfs/go-cid"
 
@@ -71,4 +73,20 @@ func (n *Node) listed(f catalog.Filter) []catalog.Entry {
 
 func entryOf(e catalog.Entry) api.CatalogEntry {
 	return api.CatalogEntry{CID: e.CID, Manifest: e.Manifest, Signer: e.Signer, Head: e.Head, Retracted: e.Retracted}
+}
+
+// DatasetVersions lists every version the catalog holds of owner's dataset
+// name, oldest first, retracted ones included (marked).
+func (n *Node) DatasetVersions(owner, name string) ([]api.CatalogEntry, error) {
+	var out []api.CatalogEntry
+	for _, e := range n.listed(catalog.Filter{Org: owner, All: true}) {
+		if e.Manifest.Dataset == name {
+			out = append(out, entryOf(e))
+		}
+	}
+	if len(out) == 0 {
+		return nil, api.Errorf(http.StatusNotFound, "the catalog lists no dataset %s/%s", owner, name)
+	}
+	slices.SortFunc(out, func(a, b api.CatalogEntry) int { return cmp.Compare(a.Manifest.Version, b.Manifest.Version) })
+	return out, nil
 }

@@ -431,4 +431,11 @@ func TestFetchedRecordsDownloadThroughTheAPI(t *testing.T) {
 	if err := cl.Fetched(context.Background(), "customs-cn/nothing", "customs-clearance", io.Discard); !errors.As(err, &se) || se.Code != 404 {
 		t.Fatalf("an unknown dataset: %v", err)
 	}
+	// The dataset's versions, as the requester's catalog lists them.
+	if got := getControl(t, fn.C.Dir(1), "/v1/datasets/customs-cn/declarations"); !strings.Contains(got, `"cid":"`+fn.CID+`"`) {
+		t.Fatalf("GET /v1/datasets/customs-cn/declarations: %.300s", got)
+	}
+	if _, err := fn.Nodes[1].DatasetVersions("customs-cn", "nothing"); err == nil {
+		t.Fatal("versions of a dataset no one published")
+	}
 }
