@@ -51,7 +51,7 @@ var operations = []operation{
 	{route: RoutePolicyExplain, summary: "Explain a record's decision for an org and a purpose", body: ExplainRequest{}, answer: ExplainResult{},
 		example: map[string]any{"org": "customs-kz", "dataset": "customs-cn/khorgos-declarations", "purpose": "customs-clearance",
 			"record": map[string]any{"declaration_id": "CN-2026-000001"}}},
-	{route: RoutePolicyCheck, summary: "Check an uploaded policy bundle against this gateway's registry: its CID and policies, or each problem at its file and line; nothing is put in force",
+	{route: RoutePolicyCheck, summary: "Check an uploaded policy bundle against this gateway's registry, and run a decision table on it if one is given: its CID, policies and cases, or each problem at its file and line; nothing is put in force",
 		body: PolicyCheckRequest{}, answer: PolicyCheckResult{},
 		example: map[string]any{"files": map[string]any{"customs.cedar": "permit (principal, action, resource);"}}},
 	{route: RouteFetch, summary: "Fetch a partner's dataset version; the answer streams its id, progress, and the result",

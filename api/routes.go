@@ -268,6 +268,9 @@ type PolicyInfo struct {
 // (*.cedar) by name.
 type PolicyCheckRequest struct {
 	Files map[string]string `json:"files"`
+	// Table, if set, is a decision table (YAML, as caravan policy test
+	// reads) to run against the bundle once it is valid.
+	Table string `json:"table,omitempty"`
 }
 
 // PolicyCheckResult is what checking an uploaded bundle found: its CID and
@@ -277,6 +280,17 @@ type PolicyCheckResult struct {
 	CID      string          `json:"cid,omitempty"`
 	Policies []PolicyRef     `json:"policies,omitempty"`
 	Problems []PolicyProblem `json:"problems,omitempty"`
+	// Cases are the decision table's cases, if one was given.
+	Cases []PolicyCase `json:"cases,omitempty"`
+}
+
+// PolicyCase is one case of a decision table run against a bundle.
+type PolicyCase struct {
+	Name   string `json:"name"`
+	Line   int    `json:"line"` // in the table
+	Expect string `json:"expect"`
+	Pass   bool   `json:"pass"`
+	Result string `json:"result"` // what was decided, and by which policies, or why it could not be
 }
 
 // PolicyProblem is one problem of a bundle, at its file and line (0: the

@@ -104,7 +104,33 @@ func TestPolicyCheckByUpload(t *testing.T) {
 	if err != nil || !res.Valid || len(res.Policies) == 0 {
 		t.Fatalf("the demo's policies: %v %+v", err, res)
 	}
-	files["broken.cedar"] = "permit (principal, action, resource)\\nwhen { resource.no_such_attribute == 1 };"
+	// With the demo's decision table: every case passes.
+	table, err := os.ReadFile("../configs/policies/tests.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = fn.Nodes[0].CheckPolicies(api.PolicyCheckRequest{Files: files, Table: string(table)})
+	if err != nil || !res.Valid || len(res.Cases) < 10 {
+		t.Fatalf("the demo's table: %v %+v", err, res)
+	}
+	for _, c := range res.Cases {
+		if !c.Pass {
+			t.Fatalf("case %q (line %d): %s", c.Name, c.Line, c.Result)
+		}
+	}
+	// A case expecting the opposite fails, and says what was decided.
+	flipped := strings.Replace(string(table), "expect: permit", "expect: deny", 1)
+	res, err = fn.Nodes[0].CheckPolicies(api.PolicyCheckRequest{Files: files, Table: flipped})
+	failed := 0
+	for _, c := range res.Cases {
+		if !c.Pass {
+			failed++
+		}
+	}
+	if err != nil || failed != 1 {
+		t.Fatalf("a flipped case: %v, %d failed", err, failed)
+	}
+	files["broken.cedar"] = "permit (principal, action, resource)\nwhen { resource.no_such_attribute == 1 };"
 	res, err = fn.Nodes[0].CheckPolicies(api.PolicyCheckRequest{Files: files})
 	if err != nil || res.Valid || len(res.Problems) == 0 || res.Problems[0].File != "broken.cedar" || res.Problems[0].Line == 0 {
 		t.Fatalf("a broken policy: %v %+v", err, res)

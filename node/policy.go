@@ -265,5 +265,18 @@ func (n *Node) CheckPolicies(req api.PolicyCheckRequest) (*api.PolicyCheckResult
 	for _, p := range b.Policies() {
 		res.Policies = append(res.Policies, api.PolicyRef{ID: p.ID, Effect: p.Effect, File: p.File, Line: p.Line})
 	}
+	if req.Table != "" {
+		path := filepath.Join(dir, "table.yaml")
+		if err := os.WriteFile(path, []byte(req.Table), 0o600); err != nil {
+			return nil, err
+		}
+		tbl, err := policy.LoadTable(path)
+		if err != nil {
+			return nil, api.Errorf(http.StatusBadRequest, "table: %v", strings.ReplaceAll(err.Error(), path, "table"))
+		}
+		for _, r := range tbl.Run(b) {
+			res.Cases = append(res.Cases, api.PolicyCase{Name: r.Case.Name, Line: r.Case.Line, Expect: r.Case.Expect, Pass: r.Pass(), Result: r.String()})
+		}
+	}
 	return res, nil
 }
