@@ -127,24 +127,22 @@ func TestFetchSelectsByIndexAndCID(t *testing.T) {
 	}
 }
 
-// TestFetchResumeAcrossProviderRestart: the provider's gateway stops in the
-// middle of a fetch; the requester keeps what it verified and records where
-// to resume; after the provider restarts, the same fetch continues from
-// there and ends with exactly the permitted set.
-func TestFetchResumeAcrossProviderRestart(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 6000)
+// interruptByProviderRestart has customs-kz start req and stops the
+// provider's gateway as the first records arrive; the fetch must fail with a
+// resume point. The provider is then started again and reconnected.
+func interruptByProviderRestart(t *testing.T, fn *testkit.FetchNet, req api.FetchRequest) {
+	t.Helper()
 	requester := fn.Nodes[1]
 	stopped := make(chan struct{})
 	var once sync.Once
-	_, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"},
-		func(received, _ uint64) {
-			if received > 0 {
-				once.Do(func() {
-					fn.Nodes[0].Close() // the provider goes away mid-stream
-					close(stopped)
-				})
-			}
-		})
+	_, err := requester.Fetch(context.Background(), req, func(received, _ uint64) {
+		if received > 0 {
+			once.Do(func() {
+				fn.Nodes[0].Close() // the provider goes away mid-stream
+				close(stopped)
+			})
+		}
+	})
 	select {
 	case <-stopped:
 	default:
@@ -155,6 +153,16 @@ func TestFetchResumeAcrossProviderRestart(t *testing.T) {
 	}
 	fn.Nodes[0] = fn.C.Start(0)
 	poll.Until(t, func() bool { return testkit.ConnectedTo(requester, "customs-cn") }, "the provider back")
+}
+
+// TestFetchResumeAcrossProviderRestart: the provider's gateway stops in the
+// middle of a fetch; the requester keeps what it verified and records where
+// to resume; after the provider restarts, the same fetch continues from
+// there and ends with exactly the permitted set.
+func TestFetchResumeAcrossProviderRestart(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 6000)
+	requester := fn.Nodes[1]
+	interruptByProviderRestart(t, fn, api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"})
 	out := t.TempDir() + "/all.jsonl"
 	sum, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Out: out}, nil)
 	if err != nil {
@@ -177,24 +185,7 @@ func TestFetchResumeAcrossProviderRestart(t *testing.T) {
 func TestInterruptedSelectionDoesNotShortenAFullFetch(t *testing.T) {
 	fn := testkit.NewFetchNet(t, 6000)
 	requester := fn.Nodes[1]
-	stopped := make(chan struct{})
-	var once sync.Once
-	_, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: "3000-5999"},
-		func(received, _ uint64) {
-			if received > 0 {
-				once.Do(func() { fn.Nodes[0].Close(); close(stopped) })
-			}
-		})
-	select {
-	case <-stopped:
-	default:
-		t.Fatalf("the fetch ended before the provider stopped: %v", err)
-	}
-	if err == nil || !strings.Contains(err.Error(), "resumes at record") {
-		t.Fatalf("interrupted fetch: %v", err)
-	}
-	fn.Nodes[0] = fn.C.Start(0)
-	poll.Until(t, func() bool { return testkit.ConnectedTo(requester, "customs-cn") }, "the provider back")
+	interruptByProviderRestart(t, fn, api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: "3000-5999"})
 	out := t.TempDir() + "/all.jsonl"
 	sum, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Out: out}, nil)
 	if err != nil {

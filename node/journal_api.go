@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -114,13 +113,10 @@ func (n *Node) VerifyEvidence(data []byte) (*journal.Report, error) {
 // JournalAlerts lists the fork alerts this gateway raised.
 func (n *Node) JournalAlerts() ([]journal.Alert, error) {
 	alerts, err := journal.Alerts(n.dir.Alerts())
-	if errors.Is(err, nil) && alerts == nil {
-		alerts = []journal.Alert{}
-	}
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
-	return alerts, nil
+	return append([]journal.Alert{}, alerts...), nil // [] rather than null
 }
 
 // PolicyHistory lists the policy bundles this org put in force, oldest

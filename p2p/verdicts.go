@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"maps"
 	"sync"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -38,9 +39,5 @@ func (v *Verdicts) Add(res pubsub.ValidationResult, reason string) {
 func (v *Verdicts) Counts() map[Verdict]uint64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	out := make(map[Verdict]uint64, len(v.m))
-	for k, n := range v.m {
-		out[k] = n
-	}
-	return out
+	return maps.Clone(v.m)
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -436,15 +435,8 @@ func jsonFlag(c *cobra.Command, p *bool) {
 // it: its body's lines (C2SP tlog-checkpoint) and the whole note.
 func checkpointJSON(note []byte) map[string]any {
 	out := map[string]any{"note": string(note)}
-	lines := strings.SplitN(string(note), "\n", 4)
-	if len(lines) >= 3 {
-		out["origin"] = lines[0]
-		if n, err := strconv.ParseUint(lines[1], 10, 64); err == nil {
-			out["size"] = n
-		}
-		if root, err := base64.StdEncoding.DecodeString(lines[2]); err == nil {
-			out["root"] = hex.EncodeToString(root)
-		}
+	if cp, err := journal.ParseCheckpoint(note); err == nil {
+		out["origin"], out["size"], out["root"] = cp.Origin, cp.Size, hex.EncodeToString(cp.Hash)
 	}
 	return out
 }

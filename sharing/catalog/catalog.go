@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -439,11 +440,7 @@ func (c *Catalog) Digest() string {
 func (c *Catalog) Usages() map[string]Usage {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	out := make(map[string]Usage, len(c.usage))
-	for org, u := range c.usage {
-		out[org] = u
-	}
-	return out
+	return maps.Clone(c.usage)
 }
 
 func (c *Catalog) Len() int {
