@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/caravan-consortium/caravan/journal"
@@ -273,7 +274,83 @@ func (c *Client) Receipts(ctx context.Context) ([]JournalEntry, error) {
 
 // CancelFetch stops the fetch in progress named id (FetchEvent.ID).
 func (c *Client) CancelFetch(ctx context.Context, id string) error {
-	return c.call(ctx, http.MethodDelete, "/v1/fetch/"+url.PathEscape(id), nil, nil)
+	return c.call(ctx, http.MethodDelete, "/v1/fetches/"+url.PathEscape(id), nil, nil)
+}
+
+// ReplacePolicies puts an uploaded bundle in force. If the gateway refuses
+// it, the error is a *PolicyRefusedError with the check's problems.
+func (c *Client) ReplacePolicies(ctx context.Context, req PolicyCheckRequest) (*PolicyCheckResult, error) {
+	var out PolicyCheckResult
+	return &out, c.call(ctx, http.MethodPut, "/v1/policy", req, &out)
+}
+
+// PolicyRefusedError is a policy upload the gateway refused: Check says why.
+type PolicyRefusedError struct {
+	Check *PolicyCheckResult
+	Err   error
+}
+
+func (e *PolicyRefusedError) Error() string { return e.Err.Error() }
+func (e *PolicyRefusedError) Unwrap() error { return e.Err }
+
+// StartFetch starts a fetch that goes on after the answer.
+func (c *Client) StartFetch(ctx context.Context, r FetchRequest) (*FetchInfo, error) {
+	var out FetchInfo
+	return &out, c.call(ctx, http.MethodPost, "/v1/fetches", r, &out)
+}
+
+// Fetches lists the fetches in progress and the newest ended ones.
+func (c *Client) Fetches(ctx context.Context) ([]FetchInfo, error) {
+	var out []FetchInfo
+	return out, c.call(ctx, http.MethodGet, "/v1/fetches", nil, &out)
+}
+
+// FetchEvents follows a fetch's server-sent events, calling on with each
+// until the "end" one, which it returns.
+func (c *Client) FetchEvents(ctx context.Context, id string, on func(event string, info FetchInfo)) (*FetchInfo, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://caravan/v1/fetches/"+url.PathEscape(id)+"/events", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, readError(resp)
+	}
+	return readSSE(resp.Body, on)
+}
+
+// readSSE reads server-sent events of FetchInfo data until an "end" one.
+func readSSE(r io.Reader, on func(event string, info FetchInfo)) (*FetchInfo, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	event := "message"
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			var info FetchInfo
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &info); err != nil {
+				return nil, fmt.Errorf("event %s: %w", event, err)
+			}
+			if on != nil {
+				on(event, info)
+			}
+			if event == "end" {
+				return &info, nil
+			}
+			event = "message"
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("the event stream ended before the fetch did")
 }
 
 // call sends in (as JSON, if not nil) and decodes the answer into out.
@@ -303,7 +380,7 @@ func (c *Client) send(req *http.Request, out any) error {
 	if resp.StatusCode == http.StatusNoContent && out == nil {
 		return nil
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
 		return readError(resp)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -331,7 +408,10 @@ func readError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var p Problem
 	if json.Unmarshal(body, &p) == nil && p.Detail != "" {
-		return &StatusError{Code: resp.StatusCode, Err: errors.New(p.Detail)}
+		if p.Check != nil {
+			return &PolicyRefusedError{Check: p.Check, Err: &StatusError{Code: resp.StatusCode, Field: p.Field, Err: errors.New(p.Detail)}}
+		}
+		return &StatusError{Code: resp.StatusCode, Field: p.Field, Err: errors.New(p.Detail)}
 	}
 	return &StatusError{Code: resp.StatusCode, Err: errors.New("control endpoint: " + resp.Status)}
 }

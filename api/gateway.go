@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +86,10 @@ type Policies interface {
 	// CheckPolicies checks an uploaded bundle against this gateway's
 	// registry, as the bundle in force is; nothing is put in force.
 	CheckPolicies(req PolicyCheckRequest) (*PolicyCheckResult, error)
+	// ReplacePolicies puts an uploaded bundle in force in place of the
+	// policy directory's files, if it checks and its decision table (if
+	// given) passes; if not, the result says why and nothing changes.
+	ReplacePolicies(req PolicyCheckRequest) (*PolicyCheckResult, error)
 }
 
 // Fetching is fetching partners' datasets.
@@ -101,7 +106,10 @@ type Fetching interface {
 // status; other errors get the route's own (see the routes).
 type StatusError struct {
 	Code int
-	Err  error
+	// Field, if set, is the request's field that was wrong: a query
+	// parameter or a JSON member, as the route names it.
+	Field string
+	Err   error
 }
 
 func (e *StatusError) Error() string { return e.Err.Error() }
@@ -110,6 +118,25 @@ func (e *StatusError) Unwrap() error { return e.Err }
 // Errorf returns a *StatusError with code.
 func Errorf(code int, format string, args ...any) error {
 	return &StatusError{Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+// FieldErrorf returns a *StatusError with code about one field of the
+// request, which the answer's problem names.
+func FieldErrorf(code int, field, format string, args ...any) error {
+	return &StatusError{Code: code, Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// fieldOf is the request field err names, if any.
+func fieldOf(err error) string {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Field
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field
+	}
+	return ""
 }
 
 // codeOf is err's status: its own, or def.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -30,10 +31,15 @@ var routeScopes = map[string]string{
 	RouteSchemaAdd:      ScopePublish,
 	RouteFetch:          ScopeFetch,
 	RouteFetchCancel:    ScopeFetch,
+	RouteFetchStart:     ScopeFetch,
+	RouteFetches:        ScopeRead,
+	RouteFetchInfo:      ScopeRead,
+	RouteFetchEvents:    ScopeRead,
 	RouteFetched:        ScopeFetch,
 	RoutePolicyReload:   ScopePolicyAdmin,
 	RoutePolicyExplain:  ScopePolicyAdmin,
 	RoutePolicyCheck:    ScopePolicyAdmin,
+	RoutePolicyReplace:  ScopePolicyAdmin,
 	RouteRosterReload:   ScopeRosterAdmin,
 	RouteMetrics:        ScopeMetrics,
 	RouteJournalEntries: ScopeRead,
@@ -103,8 +109,16 @@ func (rm *remote) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rm.log.Info("api call", zap.String("token", t.Name), zap.String("route", pattern), zap.String("remote", r.RemoteAddr))
-	rm.next.ServeHTTP(w, r)
+	rm.next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), remoteCaller{}, t.Name)))
 }
+
+// remoteCaller keys the name of the token a TCP request came with.
+type remoteCaller struct{}
+
+// isRemote reports whether r came through the TCP listener. Such a request
+// may not name files on the gateway's machine (publish's path, fetch's
+// out): only the 0600 Unix socket's callers may.
+func isRemote(r *http.Request) bool { return r.Context().Value(remoteCaller{}) != nil }
 
 func (rm *remote) rate(name string) *rate.Limiter {
 	rm.mu.Lock()

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/caravan-consortium/caravan/journal"
@@ -27,8 +28,13 @@ const (
 	RoutePolicyReload   = "POST /v1/policy/reload"          // -> PolicyInfo; 409 if refused
 	RoutePolicyExplain  = "POST /v1/policy/explain"         // body: ExplainRequest -> ExplainResult
 	RoutePolicyCheck    = "POST /v1/policy/check"           // body: PolicyCheckRequest -> PolicyCheckResult (nothing put in force)
+	RoutePolicyReplace  = "PUT /v1/policy"                  // body: PolicyCheckRequest -> PolicyCheckResult, in force; 422 problem with its check if refused
 	RouteFetch          = "POST /v1/fetch"                  // body: FetchRequest -> NDJSON FetchEvent, the first naming the fetch
-	RouteFetchCancel    = "DELETE /v1/fetch/{id}"           // stop a fetch in progress -> 204; 404 if none has that id
+	RouteFetchStart     = "POST /v1/fetches"                // body: FetchRequest -> 202 FetchInfo, the fetch going on after the answer
+	RouteFetches        = "GET /v1/fetches"                 // -> []FetchInfo: in progress and the newest ended, newest first
+	RouteFetchInfo      = "GET /v1/fetches/{id}"            // -> FetchInfo; 404 if unknown
+	RouteFetchEvents    = "GET /v1/fetches/{id}/events"     // -> server-sent events: "progress" FetchInfo..., then "end"
+	RouteFetchCancel    = "DELETE /v1/fetches/{id}"         // stop a fetch in progress -> 204; 404 if none has that id
 	RouteFetched        = "GET /v1/fetched"                 // query: manifest (CID or OWNER/DATASET[@VERSION]), purpose -> JSONL records
 	RouteJournalEntries = "GET /v1/journal/entries"         // query: org, from, limit -> JournalPage
 	RouteEvidence       = "GET /v1/journal/evidence"        // query: entry or hash -> a C2SP tlog-proof file (text)
@@ -51,6 +57,12 @@ type Problem struct {
 	Title  string `json:"title"` // the status's text
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
+	// Field is the request's field that was wrong, where there is one: a
+	// query parameter or a JSON member (dotted for nested members).
+	Field string `json:"field,omitempty"`
+	// Check is a refused policy upload's check: its problems at their
+	// files and lines, or its decision table's failing cases.
+	Check *PolicyCheckResult `json:"check,omitempty"`
 }
 
 // Status is what GET /v1/status returns.
@@ -301,6 +313,8 @@ type PolicyProblem struct {
 	Message string `json:"message"`
 }
 
+func (p PolicyProblem) String() string { return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Message) }
+
 // PolicyRef names a policy and where it is written.
 type PolicyRef struct {
 	ID     string `json:"id"`
@@ -351,11 +365,25 @@ type FetchRequest struct {
 // progress, then the summary or an error.
 type FetchEvent struct {
 	// ID names the fetch, in the first event, sent as the gateway asks the
-	// partner: DELETE /v1/fetch/{id} stops it, as closing the connection
+	// partner: DELETE /v1/fetches/{id} stops it, as closing the connection
 	// does.
 	ID        string        `json:"id,omitempty"`
 	Received  uint64        `json:"received,omitempty"`
 	Permitted uint64        `json:"permitted,omitempty"`
+	Result    *FetchSummary `json:"result,omitempty"`
+	Error     string        `json:"error,omitempty"`
+}
+
+// FetchInfo is one fetch this gateway made or is making: a resource of
+// the API, whether the CLI, the console or POST /v1/fetches started it.
+type FetchInfo struct {
+	ID        string        `json:"id"`
+	Request   FetchRequest  `json:"request"`
+	State     string        `json:"state"` // running, done, failed or cancelled
+	StartedAt time.Time     `json:"started_at"`
+	EndedAt   *time.Time    `json:"ended_at,omitempty"`
+	Received  uint64        `json:"received"`
+	Permitted uint64        `json:"permitted"`
 	Result    *FetchSummary `json:"result,omitempty"`
 	Error     string        `json:"error,omitempty"`
 }

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +34,9 @@ type ServerOptions struct {
 // Server serves the API of a Gateway.
 type Server struct {
 	g       Gateway
-	fetches sync.Map // id -> context.CancelFunc, the fetches in progress
+	fetches fetchRegistry
+	base    context.Context // of fetches that outlive their request; ends at Close
+	stop    context.CancelFunc
 	mux     *http.ServeMux
 	log     *zap.Logger
 	srv     *http.Server
@@ -55,6 +55,7 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 		o.Logger = zap.NewNop()
 	}
 	s := &Server{g: g, mux: http.NewServeMux(), log: o.Logger}
+	s.base, s.stop = context.WithCancel(context.Background())
 	s.handle(RouteStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.Status()) })
 	s.handle(RouteRosterReload, s.rosterReload)
 	s.handle(RoutePublish, s.publish)
@@ -73,6 +74,10 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 	s.handle(RoutePolicyExplain, s.explain)
 	s.handle(RouteFetch, s.fetch)
 	s.handle(RouteFetchCancel, s.cancelFetch)
+	s.handle(RouteFetchStart, s.startFetch)
+	s.handle(RouteFetches, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.fetches.list()) })
+	s.handle(RouteFetchInfo, s.fetchInfo)
+	s.handle(RouteFetchEvents, s.fetchEvents)
 	if o.Metrics != nil {
 		s.handleH(RouteMetrics, o.Metrics)
 	}
@@ -93,6 +98,21 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 		res, err := g.CheckPolicies(req)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+	s.handle(RoutePolicyReplace, func(w http.ResponseWriter, r *http.Request) {
+		var req PolicyCheckRequest
+		if err := readJSON(r, &req); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		res, err := g.ReplacePolicies(req)
+		if err != nil {
+			p := problemOf(err, http.StatusConflict)
+			p.Check = res
+			writeProblem(w, p)
 			return
 		}
 		writeJSON(w, http.StatusOK, res)
@@ -179,6 +199,7 @@ func (s *Server) Serve(l net.Listener) {
 // and removes the Unix socket. It may be called more than once.
 func (s *Server) Close(ctx context.Context) error {
 	s.once.Do(func() {
+		s.stop()
 		s.mu.Lock()
 		remotes := s.remotes
 		s.mu.Unlock()
@@ -206,11 +227,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, code int, err error) {
+func writeError(w http.ResponseWriter, code int, err error) { writeProblem(w, problemOf(err, code)) }
+
+// problemOf is err's problem details: its status, or code.
+func problemOf(err error, code int) Problem {
 	code = codeOf(err, code)
+	return Problem{Type: "about:blank", Title: http.StatusText(code), Status: code, Detail: err.Error(), Field: fieldOf(err)}
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(Problem{Type: "about:blank", Title: http.StatusText(code), Status: code, Detail: err.Error()})
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
 }
 
 // readJSON decodes a bounded JSON body into v.
@@ -320,6 +348,10 @@ func (s *Server) retract(w http.ResponseWriter, r *http.Request) {
 // publish streams the request body through the gateway's publisher and
 // answers with NDJSON events.
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	if isRemote(r) && r.URL.Query().Get("path") != "" {
+		writeError(w, http.StatusBadRequest, FieldErrorf(http.StatusBadRequest, "path", "path names a file on the gateway's machine, which only the Unix socket may: send the records as the body"))
+		return
+	}
 	ev := newEvents(w)
 	lastProgress := 0
 	res, err := s.g.Publish(r.Context(), publishRequestOf(r.URL.Query()), r.Body, func(e PublishEvent) error {
@@ -336,55 +368,6 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = ev.send(PublishEvent{Result: res})
-}
-
-func (s *Server) fetch(w http.ResponseWriter, r *http.Request) {
-	var req FetchRequest
-	if err := readJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	ev := newEvents(w)
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	id := newFetchID()
-	s.fetches.Store(id, cancel)
-	defer s.fetches.Delete(id)
-	// The id goes out with the first progress (the gateway reports 0 as it
-	// asks the partner): a request refused before that keeps its error
-	// status.
-	var named sync.Once
-	var last time.Time
-	sum, err := s.g.Fetch(ctx, req, func(received, permitted uint64) {
-		named.Do(func() { _ = ev.send(FetchEvent{ID: id}) })
-		if time.Since(last) > fetchProgress {
-			last = time.Now()
-			_ = ev.send(FetchEvent{Received: received, Permitted: permitted})
-		}
-	})
-	if err != nil {
-		ev.fail(err, func(msg string) any { return FetchEvent{Error: msg} })
-		return
-	}
-	_ = ev.send(FetchEvent{Result: sum})
-}
-
-// cancelFetch stops the fetch in progress named id.
-func (s *Server) cancelFetch(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.fetches.Load(r.PathValue("id"))
-	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no fetch in progress has id %q", r.PathValue("id")))
-		return
-	}
-	v.(context.CancelFunc)()
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// newFetchID names a fetch in progress.
-func newFetchID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // events writes an NDJSON stream of events, which may come from several
@@ -437,7 +420,7 @@ func (s *Server) journalEntries(w http.ResponseWriter, r *http.Request) {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, fmt.Errorf("%s %q: not a number", name, v))
+				writeError(w, http.StatusBadRequest, FieldErrorf(http.StatusBadRequest, name, "%s %q: not a number", name, v))
 				return
 			}
 			*p = n
@@ -457,7 +440,7 @@ func (s *Server) evidence(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("entry"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("entry %q: not an entry index", v))
+			writeError(w, http.StatusBadRequest, FieldErrorf(http.StatusBadRequest, "entry", "entry %q: not an entry index", v))
 			return
 		}
 		entry = n

@@ -60,10 +60,10 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 		return nil, err
 	}
 	if !manifest.ValidPurpose(req.Purpose) {
-		return nil, api.Errorf(http.StatusBadRequest, "purpose %.80q: %s", req.Purpose, manifest.PurposeRule)
+		return nil, api.FieldErrorf(http.StatusBadRequest, "purpose", "purpose %.80q: %s", req.Purpose, manifest.PurposeRule)
 	}
 	if req.Out != "" && !filepath.IsAbs(req.Out) {
-		return nil, api.Errorf(http.StatusBadRequest, "out %q: must be an absolute path (the gateway writes it)", req.Out)
+		return nil, api.FieldErrorf(http.StatusBadRequest, "out", "out %q: must be an absolute path (the gateway writes it)", req.Out)
 	}
 	m, p, err := n.fetchTarget(id)
 	if err != nil {
@@ -81,7 +81,7 @@ func (n *Node) Fetch(ctx context.Context, req api.FetchRequest, progress func(re
 	var out *os.File
 	if req.Out != "" { // before anything is asked, so that a bad path costs nothing
 		if out, err = createOut(req.Out); err != nil {
-			return nil, api.Errorf(http.StatusBadRequest, "out: %v", err)
+			return nil, api.FieldErrorf(http.StatusBadRequest, "out", "out: %v", err)
 		}
 		defer func() { out.Close(); os.Remove(out.Name()) }() // renamed away if written
 	}
@@ -288,7 +288,7 @@ func (n *Node) manifestRef(ref string) (cid.Cid, error) {
 	}
 	owner, dataset, ok := strings.Cut(ref, "/")
 	if !ok || owner == "" || dataset == "" {
-		return cid.Undef, api.Errorf(http.StatusBadRequest, "%q is neither a manifest CID nor OWNER/DATASET[@VERSION] (see 'caravan catalog')", ref)
+		return cid.Undef, api.FieldErrorf(http.StatusBadRequest, "manifest", "%q is neither a manifest CID nor OWNER/DATASET[@VERSION] (see 'caravan catalog')", ref)
 	}
 	dataset, version, pinned := strings.Cut(dataset, "@")
 	if !pinned {
@@ -300,7 +300,7 @@ func (n *Node) manifestRef(ref string) (cid.Cid, error) {
 	}
 	v, err := strconv.ParseUint(version, 10, 64)
 	if err != nil {
-		return cid.Undef, api.Errorf(http.StatusBadRequest, "%q: the version after @ is a number, such as @2", ref)
+		return cid.Undef, api.FieldErrorf(http.StatusBadRequest, "manifest", "%q: the version after @ is a number, such as @2", ref)
 	}
 	for _, e := range n.catalog.List(catalog.Filter{Org: owner, All: true}) {
 		if e.Manifest.Dataset == dataset && e.Manifest.Version == v {
@@ -322,7 +322,7 @@ func (n *Node) Fetched(ctx context.Context, ref, purpose string, w io.Writer) (u
 		return 0, err
 	}
 	if !manifest.ValidPurpose(purpose) {
-		return 0, api.Errorf(http.StatusBadRequest, "purpose %.80q: %s", purpose, manifest.PurposeRule)
+		return 0, api.FieldErrorf(http.StatusBadRequest, "purpose", "purpose %.80q: %s", purpose, manifest.PurposeRule)
 	}
 	var count uint64
 	err = n.store.Fetched(id, purpose, func(_ uint64, data []byte) error {

@@ -16,7 +16,7 @@ import (
 func EntryByHash(ctx context.Context, dir, hash string) (uint64, error) {
 	hash = strings.ToLower(hash)
 	if len(hash) < 8 {
-		return 0, api.Errorf(http.StatusBadRequest, "hash %q: give at least 8 hex characters of the event hash", hash)
+		return 0, api.FieldErrorf(http.StatusBadRequest, "hash", "hash %q: give at least 8 hex characters of the event hash", hash)
 	}
 	var matches []uint64
 	i := uint64(0)

@@ -122,6 +122,12 @@ func (n *Node) ReloadPolicies() error {
 	pe := n.policies
 	pe.mu.Lock()
 	defer pe.mu.Unlock()
+	return n.reloadPoliciesLocked()
+}
+
+// reloadPoliciesLocked is ReloadPolicies with pe.mu held.
+func (n *Node) reloadPoliciesLocked() error {
+	pe := n.policies
 	log := n.log.Named("policy")
 	old := pe.current.Load().bundle
 	v, err := n.vocabulary()
@@ -230,7 +236,7 @@ const maxPolicyUpload = 256
 // as a reload would check the policy directory; nothing is put in force.
 func (n *Node) CheckPolicies(req api.PolicyCheckRequest) (*api.PolicyCheckResult, error) {
 	if len(req.Files) == 0 || len(req.Files) > maxPolicyUpload {
-		return nil, api.Errorf(http.StatusBadRequest, "files: give 1 to %d policy files by name", maxPolicyUpload)
+		return nil, api.FieldErrorf(http.StatusBadRequest, "files", "files: give 1 to %d policy files by name", maxPolicyUpload)
 	}
 	dir, err := os.MkdirTemp("", "caravan-policy-check-")
 	if err != nil {
@@ -239,7 +245,7 @@ func (n *Node) CheckPolicies(req api.PolicyCheckRequest) (*api.PolicyCheckResult
 	defer os.RemoveAll(dir)
 	for name, text := range req.Files {
 		if name != filepath.Base(name) || !strings.HasSuffix(name, ".cedar") || strings.HasPrefix(name, ".") {
-			return nil, api.Errorf(http.StatusBadRequest, "files: %q is not a file name ending in .cedar", name)
+			return nil, api.FieldErrorf(http.StatusBadRequest, "files", "files: %q is not a file name ending in .cedar", name)
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
 			return nil, err
@@ -272,7 +278,7 @@ func (n *Node) CheckPolicies(req api.PolicyCheckRequest) (*api.PolicyCheckResult
 		}
 		tbl, err := policy.LoadTable(path)
 		if err != nil {
-			return nil, api.Errorf(http.StatusBadRequest, "table: %v", strings.ReplaceAll(err.Error(), path, "table"))
+			return nil, api.FieldErrorf(http.StatusBadRequest, "table", "table: %v", strings.ReplaceAll(err.Error(), path, "table"))
 		}
 		for _, r := range tbl.Run(b) {
 			res.Cases = append(res.Cases, api.PolicyCase{Name: r.Case.Name, Line: r.Case.Line, Expect: r.Case.Expect, Pass: r.Pass(), Result: r.String()})

@@ -20,12 +20,12 @@ import (
 func (n *Node) Publish(ctx context.Context, req api.PublishRequest, body io.Reader, event func(api.PublishEvent) error) (*api.PublishSummary, error) {
 	schema, err := n.registry.Lookup(req.Schema)
 	if err != nil {
-		return nil, api.Errorf(http.StatusBadRequest, "%v", err)
+		return nil, api.FieldErrorf(http.StatusBadRequest, "schema", "%v", err)
 	}
 	if req.Path != "" {
 		f, err := openLocalInput(req.Path)
 		if err != nil {
-			return nil, api.Errorf(http.StatusUnprocessableEntity, "%v", err)
+			return nil, api.FieldErrorf(http.StatusUnprocessableEntity, "path", "%v", err)
 		}
 		defer f.Close()
 		body = f

@@ -105,7 +105,7 @@ func (n *Node) RegisterSchema(_ context.Context, req api.SchemaRequest, document
 	}
 	if req.Version != "" {
 		if s.Version, err = schemas.ParseVersion(req.Version); err != nil {
-			return nil, api.Errorf(http.StatusBadRequest, "version: %v", err)
+			return nil, api.FieldErrorf(http.StatusBadRequest, "version", "version: %v", err)
 		}
 	}
 	if have, err := n.registry.Lookup(s.Owner + "/" + s.Name + "@" + s.Version.String()); err == nil && have.CID == s.CID {
