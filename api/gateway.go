@@ -33,6 +33,9 @@ type Journal interface {
 	// VerifyEvidence checks an evidence file against the roster in force.
 	VerifyEvidence(data []byte) (*journal.Report, error)
 	JournalAlerts() ([]journal.Alert, error)
+	// WitnessTimes are the newest times from a checkpoint of this org's
+	// journal announced to witnessed, oldest first.
+	WitnessTimes() []WitnessSample
 	// PolicyHistory and Receipts are this org's journal entries of those
 	// types, oldest first.
 	PolicyHistory(ctx context.Context) ([]JournalEntry, error)
@@ -90,6 +93,8 @@ type Policies interface {
 	// policy directory's files, if it checks and its decision table (if
 	// given) passes; if not, the result says why and nothing changes.
 	ReplacePolicies(req PolicyCheckRequest) (*PolicyCheckResult, error)
+	// TestPolicies runs a decision table against the bundle in force.
+	TestPolicies(table string) ([]PolicyCase, error)
 }
 
 // Fetching is fetching partners' datasets.

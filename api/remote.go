@@ -40,12 +40,14 @@ var routeScopes = map[string]string{
 	RoutePolicyExplain:  ScopePolicyAdmin,
 	RoutePolicyCheck:    ScopePolicyAdmin,
 	RoutePolicyReplace:  ScopePolicyAdmin,
+	RoutePolicyTest:     ScopePolicyAdmin,
 	RouteRosterReload:   ScopeRosterAdmin,
 	RouteMetrics:        ScopeMetrics,
 	RouteJournalEntries: ScopeRead,
 	RouteEvidence:       ScopeRead,
 	RouteVerifyEvidence: ScopeRead,
 	RouteJournalAlerts:  ScopeRead,
+	RouteWitnessTimes:   ScopeRead,
 	RoutePolicyHistory:  ScopeRead,
 	RouteReceipts:       ScopeRead,
 	RouteRoster:         ScopeRead,
@@ -59,35 +61,54 @@ const (
 	tokenRequestsBurst     = 100
 )
 
-// remote is the TCP listener's front: every request needs a bearer token
-// in force that holds the route's scope, and is logged with the token's
-// name. A request without one gets 401, outside its scope 403, beyond its
-// token's rate 429, and in none of these cases reaches the gateway.
+// SessionCookie holds a console user's token in the browser: HttpOnly,
+// Secure, SameSite=Strict. The API takes it as it takes a bearer token,
+// but for a request that changes something only from the console's own
+// pages (its Origin must be the listener's).
+const SessionCookie = "caravan_session"
+
+// remote is the TCP listener's front: every request needs a token in
+// force (a bearer token, or the console's session cookie) that holds the
+// route's scope, and is logged with the token's name. A request without
+// one gets 401, outside its scope 403, beyond its token's rate 429, and in
+// none of these cases reaches the gateway. The console, if any, is served
+// under /console/: it gets the caller's token, if valid, and asks for the
+// scopes each page and form needs.
 type remote struct {
-	next   *http.ServeMux
-	tokens *Tokens
-	log    *zap.Logger
-	now    func() time.Time
+	next    *http.ServeMux
+	console http.Handler
+	tokens  *Tokens
+	log     *zap.Logger
+	now     func() time.Time
 
 	mu    sync.Mutex
 	rates map[string]*rate.Limiter // by token name
 }
 
 func (rm *remote) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rm.console != nil && (r.URL.Path == "/" || r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")) {
+		rm.serveConsole(w, r)
+		return
+	}
 	_, pattern := rm.next.Handler(r)
 	scope, served := routeScopes[pattern]
 	if !served {
 		writeError(w, http.StatusNotFound, fmt.Errorf("%s %s is not served on this listener", r.Method, r.URL.Path))
 		return
 	}
-	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
+	secret, fromCookie := credentials(r)
+	if secret == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="caravan"`)
 		writeError(w, http.StatusUnauthorized, fmt.Errorf("%w: send Authorization: Bearer TOKEN (caravan token create)", ErrNoToken))
 		rm.log.Info("api call refused", zap.String("route", pattern), zap.String("remote", r.RemoteAddr), zap.String("why", "no token"))
 		return
 	}
-	t, err := rm.tokens.Authenticate(strings.TrimSpace(secret), rm.now())
+	if fromCookie && !SameOrigin(r) {
+		writeError(w, http.StatusForbidden, errors.New("a request with the console's cookie that changes something must come from the console's pages"))
+		rm.log.Info("api call refused", zap.String("route", pattern), zap.String("remote", r.RemoteAddr), zap.String("why", "cross-origin cookie"))
+		return
+	}
+	t, err := rm.tokens.Authenticate(secret, rm.now())
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="caravan", error="invalid_token"`)
 		status := http.StatusUnauthorized
@@ -103,22 +124,72 @@ func (rm *remote) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rm.log.Info("api call refused", zap.String("token", t.Name), zap.String("route", pattern), zap.String("why", "scope "+scope))
 		return
 	}
-	if !rm.rate(t.Name).Allow() {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusTooManyRequests, fmt.Errorf("token %s: more than %d requests a second", t.Name, tokenRequestsPerSecond))
+	if !rm.allow(w, t) {
 		return
 	}
 	rm.log.Info("api call", zap.String("token", t.Name), zap.String("route", pattern), zap.String("remote", r.RemoteAddr))
-	rm.next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), remoteCaller{}, t.Name)))
+	rm.next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), remoteCaller{}, t)))
 }
 
-// remoteCaller keys the name of the token a TCP request came with.
-type remoteCaller struct{}
+// serveConsole hands a console request on, with the caller's token if the
+// session cookie holds one in force (the console sends the others to its
+// login page).
+func (rm *remote) serveConsole(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/" || r.URL.Path == "/console" {
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+		return
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if t, err := rm.tokens.Authenticate(c.Value, rm.now()); err == nil {
+			if !rm.allow(w, t) {
+				return
+			}
+			rm.log.Info("console call", zap.String("token", t.Name), zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
+			r = r.WithContext(context.WithValue(r.Context(), remoteCaller{}, t))
+		}
+	}
+	rm.console.ServeHTTP(w, r)
+}
 
-// isRemote reports whether r came through the TCP listener. Such a request
-// may not name files on the gateway's machine (publish's path, fetch's
-// out): only the 0600 Unix socket's callers may.
-func isRemote(r *http.Request) bool { return r.Context().Value(remoteCaller{}) != nil }
+// allow spends one of t's requests, or answers 429.
+func (rm *remote) allow(w http.ResponseWriter, t *Token) bool {
+	if rm.rate(t.Name).Allow() {
+		return true
+	}
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusTooManyRequests, fmt.Errorf("token %s: more than %d requests a second", t.Name, tokenRequestsPerSecond))
+	return false
+}
+
+// credentials is the token a request carries: a bearer token, else the
+// console's session cookie (fromCookie).
+func credentials(r *http.Request) (secret string, fromCookie bool) {
+	if s, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(s), false
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		return c.Value, true
+	}
+	return "", false
+}
+
+// SameOrigin reports whether r may act with a session cookie: a safe
+// method, or an Origin header naming this listener (browsers send it with
+// every POST, PUT and DELETE; a page of another site cannot forge it).
+func SameOrigin(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	return r.Header.Get("Origin") == "https://"+r.Host
+}
+
+// Caller is the token a request through the TCP listener came with, or
+// nil (a request on the Unix socket, or a console page without a session).
+func Caller(ctx context.Context) *Token {
+	t, _ := ctx.Value(remoteCaller{}).(*Token)
+	return t
+}
 
 func (rm *remote) rate(name string) *rate.Limiter {
 	rm.mu.Lock()
@@ -136,8 +207,8 @@ func (rm *remote) rate(name string) *rate.Limiter {
 
 // ServeTLS serves the API on l, a TCP listener, with TLS (cfg) and tokens
 // (see remote), until Close.
-func (s *Server) ServeTLS(l net.Listener, cfg *tls.Config, tokens *Tokens) {
-	h := &remote{next: s.mux, tokens: tokens, log: s.log.Named("remote"), now: time.Now}
+func (s *Server) ServeTLS(l net.Listener, cfg *tls.Config, tokens *Tokens, console http.Handler) {
+	h := &remote{next: s.mux, console: console, tokens: tokens, log: s.log.Named("remote"), now: time.Now}
 	srv := &http.Server{Handler: h, TLSConfig: cfg, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(s.log)}
 	s.mu.Lock()
 	s.remotes = append(s.remotes, srv)
@@ -150,3 +221,11 @@ func (s *Server) ServeTLS(l net.Listener, cfg *tls.Config, tokens *Tokens) {
 		}
 	}()
 }
+
+// remoteCaller keys the token a TCP request came with.
+type remoteCaller struct{}
+
+// isRemote reports whether r came through the TCP listener. Such a request
+// may not name files on the gateway's machine (publish's path, fetch's
+// out): only the 0600 Unix socket's callers may.
+func isRemote(r *http.Request) bool { return r.Context().Value(remoteCaller{}) != nil }

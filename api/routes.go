@@ -28,6 +28,7 @@ const (
 	RoutePolicyReload   = "POST /v1/policy/reload"          // -> PolicyInfo; 409 if refused
 	RoutePolicyExplain  = "POST /v1/policy/explain"         // body: ExplainRequest -> ExplainResult
 	RoutePolicyCheck    = "POST /v1/policy/check"           // body: PolicyCheckRequest -> PolicyCheckResult (nothing put in force)
+	RoutePolicyTest     = "POST /v1/policy/test"            // body: PolicyTestRequest -> []PolicyCase, run against the bundle in force
 	RoutePolicyReplace  = "PUT /v1/policy"                  // body: PolicyCheckRequest -> PolicyCheckResult, in force; 422 problem with its check if refused
 	RouteFetch          = "POST /v1/fetch"                  // body: FetchRequest -> NDJSON FetchEvent, the first naming the fetch
 	RouteFetchStart     = "POST /v1/fetches"                // body: FetchRequest -> 202 FetchInfo, the fetch going on after the answer
@@ -40,6 +41,7 @@ const (
 	RouteEvidence       = "GET /v1/journal/evidence"        // query: entry or hash -> a C2SP tlog-proof file (text)
 	RouteVerifyEvidence = "POST /v1/journal/verify"         // body: an evidence file -> journal.Report; 422 if it does not verify
 	RouteJournalAlerts  = "GET /v1/journal/alerts"          // -> []journal.Alert
+	RouteWitnessTimes   = "GET /v1/journal/witnessing"      // -> []WitnessSample: the newest times to witnessed
 	RoutePolicyHistory  = "GET /v1/policy/history"          // -> []JournalEntry: the bundles put in force
 	RouteReceipts       = "GET /v1/receipts"                // -> []JournalEntry: this gateway's fetch receipts
 	RouteRoster         = "GET /v1/roster"                  // -> the signed roster in force (consortium.Roster)
@@ -96,6 +98,13 @@ type RosterRefusal struct {
 	File    string    `json:"file"`
 	InForce uint64    `json:"in_force"` // the version that stayed in force
 	Reason  string    `json:"reason"`
+}
+
+// WitnessSample is how long one checkpoint of this org's journal took from
+// its first announcement to carrying the cosignatures the roster requires.
+type WitnessSample struct {
+	At      time.Time `json:"at"` // when it was witnessed
+	Seconds float64   `json:"seconds"`
 }
 
 // JournalPage is a page of a journal's entries.
@@ -283,6 +292,12 @@ type PolicyCheckRequest struct {
 	// Table, if set, is a decision table (YAML, as caravan policy test
 	// reads) to run against the bundle once it is valid.
 	Table string `json:"table,omitempty"`
+}
+
+// PolicyTestRequest is a decision table (YAML, as caravan policy test
+// reads) to run against the bundle in force.
+type PolicyTestRequest struct {
+	Table string `json:"table"`
 }
 
 // PolicyCheckResult is what checking an uploaded bundle found: its CID and

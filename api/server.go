@@ -102,6 +102,19 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 		}
 		writeJSON(w, http.StatusOK, res)
 	})
+	s.handle(RoutePolicyTest, func(w http.ResponseWriter, r *http.Request) {
+		var req PolicyTestRequest
+		if err := readJSON(r, &req); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		cases, err := g.TestPolicies(req.Table)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, cases)
+	})
 	s.handle(RoutePolicyReplace, func(w http.ResponseWriter, r *http.Request) {
 		var req PolicyCheckRequest
 		if err := readJSON(r, &req); err != nil {
@@ -140,6 +153,7 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 			writeJSON(w, http.StatusOK, entries)
 		})
 	}
+	s.handle(RouteWitnessTimes, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, nonNil(g.WitnessTimes())) })
 	s.handle(RouteRoster, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.RosterDocument()) })
 	s.handle(RouteRosterRefusals, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.RosterRefusals()) })
 	s.handle(RouteJournalEntries, s.journalEntries)
@@ -176,6 +190,10 @@ func (s *Server) handleH(route string, h http.Handler) {
 	s.routes = append(s.routes, route)
 	s.mux.Handle(route, h)
 }
+
+// Fetches lists the fetches in progress and the newest ended ones, newest
+// first (GET /v1/fetches).
+func (s *Server) Fetches() []FetchInfo { return s.fetches.list() }
 
 // Handler returns the API's routes.
 func (s *Server) Handler() http.Handler { return s.mux }

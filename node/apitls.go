@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/console"
 	"go.uber.org/zap"
 )
 
@@ -118,7 +119,13 @@ func (n *Node) serveAPI() error {
 		return fmt.Errorf("api.listen: %w", err)
 	}
 	n.apiStatus = api.APIStatus{Listen: l.Addr().String(), Fingerprint: Fingerprint(cert.Certificate[0])}
-	n.api.ServeTLS(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}, api.OpenTokens(n.dir.APITokens()))
+	tokens := api.OpenTokens(n.dir.APITokens())
+	cons, err := console.New(console.Options{Gateway: n, Tokens: tokens, Fetches: n.api.Fetches, Logger: n.log.Named("console")})
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("console: %w", err)
+	}
+	n.api.ServeTLS(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}, tokens, cons)
 	n.log.Info("API listening", zap.String("addr", n.apiStatus.Listen), zap.String("fingerprint", n.apiStatus.Fingerprint))
 	return nil
 }

@@ -151,3 +151,7 @@ func (n *Node) entriesOfType(ctx context.Context, typ string) ([]api.JournalEntr
 
 // RosterDocument is the signed roster this gateway follows.
 func (n *Node) RosterDocument() any { return n.Roster() }
+
+// WitnessTimes are the newest times from a checkpoint of this org's
+// journal announced to witnessed, oldest first.
+func (n *Node) WitnessTimes() []api.WitnessSample { return n.metrics.witnessTimes() }

@@ -2,8 +2,11 @@ package node
 
 import (
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
+	"github.com/caravan-consortium/caravan/api"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,7 +28,13 @@ type metrics struct {
 	receivedRecords, receivedBytes prometheus.Counter
 	fetchDuration                  prometheus.Histogram
 	toWitnessed                    prometheus.Histogram // this org's checkpoints, announced to witnessed
+
+	mu        sync.Mutex
+	witnessed []api.WitnessSample // the newest keepWitnessSamples, oldest first, for the console's plot
 }
+
+// keepWitnessSamples is how many times to witnessed the gateway keeps.
+const keepWitnessSamples = 500
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -114,4 +123,19 @@ func (m *metrics) fetched(provider, result string, records, bytes uint64, took t
 	m.fetchDuration.Observe(took.Seconds())
 }
 
-func (m *metrics) witnessedAfter(d time.Duration) { m.toWitnessed.Observe(d.Seconds()) }
+func (m *metrics) witnessedAfter(d time.Duration) {
+	m.toWitnessed.Observe(d.Seconds())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.witnessed) == keepWitnessSamples {
+		m.witnessed = append(m.witnessed[:0], m.witnessed[1:]...)
+	}
+	m.witnessed = append(m.witnessed, api.WitnessSample{At: time.Now().UTC(), Seconds: d.Seconds()})
+}
+
+// witnessTimes returns the newest times to witnessed, oldest first.
+func (m *metrics) witnessTimes() []api.WitnessSample {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.witnessed)
+}

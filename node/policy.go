@@ -272,17 +272,37 @@ func (n *Node) CheckPolicies(req api.PolicyCheckRequest) (*api.PolicyCheckResult
 		res.Policies = append(res.Policies, api.PolicyRef{ID: p.ID, Effect: p.Effect, File: p.File, Line: p.Line})
 	}
 	if req.Table != "" {
-		path := filepath.Join(dir, "table.yaml")
-		if err := os.WriteFile(path, []byte(req.Table), 0o600); err != nil {
+		if res.Cases, err = runTable(b, req.Table); err != nil {
 			return nil, err
-		}
-		tbl, err := policy.LoadTable(path)
-		if err != nil {
-			return nil, api.FieldErrorf(http.StatusBadRequest, "table", "table: %v", strings.ReplaceAll(err.Error(), path, "table"))
-		}
-		for _, r := range tbl.Run(b) {
-			res.Cases = append(res.Cases, api.PolicyCase{Name: r.Case.Name, Line: r.Case.Line, Expect: r.Case.Expect, Pass: r.Pass(), Result: r.String()})
 		}
 	}
 	return res, nil
+}
+
+// TestPolicies runs a decision table (YAML, as caravan policy test reads)
+// against the bundle in force.
+func (n *Node) TestPolicies(table string) ([]api.PolicyCase, error) {
+	return runTable(n.Policies(), table)
+}
+
+// runTable runs a decision table against b.
+func runTable(b *policy.Bundle, table string) ([]api.PolicyCase, error) {
+	dir, err := os.MkdirTemp("", "caravan-policy-table-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "table.yaml")
+	if err := os.WriteFile(path, []byte(table), 0o600); err != nil {
+		return nil, err
+	}
+	tbl, err := policy.LoadTable(path)
+	if err != nil {
+		return nil, api.FieldErrorf(http.StatusBadRequest, "table", "table: %v", strings.ReplaceAll(err.Error(), path, "table"))
+	}
+	cases := []api.PolicyCase{}
+	for _, r := range tbl.Run(b) {
+		cases = append(cases, api.PolicyCase{Name: r.Case.Name, Line: r.Case.Line, Expect: r.Case.Expect, Pass: r.Pass(), Result: r.String()})
+	}
+	return cases, nil
 }

@@ -31,9 +31,13 @@ type FetchNet struct {
 }
 
 // NewFetchNet starts 3 gateways; customs-cn publishes n declarations.
-func NewFetchNet(t testing.TB, n int) *FetchNet {
+// Each option changes the cluster before the gateways start (WithAPI).
+func NewFetchNet(t testing.TB, n int, options ...func(*Cluster)) *FetchNet {
 	t.Helper()
 	c := NewCluster(t, 3)
+	for _, o := range options {
+		o(c)
+	}
 	fn := &FetchNet{C: c}
 	for i := range 3 {
 		fn.Nodes = append(fn.Nodes, c.Start(i))

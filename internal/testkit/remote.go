@@ -34,6 +34,13 @@ func (c *Cluster) OpenAPI(i int) {
 	}
 }
 
+// WithAPI opens every gateway's TCP API listener (see OpenAPI).
+func WithAPI(c *Cluster) {
+	for i := range c.Net.Orgs {
+		c.OpenAPI(i)
+	}
+}
+
 // Remote calls a gateway's TCP API with one token, trusting the gateway's
 // own certificate.
 type Remote struct {
@@ -77,6 +84,30 @@ func (r *Remote) CallAs(token, method, route, body string) (int, string) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return r.do(req)
+}
+
+// Browse sends a request as the console's pages do: the token in the
+// session cookie and, if origin, the listener's own Origin header.
+// contentType, if set, is the body's.
+func (r *Remote) Browse(method, route, contentType, body string, origin bool) (int, string) {
+	r.t.Helper()
+	req, err := http.NewRequest(method, r.Base+route, strings.NewReader(body))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: r.Token})
+	if origin {
+		req.Header.Set("Origin", r.Base)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return r.do(req)
+}
+
+func (r *Remote) do(req *http.Request) (int, string) {
+	r.t.Helper()
 	resp, err := r.HC.Do(req)
 	if err != nil {
 		r.t.Fatal(err)
