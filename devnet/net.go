@@ -149,6 +149,8 @@ func Create(dir string, n int) (*Net, error) {
 			Roster: "../consortium.yaml",
 			Listen: []string{tcp, quic},
 			Dial:   node.DialConfig{BackoffMin: 200 * time.Millisecond, BackoffMax: 5 * time.Second},
+			// The API and console on a free loopback port (status tells which).
+			API: node.APIConfig{Listen: "127.0.0.1:0"},
 		}})
 		if err != nil {
 			return nil, err

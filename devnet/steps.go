@@ -20,6 +20,7 @@ import (
 func init() {
 	register(demoScenario)
 	register(footprintScenario)
+	register(consoleScenario)
 }
 
 func demoScenario() Scenario {
@@ -40,6 +41,7 @@ func demoScenario() Scenario {
 			{"customs-kz registers its own phytosanitary-certificate schema, publishes certificates from a CSV and adds a policy on them; customs-cn fetches exactly the permitted ones", stepOwnSchema},
 			{"logistics-az restarts and its catalog converges", stepConverge},
 			{"every journal is witnessed by the others; the evidence of a fetch decision verifies offline", stepJournals},
+			{"every gateway serves its web console over TLS: an address and a token each", stepConsoles},
 			{"a clean shutdown leaves nothing running", stepShutdown},
 		},
 	}

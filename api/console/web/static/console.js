@@ -36,7 +36,7 @@ function setupPublish(form) {
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      const resp = await fetch(form.dataset.api + "?" + q.toString(), {
+      const resp = await fetch(form.getAttribute("data-api") + "?" + q.toString(), {
         method: "POST", body: file, credentials: "same-origin",
         headers: { "Content-Type": "application/octet-stream" },
       });
@@ -151,7 +151,7 @@ function setupFetch(form) {
     out.className = "";
     out.textContent = "Asking the partner…";
     try {
-      const resp = await fetch(form.dataset.api, {
+      const resp = await fetch(form.getAttribute("data-api"), {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json" }, body: JSON.stringify(req),
       });
