@@ -33,6 +33,9 @@ type Journal interface {
 	// VerifyEvidence checks an evidence file against the roster in force.
 	VerifyEvidence(data []byte) (*journal.Report, error)
 	JournalAlerts() ([]journal.Alert, error)
+	// Checkpoint is the newest checkpoint held of org's journal ("" for
+	// this org's own), with its cosignatures: a C2SP signed note.
+	Checkpoint(org string) ([]byte, error)
 	// WitnessTimes are the newest times from a checkpoint of this org's
 	// journal announced to witnessed, oldest first.
 	WitnessTimes() []WitnessSample

@@ -77,6 +77,7 @@ var operations = []operation{
 	{route: RouteVerifyEvidence, summary: "Check an evidence file (the body) against the roster in force; 422 if it does not verify",
 		raw: "text/plain", answer: journal.Report{}},
 	{route: RouteJournalAlerts, summary: "Fork alerts: members' checkpoints that contradicted verified ones", answer: []journal.Alert{}},
+	{route: RouteCheckpoint, summary: "The newest checkpoint this gateway holds of a journal (org; this org's own if empty), with its cosignatures: a C2SP signed note; 404 if none", query: []string{"org"}, media: "text/plain"},
 	{route: RouteWitnessTimes, summary: "The newest times from a checkpoint of this org's journal announced to witnessed (the roster's cosignatures), oldest first", answer: []WitnessSample{}},
 	{route: RoutePolicyHistory, summary: "The policy bundles this org put in force, oldest first (its journal's policy entries)", answer: []JournalEntry{}},
 	{route: RouteReceipts, summary: "This gateway's fetch receipts, oldest first (its journal's receipt entries)", answer: []JournalEntry{}},

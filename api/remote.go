@@ -48,6 +48,7 @@ var routeScopes = map[string]string{
 	RouteVerifyEvidence: ScopeRead,
 	RouteJournalAlerts:  ScopeRead,
 	RouteWitnessTimes:   ScopeRead,
+	RouteCheckpoint:     ScopeRead,
 	RoutePolicyHistory:  ScopeRead,
 	RouteReceipts:       ScopeRead,
 	RouteRoster:         ScopeRead,

@@ -42,6 +42,7 @@ const (
 	RouteVerifyEvidence = "POST /v1/journal/verify"         // body: an evidence file -> journal.Report; 422 if it does not verify
 	RouteJournalAlerts  = "GET /v1/journal/alerts"          // -> []journal.Alert
 	RouteWitnessTimes   = "GET /v1/journal/witnessing"      // -> []WitnessSample: the newest times to witnessed
+	RouteCheckpoint     = "GET /v1/journal/checkpoint"      // query: org -> the newest cosigned checkpoint held (a C2SP signed note, text)
 	RoutePolicyHistory  = "GET /v1/policy/history"          // -> []JournalEntry: the bundles put in force
 	RouteReceipts       = "GET /v1/receipts"                // -> []JournalEntry: this gateway's fetch receipts
 	RouteRoster         = "GET /v1/roster"                  // -> the signed roster in force (consortium.Roster)

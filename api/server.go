@@ -154,6 +154,15 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 		})
 	}
 	s.handle(RouteWitnessTimes, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, nonNil(g.WitnessTimes())) })
+	s.handle(RouteCheckpoint, func(w http.ResponseWriter, r *http.Request) {
+		note, err := g.Checkpoint(r.URL.Query().Get("org"))
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write(note)
+	})
 	s.handle(RouteRoster, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.RosterDocument()) })
 	s.handle(RouteRosterRefusals, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.RosterRefusals()) })
 	s.handle(RouteJournalEntries, s.journalEntries)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/caravan-consortium/caravan/api"
@@ -155,3 +156,24 @@ func (n *Node) RosterDocument() any { return n.Roster() }
 // WitnessTimes are the newest times from a checkpoint of this org's
 // journal announced to witnessed, oldest first.
 func (n *Node) WitnessTimes() []api.WitnessSample { return n.metrics.witnessTimes() }
+
+// Checkpoint is the newest checkpoint this gateway holds of org's journal
+// ("" for this org's own) with its cosignatures: a C2SP signed note. Before
+// any is witnessed, this org's own is its log's checkpoint, signed by the
+// org alone.
+func (n *Node) Checkpoint(org string) ([]byte, error) {
+	if org == "" {
+		org = n.cfg.Org
+	}
+	w, err := journal.OpenWitnessed(n.dir.Witnessed())
+	if err != nil {
+		return nil, err
+	}
+	if sizes := w.Sizes(org); len(sizes) > 0 {
+		return w.Get(org, sizes[len(sizes)-1])
+	}
+	if org == n.cfg.Org {
+		return os.ReadFile(journal.CheckpointPath(n.dir.JournalLog()))
+	}
+	return nil, api.FieldErrorf(http.StatusNotFound, "org", "no cosigned checkpoint of %s's journal is held here", org)
+}

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -55,6 +56,15 @@ func TestConsolePages(t *testing.T) {
 	// Who fetched what, from the owner's journal as mirrored here.
 	if _, body := admin.Browse("GET", "/console/datasets/customs-cn/declarations", "", "", false); !strings.Contains(body, "decision #") {
 		t.Errorf("the dataset page lists no decision of the owner")
+	}
+
+	// The checkpoints, with their cosignatures: this org's, and a mirror's.
+	for _, org := range []string{"", "customs-cn"} {
+		code, note := admin.Call("GET", "/v1/journal/checkpoint?org="+org, "")
+		origin := "caravan/silk-road-devnet/" + cmp.Or(org, "customs-kz")
+		if code != 200 || !strings.HasPrefix(note, origin+"\n") || strings.Count(note, "\u2014 ") < 2 {
+			t.Errorf("the checkpoint of %q: %d %q", org, code, note)
+		}
 	}
 
 	// No session: the login page.

@@ -193,7 +193,10 @@ type journalData struct {
 	Next    uint64
 	HasNext bool
 	Journal journal.Status
-	Alerts  []journal.Alert
+	// Checkpoint is the newest cosigned checkpoint held of the journal
+	// shown (a C2SP signed note), if any.
+	Checkpoint string
+	Alerts     []journal.Alert
 	// Report is an uploaded evidence file's verification, or VerifyError
 	// why it failed.
 	Report      *journal.Report
@@ -239,6 +242,9 @@ func (c *Console) journalView(r *http.Request, v *view, fill func(*journalData))
 	d.HasNext, d.Next = d.From+journalPage < d.Page.Size, d.From+journalPage
 	if d.Alerts, err = c.g.JournalAlerts(); err != nil {
 		return err
+	}
+	if note, err := c.g.Checkpoint(d.Org); err == nil {
+		d.Checkpoint = string(note)
 	}
 	if fill != nil {
 		fill(&d)
