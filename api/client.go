@@ -312,14 +312,11 @@ func (c *Client) FetchEvents(ctx context.Context, id string, on func(event strin
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.do(req)
+	resp, err := c.stream(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, readError(resp)
-	}
 	return readSSE(resp.Body, on)
 }
 
@@ -416,18 +413,29 @@ func readError(resp *http.Response) error {
 	return &StatusError{Code: resp.StatusCode, Err: errors.New("control endpoint: " + resp.Status)}
 }
 
-// streamEvents sends req and reads the NDJSON events the gateway answers
-// with, until one carries a result or an error (outcome says which); the
-// others go to onEvent, if set. what names the call in errors.
-func streamEvents[E, R any](c *Client, req *http.Request, what string, outcome func(*E) (*R, string), onEvent func(E)) (*R, error) {
+// stream sends req and returns the answer if it is 200, to be read and
+// closed by the caller; any other answer is read as an error.
+func (c *Client) stream(req *http.Request) (*http.Response, error) {
 	resp, err := c.do(req)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
 		return nil, readError(resp)
 	}
+	return resp, nil
+}
+
+// streamEvents sends req and reads the NDJSON events the gateway answers
+// with, until one carries a result or an error (outcome says which); the
+// others go to onEvent, if set. what names the call in errors.
+func streamEvents[E, R any](c *Client, req *http.Request, what string, outcome func(*E) (*R, string), onEvent func(E)) (*R, error) {
+	resp, err := c.stream(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
