@@ -138,6 +138,7 @@ func (c *Console) page(pattern, scope string, f pageFunc) {
 			c.fail(w, r, t, http.StatusForbidden, fmt.Errorf("your token (%s) does not hold the %q scope this page needs; ask for one with caravan token create --scope %s", t.Name, scope, scope))
 			return
 		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxUpload) // a form is small; records go to /v1/publish
 		v := &view{Org: c.g.Status().Org, Token: t, Status: http.StatusOK}
 		if err := f(r, v); err != nil {
 			c.fail(w, r, t, statusOf(err, http.StatusInternalServerError), err)
@@ -191,6 +192,7 @@ type loginData struct {
 
 // login checks the token posted and keeps it in the session cookie.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	next := safeNext(r.FormValue("next"))
 	if !api.SameOrigin(r) {
 		c.fail(w, r, nil, http.StatusForbidden, errors.New("a form of another site may not log in here"))

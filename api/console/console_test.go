@@ -115,6 +115,11 @@ func TestConsolePages(t *testing.T) {
 	if code, _ := admin.Browse("POST", "/v1/policy/test", "application/json", `{"table":""}`, false); code != 403 {
 		t.Errorf("a cross-site API call with the cookie: %d", code)
 	}
+	// A form's body is bounded: a huge upload is refused, not stored.
+	huge := "--b\r\nContent-Disposition: form-data; name=\"evidence\"; filename=\"e\"\r\n\r\n" + strings.Repeat("x", 9<<20) + "\r\n--b--\r\n"
+	if code, body := admin.Browse("POST", "/console/journal/verify", "multipart/form-data; boundary=b", huge, true); code != 400 || !strings.Contains(body, "too large") {
+		t.Errorf("a 9 MiB form: %d %.300s", code, body)
+	}
 	if code, _ := admin.Browse("GET", "/v1/status", "", "", false); code != 200 {
 		t.Errorf("an API read with the cookie: %d", code)
 	}
