@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/devnet"
+	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
 )
 
@@ -184,10 +187,12 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	exe := chromium(t)
 	dir := artifacts(t)
-	fn := testkit.NewFetchNet(t, 500, testkit.WithAPI)
-	cn, kz := fn.Nodes[0], fn.Nodes[1]
-	cnAdmin := testkit.NewRemote(t, fn.C.Dir(0), cn.Status().API.Listen, "cn-admin", api.Scopes...)
-	kzAdmin := testkit.NewRemote(t, fn.C.Dir(1), kz.Status().API.Listen, "kz-admin", api.Scopes...)
+	nt, cn, kz, recs := browserDevnet(t)
+	cnBase, kzBase := strings.TrimSuffix(cn.URL, "/console/"), strings.TrimSuffix(kz.URL, "/console/")
+	cnClient, err := api.NewClient(nt.Orgs[0].Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.IgnoreCertErrors,
 		chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true))
@@ -203,7 +208,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	alloc = first
 
 	// A bad token is refused.
-	cnTab := newTab(t, alloc, cnAdmin.Base, "customs-cn", dir)
+	cnTab := newTab(t, alloc, cnBase, "customs-cn", dir)
 	cnTab.login("cvn_this-is-not-a-token")
 	if s := cnTab.text("p.error"); !strings.Contains(s, "unknown, expired or revoked") {
 		t.Fatalf("a bad token: %q", s)
@@ -211,9 +216,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	cnTab.shot("login-refused")
 	cnTab.takeErrors() // the refused login's 401 is expected
 
-	cnTab.login(cnAdmin.Token)
-	kzTab := newTab(t, alloc, kzAdmin.Base, "customs-kz", dir)
-	kzTab.login(kzAdmin.Token)
+	cnTab.login(cn.Token)
+	kzTab := newTab(t, alloc, kzBase, "customs-kz", dir)
+	kzTab.login(kz.Token)
 
 	// Publish through customs-cn's upload form...
 	records := filepath.Join(t.TempDir(), "browser-declarations.jsonl")
@@ -260,7 +265,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.SetValue(`#explain select[name=org]`, "customs-kz"),
 		chromedp.SendKeys(`#explain input[name=dataset]`, "customs-cn/declarations"),
 		chromedp.SendKeys(`#explain input[name=purpose]`, "customs-clearance"),
-		chromedp.SetValue(`#explain textarea[name=record]`, string(fn.Recs[0])),
+		chromedp.SetValue(`#explain textarea[name=record]`, recs[0]),
 		chromedp.Submit(`#explain textarea[name=record]`), chromedp.WaitVisible("#explained .verdict"))
 	if v := cnTab.text("#explained .verdict"); v != "PERMIT" && v != "DENY" && v != "permit" && v != "deny" {
 		t.Fatalf("the verdict: %q", v)
@@ -268,7 +273,14 @@ func TestConsoleInABrowser(t *testing.T) {
 	cnTab.shot("explained")
 
 	// A broken bundle is refused at its file and line, and changes nothing.
-	before := cn.Policies().CID()
+	policyCID := func() string {
+		p, err := cnClient.Policy(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Bundle
+	}
+	before := policyCID()
 	broken := filepath.Join(t.TempDir(), "broken.cedar")
 	if err := os.WriteFile(broken, []byte("@id(\"b\")\npermit (principal, action, resource)\nwhen { resource. };\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -278,7 +290,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if s := cnTab.text("#problems tbody"); !strings.Contains(s, "broken.cedar") || !strings.Contains(s, "3") {
 		t.Fatalf("the refused upload's problems: %q", s)
 	}
-	if cn.Policies().CID() != before {
+	if policyCID() != before {
 		t.Fatal("a broken upload changed the bundle in force")
 	}
 	cnTab.shot("policy-refused")
@@ -320,7 +332,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 	}
 	kzTab.takeErrors()
-	out, err := exec.Command(caravanBinary(t), "verify", proof, "--roster", fn.C.Net.Roster).CombinedOutput()
+	out, err := exec.Command(caravanBinary(t), "verify", proof, "--roster", nt.Roster).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "receipt") {
 		t.Fatalf("caravan verify %s: %v\n%s", proof, err, out)
 	}
@@ -336,16 +348,95 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 }
 
-// caravanBinary builds the caravan command for the offline check.
+// browserDevnet runs a devnet of three gateways, each its own OS process
+// of the caravan binary: customs-cn has published 500 declarations
+// ("declarations"), which the others list. It returns customs-cn's and
+// customs-kz's consoles, and the declarations' lines.
+func browserDevnet(t *testing.T) (*devnet.Net, devnet.Console, devnet.Console, []string) {
+	t.Helper()
+	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nt.Start(caravanBinary(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nt.Stop(10 * time.Second) })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := nt.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var clients []*api.Client
+	for _, o := range nt.Orgs {
+		cl, err := api.NewClient(o.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, cl)
+	}
+	if err := devnet.RegisterDemoSchemas(ctx, clients[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range clients {
+		poll.Until(t, func() bool {
+			st, err := cl.Status(ctx)
+			return err == nil && st.Policy.Count > 0 && st.Policy.Waiting == ""
+		}, "the demo's policies in force on every gateway")
+	}
+	body := testkit.JSONL(t, "customs-declaration", 500, 3)
+	res, err := clients[0].Publish(ctx, api.PublishRequest{Dataset: "declarations", Schema: "customs-declaration", Format: "jsonl",
+		Purposes: []string{"customs-clearance", "transit-planning"}}, bytes.NewReader(body), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range clients[1:] {
+		poll.Until(t, func() bool { _, err := cl.CatalogItem(ctx, res.CID); return err == nil }, "the declarations listed")
+	}
+	consoles, err := nt.OpenConsoles(ctx)
+	if err != nil || len(consoles) != 3 {
+		t.Fatalf("consoles: %v %v", consoles, err)
+	}
+	return nt, consoles[0], consoles[1], strings.Split(strings.TrimSpace(string(body)), "\n")
+}
+
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+)
+
+// caravanBinary builds the caravan command once: the devnet's gateways
+// and the offline check run it.
 func caravanBinary(t *testing.T) string {
 	t.Helper()
-	exe := filepath.Join(t.TempDir(), "caravan")
+	buildOnce.Do(func() { built, buildErr = buildCaravan() })
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return built
+}
+
+func buildCaravan() (string, error) {
+	dir, err := os.MkdirTemp("", "caravan-browser-test-")
+	if err != nil {
+		return "", err
+	}
+	exe := filepath.Join(dir, "caravan")
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	cmd := exec.Command("go", "build", "-o", exe, "./cmd/caravan")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/caravan: %v\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/caravan: %v\n%s", err, out)
 	}
-	return exe
+	return exe, nil
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built != "" {
+		os.RemoveAll(filepath.Dir(built))
+	}
+	os.Exit(code)
 }
