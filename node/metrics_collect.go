@@ -16,6 +16,7 @@ type stateCollector struct {
 	n *Node
 
 	members, connected, statements, journalSize, witnessed, gossipIn, gossipOut, refused, lag *prometheus.Desc
+	refusedEarly, tarpit                                                                      *prometheus.Desc
 }
 
 func newStateCollector(n *Node) *stateCollector {
@@ -38,11 +39,15 @@ func newStateCollector(n *Node) *stateCollector {
 			"How far this gateway's mirror of a member's journal is behind the newest checkpoint of it heard.", []string{"org"}, nil),
 		refused: prometheus.NewDesc("caravan_connections_refused_total",
 			"Connections and dials refused because the peer is not in the roster.", nil, nil),
+		refusedEarly: prometheus.NewDesc("caravan_connections_refused_before_handshake_total",
+			"Inbound connections refused before their handshake: more than the rate one IP outside the roster may start.", nil, nil),
+		tarpit: prometheus.NewDesc("caravan_connections_tarpit",
+			"Refused inbound connections held open, unread, instead of closed at once.", nil, nil),
 	}
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.members, c.connected, c.statements, c.journalSize, c.witnessed, c.gossipIn, c.gossipOut, c.refused, c.lag} {
+	for _, d := range []*prometheus.Desc{c.members, c.connected, c.statements, c.journalSize, c.witnessed, c.gossipIn, c.gossipOut, c.refused, c.lag, c.refusedEarly, c.tarpit} {
 		ch <- d
 	}
 }
@@ -68,6 +73,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.members, prometheus.GaugeValue, float64(len(r.Members)))
 	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, float64(connected))
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(n.gater.Refused()))
+	early, held := n.gater.RefusedBeforeHandshake()
+	ch <- prometheus.MustNewConstMetric(c.refusedEarly, prometheus.CounterValue, float64(early))
+	ch <- prometheus.MustNewConstMetric(c.tarpit, prometheus.GaugeValue, float64(held))
 	if n.catalog != nil {
 		for org, u := range n.catalog.Usages() {
 			ch <- prometheus.MustNewConstMetric(c.statements, prometheus.GaugeValue, float64(u.Statements), org)

@@ -132,6 +132,7 @@ func (n *Node) applyRoster(r *consortium.Roster) {
 	}
 	n.index.Store(x)
 	n.gater.SetAllowed(x.All())
+	n.gater.SetMemberAddrs(dial)
 	n.allow.Set(dial)
 	n.keeper.SetPeers(dial)
 	for _, p := range n.host.Network().Peers() {

@@ -21,6 +21,7 @@ type Gater struct {
 	mu      sync.RWMutex
 	allowed map[peer.ID]bool
 	refused atomic.Uint64
+	accept  acceptGuard // inbound connections before their handshake
 
 	logMu  sync.Mutex
 	logged map[peer.ID]time.Time // last refusal logged at Info, per peer
@@ -105,8 +106,22 @@ func (g *Gater) InterceptPeerDial(p peer.ID) bool {
 // InterceptAddrDial allows every address of an allowed peer.
 func (g *Gater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
 
-// InterceptAccept allows the handshake to start: the peer is not known yet.
-func (g *Gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+// InterceptAccept lets an inbound connection start its handshake (its peer
+// is not known yet) if it comes from a member's IP, or its IP has not
+// started too many lately (see AcceptPerSecond); a refused one is held in
+// a tarpit (see TarpitHold).
+func (g *Gater) InterceptAccept(c network.ConnMultiaddrs) bool { return g.accept.admit(c) }
+
+// SetMemberAddrs gives the roster's node addresses, whose IPs may always
+// start a handshake.
+func (g *Gater) SetMemberAddrs(nodes map[peer.ID][]ma.Multiaddr) { g.accept.setMembers(nodes) }
+
+// RefusedBeforeHandshake returns how many inbound connections were refused
+// before their handshake (too many from one IP), and how many of those the
+// tarpit holds now.
+func (g *Gater) RefusedBeforeHandshake() (refused uint64, held int64) {
+	return g.accept.refused.Load(), g.accept.held.Load()
+}
 
 // InterceptSecured admits an authenticated connection, in either direction,
 // only if its peer is a member.
