@@ -22,7 +22,7 @@ ARTIFACTS ?= $(CURDIR)/artifacts
 test:
 	$(GO) vet $(PKGS)
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
-	  echo "make test: the console's browser tests are SKIPPED: no Chromium here (apt-get install chromium)"
+	  echo "make test: the console's browser tests are SKIPPED: no Chromium here (apt-get install chromium; under CI=true they fail instead)"
 	CARAVAN_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -pgo=off -count=1 $(PKGS)
 
 ## demo: a local consortium of three gateways on loopback, scripted and verified
