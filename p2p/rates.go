@@ -55,3 +55,21 @@ func (r *PeerRates) AllowBytes(p peer.ID, n int) bool {
 	}
 	return l.count.AllowN(now, 1)
 }
+
+// Spent reports whether p could not have one more message of n bytes now,
+// without spending anything: a validator may drop a message whose claimed
+// signer is spent before it checks the signature (a forger naming a signer
+// cannot spend its budget; it can only find it spent already).
+func (r *PeerRates) Spent(p peer.ID, n int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.m[p]
+	if !ok {
+		return false
+	}
+	now := time.Now()
+	if l.bytes != nil && n > 0 && l.bytes.TokensAt(now) < float64(n) {
+		return true
+	}
+	return l.count.TokensAt(now) < 1
+}

@@ -41,3 +41,30 @@ func TestPeerRatesBoundBytes(t *testing.T) {
 		t.Fatal("another peer was limited by the flood")
 	}
 }
+
+// Spent tells a spent budget without spending: asking it any number of
+// times leaves an unspent peer its whole burst.
+func TestPeerRatesSpentSpendsNothing(t *testing.T) {
+	r := &p2p.PeerRates{PerSecond: 1, Burst: 3, BytesPerSecond: 1, BytesBurst: 100}
+	p := peer.ID("signer")
+	for range 100 {
+		if r.Spent(p, 10) {
+			t.Fatal("an unknown peer reads as spent")
+		}
+	}
+	_ = r.AllowBytes(p, 10)
+	for range 100 {
+		if r.Spent(p, 10) {
+			t.Fatal("asking spent the budget")
+		}
+	}
+	if !r.AllowBytes(p, 10) || !r.AllowBytes(p, 10) {
+		t.Fatal("the burst is not whole")
+	}
+	if !r.Spent(p, 10) || r.AllowBytes(p, 10) {
+		t.Fatal("a peer past its burst of 3 does not read as spent")
+	}
+	if q := peer.ID("big"); !func() bool { _ = r.AllowBytes(q, 95); return r.Spent(q, 10) }() {
+		t.Fatal("a peer with 5 bytes left reads as able to send 10")
+	}
+}

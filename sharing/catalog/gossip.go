@@ -266,6 +266,11 @@ func (s *Service) judge(_ context.Context, from peer.ID, m *pubsub.Message) (pub
 	if s.cat.Has(st.CID()) {
 		return pubsub.ValidationIgnore, "known"
 	}
+	// A signer already over its budget: dropped before its signature is
+	// checked, which is most of a flood's cost.
+	if signer, err := peer.Decode(st.Signer); err == nil && s.signerRates.Spent(signer, len(m.Data)) {
+		return pubsub.ValidationIgnore, "signer-budget"
+	}
 	if err := s.Verify(st); err != nil {
 		s.log.Warn("rejected a catalog statement", zap.Stringer("from", from), zap.Stringer("cid", st.CID()), zap.Error(err))
 		return pubsub.ValidationReject, "invalid"
