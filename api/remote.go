@@ -62,11 +62,19 @@ const (
 	tokenRequestsBurst     = 100
 )
 
-// SessionCookie holds a console user's token in the browser: HttpOnly,
-// Secure, SameSite=Strict. The API takes it as it takes a bearer token,
-// but for a request that changes something only from the console's own
-// pages (its Origin must be the listener's).
-const SessionCookie = "caravan_session"
+// SessionCookie names the cookie that holds a console user's token in the
+// browser (HttpOnly, Secure, SameSite=Strict) for the listener a request
+// names in its Host: browsers keep cookies by host, not by port, so two
+// gateways on one host need cookies of their own. The API takes it as it
+// takes a bearer token, but for a request that changes something only
+// from the console's own pages (its Origin must be the listener's).
+func SessionCookie(host string) string {
+	name := "caravan_session"
+	if _, port, err := net.SplitHostPort(host); err == nil && port != "" {
+		name += "_" + port
+	}
+	return name
+}
 
 // remote is the TCP listener's front: every request needs a token in
 // force (a bearer token, or the console's session cookie) that holds the
@@ -140,7 +148,7 @@ func (rm *remote) serveConsole(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/", http.StatusSeeOther)
 		return
 	}
-	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(SessionCookie(r.Host)); err == nil && c.Value != "" {
 		if t, err := rm.tokens.Authenticate(c.Value, rm.now()); err == nil {
 			if !rm.allow(w, t) {
 				return
@@ -168,7 +176,7 @@ func credentials(r *http.Request) (secret string, fromCookie bool) {
 	if s, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		return strings.TrimSpace(s), false
 	}
-	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(SessionCookie(r.Host)); err == nil && c.Value != "" {
 		return c.Value, true
 	}
 	return "", false

@@ -75,7 +75,7 @@ func checkConsole(ctx context.Context, o *Org, c Console) error {
 	if err != nil {
 		return err
 	}
-	req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: c.Token})
+	req.AddCookie(&http.Cookie{Name: api.SessionCookie(req.URL.Host), Value: c.Token})
 	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s's console: %w", o.Org, err)

@@ -343,6 +343,15 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("the page's verification: %q", s)
 	}
 	kzTab.shot("verified")
+
+	// Two gateways on one host keep their sessions apart in one browser
+	// (cookies are kept by host, not by port: each listener names its own).
+	cnTab.run(chromedp.Navigate(kzBase+"/console/"), chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#token", kz.Token), chromedp.Submit("#token"), chromedp.WaitVisible("main h1"),
+		chromedp.Navigate(cnBase+"/console/members"), chromedp.WaitVisible("#members"))
+	if s := cnTab.text("a.brand span"); s != "customs-cn" {
+		t.Fatalf("after logging in to customs-kz in the same browser, customs-cn's console shows %q", s)
+	}
 	if errs := append(cnTab.takeErrors(), kzTab.takeErrors()...); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}

@@ -206,13 +206,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.log.Info("console login", zap.String("token", t.Name), zap.String("remote", r.RemoteAddr))
-	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie, Value: strings.TrimSpace(r.FormValue("token")), Path: "/", Expires: t.Expires,
+	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie(r.Host), Value: strings.TrimSpace(r.FormValue("token")), Path: "/", Expires: t.Expires,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie(r.Host), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 

@@ -93,7 +93,7 @@ func TestConsolePages(t *testing.T) {
 	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/journal" || len(resp.Cookies()) != 1 {
 		t.Fatalf("login: %d %v", resp.StatusCode, resp.Header)
 	}
-	if c := resp.Cookies()[0]; c.Name != api.SessionCookie || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
+	if c := resp.Cookies()[0]; c.Name != api.SessionCookie(strings.TrimPrefix(admin.Base, "https://")) || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
 		t.Errorf("the session cookie: %+v", c)
 	}
 

@@ -96,7 +96,7 @@ func (r *Remote) Browse(method, route, contentType, body string, origin bool) (i
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: r.Token})
+	req.AddCookie(&http.Cookie{Name: api.SessionCookie(req.URL.Host), Value: r.Token})
 	if origin {
 		req.Header.Set("Origin", r.Base)
 	}
