@@ -123,3 +123,48 @@ func TestForkAtSmallerSize(t *testing.T) {
 		t.Fatalf("older forked checkpoint: %v", err)
 	}
 }
+
+// A failed extension leaves the mirror's verified state as it was: the
+// honest checkpoint that follows a refused one extends it. (The compact
+// range shared the state's hashes and merged into them: after any failed
+// update that merged nodes, such as 3 to 4 entries, every later one
+// computed a wrong root, and the mirror raised a false fork alert every
+// retry; seen in make demo when logistics-az restarted.)
+func TestFailedExtensionLeavesTheMirrorAsItWas(t *testing.T) {
+	ctx := context.Background()
+	a := newMember(t, "customs-cn")
+	honest := openLog(t, a, t.TempDir())
+	forked := openLog(t, a, t.TempDir())
+	for i := range 3 {
+		for _, l := range []*journal.Log{honest, forked} {
+			if _, err := l.Append(ctx, event(a.org, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	v := a.logVerifier(t)
+	m, err := journal.OpenMirror(t.TempDir(), a.origin, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Update(ctx, journal.DirSource(honest.Dir()), waitCheckpoint(t, honest, v, 3)); err != nil {
+		t.Fatal(err)
+	}
+	e := event(a.org, 3)
+	e.Records = 999
+	if _, err := forked.Append(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := honest.Append(ctx, event(a.org, 3)); err != nil {
+		t.Fatal(err)
+	}
+	cp4 := waitCheckpoint(t, honest, v, 4)
+	waitCheckpoint(t, forked, v, 4)
+	// The honest checkpoint, with a server that hands out other entries.
+	if _, _, err := m.Update(ctx, journal.DirSource(forked.Dir()), cp4); !errors.Is(err, journal.ErrFork) {
+		t.Fatalf("entries that do not give the checkpoint's root: %v", err)
+	}
+	if _, adv, err := m.Update(ctx, journal.DirSource(honest.Dir()), cp4); err != nil || !adv {
+		t.Fatalf("the same checkpoint from an honest server, after the refused one: %v %v", adv, err)
+	}
+}

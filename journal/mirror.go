@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/transparency-dev/formats/log"
@@ -190,7 +191,9 @@ func (m *Mirror) checkOlder(ctx context.Context, cp *log.Checkpoint, raw []byte)
 // that they give cp's root, and stores them.
 func (m *Mirror) extend(ctx context.Context, src Source, cp *log.Checkpoint, raw []byte) error {
 	st := &m.state
-	r, err := rangeFactory.NewRange(st.Begin, st.End, st.Hashes)
+	// A copy: the range merges into its hashes as it grows, and a failed
+	// extension must leave the verified state as it was.
+	r, err := rangeFactory.NewRange(st.Begin, st.End, slices.Clone(st.Hashes))
 	if err != nil {
 		return err
 	}
