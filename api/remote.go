@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/net/netutil"
 	"golang.org/x/time/rate"
 )
 
@@ -62,6 +63,20 @@ const (
 	tokenRequestsBurst     = 100
 )
 
+// Bounds for callers without a valid token: an address may present 20
+// refused tokens (bearer tokens or console logins), then one a second;
+// beyond that a refused token gets 429, not logged at info (a console
+// login, before the token is looked up). A valid bearer token is never
+// held up by others' refusals at its address. The
+// listener serves at most maxAPIConns connections at once, and closes one
+// idle for apiIdleTimeout.
+const (
+	refusedPerSecond = 1
+	refusedBurst     = 20
+	maxAPIConns      = 256
+	apiIdleTimeout   = 2 * time.Minute
+)
+
 // SessionCookie names the cookie that holds a console user's token in the
 // browser (HttpOnly, Secure, SameSite=Strict) for the listener a request
 // names in its Host: browsers keep cookies by host, not by port, so two
@@ -90,8 +105,9 @@ type remote struct {
 	log     *zap.Logger
 	now     func() time.Time
 
-	mu    sync.Mutex
-	rates map[string]*rate.Limiter // by token name
+	mu      sync.Mutex
+	rates   map[string]*rate.Limiter // by token name
+	refused map[string]*rate.Limiter // by remote IP: tokens refused
 }
 
 func (rm *remote) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -118,6 +134,10 @@ func (rm *remote) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := rm.tokens.Authenticate(secret, rm.now())
+	if err != nil && !rm.spendRefusal(r) {
+		rm.tooMany(w, r)
+		return
+	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="caravan", error="invalid_token"`)
 		status := http.StatusUnauthorized
@@ -148,8 +168,27 @@ func (rm *remote) serveConsole(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/", http.StatusSeeOther)
 		return
 	}
+	if r.Method == http.MethodPost && r.URL.Path == "/console/login" {
+		// The console checks the token posted; a refusal (401) counts.
+		if rm.refusals(r).Tokens() < 1 {
+			rm.tooMany(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		rm.console.ServeHTTP(sw, r)
+		if sw.status == http.StatusUnauthorized {
+			rm.spendRefusal(r)
+		}
+		return
+	}
 	if c, err := r.Cookie(SessionCookie(r.Host)); err == nil && c.Value != "" {
-		if t, err := rm.tokens.Authenticate(c.Value, rm.now()); err == nil {
+		t, err := rm.tokens.Authenticate(c.Value, rm.now())
+		if err != nil {
+			// An expired or revoked session: forget it, and go on without
+			// one (the console asks for a login).
+			http.SetCookie(w, &http.Cookie{Name: SessionCookie(r.Host), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+		}
+		if err == nil {
 			if !rm.allow(w, t) {
 				return
 			}
@@ -218,7 +257,9 @@ func (rm *remote) rate(name string) *rate.Limiter {
 // (see remote), until Close.
 func (s *Server) ServeTLS(l net.Listener, cfg *tls.Config, tokens *Tokens, console http.Handler) {
 	h := &remote{next: s.mux, console: console, tokens: tokens, log: s.log.Named("remote"), now: time.Now}
-	srv := &http.Server{Handler: h, TLSConfig: cfg, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(s.log)}
+	srv := &http.Server{Handler: h, TLSConfig: cfg, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: apiIdleTimeout,
+		ErrorLog: zap.NewStdLog(s.log)}
+	l = netutil.LimitListener(l, maxAPIConns)
 	s.mu.Lock()
 	s.remotes = append(s.remotes, srv)
 	s.mu.Unlock()
@@ -229,6 +270,50 @@ func (s *Server) ServeTLS(l net.Listener, cfg *tls.Config, tokens *Tokens, conso
 			s.log.Error("API listener stopped", zap.Error(err))
 		}
 	}()
+}
+
+// refusals returns the limiter of refused tokens of r's remote IP.
+func (rm *remote) refusals(r *http.Request) *rate.Limiter {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if rm.refused == nil || len(rm.refused) > 4096 {
+		rm.refused = map[string]*rate.Limiter{}
+	}
+	l, ok := rm.refused[ip]
+	if !ok {
+		l = rate.NewLimiter(refusedPerSecond, refusedBurst)
+		rm.refused[ip] = l
+	}
+	return l
+}
+
+// tooMany answers 429 to an address that has had too many tokens refused
+// lately (logged at debug only: such a caller could flood the log).
+func (rm *remote) tooMany(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusTooManyRequests, fmt.Errorf("more than %d refused tokens from this address; wait a second", refusedBurst))
+	rm.log.Debug("api call refused", zap.String("remote", r.RemoteAddr), zap.String("why", "too many refused tokens"))
+}
+
+// spendRefusal counts a refused token against r's address, and reports
+// whether the address was within its allowance.
+func (rm *remote) spendRefusal(r *http.Request) bool { return rm.refusals(r).Allow() }
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // remoteCaller keys the token a TCP request came with.

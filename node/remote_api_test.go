@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -78,5 +79,49 @@ func TestAPIListenerNeedsATokenWithTheScope(t *testing.T) {
 	}
 	if fi, _ := os.Stat(node.DataDir(dir).APITokens()); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("the token file is mode %v", fi.Mode().Perm())
+	}
+}
+
+// An address that presents refused tokens gets 20, then 429 (a console
+// login too, before its token is looked up), while a valid token from the
+// same address is still served; a revoked session's cookie is forgotten.
+func TestRefusedTokensAreLimitedPerAddress(t *testing.T) {
+	c := testkit.NewCluster(t, 1)
+	c.OpenAPI(0)
+	n := c.Start(0)
+	rm := testkit.NewRemote(t, c.Dir(0), n.Status().API.Listen, "reader", api.ScopeRead)
+	codes := map[int]int{}
+	for range 30 {
+		code, _ := rm.CallAs("cvn_guess", "GET", "/v1/status", "")
+		codes[code]++
+	}
+	if codes[401] < 20 || codes[429] < 5 || codes[401]+codes[429] != 30 {
+		t.Fatalf("30 refused tokens from one address: %v", codes)
+	}
+	if code, _ := rm.Call("GET", "/v1/status", ""); code != 200 {
+		t.Fatalf("a valid token from the same address: %d", code)
+	}
+	if code, body := rm.Browse("POST", "/console/login", "application/x-www-form-urlencoded", "token=cvn_guess", true); code != 429 {
+		t.Fatalf("a console login from that address: %d %.200s", code, body)
+	}
+	// A revoked token's session: the cookie is cleared, the login page shown.
+	if err := api.OpenTokens(node.DataDir(c.Dir(0)).APITokens()).Revoke("reader"); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", rm.Base+"/console/", nil)
+	req.AddCookie(&http.Cookie{Name: api.SessionCookie(req.URL.Host), Value: rm.Token})
+	hc := *rm.HC
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cleared := false
+	for _, ck := range resp.Cookies() {
+		cleared = cleared || ck.Name == api.SessionCookie(req.URL.Host) && ck.MaxAge < 0
+	}
+	if resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/console/login") || !cleared {
+		t.Fatalf("a revoked session: %d %v %v", resp.StatusCode, resp.Header.Get("Location"), resp.Cookies())
 	}
 }
