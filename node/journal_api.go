@@ -165,6 +165,9 @@ func (n *Node) Checkpoint(org string) ([]byte, error) {
 	if org == "" {
 		org = n.cfg.Org
 	}
+	if !n.index.Load().HasOrg(org) { // before org names a directory
+		return nil, api.FieldErrorf(http.StatusNotFound, "org", "org %q: not in the roster", org)
+	}
 	w, err := journal.OpenWitnessed(n.dir.Witnessed())
 	if err != nil {
 		return nil, err

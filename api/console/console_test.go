@@ -5,6 +5,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -64,6 +66,20 @@ func TestConsolePages(t *testing.T) {
 		origin := "caravan/silk-road-devnet/" + cmp.Or(org, "customs-kz")
 		if code != 200 || !strings.HasPrefix(note, origin+"\n") || strings.Count(note, "\u2014 ") < 2 {
 			t.Errorf("the checkpoint of %q: %d %q", org, code, note)
+		}
+	}
+
+	// org names a member, never a directory: not even one that holds a
+	// file named like a checkpoint's size.
+	if err := os.MkdirAll(filepath.Join(fn.C.Dir(1), "secret"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fn.C.Dir(1), "secret", "7"), []byte("SECRET"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, org := range []string{"../../secret", "../../../../etc", "..", "nobody"} {
+		if code, body := admin.Call("GET", "/v1/journal/checkpoint?org="+url.QueryEscape(org), ""); code != 404 || !strings.Contains(body, `"field":"org"`) {
+			t.Errorf("the checkpoint of %q: %d %.200s", org, code, body)
 		}
 	}
 
