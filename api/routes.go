@@ -150,7 +150,7 @@ type MemberStatus struct {
 type NodeStatus struct {
 	PeerID    string   `json:"peer_id"`
 	Connected bool     `json:"connected"`
-	Remote    []string `json:"remote,omitempty"` // remote addresses of open connections
+	Remote    []string `json:"remote,omitempty"` // remote addresses of open connections, each once
 }
 
 // Connected reports whether any node of the member is connected.

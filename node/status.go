@@ -2,6 +2,7 @@ package node
 
 import (
 	"os"
+	"slices"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -42,6 +43,8 @@ func (n *Node) Status() api.Status {
 				for _, c := range n.host.Network().ConnsToPeer(p) {
 					ns.Remote = append(ns.Remote, c.RemoteMultiaddr().String())
 				}
+				slices.Sort(ns.Remote) // two connections may share an address
+				ns.Remote = slices.Compact(ns.Remote)
 			}
 			ms.Nodes = append(ms.Nodes, ns)
 		}
