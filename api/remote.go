@@ -8,12 +8,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/caravan-consortium/caravan/internal/ratelimit"
 	"go.uber.org/zap"
 	"golang.org/x/net/netutil"
-	"golang.org/x/time/rate"
 )
 
 // routeScopes is the scope each route needs on the TCP listener. A route
@@ -105,9 +104,8 @@ type remote struct {
 	log     *zap.Logger
 	now     func() time.Time
 
-	mu      sync.Mutex
-	rates   map[string]*rate.Limiter // by token name
-	refused map[string]*rate.Limiter // by remote IP: tokens refused
+	rates   ratelimit.Keyed[string] // calls, by token name
+	refused ratelimit.Keyed[string] // tokens refused, by remote IP
 }
 
 func (rm *remote) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -170,7 +168,7 @@ func (rm *remote) serveConsole(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodPost && r.URL.Path == "/console/login" {
 		// The console checks the token posted; a refusal (401) counts.
-		if rm.refusals(r).Tokens() < 1 {
+		if rm.refused.Spent(remoteIP(r), 0) {
 			rm.tooMany(w, r)
 			return
 		}
@@ -201,7 +199,7 @@ func (rm *remote) serveConsole(w http.ResponseWriter, r *http.Request) {
 
 // allow spends one of t's requests, or answers 429.
 func (rm *remote) allow(w http.ResponseWriter, t *Token) bool {
-	if rm.rate(t.Name).Allow() {
+	if rm.rates.Allow(t.Name) {
 		return true
 	}
 	w.Header().Set("Retry-After", "1")
@@ -239,24 +237,12 @@ func Caller(ctx context.Context) *Token {
 	return t
 }
 
-func (rm *remote) rate(name string) *rate.Limiter {
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
-	if rm.rates == nil {
-		rm.rates = map[string]*rate.Limiter{}
-	}
-	l, ok := rm.rates[name]
-	if !ok {
-		l = rate.NewLimiter(tokenRequestsPerSecond, tokenRequestsBurst)
-		rm.rates[name] = l
-	}
-	return l
-}
-
 // ServeTLS serves the API on l, a TCP listener, with TLS (cfg) and tokens
 // (see remote), until Close.
 func (s *Server) ServeTLS(l net.Listener, cfg *tls.Config, tokens *Tokens, console http.Handler) {
-	h := &remote{next: s.mux, console: console, tokens: tokens, log: s.log.Named("remote"), now: time.Now}
+	h := &remote{next: s.mux, console: console, tokens: tokens, log: s.log.Named("remote"), now: time.Now,
+		rates:   ratelimit.Keyed[string]{PerSecond: tokenRequestsPerSecond, Burst: tokenRequestsBurst},
+		refused: ratelimit.Keyed[string]{PerSecond: refusedPerSecond, Burst: refusedBurst}}
 	srv := &http.Server{Handler: h, TLSConfig: cfg, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: apiIdleTimeout,
 		ErrorLog: zap.NewStdLog(s.log)}
 	l = netutil.LimitListener(l, maxAPIConns)
@@ -272,23 +258,13 @@ func (s *Server) ServeTLS(l net.Listener, cfg *tls.Config, tokens *Tokens, conso
 	}()
 }
 
-// refusals returns the limiter of refused tokens of r's remote IP.
-func (rm *remote) refusals(r *http.Request) *rate.Limiter {
+// remoteIP is r's remote address without its port.
+func remoteIP(r *http.Request) string {
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		ip = r.RemoteAddr
+		return r.RemoteAddr
 	}
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
-	if rm.refused == nil || len(rm.refused) > 4096 {
-		rm.refused = map[string]*rate.Limiter{}
-	}
-	l, ok := rm.refused[ip]
-	if !ok {
-		l = rate.NewLimiter(refusedPerSecond, refusedBurst)
-		rm.refused[ip] = l
-	}
-	return l
+	return ip
 }
 
 // tooMany answers 429 to an address that has had too many tokens refused
@@ -301,7 +277,7 @@ func (rm *remote) tooMany(w http.ResponseWriter, r *http.Request) {
 
 // spendRefusal counts a refused token against r's address, and reports
 // whether the address was within its allowance.
-func (rm *remote) spendRefusal(r *http.Request) bool { return rm.refusals(r).Allow() }
+func (rm *remote) spendRefusal(r *http.Request) bool { return rm.refused.Allow(remoteIP(r)) }
 
 // statusWriter remembers the status a handler answered with.
 type statusWriter struct {

@@ -11,7 +11,8 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 	"golang.org/x/sys/unix"
-	"golang.org/x/time/rate"
+
+	"github.com/caravan-consortium/caravan/internal/ratelimit"
 )
 
 // Admission of inbound connections before their handshake, when only the
@@ -31,16 +32,13 @@ const (
 	AcceptBurst     = 16
 	TarpitHold      = 30 * time.Second
 	TarpitMax       = 256
-	// acceptIPs bounds the per-IP rates remembered; past it they are
-	// forgotten all at once (each IP then gets a fresh burst).
-	acceptIPs = 4096
 )
 
 // acceptGuard decides which inbound connections may start a handshake.
 type acceptGuard struct {
 	mu        sync.Mutex
 	memberIPs map[string]bool
-	rates     map[string]*rate.Limiter
+	rates     ratelimit.Keyed[string] // by IP, outside the roster
 
 	held    atomic.Int64  // connections in the tarpit now
 	refused atomic.Uint64 // connections refused before their handshake
@@ -71,20 +69,9 @@ func (ag *acceptGuard) admit(c network.ConnMultiaddrs) bool {
 	}
 	key := ip.String()
 	ag.mu.Lock()
-	if ag.memberIPs[key] {
-		ag.mu.Unlock()
-		return true
-	}
-	l, ok := ag.rates[key]
-	if !ok {
-		if ag.rates == nil || len(ag.rates) >= acceptIPs {
-			ag.rates = map[string]*rate.Limiter{}
-		}
-		l = rate.NewLimiter(AcceptPerSecond, AcceptBurst)
-		ag.rates[key] = l
-	}
+	member := ag.memberIPs[key]
 	ag.mu.Unlock()
-	if l.Allow() {
+	if member || ag.rates.Allow(key) {
 		return true
 	}
 	ag.refused.Add(1)

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caravan-consortium/caravan/internal/ratelimit"
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -40,7 +41,7 @@ func NewGater(log *zap.Logger, allowed []peer.ID) *Gater {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	g := &Gater{log: log}
+	g := &Gater{log: log, accept: acceptGuard{rates: ratelimit.Keyed[string]{PerSecond: AcceptPerSecond, Burst: AcceptBurst}}}
 	g.SetAllowed(allowed)
 	return g
 }
