@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caravan-consortium/caravan/journal"
 	"go.uber.org/zap"
 )
 
@@ -81,14 +82,9 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 	if o.Metrics != nil {
 		s.handleH(RouteMetrics, o.Metrics)
 	}
-	s.handle(RouteDataset, func(w http.ResponseWriter, r *http.Request) {
-		list, err := g.DatasetVersions(r.PathValue("owner"), r.PathValue("name"))
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, list)
-	})
+	s.handle(RouteDataset, getJSON(func(r *http.Request) ([]CatalogEntry, error) {
+		return g.DatasetVersions(r.PathValue("owner"), r.PathValue("name"))
+	}))
 	// (Closures, not method values: the OpenAPI test registers the routes
 	// over a nil Gateway.)
 	s.handle(RoutePolicyCheck, jsonRoute(func(req PolicyCheckRequest) (*PolicyCheckResult, error) { return g.CheckPolicies(req) }))
@@ -119,41 +115,16 @@ func NewServer(g Gateway, o ServerOptions) *Server {
 		}
 		lw.start()
 	})
-	for route, list := range map[string]func(context.Context) ([]JournalEntry, error){
-		RoutePolicyHistory: func(ctx context.Context) ([]JournalEntry, error) { return g.PolicyHistory(ctx) },
-		RouteReceipts:      func(ctx context.Context) ([]JournalEntry, error) { return g.Receipts(ctx) }} {
-		s.handle(route, func(w http.ResponseWriter, r *http.Request) {
-			entries, err := list(r.Context())
-			if err != nil {
-				writeError(w, http.StatusInternalServerError, err)
-				return
-			}
-			writeJSON(w, http.StatusOK, entries)
-		})
-	}
+	s.handle(RoutePolicyHistory, getJSON(func(r *http.Request) ([]JournalEntry, error) { return g.PolicyHistory(r.Context()) }))
+	s.handle(RouteReceipts, getJSON(func(r *http.Request) ([]JournalEntry, error) { return g.Receipts(r.Context()) }))
 	s.handle(RouteWitnessTimes, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, nonNil(g.WitnessTimes())) })
-	s.handle(RouteCheckpoint, func(w http.ResponseWriter, r *http.Request) {
-		note, err := g.Checkpoint(r.URL.Query().Get("org"))
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, err)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write(note)
-	})
+	s.handle(RouteCheckpoint, getText(func(r *http.Request) ([]byte, error) { return g.Checkpoint(r.URL.Query().Get("org")) }))
 	s.handle(RouteRoster, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.RosterDocument()) })
 	s.handle(RouteRosterRefusals, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, g.RosterRefusals()) })
-	s.handle(RouteJournalEntries, s.journalEntries)
+	s.handle(RouteJournalEntries, getJSON(s.journalEntries))
 	s.handle(RouteEvidence, s.evidence)
 	s.handle(RouteVerifyEvidence, s.verifyEvidence)
-	s.handle(RouteJournalAlerts, func(w http.ResponseWriter, r *http.Request) {
-		alerts, err := g.JournalAlerts()
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, alerts)
-	})
+	s.handle(RouteJournalAlerts, getJSON(func(*http.Request) ([]journal.Alert, error) { return g.JournalAlerts() }))
 	s.handle(RouteOpenAPI, func(w http.ResponseWriter, r *http.Request) {
 		doc, err := OpenAPIDocument()
 		if err != nil {
@@ -272,6 +243,32 @@ func (s *Server) policyReload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.g.Policy())
+}
+
+// getJSON serves f's result as JSON, or its error as a problem (500
+// unless the error carries its status).
+func getJSON[T any](f func(r *http.Request) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := f(r)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+// getText serves f's result as plain text, or its error as getJSON does.
+func getText(f func(r *http.Request) ([]byte, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		data, err := f(r)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write(data)
+	}
 }
 
 // jsonRoute serves f: the request's JSON body in, f's result out as JSON;
@@ -422,25 +419,19 @@ func (e *events) fail(err error, event func(msg string) any) {
 	_ = e.send(event(err.Error()))
 }
 
-func (s *Server) journalEntries(w http.ResponseWriter, r *http.Request) {
+func (s *Server) journalEntries(r *http.Request) (*JournalPage, error) {
 	q := r.URL.Query()
 	var from, limit uint64
 	for name, p := range map[string]*uint64{"from": &from, "limit": &limit} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, FieldErrorf(http.StatusBadRequest, name, "%s %q: not a number", name, v))
-				return
+				return nil, FieldErrorf(http.StatusBadRequest, name, "%s %q: not a number", name, v)
 			}
 			*p = n
 		}
 	}
-	page, err := s.g.JournalEntries(r.Context(), q.Get("org"), from, limit)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+	return s.g.JournalEntries(r.Context(), q.Get("org"), from, limit)
 }
 
 func (s *Server) evidence(w http.ResponseWriter, r *http.Request) {
