@@ -49,7 +49,7 @@ this gateway's policies let ORG discover (Cedar action "discover").`,
 	fl.StringVar(&f.Schema, "schema", "", "only this schema id")
 	fl.StringVar(&f.Label, "label", "", "only datasets with this label")
 	fl.BoolVar(&f.All, "all", false, "every version, and retracted datasets")
-	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	jsonFlag(c, &asJSON)
 	fl.StringVar(&f.As, "as", "", "only this org's datasets that ORG may discover under the policies in force")
 	dirFlag(c, &dir, gatewayDir)
 

@@ -11,3 +11,8 @@ func dirFlag(c *cobra.Command, dir *string, usage string) {
 	c.Flags().StringVar(dir, "dir", "", usage)
 	_ = c.MarkFlagRequired("dir")
 }
+
+// jsonFlag adds the --json flag to c, stored in p.
+func jsonFlag(c *cobra.Command, p *bool) {
+	c.Flags().BoolVar(p, "json", false, "print JSON")
+}

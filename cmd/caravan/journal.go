@@ -427,10 +427,6 @@ func printReport(w io.Writer, file string, r *consortium.Roster, rep *journal.Re
 }
 
 // jsonFlag adds --json to c.
-func jsonFlag(c *cobra.Command, p *bool) {
-	c.Flags().BoolVar(p, "json", false, "print JSON")
-}
-
 // checkpointJSON is a checkpoint note as journal checkpoint --json prints
 // it: its body's lines (C2SP tlog-checkpoint) and the whole note.
 func checkpointJSON(note []byte) map[string]any {

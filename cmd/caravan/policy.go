@@ -212,7 +212,7 @@ explain itself counts nothing.`,
 	f.StringVar(&recordFile, "record", "", "file holding the record as a JSON object, - for stdin (required)")
 	f.StringVar(&req.Purpose, "purpose", "", "the purpose of the request (required)")
 	f.StringVar(&at, "time", "", "time of the request, RFC 3339 (default now)")
-	f.BoolVar(&asJSON, "json", false, "print JSON")
+	jsonFlag(c, &asJSON)
 	dirFlag(c, &dir, gatewayDir)
 	for _, r := range []string{"org", "dataset", "record", "purpose"} {
 		_ = c.MarkFlagRequired(r)
@@ -295,7 +295,7 @@ reason). --reload first asks the gateway to reload its policy directory.`,
 		},
 	}
 	c.Flags().BoolVar(&reload, "reload", false, "reload the policy directory first")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	jsonFlag(c, &asJSON)
 	dirFlag(c, &dir, gatewayDir)
 	return c
 }

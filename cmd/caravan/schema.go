@@ -66,7 +66,7 @@ version. Registering what is registered already changes nothing.`,
 	dirFlag(c, &dir, gatewayDir)
 	c.Flags().StringVar(&req.Name, "name", "", "the schema's name (default: the document's x-caravan-schema id)")
 	c.Flags().StringVar(&req.Version, "version", "", "the schema's version, MAJOR.MINOR (default: the document's)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	jsonFlag(c, &asJSON)
 	return c
 }
 
@@ -151,7 +151,7 @@ func schemaListCmd() *cobra.Command {
 		},
 	}
 	dirFlag(c, &dir, gatewayDir)
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	jsonFlag(c, &asJSON)
 	return c
 }
 
@@ -190,7 +190,7 @@ OWNER/NAME when two orgs registered the same name.`,
 		},
 	}
 	dirFlag(c, &dir, gatewayDir)
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	jsonFlag(c, &asJSON)
 	return c
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime/debug"
 
@@ -48,9 +47,7 @@ func versionCmd() *cobra.Command {
 			v := readVersion()
 			w := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(v)
+				return printJSON(w, v)
 			}
 			commit := v.Commit
 			if commit == "" {
@@ -67,6 +64,6 @@ func versionCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	jsonFlag(c, &asJSON)
 	return c
 }
