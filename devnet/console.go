@@ -3,11 +3,9 @@ package devnet
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -64,12 +62,10 @@ func (nt *Net) OpenConsoles(ctx context.Context) ([]Console, error) {
 // checkConsole loads the console's overview with the token in the session
 // cookie, trusting only the gateway's own certificate.
 func checkConsole(ctx context.Context, o *Org, c Console) error {
-	pem, err := os.ReadFile(node.DataDir(o.Dir).APICert())
+	roots, err := node.APIRoots(o.Dir)
 	if err != nil {
 		return err
 	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/api/console"
+	"github.com/caravan-consortium/caravan/internal/atomicfile"
 	"go.uber.org/zap"
 )
 
@@ -63,13 +64,28 @@ func MakeAPICert(dir, org string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(d.APIKey(), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := atomicfile.Write(d.APIKey(), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(d.APICert(), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := atomicfile.Write(d.APICert(), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return "", err
 	}
 	return Fingerprint(der), nil
+}
+
+// APIRoots is a pool that trusts the certificate the API listener of the
+// gateway in dir serves when its config names none (MakeAPICert's): what a
+// client on the same machine pins.
+func APIRoots(dir string) (*x509.CertPool, error) {
+	raw, err := os.ReadFile(DataDir(dir).APICert())
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(raw) {
+		return nil, fmt.Errorf("%s: no PEM certificate", DataDir(dir).APICert())
+	}
+	return roots, nil
 }
 
 // Fingerprint is a certificate's SHA-256, hex pairs joined by colons, as

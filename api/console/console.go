@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -46,6 +47,9 @@ type Console struct {
 	log     *zap.Logger
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
+	// org is this gateway's org, read from its status once (a status also
+	// lists every member's connections: too much for each page's header).
+	org func() string
 }
 
 // New parses the console's templates and makes its routes.
@@ -53,7 +57,8 @@ func New(o Options) (*Console, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	c := &Console{g: o.Gateway, tokens: o.Tokens, fetches: o.Fetches, log: o.Logger, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
+	c := &Console{g: o.Gateway, tokens: o.Tokens, fetches: o.Fetches, log: o.Logger, mux: http.NewServeMux(), pages: map[string]*template.Template{},
+		org: sync.OnceValue(func() string { return o.Gateway.Status().Org })}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html")
 	if err != nil {
 		return nil, err
@@ -139,7 +144,7 @@ func (c *Console) page(pattern, scope string, f pageFunc) {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxUpload) // a form is small; records go to /v1/publish
-		v := &view{Org: c.g.Status().Org, Token: t, Status: http.StatusOK}
+		v := &view{Org: c.org(), Token: t, Status: http.StatusOK}
 		if err := f(r, v); err != nil {
 			c.fail(w, r, t, statusOf(err, http.StatusInternalServerError), err)
 			return
@@ -151,7 +156,7 @@ func (c *Console) page(pattern, scope string, f pageFunc) {
 // fail answers with the error page.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, t *api.Token, code int, err error) {
 	c.log.Info("console page failed", zap.String("path", r.URL.Path), zap.Int("status", code), zap.Error(err))
-	c.render(w, &view{Page: "error", Title: http.StatusText(code), Org: c.g.Status().Org, Token: t, Status: code, Data: err.Error()})
+	c.render(w, &view{Page: "error", Title: http.StatusText(code), Org: c.org(), Token: t, Status: code, Data: err.Error()})
 }
 
 // render writes a page; a template that fails yields a plain 500.
@@ -183,7 +188,7 @@ func statusOf(err error, def int) int {
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, &view{Page: "login", Title: "Log in", Org: c.g.Status().Org, Status: http.StatusOK, Data: loginData{Next: safeNext(r.URL.Query().Get("next"))}})
+	c.render(w, &view{Page: "login", Title: "Log in", Org: c.org(), Status: http.StatusOK, Data: loginData{Next: safeNext(r.URL.Query().Get("next"))}})
 }
 
 type loginData struct {
@@ -201,7 +206,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	t, err := c.tokens.Authenticate(strings.TrimSpace(r.FormValue("token")), time.Now())
 	if err != nil {
 		c.log.Info("console login refused", zap.String("remote", r.RemoteAddr), zap.Error(err))
-		c.render(w, &view{Page: "login", Title: "Log in", Org: c.g.Status().Org, Status: http.StatusUnauthorized,
+		c.render(w, &view{Page: "login", Title: "Log in", Org: c.org(), Status: http.StatusUnauthorized,
 			Data: loginData{Next: next, Error: "That token is unknown, expired or revoked."}})
 		return
 	}

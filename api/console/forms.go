@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/caravan-consortium/caravan/api"
@@ -53,9 +54,7 @@ func (c *Console) policiesView(r *http.Request, v *view, fill func(*policiesData
 	if d.History, err = c.g.PolicyHistory(r.Context()); err != nil {
 		return err
 	}
-	for i, j := 0, len(d.History)-1; i < j; i, j = i+1, j-1 {
-		d.History[i], d.History[j] = d.History[j], d.History[i]
-	}
+	slices.Reverse(d.History) // newest first
 	for _, m := range c.g.Status().Members {
 		d.Orgs = append(d.Orgs, m.Org)
 	}

@@ -121,7 +121,7 @@ func (c *Console) dataset(r *http.Request, v *view) error {
 	if item, err := c.g.CatalogItem(d.Head.CID); err == nil {
 		d.Statement = item.Statement
 	}
-	self := c.g.Status().Org
+	self := c.org()
 	about := func(e api.JournalEntry) bool {
 		return e.Event != nil && e.Event.Dataset == d.Name &&
 			(e.Event.Type == journal.TypeDecision && e.Event.Org == d.Owner ||

@@ -2,7 +2,6 @@ package testkit
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net/http"
 	"os"
@@ -54,12 +53,10 @@ type Remote struct {
 // listens on listen (Status().API.Listen).
 func NewRemote(t testing.TB, dir, listen, name string, scopes ...string) *Remote {
 	t.Helper()
-	pem, err := os.ReadFile(node.DataDir(dir).APICert())
+	roots, err := node.APIRoots(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
 	token, _, err := api.OpenTokens(node.DataDir(dir).APITokens()).Create(name, scopes, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
