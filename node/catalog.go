@@ -40,11 +40,9 @@ func (n *Node) CatalogItem(text string) (*api.CatalogItem, error) {
 		return nil, api.Errorf(http.StatusNotFound, "the catalog holds no statement %s", id)
 	}
 	item := &api.CatalogItem{Statement: st.Marshal()}
-	for _, e := range n.catalog.List(catalog.Filter{All: true}) {
-		if e.CID == id.String() {
-			ae := entryOf(e)
-			item.Entry = &ae
-		}
+	if e, ok := n.catalog.Entry(id); ok {
+		ae := entryOf(e)
+		item.Entry = &ae
 	}
 	return item, nil
 }

@@ -101,19 +101,19 @@ func (n *Node) findDataset(ref string) (*catalog.Entry, error) {
 	if ref == "" {
 		return nil, errors.New("dataset: missing")
 	}
-	owner, name := n.cfg.Org, ref
-	byCID := false
 	if id, err := cid.Decode(ref); err == nil {
-		ref, byCID = id.String(), true
-	} else if o, nm, ok := strings.Cut(ref, "/"); ok {
-		owner, name = o, nm
-	}
-	for _, e := range n.catalog.List(catalog.Filter{All: true}) {
-		if e.Manifest == nil {
-			continue
-		}
-		if byCID && e.CID == ref || !byCID && e.Head && e.Manifest.Publisher == owner && e.Manifest.Dataset == name {
+		if e, ok := n.catalog.Entry(id); ok {
 			return &e, nil
+		}
+	} else {
+		owner, name := n.cfg.Org, ref
+		if o, nm, ok := strings.Cut(ref, "/"); ok {
+			owner, name = o, nm
+		}
+		if id, _, ok := n.catalog.Head(owner, name); ok {
+			if e, ok := n.catalog.Entry(id); ok {
+				return &e, nil
+			}
 		}
 	}
 	return nil, fmt.Errorf("dataset %q: not in this gateway's catalog (see 'caravan catalog')", ref)

@@ -23,7 +23,6 @@ import (
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/schemas"
-	"github.com/caravan-consortium/caravan/sharing/catalog"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
@@ -302,8 +301,8 @@ func (n *Node) manifestRef(ref string) (cid.Cid, error) {
 	if err != nil {
 		return cid.Undef, api.FieldErrorf(http.StatusBadRequest, "manifest", "%q: the version after @ is a number, such as @2", ref)
 	}
-	for _, e := range n.catalog.List(catalog.Filter{Org: owner, All: true}) {
-		if e.Manifest.Dataset == dataset && e.Manifest.Version == v {
+	for _, e := range n.catalog.Versions(owner, dataset) {
+		if e.Manifest.Version == v {
 			if e.Retracted {
 				return cid.Undef, api.Errorf(http.StatusGone, "%s/%s@%d is retracted by its owner", owner, dataset, v)
 			}

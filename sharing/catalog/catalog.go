@@ -372,6 +372,44 @@ func (c *Catalog) List(f Filter) []Entry {
 	return out
 }
 
+// Entry returns the entry of one manifest the catalog holds, as List with
+// All gives it, at the cost of its dataset's versions rather than of the
+// whole catalog (an API lookup must not scan, or hold the lock over, a
+// catalog that a member filled to its quota).
+func (c *Catalog) Entry(id cid.Cid) (Entry, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	m := c.manifests[id]
+	if m == nil {
+		return Entry{}, false
+	}
+	return c.entry(id, m), true
+}
+
+// Versions returns the entries of every version of a dataset the catalog
+// holds, in version order, retracted ones too.
+func (c *Catalog) Versions(org, dataset string) []Entry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []Entry
+	for _, id := range c.byDataset[datasetKey(org, dataset)] {
+		if m := c.manifests[id]; m != nil {
+			out = append(out, c.entry(id, m))
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int {
+		return cmp.Or(cmp.Compare(a.Manifest.Version, b.Manifest.Version), cmp.Compare(a.CID, b.CID))
+	})
+	return out
+}
+
+// entry builds the entry of a held manifest; c.mu is held.
+func (c *Catalog) entry(id cid.Cid, m *manifest.Manifest) Entry {
+	head, _ := c.head(m.Publisher, m.Dataset)
+	return Entry{CID: id.String(), Manifest: m, Signer: c.statements[id].Signer,
+		Head: head.Equals(id), Retracted: m.Version <= c.retractedUpTo(m.Publisher, m.Dataset)}
+}
+
 // OrgSummary is the compact summary of one org's statements used by
 // catch-up: how many, and a hash of their sorted CIDs.
 type OrgSummary struct {

@@ -2,12 +2,15 @@ package catalog_test
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/sharing/catalog"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 	"github.com/caravan-consortium/caravan/sharing/store"
+	"github.com/ipfs/go-cid"
 )
 
 // The gossip message id, computed from the raw bytes, is the statement's CID.
@@ -46,5 +49,61 @@ func BenchmarkCatalogList(b *testing.B) {
 			b.Fatalf("%d heads", n)
 		}
 		cat.Summary()
+	}
+}
+
+// Entry and Versions, the lookups the API uses, give what List with All
+// gives: head and retracted included.
+func TestEntryAndVersionsAgreeWithList(t *testing.T) {
+	st, err := store.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat, _ := catalog.Open(st)
+	key := testkit.Key(t)
+	ids := map[string][]cid.Cid{}
+	for _, ds := range []string{"declarations", "manifests"} {
+		for v := range uint64(3) {
+			m := testkit.Manifest()
+			m.Dataset, m.Version = ds, v+1
+			if v > 0 {
+				m.Previous = ids[ds][v-1].String()
+			}
+			s, _ := manifest.SignStatement(m, key)
+			if err := cat.Add(s); err != nil {
+				t.Fatal(err)
+			}
+			ids[ds] = append(ids[ds], s.CID())
+		}
+	}
+	// A retraction that knew of version 2 withdraws versions 1 and 2.
+	r, _ := manifest.SignStatement(&manifest.Retraction{Type: manifest.TypeRetraction, Dataset: "manifests", Publisher: "customs-cn",
+		Created: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC), Last: ids["manifests"][1].String(), Reason: "test"}, key)
+	if err := cat.Add(r); err != nil {
+		t.Fatal(err)
+	}
+	all := cat.List(catalog.Filter{All: true})
+	if len(all) != 6 {
+		t.Fatalf("List lists %d entries, want 6", len(all))
+	}
+	for _, want := range all {
+		got, ok := cat.Entry(cid.MustParse(want.CID))
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("Entry(%s) = %+v, %v; List has %+v", want.CID, got, ok, want)
+		}
+	}
+	vs := cat.Versions("customs-cn", "manifests")
+	if !reflect.DeepEqual(vs, all[3:]) {
+		t.Errorf("Versions = %+v, want List's %+v", vs, all[3:])
+	}
+	if !vs[2].Head || vs[2].Retracted || !vs[1].Retracted || vs[1].Head {
+		t.Errorf("version 3 should be the head and not retracted, version 2 retracted: %+v", vs)
+	}
+	if _, ok := cat.Entry(r.CID()); ok {
+		t.Error("a retraction has an entry")
+	}
+	if vs := cat.Versions("customs-cn", "unknown"); len(vs) != 0 {
+		t.Errorf("an unknown dataset has versions %+v", vs)
 	}
 }
