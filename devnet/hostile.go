@@ -1,22 +1,20 @@
 package devnet
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -29,6 +27,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/cids"
 	"github.com/caravan-consortium/caravan/internal/keyfile"
@@ -42,11 +41,12 @@ import (
 	"github.com/caravan-consortium/caravan/sharing/store"
 )
 
-// attacker carries out issue 16's attacks against the honest gateways of a
-// devnet: an outsider holding idle connections, and a member (the last
-// org, whose gateway does not run) driven from here with its node key.
+// attacker is the hostile member of issue 16's scenario: the last org,
+// whose gateway does not run, driven with its node key against the honest
+// gateways. It runs in a process of its own (RunHostileMember), as the
+// outsider does (HoldIdleConnections): in the devnet process, its floods
+// shared one Go scheduler with the scenario's measurements.
 type attacker struct {
-	bin     string // the caravan executable, which runs the outsider
 	nt      *Net
 	self    *Org // the hostile member
 	victims []*Org
@@ -62,9 +62,10 @@ type attacker struct {
 	dataset, retracted *manifest.Manifest
 	datasetID, retID   cid.Cid
 
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
-	counts sync.Map // attack -> *atomic.Int64, what each attack did
+	stop      context.CancelFunc
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+	counts    sync.Map // attack -> *atomic.Int64, what each attack did
 }
 
 func (a *attacker) count(what string, n int64) {
@@ -74,7 +75,7 @@ func (a *attacker) count(what string, n int64) {
 
 // newAttacker starts the hostile member's host, joined to the consortium's
 // topics and connected to the victims.
-func newAttacker(ctx context.Context, bin string, nt *Net, self *Org, victims []*Org) (*attacker, error) {
+func newAttacker(ctx context.Context, nt *Net, self *Org, victims []*Org) (*attacker, error) {
 	key, err := keyfile.Load(node.DataDir(self.Dir).Key())
 	if err != nil {
 		return nil, err
@@ -93,7 +94,7 @@ func newAttacker(ctx context.Context, bin string, nt *Net, self *Org, victims []
 	if err != nil {
 		return nil, err
 	}
-	a := &attacker{bin: bin, nt: nt, self: self, victims: victims, key: key, h: h, topics: map[string]*pubsub.Topic{}}
+	a := &attacker{nt: nt, self: self, victims: victims, key: key, h: h, topics: map[string]*pubsub.Topic{}}
 	name := consortiumOf(nt)
 	names := map[string]string{"catalog": catalog.Topic(name), "journal": witness.Topic(name)}
 	if a.ps, err = p2p.NewPubSub(ctx, h, p2p.PubSubOptions{Topics: []string{names["catalog"], names["journal"]}}); err != nil {
@@ -129,18 +130,21 @@ func consortiumOf(nt *Net) string {
 	return r.Consortium
 }
 
+// close stops the attacks and the member's host; it may be called again.
 func (a *attacker) close() {
-	if a.stop != nil {
-		a.stop()
-	}
-	a.wg.Wait()
-	if a.http != nil {
-		a.http.Close()
-	}
-	a.h.Close()
-	if a.store != nil {
-		a.store.Close()
-	}
+	a.closeOnce.Do(func() {
+		if a.stop != nil {
+			a.stop()
+		}
+		a.wg.Wait()
+		if a.http != nil {
+			a.http.Close()
+		}
+		a.h.Close()
+		if a.store != nil {
+			a.store.Close()
+		}
+	})
 }
 
 // start launches every attack; they run until close.
@@ -148,48 +152,25 @@ func (a *attacker) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
 	attacks := map[string]func(context.Context){
-		"idle":     a.idleConnections,   // 1
 		"cosign":   a.bogusCosignatures, // 2
 		"journal":  a.endlessJournal,    // 3
 		"catch-up": a.catchUpFlood,      // 6
 		"catalog":  a.catalogFlood,      // 7
 		"fetch":    a.fetchAbuse,        // 9-12
 	}
-	// CARAVAN_HOSTILE_ONLY=catalog,fetch runs only those (to tell which
-	// attack costs what).
-	only := os.Getenv("CARAVAN_HOSTILE_ONLY")
 	for name, f := range attacks {
-		if only != "" && !slices.Contains(strings.Split(only, ","), name) {
-			continue
+		if attackChosen(name) {
+			a.wg.Go(func() { f(ctx) })
 		}
-		a.wg.Go(func() { f(ctx) })
 	}
 }
 
-// idleConnections (attack 1): an outsider, from another loopback address,
-// holds 100 TCP connections to each victim that never start a handshake,
-// opening another whenever one is closed. It runs as a process of its own
-// (HoldIdleConnections), and reports how many it opened when stopped.
-func (a *attacker) idleConnections(ctx context.Context) {
-	var addrs []string
-	for _, v := range a.victims {
-		if addr := v.tcpAddr(); addr != "" {
-			addrs = append(addrs, addr)
-		}
-	}
-	cmd := exec.Command(a.bin, append([]string{"devnet", "outsider"}, addrs...)...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	if err := cmd.Start(); err != nil {
-		a.count("outsider failed to start", 1)
-		return
-	}
-	<-ctx.Done()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
-	if n, err := strconv.ParseInt(strings.TrimSpace(out.String()), 10, 64); err == nil {
-		a.count("idle connections opened", n)
-	}
+// attackChosen says whether an attack runs: all do, unless
+// CARAVAN_HOSTILE_ONLY=catalog,fetch (say) names some (to tell which attack
+// costs what). The outsider's is "idle".
+func attackChosen(name string) bool {
+	only := os.Getenv("CARAVAN_HOSTILE_ONLY")
+	return only == "" || slices.Contains(strings.Split(only, ","), name)
 }
 
 // bogusCosignatures (attack 2): every checkpoint note it hears, gossiped
@@ -345,11 +326,11 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// report is what each attack did, one line each.
-func (a *attacker) report() []string {
-	var out []string
+// counted is what each attack did so far.
+func (a *attacker) counted() map[string]int64 {
+	out := map[string]int64{}
 	a.counts.Range(func(k, v any) bool {
-		out = append(out, fmt.Sprintf("%s: %d", k, v.(*atomic.Int64).Load()))
+		out[k.(string)] = v.(*atomic.Int64).Load()
 		return true
 	})
 	return out
@@ -379,4 +360,83 @@ func (o *Org) addrInfo() peer.AddrInfo {
 		}
 	}
 	return peer.AddrInfo{ID: o.peerID(), Addrs: addrs}
+}
+
+// RunHostileMember is the hostile scenario's member, run by the scenario
+// as 'caravan devnet member' in a process of its own. It takes the last
+// org of the consortium in dir as itself and every other org as a victim,
+// connects to them, and writes "ready" to out. Then it obeys one command
+// a line from in: "start" launches every attack, "report" writes what the
+// attacks did so far as one JSON object; at the end of in (or of ctx) it
+// stops them and writes that object once more. target and retracted are
+// the CIDs of the first victim's datasets that the fetch attacks ask for.
+func RunHostileMember(ctx context.Context, dir, target, retracted string, in io.Reader, out io.Writer) error {
+	nt, err := Open(dir)
+	if err != nil {
+		return err
+	}
+	if len(nt.Orgs) < 2 {
+		return fmt.Errorf("%s: the hostile member needs a victim", dir)
+	}
+	self, victims := nt.Orgs[len(nt.Orgs)-1], nt.Orgs[:len(nt.Orgs)-1]
+	cl, err := api.NewClient(victims[0].Dir)
+	if err != nil {
+		return err
+	}
+	a, err := newAttacker(ctx, nt, self, victims)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	// The fetch attacks' targets: as any member, it has their signed
+	// manifests from the catalog.
+	for _, t := range []struct {
+		ref string
+		m   **manifest.Manifest
+		id  *cid.Cid
+	}{{target, &a.dataset, &a.datasetID}, {retracted, &a.retracted, &a.retID}} {
+		item, err := cl.CatalogItem(ctx, t.ref)
+		if err != nil {
+			return fmt.Errorf("the fetch attacks' target %s: %w", t.ref, err)
+		}
+		st, err := manifest.DecodeStatement(item.Statement)
+		if err != nil {
+			return err
+		}
+		if *t.m, err = st.Manifest(); err != nil {
+			return err
+		}
+		*t.id = st.CID()
+	}
+	enc := json.NewEncoder(out)
+	fmt.Fprintln(out, "ready")
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	started := false
+	for {
+		select {
+		case <-ctx.Done():
+			a.close()
+			return enc.Encode(a.counted())
+		case line, ok := <-lines:
+			switch {
+			case !ok:
+				a.close()
+				return enc.Encode(a.counted())
+			case line == "start" && !started:
+				a.start()
+				started = true
+			case line == "report":
+				if err := enc.Encode(a.counted()); err != nil {
+					return err
+				}
+			}
+		}
+	}
 }

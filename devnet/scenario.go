@@ -43,12 +43,17 @@ type Env struct {
 	hostile   *hostileRun // the hostile scenario's
 	schemas   int         // schemas registered so far (statements too)
 	fetches   []fetchOutcome
+	cleanups  []func() // run when the scenario ends, however it ends
 }
 
 // Figure is one measurement a scenario reports.
 type Figure struct {
 	Name, Value, Goal string
 }
+
+// onEnd has f run when the scenario ends, whether its steps passed or not
+// (a process a step started, say), before the gateways stop.
+func (e *Env) onEnd(f func()) { e.cleanups = append(e.cleanups, f) }
 
 func (e *Env) figure(name, value, goal string) {
 	e.Figures = append(e.Figures, Figure{name, value, goal})
@@ -105,6 +110,10 @@ func RunScenario(ctx context.Context, name string, e *Env) ([]StepResult, error)
 		}
 		fmt.Fprintf(e.Out, "      ok (%v) %s\n", r.Took.Round(time.Millisecond), detail)
 	}
+	for _, f := range slices.Backward(e.cleanups) {
+		f()
+	}
+	e.cleanups = nil
 	if slices.ContainsFunc(e.Net.Orgs, (*Org).Running) {
 		e.Net.Stop(10 * time.Second)
 	}

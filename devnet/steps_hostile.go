@@ -12,8 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ipfs/go-cid"
-
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/journal"
 )
@@ -26,7 +24,7 @@ func hostileScenario() Scenario {
 		Description: "three members under attack by an outsider and by a fourth member (issue 16): " +
 			"the honest figures next to the same run with no attack (make bench)",
 		Steps: []Step{
-			{"four orgs; the first three start their gateways, the fourth is hostile (driven from here with its node key)", stepHostileStart},
+			{"four orgs; the first three start their gateways, the fourth is hostile (a process driven with its node key)", stepHostileStart},
 			{"customs-cn offers datasets for \"bench\", and retracts one", stepHostileSetup},
 			{"calm: members connected, gossip delivery, time to witnessed, fetch rate, peak RSS", func(ctx context.Context, e *Env) (string, error) { return measureHonest(ctx, e, "calm") }},
 			{"the attacks start: idle connections from an outsider; bogus cosignatures, an endless journal server, catch-up and catalog floods, fetch abuse from the member", stepAttack},
@@ -39,10 +37,10 @@ func hostileScenario() Scenario {
 
 // hostileRun is the hostile scenario's state.
 type hostileRun struct {
-	honest   []*Org
-	attacker *attacker
-	figures  map[string]honestFigures // by phase
-	rounds   int
+	honest    []*Org
+	attackers *attackers
+	figures   map[string]honestFigures // by phase
+	rounds    int
 }
 
 type honestFigures struct {
@@ -116,13 +114,12 @@ func stepHostileSetup(ctx context.Context, e *Env) (string, error) {
 	if err := waitListed(ctx, e.hostile.honest[1:], target.CID); err != nil {
 		return "", err
 	}
-	a, err := newAttacker(ctx, e.Binary, e.Net, e.Net.Orgs[3], e.hostile.honest)
+	a, err := startMember(ctx, e.Binary, e.Net, e.hostile.honest, target.CID, gone.CID)
 	if err != nil {
 		return "", err
 	}
-	a.dataset, a.retracted = target.Manifest, gone.Manifest
-	a.datasetID, a.retID = cid.MustParse(target.CID), cid.MustParse(gone.CID)
-	e.hostile.attacker = a
+	e.onEnd(a.kill)
+	e.hostile.attackers = a
 	return fmt.Sprintf("hostile-target (2,000 records) and withdrawn (retracted); %s's host is connected to the three", e.Net.Orgs[3].Org), nil
 }
 
@@ -285,18 +282,25 @@ func honestFetch(ctx context.Context, e *Env, phase string) (float64, error) {
 }
 
 func stepAttack(_ context.Context, e *Env) (string, error) {
-	e.hostile.attacker.start()
+	a := e.hostile.attackers
+	if err := a.begin(); err != nil {
+		return "", err
+	}
 	time.Sleep(3 * time.Second) // the attacks in full swing before measuring
-	return strings.Join(e.hostile.attacker.report(), "; "), nil
+	counts, err := a.counted()
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(report(counts), "; "), nil
 }
 
 func stepHostileVerdict(ctx context.Context, e *Env) (string, error) {
 	h := e.hostile
-	h.attacker.close() // the outsider reports its count as it stops
-	report := h.attacker.report()
-	slices.Sort(report)
+	if err := h.attackers.stop(); err != nil {
+		return "", fmt.Errorf("stopping the attackers: %w", err)
+	}
 	fmt.Fprintln(e.Out, "      what the attacks did:")
-	for _, l := range report {
+	for _, l := range report(h.attackers.final) {
 		fmt.Fprintf(e.Out, "        %s\n", l)
 	}
 	// Nothing lost: every honest publish is listed by every honest member,

@@ -57,7 +57,7 @@ summary, and exits 0 only if every step was verified. Scenarios: ` + strings.Joi
 			return err
 		},
 	}
-	c.AddCommand(outsiderCmd())
+	c.AddCommand(outsiderCmd(), memberCmd())
 	f := c.Flags()
 	f.IntVar(&orgs, "orgs", 3, "number of organizations")
 	f.StringVar(&scenario, "scenario", "", "run this scenario and exit ("+strings.Join(devnet.Scenarios(), ", ")+")")
@@ -138,4 +138,27 @@ func outsiderCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// memberCmd is the hostile scenario's member, run by the scenario as a
+// process of its own: the last org of the consortium in DIR, connected to
+// the others, attacking them once told "start" on standard input, until
+// the input ends.
+func memberCmd() *cobra.Command {
+	var dir, target, retracted string
+	c := &cobra.Command{
+		Use:    "member --dir DIR --target CID --retracted CID",
+		Short:  "Run the hostile scenario's member: the consortium's last org, attacking the others while its input says so",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return devnet.RunHostileMember(cmd.Context(), dir, target, retracted, cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
+	dirFlag(c, &dir, "directory of the consortium (required)")
+	c.Flags().StringVar(&target, "target", "", "manifest CID of the first org's dataset that the fetch attacks ask for")
+	c.Flags().StringVar(&retracted, "retracted", "", "manifest CID of the first org's retracted dataset")
+	_ = c.MarkFlagRequired("target")
+	_ = c.MarkFlagRequired("retracted")
+	return c
 }
