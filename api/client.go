@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/caravan-consortium/caravan/journal"
 )
@@ -109,6 +110,13 @@ func (c *Client) Catalog(ctx context.Context, q CatalogQuery) ([]CatalogEntry, e
 func (c *Client) CatalogItem(ctx context.Context, id string) (*CatalogItem, error) {
 	var out CatalogItem
 	return &out, c.call(ctx, http.MethodGet, "/v1/catalog/"+url.PathEscape(id), nil, &out)
+}
+
+// AwaitCatalogItem fetches one statement by CID once the catalog holds it,
+// waiting up to wait (at most MaxCatalogWait) for it to arrive.
+func (c *Client) AwaitCatalogItem(ctx context.Context, id string, wait time.Duration) (*CatalogItem, error) {
+	var out CatalogItem
+	return &out, c.call(ctx, http.MethodGet, "/v1/catalog/"+url.PathEscape(id)+"?wait="+url.QueryEscape(wait.String()), nil, &out)
 }
 
 // Retract retracts one of this org's datasets.

@@ -67,6 +67,9 @@ type Sharing interface {
 	Publish(ctx context.Context, req PublishRequest, body io.Reader, event func(PublishEvent) error) (*PublishSummary, error)
 	Catalog(q CatalogQuery) ([]CatalogEntry, error)
 	CatalogItem(cid string) (*CatalogItem, error)
+	// AwaitCatalogItem returns once the catalog holds the statement cid,
+	// or ctx's error if ctx ends first.
+	AwaitCatalogItem(ctx context.Context, cid string) error
 	// DatasetVersions lists every version of owner's dataset, oldest first.
 	DatasetVersions(owner, name string) ([]CatalogEntry, error)
 	Retract(dataset, reason string) (*CatalogItem, error)

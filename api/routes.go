@@ -17,7 +17,7 @@ const (
 	RouteRosterReload   = "POST /v1/roster/reload"          // -> Status; 409 if refused
 	RoutePublish        = "POST /v1/publish"                // query: PublishRequest; body: records -> NDJSON PublishEvent
 	RouteCatalog        = "GET /v1/catalog"                 // query: CatalogQuery -> []CatalogEntry
-	RouteCatalogItem    = "GET /v1/catalog/{cid}"           // -> CatalogItem; 404 if not held
+	RouteCatalogItem    = "GET /v1/catalog/{cid}"           // query: wait -> CatalogItem; 404 if not held (when the wait ends)
 	RouteDataset        = "GET /v1/datasets/{owner}/{name}" // -> []CatalogEntry: every version, oldest first; 404 if none
 	RouteRetract        = "POST /v1/retract"                // query: dataset, reason -> CatalogItem; 409 if refused
 	RouteSchemas        = "GET /v1/schemas"                 // -> []SchemaInfo

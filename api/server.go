@@ -332,7 +332,27 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, nonNil(list))
 }
 
+// MaxCatalogWait bounds the wait query of GET /v1/catalog/{cid}.
+const MaxCatalogWait = time.Minute
+
+// catalogItem answers one statement; with wait=DURATION (at most
+// MaxCatalogWait), it first waits that long for the catalog to hold it, so
+// that a system expecting a partner's dataset need not poll.
 func (s *Server) catalogItem(w http.ResponseWriter, r *http.Request) {
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > MaxCatalogWait {
+			writeError(w, http.StatusBadRequest, FieldErrorf(http.StatusBadRequest, "wait", "wait %q: a duration such as 10s, at most %v", v, MaxCatalogWait))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		err = s.g.AwaitCatalogItem(ctx, r.PathValue("cid"))
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			writeError(w, http.StatusNotFound, err)
+			return
+		}
+	}
 	item, err := s.g.CatalogItem(r.PathValue("cid"))
 	if err != nil {
 		writeError(w, http.StatusNotFound, err)

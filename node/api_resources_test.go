@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -147,5 +148,52 @@ func TestRemoteCallersNameNoGatewayFiles(t *testing.T) {
 		if code != 400 || json.Unmarshal([]byte(body), &p) != nil || p.Field != tc.field || !strings.Contains(p.Detail, "Unix socket") {
 			t.Errorf("%s %s: %d %s", tc.method, tc.route, code, body)
 		}
+	}
+}
+
+// GET /v1/catalog/{cid}?wait=D answers a held statement at once, answers
+// 404 for one that does not come only when the wait ends, and refuses a
+// wait that is not a duration up to a minute, naming the field.
+func TestCatalogItemWaitsForAStatement(t *testing.T) {
+	c := testkit.NewCluster(t, 1)
+	c.RegisterDemoSchemasOffline(0)
+	c.Start(0)
+	cl, err := api.NewClient(c.Dir(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res, err := cl.Publish(ctx, api.PublishRequest{Dataset: "awaited", Schema: "customs-declaration", Format: "jsonl",
+		Purposes: []string{"customs-clearance"}}, bytes.NewReader(testkit.JSONL(t, "customs-declaration", 3, 1)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	item, err := cl.AwaitCatalogItem(ctx, res.CID, 30*time.Second)
+	if err != nil || item.Entry == nil || item.Entry.CID != res.CID {
+		t.Fatalf("a held statement: %+v, %v", item, err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("a held statement was answered after %v", d)
+	}
+	never := "bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea"
+	start = time.Now()
+	_, err = cl.AwaitCatalogItem(ctx, never, 300*time.Millisecond)
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Code != 404 {
+		t.Fatalf("a statement that never comes: %v", err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("the 404 came after %v, before the wait ended", d)
+	}
+	for _, bad := range []time.Duration{-time.Second, 2 * time.Minute} {
+		_, err = cl.AwaitCatalogItem(ctx, never, bad)
+		if !errors.As(err, &se) || se.Code != 400 || se.Field != "wait" {
+			t.Fatalf("wait=%v: %v", bad, err)
+		}
+	}
+	_, err = cl.AwaitCatalogItem(ctx, "not-a-cid", time.Second)
+	if !errors.As(err, &se) || se.Code != 400 {
+		t.Fatalf("not a CID: %v", err)
 	}
 }

@@ -1,9 +1,8 @@
 package node
 
 import (
-	"cmp"
+	"context"
 	"net/http"
-	"slices"
 
 	"github.com/ipfs/go-cid"
 
@@ -47,6 +46,16 @@ func (n *Node) CatalogItem(text string) (*api.CatalogItem, error) {
 	return item, nil
 }
 
+// AwaitCatalogItem returns once the catalog holds the statement text
+// names, or ctx's error if ctx ends first.
+func (n *Node) AwaitCatalogItem(ctx context.Context, text string) error {
+	id, err := cid.Decode(text)
+	if err != nil {
+		return api.Errorf(http.StatusBadRequest, "not a CID: %s", text)
+	}
+	return n.catalog.Await(ctx, id)
+}
+
 // Retract retracts one of this org's datasets.
 func (n *Node) Retract(dataset, reason string) (*api.CatalogItem, error) {
 	st, err := n.publisher.Retract(dataset, reason)
@@ -77,14 +86,13 @@ func entryOf(e catalog.Entry) api.CatalogEntry {
 // name, oldest first, retracted ones included (marked).
 func (n *Node) DatasetVersions(owner, name string) ([]api.CatalogEntry, error) {
 	var out []api.CatalogEntry
-	for _, e := range n.listed(catalog.Filter{Org: owner, All: true}) {
-		if e.Manifest.Dataset == name {
+	for _, e := range n.catalog.Versions(owner, name) {
+		if _, err := n.schemaFor(e.Manifest); err == nil {
 			out = append(out, entryOf(e))
 		}
 	}
 	if len(out) == 0 {
 		return nil, api.Errorf(http.StatusNotFound, "the catalog lists no dataset %s/%s", owner, name)
 	}
-	slices.SortFunc(out, func(a, b api.CatalogEntry) int { return cmp.Compare(a.Manifest.Version, b.Manifest.Version) })
 	return out, nil
 }

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -42,6 +43,7 @@ type Catalog struct {
 	store *store.Store
 
 	mu          sync.RWMutex
+	changed     chan struct{} // closed when a statement is indexed, if someone awaits one
 	statements  map[cid.Cid]*manifest.Statement
 	manifests   map[cid.Cid]*manifest.Manifest
 	retractions map[cid.Cid]*manifest.Retraction
@@ -150,6 +152,10 @@ func (c *Catalog) index(st *manifest.Statement) error {
 	}
 	id := st.CID()
 	c.statements[id] = st
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
 	if !c.hidden[id] {
 		c.byOrg[org] = append(c.byOrg[org], id)
 		u := c.usage[org]
@@ -276,6 +282,28 @@ func (c *Catalog) Statement(id cid.Cid) (*manifest.Statement, bool) {
 	defer c.mu.RUnlock()
 	st, ok := c.statements[id]
 	return st, ok
+}
+
+// Await returns once the catalog holds the statement id (at once if it
+// does), or ctx's error if ctx ends first.
+func (c *Catalog) Await(ctx context.Context, id cid.Cid) error {
+	for {
+		c.mu.Lock()
+		_, ok := c.statements[id]
+		if !ok && c.changed == nil {
+			c.changed = make(chan struct{})
+		}
+		changed := c.changed
+		c.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // head returns the newest manifest of org's dataset: the highest version,

@@ -1,6 +1,8 @@
 package catalog_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -105,5 +107,57 @@ func TestEntryAndVersionsAgreeWithList(t *testing.T) {
 	}
 	if vs := cat.Versions("customs-cn", "unknown"); len(vs) != 0 {
 		t.Errorf("an unknown dataset has versions %+v", vs)
+	}
+}
+
+// Await returns at once for a statement held, wakes when one arrives, and
+// gives up with its context.
+func TestAwaitWakesWhenTheStatementArrives(t *testing.T) {
+	st, err := store.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat, _ := catalog.Open(st)
+	key := testkit.Key(t)
+	first, _ := manifest.SignStatement(testkit.Manifest(), key)
+	m := testkit.Manifest()
+	m.Dataset = "later"
+	later, _ := manifest.SignStatement(m, key)
+	if err := cat.Add(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Await(context.Background(), first.CID()); err != nil {
+		t.Fatalf("a held statement: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := cat.Await(ctx, later.CID()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a statement that never came: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cat.Await(context.Background(), later.CID()) }()
+	time.Sleep(20 * time.Millisecond) // Await waiting
+	other := testkit.Manifest()
+	other.Dataset = "other"
+	o, _ := manifest.SignStatement(other, key)
+	if err := cat.Add(o); err != nil { // another statement wakes it, and it waits on
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Await returned (%v) for another statement", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	if err := cat.Add(later); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Await did not wake when the statement arrived")
 	}
 }
