@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caravan-consortium/caravan/api"
@@ -22,30 +23,53 @@ func RegisterDemoSchema(ctx context.Context, cl *api.Client, name string) error 
 	} else if se := (*api.StatusError)(nil); !errors.As(err, &se) || se.Code != 404 {
 		return err
 	}
-	for _, d := range schemas.DemoDocuments() {
-		s, err := schemas.Compile(d.Data)
-		if err != nil || s.Name != name {
-			continue
-		}
-		_, err = cl.RegisterSchema(ctx, api.SchemaRequest{}, d.Data)
+	docs, err := demoSchemas()
+	if err != nil {
 		return err
+	}
+	for _, d := range docs {
+		if d.name == name {
+			_, err = cl.RegisterSchema(ctx, api.SchemaRequest{}, d.data)
+			return err
+		}
 	}
 	return fmt.Errorf("no demo schema is named %q", name)
 }
 
 // RegisterDemoSchemas registers every demo schema the registry lacks.
 func RegisterDemoSchemas(ctx context.Context, cl *api.Client) error {
-	for _, d := range schemas.DemoDocuments() {
-		s, err := schemas.Compile(d.Data)
-		if err != nil {
-			return fmt.Errorf("schemas/datasets/%s: %w", d.File, err)
-		}
-		if err := RegisterDemoSchema(ctx, cl, s.Name); err != nil {
+	docs, err := demoSchemas()
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		if err := RegisterDemoSchema(ctx, cl, d.name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+type demoSchema struct {
+	name string
+	data []byte
+}
+
+// demoSchemas are the demo's schema documents and their names, compiled
+// once: a scenario publishes hundreds of times, and compiling every
+// document for each was half the devnet process's CPU in the hostile
+// scenario, beside the gateways it measures.
+var demoSchemas = sync.OnceValues(func() ([]demoSchema, error) {
+	var out []demoSchema
+	for _, d := range schemas.DemoDocuments() {
+		s, err := schemas.Compile(d.Data)
+		if err != nil {
+			return nil, fmt.Errorf("schemas/datasets/%s: %w", d.File, err)
+		}
+		out = append(out, demoSchema{s.Name, d.Data})
+	}
+	return out, nil
+})
 
 // stepRegisterSchemas registers the demo's schemas at the first org, and
 // waits until every gateway's registry holds them and its policies (which
