@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/caravan-consortium/caravan/api"
 
@@ -53,16 +54,25 @@ this gateway's policies let ORG discover (Cedar action "discover").`,
 	fl.StringVar(&f.As, "as", "", "only this org's datasets that ORG may discover under the policies in force")
 	dirFlag(c, &dir, gatewayDir)
 
+	var wait time.Duration
 	show := &cobra.Command{
 		Use:   "show --dir DIR CID",
 		Short: "Print one manifest or retraction, as signed",
-		Args:  cobra.ExactArgs(1),
+		Long: `Print one manifest or retraction, as signed. With --wait, wait up to that
+long (at most 1m) for it to reach this gateway's catalog first: a script
+that expects a partner's dataset need not poll.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := api.NewClient(dir)
 			if err != nil {
 				return err
 			}
-			item, err := cl.CatalogItem(cmd.Context(), args[0])
+			var item *api.CatalogItem
+			if wait > 0 {
+				item, err = cl.AwaitCatalogItem(cmd.Context(), args[0], wait)
+			} else {
+				item, err = cl.CatalogItem(cmd.Context(), args[0])
+			}
 			if err != nil {
 				return withNotRunningCode(err)
 			}
@@ -70,6 +80,7 @@ this gateway's policies let ORG discover (Cedar action "discover").`,
 		},
 	}
 	dirFlag(show, &dir, gatewayDir)
+	show.Flags().DurationVar(&wait, "wait", 0, "wait up to this long (at most 1m) for the statement to arrive")
 	c.AddCommand(show)
 	return c
 }

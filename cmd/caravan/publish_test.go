@@ -60,6 +60,12 @@ func TestPublishCatalogRetract(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustCaravan(t, "catalog", "show", "--dir", dir, manifestCID)), &item); err != nil || item.Entry == nil || item.Entry.Manifest.Records != 300 {
 		t.Fatalf("catalog show: %v %+v", err, item)
 	}
+	if err := json.Unmarshal([]byte(mustCaravan(t, "catalog", "show", "--dir", dir, "--wait", "5s", manifestCID)), &item); err != nil || item.Entry == nil {
+		t.Fatalf("catalog show --wait of a held manifest: %v %+v", err, item)
+	}
+	if _, err := caravan(t, "catalog", "show", "--dir", dir, "--wait", "2m", manifestCID); err == nil || !strings.Contains(err.Error(), "wait") {
+		t.Fatalf("catalog show --wait 2m: %v", err)
+	}
 
 	// A bad record: nothing published, the error names line and field.
 	lines, _ := os.ReadFile(data)
