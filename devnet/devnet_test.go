@@ -281,3 +281,59 @@ func halfWritten(t *testing.T, storeDir string) store.Stats {
 	}
 	return before
 }
+
+// The hostile scenario's attackers, each a process of its own: the member
+// connects and waits, attacks once told, reports what it did, and both it
+// and the outsider are gone once stopped, with their counts.
+func TestHostileMemberProcess(t *testing.T) {
+	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	honest := nt.Orgs[:3]
+	for _, o := range honest {
+		if err := nt.StartOrg(binary, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer nt.Stop(5 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := nt.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	target, err := devnet.Publish(ctx, honest[0], "target", "customs-declaration", 20, 1, []string{"bench"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := devnet.Publish(ctx, honest[0], "gone", "customs-declaration", 5, 2, []string{"bench"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := devnet.StartMember(ctx, binary, nt, honest, target.CID, gone.CID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	counts, err := a.Counted()
+	if err != nil || len(counts) != 0 {
+		t.Fatalf("before it is told to start, the member did %v (%v)", counts, err)
+	}
+	if err := a.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, func() bool {
+		counts, err = a.Counted()
+		return err == nil && counts["60 KiB statements gossiped"] > 0 && counts["fetches refused or failed"] > 0
+	}, "the member's floods and fetches under way")
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	final := a.Final()
+	if final["60 KiB statements gossiped"] < counts["60 KiB statements gossiped"] || final["idle connections opened"] == 0 {
+		t.Fatalf("final counts %v (earlier %v)", final, counts)
+	}
+	if !a.Exited() {
+		t.Fatal("an attacker still runs after stop")
+	}
+}
