@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -33,7 +34,7 @@ func EntryByHash(ctx context.Context, dir, hash string) (uint64, error) {
 		return matches[0], nil
 	case len(matches) > 1:
 		return 0, api.Errorf(http.StatusConflict, "hash %s: entries %v all start with it; give more characters", hash, matches)
-	case err != nil && !strings.Contains(err.Error(), "no entry in"):
+	case err != nil && !errors.Is(err, ErrNoEntry):
 		return 0, err
 	}
 	return 0, api.Errorf(http.StatusNotFound, "hash %s: no entry of this org's journal has an event hash that starts with it", hash)

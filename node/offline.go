@@ -170,8 +170,17 @@ func FindEntry(ctx context.Context, dir, what string, match func(entry []byte) b
 	if err != nil {
 		return 0, err
 	}
-	return 0, fmt.Errorf("no %s in the %d entries of %s", what, own.Size, own.Origin)
+	return 0, noEntryError(fmt.Sprintf("no %s in the %d entries of %s", what, own.Size, own.Origin))
 }
+
+// ErrNoEntry is what FindEntry's error is (errors.Is) when no entry
+// matches.
+var ErrNoEntry = errors.New("no entry matches")
+
+type noEntryError string
+
+func (e noEntryError) Error() string        { return string(e) }
+func (e noEntryError) Is(target error) bool { return target == ErrNoEntry }
 
 // LogCheck is the result of a full check of one log.
 type LogCheck struct {

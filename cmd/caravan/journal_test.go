@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/journal"
@@ -115,8 +117,9 @@ func TestEntryByHashPrefix(t *testing.T) {
 			t.Fatalf("--hash %s: entry %d, %v; journal log shows it at %s", m[2], idx, err, m[1])
 		}
 	}
-	if _, err := node.EntryByHash(context.Background(), dir, "0000000000ff"); err == nil || !strings.Contains(err.Error(), "no entry") {
-		t.Fatalf("a prefix no entry has: %v", err)
+	var se *api.StatusError
+	if _, err := node.EntryByHash(context.Background(), dir, "0000000000ff"); !errors.As(err, &se) || se.Code != 404 || !strings.Contains(err.Error(), "no entry") {
+		t.Fatalf("a prefix no entry has: %v (404 expected)", err)
 	}
 	if _, err := node.EntryByHash(context.Background(), dir, "abc"); err == nil || !strings.Contains(err.Error(), "at least 8") {
 		t.Fatalf("a prefix too short: %v", err)
