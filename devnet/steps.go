@@ -279,6 +279,48 @@ func cpuOf(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / ticks, nil
 }
 
+// machineCPU is the machine's CPU time so far, in USER_HZ ticks summed over
+// its cores: all of it, and what the hypervisor took for other guests
+// (steal), from /proc/stat.
+type machineCPU struct{ total, steal int64 }
+
+func readMachineCPU() (machineCPU, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}, err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineCPU{}, fmt.Errorf("/proc/stat: %q", line)
+	}
+	var m machineCPU
+	for i, v := range f[1:] {
+		var n int64
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			return machineCPU{}, fmt.Errorf("/proc/stat: %q", line)
+		}
+		if i < 8 { // guest time is counted in user time already
+			m.total += n
+		}
+		if i == 7 {
+			m.steal = n
+		}
+	}
+	return m, nil
+}
+
+// stolenSince is the share of the machine's CPU the hypervisor gave other
+// guests since before (-1 if it cannot tell): on a shared VM, timings taken
+// while it is high are not comparable with others.
+func stolenSince(before machineCPU) float64 {
+	now, err := readMachineCPU()
+	if err != nil || before.total == 0 || now.total <= before.total {
+		return -1
+	}
+	return float64(now.steal-before.steal) / float64(now.total-before.total)
+}
+
 // stepShutdown sends SIGTERM to every gateway and checks that each exited 0
 // within node.ShutdownTimeout, removed its control socket, freed its ports
 // and left no process behind.

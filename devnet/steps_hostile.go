@@ -50,6 +50,7 @@ type honestFigures struct {
 	fetchRate    float64       // records/s fetching 20,000 (median)
 	peakRSS      float64       // the largest VmHWM of the honest gateways, MB
 	peakRSSOfOrg map[string]float64
+	stolen       float64 // share of the machine's CPU the hypervisor took during the phase (-1: unknown)
 }
 
 func stepHostileStart(ctx context.Context, e *Env) (string, error) {
@@ -129,7 +130,10 @@ func measureHonest(ctx context.Context, e *Env, phase string) (string, error) {
 	h := e.hostile
 	h.rounds++
 	var f honestFigures
-	var err error
+	cpu, err := readMachineCPU()
+	if err != nil {
+		cpu = machineCPU{}
+	}
 	if f.connected, err = honestConnections(ctx, e); err != nil {
 		return "", err
 	}
@@ -185,9 +189,10 @@ func measureHonest(ctx context.Context, e *Env, phase string) (string, error) {
 		f.peakRSSOfOrg[o.Org] = hwm
 		f.peakRSS = max(f.peakRSS, hwm)
 	}
+	f.stolen = stolenSince(cpu)
 	h.figures[phase] = f
-	return fmt.Sprintf("%d connections among the three; gossip p99 %v; witnessed in %v; fetch %.0f records/s; peak RSS %.1f MB",
-		f.connected, f.gossipP99.Round(time.Millisecond), f.witnessed.Round(time.Millisecond), f.fetchRate, f.peakRSS), nil
+	return fmt.Sprintf("%d connections among the three; gossip p99 %v; witnessed in %v; fetch %.0f records/s; peak RSS %.1f MB; CPU stolen by the host %s",
+		f.connected, f.gossipP99.Round(time.Millisecond), f.witnessed.Round(time.Millisecond), f.fetchRate, f.peakRSS, percent(f.stolen)), nil
 }
 
 // How many times each figure is taken in a phase: gossip p99 over 600
@@ -208,6 +213,14 @@ const (
 	witnessSamples = 15
 	fetchSamples   = 3
 )
+
+// percent prints a share, or "unknown" if negative.
+func percent(x float64) string {
+	if x < 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.0f%%", 100*x)
+}
 
 func median[T cmp.Ordered](xs []T) T {
 	s := slices.Clone(xs)
@@ -350,6 +363,9 @@ func stepHostileVerdict(ctx context.Context, e *Env) (string, error) {
 		}
 	}
 	tw.Flush()
+	fmt.Fprintf(e.Out, "      CPU stolen by the host (a VM's steal time; timings under a high one are not comparable): calm %s, under attack %s\n",
+		percent(calm.stolen), percent(attack.stolen))
+	e.figure("hostile: CPU stolen by the host (calm / under attack)", percent(calm.stolen)+" / "+percent(attack.stolen), "")
 	for _, o := range h.honest {
 		fmt.Fprintf(e.Out, "      %s peak RSS %.1f MB\n", o.Org, h.figures["attack"].peakRSSOfOrg[o.Org])
 	}
