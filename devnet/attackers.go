@@ -28,16 +28,17 @@ type attackers struct {
 	toMem   io.WriteCloser
 	fromMem *bufio.Reader
 
-	outsider    *exec.Cmd
+	outsider    *exec.Cmd // the running round's outsider, if any
 	outsiderOut bytes.Buffer
+	idle        int64 // connections the outsiders of past rounds opened
 
 	final map[string]int64 // what the attacks did, once stopped
 }
 
 // startMember starts the hostile member (the consortium's last org)
 // against victims, and returns once its host is connected to them. It
-// attacks only when told (begin), so that the calm figures are taken with
-// the same hosts in the mesh.
+// attacks only when told (begin, until pause), so that the calm figures are
+// taken with the same hosts in the mesh.
 func startMember(ctx context.Context, bin string, nt *Net, victims []*Org, target, retracted string) (*attackers, error) {
 	a := &attackers{bin: bin, victims: victims}
 	a.member = exec.Command(bin, "devnet", "member", "--dir", nt.Dir, "--target", target, "--retracted", retracted)
@@ -79,13 +80,14 @@ func startMember(ctx context.Context, bin string, nt *Net, victims []*Org, targe
 	return a, nil
 }
 
-// begin launches every attack: the member's, and the outsider's idle
-// connections unless CARAVAN_HOSTILE_ONLY leaves "idle" out.
+// begin launches a round of every attack: the member's, and the
+// outsider's idle connections unless CARAVAN_HOSTILE_ONLY leaves "idle"
+// out.
 func (a *attackers) begin() error {
 	if _, err := fmt.Fprintln(a.toMem, "start"); err != nil {
 		return fmt.Errorf("the hostile member: %w", err)
 	}
-	if !attackChosen("idle") {
+	if !attackChosen("idle") || a.outsider != nil {
 		return nil
 	}
 	var addrs []string
@@ -94,6 +96,7 @@ func (a *attackers) begin() error {
 			addrs = append(addrs, addr)
 		}
 	}
+	a.outsiderOut.Reset()
 	a.outsider = exec.Command(a.bin, append([]string{"devnet", "outsider"}, addrs...)...)
 	a.outsider.Stdout = &a.outsiderOut
 	if err := a.outsider.Start(); err != nil {
@@ -101,6 +104,42 @@ func (a *attackers) begin() error {
 		return fmt.Errorf("the outsider: %w", err)
 	}
 	return nil
+}
+
+// pause ends the round of attacks, and returns once they stopped: the
+// outsider's process is gone, and the member idles.
+func (a *attackers) pause() error {
+	if _, err := fmt.Fprintln(a.toMem, "pause"); err != nil {
+		return fmt.Errorf("the hostile member: %w", err)
+	}
+	line, err := a.fromMem.ReadString('\n')
+	if err == nil && strings.TrimSpace(line) != "paused" {
+		err = fmt.Errorf("said %q", line)
+	}
+	if err != nil {
+		return fmt.Errorf("the hostile member, told to pause: %w", err)
+	}
+	return a.stopOutsider()
+}
+
+// stopOutsider ends the running round's outsider, if any, and counts what
+// it did.
+func (a *attackers) stopOutsider() error {
+	if a.outsider == nil {
+		return nil
+	}
+	_ = a.outsider.Process.Signal(syscall.SIGTERM)
+	err := a.outsider.Wait()
+	a.outsider = nil
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
+			return nil // stopped before its handler was set: it had opened few, if any
+		}
+	}
+	n, perr := strconv.ParseInt(strings.TrimSpace(a.outsiderOut.String()), 10, 64)
+	a.idle += n
+	return errors.Join(err, perr)
 }
 
 // counted asks the member what its attacks did so far.
@@ -139,12 +178,9 @@ func (a *attackers) stop() error {
 	if counts == nil {
 		counts = map[string]int64{}
 	}
-	if a.outsider != nil {
-		_ = a.outsider.Process.Signal(syscall.SIGTERM)
-		errs = append(errs, a.outsider.Wait())
-		n, err := strconv.ParseInt(strings.TrimSpace(a.outsiderOut.String()), 10, 64)
-		errs = append(errs, err)
-		counts["idle connections opened"] = n
+	errs = append(errs, a.stopOutsider())
+	if a.idle > 0 {
+		counts["idle connections opened"] = a.idle
 	}
 	a.final = counts
 	return errors.Join(errs...)

@@ -283,8 +283,9 @@ func halfWritten(t *testing.T, storeDir string) store.Stats {
 }
 
 // The hostile scenario's attackers, each a process of its own: the member
-// connects and waits, attacks once told, reports what it did, and both it
-// and the outsider are gone once stopped, with their counts.
+// connects and waits, attacks once told, pauses and resumes, reports what
+// it did, and both it and the outsider are gone once stopped, with their
+// counts.
 func TestHostileMemberProcess(t *testing.T) {
 	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 4)
 	if err != nil {
@@ -326,6 +327,22 @@ func TestHostileMemberProcess(t *testing.T) {
 		counts, err = a.Counted()
 		return err == nil && counts["60 KiB statements gossiped"] > 0 && counts["fetches refused or failed"] > 0
 	}, "the member's floods and fetches under way")
+	// Paused, it does nothing more; resumed, it attacks again.
+	if err := a.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	paused, _ := a.Counted()
+	time.Sleep(300 * time.Millisecond)
+	if still, _ := a.Counted(); still["60 KiB statements gossiped"] != paused["60 KiB statements gossiped"] {
+		t.Fatalf("paused, the member went on: %v then %v", paused, still)
+	}
+	if err := a.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, func() bool {
+		counts, err = a.Counted()
+		return err == nil && counts["60 KiB statements gossiped"] > paused["60 KiB statements gossiped"]
+	}, "the floods resumed")
 	if err := a.Stop(); err != nil {
 		t.Fatal(err)
 	}

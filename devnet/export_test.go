@@ -18,6 +18,7 @@ type Attackers = attackers
 var StartMember = startMember
 
 func (a *attackers) Begin() error                       { return a.begin() }
+func (a *attackers) Pause() error                       { return a.pause() }
 func (a *attackers) Counted() (map[string]int64, error) { return a.counted() }
 func (a *attackers) Stop() error                        { return a.stop() }
 func (a *attackers) Final() map[string]int64            { return a.final }

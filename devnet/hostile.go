@@ -62,10 +62,15 @@ type attacker struct {
 	dataset, retracted *manifest.Manifest
 	datasetID, retID   cid.Cid
 
-	stop      context.CancelFunc
+	stop      context.CancelFunc // ends the running round of attacks, if any
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 	counts    sync.Map // attack -> *atomic.Int64, what each attack did
+
+	flooded     atomic.Int64 // flood statements made, across rounds (their datasets' names)
+	checkpoints atomic.Int64 // own checkpoints signed, across rounds (their sizes)
+	attacking   atomic.Bool  // whether the journal server answers endlessly
+	serveOnce   sync.Once
 }
 
 func (a *attacker) count(what string, n int64) {
@@ -133,10 +138,7 @@ func consortiumOf(nt *Net) string {
 // close stops the attacks and the member's host; it may be called again.
 func (a *attacker) close() {
 	a.closeOnce.Do(func() {
-		if a.stop != nil {
-			a.stop()
-		}
-		a.wg.Wait()
+		a.pause()
 		if a.http != nil {
 			a.http.Close()
 		}
@@ -147,10 +149,15 @@ func (a *attacker) close() {
 	})
 }
 
-// start launches every attack; they run until close.
+// start launches a round of every attack; it runs until pause or close.
+// A round already running goes on.
 func (a *attacker) start() {
+	if a.stop != nil {
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
+	a.attacking.Store(true)
 	attacks := map[string]func(context.Context){
 		"cosign":   a.bogusCosignatures, // 2
 		"journal":  a.endlessJournal,    // 3
@@ -163,6 +170,17 @@ func (a *attacker) start() {
 			a.wg.Go(func() { f(ctx) })
 		}
 	}
+}
+
+// pause ends the running round of attacks, and returns once they stopped.
+func (a *attacker) pause() {
+	if a.stop == nil {
+		return
+	}
+	a.attacking.Store(false)
+	a.stop()
+	a.wg.Wait()
+	a.stop = nil
 }
 
 // attackChosen says whether an attack runs: all do, unless
@@ -206,31 +224,38 @@ func (a *attacker) bogusCosignatures(ctx context.Context) {
 // an endless body and a tile one byte a second, and it gossips a
 // checkpoint of its log so that the victims try to mirror it.
 func (a *attacker) endlessJournal(ctx context.Context) {
-	a.http = &libp2phttp.Host{StreamHost: a.h}
-	a.http.SetHTTPHandlerAtPath(witness.JournalProtocol, "/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.count("journal requests answered endlessly", 1)
-		chunk := make([]byte, 64<<10)
-		for r.Context().Err() == nil && ctx.Err() == nil {
-			n := len(chunk)
-			if strings.Contains(r.URL.Path, "/tile/") {
-				n = 1
-			}
-			if _, err := w.Write(chunk[:n]); err != nil {
+	a.serveOnce.Do(func() {
+		a.http = &libp2phttp.Host{StreamHost: a.h}
+		a.http.SetHTTPHandlerAtPath(witness.JournalProtocol, "/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !a.attacking.Load() { // between rounds, as a log that is gone
+				http.NotFound(w, r)
 				return
 			}
-			w.(http.Flusher).Flush()
-			if n == 1 {
-				time.Sleep(time.Second)
+			a.count("journal requests answered endlessly", 1)
+			chunk := make([]byte, 64<<10)
+			for r.Context().Err() == nil && a.attacking.Load() {
+				n := len(chunk)
+				if strings.Contains(r.URL.Path, "/tile/") {
+					n = 1
+				}
+				if _, err := w.Write(chunk[:n]); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				if n == 1 {
+					time.Sleep(time.Second)
+				}
 			}
-		}
-	}))
-	go a.http.Serve()
+		}))
+		go a.http.Serve()
+	})
 	origin := journal.Origin(consortiumOf(a.nt), a.self.Org)
 	signer, err := journal.NewLogSigner(origin, a.key)
 	if err != nil {
 		return
 	}
-	for size := 5; ctx.Err() == nil; size++ {
+	for ctx.Err() == nil {
+		size := 4 + a.checkpoints.Add(1) // a new one each time, across rounds
 		cp, err := note.Sign(&note.Note{Text: fmt.Sprintf("%s\n%d\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", origin, size)}, signer)
 		if err == nil && a.topics["journal"].Publish(ctx, cp) == nil {
 			a.count("own checkpoints gossiped", 1)
@@ -269,7 +294,8 @@ func (a *attacker) catchUpFlood(ctx context.Context) {
 // catalogFlood (attack 7): statements of 60 KiB, as fast as it can sign
 // them.
 func (a *attacker) catalogFlood(ctx context.Context) {
-	for i := 0; ctx.Err() == nil; i++ {
+	for ctx.Err() == nil {
+		i := a.flooded.Add(1)
 		m := &manifest.Manifest{Type: manifest.TypeManifest, Dataset: fmt.Sprintf("flood-%d", i), Version: 1,
 			Schema:    manifest.SchemaRef{ID: "customs-declaration", Version: 1, CID: "bagaaiera5xekmnuzg4dwdbpu43niod6yqag2r7wqnin7542oke3zz7edepwq"},
 			Publisher: a.self.Org, Created: time.Now().UTC().Truncate(time.Second), Records: 1,
@@ -366,9 +392,10 @@ func (o *Org) addrInfo() peer.AddrInfo {
 // as 'caravan devnet member' in a process of its own. It takes the last
 // org of the consortium in dir as itself and every other org as a victim,
 // connects to them, and writes "ready" to out. Then it obeys one command
-// a line from in: "start" launches every attack, "report" writes what the
-// attacks did so far as one JSON object; at the end of in (or of ctx) it
-// stops them and writes that object once more. target and retracted are
+// a line from in: "start" launches a round of every attack, "pause" ends
+// it (and answers "paused" once the attacks stopped), "report" writes what
+// the attacks did so far as one JSON object; at the end of in (or of ctx)
+// it stops them and writes that object once more. target and retracted are
 // the CIDs of the first victim's datasets that the fetch attacks ask for.
 func RunHostileMember(ctx context.Context, dir, target, retracted string, in io.Reader, out io.Writer) error {
 	nt, err := Open(dir)
@@ -418,7 +445,6 @@ func RunHostileMember(ctx context.Context, dir, target, retracted string, in io.
 			lines <- sc.Text()
 		}
 	}()
-	started := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -429,9 +455,11 @@ func RunHostileMember(ctx context.Context, dir, target, retracted string, in io.
 			case !ok:
 				a.close()
 				return enc.Encode(a.counted())
-			case line == "start" && !started:
+			case line == "start":
 				a.start()
-				started = true
+			case line == "pause":
+				a.pause()
+				fmt.Fprintln(out, "paused")
 			case line == "report":
 				if err := enc.Encode(a.counted()); err != nil {
 					return err

@@ -310,17 +310,6 @@ func readMachineCPU() (machineCPU, error) {
 	return m, nil
 }
 
-// stolenSince is the share of the machine's CPU the hypervisor gave other
-// guests since before (-1 if it cannot tell): on a shared VM, timings taken
-// while it is high are not comparable with others.
-func stolenSince(before machineCPU) float64 {
-	now, err := readMachineCPU()
-	if err != nil || before.total == 0 || now.total <= before.total {
-		return -1
-	}
-	return float64(now.steal-before.steal) / float64(now.total-before.total)
-}
-
 // stepShutdown sends SIGTERM to every gateway and checks that each exited 0
 // within node.ShutdownTimeout, removed its control socket, freed its ports
 // and left no process behind.
