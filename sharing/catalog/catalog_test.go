@@ -23,15 +23,24 @@ func TestMessageIDIsTheCID(t *testing.T) {
 	}
 }
 
+// emptyCatalog opens a catalog on a new store, closed when tb ends.
+func emptyCatalog(tb testing.TB) *catalog.Catalog {
+	st, err := store.Open(tb.TempDir(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	cat, err := catalog.Open(st)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cat
+}
+
 // BenchmarkCatalogList lists a catalog of 10,000 manifests (the catch-up
 // goal's size) across 100 datasets.
 func BenchmarkCatalogList(b *testing.B) {
-	st, err := store.Open(b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	cat, _ := catalog.Open(st)
+	cat := emptyCatalog(b)
 	key := testkit.Key(b)
 	for i := range 10000 {
 		m := testkit.Manifest()
@@ -57,12 +66,7 @@ func BenchmarkCatalogList(b *testing.B) {
 // Entry and Versions, the lookups the API uses, give what List with All
 // gives: head and retracted included.
 func TestEntryAndVersionsAgreeWithList(t *testing.T) {
-	st, err := store.Open(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cat, _ := catalog.Open(st)
+	cat := emptyCatalog(t)
 	key := testkit.Key(t)
 	ids := map[string][]cid.Cid{}
 	for _, ds := range []string{"declarations", "manifests"} {
@@ -113,12 +117,7 @@ func TestEntryAndVersionsAgreeWithList(t *testing.T) {
 // Await returns at once for a statement held, wakes when one arrives, and
 // gives up with its context.
 func TestAwaitWakesWhenTheStatementArrives(t *testing.T) {
-	st, err := store.Open(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cat, _ := catalog.Open(st)
+	cat := emptyCatalog(t)
 	key := testkit.Key(t)
 	first, _ := manifest.SignStatement(testkit.Manifest(), key)
 	m := testkit.Manifest()
