@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/journal/witness"
+	"github.com/caravan-consortium/caravan/sharing/catalog"
 )
 
 // stateCollector reads the gateway's state when it is scraped: members
@@ -16,7 +18,7 @@ type stateCollector struct {
 	n *Node
 
 	members, connected, statements, journalSize, witnessed, gossipIn, gossipOut, refused, lag *prometheus.Desc
-	refusedEarly, tarpit                                                                      *prometheus.Desc
+	refusedEarly, tarpit, gossipDropped                                                       *prometheus.Desc
 }
 
 func newStateCollector(n *Node) *stateCollector {
@@ -35,6 +37,10 @@ func newStateCollector(n *Node) *stateCollector {
 			[]string{"topic", "result", "reason"}, nil),
 		gossipOut: prometheus.NewDesc("caravan_gossip_messages_out_total",
 			"This org's messages gossiped, by topic: catalog statements, journal checkpoint notes.", []string{"topic"}, nil),
+		gossipDropped: prometheus.NewDesc("caravan_gossip_messages_dropped_total",
+			"Messages GossipSub dropped before a validator saw them (direction in) or before they were sent (out), by its reason: "+
+				"a full validation queue, validation throttled, a peer's full outbound queue, a subscriber too slow.",
+			[]string{"direction", "topic", "reason"}, nil),
 		lag: prometheus.NewDesc("caravan_journal_mirror_lag_entries",
 			"How far this gateway's mirror of a member's journal is behind the newest checkpoint of it heard.", []string{"org"}, nil),
 		refused: prometheus.NewDesc("caravan_connections_refused_total",
@@ -47,7 +53,7 @@ func newStateCollector(n *Node) *stateCollector {
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.members, c.connected, c.statements, c.journalSize, c.witnessed, c.gossipIn, c.gossipOut, c.refused, c.lag, c.refusedEarly, c.tarpit} {
+	for _, d := range []*prometheus.Desc{c.members, c.connected, c.statements, c.journalSize, c.witnessed, c.gossipIn, c.gossipOut, c.refused, c.lag, c.refusedEarly, c.tarpit, c.gossipDropped} {
 		ch <- d
 	}
 }
@@ -87,6 +93,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.gossipOut, prometheus.CounterValue, float64(n.gossip.Announced()), "catalog")
 	}
+	for d, count := range n.psDrops.Counts() {
+		ch <- prometheus.MustNewConstMetric(c.gossipDropped, prometheus.CounterValue, float64(count), d.Direction, topicKind(r.Consortium, d.Topic), d.Reason)
+	}
 	if n.witness != nil {
 		for v, count := range n.witness.GossipCounts() {
 			ch <- prometheus.MustNewConstMetric(c.gossipIn, prometheus.CounterValue, float64(count), "journal", v.Result, v.Reason)
@@ -106,4 +115,16 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.witnessed, prometheus.GaugeValue, w)
 	}
+}
+
+// topicKind is a gossip topic's name in the metrics: catalog, journal, or
+// (a topic of another consortium, once the roster changed) other.
+func topicKind(consortium, topic string) string {
+	switch topic {
+	case catalog.Topic(consortium):
+		return "catalog"
+	case witness.Topic(consortium):
+		return "journal"
+	}
+	return "other"
 }

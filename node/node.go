@@ -71,6 +71,7 @@ type Node struct {
 	gater     *p2p.Gater
 	keeper    *p2p.Keeper
 	pubsub    *pubsub.PubSub
+	psDrops   p2p.GossipDrops // what GossipSub dropped itself
 	psStop    context.CancelFunc
 	api       *api.Server
 	apiStatus api.APIStatus // the TCP listener, if any
@@ -291,7 +292,7 @@ func (n *Node) startPubSub(topics ...string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.psStop = cancel
 	var err error
-	n.pubsub, err = p2p.NewPubSub(ctx, n.host, p2p.PubSubOptions{Direct: direct, Topics: topics})
+	n.pubsub, err = p2p.NewPubSub(ctx, n.host, p2p.PubSubOptions{Direct: direct, Topics: topics, Drops: &n.psDrops})
 	return err
 }
 

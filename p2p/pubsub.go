@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -13,6 +14,35 @@ import (
 
 // MaxGossipMessage bounds a gossiped message.
 const MaxGossipMessage = 256 << 10
+
+// ValidateQueue is how many received messages wait for validation, from
+// all peers together, before GossipSub drops the next ones, whoever sent
+// them. GossipSub's default, 32, is less than one RPC can carry: a peer
+// whose outbound queue backs up sends its messages merged into RPCs of up
+// to MaxGossipMessage, and in the hostile scenario the member's bogus
+// cosignature notes (4 KB each, up to 64 to an RPC) filled the queue and
+// the victims dropped 40-50 journal messages a round, honest ones among
+// them, and once an honest statement (that member waited 30 s for
+// catch-up). The queue holds only messages already read, and each peer's
+// gossip is read at most GossipBytesPerSecond, so its size bounds little
+// memory that the read throttle does not.
+const ValidateQueue = 1024
+
+// SubscribeBuffer is how many validated messages a subscription holds for
+// its reader (pubsub.WithBufferSize); GossipSub drops the next ones for
+// that reader, though it has passed them on. Its default is 32, and the
+// gateway's readers store each message (the witness service writes and
+// syncs a file): a burst of accepted messages, one RPC of them, must not
+// be lost to a reader that is busy for a moment.
+const SubscribeBuffer = 1024
+
+// MaxMessagesPerRPC bounds the messages one RPC may carry: an RPC with
+// more is dropped whole, before any of them is queued. Below it, one RPC
+// cannot fill the ValidateQueue alone (an RPC of MaxGossipMessage holds
+// thousands of tiny messages). A gateway never asks a peer for more at
+// once (GossipSub's MaxIHaveLength, 5,000 by default, is set to it), so an
+// honest peer's RPCs stay within it.
+const MaxMessagesPerRPC = 512
 
 // PubSubOptions configures NewPubSub.
 type PubSubOptions struct {
@@ -25,6 +55,8 @@ type PubSubOptions struct {
 	Topics []string
 	// ScoreInspect, if set, receives every peer's score each interval.
 	ScoreInspect pubsub.PeerScoreInspectFn
+	// Drops, if set, counts the messages GossipSub drops itself.
+	Drops *GossipDrops
 }
 
 // Score thresholds: a peer below GraylistThreshold is ignored entirely.
@@ -73,6 +105,7 @@ func NewPubSub(ctx context.Context, h host.Host, o PubSubOptions) (*pubsub.PubSu
 	// The Keeper already dials every member; without this, GossipSub
 	// sleeps a second in a goroutine that outlives a quick Close.
 	gsParams.DirectConnectInitialDelay = 0
+	gsParams.MaxIHaveLength = MaxMessagesPerRPC
 	opts := []pubsub.Option{
 		pubsub.WithGossipSubParams(gsParams),
 		pubsub.WithFloodPublish(true),
@@ -89,6 +122,16 @@ func NewPubSub(ctx context.Context, h host.Host, o PubSubOptions) (*pubsub.PubSu
 		pubsub.WithMessageIdFn(contentID),
 		pubsub.WithMaxMessageSize(MaxGossipMessage),
 		pubsub.WithPeerScore(params, scoreThresholds),
+		pubsub.WithValidateQueueSize(ValidateQueue),
+		pubsub.WithAppSpecificRpcInspector(func(p peer.ID, rpc *pubsub.RPC) error {
+			if n := len(rpc.GetPublish()); n > MaxMessagesPerRPC {
+				return fmt.Errorf("an RPC of %d messages from %s: the limit is %d", n, p, MaxMessagesPerRPC)
+			}
+			return nil
+		}),
+	}
+	if o.Drops != nil {
+		opts = append(opts, pubsub.WithRawTracer(o.Drops))
 	}
 	if o.ScoreInspect != nil {
 		opts = append(opts, pubsub.WithPeerScoreInspect(o.ScoreInspect, 200*time.Millisecond))

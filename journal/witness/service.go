@@ -191,7 +191,7 @@ func New(cfg Config) (_ *Service, err error) {
 	if s.topic, err = cfg.PubSub.Join(topic); err != nil {
 		return nil, err
 	}
-	if s.sub, err = s.topic.Subscribe(); err != nil {
+	if s.sub, err = s.topic.Subscribe(pubsub.WithBufferSize(p2p.SubscribeBuffer)); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -148,7 +148,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.sub, err = s.topic.Subscribe(); err != nil {
+	if s.sub, err = s.topic.Subscribe(pubsub.WithBufferSize(p2p.SubscribeBuffer)); err != nil {
 		s.Close()
 		return nil, err
 	}
