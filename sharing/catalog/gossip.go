@@ -214,6 +214,23 @@ func messageID(m *pb.Message) string {
 	return "invalid:" + string(sum[:])
 }
 
+// namedSigner is the signer that a statement's canonical encoding names,
+// read from its end (`,"signer":"..."}`) without decoding the rest; ok is
+// false if the end is not of that form or the name is not a PeerID.
+func namedSigner(data []byte) (peer.ID, bool) {
+	const key, end = `","signer":"`, `"}`
+	rest, ok := bytes.CutSuffix(data, []byte(end))
+	if !ok {
+		return "", false
+	}
+	i := bytes.LastIndex(rest, []byte(key))
+	if i < 0 {
+		return "", false
+	}
+	id, err := peer.Decode(string(rest[i+len(key):]))
+	return id, err == nil
+}
+
 // Verify checks a statement from another member: its signature, and that
 // the roster lists its signer under the org it claims.
 func (s *Service) Verify(st *manifest.Statement) error {
@@ -255,6 +272,16 @@ func (s *Service) judge(_ context.Context, from peer.ID, m *pubsub.Message) (pub
 	if from != s.cfg.Host.ID() && !s.rates.Allow(from) {
 		return pubsub.ValidationIgnore, "peer-rate"
 	}
+	// A signer already over its budget: dropped before its statement is
+	// decoded (a flood's 60 KiB statements cost a victim more to decode
+	// than anything else it does with them) or its signature checked. The
+	// signer the message names is not authenticated yet; Spent spends
+	// nothing, so naming another member's node costs that node nothing.
+	if from != s.cfg.Host.ID() {
+		if signer, ok := namedSigner(m.Data); ok && s.signerRates.Spent(signer, len(m.Data)) {
+			return pubsub.ValidationIgnore, "signer-budget"
+		}
+	}
 	st, err := manifest.DecodeStatement(m.Data)
 	if err != nil {
 		s.log.Warn("rejected a malformed catalog message", zap.Stringer("from", from), zap.Error(err))
@@ -265,11 +292,6 @@ func (s *Service) judge(_ context.Context, from peer.ID, m *pubsub.Message) (pub
 	}
 	if s.cat.Has(st.CID()) {
 		return pubsub.ValidationIgnore, "known"
-	}
-	// A signer already over its budget: dropped before its signature is
-	// checked, which is most of a flood's cost.
-	if signer, err := peer.Decode(st.Signer); err == nil && s.signerRates.Spent(signer, len(m.Data)) {
-		return pubsub.ValidationIgnore, "signer-budget"
 	}
 	if err := s.Verify(st); err != nil {
 		s.log.Warn("rejected a catalog statement", zap.Stringer("from", from), zap.Stringer("cid", st.CID()), zap.Error(err))
