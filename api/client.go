@@ -157,6 +157,13 @@ func (c *Client) PolicySchema(ctx context.Context) ([]byte, error) {
 	return b.Bytes(), err
 }
 
+// Metrics fetches the gateway's metrics, in the Prometheus text format.
+func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
+	var b bytes.Buffer
+	err := c.getRaw(ctx, "/metrics", &limitedWriter{w: &b, left: 16 << 20})
+	return b.Bytes(), err
+}
+
 // getRaw copies the answer to a GET of path (with its query) to w.
 func (c *Client) getRaw(ctx context.Context, path string, w io.Writer) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://caravan"+path, nil)

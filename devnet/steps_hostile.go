@@ -159,6 +159,10 @@ func measureRound(phase string, round int) func(context.Context, *Env) (string, 
 		}
 		var r honestFigures
 		before, cpuErr := readMachineCPU()
+		verdictsBefore, err := honestVerdicts(ctx, h.honest)
+		if err != nil {
+			return "", err
+		}
 		n, err := honestConnections(ctx, e)
 		if err != nil {
 			return "", err
@@ -216,14 +220,37 @@ func measureRound(phase string, round int) func(context.Context, *Env) (string, 
 		if after, err := readMachineCPU(); err == nil && cpuErr == nil {
 			r.cpu = machineCPU{total: after.total - before.total, steal: after.steal - before.steal}
 		}
+		verdictsAfter, err := honestVerdicts(ctx, h.honest)
+		if err != nil {
+			return "", err
+		}
+		seen := verdictsSince(verdictsBefore, verdictsAfter)
+		if len(seen) == 0 {
+			seen = []string{"none"}
+		}
 		f.gossip = append(f.gossip, r.gossip...)
 		f.witnessed = append(f.witnessed, r.witnessed...)
 		f.fetchRates = append(f.fetchRates, r.fetchRates...)
 		f.cpu.total += r.cpu.total
 		f.cpu.steal += r.cpu.steal
-		return fmt.Sprintf("%d connections among the three; gossip p99 %v; witnessed in %v; fetch %.0f records/s; peak RSS %.1f MB; CPU stolen by the host %s",
-			n, r.gossipP99().Round(time.Millisecond), median(r.witnessed).Round(time.Millisecond), median(r.fetchRates), f.peakRSS, percent(r.stolen())), nil
+		return fmt.Sprintf("%d connections among the three; gossip p99 %v; witnessed in %v; fetch %.0f records/s; peak RSS %.1f MB; CPU stolen by the host %s; gossip the three did not accept: %s",
+			n, r.gossipP99().Round(time.Millisecond), median(r.witnessed).Round(time.Millisecond), median(r.fetchRates), f.peakRSS, percent(r.stolen()), strings.Join(seen, ", ")), nil
 	}
+}
+
+// honestVerdicts sums the honest members' gossip verdicts (gossipVerdicts).
+func honestVerdicts(ctx context.Context, honest []*Org) (map[string]float64, error) {
+	sum := map[string]float64{}
+	for _, o := range honest {
+		v, err := gossipVerdicts(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		for k, n := range v {
+			sum[k] += n
+		}
+	}
+	return sum, nil
 }
 
 // How many times each figure is taken in a round (two rounds of each
@@ -337,7 +364,7 @@ func honestFetch(ctx context.Context, e *Env, phase string) (float64, error) {
 	return float64(sum.Received) / time.Since(start).Seconds(), nil
 }
 
-func stepPause(_ context.Context, e *Env) (string, error) {
+func stepPause(ctx context.Context, e *Env) (string, error) {
 	if err := e.hostile.attackers.pause(); err != nil {
 		return "", err
 	}
@@ -345,7 +372,39 @@ func stepPause(_ context.Context, e *Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "so far: " + strings.Join(report(counts), "; "), nil
+	drained, err := awaitQuietGossip(ctx, e.hostile.honest)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("so far: %s; the member's last gossip reached the three within %v", strings.Join(report(counts), "; "), drained.Round(100*time.Millisecond)), nil
+}
+
+// awaitQuietGossip returns once the honest members have refused no gossip
+// for a second (at most 30 s): a paused member's last messages still
+// arrive for a while, through the victims' read throttle, and the calm
+// round that follows must not count them.
+func awaitQuietGossip(ctx context.Context, honest []*Org) (time.Duration, error) {
+	start := time.Now()
+	last, err := honestVerdicts(ctx, honest)
+	if err != nil {
+		return 0, err
+	}
+	quiet, recent := time.Now(), []string(nil)
+	for time.Since(quiet) < time.Second {
+		if time.Since(start) > 30*time.Second {
+			return 0, fmt.Errorf("the honest members still refused gossip 30s after the attacks paused, lately: %s", strings.Join(recent, ", "))
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+		now, err := honestVerdicts(ctx, honest)
+		if err != nil {
+			return 0, err
+		}
+		if d := verdictsSince(last, now); len(d) > 0 {
+			quiet, recent = time.Now(), d
+		}
+		last = now
+	}
+	return quiet.Sub(start), nil
 }
 
 func stepAttack(_ context.Context, e *Env) (string, error) {
