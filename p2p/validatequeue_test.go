@@ -4,16 +4,17 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/p2p"
 )
 
@@ -40,10 +41,18 @@ func TestABurstOfGossipDropsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	psm, err := p2p.NewPubSub(ctx, hm, p2p.PubSubOptions{Topics: []string{topic}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The member speaks GossipSub by hand: it takes the victim's stream
+	// (and reads nothing of it), and sends its RPCs on a stream of its own.
+	// A GossipSub of its own would open that stream too, and replace the
+	// member's, at any time.
+	victimOpened := make(chan struct{}, 1)
+	hm.SetStreamHandler(pubsub.GossipSubID_v11, func(s network.Stream) {
+		select {
+		case victimOpened <- struct{}{}:
+		default:
+		}
+		_, _ = io.Copy(io.Discard, s)
+	})
 	// A validator that takes its time, as one that checks signatures does
 	// under load.
 	if err := psv.RegisterTopicValidator(topic, func(context.Context, peer.ID, *pubsub.Message) pubsub.ValidationResult {
@@ -60,32 +69,31 @@ func TestABurstOfGossipDropsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tm, err := psm.Join(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tm.Subscribe(); err != nil { // so that the victim lists the member
-		t.Fatal(err)
-	}
 	if err := hm.Connect(ctx, info(hv)); err != nil {
 		t.Fatal(err)
 	}
-	poll.Until(t, func() bool { return len(tm.ListPeers()) == 1 && len(tv.ListPeers()) == 1 }, "both to see the other in the topic")
+	select {
+	case <-victimOpened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the victim did not open its GossipSub stream")
+	}
 
-	// An RPC of more than MaxMessagesPerRPC tiny messages, dropped whole,
-	// then one of burst messages, on a stream of the victim's own
-	// protocol.
-	var frames []byte
+	// The member's subscription, an RPC of more than MaxMessagesPerRPC
+	// tiny messages, dropped whole, then one of burst messages.
+	frames, err := frame(&pb.RPC{Subscriptions: []*pb.RPC_SubOpts{{Subscribe: new(true), Topicid: new(topic)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range []int{5000, burst} {
 		rpc := &pb.RPC{}
 		for i := range n {
 			rpc.Publish = append(rpc.Publish, &pb.Message{Data: fmt.Appendf(nil, "%d of %d", i, n), Topic: new(topic)})
 		}
-		body, err := proto.Marshal(rpc)
+		f, err := frame(rpc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		frames = append(binary.AppendUvarint(frames, uint64(len(body))), body...)
+		frames = append(frames, f...)
 	}
 	s, err := hm.NewStream(ctx, hv.ID(), pubsub.GossipSubID_v11)
 	if err != nil {
@@ -111,4 +119,14 @@ func TestABurstOfGossipDropsNothing(t *testing.T) {
 	if d := drops.Counts(); len(d) > 0 {
 		t.Fatalf("GossipSub dropped %v", d)
 	}
+}
+
+// frame is an RPC as GossipSub writes it: its length as a varint, then
+// its protobuf encoding.
+func frame(rpc *pb.RPC) ([]byte, error) {
+	body, err := proto.Marshal(rpc)
+	if err != nil {
+		return nil, err
+	}
+	return append(binary.AppendUvarint(nil, uint64(len(body))), body...), nil
 }
