@@ -17,13 +17,12 @@ const MaxGossipMessage = 256 << 10
 
 // ValidateQueue is how many received messages wait for validation, from
 // all peers together, before GossipSub drops the next ones, whoever sent
-// them. GossipSub's default, 32, is less than one RPC can carry: a peer
-// whose outbound queue backs up sends its messages merged into RPCs of up
-// to MaxGossipMessage, and in the hostile scenario the member's bogus
-// cosignature notes (4 KB each, up to 64 to an RPC) filled the queue and
-// the victims dropped 40-50 journal messages a round, honest ones among
-// them, and once an honest statement (that member waited 30 s for
-// catch-up). The queue holds only messages already read, and each peer's
+// them. GossipSub's default, 32, is less than one RPC can carry (an IWANT
+// answer carries every message asked for): in the hostile scenario the
+// victims dropped 33-51 journal messages a round from a queue of 32,
+// honest ones among them, and once an honest catalog statement, which
+// then waited 30 s for catch-up. The queue holds only messages already
+// read, and each peer's
 // gossip is read at most GossipBytesPerSecond, so its size bounds little
 // memory that the read throttle does not.
 const ValidateQueue = 1024

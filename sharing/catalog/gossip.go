@@ -214,23 +214,6 @@ func messageID(m *pb.Message) string {
 	return "invalid:" + string(sum[:])
 }
 
-// namedSigner is the signer that a statement's canonical encoding names,
-// read from its end (`,"signer":"..."}`) without decoding the rest; ok is
-// false if the end is not of that form or the name is not a PeerID.
-func namedSigner(data []byte) (peer.ID, bool) {
-	const key, end = `","signer":"`, `"}`
-	rest, ok := bytes.CutSuffix(data, []byte(end))
-	if !ok {
-		return "", false
-	}
-	i := bytes.LastIndex(rest, []byte(key))
-	if i < 0 {
-		return "", false
-	}
-	id, err := peer.Decode(string(rest[i+len(key):]))
-	return id, err == nil
-}
-
 // Verify checks a statement from another member: its signature, and that
 // the roster lists its signer under the org it claims.
 func (s *Service) Verify(st *manifest.Statement) error {
@@ -278,8 +261,10 @@ func (s *Service) judge(_ context.Context, from peer.ID, m *pubsub.Message) (pub
 	// signer the message names is not authenticated yet; Spent spends
 	// nothing, so naming another member's node costs that node nothing.
 	if from != s.cfg.Host.ID() {
-		if signer, ok := namedSigner(m.Data); ok && s.signerRates.Spent(signer, len(m.Data)) {
-			return pubsub.ValidationIgnore, "signer-budget"
+		if name, ok := manifest.NamedSigner(m.Data); ok {
+			if signer, err := peer.Decode(name); err == nil && s.signerRates.Spent(signer, len(m.Data)) {
+				return pubsub.ValidationIgnore, "signer-budget"
+			}
 		}
 	}
 	st, err := manifest.DecodeStatement(m.Data)

@@ -93,15 +93,38 @@ func (s *Statement) Marshal() []byte {
 	return s.encode()
 }
 
+// The canonical encoding ends with the signer's name between these two
+// (sig and signer hold no quotes).
+const signerKey, statementEnd = `","signer":"`, `"}`
+
 func (s *Statement) encode() []byte {
 	out := make([]byte, 0, len(s.Body)+160)
 	out = append(out, `{"body":`...)
 	out = append(out, s.Body...)
 	out = append(out, `,"sig":"`...)
 	out = base64.StdEncoding.AppendEncode(out, s.Sig)
-	out = append(out, `","signer":"`...)
+	out = append(out, signerKey...)
 	out = append(out, s.Signer...)
-	return append(out, `"}`...)
+	return append(out, statementEnd...)
+}
+
+// NamedSigner is the signer that a statement's canonical encoding names,
+// read from its end without decoding the rest, so that a gossip validator
+// can look at the signer's budget first; ok is false if the end is not of
+// that form or the name is not a signer's (SignerKey). The name is not
+// authenticated: DecodeStatement and Verify do that.
+func NamedSigner(data []byte) (string, bool) {
+	rest, ok := bytes.CutSuffix(data, []byte(statementEnd))
+	if !ok {
+		return "", false
+	}
+	i := bytes.LastIndex(rest, []byte(signerKey))
+	if i < 0 {
+		return "", false
+	}
+	name := string(rest[i+len(signerKey):])
+	_, err := SignerKey(name)
+	return name, err == nil
 }
 
 // DecodeStatement parses a statement strictly: it must be canonical, so the stored

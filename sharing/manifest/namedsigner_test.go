@@ -1,13 +1,10 @@
-package catalog_test
+package manifest_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/caravan-consortium/caravan/internal/testkit"
-	"github.com/caravan-consortium/caravan/sharing/catalog"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
 
@@ -27,11 +24,8 @@ func TestNamedSignerIsTheDecodedSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := peer.Decode(decoded.Signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, ok := catalog.NamedSignerForTest(data); !ok || got != want {
+	want := decoded.Signer
+	if got, ok := manifest.NamedSigner(data); !ok || got != want {
 		t.Fatalf("named %v (%v), the statement's signer is %v", got, ok, want)
 	}
 	for name, bad := range map[string][]byte{
@@ -41,7 +35,7 @@ func TestNamedSignerIsTheDecodedSigner(t *testing.T) {
 		"no signer key":  []byte(`{"body":{},"sig":"AA==","by":"` + decoded.Signer + `"}`),
 		"not a PeerID":   []byte(`{"body":{},"sig":"AA==","signer":"mallory"}`),
 	} {
-		if got, ok := catalog.NamedSignerForTest(bad); ok {
+		if got, ok := manifest.NamedSigner(bad); ok {
 			t.Errorf("%s: named %v", name, got)
 		}
 	}
@@ -60,7 +54,7 @@ func BenchmarkOverBudgetStatement(b *testing.B) {
 	data := st.Marshal()
 	b.Run("named-signer", func(b *testing.B) {
 		for b.Loop() {
-			if _, ok := catalog.NamedSignerForTest(data); !ok {
+			if _, ok := manifest.NamedSigner(data); !ok {
 				b.Fatal("no signer")
 			}
 		}
