@@ -79,7 +79,7 @@ func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
 		return err
 	}
 	n.policies = pe
-	if err := n.putPolicy(b, ""); err != nil {
+	if err := n.putPolicy(b, "", nil); err != nil {
 		return err
 	}
 	if len(b.Policies()) == 0 {
@@ -90,8 +90,8 @@ func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
 
 // putPolicy journals b, then puts it in force: a bundle is journaled
 // before any decision uses it, and one that cannot be journaled is not put
-// in force. The hooks run before the swap.
-func (n *Node) putPolicy(b *policy.Bundle, old string) error {
+// in force. The hooks, then settle (if set), run before the swap.
+func (n *Node) putPolicy(b *policy.Bundle, old string, settle func()) error {
 	pe := n.policies
 	now := time.Now()
 	change := PolicyChange{Old: old, New: b.CID(), Files: b.Files(), At: now}
@@ -100,6 +100,9 @@ func (n *Node) putPolicy(b *policy.Bundle, old string) error {
 	}
 	for _, f := range pe.onChange {
 		f(change)
+	}
+	if settle != nil {
+		settle()
 	}
 	pe.current.Store(&loadedBundle{bundle: b, at: now})
 	n.metrics.policyBundle(b.CID())
@@ -142,7 +145,14 @@ func (n *Node) reloadPoliciesLocked() error {
 		return err
 	}
 	if err == nil && b.CID() != old.CID() {
-		err = n.putPolicy(b, old.CID())
+		// The status tells of b before b is in force: whoever sees the
+		// new bundle sees its status too.
+		err = n.putPolicy(b, old.CID(), func() {
+			pe.lastErr.Store(nil)
+			pe.waiting.Store(nil)
+			pe.accepted.Add(1)
+			n.metrics.policyReload(true)
+		})
 	}
 	if err != nil {
 		pe.refused.Add(1)
@@ -158,13 +168,8 @@ func (n *Node) reloadPoliciesLocked() error {
 		}
 		return err
 	}
-	pe.lastErr.Store(nil)
+	pe.lastErr.Store(nil) // an unchanged bundle: what was refused is gone
 	pe.waiting.Store(nil)
-	if b.CID() == old.CID() {
-		return nil
-	}
-	pe.accepted.Add(1)
-	n.metrics.policyReload(true)
 	return nil
 }
 

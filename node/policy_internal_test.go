@@ -41,7 +41,7 @@ func TestPolicyNotInForceUnlessJournaled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.putPolicy(first, ""); err != nil {
+	if err := n.putPolicy(first, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -49,7 +49,7 @@ func TestPolicyNotInForceUnlessJournaled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.putPolicy(second, first.CID()); err == nil {
+	if err := n.putPolicy(second, first.CID(), nil); err == nil {
 		t.Fatal("a bundle that could not be journaled was put in force")
 	}
 	if got := n.Policies().CID(); got != first.CID() {
