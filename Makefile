@@ -89,6 +89,7 @@ fuzz:
 	$(GO) test ./schemas -run '^$$' -fuzz FuzzCompiledAgrees -fuzztime $(FUZZTIME)
 	$(GO) test ./schemas -run '^$$' -fuzz 'FuzzCompile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./schemas -run '^$$' -fuzz FuzzCanonicalAgrees -fuzztime $(FUZZTIME)
+	$(GO) test ./schemas -run '^$$' -fuzz FuzzParseInstant -fuzztime $(FUZZTIME)
 	$(GO) test ./policy -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 	$(GO) test ./journal -run '^$$' -fuzz FuzzDecodeEvent -fuzztime $(FUZZTIME)
 	$(GO) test ./journal -run '^$$' -fuzz FuzzCheckpointAndProof -fuzztime $(FUZZTIME)

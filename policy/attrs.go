@@ -12,6 +12,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/caravan-consortium/caravan/internal/jcs"
+	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/cedar-policy/cedar-go/x/exp/schema/resolved"
 )
 
@@ -213,11 +214,11 @@ func convert(t resolved.IsType, raw any) (types.Value, error) {
 				return types.NewDatetime(tm), nil
 			}
 			if s, ok := raw.(string); ok {
-				d, err := types.ParseDatetime(s)
+				tm, err := schemas.ParseInstant(s) // any RFC 3339 spelling, as the schema accepts
 				if err != nil {
-					return nil, fmt.Errorf("not a date or date-time: %w", err)
+					return nil, err
 				}
-				return d, nil
+				return types.NewDatetime(tm), nil
 			}
 		}
 	case resolved.SetType:

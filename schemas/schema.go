@@ -25,10 +25,8 @@
 package schemas
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,9 +62,9 @@ type Schema struct {
 	Canonical []byte
 
 	compiled *jsonschema.Schema
-	fast     *cnode   // nil if the schema uses a keyword compileFast lacks
-	fallback string   // why fast is nil
-	longs    []string // the policy attributes of type Long
+	fast     *cnode      // nil if the schema uses a keyword compileFast lacks
+	fallback string      // why fast is nil
+	typed    []Attribute // the policy attributes that not every valid value fits in Cedar
 }
 
 // Ref returns "NAME@MAJOR.MINOR".
@@ -124,8 +122,8 @@ func Compile(data []byte) (*Schema, error) {
 	s.Description, _ = doc["description"].(string)
 	for _, a := range attrs {
 		s.PolicyAttributes = append(s.PolicyAttributes, a.Name)
-		if a.Type == AttrLong {
-			s.longs = append(s.longs, a.Name)
+		if a.Type == AttrLong || a.Type == AttrDatetime {
+			s.typed = append(s.typed, a)
 		}
 	}
 	defs, _ := doc["$defs"].(map[string]any)
@@ -231,16 +229,16 @@ func (e *FieldError) Error() string {
 
 var printer = message.NewPrinter(language.English)
 
-// Validate checks a value as jcs.Parse returns it, and that its integer
-// policy attributes fit Cedar's Long. The error, if any, is a *FieldError
-// for the first field that is wrong.
+// Validate checks a value as jcs.Parse returns it, and that its policy
+// attributes can be Cedar values (see checkCedar). The error, if any, is a
+// *FieldError for the first field that is wrong.
 func (s *Schema) Validate(v any) error {
 	errs := s.ValidateAll(v, 1)
 	if len(errs) == 0 {
 		if obj, ok := v.(map[string]any); ok {
-			for _, name := range s.longs {
-				if n, ok := obj[name].(json.Number); ok && !fitsLong(string(n)) {
-					return longError(name, string(n))
+			for _, a := range s.typed {
+				if fe := checkCedarAny(a, obj[a.Name]); fe != nil {
+					return fe
 				}
 			}
 		}
@@ -284,7 +282,7 @@ func (s *Schema) ValidateValue(v *jcs.Value) error {
 	if err := s.fast.validate(v, make([]string, 0, 8)); err != nil {
 		return err
 	}
-	if fe := s.checkLongs(v); fe != nil {
+	if fe := s.checkCedar(v); fe != nil {
 		return fe
 	}
 	return nil
@@ -294,42 +292,10 @@ func (s *Schema) ValidateValue(v *jcs.Value) error {
 // the value, one per field: what a rejected record is told.
 func (s *Schema) ValidateValueAll(v *jcs.Value, limit int) []*FieldError {
 	errs := s.ValidateAll(v.Any(), limit)
-	if fe := s.checkLongs(v); fe != nil && len(errs) < limit {
+	if fe := s.checkCedar(v); fe != nil && len(errs) < limit {
 		errs = append(errs, fe)
 	}
 	return errs
-}
-
-// checkLongs checks that the integer policy attributes of a record fit
-// Cedar's Long: JSON Schema's "integer" has no bound, Cedar's has.
-func (s *Schema) checkLongs(v *jcs.Value) *FieldError {
-	if s.longs == nil {
-		return nil
-	}
-	for _, m := range v.Members() {
-		if m.Value.Kind == jcs.Number && slices.Contains(s.longs, m.Key) && !fitsLong(m.Value.Str) {
-			return longError(m.Key, m.Value.Str)
-		}
-	}
-	return nil
-}
-
-// fitsLong reports whether a JSON number is an integer within Cedar's Long
-// (an integer may be written 1e3 or 10.0).
-func fitsLong(literal string) bool {
-	if _, err := strconv.ParseInt(literal, 10, 64); err == nil {
-		return true
-	}
-	f, ok := new(big.Float).SetString(literal)
-	if !ok || !f.IsInt() {
-		return false
-	}
-	_, acc := f.Int64()
-	return acc == big.Exact
-}
-
-func longError(field, literal string) *FieldError {
-	return &FieldError{Field: field, Msg: fmt.Sprintf("%s does not fit a policy attribute (Cedar Long, -2^63 .. 2^63-1)", literal)}
 }
 
 // Compiled reports whether ValidateValue uses the compiled validator.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 	"github.com/caravan-consortium/caravan/sharing/publish"
 )
@@ -237,5 +238,41 @@ func TestBuildProjectsAttributes(t *testing.T) {
 				t.Fatalf("%s record %d: attributes %s, want %s", id, r.Index, r.Attributes, exp)
 			}
 		}
+	}
+}
+
+// A record whose policy attribute passes the schema but is no Cedar value
+// is refused at publish, at its line and field, not withheld from every
+// partner at the first fetch; a local offset is no such record.
+func TestAttributeThatCedarCannotTakeIsRefusedAtPublish(t *testing.T) {
+	s, err := schemas.Compile([]byte(`{"$schema":"https://json-schema.org/draft/2020-12/schema","x-caravan-schema":{"id":"permits","version":1},
+		"type":"object","properties":{"valid_until":{"type":"string","format":"date-time","x-caravan-policy-attribute":true},
+		"seats":{"type":"integer","x-caravan-policy-attribute":true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(`{"valid_until":"2026-03-01T17:00:00+05:00","seats":2}
+{"valid_until":"2026-03-01t09:00:00.5-03:00"}
+{"valid_until":"2026-03-01T+1:00:00Z"}
+{"seats":1e30}
+`)
+	// jsonschema/v6's format check takes line 3 (strconv.Atoi reads "+1"):
+	// only the Cedar check stands between it and a record no partner gets.
+	var rejected []*publish.RecordError
+	recs, _, err := build(t, data, publish.BuildOptions{Schema: s, Attributes: s.PolicyAttributes, Reject: func(_ []byte, e *publish.RecordError) error {
+		rejected = append(rejected, e)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || len(rejected) != 2 {
+		t.Fatalf("%d kept, rejected %v", len(recs), rejected)
+	}
+	if r := rejected[0]; r.Line != 3 || r.Field != "valid_until" || !strings.Contains(r.Msg, "RFC 3339") {
+		t.Errorf("line 3: %v", r)
+	}
+	if r := rejected[1]; r.Line != 4 || r.Field != "seats" {
+		t.Errorf("line 4: %v", r)
 	}
 }
