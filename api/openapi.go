@@ -35,7 +35,7 @@ var operations = []operation{
 	{route: RouteStatus, summary: "The gateway's status: members, connections, catalog, policy, journal", answer: Status{}},
 	{route: RouteRosterReload, summary: "Reload the roster file; 409 if it is refused", answer: Status{}},
 	{route: RoutePublish, summary: "Publish a dataset version: the body is its records (JSONL or CSV); the answer streams progress, rejects and the result",
-		query: []string{"dataset", "schema", "format", "description", "[]label", "[]purpose", "dry_run", "reject", "path"},
+		query: []string{"dataset", "schema", "format", "encoding", "delimiter", "description", "[]label", "[]purpose", "dry_run", "reject", "path"},
 		raw:   "application/x-ndjson", answer: PublishEvent{}, media: "application/x-ndjson"},
 	{route: RouteCatalog, summary: "List catalog entries", query: []string{"org", "schema", "label", "all", "as"}, answer: []CatalogEntry{}},
 	{route: RouteCatalogItem, summary: "One statement of the catalog, by CID; with wait (a duration up to 1m), once the catalog holds it or the wait ends",

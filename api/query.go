@@ -11,8 +11,10 @@ import (
 func (r PublishRequest) query() url.Values {
 	q := url.Values{"dataset": {r.Dataset}, "schema": {r.Schema}, "format": {r.Format}, "description": {r.Description},
 		"dry_run": {strconv.FormatBool(r.DryRun)}, "reject": {strconv.FormatBool(r.Rejects)}, "label": r.Labels, "purpose": r.Purposes}
-	if r.Path != "" {
-		q.Set("path", r.Path)
+	for k, v := range map[string]string{"path": r.Path, "encoding": r.Encoding, "delimiter": r.Delimiter} {
+		if v != "" {
+			q.Set(k, v)
+		}
 	}
 	return q
 }
@@ -22,7 +24,7 @@ func publishRequestOf(q url.Values) PublishRequest {
 	rejects, _ := strconv.ParseBool(q.Get("reject"))
 	return PublishRequest{Dataset: q.Get("dataset"), Schema: q.Get("schema"), Format: q.Get("format"),
 		Description: q.Get("description"), Labels: q["label"], Purposes: q["purpose"], DryRun: dry, Rejects: rejects,
-		Path: q.Get("path")}
+		Path: q.Get("path"), Encoding: q.Get("encoding"), Delimiter: q.Get("delimiter")}
 }
 
 func (c CatalogQuery) query() url.Values {

@@ -181,8 +181,13 @@ type PolicyStatus struct {
 // PublishRequest is POST /v1/publish's query; the body is the records.
 type PublishRequest struct {
 	Dataset, Schema, Format, Description string
-	Labels, Purposes                     []string
-	DryRun                               bool
+	// Encoding is the file's character encoding: "" or "utf-8", or e.g.
+	// "windows-1251", "gb18030", "koi8-r", "iso-8859-5".
+	Encoding string
+	// Delimiter separates a CSV file's cells: "," (default), ";", "tab", "|".
+	Delimiter        string
+	Labels, Purposes []string
+	DryRun           bool
 	// Rejects asks the gateway to publish the valid records and report
 	// the others as events, instead of failing on the first.
 	Rejects bool

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/sharing/publish"
 )
 
@@ -31,7 +32,8 @@ func (n *Node) Publish(ctx context.Context, req api.PublishRequest, body io.Read
 		body = f
 	}
 	in := &countingReader{r: body}
-	preq := publish.Request{Dataset: req.Dataset, Schema: schema, Format: req.Format, Labels: req.Labels,
+	preq := publish.Request{Dataset: req.Dataset, Schema: schema, Labels: req.Labels,
+		Input:    publish.Input{Format: req.Format, Encoding: req.Encoding, Delimiter: req.Delimiter},
 		Purposes: req.Purposes, Description: req.Description, DryRun: req.DryRun,
 		Progress: func(k int) { _ = event(api.PublishEvent{Progress: k, Bytes: in.n.Load()}) }}
 	if req.Rejects {
@@ -40,8 +42,10 @@ func (n *Node) Publish(ctx context.Context, req api.PublishRequest, body io.Read
 			for _, o := range e.Others {
 				rec.Others = append(rec.Others, api.FieldError{Field: o.Field, Error: o.Msg})
 			}
-			if json.Valid(raw) {
-				rec.Record = append(json.RawMessage(nil), raw...)
+			// The record as read, with the values of its sensitive fields
+			// left out; nothing if it is not JSON (it may hold them).
+			if v, err := jcs.Parse(raw); err == nil {
+				rec.Record, _ = json.Marshal(schema.Redact(v))
 			}
 			return event(api.PublishEvent{Reject: &rec})
 		}

@@ -35,7 +35,17 @@ and the invalid ones are written to F with their errors. --dry-run prints the
 manifest as JSON and stores and announces nothing.
 
 A FILE ending in .csv is read as CSV (a header row of field paths such as
-declarant.name); anything else as JSON Lines.
+declarant.name); anything else as JSON Lines. Files are UTF-8 (Excel's
+"CSV UTF-8", with its byte-order mark, included); a file in another
+encoding is refused at the first byte that is not UTF-8 unless --encoding
+names its encoding (windows-1251, gb18030, gbk, koi8-r, iso-8859-5, ...).
+A CSV file exported by a European or Russian Excel separates cells with
+';': say --delimiter ';' (or tab for a tab-separated file).
+
+A record is at most 1 MiB. Values of fields the schema marks sensitive are
+never shown: not in errors, and not in the reject file, which holds each
+rejected record (those values replaced) with its line and errors, and is
+readable by you alone (0600).
 
 The gateway reads a regular FILE itself when it can open it (it runs as the
 same user, on the same file system), which spares copying every byte
@@ -49,6 +59,8 @@ through the control socket; otherwise, and for '-', the file is streamed.`,
 	f.StringVar(&o.Dataset, "dataset", "", "dataset name, e.g. khorgos-declarations (required)")
 	f.StringVar(&o.Schema, "schema", "", "a registered schema (NAME, NAME@VERSION, OWNER/NAME), or a schema file to register first, e.g. ./plant-cert.json (required)")
 	f.StringVar(&o.Format, "format", "", "jsonl or csv (default: from the file name)")
+	f.StringVar(&o.Encoding, "encoding", "", "the file's character encoding if not UTF-8, e.g. windows-1251, gb18030, gbk, koi8-r, iso-8859-5")
+	f.StringVar(&o.Delimiter, "delimiter", "", "CSV cell delimiter: ',' (default), ';', 'tab' or '|'")
 	f.StringArrayVar(&o.Labels, "label", nil, "a label (repeat)")
 	f.StringArrayVar(&o.Purposes, "purpose", nil, "a purpose the dataset is offered for, e.g. customs-clearance (repeat)")
 	f.StringVar(&o.Description, "description", "", "a description")
@@ -92,12 +104,18 @@ func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishReques
 	}
 	var rejects *os.File
 	if rejectFile != "" {
-		if rejects, err = os.Create(rejectFile); err != nil {
+		// 0600: a rejected record is the agency's data.
+		if rejects, err = os.OpenFile(rejectFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
 			return err
 		}
 		defer rejects.Close()
+		if err := rejects.Chmod(0o600); err != nil { // an existing file keeps its mode otherwise
+			return err
+		}
 		o.Rejects = true
 	}
+	var firstRejects []string
+	var rejectErr error
 	var size int64 = -1
 	if f, ok := in.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
@@ -111,8 +129,13 @@ func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishReques
 			bar.Set(ev.Bytes)
 		}
 		if ev.Reject != nil && rejects != nil {
+			if len(firstRejects) < shownRejects {
+				firstRejects = append(firstRejects, rejectLine(ev.Reject))
+			}
 			line, _ := json.Marshal(ev.Reject)
-			rejects.Write(append(line, '\n'))
+			if _, err := rejects.Write(append(line, '\n')); err != nil && rejectErr == nil {
+				rejectErr = err
+			}
 		}
 	}
 	var res *api.PublishSummary
@@ -125,13 +148,39 @@ func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishReques
 		res, err = cl.Publish(cmd.Context(), o, bar.reader(in), onEvent)
 	}
 	bar.Finish()
+	if err == nil && rejects != nil {
+		if rejectErr == nil {
+			rejectErr = rejects.Close()
+		}
+		if rejectErr != nil {
+			err = fmt.Errorf("reject file %s: %w (the dataset was published; its rejected records are not all in the file)", rejectFile, rejectErr)
+		}
+	}
 	if err != nil {
 		return withNotRunningCode(err)
 	}
 	if asJSON {
 		return printJSON(cmd.OutOrStdout(), res)
 	}
-	return printPublished(cmd.OutOrStdout(), res, time.Since(start), rejectFile)
+	if err := printPublished(cmd.OutOrStdout(), res, time.Since(start), rejectFile, firstRejects); err != nil {
+		return err
+	}
+	if len(o.Purposes) == 0 && !res.DryRun {
+		fmt.Fprintln(cmd.ErrOrStderr(), "note: no --purpose was given, so no partner can fetch this dataset yet: a fetch states a purpose, and only a purpose the dataset is offered for is served. Publish a new version with --purpose (e.g. --purpose customs-clearance)")
+	}
+	return nil
+}
+
+// shownRejects is how many rejected records the summary shows.
+const shownRejects = 5
+
+// rejectLine is a rejected record as the summary shows it.
+func rejectLine(r *api.RejectedRecord) string {
+	s := fmt.Sprintf("line %d: ", r.Line)
+	if r.Field != "" {
+		s += r.Field + ": "
+	}
+	return s + r.Error
 }
 
 // isSchemaFile reports whether a --schema argument names a file rather than
@@ -146,7 +195,7 @@ func isSchemaFile(ref string) bool {
 
 // printPublished says what a publish made: the manifest as JSON for a dry
 // run.
-func printPublished(out io.Writer, res *api.PublishSummary, took time.Duration, rejectFile string) error {
+func printPublished(out io.Writer, res *api.PublishSummary, took time.Duration, rejectFile string, first []string) error {
 	if res.DryRun {
 		return printJSON(out, res.Manifest)
 	}
@@ -155,7 +204,13 @@ func printPublished(out io.Writer, res *api.PublishSummary, took time.Duration, 
 	fmt.Fprintf(out, "manifest %s\n", res.CID)
 	fmt.Fprintf(out, "record tree size %d root %x\n", m.Tree.Size, m.Tree.Root)
 	if res.Rejected > 0 {
-		fmt.Fprintf(out, "%d invalid record(s) left out, written to %s\n", res.Rejected, rejectFile)
+		fmt.Fprintf(out, "%d invalid record(s) left out, all written to %s; the first:\n", res.Rejected, rejectFile)
+		for _, l := range first {
+			fmt.Fprintf(out, "  %s\n", l)
+		}
+		if res.Rejected > len(first) {
+			fmt.Fprintf(out, "  ... and %d more\n", res.Rejected-len(first))
+		}
 	}
 	return nil
 }

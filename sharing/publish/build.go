@@ -50,11 +50,12 @@ func invalid(line int, s *schemas.Schema, v *jcs.Value, err error) *RecordError 
 	re := &RecordError{Line: line, Msg: err.Error()}
 	var fe *schemas.FieldError
 	if errors.As(err, &fe) {
+		fe = s.Shown(fe) // no sensitive value in a message
 		re.Field, re.Msg = fe.Field, fe.Msg
 	}
 	for _, o := range s.ValidateValueAll(v, MaxRecordErrors) {
 		if o.Field != re.Field && len(re.Others) < MaxRecordErrors-1 {
-			re.Others = append(re.Others, o)
+			re.Others = append(re.Others, s.Shown(o))
 		}
 	}
 	// Clone: names may share the input's memory, which is reused.
@@ -103,7 +104,13 @@ type BuildResult struct {
 	Tree     manifest.TreeHead
 }
 
-const batchSize = 256
+// A batch holds batchSize records, or fewer that add up to batchBytes: the
+// pipeline's memory is bounded by its batches in flight, whatever the size
+// of the records (at most MaxRecordSize each).
+const (
+	batchSize  = 256
+	batchBytes = 1 << 20
+)
 
 // job is one batch of records on its way through the pipeline. Jobs are
 // recycled with their buffers: a publish of a million records otherwise
@@ -259,13 +266,16 @@ func readBatches(ctx context.Context, src Source, jobs, pending chan<- *job, fre
 		select {
 		case j = <-free:
 			j.lines, j.raws, j.arena, j.errs = j.lines[:0], j.raws[:0], j.arena[:0], j.errs[:0]
+			if cap(j.arena) > 2*batchBytes { // a batch of large records: let it go
+				j.arena, j.buf = nil, nil
+			}
 		default:
 			j = &job{}
 		}
 		j.done = make(chan struct{})
 		var err error
 		var ends [batchSize]int
-		for len(j.lines) < batchSize {
+		for len(j.lines) < batchSize && len(j.arena) < batchBytes {
 			var line int
 			var raw []byte
 			line, raw, err = src.Next()
@@ -273,7 +283,7 @@ func readBatches(ctx context.Context, src Source, jobs, pending chan<- *job, fre
 				break
 			}
 			if j.arena == nil {
-				j.arena = make([]byte, 0, batchSize*(len(raw)+len(raw)/4))
+				j.arena = make([]byte, 0, min(batchSize*(len(raw)+len(raw)/4), batchBytes+len(raw)))
 			}
 			ends[len(j.lines)] = len(j.arena) + len(raw)
 			j.lines = append(j.lines, line)

@@ -183,7 +183,7 @@ func TestCSVRecords(t *testing.T) {
 	csvText := "event_id,shipment_id,event_type,occurred_at,location.unlocode,location.name,location.lat,country,mode,carrier,seal_intact,classification\n" +
 		"6f1c9a5e-3b2d-4c1a-8e7f-0a1b2c3d4e5f,SHP-KZ-000001,departed,2026-03-01T10:00:00Z,KZALT,Altynkol,44.2,KZ,rail,KTZ Express,true,internal\n" +
 		"6f1c9a5e-3b2d-4c1a-8e7f-0a1b2c3d4e60,SHP-KZ-000001,arrived,2026-03-02T10:00:00Z,KZDOS,Dostyk,north,KZ,rail,KTZ Express,true,internal\n"
-	src, err := publish.CSVRecords(strings.NewReader(csvText), s)
+	src, err := publish.CSVRecords(strings.NewReader(csvText), s, publish.Input{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestCSVRecords(t *testing.T) {
 	if !errors.As(err, &re) || re.Line != 3 || re.Field != "location.lat" {
 		t.Fatalf("err = %v, want line 3, field location.lat", err)
 	}
-	if _, err := publish.CSVRecords(strings.NewReader("event_id,colour\n"), s); err == nil || !strings.Contains(err.Error(), "colour") {
+	if _, err := publish.CSVRecords(strings.NewReader("event_id,colour\n"), s, publish.Input{}); err == nil || !strings.Contains(err.Error(), "colour") {
 		t.Fatalf("unknown column: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -24,38 +25,67 @@ import (
 //
 // Each cell is converted to the type the schema gives its field; empty
 // cells are left out, and so are the elements of an array that all their
-// cells leave out (the others keep their order).
-func CSVRecords(r io.Reader, s *schemas.Schema) (Source, error) {
-	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<20))
+// cells leave out (the others keep their order). The input is UTF-8 (a
+// byte-order mark first is dropped) unless opts names another encoding;
+// cells are separated by opts.Delimiter. A record larger than
+// MaxRecordSize is refused at its line, and the file is read on past it.
+func CSVRecords(r io.Reader, s *schemas.Schema, opts Input) (Source, error) {
+	delim, err := opts.delimiter()
+	if err != nil {
+		return nil, err
+	}
+	text, err := decodeInput(r, opts.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	lim := newRecordLimiter(text.r, byte(delim), MaxRecordSize)
+	cr := csv.NewReader(bufio.NewReaderSize(lim, 64<<10))
 	cr.ReuseRecord = true
+	cr.Comma = delim
+	cr.FieldsPerRecord = -1 // a row of the wrong width is that row's error, below
 	header, err := cr.Read()
 	if err != nil {
-		return nil, fmt.Errorf("CSV header: %w", err)
+		return nil, fmt.Errorf("CSV header: %w", csvError(err))
 	}
-	cols := make([]column, len(header))
-	for i, h := range header {
-		h = strings.TrimSpace(h)
-		path, err := parsePath(h)
-		if err != nil {
-			return nil, &RecordError{Line: 1, Field: h, Msg: err.Error()}
-		}
-		cols[i] = column{name: h, path: path, typ: s.TypeAt(path.schemaPath())}
-		if cols[i].typ == "" {
-			return nil, &RecordError{Line: 1, Field: h, Msg: "column is not a field of schema " + s.Ref()}
-		}
+	if lim.wasCut(1) {
+		return nil, &RecordError{Line: 1, Msg: fmt.Sprintf("the header is larger than %d bytes", MaxRecordSize)}
 	}
+	cols, err := csvColumns(header, cr, text, s, delim)
+	if err != nil {
+		return nil, err
+	}
+	sensitive := s.SensitiveField
 	return SourceFunc(func() (int, []byte, error) {
 		row, err := cr.Read()
-		if err != nil {
+		if err == io.EOF {
 			return 0, nil, err
 		}
 		line, _ := cr.FieldPos(0)
+		if lim.wasCut(line) {
+			return line, nil, &RecordError{Line: line, Msg: fmt.Sprintf("record is larger than %d bytes", MaxRecordSize)}
+		}
+		if err != nil {
+			if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
+				return pe.StartLine, nil, &RecordError{Line: pe.StartLine, Msg: csvError(err).Error()}
+			}
+			return 0, nil, err
+		}
+		for i, cell := range row {
+			l, c := cr.FieldPos(i)
+			if e := text.checkText(cell, l, c); e != nil {
+				return line, nil, e
+			}
+		}
+		if len(row) > len(cols) {
+			_, c := cr.FieldPos(len(cols))
+			return line, nil, &RecordError{Line: line, Msg: fmt.Sprintf("column %d: the row has %d cells, the header %d", c, len(row), len(cols))}
+		}
 		rec := node{}
 		for i, cell := range row {
-			if cell == "" || i >= len(cols) {
+			if cell == "" {
 				continue
 			}
-			v, err := cols[i].convert(cell)
+			v, err := cols[i].convert(cell, sensitive(cols[i].name))
 			if err != nil {
 				return line, nil, &RecordError{Line: line, Field: cols[i].name, Msg: err.Error()}
 			}
@@ -68,23 +98,71 @@ func CSVRecords(r io.Reader, s *schemas.Schema) (Source, error) {
 	}), nil
 }
 
+// csvColumns reads the header's columns as field paths of s.
+func csvColumns(header []string, cr *csv.Reader, text textInput, s *schemas.Schema, delim rune) ([]column, error) {
+	cols := make([]column, len(header))
+	for i, h := range header {
+		l, c := cr.FieldPos(i)
+		if e := text.checkText(h, l, c); e != nil {
+			return nil, e
+		}
+		h = strings.TrimPrefix(strings.TrimSpace(h), "\ufeff")
+		path, err := parsePath(h)
+		if err == nil {
+			cols[i] = column{name: h, path: path, typ: s.TypeAt(path.schemaPath())}
+			if cols[i].typ == "" {
+				err = errors.New("column is not a field of schema " + s.Ref())
+			}
+		}
+		if err != nil {
+			if len(header) == 1 {
+				for _, d := range []string{";", "\t", ","} {
+					if d != string(delim) && strings.Contains(h, d) {
+						name := map[string]string{";": "';'", "\t": "a tab", ",": "','"}[d]
+						flag := map[string]string{";": "--delimiter ';'", "\t": "--delimiter tab", ",": "--delimiter ','"}[d]
+						err = fmt.Errorf("%v (the header is one column that contains %s: is the file delimited by %s? Say so with %s)", err, name, name, flag)
+						break
+					}
+				}
+			}
+			return nil, &RecordError{Line: 1, Field: h, Msg: err.Error()}
+		}
+	}
+	return cols, nil
+}
+
+// csvError words encoding/csv's errors with the column they are at.
+func csvError(err error) error {
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	return fmt.Errorf("column %d: %w", pe.Column, pe.Err)
+}
+
 type column struct {
 	name string
 	path fieldPath
 	typ  string
 }
 
-func (c column) convert(cell string) (any, error) {
+// convert reads a cell as its field's type. The error quotes the cell
+// unless the field is sensitive.
+func (c column) convert(cell string, sensitive bool) (any, error) {
+	shown := fmt.Sprintf("%.40q", cell)
+	if sensitive {
+		shown = "the cell (a sensitive field: its value is not shown)"
+	}
 	switch c.typ {
 	case "integer", "number":
-		if _, err := strconv.ParseFloat(cell, 64); err != nil {
-			return nil, fmt.Errorf("%q is not a number", cell)
+		if _, err := strconv.ParseFloat(cell, 64); err != nil || !json.Valid([]byte(cell)) {
+			return nil, fmt.Errorf("%s is not a number", shown)
 		}
 		return json.Number(cell), nil
 	case "boolean":
 		b, err := strconv.ParseBool(cell)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not true or false", cell)
+			return nil, fmt.Errorf("%s is not true or false", shown)
 		}
 		return b, nil
 	case "array", "object":
@@ -92,6 +170,9 @@ func (c column) convert(cell string) (any, error) {
 		d := json.NewDecoder(strings.NewReader(cell))
 		d.UseNumber()
 		if err := d.Decode(&v); err != nil {
+			if sensitive {
+				return nil, fmt.Errorf("a %s field's cell is JSON; %s is not", c.typ, shown)
+			}
 			return nil, fmt.Errorf("a %s field's cell is JSON, e.g. %s: %v", c.typ, map[string]string{"array": `["a","b"]`, "object": `{"k":"v"}`}[c.typ], err)
 		}
 		return v, nil

@@ -95,7 +95,7 @@ func TestCSVCarriesArrays(t *testing.T) {
 			if header, _, _ := bytes.Cut(data, []byte("\n")); jsonCells == nil && !bytes.Contains(header, []byte("items[1].hs_code")) {
 				t.Fatalf("the export has no array columns: %s", header)
 			}
-			src, err := publish.CSVRecords(bytes.NewReader(data), s)
+			src, err := publish.CSVRecords(bytes.NewReader(data), s, publish.Input{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +127,7 @@ func TestCSVArrayErrors(t *testing.T) {
 		{"declaration_id,items[0],items[0].hs_code\nX,1,2\n", "items[0].hs_code", "both a value and an object"},
 		{"declaration_id,items[0].hs_code,items[0].hs_code\nX,1,2\n", "items[0].hs_code", "given twice"},
 	} {
-		src, err := publish.CSVRecords(strings.NewReader(c.csv), s)
+		src, err := publish.CSVRecords(strings.NewReader(c.csv), s, publish.Input{})
 		if err == nil {
 			_, _, err = src.Next()
 		}

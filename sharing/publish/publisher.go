@@ -86,7 +86,7 @@ func New(cfg Config) *Publisher {
 type Request struct {
 	Dataset     string
 	Schema      *schemas.Schema
-	Format      string // "jsonl" (default) or "csv"
+	Input       Input // the file's format, encoding and CSV delimiter
 	Labels      []string
 	Purposes    []string
 	Description string
@@ -123,7 +123,7 @@ func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Res
 			return nil, fmt.Errorf("purpose %.80q: %s", pu, manifest.PurposeRule)
 		}
 	}
-	src, err := sourceOf(req.Format, r, req.Schema)
+	src, err := Open(r, req.Schema, req.Input)
 	if err != nil {
 		return nil, err
 	}
@@ -215,17 +215,6 @@ func (p *Publisher) seal(st *manifest.Statement) (*manifest.Statement, error) {
 		return nil, err
 	}
 	return sealed, p.cfg.Catalog.Room(p.cfg.Org, len(sealed.Marshal()))
-}
-
-// sourceOf reads r in format.
-func sourceOf(format string, r io.Reader, s *schemas.Schema) (Source, error) {
-	switch format {
-	case "", "jsonl":
-		return JSONLines(r), nil
-	case "csv":
-		return CSVRecords(r, s)
-	}
-	return nil, fmt.Errorf("format %q: want jsonl or csv", format)
 }
 
 // manifest makes the manifest of the next version of req's dataset.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/caravan-consortium/caravan/schemas"
 )
 
 // MaxRecordSize bounds one record of input.
@@ -50,7 +52,9 @@ func JSONLines(r io.Reader) Source {
 			if len(b) > MaxRecordSize {
 				return line, nil, &RecordError{Line: line, Msg: fmt.Sprintf("record is larger than %d bytes", MaxRecordSize)}
 			}
-			if t := bytes.TrimSpace(b); len(t) > 0 {
+			// JSON's white space only (RFC 8259): a record wrapped in a
+			// no-break space, U+2028 or a vertical tab is not JSON.
+			if t := bytes.Trim(b, " \t\r\n"); len(t) > 0 {
 				return line, t, nil
 			}
 			if err != nil {
@@ -58,4 +62,56 @@ func JSONLines(r io.Reader) Source {
 			}
 		}
 	})
+}
+
+// Input is how an input file is written.
+type Input struct {
+	Format   string // "jsonl" (default) or "csv"
+	Encoding string // "utf-8" (default), or another: see Encodings
+	// Delimiter separates a CSV file's cells: "," (default), ";", "tab"
+	// (or a tab itself) or "|".
+	Delimiter string
+}
+
+// delimiter is the CSV delimiter in.Delimiter names.
+func (in Input) delimiter() (rune, error) {
+	switch in.Delimiter {
+	case "", ",":
+		return ',', nil
+	case ";":
+		return ';', nil
+	case "tab", "\t", "\\t", "TAB":
+		return '\t', nil
+	case "|":
+		return '|', nil
+	}
+	return 0, fmt.Errorf("delimiter %.20q: want ',', ';', 'tab' or '|'", in.Delimiter)
+}
+
+// Open reads r as in says, for records of schema s (which CSV needs for
+// its cells' types).
+func Open(r io.Reader, s *schemas.Schema, in Input) (Source, error) {
+	switch in.Format {
+	case "", "jsonl":
+		if in.Delimiter != "" {
+			return nil, errors.New("delimiter: only a CSV file has one")
+		}
+		text, err := decodeInput(r, in.Encoding)
+		if err != nil {
+			return nil, err
+		}
+		lines := JSONLines(text.r)
+		return SourceFunc(func() (int, []byte, error) {
+			line, raw, err := lines.Next()
+			if err == nil {
+				if e := text.checkText(string(raw), line, 1); e != nil {
+					return line, nil, e
+				}
+			}
+			return line, raw, err
+		}), nil
+	case "csv":
+		return CSVRecords(r, s, in)
+	}
+	return nil, fmt.Errorf("format %q: want jsonl or csv", in.Format)
 }

@@ -27,6 +27,7 @@ function setupPublish(form) {
     const file = data.get("file");
     const q = new URLSearchParams();
     for (const k of ["dataset", "schema", "format", "description"]) q.set(k, data.get(k) || "");
+    for (const k of ["encoding", "delimiter"]) if (data.get(k)) q.set(k, data.get(k));
     for (const p of list(data.get("purpose") || "")) q.append("purpose", p);
     for (const l of list(data.get("label") || "")) q.append("label", l);
     bar.hidden = false;
