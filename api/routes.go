@@ -91,6 +91,16 @@ type Status struct {
 	Journal journal.Status `json:"journal"`
 	// API is the TCP listener, if the config opens one.
 	API APIStatus `json:"api"`
+	// SchemasSetAside lists the registrations this gateway holds but does
+	// not use, because they break the registry's rules (schemas/registry.md).
+	SchemasSetAside []SetAsideSchema `json:"schemas_set_aside,omitempty"`
+}
+
+// SetAsideSchema is a registration the registry holds but does not use.
+type SetAsideSchema struct {
+	Schema string `json:"schema"` // OWNER/NAME@VERSION
+	CID    string `json:"cid"`    // of the document
+	Reason string `json:"reason"`
 }
 
 // RosterRefusal is a roster update the gateway refused.

@@ -65,11 +65,23 @@ func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
 		return err
 	}
 	b, err := policy.Load(pe.dir, v)
-	if undeclaredOnly(err) {
+	var be *policy.BundleError
+	if errors.As(err, &be) && be.OnlyVocabulary() {
+		// The gateway starts whatever its registry holds: a bundle that
+		// does not check against it (an attribute not declared yet, or
+		// typed otherwise by a registration signed before this org's)
+		// waits, with every fetch denied, and is tried again whenever the
+		// registry or the policy files change.
 		msg := err.Error()
 		pe.waiting.Store(&msg)
-		n.log.Named("policy").Warn("the policies read attributes that no registered schema declares yet; every fetch is denied until the registry has them",
-			zap.String("dir", pe.dir), zap.Strings("problems", problems(err.(*policy.BundleError))))
+		if be.OnlyUndeclared() {
+			n.log.Named("policy").Warn("the policies read attributes that no registered schema declares yet; every fetch is denied until the registry has them",
+				zap.String("dir", pe.dir), zap.Strings("problems", problems(be)))
+		} else {
+			pe.lastErr.Store(&msg)
+			n.log.Named("policy").Error("the policies do not check against the schema registry; the gateway starts with every discover and fetch denied until they do",
+				zap.String("dir", pe.dir), zap.Strings("problems", problems(be)))
+		}
 		b, err = policy.Parse(nil, v)
 	}
 	if err != nil {

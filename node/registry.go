@@ -34,7 +34,7 @@ func schemaOf(st *manifest.Statement) (*schemas.Schema, error) {
 	if s.Version, err = schemas.ParseVersion(r.Version); err != nil {
 		return nil, err
 	}
-	s.Owner, s.Name = r.Publisher, r.Name
+	s.Owner, s.Name, s.Created = r.Publisher, r.Name, r.Created
 	return s, nil
 }
 
@@ -67,10 +67,20 @@ func (n *Node) addRegistration(st *manifest.Statement) {
 		n.log.Named("schemas").Warn("a stored registration does not compile", zap.Stringer("cid", st.CID()), zap.Error(err))
 		return
 	}
-	if n.registry.Add(s) {
-		n.log.Named("schemas").Info("schema registered", zap.String("schema", s.Label()), zap.Stringer("cid", s.CID))
-		n.policiesWaiting()
+	if !n.registry.Add(s) {
+		return
 	}
+	if n.registry.InForce(s) {
+		n.log.Named("schemas").Info("schema registered", zap.String("schema", s.Label()), zap.Stringer("cid", s.CID))
+	} else {
+		for _, a := range n.registry.SetAside() {
+			if a.Schema == s {
+				n.log.Named("schemas").Warn("a registration breaks the registry's rules and is set aside: it decides nothing, and datasets that pin it cannot be fetched",
+					zap.String("schema", s.Label()), zap.Stringer("cid", s.CID), zap.Stringer("statement", st.CID()), zap.String("reason", a.Reason))
+			}
+		}
+	}
+	n.policiesWaiting()
 }
 
 // schemaFor returns the schema a manifest pins.

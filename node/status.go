@@ -34,6 +34,11 @@ func (n *Node) Status() api.Status {
 	if n.catalog != nil {
 		st.Catalog = api.CatalogStatus{Statements: n.catalog.Len(), Digest: n.catalog.Digest()}
 	}
+	if n.registry != nil {
+		for _, a := range n.registry.SetAside() {
+			st.SchemasSetAside = append(st.SchemasSetAside, api.SetAsideSchema{Schema: a.Schema.Label(), CID: a.Schema.CID.String(), Reason: a.Reason})
+		}
+	}
 	for _, m := range r.Members {
 		ms := api.MemberStatus{Org: m.Org, Name: m.Name, Country: m.Country, Self: m.Org == n.cfg.Org}
 		for _, nd := range m.Nodes {

@@ -43,6 +43,10 @@ type Problem struct {
 	// Undeclared is the record attribute the problem is about when it is
 	// that no schema in the registry declares it; "" otherwise.
 	Undeclared string
+	// Vocabulary says the policy does not check against the vocabulary
+	// (the Cedar schema made from the registry): a problem that a change
+	// of the registry may cause or mend, unlike a syntax error.
+	Vocabulary bool
 }
 
 func (p Problem) String() string {
@@ -77,6 +81,18 @@ func (e *BundleError) Unwrap() error { return ErrInvalid }
 func (e *BundleError) OnlyUndeclared() bool {
 	for _, p := range e.Problems {
 		if p.Undeclared == "" {
+			return false
+		}
+	}
+	return len(e.Problems) > 0
+}
+
+// OnlyVocabulary reports whether every problem is one of checking against
+// the vocabulary: a bundle that is well written, but that the registry as
+// it stands does not fit.
+func (e *BundleError) OnlyVocabulary() bool {
+	for _, p := range e.Problems {
+		if !p.Vocabulary {
 			return false
 		}
 	}
@@ -248,7 +264,7 @@ func (b *Bundle) add(v *validate.Validator, src source, p *cedar.Policy) []Probl
 		prefix := fmt.Sprintf("for policy `%s`, ", id)
 		for _, e := range flatten(err) {
 			msg := strings.TrimPrefix(e.Error(), prefix)
-			p := Problem{File: file, Line: src.lineOf(msg, line), Msg: fmt.Sprintf("policy %q does not match the schema: %s", id, msg)}
+			p := Problem{File: file, Line: src.lineOf(msg, line), Vocabulary: true, Msg: fmt.Sprintf("policy %q does not match the schema: %s", id, msg)}
 			if m := undeclared.FindStringSubmatch(msg); m != nil {
 				p.Undeclared = m[1]
 			}
@@ -259,7 +275,7 @@ func (b *Bundle) add(v *validate.Validator, src source, p *cedar.Policy) []Probl
 	}
 	for _, attr := range b.vocab.undeclaredReads((*xast.Policy)(p.AST())) {
 		msg := fmt.Sprintf("attribute `%s` on entity type `%s` not found", attr, TypeRecord)
-		p := Problem{File: file, Line: src.lineOf(msg, line), Undeclared: attr,
+		p := Problem{File: file, Line: src.lineOf(msg, line), Undeclared: attr, Vocabulary: true,
 			Msg: fmt.Sprintf("policy %q does not match the schema: %s (no registered schema declares it)", id, msg)}
 		if !slices.ContainsFunc(probs, func(q Problem) bool { return q.Undeclared == attr }) {
 			probs = append(probs, p)

@@ -17,7 +17,7 @@ import (
 // pointer in next, and takes a new major version.
 func Compatible(prev, next *Schema) error {
 	p, n := parseDoc(prev.Canonical), parseDoc(next.Canonical)
-	c := compat{pdefs: defsOf(p), ndefs: defsOf(n)}
+	c := compat{pdefs: defsOf(p), ndefs: defsOf(n), walked: walkBudget{left: maxWalk}}
 	c.node(p, n, "", 0)
 	for _, a := range prev.Attributes {
 		i := slices.IndexFunc(next.Attributes, func(b Attribute) bool { return b.Name == a.Name })
@@ -48,6 +48,7 @@ func defsOf(doc map[string]any) map[string]any {
 type compat struct {
 	pdefs, ndefs map[string]any
 	probs        []Problem
+	walked       walkBudget
 }
 
 func (c *compat) fail(at, format string, args ...any) {
@@ -65,6 +66,12 @@ var annotationKeywords = map[string]bool{
 func (c *compat) node(p, n map[string]any, at string, depth int) {
 	if depth > 32 {
 		c.fail(at, "too deeply nested to compare")
+		return
+	}
+	if !c.walked.step() {
+		if c.walked.left == -1 {
+			c.fail(at, "%v: comparing the versions passes %d subschemas; take a new major version", ErrTooComplex, maxWalk)
+		}
 		return
 	}
 	p, n = resolveRef(p, c.pdefs), resolveRef(n, c.ndefs)

@@ -22,14 +22,34 @@ var (
 
 // Registry holds the schemas a consortium registered, by owner, name and
 // version. It is safe for concurrent use.
+//
+// Every gateway must put the same registrations in force whatever order
+// they reach it in, or one member's registration could change another
+// member's vocabulary, or stop its gateway. So the registry holds every
+// registration it is given, and puts in force those that keep the rules
+// (Check) when taken in the order they were signed: by creation time, then
+// CID. A registration that breaks them is set aside, with the reason
+// (SetAside), and never decides anything: the first registration of a
+// policy attribute fixes its Cedar type for every later one.
 type Registry struct {
-	mu    sync.RWMutex
-	all   []*Schema // sorted by owner, name, version, CID
-	byCID map[cid.Cid][]*Schema
+	mu     sync.RWMutex
+	held   []*Schema // every registration given to Add, in signing order
+	all    []*Schema // in force, sorted by owner, name, version, CID
+	byCID  map[cid.Cid][]*Schema
+	aside  []SetAside
+	compat map[[2]cid.Cid]error // Compatible's answers, by the pair's CIDs
+}
+
+// SetAside is a registration the registry holds but does not use.
+type SetAside struct {
+	Schema *Schema
+	Reason string
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{byCID: map[cid.Cid][]*Schema{}} }
+func NewRegistry() *Registry {
+	return &Registry{byCID: map[cid.Cid][]*Schema{}, compat: map[[2]cid.Cid]error{}}
+}
 
 func key(s *Schema) string { return s.Owner + "/" + s.Name + "@" + s.Version.String() }
 
@@ -48,35 +68,84 @@ func order(a, b *Schema) int {
 	return strings.Compare(a.CID.String(), b.CID.String())
 }
 
-// Add puts a registered schema (its Owner, Name and Version set) in the
-// registry. It reports false if the registry holds it already. Add does
-// not check the owner's rules (Check): what the owner's gateway accepted
-// and signed, every gateway holds, whatever the order it arrives in.
+// signingOrder orders registrations as they were signed: creation time,
+// then CID (then owner, name and version, for the same document registered
+// twice).
+func signingOrder(a, b *Schema) int {
+	if c := a.Created.Compare(b.Created); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.CID.String(), b.CID.String()); c != 0 {
+		return c
+	}
+	return strings.Compare(key(a), key(b))
+}
+
+// Add puts a registered schema (its Owner, Name, Version and Created set)
+// in the registry, in force or set aside. It reports false if the registry
+// holds it already.
 func (r *Registry) Add(s *Schema) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	i, found := slices.BinarySearchFunc(r.all, s, order)
+	i, found := slices.BinarySearchFunc(r.held, s, signingOrder)
 	if found {
 		return false
 	}
-	r.all = slices.Insert(r.all, i, s)
-	r.byCID[s.CID] = append(r.byCID[s.CID], s)
+	r.held = slices.Insert(r.held, i, s)
+	r.resolve()
 	return true
+}
+
+// InForce reports whether the registry puts s (a schema given to Add) in
+// force.
+func (r *Registry) InForce(s *Schema) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, found := slices.BinarySearchFunc(r.all, s, order)
+	return found
+}
+
+// SetAside lists the registrations held but not in force, in signing
+// order, with the reasons.
+func (r *Registry) SetAside() []SetAside {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Clone(r.aside)
+}
+
+// resolve takes the held registrations in signing order and puts in force
+// each that keeps the rules against those in force before it.
+func (r *Registry) resolve() {
+	r.all, r.aside = r.all[:0], r.aside[:0]
+	clear(r.byCID)
+	for _, s := range r.held {
+		if err := r.checkLocked(s); err != nil {
+			r.aside = append(r.aside, SetAside{Schema: s, Reason: err.Error()})
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(r.all, s, order)
+		r.all = slices.Insert(r.all, i, s)
+		r.byCID[s.CID] = append(r.byCID[s.CID], s)
+	}
 }
 
 // Check applies the owner's rules to a new schema of its (schemas/registry.md):
 // a name and a version; a version above every version the owner registered
 // under that name; a minor version compatible with the newest version of
-// its major; and policy attributes typed as the other schemas type them.
+// its major; and policy attributes typed as the schemas in force type them.
 func (r *Registry) Check(s *Schema) error {
+	r.mu.Lock() // checkLocked fills the compatibility cache
+	defer r.mu.Unlock()
+	return r.checkLocked(s)
+}
+
+func (r *Registry) checkLocked(s *Schema) error {
 	if !ValidName(s.Name) {
 		return fmt.Errorf("%w: %q is not a valid schema name (lower-case letters, digits, '.', '_', '-'); give --name", ErrRefused, s.Name)
 	}
 	if s.Version.IsZero() {
 		return fmt.Errorf("%w: %s has no version; give --version (MAJOR.MINOR)", ErrRefused, s.Name)
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
 	var newestOfMajor *Schema
 	for _, o := range r.all {
 		if o.Owner != s.Owner || o.Name != s.Name {
@@ -90,7 +159,13 @@ func (r *Registry) Check(s *Schema) error {
 		}
 	}
 	if newestOfMajor != nil {
-		if err := Compatible(newestOfMajor, s); err != nil {
+		pair := [2]cid.Cid{newestOfMajor.CID, s.CID}
+		err, known := r.compat[pair]
+		if !known {
+			err = Compatible(newestOfMajor, s)
+			r.compat[pair] = err
+		}
+		if err != nil {
 			return fmt.Errorf("%w: %s is not compatible with %s; take version %d.0 for an incompatible change:\n%w",
 				ErrRefused, s.Ref(), newestOfMajor.Ref(), s.Version.Major+1, err)
 		}
@@ -98,7 +173,7 @@ func (r *Registry) Check(s *Schema) error {
 	for _, a := range s.Attributes {
 		for _, o := range r.all {
 			if t, ok := attrType(o, a.Name); ok && t != a.Type {
-				return fmt.Errorf("%w: /properties/%s: policy attribute %s is %s here, but %s makes it %s; policies see one type per name (schemas/registry.md)",
+				return fmt.Errorf("%w: /properties/%s: policy attribute %s is %s here, but %s, registered before, makes it %s; policies see one type per name (schemas/registry.md)",
 					ErrRefused, a.Name, a.Name, a.Type, o.Label(), t)
 			}
 		}

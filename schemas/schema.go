@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -48,6 +49,9 @@ type Schema struct {
 	Name    string  // its registry name, e.g. "customs-declaration"
 	Version Version // e.g. 1.0
 	Owner   string  // the org that registered it; "" for a document not registered
+	// Created is when the owner signed its registration (zero for a
+	// document not registered): the registry's order (Registry).
+	Created time.Time
 	// Title and Description are the document's own.
 	Title, Description string
 	CID                cid.Cid // of the canonical document
@@ -65,6 +69,7 @@ type Schema struct {
 	fast     *cnode      // nil if the schema uses a keyword compileFast lacks
 	fallback string      // why fast is nil
 	typed    []Attribute // the policy attributes that not every valid value fits in Cedar
+	cost     *costModel  // nil if validation is linear in the record
 }
 
 // Ref returns "NAME@MAJOR.MINOR".
@@ -127,7 +132,14 @@ func Compile(data []byte) (*Schema, error) {
 		}
 	}
 	defs, _ := doc["$defs"].(map[string]any)
-	collectSensitive(doc, defs, "", &s.Sensitive, 0)
+	walked := &walkBudget{left: maxWalk}
+	collectSensitive(doc, defs, "", &s.Sensitive, 0, walked)
+	if walked.left < 0 {
+		return nil, &LintError{Problems: []Problem{{"", fmt.Sprintf("%v: its properties and items reach more than %d subschemas through $refs (a $defs entry whose properties refer to the next, many deep, multiplies); simplify the document", ErrTooComplex, maxWalk)}}}
+	}
+	if s.cost, err = newCostModel(doc); err != nil {
+		return nil, &LintError{Problems: []Problem{{"", err.Error()}}}
+	}
 	slices.Sort(s.Sensitive)
 	s.Sensitive = slices.Compact(s.Sensitive)
 	return s, nil
@@ -250,6 +262,11 @@ func (s *Schema) Validate(v any) error {
 // ValidateAll checks a value as jcs.Parse returns it and returns at most
 // limit of its errors, one per field that is wrong, in document order.
 func (s *Schema) ValidateAll(v any, limit int) []*FieldError {
+	if s.cost != nil {
+		if err := s.cost.check(v); err != nil {
+			return []*FieldError{err.(*FieldError)}
+		}
+	}
 	err := s.compiled.Validate(v)
 	if err == nil {
 		return nil
@@ -322,8 +339,8 @@ func fieldPath(loc []string) string {
 
 // collectSensitive walks properties, items and local $refs, recording the
 // paths of properties marked x-caravan-sensitive.
-func collectSensitive(node map[string]any, defs map[string]any, at string, out *[]string, depth int) {
-	if depth > 16 {
+func collectSensitive(node map[string]any, defs map[string]any, at string, out *[]string, depth int, b *walkBudget) {
+	if depth > 16 || !b.step() {
 		return
 	}
 	if node["x-caravan-sensitive"] == true && at != "" {
@@ -331,7 +348,7 @@ func collectSensitive(node map[string]any, defs map[string]any, at string, out *
 	}
 	if ref, ok := node["$ref"].(string); ok && strings.HasPrefix(ref, "#/$defs/") {
 		if d, ok := defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any); ok {
-			collectSensitive(d, defs, at, out, depth+1)
+			collectSensitive(d, defs, at, out, depth+1, b)
 		}
 	}
 	if props, ok := node["properties"].(map[string]any); ok {
@@ -341,12 +358,12 @@ func collectSensitive(node map[string]any, defs map[string]any, at string, out *
 				if at != "" {
 					child = at + "." + name
 				}
-				collectSensitive(pm, defs, child, out, depth+1)
+				collectSensitive(pm, defs, child, out, depth+1, b)
 			}
 		}
 	}
 	if items, ok := node["items"].(map[string]any); ok {
-		collectSensitive(items, defs, at+"[]", out, depth+1)
+		collectSensitive(items, defs, at+"[]", out, depth+1, b)
 	}
 }
 

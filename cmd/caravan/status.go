@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -65,6 +66,9 @@ func printStatus(w io.Writer, st *api.Status) {
 	if st.RosterRejected > 0 {
 		fmt.Fprintf(w, "roster:      %d roster file(s) refused; see the gateway log\n", st.RosterRejected)
 	}
+	for _, a := range st.SchemasSetAside {
+		fmt.Fprintf(w, "schema set aside: %s (%s): %s\n", a.Schema, a.CID, firstLine(a.Reason))
+	}
 	fmt.Fprintln(w, "members:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ORG\tCOUNTRY\tNAME\tSTATE")
@@ -79,4 +83,10 @@ func printStatus(w io.Writer, st *api.Status) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", m.Org, m.Country, m.Name, state)
 	}
 	tw.Flush()
+}
+
+// firstLine is s up to its first line break.
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
 }
