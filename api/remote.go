@@ -109,6 +109,9 @@ type remote struct {
 }
 
 func (rm *remote) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &deadlineBody{body: r.Body, rc: http.NewResponseController(w)}
+	}
 	if rm.console != nil && (r.URL.Path == "/" || r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")) {
 		rm.serveConsole(w, r)
 		return
@@ -116,17 +119,20 @@ func (rm *remote) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, pattern := rm.next.Handler(r)
 	scope, served := routeScopes[pattern]
 	if !served {
+		closeAfterRefusal(w)
 		writeError(w, http.StatusNotFound, fmt.Errorf("%s %s is not served on this listener", r.Method, r.URL.Path))
 		return
 	}
 	secret, fromCookie := credentials(r)
 	if secret == "" {
+		closeAfterRefusal(w)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="caravan"`)
 		writeError(w, http.StatusUnauthorized, fmt.Errorf("%w: send Authorization: Bearer TOKEN (caravan token create)", ErrNoToken))
 		rm.log.Info("api call refused", zap.String("route", pattern), zap.String("remote", r.RemoteAddr), zap.String("why", "no token"))
 		return
 	}
 	if fromCookie && !SameOrigin(r) {
+		closeAfterRefusal(w)
 		writeError(w, http.StatusForbidden, errors.New("a request with the console's cookie that changes something must come from the console's pages"))
 		rm.log.Info("api call refused", zap.String("route", pattern), zap.String("remote", r.RemoteAddr), zap.String("why", "cross-origin cookie"))
 		return
@@ -137,6 +143,7 @@ func (rm *remote) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		closeAfterRefusal(w)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="caravan", error="invalid_token"`)
 		status := http.StatusUnauthorized
 		if !errors.Is(err, ErrNoToken) {
@@ -147,6 +154,7 @@ func (rm *remote) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !t.Allows(scope) {
+		closeAfterRefusal(w)
 		writeError(w, http.StatusForbidden, fmt.Errorf("%w %q, which %s needs", ErrBadScope, scope, pattern))
 		rm.log.Info("api call refused", zap.String("token", t.Name), zap.String("route", pattern), zap.String("why", "scope "+scope))
 		return
@@ -179,6 +187,7 @@ func (rm *remote) serveConsole(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	session := false
 	if c, err := r.Cookie(SessionCookie(r.Host)); err == nil && c.Value != "" {
 		t, err := rm.tokens.Authenticate(c.Value, rm.now())
 		if err != nil {
@@ -191,8 +200,11 @@ func (rm *remote) serveConsole(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			rm.log.Info("console call", zap.String("token", t.Name), zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
-			r = r.WithContext(context.WithValue(r.Context(), remoteCaller{}, t))
+			r, session = r.WithContext(context.WithValue(r.Context(), remoteCaller{}, t)), true
 		}
+	}
+	if !session { // the login page, for a caller without a session
+		closeAfterRefusal(w)
 	}
 	rm.console.ServeHTTP(w, r)
 }
@@ -245,7 +257,7 @@ func (s *Server) ServeTLS(l net.Listener, cfg *tls.Config, tokens *Tokens, conso
 		refused: ratelimit.Keyed[string]{PerSecond: refusedPerSecond, Burst: refusedBurst}}
 	srv := &http.Server{Handler: h, TLSConfig: cfg, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: apiIdleTimeout,
 		ErrorLog: zap.NewStdLog(s.log)}
-	l = netutil.LimitListener(l, maxAPIConns)
+	l = netutil.LimitListener(limitPerAddr(l, maxConnsPerAddr), maxAPIConns)
 	s.mu.Lock()
 	s.remotes = append(s.remotes, srv)
 	s.mu.Unlock()
@@ -270,6 +282,7 @@ func remoteIP(r *http.Request) string {
 // tooMany answers 429 to an address that has had too many tokens refused
 // lately (logged at debug only: such a caller could flood the log).
 func (rm *remote) tooMany(w http.ResponseWriter, r *http.Request) {
+	closeAfterRefusal(w)
 	w.Header().Set("Retry-After", "1")
 	writeError(w, http.StatusTooManyRequests, fmt.Errorf("more than %d refused tokens from this address; wait a second", refusedBurst))
 	rm.log.Debug("api call refused", zap.String("remote", r.RemoteAddr), zap.String("why", "too many refused tokens"))

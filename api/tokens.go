@@ -125,24 +125,43 @@ func (ts *Tokens) Create(name string, scopes []string, ttl time.Duration, now ti
 	if ttl <= 0 {
 		return "", nil, fmt.Errorf("expires %v: must be a positive duration, such as 720h", ttl)
 	}
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if err := ts.load(); err != nil {
-		return "", nil, err
-	}
-	for _, t := range ts.tokens {
-		if t.Name == name && !t.Revoked {
-			return "", nil, fmt.Errorf("a token named %q exists; revoke it first", name)
-		}
-	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", nil, err
 	}
 	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 	t := Token{Name: name, Hash: hashToken(secret), Scopes: slices.Clone(scopes), Created: now.UTC(), Expires: now.Add(ttl).UTC()}
-	ts.tokens = append(ts.tokens, t)
-	return secret, &t, ts.save()
+	err := ts.change(func() error {
+		for _, o := range ts.tokens {
+			if o.Name == name && !o.Revoked {
+				return fmt.Errorf("a token named %q exists; revoke it first", name)
+			}
+		}
+		ts.tokens = append(ts.tokens, t)
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return secret, &t, nil
+}
+
+// change reads the file afresh, applies edit and writes the file, all
+// under the file's lock, which the CLI and the gateway share: a change made
+// by another process at the same moment is never undone.
+func (ts *Tokens) change(edit func() error) error {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return atomicfile.Locked(ts.path, func() error {
+		ts.tokens, ts.mod = nil, time.Time{} // not the cache: the file as it is now
+		if err := ts.load(); err != nil {
+			return err
+		}
+		if err := edit(); err != nil {
+			return err
+		}
+		return ts.save()
+	})
 }
 
 // List returns every token, revoked and expired ones included.
@@ -157,18 +176,15 @@ func (ts *Tokens) List() ([]Token, error) {
 
 // Revoke revokes the token named name.
 func (ts *Tokens) Revoke(name string) error {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if err := ts.load(); err != nil {
-		return err
-	}
-	for i := range ts.tokens {
-		if ts.tokens[i].Name == name && !ts.tokens[i].Revoked {
-			ts.tokens[i].Revoked = true
-			return ts.save()
+	return ts.change(func() error {
+		for i := range ts.tokens {
+			if ts.tokens[i].Name == name && !ts.tokens[i].Revoked {
+				ts.tokens[i].Revoked = true
+				return nil
+			}
 		}
-	}
-	return fmt.Errorf("no token named %q in force", name)
+		return fmt.Errorf("no token named %q in force", name)
+	})
 }
 
 // Authenticate returns the token whose secret is given, if it is in force.
