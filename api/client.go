@@ -407,6 +407,10 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			if _, serr := os.Stat(filepath.Join(c.dir, "caravan.yaml")); errors.Is(serr, os.ErrNotExist) {
+				return nil, fmt.Errorf("%w: %s holds no gateway (no caravan.yaml); make one with 'caravan init --org ORG --dir %s', or name the right one with --dir",
+					ErrNotRunning, c.dir, c.dir)
+			}
 			return nil, fmt.Errorf("%w for data directory %s (no control socket answers at %s; start one with 'caravan run --dir %s')",
 				ErrNotRunning, c.dir, c.path, c.dir)
 		}

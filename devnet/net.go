@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/caravan-consortium/caravan/configs"
@@ -275,4 +276,29 @@ func CreateOrOpen(dir string, n int) (*Net, error) {
 		return nt, nil
 	}
 	return Create(dir, n)
+}
+
+// ErrRunning is Lock's error when another devnet runs on the directory.
+var ErrRunning = errors.New("another devnet is already running on this directory")
+
+// Lock takes an exclusive lock on DIR/devnet.lock for this process's
+// lifetime (the kernel drops it when the process dies, kill -9 included):
+// two devnets on one directory would start each gateway twice. Call the
+// returned function to unlock.
+func Lock(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "devnet.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: %w; stop it (Ctrl-C) or use another --dir", dir, ErrRunning)
+		}
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }

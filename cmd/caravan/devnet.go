@@ -41,6 +41,11 @@ summary, and exits 0 only if every step was verified. Scenarios: ` + strings.Joi
 			if err != nil {
 				return err
 			}
+			unlock, err := devnet.Lock(dir)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			nt, err := devnet.CreateOrOpen(dir, orgs)
 			if err != nil {
 				return err

@@ -109,6 +109,11 @@ func TestStatusWithoutGateway(t *testing.T) {
 	if !errors.As(err, &ee) || ee.code != 3 || !strings.Contains(err.Error(), "no gateway is running") {
 		t.Fatalf("status without a gateway: %v", err)
 	}
+	// A directory that holds no gateway at all says how to make one.
+	_, err = caravan(t, "status", "--dir", t.TempDir())
+	if !errors.As(err, &ee) || ee.code != 3 || !strings.Contains(err.Error(), "caravan init") {
+		t.Fatalf("status on a directory with no gateway: %v", err)
+	}
 }
 
 func TestRunRefusesMissingRoster(t *testing.T) {
