@@ -51,8 +51,19 @@ func checkStatement(st *manifest.Statement) error {
 // loadRegistry builds the registry from the catalog's registrations.
 func (n *Node) loadRegistry() {
 	n.registry = schemas.NewRegistry()
+	var all []*schemas.Schema
 	for _, st := range n.catalog.Registrations() {
-		n.addRegistration(st)
+		s, err := schemaOf(st)
+		if err != nil {
+			n.log.Named("schemas").Warn("a stored registration does not compile", zap.Stringer("cid", st.CID()), zap.Error(err))
+			continue
+		}
+		all = append(all, s)
+	}
+	n.registry.AddAll(all)
+	for _, a := range n.registry.SetAside() {
+		n.log.Named("schemas").Warn("a registration breaks the registry's rules and is set aside: it decides nothing, and datasets that pin it cannot be fetched",
+			zap.String("schema", a.Schema.Label()), zap.Stringer("cid", a.Schema.CID), zap.String("reason", a.Reason))
 	}
 }
 
@@ -73,12 +84,8 @@ func (n *Node) addRegistration(st *manifest.Statement) {
 	if n.registry.InForce(s) {
 		n.log.Named("schemas").Info("schema registered", zap.String("schema", s.Label()), zap.Stringer("cid", s.CID))
 	} else {
-		for _, a := range n.registry.SetAside() {
-			if a.Schema == s {
-				n.log.Named("schemas").Warn("a registration breaks the registry's rules and is set aside: it decides nothing, and datasets that pin it cannot be fetched",
-					zap.String("schema", s.Label()), zap.Stringer("cid", s.CID), zap.Stringer("statement", st.CID()), zap.String("reason", a.Reason))
-			}
-		}
+		n.log.Named("schemas").Warn("a registration breaks the registry's rules and is set aside: it decides nothing, and datasets that pin it cannot be fetched",
+			zap.String("schema", s.Label()), zap.Stringer("cid", s.CID), zap.Stringer("statement", st.CID()), zap.String("reason", n.registry.Reason(s)))
 	}
 	n.policiesWaiting()
 }

@@ -92,8 +92,25 @@ func (r *Registry) Add(s *Schema) bool {
 		return false
 	}
 	r.held = slices.Insert(r.held, i, s)
-	r.resolve()
+	if i == len(r.held)-1 {
+		r.place(s) // signed after all the others: nothing before it changes
+	} else {
+		r.resolve()
+	}
 	return true
+}
+
+// AddAll is Add for many registrations (a gateway's start), with one
+// resolution instead of one per registration.
+func (r *Registry) AddAll(ss []*Schema) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range ss {
+		if i, found := slices.BinarySearchFunc(r.held, s, signingOrder); !found {
+			r.held = slices.Insert(r.held, i, s)
+		}
+	}
+	r.resolve()
 }
 
 // InForce reports whether the registry puts s (a schema given to Add) in
@@ -113,20 +130,37 @@ func (r *Registry) SetAside() []SetAside {
 	return slices.Clone(r.aside)
 }
 
+// Reason says why s is set aside, or "" if it is not.
+func (r *Registry) Reason(s *Schema) string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, a := range r.aside {
+		if a.Schema == s {
+			return a.Reason
+		}
+	}
+	return ""
+}
+
 // resolve takes the held registrations in signing order and puts in force
 // each that keeps the rules against those in force before it.
 func (r *Registry) resolve() {
 	r.all, r.aside = r.all[:0], r.aside[:0]
 	clear(r.byCID)
 	for _, s := range r.held {
-		if err := r.checkLocked(s); err != nil {
-			r.aside = append(r.aside, SetAside{Schema: s, Reason: err.Error()})
-			continue
-		}
-		i, _ := slices.BinarySearchFunc(r.all, s, order)
-		r.all = slices.Insert(r.all, i, s)
-		r.byCID[s.CID] = append(r.byCID[s.CID], s)
+		r.place(s)
 	}
+}
+
+// place puts s, signed after everything in force, in force or aside.
+func (r *Registry) place(s *Schema) {
+	if err := r.checkLocked(s); err != nil {
+		r.aside = append(r.aside, SetAside{Schema: s, Reason: err.Error()})
+		return
+	}
+	i, _ := slices.BinarySearchFunc(r.all, s, order)
+	r.all = slices.Insert(r.all, i, s)
+	r.byCID[s.CID] = append(r.byCID[s.CID], s)
 }
 
 // Check applies the owner's rules to a new schema of its (schemas/registry.md):

@@ -18,8 +18,11 @@ var indexes = regexp.MustCompile(`\[[0-9]+\]`)
 // or a CSV column such as "directors[2].name" or "declarant") is a
 // sensitive field, lies inside one, or holds one.
 func (s *Schema) SensitiveField(field string) bool {
-	if len(s.Sensitive) == 0 || field == "" {
-		return len(s.Sensitive) > 0 && field == "" // the record as a whole holds them
+	if len(s.Sensitive) == 0 {
+		return false
+	}
+	if field == "" { // the record as a whole holds them
+		return true
 	}
 	f := indexes.ReplaceAllString(field, "[]")
 	for _, p := range s.Sensitive {

@@ -102,20 +102,12 @@ func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishReques
 			o.Format = "csv"
 		}
 	}
-	var rejects *os.File
-	if rejectFile != "" {
-		// 0600: a rejected record is the agency's data.
-		if rejects, err = os.OpenFile(rejectFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
-			return err
-		}
-		defer rejects.Close()
-		if err := rejects.Chmod(0o600); err != nil { // an existing file keeps its mode otherwise
-			return err
-		}
-		o.Rejects = true
+	rejects, err := createRejects(rejectFile)
+	if err != nil {
+		return err
 	}
-	var firstRejects []string
-	var rejectErr error
+	defer rejects.abandon()
+	o.Rejects = rejects != nil
 	var size int64 = -1
 	if f, ok := in.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
@@ -128,14 +120,8 @@ func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishReques
 		if ev.Bytes > 0 {
 			bar.Set(ev.Bytes)
 		}
-		if ev.Reject != nil && rejects != nil {
-			if len(firstRejects) < shownRejects {
-				firstRejects = append(firstRejects, rejectLine(ev.Reject))
-			}
-			line, _ := json.Marshal(ev.Reject)
-			if _, err := rejects.Write(append(line, '\n')); err != nil && rejectErr == nil {
-				rejectErr = err
-			}
+		if ev.Reject != nil {
+			rejects.add(ev.Reject)
 		}
 	}
 	var res *api.PublishSummary
@@ -148,13 +134,8 @@ func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishReques
 		res, err = cl.Publish(cmd.Context(), o, bar.reader(in), onEvent)
 	}
 	bar.Finish()
-	if err == nil && rejects != nil {
-		if rejectErr == nil {
-			rejectErr = rejects.Close()
-		}
-		if rejectErr != nil {
-			err = fmt.Errorf("reject file %s: %w (the dataset was published; its rejected records are not all in the file)", rejectFile, rejectErr)
-		}
+	if err == nil {
+		err = rejects.close()
 	}
 	if err != nil {
 		return withNotRunningCode(err)
@@ -162,7 +143,7 @@ func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishReques
 	if asJSON {
 		return printJSON(cmd.OutOrStdout(), res)
 	}
-	if err := printPublished(cmd.OutOrStdout(), res, time.Since(start), rejectFile, firstRejects); err != nil {
+	if err := printPublished(cmd.OutOrStdout(), res, time.Since(start), rejectFile, rejects.shown()); err != nil {
 		return err
 	}
 	if len(o.Purposes) == 0 && !res.DryRun {
@@ -173,6 +154,74 @@ func publishFile(cmd *cobra.Command, dir, rejectFile string, o api.PublishReques
 
 // shownRejects is how many rejected records the summary shows.
 const shownRejects = 5
+
+// rejectFile is the --reject-file being written: every rejected record, and
+// the first few kept for the summary. A nil *rejectFile takes nothing.
+type rejectFile struct {
+	f     *os.File
+	first []string
+	err   error // the first write error
+}
+
+// createRejects creates the reject file at path (none if path is ""), mode
+// 0600 even if a file was there: a rejected record is the agency's data.
+func createRejects(path string) (*rejectFile, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &rejectFile{f: f}, nil
+}
+
+func (r *rejectFile) add(rec *api.RejectedRecord) {
+	if r == nil {
+		return
+	}
+	if len(r.first) < shownRejects {
+		r.first = append(r.first, rejectLine(rec))
+	}
+	line, _ := json.Marshal(rec)
+	if _, err := r.f.Write(append(line, '\n')); err != nil && r.err == nil {
+		r.err = err
+	}
+}
+
+func (r *rejectFile) shown() []string {
+	if r == nil {
+		return nil
+	}
+	return r.first
+}
+
+// close closes the file and reports whether every rejected record is in it.
+func (r *rejectFile) close() error {
+	if r == nil || r.f == nil {
+		return nil
+	}
+	name, err := r.f.Name(), r.f.Close()
+	r.f = nil
+	if r.err != nil {
+		err = r.err
+	}
+	if err != nil {
+		return fmt.Errorf("reject file %s: %w (the dataset was published; its rejected records are not all in the file)", name, err)
+	}
+	return nil
+}
+
+// abandon closes the file if close was not called (a failed publish).
+func (r *rejectFile) abandon() {
+	if r != nil && r.f != nil {
+		r.f.Close()
+	}
+}
 
 // rejectLine is a rejected record as the summary shows it.
 func rejectLine(r *api.RejectedRecord) string {

@@ -54,7 +54,6 @@ func CSVRecords(r io.Reader, s *schemas.Schema, opts Input) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	sensitive := s.SensitiveField
 	return SourceFunc(func() (int, []byte, error) {
 		row, err := cr.Read()
 		if err == io.EOF {
@@ -85,7 +84,7 @@ func CSVRecords(r io.Reader, s *schemas.Schema, opts Input) (Source, error) {
 			if cell == "" {
 				continue
 			}
-			v, err := cols[i].convert(cell, sensitive(cols[i].name))
+			v, err := cols[i].convert(cell)
 			if err != nil {
 				return line, nil, &RecordError{Line: line, Field: cols[i].name, Msg: err.Error()}
 			}
@@ -109,7 +108,7 @@ func csvColumns(header []string, cr *csv.Reader, text textInput, s *schemas.Sche
 		h = strings.TrimPrefix(strings.TrimSpace(h), "\ufeff")
 		path, err := parsePath(h)
 		if err == nil {
-			cols[i] = column{name: h, path: path, typ: s.TypeAt(path.schemaPath())}
+			cols[i] = column{name: h, path: path, typ: s.TypeAt(path.schemaPath()), sensitive: s.SensitiveField(h)}
 			if cols[i].typ == "" {
 				err = errors.New("column is not a field of schema " + s.Ref())
 			}
@@ -141,28 +140,25 @@ func csvError(err error) error {
 }
 
 type column struct {
-	name string
-	path fieldPath
-	typ  string
+	name      string
+	path      fieldPath
+	typ       string
+	sensitive bool // the column's values are never shown
 }
 
 // convert reads a cell as its field's type. The error quotes the cell
 // unless the field is sensitive.
-func (c column) convert(cell string, sensitive bool) (any, error) {
-	shown := fmt.Sprintf("%.40q", cell)
-	if sensitive {
-		shown = "the cell (a sensitive field: its value is not shown)"
-	}
+func (c column) convert(cell string) (any, error) {
 	switch c.typ {
 	case "integer", "number":
 		if _, err := strconv.ParseFloat(cell, 64); err != nil || !json.Valid([]byte(cell)) {
-			return nil, fmt.Errorf("%s is not a number", shown)
+			return nil, fmt.Errorf("%s is not a number", c.shown(cell))
 		}
 		return json.Number(cell), nil
 	case "boolean":
 		b, err := strconv.ParseBool(cell)
 		if err != nil {
-			return nil, fmt.Errorf("%s is not true or false", shown)
+			return nil, fmt.Errorf("%s is not true or false", c.shown(cell))
 		}
 		return b, nil
 	case "array", "object":
@@ -170,14 +166,22 @@ func (c column) convert(cell string, sensitive bool) (any, error) {
 		d := json.NewDecoder(strings.NewReader(cell))
 		d.UseNumber()
 		if err := d.Decode(&v); err != nil {
-			if sensitive {
-				return nil, fmt.Errorf("a %s field's cell is JSON; %s is not", c.typ, shown)
+			if c.sensitive {
+				return nil, fmt.Errorf("a %s field's cell is JSON; %s is not", c.typ, c.shown(cell))
 			}
 			return nil, fmt.Errorf("a %s field's cell is JSON, e.g. %s: %v", c.typ, map[string]string{"array": `["a","b"]`, "object": `{"k":"v"}`}[c.typ], err)
 		}
 		return v, nil
 	}
 	return cell, nil
+}
+
+// shown is a cell as an error message may quote it.
+func (c column) shown(cell string) string {
+	if c.sensitive {
+		return "the cell (a sensitive field: its value is not shown)"
+	}
+	return fmt.Sprintf("%.40q", cell)
 }
 
 // step is one step of a field path: a property, then an array index if

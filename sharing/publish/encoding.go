@@ -91,6 +91,15 @@ func (e *EncodingError) Error() string {
 	return fmt.Sprintf("line %d, column %d: a byte here is not valid %s; is the file in another encoding?", e.Line, e.Column, e.Encoding)
 }
 
+// clean reports quickly, without copying, that b holds no invalid byte
+// (checkText finds it otherwise).
+func (in textInput) clean(b []byte) bool {
+	if in.name == "" {
+		return utf8.Valid(b)
+	}
+	return bytes.IndexRune(b, utf8.RuneError) < 0
+}
+
 // checkText finds the first invalid byte of s, which starts at line and
 // column of its file: for UTF-8 input, a byte that is not UTF-8; for
 // decoded input, the U+FFFD its decoder put in place of an invalid byte.

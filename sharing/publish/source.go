@@ -103,10 +103,8 @@ func Open(r io.Reader, s *schemas.Schema, in Input) (Source, error) {
 		lines := JSONLines(text.r)
 		return SourceFunc(func() (int, []byte, error) {
 			line, raw, err := lines.Next()
-			if err == nil {
-				if e := text.checkText(string(raw), line, 1); e != nil {
-					return line, nil, e
-				}
+			if err == nil && !text.clean(raw) {
+				return line, nil, text.checkText(string(raw), line, 1)
 			}
 			return line, raw, err
 		}), nil
