@@ -69,6 +69,9 @@ func (d DataDir) TrustedRoster() string { return d.path("state", "roster.yaml") 
 // Ledger is the policy volume ledger.
 func (d DataDir) Ledger() string { return d.path("state", "policy-volume.json") }
 
+// PolicyIntent is a policy upload written ahead (policy_files.go).
+func (d DataDir) PolicyIntent() string { return d.path("state", "policy-upload.json") }
+
 // Store is the Pebble store.
 func (d DataDir) Store() string { return d.path("store") }
 

@@ -60,6 +60,9 @@ func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
 	if err := os.MkdirAll(pe.dir, 0o700); err != nil {
 		return fmt.Errorf("policies: %w", err)
 	}
+	if err := finishPolicyIntent(n.dir.PolicyIntent()); err != nil { // an upload killed halfway
+		return err
+	}
 	v, err := n.vocabulary()
 	if err != nil {
 		return err

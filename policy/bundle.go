@@ -136,7 +136,8 @@ func (b *Bundle) Policies() []*Policy { return slices.Clone(b.policies) }
 // Policy returns the policy with the given id, or nil.
 func (b *Bundle) Policy(id string) *Policy { return b.byID[id] }
 
-// Load reads every *.cedar file directly in dir (not in subdirectories),
+// Load reads every *.cedar file directly in dir (not in subdirectories, not
+// hidden: IsBundleFile),
 // checks it against v, and returns the bundle, or an error wrapping
 // ErrInvalid that names each problem's file and line. An empty directory is
 // a valid bundle that denies everything.
@@ -152,7 +153,7 @@ func LoadFS(fsys fs.FS, dir string, v *Vocabulary) (*Bundle, error) {
 	}
 	files := map[string][]byte{}
 	for _, e := range entries {
-		if e.IsDir() || filepath.Ext(e.Name()) != Ext {
+		if !IsBundleFile(e) {
 			continue
 		}
 		if len(files) == MaxFiles {
@@ -165,6 +166,14 @@ func LoadFS(fsys fs.FS, dir string, v *Vocabulary) (*Bundle, error) {
 		files[e.Name()] = data
 	}
 	return Parse(files, v)
+}
+
+// IsBundleFile reports whether a directory entry is a file of the bundle:
+// a name ending in .cedar that does not start with '.' (editors' lock and
+// backup files do), and not a directory. A link is followed when read.
+// Whatever replaces a bundle's files must replace exactly these.
+func IsBundleFile(e fs.DirEntry) bool {
+	return !e.IsDir() && filepath.Ext(e.Name()) == Ext && !strings.HasPrefix(e.Name(), ".")
 }
 
 // readPolicyFile reads a policy file, through a link if it is one: what it
