@@ -86,7 +86,7 @@ func (c *Client) PublishFile(ctx context.Context, r PublishRequest, path string,
 	r.Path = abs
 	res, err := c.publish(ctx, r, http.NoBody, onEvent)
 	var se *StatusError
-	if errors.As(err, &se) && se.Code == http.StatusUnprocessableEntity {
+	if errors.As(err, &se) && se.Code == http.StatusUnprocessableEntity && se.Field == "path" {
 		return nil, fmt.Errorf("%w: %v", ErrUnreadableHere, err)
 	}
 	return res, err
@@ -97,6 +97,7 @@ func (c *Client) publish(ctx context.Context, r PublishRequest, body io.Reader, 
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Accept", NDJSON) // progress and rejects as they come
 	return streamEvents(c, req, "publish", func(ev *PublishEvent) (*PublishSummary, string) { return ev.Result, ev.Error }, onEvent)
 }
 

@@ -34,7 +34,7 @@ type operation struct {
 var operations = []operation{
 	{route: RouteStatus, summary: "The gateway's status: members, connections, catalog, policy, journal", answer: Status{}},
 	{route: RouteRosterReload, summary: "Reload the roster file; 409 if it is refused", answer: Status{}},
-	{route: RoutePublish, summary: "Publish a dataset version: the body is its records (JSONL or CSV); the answer streams progress, rejects and the result",
+	{route: RoutePublish, summary: "Publish a dataset version: the body is its records (JSONL or CSV). With Accept: application/x-ndjson the answer streams progress, rejects and the result; otherwise it is one PublishSummary (200), or a problem if nothing was published: 422 for the records, 400 for the request",
 		query: []string{"dataset", "schema", "format", "encoding", "delimiter", "description", "[]label", "[]purpose", "dry_run", "reject", "path"},
 		raw:   "application/x-ndjson", answer: PublishEvent{}, media: "application/x-ndjson"},
 	{route: RouteCatalog, summary: "List catalog entries", query: []string{"org", "schema", "label", "all", "as"}, answer: []CatalogEntry{}},

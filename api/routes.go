@@ -239,6 +239,9 @@ type PublishSummary struct {
 	Statement json.RawMessage    `json:"statement"`
 	Rejected  int                `json:"rejected"`
 	DryRun    bool               `json:"dry_run"`
+	// Rejects lists the first 1,000 rejected records, in an answer that is
+	// one document (no event stream was asked for).
+	Rejects []RejectedRecord `json:"rejects,omitempty"`
 }
 
 // CatalogQuery selects catalog entries; empty fields match everything.

@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -378,6 +379,10 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, FieldErrorf(http.StatusBadRequest, "path", "path names a file on the gateway's machine, which only the Unix socket may: send the records as the body"))
 		return
 	}
+	if !wantsStream(r) {
+		s.publishOnce(w, r)
+		return
+	}
 	ev := newEvents(w)
 	lastProgress := 0
 	res, err := s.g.Publish(r.Context(), publishRequestOf(r.URL.Query()), r.Body, func(e PublishEvent) error {
@@ -394,6 +399,38 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = ev.send(PublishEvent{Result: res})
+}
+
+// NDJSON is the media type of the API's event streams.
+const NDJSON = "application/x-ndjson"
+
+// wantsStream reports whether a caller asked for an event stream
+// (Accept: application/x-ndjson).
+func wantsStream(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), NDJSON)
+}
+
+// maxListedRejects bounds the rejected records a publish answered in one
+// document lists (PublishSummary.Rejected counts them all).
+const maxListedRejects = 1000
+
+// publishOnce is publish for a caller that asked for no stream: one
+// answer, 200 with the summary (and the rejected records) if a version was
+// published, an error status otherwise.
+func (s *Server) publishOnce(w http.ResponseWriter, r *http.Request) {
+	var rejects []RejectedRecord
+	res, err := s.g.Publish(r.Context(), publishRequestOf(r.URL.Query()), r.Body, func(e PublishEvent) error {
+		if e.Reject != nil && len(rejects) < maxListedRejects {
+			rejects = append(rejects, *e.Reject)
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, codeOf(err, http.StatusInternalServerError), err)
+		return
+	}
+	res.Rejects = rejects
+	writeJSON(w, http.StatusOK, res)
 }
 
 // events writes an NDJSON stream of events, which may come from several

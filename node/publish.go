@@ -52,17 +52,31 @@ func (n *Node) Publish(ctx context.Context, req api.PublishRequest, body io.Read
 	}
 	res, err := n.publisher.Publish(ctx, preq, in)
 	if err != nil {
-		var re *publish.RecordError
-		if errors.As(err, &re) {
-			return nil, fmt.Errorf("%s (nothing was published)", re)
-		}
-		return nil, err
+		return nil, publishError(err)
 	}
 	if !req.DryRun {
 		n.metrics.published(res.Manifest.Records)
 	}
 	return &api.PublishSummary{CID: res.Statement.CID().String(), Manifest: res.Manifest,
 		Statement: res.Statement.Marshal(), Rejected: res.Rejected, DryRun: req.DryRun}, nil
+}
+
+// publishError gives a failed publish its status: 422 for records that
+// cannot be published, 400 for a request that is wrong whatever its records.
+func publishError(err error) error {
+	var re *publish.RecordError
+	var ee *publish.EncodingError
+	switch {
+	case errors.As(err, &ee):
+		return api.Errorf(http.StatusUnprocessableEntity, "%w (nothing was published)", err)
+	case errors.As(err, &re) && !errors.Is(err, publish.ErrBadRequest):
+		return api.Errorf(http.StatusUnprocessableEntity, "%s (nothing was published)", re)
+	case errors.Is(err, publish.ErrNothingValid):
+		return api.Errorf(http.StatusUnprocessableEntity, "%w", err)
+	case errors.Is(err, publish.ErrBadRequest):
+		return api.Errorf(http.StatusBadRequest, "%w", err)
+	}
+	return err
 }
 
 // openLocalInput opens a file the publishing client named instead of

@@ -17,8 +17,14 @@ import (
 	"github.com/caravan-consortium/caravan/sharing/store"
 )
 
-// ErrNothingValid: a publish found no valid record, and published nothing.
-var ErrNothingValid = errors.New("nothing was published")
+// Errors that callers check with errors.Is.
+var (
+	// ErrNothingValid: a publish found no valid record, and published nothing.
+	ErrNothingValid = errors.New("nothing was published")
+	// ErrBadRequest: the request itself is wrong (dataset name, purpose,
+	// format, encoding, delimiter, CSV header), whatever its records.
+	ErrBadRequest = errors.New("bad publish request")
+)
 
 // Catalog is where the publisher finds a dataset's newest version and lists
 // what it publishes; *catalog.Catalog implements it.
@@ -113,19 +119,19 @@ type Result struct {
 // the dataset. If it fails, nothing of it is stored.
 func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Result, error) {
 	if !manifest.ValidName(req.Dataset) {
-		return nil, fmt.Errorf("dataset %q is not a valid name (lower-case letters, digits, '.', '_', '-')", req.Dataset)
+		return nil, fmt.Errorf("%w: dataset %q is not a valid name (lower-case letters, digits, '.', '_', '-')", ErrBadRequest, req.Dataset)
 	}
 	if req.Schema == nil {
-		return nil, errors.New("a schema is required")
+		return nil, fmt.Errorf("%w: a schema is required", ErrBadRequest)
 	}
 	for _, pu := range req.Purposes {
 		if !manifest.ValidPurpose(pu) {
-			return nil, fmt.Errorf("purpose %.80q: %s", pu, manifest.PurposeRule)
+			return nil, fmt.Errorf("%w: purpose %.80q: %s", ErrBadRequest, pu, manifest.PurposeRule)
 		}
 	}
 	src, err := Open(r, req.Schema, req.Input)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	ss, err := p.cfg.Store.NewSession()
 	if err != nil {

@@ -39,7 +39,7 @@ function setupPublish(form) {
     try {
       const resp = await fetch(form.getAttribute("data-api") + "?" + q.toString(), {
         method: "POST", body: file, credentials: "same-origin",
-        headers: { "Content-Type": "application/octet-stream" },
+        headers: { "Content-Type": "application/octet-stream", "Accept": "application/x-ndjson" },
       });
       if (!resp.ok) throw new Error(problemText(await resp.text(), resp.status));
       const reader = resp.body.getReader();
