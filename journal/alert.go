@@ -1,10 +1,15 @@
 package journal
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,18 +19,100 @@ import (
 // AlertHeader starts every fork-evidence file.
 const AlertHeader = "caravan journal fork evidence v1"
 
-// SaveAlert writes the evidence of a fork to dir: a text file with the origin,
-// the reason and both signed checkpoints, which a third party can check with
-// the log's public key (two notes the log signed that cannot both be true).
-func SaveAlert(dir string, fe *ForkError, at time.Time) (string, error) {
+// A member that signs many checkpoints of one size must not fill its
+// partners' disks, nor bury a real fork among copies: there is one alert
+// per origin and tree size, holding the first two contradicting notes and
+// counting the distinct conflicting checkpoints received at that size
+// since (listing up to maxListedRoots of their roots); and an origin has
+// at most MaxAlertsPerOrigin alerts, past which its forks are logged but
+// not saved.
+const (
+	MaxAlertsPerOrigin = 256
+	maxListedRoots     = 64
+)
+
+// ErrAlertsFull is SaveAlert's error for an origin that has
+// MaxAlertsPerOrigin alerts already.
+var ErrAlertsFull = errors.New("this origin's fork alerts are at their bound")
+
+// AlertResult is what SaveAlert did.
+type AlertResult struct {
+	Path string
+	// New reports that this is the first conflict at its origin and size:
+	// a new alert.
+	New bool
+	// Conflicts counts the distinct contradicting checkpoints received at
+	// this origin and size, this one included.
+	Conflicts int
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// SaveAlert records the evidence of a fork in dir: a text file per origin
+// and tree size of the contradicting checkpoint, with the reason and both
+// signed checkpoints, which a third party can check with the log's public
+// key (two notes the log signed that cannot both be true). A checkpoint
+// already recorded changes nothing.
+func SaveAlert(dir string, fe *ForkError, at time.Time) (AlertResult, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+		return AlertResult{}, err
 	}
-	name := fmt.Sprintf("%s-%s.txt", at.UTC().Format("20060102T150405.000000000Z"), strings.ReplaceAll(fe.Origin, "/", "_"))
-	body := fmt.Sprintf("%s\norigin %s\ndetected %s\nreason %s\n\n-- checkpoint held --\n%s\n-- checkpoint received --\n%s",
-		AlertHeader, fe.Origin, at.UTC().Format(time.RFC3339Nano), fe.Reason, fe.Held, fe.Got)
-	path := filepath.Join(dir, name)
-	return path, atomicfile.Write(path, []byte(body), 0o644)
+	size, root := "unparsed-"+shortHash(fe.Got), shortHash(fe.Got)
+	if cp, err := ParseCheckpoint(fe.Got); err == nil {
+		size, root = strconv.FormatUint(cp.Size, 10), base64.StdEncoding.EncodeToString(cp.Hash)
+	}
+	prefix := unsafeName.ReplaceAllString(fe.Origin, "_") + "-"
+	res := AlertResult{Path: filepath.Join(dir, prefix+size+".txt")}
+	data, err := os.ReadFile(res.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		if n, _ := countPrefixed(dir, prefix); n >= MaxAlertsPerOrigin {
+			return res, fmt.Errorf("%s: %w (%d)", fe.Origin, ErrAlertsFull, MaxAlertsPerOrigin)
+		}
+		body := fmt.Sprintf("%s\norigin %s\ndetected %s\nreason %s\nsize %s\nconflicts 1\nroot %s\n\n-- checkpoint held --\n%s\n-- checkpoint received --\n%s",
+			AlertHeader, fe.Origin, at.UTC().Format(time.RFC3339Nano), fe.Reason, size, root, fe.Held, fe.Got)
+		res.New, res.Conflicts = true, 1
+		return res, atomicfile.Write(res.Path, []byte(body), 0o644)
+	}
+	if err != nil {
+		return res, err
+	}
+	head, rest, _ := strings.Cut(string(data), "\n\n")
+	lines := strings.Split(head, "\n")
+	conflicts := 1
+	for i, l := range lines {
+		switch k, v, _ := strings.Cut(l, " "); {
+		case k == "root" && v == root:
+			res.Conflicts = -1 // known
+		case k == "conflicts":
+			conflicts, _ = strconv.Atoi(v)
+			lines[i] = "conflicts " + strconv.Itoa(conflicts+1)
+		}
+	}
+	if res.Conflicts == -1 {
+		res.Conflicts = conflicts
+		return res, nil
+	}
+	res.Conflicts = conflicts + 1
+	if conflicts < maxListedRoots {
+		lines = append(lines, "root "+root)
+	}
+	return res, atomicfile.Write(res.Path, []byte(strings.Join(lines, "\n")+"\n\n"+rest), 0o644)
+}
+
+func shortHash(b []byte) string {
+	h := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(h[:12])
+}
+
+func countPrefixed(dir, prefix string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	n := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			n++
+		}
+	}
+	return n, err
 }
 
 // Alert is one saved fork alert.
@@ -34,6 +121,10 @@ type Alert struct {
 	Origin string `json:"origin"`
 	Reason string `json:"reason"`
 	At     string `json:"at"`
+	// Size is the tree size the checkpoints contradict each other at, and
+	// Conflicts the distinct contradicting checkpoints received for it.
+	Size      string `json:"size,omitempty"`
+	Conflicts int    `json:"conflicts,omitempty"`
 }
 
 // Alerts lists the fork alerts saved in dir, oldest first.
@@ -52,7 +143,8 @@ func Alerts(dir string) ([]Alert, error) {
 			continue
 		}
 		a := Alert{File: filepath.Join(dir, e.Name())}
-		for _, l := range strings.Split(string(data), "\n")[1:4] {
+		head, _, _ := strings.Cut(string(data), "\n\n")
+		for _, l := range strings.Split(head, "\n")[1:] {
 			k, v, _ := strings.Cut(l, " ")
 			switch k {
 			case "origin":
@@ -61,10 +153,16 @@ func Alerts(dir string) ([]Alert, error) {
 				a.At = v
 			case "reason":
 				a.Reason = v
+			case "size":
+				a.Size = v
+			case "conflicts":
+				a.Conflicts, _ = strconv.Atoi(v)
 			}
 		}
 		out = append(out, a)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].At < out[j].At || out[i].At == out[j].At && out[i].File < out[j].File
+	})
 	return out, nil
 }

@@ -342,6 +342,9 @@ both signed checkpoints in DIR/journal/alerts: evidence for a third party.`,
 			for _, a := range alerts {
 				if !asJSON {
 					fmt.Fprintf(w, "%s  %s: %s\n  evidence: %s\n", a.At, a.Origin, a.Reason, a.File)
+					if a.Conflicts > 1 {
+						fmt.Fprintf(w, "  %d distinct checkpoints contradict the one held at size %s\n", a.Conflicts, a.Size)
+					}
 				}
 			}
 			return exitError{code: 2, msg: fmt.Sprintf("%d fork alert(s)", len(alerts))}

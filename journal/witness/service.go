@@ -170,6 +170,9 @@ func New(cfg Config) (_ *Service, err error) {
 	if s.witnessed, err = journal.OpenWitnessed(cfg.Dirs.Witnessed); err != nil {
 		return nil, err
 	}
+	if held, err := journal.Alerts(cfg.Dirs.Alerts); err == nil { // the count survives a restart
+		s.alerts.Store(uint64(len(held)))
+	}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -252,12 +255,20 @@ func (s *Service) alert(err error) {
 		s.log.Warn("journal", zap.Error(err))
 		return
 	}
-	s.alerts.Add(1)
-	path, werr := journal.SaveAlert(s.cfg.Dirs.Alerts, fe, time.Now())
-	s.log.Error("LOG FORK: a member's journal shows two inconsistent checkpoints; both are kept as evidence",
-		zap.String("origin", fe.Origin), zap.String("reason", fe.Reason), zap.String("evidence", path), zap.NamedError("save", werr))
-	if s.cfg.OnFork != nil {
-		s.cfg.OnFork()
+	res, werr := journal.SaveAlert(s.cfg.Dirs.Alerts, fe, time.Now())
+	switch {
+	case res.New:
+		s.alerts.Add(1)
+		s.log.Error("LOG FORK: a member's journal shows two inconsistent checkpoints; both are kept as evidence",
+			zap.String("origin", fe.Origin), zap.String("reason", fe.Reason), zap.String("evidence", res.Path), zap.NamedError("save", werr))
+		if s.cfg.OnFork != nil {
+			s.cfg.OnFork()
+		}
+	case werr != nil && !errors.Is(werr, journal.ErrAlertsFull):
+		s.log.Error("LOG FORK: the evidence could not be saved", zap.String("origin", fe.Origin), zap.String("reason", fe.Reason), zap.Error(werr))
+	case res.Conflicts&(res.Conflicts-1) == 0 && res.Conflicts > 1: // 2, 4, 8, ...: a flood logs little
+		s.log.Warn("more checkpoints contradict a fork already alerted",
+			zap.String("origin", fe.Origin), zap.Int("conflicting", res.Conflicts), zap.String("evidence", res.Path), zap.NamedError("save", werr))
 	}
 }
 

@@ -65,7 +65,8 @@ type Client struct {
 	// VerifyCheckpoint, if set, checks the signed checkpoint a receipt
 	// carries: that it is provider's journal (origin) signed under the
 	// roster, and covers entry index. The gateway checks it against the
-	// roster's journal keys.
+	// roster's journal keys. A receipt without a checkpoint is then
+	// refused (ErrNoCheckpoint).
 	VerifyCheckpoint func(provider, origin string, index uint64, note []byte) error
 
 	// wrap, if set, wraps each stream (tests put a man in the middle here;
@@ -306,7 +307,12 @@ func (rs *response) checkReceipt(body []byte) error {
 	if hex.EncodeToString(h.Sum(nil)) != rc.Commitment {
 		return fmt.Errorf("receipt: its commitment does not open on the records received")
 	}
-	if rs.c.VerifyCheckpoint != nil && rc.Checkpoint != "" {
+	if rs.c.VerifyCheckpoint != nil {
+		// Without a checkpoint, nothing shows that the decision entry is in
+		// the provider's journal: the receipt would be evidence of nothing.
+		if rc.Checkpoint == "" {
+			return fmt.Errorf("receipt: %w", ErrNoCheckpoint)
+		}
 		if err := rs.c.VerifyCheckpoint(rs.publisher, rc.Origin, rc.Index, []byte(rc.Checkpoint)); err != nil {
 			return fmt.Errorf("receipt: checkpoint: %w", err)
 		}

@@ -52,6 +52,9 @@ var (
 	ErrNotMember   = errors.New("requester is not a member node of the org it claims")
 	ErrBusy        = errors.New("too many concurrent fetches from this peer")
 	ErrNotProvider = errors.New("this gateway does not publish that manifest")
+	// ErrNoCheckpoint: a receipt came without a signed checkpoint of the
+	// provider's journal covering its decision entry.
+	ErrNoCheckpoint = errors.New("the receipt carries no checkpoint of the provider's journal")
 )
 
 // TamperError: a chunk did not verify against the signed manifest. Nothing

@@ -71,6 +71,7 @@ func TestLyingReceiptIsRefused(t *testing.T) {
 		"another purpose":      func(r *Receipt) string { r.Purpose = "marketing"; return "purpose" },
 		"a commitment to more": func(r *Receipt) string { r.Commitment = strings.Repeat("0", 64); return "commitment" },
 		"a forged checkpoint":  func(r *Receipt) string { r.Checkpoint = "forged"; return "checkpoint" },
+		"no checkpoint":        func(r *Receipt) string { r.Checkpoint = ""; return "carries no checkpoint" }, // it was accepted unchecked
 		"other counts":         func(r *Receipt) string { r.Denied = 0; return "does not match" },
 	} {
 		rc := honest
