@@ -43,10 +43,8 @@ type Journal interface {
 	// types, oldest first.
 	PolicyHistory(ctx context.Context) ([]JournalEntry, error)
 	Receipts(ctx context.Context) ([]JournalEntry, error)
-	// RosterDocument is the signed roster the gateway follows (a
-	// consortium.Roster: api does not import consortium, which names
-	// nodes with libp2p).
-	RosterDocument() any
+	// RosterDocument is the signed roster the gateway follows.
+	RosterDocument() *Roster
 	// RosterRefusals lists the roster updates refused since the start.
 	RosterRefusals() []RosterRefusal
 }

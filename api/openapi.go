@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -23,12 +24,48 @@ const RouteOpenAPI = "GET /v1/openapi.json"
 type operation struct {
 	route   string
 	summary string
-	query   []string // query parameters (strings; "[]name" repeats)
+	query   []string // query parameters (strings; "[]name" repeats), described in paramDocs
 	body    any      // the JSON request body's Go value, if any
-	raw     string   // a non-JSON request body's media type, if any
+	raw     []string // a non-JSON request body's media types, if any
 	answer  any      // the JSON answer's Go value (nil: no body, 204)
 	media   string   // the answer's media type when it is not one JSON value
-	example any      // an example of the JSON request body
+	status  int      // the answer's status, if not 200 (or 204 with no answer)
+	// stream, if set, is the event of the NDJSON stream the route answers
+	// instead of answer when the request asks for one (Accept:
+	// application/x-ndjson).
+	stream  any
+	example any // an example of the JSON request body
+}
+
+// paramDocs describes every query and path parameter, by name.
+var paramDocs = map[string]string{
+	"dataset":     "A dataset name of this org, e.g. khorgos-declarations",
+	"schema":      "A registered schema: NAME, NAME@MAJOR, NAME@MAJOR.MINOR or OWNER/NAME[@VERSION]",
+	"format":      "The records' format: jsonl (default) or csv",
+	"encoding":    "The file's character encoding if not UTF-8, e.g. windows-1251, gb18030, gbk, koi8-r, iso-8859-5",
+	"delimiter":   "A CSV file's cell delimiter: ',' (default), ';', 'tab' or '|'",
+	"description": "A description of the dataset version",
+	"label":       "A label of the dataset (repeat the parameter for more)",
+	"purpose":     "A purpose: for a publish, one the dataset is offered for (repeat for more); for records, the purpose they were fetched for",
+	"dry_run":     "true: build and sign the manifest, store and announce nothing",
+	"reject":      "true: publish the valid records and report the invalid ones, instead of failing on the first",
+	"path":        "An absolute path of a file on the gateway's machine to read instead of the body (Unix socket only)",
+	"org":         "An org id of the roster",
+	"all":         "true: every version, retracted ones included; otherwise the newest of each dataset not retracted",
+	"as":          "Only this org's datasets that the org named may discover",
+	"wait":        "A duration up to 1m (e.g. 30s): answer once the catalog holds the statement, or 404 when the wait ends",
+	"reason":      "Why, for the record",
+	"name":        "The schema's registry name, if not the document's own (x-caravan-schema)",
+	"version":     "The schema's version MAJOR.MINOR, if not the document's own",
+	"manifest":    "A manifest CID, or OWNER/DATASET[@VERSION]",
+	"from":        "The first entry's index",
+	"limit":       "How many entries at most",
+	"entry":       "An entry's index",
+	"hash":        "An entry's event hash, or a unique prefix of 8 or more hex digits",
+	"cid":         "A statement's CID",
+	"owner":       "The dataset owner's org id",
+	"ref":         "NAME[@VERSION] or OWNER/NAME[@VERSION]",
+	"id":          "A fetch's id",
 }
 
 var operations = []operation{
@@ -36,7 +73,7 @@ var operations = []operation{
 	{route: RouteRosterReload, summary: "Reload the roster file; 409 if it is refused", answer: Status{}},
 	{route: RoutePublish, summary: "Publish a dataset version: the body is its records (JSONL or CSV). With Accept: application/x-ndjson the answer streams progress, rejects and the result; otherwise it is one PublishSummary (200), or a problem if nothing was published: 422 for the records, 400 for the request",
 		query: []string{"dataset", "schema", "format", "encoding", "delimiter", "description", "[]label", "[]purpose", "dry_run", "reject", "path"},
-		raw:   "application/x-ndjson", answer: PublishEvent{}, media: "application/x-ndjson"},
+		raw:   []string{"application/x-ndjson", "text/csv"}, answer: PublishSummary{}, stream: PublishEvent{}},
 	{route: RouteCatalog, summary: "List catalog entries", query: []string{"org", "schema", "label", "all", "as"}, answer: []CatalogEntry{}},
 	{route: RouteCatalogItem, summary: "One statement of the catalog, by CID; with wait (a duration up to 1m), once the catalog holds it or the wait ends",
 		query: []string{"wait"}, answer: CatalogItem{}},
@@ -45,7 +82,7 @@ var operations = []operation{
 	{route: RouteSchemas, summary: "List the schema registry", answer: []SchemaInfo{}},
 	{route: RouteSchema, summary: "One schema, NAME[@VERSION] or OWNER/NAME[@VERSION], with its document", answer: SchemaInfo{}},
 	{route: RouteSchemaAdd, summary: "Register a schema document (the body); 400 if invalid, 409 if refused", query: []string{"name", "version"},
-		raw: "application/schema+json", answer: SchemaInfo{}},
+		raw: []string{"application/schema+json"}, answer: SchemaInfo{}},
 	{route: RoutePolicySchema, summary: "The Cedar schema that policies are checked against", media: "text/plain"},
 	{route: RoutePolicy, summary: "The policy bundle in force", answer: PolicyInfo{}},
 	{route: RoutePolicyReload, summary: "Reload the policy files; 409 if the bundle is refused", answer: PolicyInfo{}},
@@ -65,29 +102,29 @@ var operations = []operation{
 		example: map[string]any{"manifest": "customs-cn/khorgos-declarations", "purpose": "customs-clearance", "select": "0-99"}},
 	{route: RouteFetchCancel, summary: "Stop a fetch in progress"},
 	{route: RouteFetchStart, summary: "Start a fetch that goes on after the answer (202, with its resource in Location); 4xx if refused before the partner is asked",
-		body: FetchRequest{}, answer: FetchInfo{}, example: map[string]any{"manifest": "customs-cn/khorgos-declarations", "purpose": "customs-clearance"}},
+		body: FetchRequest{}, answer: FetchInfo{}, status: http.StatusAccepted, example: map[string]any{"manifest": "customs-cn/khorgos-declarations", "purpose": "customs-clearance"}},
 	{route: RouteFetches, summary: "The fetches in progress and the newest ended ones, newest first", answer: []FetchInfo{}},
 	{route: RouteFetchInfo, summary: "One fetch: its request, state, counts and result", answer: FetchInfo{}},
 	{route: RouteFetchEvents, summary: "A fetch's progress as server-sent events: 'progress' events, each a FetchInfo, then one 'end' event", media: "text/event-stream"},
 	{route: RouteFetched, summary: "The records received and verified of a dataset version for a purpose, one a line (JSONL), in index order",
-		query: []string{"manifest", "purpose"}, media: "application/x-ndjson"},
+		query: []string{"manifest", "purpose"}, answer: map[string]any{}, media: NDJSON},
 	{route: RouteJournalEntries, summary: "A page of a journal's entries: this org's own, or a member's mirror (org)",
 		query: []string{"org", "from", "limit"}, answer: JournalPage{}},
 	{route: RouteEvidence, summary: "The C2SP tlog-proof evidence file of an entry of this org's journal, by index or event hash (or a unique prefix of 8 or more)",
 		query: []string{"entry", "hash"}, media: "text/plain"},
 	{route: RouteVerifyEvidence, summary: "Check an evidence file (the body) against the roster in force; 422 if it does not verify",
-		raw: "text/plain", answer: journal.Report{}},
+		raw: []string{"text/plain"}, answer: journal.Report{}},
 	{route: RouteJournalAlerts, summary: "Fork alerts: members' checkpoints that contradicted verified ones", answer: []journal.Alert{}},
 	{route: RouteCheckpoint, summary: "The newest checkpoint this gateway holds of a journal (org; this org's own if empty), with its cosignatures: a C2SP signed note; 404 if none", query: []string{"org"}, media: "text/plain"},
 	{route: RouteWitnessTimes, summary: "The newest times from a checkpoint of this org's journal announced to witnessed (the roster's cosignatures), oldest first", answer: []WitnessSample{}},
 	{route: RoutePolicyHistory, summary: "The policy bundles this org put in force, oldest first (its journal's policy entries)", answer: []JournalEntry{}},
 	{route: RouteReceipts, summary: "This gateway's fetch receipts, oldest first (its journal's receipt entries)", answer: []JournalEntry{}},
-	{route: RouteRoster, summary: "The signed consortium roster in force (its format: schemas/roster.md)", media: "application/json"},
+	{route: RouteRoster, summary: "The signed consortium roster in force (its format: schemas/roster.md)", answer: Roster{}},
 	{route: RouteRosterRefusals, summary: "Roster updates refused since the gateway started (the newest 20)", answer: []RosterRefusal{}},
 	{route: RouteMetrics, summary: "Prometheus metrics", media: "text/plain"},
 	{route: RoutePprof, summary: "Go's profiles (on the Unix socket only)", media: "text/html"},
 	{route: RoutePprofProfile, summary: "A CPU profile (on the Unix socket only)", media: "application/octet-stream"},
-	{route: RouteOpenAPI, summary: "This document", media: "application/json"},
+	{route: RouteOpenAPI, summary: "This document", answer: map[string]any{}},
 }
 
 var (
@@ -143,14 +180,15 @@ func OpenAPI() (*openapi3.T, error) {
 		o := &openapi3.Operation{Summary: op.summary, OperationID: operationID(method, path), Responses: openapi3.NewResponses()}
 		o.Extensions = map[string]any{"x-caravan-scope": scopeName(op.route)}
 		for _, name := range pathParams(path) {
-			o.AddParameter(openapi3.NewPathParameter(name).WithSchema(openapi3.NewStringSchema()))
+			o.AddParameter(openapi3.NewPathParameter(name).WithSchema(openapi3.NewStringSchema()).WithDescription(paramDocs[name]))
 		}
 		for _, q := range op.query {
 			if name, ok := strings.CutPrefix(q, "[]"); ok {
-				o.AddParameter(openapi3.NewQueryParameter(name).WithSchema(openapi3.NewArraySchema().WithItems(openapi3.NewStringSchema())))
+				o.AddParameter(openapi3.NewQueryParameter(name).WithDescription(paramDocs[name]).
+					WithSchema(openapi3.NewArraySchema().WithItems(openapi3.NewStringSchema())))
 				continue
 			}
-			o.AddParameter(openapi3.NewQueryParameter(q).WithSchema(openapi3.NewStringSchema()))
+			o.AddParameter(openapi3.NewQueryParameter(q).WithSchema(openapi3.NewStringSchema()).WithDescription(paramDocs[q]))
 		}
 		switch {
 		case op.body != nil:
@@ -164,37 +202,116 @@ func OpenAPI() (*openapi3.T, error) {
 			}
 			o.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).
 				WithContent(openapi3.Content{"application/json": mt})}
-		case op.raw != "":
-			o.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().
-				WithContent(openapi3.Content{op.raw: openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())})}
+		case len(op.raw) > 0:
+			content := openapi3.Content{}
+			for _, media := range op.raw {
+				content[media] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema().WithFormat("binary"))
+			}
+			o.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).
+				WithDescription(rawBodyDocs[op.route]).WithContent(content)}
 		}
-		switch {
-		case op.answer == nil && op.media == "":
-			o.AddResponse(http.StatusNoContent, openapi3.NewResponse().WithDescription("Done"))
-		case op.answer == nil:
-			o.AddResponse(http.StatusOK, openapi3.NewResponse().WithDescription("OK").
-				WithContent(openapi3.Content{op.media: openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())}))
-		default:
-			s, err := schemaOf(op.answer)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", op.route, err)
-			}
-			media := op.media
-			if media == "" {
-				media = "application/json"
-			}
-			desc := "OK"
-			if media == "application/x-ndjson" {
-				desc = "A stream of events, one JSON object a line, each of this schema"
-			}
-			o.AddResponse(http.StatusOK, openapi3.NewResponse().WithDescription(desc).
-				WithContent(openapi3.Content{media: openapi3.NewMediaType().WithSchemaRef(s)}))
+		if err := addAnswer(o, op, schemaOf); err != nil {
+			return nil, err
 		}
 		o.Responses.Set("default", &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("An error: RFC 9457 problem details").
 			WithContent(openapi3.Content{"application/problem+json": openapi3.NewMediaType().WithSchemaRef(problem)})})
 		doc.AddOperation(path, method, o)
 	}
+	nullAsType(doc)
 	return doc, nil
+}
+
+// rawBodyDocs describes the bodies that are not one JSON value.
+var rawBodyDocs = map[string]string{
+	RoutePublish: "The records: JSON Lines (one object a line), or CSV (format=csv) with a header row of field paths " +
+		"(declarant.name, items[0].hs_code, tags[0], or a whole array or object as JSON in its cells); UTF-8 unless encoding says otherwise, " +
+		"a record at most 1 MiB",
+	RouteSchemaAdd:      "A JSON Schema 2020-12 document (schemas/registry.md), at most 48 KiB",
+	RouteVerifyEvidence: "An evidence file (c2sp.org/tlog-proof), as GET /v1/journal/evidence gives it",
+}
+
+// addAnswer documents op's successful answer.
+func addAnswer(o *openapi3.Operation, op operation, schemaOf func(any) (*openapi3.SchemaRef, error)) error {
+	status := op.status
+	switch {
+	case op.answer == nil && op.media == "":
+		o.AddResponse(http.StatusNoContent, openapi3.NewResponse().WithDescription("Done"))
+		return nil
+	case op.answer == nil:
+		o.AddResponse(cmp.Or(status, http.StatusOK), openapi3.NewResponse().WithDescription("OK").
+			WithContent(openapi3.Content{op.media: openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())}))
+		return nil
+	}
+	s, err := schemaOf(op.answer)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op.route, err)
+	}
+	media, desc := cmp.Or(op.media, "application/json"), "OK"
+	if media == NDJSON {
+		desc = "A stream of events, one JSON object a line, each of this schema"
+	}
+	content := openapi3.Content{media: openapi3.NewMediaType().WithSchemaRef(s)}
+	if op.stream != nil {
+		es, err := schemaOf(op.stream)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op.route, err)
+		}
+		content[NDJSON] = openapi3.NewMediaType().WithSchemaRef(es)
+		desc = "The result as one JSON document; or, if the request's Accept names " + NDJSON + ", a stream of events, one JSON object a line"
+	}
+	o.AddResponse(cmp.Or(status, http.StatusOK), openapi3.NewResponse().WithDescription(desc).WithContent(content))
+	return nil
+}
+
+// nullAsType writes every nullable schema as OpenAPI 3.1 does, with "null"
+// among its types (3.0's "nullable" is not 3.1).
+func nullAsType(doc *openapi3.T) {
+	seen := map[*openapi3.Schema]bool{}
+	var visit func(r *openapi3.SchemaRef)
+	visit = func(r *openapi3.SchemaRef) {
+		if r == nil || r.Value == nil || seen[r.Value] {
+			return
+		}
+		s := r.Value
+		seen[s] = true
+		if s.Nullable {
+			s.Nullable = false
+			if s.Type != nil && !s.Type.Includes(openapi3.TypeNull) {
+				t := append(openapi3.Types{}, s.Type.Slice()...)
+				t = append(t, openapi3.TypeNull)
+				s.Type = &t
+			}
+		}
+		visit(s.Items)
+		if s.AdditionalProperties.Schema != nil {
+			visit(s.AdditionalProperties.Schema)
+		}
+		for _, p := range s.Properties {
+			visit(p)
+		}
+		for _, list := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
+			for _, x := range list {
+				visit(x)
+			}
+		}
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, o := range item.Operations() {
+			for _, p := range o.Parameters {
+				visit(p.Value.Schema)
+			}
+			if o.RequestBody != nil {
+				for _, mt := range o.RequestBody.Value.Content {
+					visit(mt.Schema)
+				}
+			}
+			for _, r := range o.Responses.Map() {
+				for _, mt := range r.Value.Content {
+					visit(mt.Schema)
+				}
+			}
+		}
+	}
 }
 
 // scopeName is the token scope a route needs on the TCP listener, or
@@ -227,8 +344,12 @@ func operationID(method, path string) string {
 }
 
 // customizeSchema fixes what reflection cannot know: raw JSON is any JSON
-// value, and a CID's binary form is its string.
+// value, a CID's binary form is its string, and a list may be null.
 func customizeSchema(_ string, t reflect.Type, _ reflect.StructTag, schema *openapi3.Schema) error {
+	if t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8 {
+		// Go writes an empty list as null as often as []: say so.
+		schema.Nullable = true
+	}
 	switch t {
 	case reflect.TypeFor[json.RawMessage]():
 		*schema = openapi3.Schema{Description: "any JSON value"}

@@ -70,9 +70,25 @@ func TestOpenAPIDocument(t *testing.T) {
 			}
 		}
 	}
+	// Every parameter and every body that is not JSON is described.
+	for path, item := range doc.Paths.Map() {
+		for method, o := range item.Operations() {
+			for _, p := range o.Parameters {
+				if p.Value.Description == "" {
+					t.Errorf("%s %s: parameter %s has no description", method, path, p.Value.Name)
+				}
+			}
+			if rb := o.RequestBody; rb != nil && rb.Value.Content.Get("application/json") == nil && rb.Value.Description == "" {
+				t.Errorf("%s %s: the body is not described", method, path)
+			}
+		}
+	}
 	got, err := OpenAPIDocument()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if bytes.Contains(got, []byte(`"nullable"`)) {
+		t.Error(`an OpenAPI 3.1 document has no "nullable": a type array holds "null"`)
 	}
 	got = append(got, '\n')
 	if *update {

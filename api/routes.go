@@ -45,7 +45,7 @@ const (
 	RouteCheckpoint     = "GET /v1/journal/checkpoint"      // query: org -> the newest cosigned checkpoint held (a C2SP signed note, text)
 	RoutePolicyHistory  = "GET /v1/policy/history"          // -> []JournalEntry: the bundles put in force
 	RouteReceipts       = "GET /v1/receipts"                // -> []JournalEntry: this gateway's fetch receipts
-	RouteRoster         = "GET /v1/roster"                  // -> the signed roster in force (consortium.Roster)
+	RouteRoster         = "GET /v1/roster"                  // -> Roster: the signed roster in force
 	RouteRosterRefusals = "GET /v1/roster/refusals"         // -> []RosterRefusal: updates refused since the start
 	RouteMetrics        = "GET /metrics"                    // Prometheus text format
 	RoutePprof          = "GET /debug/pprof/"               // Go's profiles, for operators
@@ -101,6 +101,52 @@ type SetAsideSchema struct {
 	Schema string `json:"schema"` // OWNER/NAME@VERSION
 	CID    string `json:"cid"`    // of the document
 	Reason string `json:"reason"`
+}
+
+// Roster is the signed consortium roster (schemas/roster.md): its body,
+// which the admins' signatures cover in RFC 8785 form, and the signatures.
+type Roster struct {
+	Consortium       string         `json:"consortium"`
+	Version          uint64         `json:"version"`
+	Admins           RosterAdmins   `json:"admins"`
+	Members          []RosterMember `json:"members"`
+	WitnessThreshold int            `json:"witness_threshold,omitempty"`
+	Signatures       []RosterSig    `json:"signatures"`
+}
+
+// RosterAdmins are the keys that may sign the roster, and how many must.
+type RosterAdmins struct {
+	Threshold int              `json:"threshold"`
+	Keys      []RosterAdminKey `json:"keys"`
+}
+
+// RosterAdminKey is a named admin key, "ed25519:BASE64".
+type RosterAdminKey struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+}
+
+// RosterMember is a member organization and its nodes.
+type RosterMember struct {
+	Org     string       `json:"org"`
+	Name    string       `json:"name"`
+	Country string       `json:"country"`
+	Sector  string       `json:"sector"`
+	Roles   []string     `json:"roles"`
+	Groups  []string     `json:"groups,omitempty"`
+	Nodes   []RosterNode `json:"nodes"`
+}
+
+// RosterNode is one gateway of a member.
+type RosterNode struct {
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs"`
+}
+
+// RosterSig is one admin's signature over the roster body.
+type RosterSig struct {
+	Admin string `json:"admin"`
+	Sig   string `json:"sig"`
 }
 
 // RosterRefusal is a roster update the gateway refused.

@@ -151,8 +151,28 @@ func (n *Node) entriesOfType(ctx context.Context, typ string) ([]api.JournalEntr
 	}
 }
 
-// RosterDocument is the signed roster this gateway follows.
-func (n *Node) RosterDocument() any { return n.Roster() }
+// RosterDocument is the signed roster this gateway follows, as the API
+// gives it.
+func (n *Node) RosterDocument() *api.Roster {
+	r := n.Roster()
+	out := &api.Roster{Consortium: r.Consortium, Version: r.Version, WitnessThreshold: r.WitnessThreshold,
+		Admins: api.RosterAdmins{Threshold: r.Admins.Threshold, Keys: []api.RosterAdminKey{}}, Members: []api.RosterMember{}, Signatures: []api.RosterSig{}}
+	for _, k := range r.Admins.Keys {
+		out.Admins.Keys = append(out.Admins.Keys, api.RosterAdminKey{Name: k.Name, Key: k.Key})
+	}
+	for _, m := range r.Members {
+		am := api.RosterMember{Org: m.Org, Name: m.Name, Country: m.Country, Sector: m.Sector,
+			Roles: append([]string{}, m.Roles...), Groups: m.Groups, Nodes: []api.RosterNode{}}
+		for _, nd := range m.Nodes {
+			am.Nodes = append(am.Nodes, api.RosterNode{PeerID: nd.PeerID, Addrs: append([]string{}, nd.Addrs...)})
+		}
+		out.Members = append(out.Members, am)
+	}
+	for _, sg := range r.Signatures {
+		out.Signatures = append(out.Signatures, api.RosterSig{Admin: sg.Admin, Sig: sg.Sig})
+	}
+	return out
+}
 
 // WitnessTimes are the newest times from a checkpoint of this org's
 // journal announced to witnessed, oldest first.

@@ -289,7 +289,7 @@ func (c *Console) fetchesPage(r *http.Request, v *view) error {
 
 type membersData struct {
 	St       api.Status
-	Roster   any
+	Roster   *api.Roster
 	Refusals []api.RosterRefusal
 }
 
