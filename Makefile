@@ -4,7 +4,7 @@ BIN     := bin/caravan
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo console bench soak lint fuzz clean
+.PHONY: all build test demo console bench bench-smoke soak lint fuzz clean
 
 all: build
 
@@ -66,6 +66,20 @@ bench: build
 	@d=$$(mktemp -d); \
 	if ./$(BIN) devnet --orgs 4 --scenario hostile --dir $$d/net; then rm -rf $$d; \
 	else echo "hostile failed; gateway logs are kept in $$d/net"; exit 1; fi
+
+## bench-smoke: every Go benchmark once (-short), the OPA comparison and
+## every bench scenario at a small size (--smoke): that each runs to its
+## end, so that none can break unnoticed. CI runs it after make test. Its
+## figures mean little; make bench takes the real ones.
+SCENARIOS_SMOKE := footprint:3 publish-bench:1 fetch-bench:2 hostile:4
+bench-smoke: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -short -pgo=off $(PKGS)
+	cd bench && $(GO) run ./policybench -records 20000 -policies ../configs/policies
+	@set -e; for s in $(SCENARIOS_SMOKE); do \
+	  name=$${s%%:*}; orgs=$${s##*:}; d=$$(mktemp -d); \
+	  if ./$(BIN) devnet --orgs $$orgs --scenario $$name --smoke --records 2000 --idle 2s --dir $$d/net; then rm -rf $$d; \
+	  else echo "bench-smoke: $$name failed; gateway logs are kept in $$d/net"; exit 1; fi; \
+	done
 
 ## soak: the long runs that make test leaves out (CARAVAN_SOAK=1)
 soak:

@@ -38,12 +38,23 @@ type Env struct {
 	// Records is how many records the publish-bench and fetch-bench
 	// scenarios publish (0: each scenario's default).
 	Records int
+	// Smoke runs a scenario at a small size, to check that it runs to its
+	// end: its figures are not to be trusted (make bench-smoke, in CI).
+	Smoke bool
 
 	published []string    // manifest CIDs published so far, in order
 	hostile   *hostileRun // the hostile scenario's
 	schemas   int         // schemas registered so far (statements too)
 	fetches   []fetchOutcome
 	cleanups  []func() // run when the scenario ends, however it ends
+}
+
+// smaller is n, or small in a smoke run.
+func (e *Env) smaller(n, small int) int {
+	if e.Smoke {
+		return small
+	}
+	return n
 }
 
 // Figure is one measurement a scenario reports.

@@ -21,6 +21,7 @@ func devnetCmd() *cobra.Command {
 		scenario string
 		idle     time.Duration
 		records  int
+		smoke    bool
 	)
 	c := &cobra.Command{
 		Use:   "devnet --orgs N --dir DIR [--scenario NAME]",
@@ -58,7 +59,7 @@ summary, and exits 0 only if every step was verified. Scenarios: ` + strings.Joi
 			if scenario == "" {
 				return watchDevnet(cmd.Context(), out, nt, bin)
 			}
-			_, err = devnet.RunScenario(cmd.Context(), scenario, &devnet.Env{Net: nt, Binary: bin, Out: out, Idle: idle, Records: records})
+			_, err = devnet.RunScenario(cmd.Context(), scenario, &devnet.Env{Net: nt, Binary: bin, Out: out, Idle: idle, Records: records, Smoke: smoke})
 			return err
 		},
 	}
@@ -67,6 +68,7 @@ summary, and exits 0 only if every step was verified. Scenarios: ` + strings.Joi
 	f.IntVar(&orgs, "orgs", 3, "number of organizations")
 	f.StringVar(&scenario, "scenario", "", "run this scenario and exit ("+strings.Join(devnet.Scenarios(), ", ")+")")
 	f.DurationVar(&idle, "idle", 30*time.Second, "how long the footprint scenario idles")
+	f.BoolVar(&smoke, "smoke", false, "run the scenario at a small size, to check that it runs (its figures mean little)")
 	f.IntVar(&records, "records", 0, "how many records the publish-bench and fetch-bench scenarios publish (0: 1,000,000 and 50,000)")
 	dirFlag(c, &dir, "directory for the consortium's files (required)")
 	return c
