@@ -33,10 +33,9 @@ type Session struct {
 	w     *sstable.Writer // nil until the first record
 	apath string          // the staging sstable of attribute projections
 	aw    *sstable.Writer
-	tpath string             // the staging sstable of the record tree
-	tree  *manifest.Subtrees // grown as records are put
-	rkey  []byte             // r/<session>/
-	akey  []byte             // a/<session>/
+	tree  *treeWriter // the record tree, written to staging as records are put
+	rkey  []byte      // r/<session>/
+	akey  []byte      // a/<session>/
 	buf   []byte
 }
 
@@ -51,7 +50,7 @@ func (s *Store) NewSession() (*Session, error) {
 	}
 	name := hex.EncodeToString(id)
 	return &Session{s: s, id: id, path: filepath.Join(s.staging, name+".sst"), apath: filepath.Join(s.staging, name+".attrs.sst"),
-		tpath: filepath.Join(s.staging, name+".tree.sst"), tree: manifest.NewSubtrees(0),
+		tree: newTreeWriter(s, key(prefixTree, id), filepath.Join(s.staging, name+".tree.sst")),
 		rkey: key(prefixRecord, id), akey: key(prefixAttrs, id)}, nil
 }
 
@@ -74,7 +73,9 @@ func (ss *Session) Put(index uint64, c cid.Cid, canonical, attributes []byte) er
 	if err := ss.w.Set(indexedKey(ss.rkey, index), canonical); err != nil {
 		return err
 	}
-	ss.tree.AddCID(c)
+	if err := ss.tree.AddCID(c); err != nil {
+		return err
+	}
 	return ss.aw.Set(indexedKey(ss.akey, index), ss.projection(c, attributes))
 }
 
@@ -105,14 +106,11 @@ func (ss *Session) CommitSealed(st, sealed *manifest.Statement) error {
 			return err
 		}
 		ss.w, ss.aw = nil, nil
-		tw, err := ss.s.stagingWriter(ss.tpath)
+		trees, err := ss.tree.Close()
 		if err != nil {
 			return err
 		}
-		if err := errors.Join(writeSubtrees(tw, key(prefixTree, ss.id), ss.tree), tw.Close()); err != nil {
-			return err
-		}
-		if err := ss.s.db.Ingest(context.Background(), []string{ss.apath, ss.path, ss.tpath}); err != nil {
+		if err := ss.s.db.Ingest(context.Background(), append([]string{ss.apath, ss.path}, trees...)); err != nil {
 			return err
 		}
 	}
@@ -136,7 +134,7 @@ func (ss *Session) Abort() error {
 	}
 	os.Remove(ss.path)
 	os.Remove(ss.apath)
-	os.Remove(ss.tpath)
+	ss.tree.Remove()
 	return ss.s.dropSession(ss.id)
 }
 

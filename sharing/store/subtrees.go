@@ -7,10 +7,7 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/ipfs/go-cid"
-
-	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
 
 // ErrNoSubtrees: the store does not hold a dataset's record tree (it was
@@ -24,21 +21,6 @@ const treeBlock = 1024
 func treeKey(prefix []byte, level int, block uint64) []byte {
 	k := append(prefix[:len(prefix):len(prefix)], byte(level))
 	return binary.BigEndian.AppendUint64(k, block)
-}
-
-// writeSubtrees writes every level of t, in blocks, under prefix: keys in
-// order, as an sstable needs them.
-func writeSubtrees(w *sstable.Writer, prefix []byte, t *manifest.Subtrees) error {
-	const blockBytes = treeBlock * sha256.Size
-	for l := range t.Levels() {
-		lv := t.Level(l)
-		for b := 0; b*blockBytes < len(lv); b++ {
-			if err := w.Set(treeKey(prefix, l, uint64(b)), lv[b*blockBytes:min((b+1)*blockBytes, len(lv))]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // StoredSubtrees reads a dataset's record tree from the store, a block of
