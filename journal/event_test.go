@@ -72,3 +72,26 @@ func TestEncodeRefusesWhatDecodeWouldRefuse(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An entry's time is written as the journal spec says: UTC, truncated to
+// milliseconds, with the fewest fraction digits; another spelling of the
+// same instant is not canonical and is refused.
+func TestEventTimeIsWrittenAsTheSpecSays(t *testing.T) {
+	for ns, want := range map[int]string{0: `"time":"2026-11-27T10:00:07Z"`, 500_000_000: `"time":"2026-11-27T10:00:07.5Z"`,
+		123_456_789: `"time":"2026-11-27T10:00:07.123Z"`} {
+		e := event("customs-cn", 7)
+		e.Time = e.Time.Add(time.Duration(ns)).In(time.FixedZone("", 5*3600))
+		data, err := e.Encode()
+		if err != nil || !strings.Contains(string(data), want) {
+			t.Fatalf("%d ns: %v %s, want %s", ns, err, data, want)
+		}
+		for _, other := range []string{".500Z", "+00:00", ".5000Z"} {
+			bad := strings.Replace(string(data), `07.5Z"`, `07`+other+`"`, 1)
+			if ns == 500_000_000 {
+				if _, err := journal.Decode([]byte(bad)); err == nil {
+					t.Errorf("%s was taken", bad)
+				}
+			}
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/caravan-consortium/caravan/api"
 
@@ -27,7 +29,8 @@ before it keeps it (a record that fails is evidence: nothing of that response
 is kept), journals a receipt, and writes the records as JSONL with --out.
 
 An interrupted fetch keeps what it verified; running the same command again
-resumes where it stopped. Ctrl-C stops the fetch on the gateway too.
+resumes where it stopped. Ctrl-C stops the fetch on the gateway too, and
+says how many records were kept (exit status 130).
 
 Exit status: 0 when records were received; 3 when the owner's policies
 permitted none of the records asked for (the reason is printed, and the
@@ -41,8 +44,17 @@ including a gateway that is not running.`,
 				return err
 			}
 			bar := newProgress(cmd.ErrOrStderr(), -1, "fetching")
-			sum, err := cl.Fetch(cmd.Context(), o, func(ev api.FetchEvent) { bar.Set(int64(ev.Received)) })
+			var id string
+			sum, err := cl.Fetch(cmd.Context(), o, func(ev api.FetchEvent) {
+				if ev.ID != "" {
+					id = ev.ID
+				}
+				bar.Set(int64(ev.Received))
+			})
 			bar.Finish()
+			if err != nil && cmd.Context().Err() != nil && id != "" {
+				return interruptedFetch(cl, id)
+			}
 			if err != nil {
 				return err
 			}
@@ -78,6 +90,26 @@ including a gateway that is not running.`,
 	dirFlag(c, &dir, gatewayDir)
 	_ = c.MarkFlagRequired("purpose")
 	return c
+}
+
+// interruptedFetch says, after Ctrl-C, what the stopped fetch kept and how
+// to go on: the gateway ends the fetch when the connection closes, and its
+// last word names the records kept and where the same command resumes.
+// Exit status 130, as for any command stopped by Ctrl-C.
+func interruptedFetch(cl *api.Client, id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msg := "fetch interrupted"
+	info, err := cl.FetchEvents(ctx, id, nil)
+	switch {
+	case err != nil || info == nil:
+		msg += " (its outcome could not be read: " + fmt.Sprint(err) + ")"
+	case strings.Contains(info.Error, "kept"):
+		msg += ": " + info.Error
+	default:
+		msg += fmt.Sprintf(": %d records received and verified are kept", info.Received)
+	}
+	return exitError{code: 130, msg: msg + ". Run the same command again to resume."}
 }
 
 // nothingPermitted is exit 3, with the reason, when the owner's policies

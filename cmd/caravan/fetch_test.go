@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/testkit"
@@ -50,5 +53,36 @@ func TestFetchExitsThreeWhenNothingIsPermitted(t *testing.T) {
 	out = mustCaravan(t, "publish", "--dir", fn.C.Dir(0), "--dataset", "json-out", "--schema", "customs-declaration", "--purpose", "customs-clearance", "--json", data)
 	if err := json.Unmarshal([]byte(out), &pub); err != nil || pub.Manifest == nil || pub.Manifest.Records != 20 {
 		t.Fatalf("publish --json: %v\n%s", err, out)
+	}
+}
+
+// Ctrl-C during a fetch says how many records were kept and that the same
+// command resumes; and it does.
+func TestFetchInterruptedSaysWhatIsKept(t *testing.T) {
+	fn := testkit.NewFetchNet(t, 20000)
+	dir := fn.C.Dir(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // Ctrl-C once records arrive
+		cl, err := api.NewClient(dir)
+		if err != nil {
+			return
+		}
+		for ctx.Err() == nil {
+			if fs, err := cl.Fetches(ctx); err == nil && len(fs) > 0 && fs[0].Received > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	var out bytes.Buffer
+	err := run(ctx, []string{"fetch", fn.CID, "--dir", dir, "--purpose", "customs-clearance"}, &out, &out)
+	if exitCode(err) != 130 || !strings.Contains(err.Error(), "records are kept") || !strings.Contains(err.Error(), "same command again to resume") {
+		t.Fatalf("Ctrl-C: exit %d, %v", exitCode(err), err)
+	}
+	again := mustCaravan(t, "fetch", fn.CID, "--dir", dir, "--purpose", "customs-clearance")
+	if !strings.Contains(again, "resumed at record") {
+		t.Fatalf("the same command again:\n%s", again)
 	}
 }
