@@ -285,8 +285,8 @@ type PublishSummary struct {
 	Statement json.RawMessage    `json:"statement"`
 	Rejected  int                `json:"rejected"`
 	DryRun    bool               `json:"dry_run"`
-	// Rejects lists the first 1,000 rejected records, in an answer that is
-	// one document (no event stream was asked for).
+	// Rejects lists the first rejected records (1,000 or 8 MiB at most), in
+	// an answer that is one document (no event stream was asked for).
 	Rejects []RejectedRecord `json:"rejects,omitempty"`
 }
 

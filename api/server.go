@@ -410,18 +410,24 @@ func wantsStream(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), NDJSON)
 }
 
-// maxListedRejects bounds the rejected records a publish answered in one
-// document lists (PublishSummary.Rejected counts them all).
-const maxListedRejects = 1000
+// maxListedRejects and maxListedRejectBytes bound the rejected records a
+// publish answered in one document lists (PublishSummary.Rejected counts
+// them all): a record may be 1 MiB.
+const (
+	maxListedRejects     = 1000
+	maxListedRejectBytes = 8 << 20
+)
 
 // publishOnce is publish for a caller that asked for no stream: one
 // answer, 200 with the summary (and the rejected records) if a version was
 // published, an error status otherwise.
 func (s *Server) publishOnce(w http.ResponseWriter, r *http.Request) {
 	var rejects []RejectedRecord
+	size := 0
 	res, err := s.g.Publish(r.Context(), publishRequestOf(r.URL.Query()), r.Body, func(e PublishEvent) error {
-		if e.Reject != nil && len(rejects) < maxListedRejects {
+		if e.Reject != nil && len(rejects) < maxListedRejects && size < maxListedRejectBytes {
 			rejects = append(rejects, *e.Reject)
+			size += len(e.Reject.Record) + len(e.Reject.Error)
 		}
 		return nil
 	})
