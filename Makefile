@@ -85,11 +85,16 @@ bench-smoke: build
 soak:
 	CARAVAN_SOAK=1 $(GO) test -run 'Soak' -count=1 -timeout 30m ./...
 
-## lint: gofmt and go vet (also of the bench module, which make bench runs)
+## lint: gofmt, go vet, staticcheck (a pinned version, run with go run:
+## nothing to install) and go mod tidy -diff, of both modules (the bench
+## module is the one make bench runs)
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	cd bench && $(GO) vet ./...
+	$(GO) run $(STATICCHECK) $(PKGS)
+	$(GO) mod tidy -diff
+	cd bench && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./... && $(GO) mod tidy -diff
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:

@@ -58,7 +58,8 @@ func TestPeerRatesSpentSpendsNothing(t *testing.T) {
 			t.Fatal("asking spent the budget")
 		}
 	}
-	if !r.AllowBytes(p, 10) || !r.AllowBytes(p, 10) {
+	first, second := r.AllowBytes(p, 10), r.AllowBytes(p, 10)
+	if !first || !second {
 		t.Fatal("the burst is not whole")
 	}
 	if !r.Spent(p, 10) || r.AllowBytes(p, 10) {

@@ -41,7 +41,6 @@ type Session struct {
 	ledger  *Ledger
 	day     string
 	store   store
-	context types.Record // fixed part; released_today varies
 	memo    map[string]Decision
 	key     []byte
 	proj    *projection // for records with a tuple in proj.layout

@@ -285,10 +285,6 @@ func TestMemoAnalysis(t *testing.T) {
 	}
 }
 
-func containsStr(s, sub string) bool {
-	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || containsStr(s[1:], sub))
-}
-
 // TestGeneratedRecordsDecisions decides generated customs declarations for
 // each org and purpose and checks the counts against a golden file, so that a
 // change in Cedar, the schema or the entity mapping that changes outcomes is

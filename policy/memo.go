@@ -363,9 +363,12 @@ func nonRecordEntities(n xast.IsNode) bool {
 	switch n := n.(type) {
 	case xast.NodeValue:
 		if s, isSet := n.Value.(types.Set); isSet {
-			all := true
-			s.Iterate(func(v types.Value) bool { all = all && ok(v); return all })
-			return all
+			for v := range s.All() {
+				if !ok(v) {
+					return false
+				}
+			}
+			return true
 		}
 		return ok(n.Value)
 	case xast.NodeTypeSet:

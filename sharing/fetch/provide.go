@@ -489,9 +489,8 @@ func (s *Server) receipt(c *checked, d *decided, j Journaled, checkpoint string)
 
 type bitmap []uint64
 
-func newBitmap(n uint64) bitmap    { return make(bitmap, (n+63)/64) }
-func (b bitmap) set(i uint64)      { b[i/64] |= 1 << (i % 64) }
-func (b bitmap) has(i uint64) bool { return b[i/64]&(1<<(i%64)) != 0 }
+func newBitmap(n uint64) bitmap { return make(bitmap, (n+63)/64) }
+func (b bitmap) set(i uint64)   { b[i/64] |= 1 << (i % 64) }
 
 // each yields the set indices below n, ascending.
 func (b bitmap) each(n uint64) iter.Seq[uint64] {

@@ -97,7 +97,7 @@ func (in textInput) clean(b []byte) bool {
 	if in.name == "" {
 		return utf8.Valid(b)
 	}
-	return bytes.IndexRune(b, utf8.RuneError) < 0
+	return !bytes.ContainsRune(b, utf8.RuneError)
 }
 
 // checkText finds the first invalid byte of s, which starts at line and
