@@ -1,0 +1,156 @@
+package rules_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/caravan-consortium/caravan/"
+
+// allowed lists, for every package of this module, the packages of this
+// module it may import (non-test files), as Go's go/build deps_test.go
+// does: an import not listed fails, so no edge appears unforeseen. The
+// direction (DESIGN.md): cmd -> {api, node, devnet}; node (the assembly)
+// -> {api's server, sharing/*, policy, journal, journal/witness} -> {p2p,
+// consortium, schemas} -> internal/*. Edges marked "issue 25" are to go.
+var allowed = map[string][]string{
+	// Leaves.
+	"configs":             nil,
+	"internal/atomicfile": nil,
+	"internal/cids":       nil,
+	"internal/jcs":        nil,
+	"internal/keyfile":    nil,
+	"internal/logging":    nil,
+	"internal/poll":       nil,
+	"internal/ratelimit":  nil,
+	"internal/yamlfile":   nil,
+	"schemas/sample":      nil,
+
+	// The lower layer: formats and the network.
+	"schemas":          {"internal/cids", "internal/jcs"},
+	"consortium":       {"internal/jcs", "internal/yamlfile"},
+	"p2p":              {"internal/ratelimit"},
+	"sharing/manifest": {"internal/cids", "internal/jcs"},
+	"sharing/store":    {"sharing/manifest"},
+
+	// The middle layer: one flow each, on plain values.
+	"policy":          {"internal/atomicfile", "internal/cids", "internal/jcs", "internal/yamlfile", "schemas"},
+	"journal":         {"internal/atomicfile", "internal/jcs"},
+	"journal/witness": {"consortium", "journal", "p2p"},
+	"sharing/catalog": {"internal/cids", "p2p", "sharing/manifest", "sharing/store"},
+	"sharing/fetch":   {"internal/cids", "internal/jcs", "p2p", "schemas", "sharing/manifest", "sharing/store"},
+	"sharing/publish": {"internal/cids", "internal/jcs", "schemas", "sharing/manifest", "sharing/store"},
+
+	// The API: wire types, client and (until issue 25 splits it off) the
+	// server, whose policy and journal imports go with it.
+	"api":         {"internal/atomicfile", "internal/ratelimit", "journal", "policy", "sharing/manifest"},
+	"api/console": {"api", "journal"},
+
+	// The assembly. node -> api/console: issue 25 (the console is handed
+	// to the listener by whoever assembles, not by node).
+	"node": {"api", "api/console", "consortium", "internal/atomicfile", "internal/cids", "internal/jcs", "internal/keyfile",
+		"internal/logging", "internal/yamlfile", "journal", "journal/witness", "p2p", "policy", "schemas",
+		"sharing/catalog", "sharing/fetch", "sharing/manifest", "sharing/publish", "sharing/store"},
+
+	// Tools above the assembly.
+	"devnet": {"api", "configs", "consortium", "internal/atomicfile", "internal/cids", "internal/keyfile", "journal",
+		"journal/witness", "node", "p2p", "schemas", "schemas/sample", "sharing/catalog", "sharing/fetch",
+		"sharing/manifest", "sharing/store"},
+	"cmd/caravan": {"api", "consortium", "devnet", "internal/atomicfile", "internal/keyfile", "internal/logging", "journal",
+		"node", "p2p", "policy", "schemas", "schemas/sample", "sharing/publish"},
+
+	// Test fixtures (imported by tests only). The in-process cluster in
+	// it imports node and devnet: issue 25 gives it a package of its own.
+	"internal/testkit": {"api", "consortium", "devnet", "internal/atomicfile", "internal/cids", "internal/jcs",
+		"internal/keyfile", "internal/poll", "journal/witness", "node", "p2p", "policy", "schemas", "schemas/sample",
+		"sharing/catalog", "sharing/manifest"},
+	"internal/rules": nil,
+}
+
+// never lists external modules a package must not reach, even
+// transitively: the layers that take plain values stay cheap to embed
+// and to check offline.
+var never = map[string][]string{
+	"policy":           {"github.com/libp2p/"},
+	"journal":          {"github.com/libp2p/"},
+	"sharing/manifest": {"github.com/libp2p/"},
+	"sharing/publish":  {"github.com/libp2p/go-libp2p-pubsub"},
+	"api":              {"github.com/libp2p/"},
+}
+
+type listed struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+}
+
+func packages(t *testing.T) []listed {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-pgo=off", "-json", module+"...").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	var all []listed
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p listed
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, p)
+	}
+	return all
+}
+
+func TestImportsAreAllowed(t *testing.T) {
+	pkgs := packages(t)
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		name := strings.TrimPrefix(p.ImportPath, module)
+		seen[name] = true
+		allow, known := allowed[name]
+		if !known {
+			t.Errorf("package %s is not in the allow-list: add it to internal/rules/deps_test.go with the packages it may import", name)
+			continue
+		}
+		var got []string
+		for _, imp := range p.Imports {
+			if dep, ok := strings.CutPrefix(imp, module); ok {
+				got = append(got, dep)
+				if !slices.Contains(allow, dep) {
+					t.Errorf("%s imports %s, which its allow-list does not name", name, dep)
+				}
+			}
+		}
+		for _, a := range allow {
+			if !slices.Contains(got, a) {
+				t.Errorf("%s's allow-list names %s, which it no longer imports: drop it", name, a)
+			}
+		}
+		for _, ext := range never[name] {
+			for _, d := range p.Deps {
+				if strings.HasPrefix(d, ext) {
+					t.Errorf("%s depends on %s (it must not reach %s)", name, d, ext)
+					break
+				}
+			}
+		}
+	}
+	var stale []string
+	for name := range allowed {
+		if !seen[name] {
+			stale = append(stale, name)
+		}
+	}
+	sort.Strings(stale)
+	for _, name := range stale {
+		t.Errorf("the allow-list names %s, which is no package", name)
+	}
+}
