@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/caravan-consortium/caravan/api"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 )
 
 // dialFrom makes rm's client connect from a loopback address of its own.
-func dialFrom(rm *testkit.Remote, ip string) {
+func dialFrom(rm *testnet.Remote, ip string) {
 	tr := rm.HC.Transport.(*http.Transport).Clone()
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
 	tr.DialContext = d.DialContext
@@ -29,11 +29,11 @@ func dialFrom(rm *testkit.Remote, ip string) {
 // one address cannot hold more than its share of connections; and a token
 // holder's calls go through all along.
 func TestOutsiderCannotHoldTheAPIListener(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	c.OpenAPI(0)
 	n := c.Start(0)
 	listen := n.Status().API.Listen
-	rm := testkit.NewRemote(t, c.Dir(0), listen, "case-system", api.ScopeRead)
+	rm := testnet.NewRemote(t, c.Dir(0), listen, "case-system", api.ScopeRead)
 	dialFrom(rm, "127.0.0.2")
 
 	ctx, cancel := context.WithCancel(context.Background())

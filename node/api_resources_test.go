@@ -14,6 +14,7 @@ import (
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 )
 
 // A policy bundle uploaded through the API: a broken one is refused with
@@ -22,7 +23,7 @@ import (
 // directory's files, is put in force and journaled, and the directory
 // watcher, woken by the writes, leaves it in force.
 func TestPolicyBundleReplacedByUpload(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	c.RegisterDemoSchemasOffline(0)
 	n := c.Start(0)
 	cl, err := api.NewClient(c.Dir(0))
@@ -87,7 +88,7 @@ func TestPolicyBundleReplacedByUpload(t *testing.T) {
 // asked, its progress streams as server-sent events ending with "end", and
 // GET /v1/fetches lists it with its result.
 func TestFetchAsAResource(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 3000)
+	fn := testnet.NewFetchNet(t, 3000)
 	cl, err := api.NewClient(fn.C.Dir(1))
 	if err != nil {
 		t.Fatal(err)
@@ -134,10 +135,10 @@ func TestFetchAsAResource(t *testing.T) {
 // files on its own machine: publish's path and fetch's out are the Unix
 // socket's only, and the problem names the field.
 func TestRemoteCallersNameNoGatewayFiles(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	c.OpenAPI(0)
 	n := c.Start(0)
-	rm := testkit.NewRemote(t, c.Dir(0), n.Status().API.Listen, "system", api.ScopeRead, api.ScopePublish, api.ScopeFetch)
+	rm := testnet.NewRemote(t, c.Dir(0), n.Status().API.Listen, "system", api.ScopeRead, api.ScopePublish, api.ScopeFetch)
 	for _, tc := range []struct{ method, route, body, field string }{
 		{"POST", "/v1/publish?dataset=x&schema=customs-declaration&format=jsonl&path=/etc/passwd", "", "path"},
 		{"POST", "/v1/fetch", `{"manifest":"customs-kz/x","purpose":"customs-clearance","out":"/tmp/x"}`, "out"},
@@ -155,7 +156,7 @@ func TestRemoteCallersNameNoGatewayFiles(t *testing.T) {
 // 404 for one that does not come only when the wait ends, and refuses a
 // wait that is not a duration up to a minute, naming the field.
 func TestCatalogItemWaitsForAStatement(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	c.RegisterDemoSchemasOffline(0)
 	c.Start(0)
 	cl, err := api.NewClient(c.Dir(0))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
 )
@@ -35,7 +36,7 @@ func receipts(t *testing.T, dir string) int {
 // is written and no receipt journaled, and the fetch asked again runs
 // alone and completes.
 func TestCancelledFetchStopsOnTheGateway(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 60000)
+	fn := testnet.NewFetchNet(t, 60000)
 	dir := fn.C.Dir(1)
 	cl, err := api.NewClient(dir)
 	if err != nil {
@@ -66,7 +67,7 @@ func TestCancelledFetchStopsOnTheGateway(t *testing.T) {
 	// exactly what the policy permits.
 	org := node.OrgEntity(fn.Nodes[1].Roster().Member(fn.C.Net.Orgs[1].Org))
 	want := fn.Expected(t, org, "customs-clearance")
-	if got := testkit.Received(t, out); strings.Join(got, ",") != strings.Join(want, ",") {
+	if got := testnet.Received(t, out); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("the fetch asked again wrote %d records, the policy permits %d", len(got), len(want))
 	}
 	t.Logf("cancelled, then asked again: resumed at record %d, %d records written", sum.Resumed, sum.Written)
@@ -75,13 +76,13 @@ func TestCancelledFetchStopsOnTheGateway(t *testing.T) {
 // A publish whose upload is cancelled part-way publishes nothing: no
 // statement in the catalog, nothing in the journal.
 func TestCancelledUploadPublishesNothing(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	n := c.Start(0)
 	cl, err := api.NewClient(c.Dir(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RegisterDemoSchemas(t, []*node.Node{n}, cl)
+	testnet.RegisterDemoSchemas(t, []*node.Node{n}, cl)
 	time.Sleep(time.Second) // the registrations checkpointed (every 100 ms)
 	before := n.Status()
 	data := testkit.JSONL(t, "customs-declaration", 2000, 1)
@@ -115,7 +116,7 @@ func TestCancelledUploadPublishesNothing(t *testing.T) {
 // connection does: the client's fetch ends with an error, nothing is
 // journaled, and an id no fetch has is 404.
 func TestDeleteStopsAFetch(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 60000)
+	fn := testnet.NewFetchNet(t, 60000)
 	dir := fn.C.Dir(1)
 	cl, err := api.NewClient(dir)
 	if err != nil {
@@ -156,7 +157,7 @@ func TestDeleteStopsAFetch(t *testing.T) {
 // The same fetch asked twice at once runs once: the second is refused
 // while the first is in progress (409), and asked again after it, runs.
 func TestTheSameFetchRunsOnceAtATime(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 60000)
+	fn := testnet.NewFetchNet(t, 60000)
 	cl, err := api.NewClient(fn.C.Dir(1))
 	if err != nil {
 		t.Fatal(err)

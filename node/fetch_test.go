@@ -19,12 +19,13 @@ import (
 	"github.com/caravan-consortium/caravan/internal/cids"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
 )
 
 func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 600)
+	fn := testnet.NewFetchNet(t, 600)
 	for i, tc := range []struct {
 		purpose string
 	}{{"customs-clearance"}, {"transit-planning"}} {
@@ -36,7 +37,7 @@ func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := fn.Expected(t, org, tc.purpose)
-		got := testkit.Received(t, out)
+		got := testnet.Received(t, out)
 		if strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Fatalf("%s/%s: received %d records, the policy permits %d", org.ID, tc.purpose, len(got), len(want))
 		}
@@ -55,7 +56,7 @@ func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, kept := fn.Expected(t, org, "transit-planning"), fn.Expected(t, org, "customs-clearance")
-	if got := testkit.Received(t, out); strings.Join(got, ",") != strings.Join(want, ",") || len(want) == len(kept) {
+	if got := testnet.Received(t, out); strings.Join(got, ",") != strings.Join(want, ",") || len(want) == len(kept) {
 		t.Fatalf("%s/transit-planning after customs-clearance: wrote %d records, permitted %d (%d for customs-clearance)", org.ID, len(got), len(want), len(kept))
 	}
 	if _, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: "0-5", Out: out}, nil); err != nil {
@@ -70,7 +71,7 @@ func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
 		}
 	}
 	sort.Strings(sel)
-	if got := testkit.Received(t, out); strings.Join(got, ",") != strings.Join(sel, ",") {
+	if got := testnet.Received(t, out); strings.Join(got, ",") != strings.Join(sel, ",") {
 		t.Fatalf("a selection of 6 after the whole dataset: wrote %d records, want %d", len(got), len(sel))
 	}
 	// A purpose the dataset does not offer: everything denied, and said so.
@@ -87,7 +88,7 @@ func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
 // those named (a request naming something that is not a CID is refused:
 // TestFetchRefusesBadSelection in sharing/fetch).
 func TestFetchSelectsByIndexAndCID(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 300)
+	fn := testnet.NewFetchNet(t, 300)
 	requester := fn.Nodes[1]
 	permitted := map[string]bool{}
 	for _, id := range fn.Expected(t, node.OrgEntity(requester.Roster().Member("customs-kz")), "customs-clearance") {
@@ -118,7 +119,7 @@ func TestFetchSelectsByIndexAndCID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := testkit.Received(t, out)
+	got := testnet.Received(t, out)
 	if strings.Join(got, ",") != strings.Join(want, ",") || len(want) == 0 || len(want) == len(named) {
 		t.Fatalf("received %d records, want the %d permitted of the %d named", len(got), len(want), len(named))
 	}
@@ -130,7 +131,7 @@ func TestFetchSelectsByIndexAndCID(t *testing.T) {
 // interruptByProviderRestart has customs-kz start req and stops the
 // provider's gateway as the first records arrive; the fetch must fail with a
 // resume point. The provider is then started again and reconnected.
-func interruptByProviderRestart(t *testing.T, fn *testkit.FetchNet, req api.FetchRequest) {
+func interruptByProviderRestart(t *testing.T, fn *testnet.FetchNet, req api.FetchRequest) {
 	t.Helper()
 	requester := fn.Nodes[1]
 	stopped := make(chan struct{})
@@ -152,7 +153,7 @@ func interruptByProviderRestart(t *testing.T, fn *testkit.FetchNet, req api.Fetc
 		t.Fatalf("interrupted fetch: %v", err)
 	}
 	fn.Nodes[0] = fn.C.Start(0)
-	poll.Until(t, func() bool { return testkit.ConnectedTo(requester, "customs-cn") }, "the provider back")
+	poll.Until(t, func() bool { return testnet.ConnectedTo(requester, "customs-cn") }, "the provider back")
 }
 
 // TestFetchResumeAcrossProviderRestart: the provider's gateway stops in the
@@ -160,7 +161,7 @@ func interruptByProviderRestart(t *testing.T, fn *testkit.FetchNet, req api.Fetc
 // to resume; after the provider restarts, the same fetch continues from
 // there and ends with exactly the permitted set.
 func TestFetchResumeAcrossProviderRestart(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 6000)
+	fn := testnet.NewFetchNet(t, 6000)
 	requester := fn.Nodes[1]
 	interruptByProviderRestart(t, fn, api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"})
 	out := t.TempDir() + "/all.jsonl"
@@ -172,7 +173,7 @@ func TestFetchResumeAcrossProviderRestart(t *testing.T) {
 		t.Errorf("the second fetch did not resume: %+v", sum)
 	}
 	want := fn.Expected(t, node.OrgEntity(requester.Roster().Member("customs-kz")), "customs-clearance")
-	if got := testkit.Received(t, out); strings.Join(got, ",") != strings.Join(want, ",") {
+	if got := testnet.Received(t, out); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("after the resume %d records, want exactly the %d permitted", len(got), len(want))
 	}
 	t.Logf("resumed at record %d; %d records in all, as the policy permits", sum.Resumed, len(want))
@@ -183,7 +184,7 @@ func TestFetchResumeAcrossProviderRestart(t *testing.T) {
 // dataset started there and reported success with records missing. Resume
 // points now belong to their selection.
 func TestInterruptedSelectionDoesNotShortenAFullFetch(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 6000)
+	fn := testnet.NewFetchNet(t, 6000)
 	requester := fn.Nodes[1]
 	interruptByProviderRestart(t, fn, api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: "3000-5999"})
 	out := t.TempDir() + "/all.jsonl"
@@ -192,7 +193,7 @@ func TestInterruptedSelectionDoesNotShortenAFullFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fn.Expected(t, node.OrgEntity(requester.Roster().Member("customs-kz")), "customs-clearance")
-	if got := testkit.Received(t, out); sum.Resumed != 0 || strings.Join(got, ",") != strings.Join(want, ",") {
+	if got := testnet.Received(t, out); sum.Resumed != 0 || strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("a full fetch after an interrupted selection: resumed at %d, %d records, want all %d permitted", sum.Resumed, len(got), len(want))
 	}
 	// The selection itself still resumes where it stopped.
@@ -207,7 +208,7 @@ func TestInterruptedSelectionDoesNotShortenAFullFetch(t *testing.T) {
 // volume. The file is written 0600, and a link at the path is replaced,
 // never followed.
 func TestFetchOutIsCheckedFirstAndNeverFollowsALink(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 300)
+	fn := testnet.NewFetchNet(t, 300)
 	requester := fn.Nodes[1]
 	_, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance",
 		Out: filepath.Join(t.TempDir(), "no-such-dir", "out.jsonl")}, nil)
@@ -251,7 +252,7 @@ func TestFetchOutIsCheckedFirstAndNeverFollowsALink(t *testing.T) {
 // superseded (resource.dataset.superseded): the demo's guards keep older
 // versions with their owner.
 func TestRetractedAndSupersededVersionsAreNotServed(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 300)
+	fn := testnet.NewFetchNet(t, 300)
 	requester := fn.Nodes[1]
 	cl, err := api.NewClient(fn.C.Dir(0))
 	if err != nil {
@@ -294,7 +295,7 @@ func TestRetractedAndSupersededVersionsAreNotServed(t *testing.T) {
 // minute and of records decided an hour; a request beyond it is refused
 // before anything is read, decided or journaled.
 func TestFetchBudgetRefusesAFlood(t *testing.T) {
-	c := testkit.NewCluster(t, 2)
+	c := testnet.NewCluster(t, 2)
 	cfgPath := filepath.Join(c.Dir(0), "caravan.yaml")
 	data, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -310,14 +311,14 @@ func TestFetchBudgetRefusesAFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RegisterDemoSchemas(t, []*node.Node{owner, requester}, cl)
+	testnet.RegisterDemoSchemas(t, []*node.Node{owner, requester}, cl)
 	big, err := cl.Publish(context.Background(), api.PublishRequest{Dataset: "big", Schema: "customs-declaration", Format: "jsonl",
 		Purposes: []string{"customs-clearance"}}, bytes.NewReader(testkit.JSONL(t, "customs-declaration", 1000, 1)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	poll.Until(t, func() bool { _, err := requester.CatalogItem(big.CID); return err == nil }, "listed")
-	poll.Until(t, func() bool { return testkit.ConnectedTo(requester, "customs-cn") }, "connected")
+	poll.Until(t, func() bool { return testnet.ConnectedTo(requester, "customs-cn") }, "connected")
 	// 1000 records are more than the 500 an hour allowed: refused whole.
 	_, err = requester.Fetch(context.Background(), api.FetchRequest{Manifest: big.CID, Purpose: "customs-clearance"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "budget") {
@@ -359,7 +360,7 @@ func TestFetchBudgetRefusesAFlood(t *testing.T) {
 // attributes and bytes, and the few tree blocks its proof needs.
 func TestOneRecordSelectionReadsOnlyWhatItNeeds(t *testing.T) {
 	const n = 50_000
-	fn := testkit.NewFetchNet(t, n)
+	fn := testnet.NewFetchNet(t, n)
 	requester := fn.Nodes[1]
 	one := func(sel string) uint64 {
 		var before, after runtime.MemStats
@@ -395,7 +396,7 @@ func TestOneRecordSelectionReadsOnlyWhatItNeeds(t *testing.T) {
 // /v1/fetched): exactly the records the policy permitted, by CID or by
 // name; an unknown dataset is 404.
 func TestFetchedRecordsDownloadThroughTheAPI(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 300)
+	fn := testnet.NewFetchNet(t, 300)
 	cl, err := api.NewClient(fn.C.Dir(1))
 	if err != nil {
 		t.Fatal(err)
@@ -414,7 +415,7 @@ func TestFetchedRecordsDownloadThroughTheAPI(t *testing.T) {
 		if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if got := testkit.Received(t, path); strings.Join(got, ",") != strings.Join(want, ",") {
+		if got := testnet.Received(t, path); strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Fatalf("%s: downloaded %d records, the policy permits %d", ref, len(got), len(want))
 		}
 	}

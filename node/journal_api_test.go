@@ -10,7 +10,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
 )
 
@@ -18,7 +18,7 @@ import (
 // one by its 12-character hash prefix, and that file checked by the
 // gateway (and a tampered copy refused with 422).
 func TestJournalThroughTheAPI(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 50)
+	fn := testnet.NewFetchNet(t, 50)
 	cl, err := api.NewClient(fn.C.Dir(0))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestJournalThroughTheAPI(t *testing.T) {
 // registry; the demo's policies are valid, a broken one is refused at its
 // file and line, and nothing is put in force either way.
 func TestPolicyCheckByUpload(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 10)
+	fn := testnet.NewFetchNet(t, 10)
 	files := map[string]string{}
 	entries, err := os.ReadDir("../configs/policies")
 	if err != nil {

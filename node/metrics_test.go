@@ -8,7 +8,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 )
 
 // metricValue is the value of the series line that matches re (the name
@@ -25,7 +25,7 @@ func metricValue(text, series string) float64 {
 // What operators scrape: after a publish and a fetch, the series count
 // what happened on each side, with the requesting org and purpose.
 func TestMetricsCountWhatHappened(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 300)
+	fn := testnet.NewFetchNet(t, 300)
 	provider, requester := fn.C.Dir(0), fn.C.Dir(1)
 	sum, err := fn.Nodes[1].Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"}, nil)
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/logging"
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/p2p"
 )
@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestMembersFormFullMesh(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	var nodes []*node.Node
 	for i := range 3 {
 		nodes = append(nodes, c.Start(i))
@@ -44,14 +44,14 @@ func TestMembersFormFullMesh(t *testing.T) {
 	for _, n := range nodes {
 		for _, o := range c.Net.Orgs {
 			if o.Org != n.Status().Org {
-				poll.Until(t, func() bool { return testkit.ConnectedTo(n, o.Org) }, n.Status().Org+" connected to "+o.Org)
+				poll.Until(t, func() bool { return testnet.ConnectedTo(n, o.Org) }, n.Status().Org+" connected to "+o.Org)
 			}
 		}
 	}
 }
 
 func TestNonMemberRefused(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	n := c.Start(0)
 	key, _, _ := crypto.GenerateEd25519Key(nil)
 	h, err := p2p.NewHost(p2p.HostConfig{Key: key, Gater: p2p.NewGater(nil, []peer.ID{n.PeerID()}),
@@ -78,25 +78,25 @@ func TestNonMemberRefused(t *testing.T) {
 func TestStartRefusesBadRoster(t *testing.T) {
 	cases := []struct {
 		name    string
-		break_  func(c *testkit.Cluster)
+		break_  func(c *testnet.Cluster)
 		wantErr error
 	}{
-		{"tampered", func(c *testkit.Cluster) {
+		{"tampered", func(c *testnet.Cluster) {
 			data, _ := os.ReadFile(c.Net.Roster)
 			c.WriteRosterBytes([]byte(strings.Replace(string(data), "country: KZ", "country: RU", 1)))
 		}, consortium.ErrBadSignature},
-		{"under threshold", func(c *testkit.Cluster) {
+		{"under threshold", func(c *testnet.Cluster) {
 			r := c.Roster()
 			r.Signatures = r.Signatures[:1]
 			c.WriteRoster(r)
 		}, consortium.ErrBelowThreshold},
-		{"this node is not listed", func(c *testkit.Cluster) {
+		{"this node is not listed", func(c *testnet.Cluster) {
 			c.WriteRoster(c.NextRoster(func(r *consortium.Roster) { r.Members = r.Members[1:] }, 0, 1))
 		}, node.ErrNotInRoster},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := testkit.NewCluster(t, 3)
+			c := testnet.NewCluster(t, 3)
 			tc.break_(c)
 			_, err := c.TryStart(0)
 			if !errors.Is(err, tc.wantErr) {
@@ -114,7 +114,7 @@ func TestStartRefusesBadRoster(t *testing.T) {
 }
 
 func TestSecondGatewayOnSameDirRefused(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	c.Start(0)
 	if _, err := c.TryStart(0); !errors.Is(err, node.ErrLocked) {
 		t.Fatalf("second Start: %v, want ErrLocked", err)
@@ -122,10 +122,10 @@ func TestSecondGatewayOnSameDirRefused(t *testing.T) {
 }
 
 func TestStatusThroughControlSocket(t *testing.T) {
-	c := testkit.NewCluster(t, 2)
+	c := testnet.NewCluster(t, 2)
 	a := c.Start(0)
 	c.Start(1)
-	poll.Until(t, func() bool { return testkit.ConnectedTo(a, c.Net.Orgs[1].Org) }, "the connection")
+	poll.Until(t, func() bool { return testnet.ConnectedTo(a, c.Net.Orgs[1].Org) }, "the connection")
 	cl, err := api.NewClient(c.Dir(0))
 	if err != nil {
 		t.Fatal(err)
@@ -151,10 +151,10 @@ func TestStatusThroughControlSocket(t *testing.T) {
 }
 
 func TestCloseIsIdempotentAndBounded(t *testing.T) {
-	c := testkit.NewCluster(t, 2)
+	c := testnet.NewCluster(t, 2)
 	a := c.Start(0)
 	c.Start(1)
-	poll.Until(t, func() bool { return testkit.ConnectedTo(a, c.Net.Orgs[1].Org) }, "the connection")
+	poll.Until(t, func() bool { return testnet.ConnectedTo(a, c.Net.Orgs[1].Org) }, "the connection")
 	start := time.Now()
 	if err := a.Close(); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/node"
 )
 
@@ -62,7 +63,7 @@ func init() {
 // /v1/roster and explain's policies did not match their schemas, and the
 // document used 3.0's "nullable".
 func TestEveryRouteAnswersAsDocumented(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 20)
+	fn := testnet.NewFetchNet(t, 20)
 	raw, err := api.OpenAPIDocument()
 	if err != nil {
 		t.Fatal(err)

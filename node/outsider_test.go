@@ -9,7 +9,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 )
 
 // tcpAddr is n's TCP listen address on loopback.
@@ -35,7 +35,7 @@ func tcpAddr(t *testing.T, addrs []ma.Multiaddr) string {
 // handshake deadline. The outsider comes from another loopback address
 // (127.0.0.2), as it would from another host.
 func TestIdleConnectionsCannotLockMembersOut(t *testing.T) {
-	c := testkit.NewCluster(t, 2)
+	c := testnet.NewCluster(t, 2)
 	for _, o := range c.Net.Orgs { // TCP alone, as with a private network key
 		if err := o.ListenOn("tcp"); err != nil {
 			t.Fatal(err)
@@ -70,7 +70,7 @@ func TestIdleConnectionsCannotLockMembersOut(t *testing.T) {
 	time.Sleep(time.Second)
 	start := time.Now()
 	b := c.Start(1)
-	poll.Until(t, func() bool { return testkit.ConnectedTo(b, "customs-cn") && testkit.ConnectedTo(a, "customs-kz") },
+	poll.Until(t, func() bool { return testnet.ConnectedTo(b, "customs-cn") && testnet.ConnectedTo(a, "customs-kz") },
 		"customs-kz and customs-cn connected while an outsider holds idle connections")
 	// Members have slots of their own: they do not wait for the outsider's
 	// connections to time out (p2p.HandshakeTimeout).

@@ -11,7 +11,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
@@ -19,7 +19,7 @@ import (
 
 // hostileRegistration is a registration that org i signs with its own key
 // outside any gateway's checks: route typed as a Long.
-func hostileRegistration(t *testing.T, c *testkit.Cluster, i int, name string, created time.Time) []byte {
+func hostileRegistration(t *testing.T, c *testnet.Cluster, i int, name string, created time.Time) []byte {
 	t.Helper()
 	s, err := schemas.Compile([]byte(`{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
 		"properties":{"route":{"type":"integer","x-caravan-policy-attribute":true}}}`))
@@ -49,7 +49,7 @@ func setAside(n *node.Node) []string {
 // if earlier (which wins the name on every gateway alike) leaves the
 // victim's gateway starting, denying every fetch, and saying why.
 func TestHostileRegistrationCannotStopAGateway(t *testing.T) {
-	c := testkit.NewCluster(t, 2)
+	c := testnet.NewCluster(t, 2)
 	dir := policyDir(c, 1)
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/caravan-consortium/caravan/api"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 )
 
 // PUT /v1/policy replaces exactly what a reload loads, and answers the CID
@@ -15,7 +15,7 @@ import (
 // leading dot, do not survive an upload and stay in force beside it (they
 // did, permitting what the upload did not).
 func TestPolicyUploadReplacesExactlyWhatAReloadLoads(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	c.RegisterDemoSchemasOffline(0)
 	dir := policyDir(c, 0)
 	elsewhere := filepath.Join(t.TempDir(), "permit-all.cedar")

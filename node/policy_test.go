@@ -20,16 +20,16 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/schemas/sample"
 )
 
-func policyDir(c *testkit.Cluster, i int) string { return filepath.Join(c.Dir(i), "policies") }
+func policyDir(c *testnet.Cluster, i int) string { return filepath.Join(c.Dir(i), "policies") }
 
 func TestPolicyHotReload(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	c.RegisterDemoSchemasOffline(0)
 	var mu sync.Mutex
 	var changes []node.PolicyChange
@@ -114,7 +114,7 @@ forbid (principal, action == Action::"fetch", resource) when { context.purpose =
 }
 
 func TestStartRefusesInvalidPolicies(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	writeFile(t, filepath.Join(policyDir(c, 0), "bad.cedar"), "permit (principal, action, resource);\n")
 	_, err := c.TryStart(0)
 	if !errors.Is(err, policy.ErrInvalid) || !strings.Contains(err.Error(), "bad.cedar:1: policy has no @id") {
@@ -123,13 +123,13 @@ func TestStartRefusesInvalidPolicies(t *testing.T) {
 }
 
 func TestExplainAndDiscoverThroughControlSocket(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	n := c.Start(0) // customs-cn
 	cl, err := api.NewClient(c.Dir(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RegisterDemoSchemas(t, []*node.Node{n}, cl)
+	testnet.RegisterDemoSchemas(t, []*node.Node{n}, cl)
 	ctx := context.Background()
 	var body bytes.Buffer
 	if err := sample.Write(&body, "customs-declaration", 20, 1, nil); err != nil {

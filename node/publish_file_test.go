@@ -11,7 +11,7 @@ import (
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/node"
 
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/schemas/sample"
 )
 
@@ -19,13 +19,13 @@ import (
 // client streams it, and says progress in bytes; a path it cannot use is
 // ErrUnreadableHere, so the client can stream instead.
 func TestPublishFileReadByTheGateway(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	n := c.Start(0)
 	cl, err := api.NewClient(c.Dir(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RegisterDemoSchemas(t, []*node.Node{n}, cl)
+	testnet.RegisterDemoSchemas(t, []*node.Node{n}, cl)
 	path := filepath.Join(t.TempDir(), "declarations.jsonl")
 	f, err := os.Create(path)
 	if err != nil {

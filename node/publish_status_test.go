@@ -7,6 +7,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 )
 
 // A publish through the API that publishes nothing answers with an error
@@ -14,11 +15,11 @@ import (
 // an error event inside); one that publishes answers 200 with the summary
 // and its rejected records.
 func TestPublishWithoutAStreamAnswersItsStatus(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	c.RegisterDemoSchemasOffline(0)
 	c.OpenAPI(0)
 	n := c.Start(0)
-	rm := testkit.NewRemote(t, c.Dir(0), n.Status().API.Listen, "publisher", api.ScopePublish)
+	rm := testnet.NewRemote(t, c.Dir(0), n.Status().API.Listen, "publisher", api.ScopePublish)
 	good := strings.TrimSpace(string(testkit.JSONL(t, "shipment-event", 3, 1)))
 	bad := strings.Replace(good, `"mode":"`, `"mode":"camel-`, -1)
 	route := "/v1/publish?schema=shipment-event&purpose=tracking"

@@ -16,7 +16,7 @@ import (
 	"github.com/caravan-consortium/caravan/configs"
 	"github.com/caravan-consortium/caravan/devnet"
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
 )
@@ -42,13 +42,13 @@ func phyto(t *testing.T, name string) []byte {
 // lists the dataset and fetches exactly what the policy permits, every
 // record validated against the schema on receipt.
 func TestOwnSchemaCaughtUpByAPartnerThatMissedIt(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	nodes := []*node.Node{c.Start(0), c.Start(1), c.Start(2)}
 	kz, err := api.NewClient(c.Dir(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RegisterDemoSchemas(t, nodes, kz)
+	testnet.RegisterDemoSchemas(t, nodes, kz)
 	nodes[0].Close() // customs-cn misses everything that follows
 
 	// A policy on attributes that no schema declares yet is refused at
@@ -90,7 +90,7 @@ func TestOwnSchemaCaughtUpByAPartnerThatMissedIt(t *testing.T) {
 		list, _ := cn.Catalog(api.CatalogQuery{Org: "customs-kz"})
 		return len(list) == 1 && list[0].CID == sum.CID
 	}, "the restarted customs-cn to list the dataset (its schema caught up)")
-	poll.Until(t, func() bool { return testkit.ConnectedTo(cn, "customs-kz") }, "connected")
+	poll.Until(t, func() bool { return testnet.ConnectedTo(cn, "customs-kz") }, "connected")
 	out := filepath.Join(t.TempDir(), "phyto.jsonl")
 	res, err := cn.Fetch(context.Background(), api.FetchRequest{Manifest: sum.CID, Purpose: "phytosanitary-control", Out: out}, nil)
 	if err != nil {
@@ -114,7 +114,7 @@ func TestOwnSchemaCaughtUpByAPartnerThatMissedIt(t *testing.T) {
 // into force when the schemas arrive. A new minor version that narrows a
 // field is refused naming the pointer; a new major version is accepted.
 func TestPoliciesWaitForSchemasAndVersionsRise(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	n := c.Start(0)
 	st := n.Status().Policy
 	if st.Waiting == "" || !strings.Contains(st.Waiting, "attribute") {
@@ -124,7 +124,7 @@ func TestPoliciesWaitForSchemasAndVersionsRise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RegisterDemoSchemas(t, []*node.Node{n}, cl)
+	testnet.RegisterDemoSchemas(t, []*node.Node{n}, cl)
 	if len(n.Policies().Policies()) == 0 {
 		t.Fatal("the demo policies are not in force after the schemas arrived")
 	}
@@ -153,13 +153,13 @@ func TestPoliciesWaitForSchemasAndVersionsRise(t *testing.T) {
 // the encoding error dropped. It now explains records with attributes of
 // every type in Cedar's JSON form.
 func TestExplainWorksForEveryAttributeType(t *testing.T) {
-	c := testkit.NewCluster(t, 2)
+	c := testnet.NewCluster(t, 2)
 	n := c.Start(1) // customs-kz
 	cl, err := api.NewClient(c.Dir(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RegisterDemoSchemas(t, []*node.Node{n}, cl)
+	testnet.RegisterDemoSchemas(t, []*node.Node{n}, cl)
 	if _, err := cl.RegisterSchema(context.Background(), api.SchemaRequest{}, phyto(t, "phytosanitary-certificate.json")); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/caravan-consortium/caravan/api"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/node"
 )
 
@@ -17,7 +17,7 @@ import (
 // holds the route's scope. Without one a call gets 401, outside its scope
 // 403, and touches nothing.
 func TestAPIListenerNeedsATokenWithTheScope(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	dir := c.Dir(0)
 	c.OpenAPI(0)
 	n := c.Start(0)
@@ -25,7 +25,7 @@ func TestAPIListenerNeedsATokenWithTheScope(t *testing.T) {
 	if st.API.Listen == "" || len(st.API.Fingerprint) != 95 {
 		t.Fatalf("status: %+v", st.API)
 	}
-	rm := testkit.NewRemote(t, dir, st.API.Listen, "reader", api.ScopeRead)
+	rm := testnet.NewRemote(t, dir, st.API.Listen, "reader", api.ScopeRead)
 	call := rm.CallAs
 	reader := rm.Token
 	tokens := api.OpenTokens(node.DataDir(dir).APITokens())
@@ -86,10 +86,10 @@ func TestAPIListenerNeedsATokenWithTheScope(t *testing.T) {
 // login too, before its token is looked up), while a valid token from the
 // same address is still served; a revoked session's cookie is forgotten.
 func TestRefusedTokensAreLimitedPerAddress(t *testing.T) {
-	c := testkit.NewCluster(t, 1)
+	c := testnet.NewCluster(t, 1)
 	c.OpenAPI(0)
 	n := c.Start(0)
-	rm := testkit.NewRemote(t, c.Dir(0), n.Status().API.Listen, "reader", api.ScopeRead)
+	rm := testnet.NewRemote(t, c.Dir(0), n.Status().API.Listen, "reader", api.ScopeRead)
 	codes := map[int]int{}
 	for range 30 {
 		code, _ := rm.CallAs("cvn_guess", "GET", "/v1/status", "")

@@ -10,7 +10,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
 )
@@ -19,7 +19,7 @@ import (
 // a takeover by keys outside the admin set and a tampered file, and keeps
 // the roster in force each time.
 func TestRosterHotReload(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	a := c.Start(0)
 	v1 := c.Roster()
 
@@ -70,11 +70,11 @@ func TestRosterHotReload(t *testing.T) {
 
 // A member removed from the roster is disconnected and cannot come back.
 func TestRemovedMemberIsDisconnected(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	a := c.Start(0)
 	c.Start(1)
 	gone := c.Net.Orgs[1].Org
-	poll.Until(t, func() bool { return testkit.ConnectedTo(a, gone) }, "the first connection")
+	poll.Until(t, func() bool { return testnet.ConnectedTo(a, gone) }, "the first connection")
 
 	c.WriteRoster(c.NextRoster(func(r *consortium.Roster) {
 		r.Members = append(r.Members[:1], r.Members[2:]...)
@@ -93,7 +93,7 @@ func TestRemovedMemberIsDisconnected(t *testing.T) {
 // A gateway remembers the newest roster it accepted: restarted on an older
 // file, it keeps the newer one in force.
 func TestRestartOnOlderRosterKeepsNewer(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	v1 := c.Roster()
 	c.WriteRoster(c.NextRoster(func(r *consortium.Roster) { r.Members[1].Sector = "revenue" }, 0, 1))
 	a := c.Start(0)
@@ -121,7 +121,7 @@ func TestRestartOnOlderRosterKeepsNewer(t *testing.T) {
 // cosigned or counted as witnessed. Such a member is now left out of
 // journal trust until it lists a node.
 func TestMemberWithoutNodeDoesNotStopWitnessing(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	nodes := []*node.Node{c.Start(0), c.Start(1), c.Start(2)}
 	v2 := c.NextRoster(func(r *consortium.Roster) {
 		r.Members = append(r.Members, consortium.Member{Org: "onboarding-ge", Name: "Georgian Customs (onboarding)", Country: "GE",

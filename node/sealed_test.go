@@ -13,6 +13,7 @@ import (
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
@@ -28,13 +29,13 @@ import (
 // member's gateway holds no manifest, no name in its catalog or journal
 // mirrors, and the owner refuses it a fetch of the manifest's CID.
 func TestRestrictedDatasetIsSealed(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	cn, kz, az := c.Start(0), c.Start(1), c.Start(2)
 	cl, err := api.NewClient(c.Dir(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RegisterDemoSchemas(t, []*node.Node{cn, kz, az}, cl)
+	testnet.RegisterDemoSchemas(t, []*node.Node{cn, kz, az}, cl)
 	res, err := cl.Publish(context.Background(), api.PublishRequest{Dataset: "smuggling-probe-2026", Schema: "customs-declaration",
 		Format: "jsonl", Labels: []string{"restricted-catalog"}, Purposes: []string{"risk-analysis"},
 		Description: "open enforcement cases"}, bytes.NewReader(testkit.JSONL(t, "customs-declaration", 200, 4)), nil)
@@ -61,7 +62,7 @@ func TestRestrictedDatasetIsSealed(t *testing.T) {
 		t.Fatal("logistics-az holds the sealed manifest")
 	}
 	// customs-kz fetches it as usual.
-	poll.Until(t, func() bool { return testkit.ConnectedTo(kz, "customs-cn") }, "connected")
+	poll.Until(t, func() bool { return testnet.ConnectedTo(kz, "customs-cn") }, "connected")
 	if _, err := kz.Fetch(context.Background(), api.FetchRequest{Manifest: res.CID, Purpose: "risk-analysis"}, nil); err != nil {
 		t.Fatal(err)
 	}

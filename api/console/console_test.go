@@ -13,7 +13,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 )
 
 // The console's pages over HTTP, against three gateways: each page draws
@@ -21,7 +21,7 @@ import (
 // for its scope, and a request with the session cookie that changes
 // something must come from the console's own origin.
 func TestConsolePages(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 200, testkit.WithAPI)
+	fn := testnet.NewFetchNet(t, 200, testnet.WithAPI)
 	kz := fn.Nodes[1]
 	cl, err := api.NewClient(fn.C.Dir(1))
 	if err != nil {
@@ -38,7 +38,7 @@ func TestConsolePages(t *testing.T) {
 			return err == nil && slices.ContainsFunc(page.Entries, func(e api.JournalEntry) bool { return e.Event != nil && e.Event.Type == typ })
 		}, "a "+typ+" entry in the journal of "+org)
 	}
-	admin := testkit.NewRemote(t, fn.C.Dir(1), kz.Status().API.Listen, "admin", api.Scopes...)
+	admin := testnet.NewRemote(t, fn.C.Dir(1), kz.Status().API.Listen, "admin", api.Scopes...)
 	for _, p := range []struct{ path, want string }{
 		{"/console/", "Partners connected"},
 		{"/console/catalog", "customs-cn/declarations"},
@@ -114,7 +114,7 @@ func TestConsolePages(t *testing.T) {
 	}
 
 	// A form needs its scope.
-	reader := testkit.NewRemote(t, fn.C.Dir(1), kz.Status().API.Listen, "reader", api.ScopeRead)
+	reader := testnet.NewRemote(t, fn.C.Dir(1), kz.Status().API.Listen, "reader", api.ScopeRead)
 	explain := url.Values{"org": {"customs-kz"}, "dataset": {"customs-cn/declarations"}, "purpose": {"customs-clearance"},
 		"record": {string(fn.Recs[0])}}.Encode()
 	if code, _ := reader.Browse("POST", "/console/policies/explain", "application/x-www-form-urlencoded", explain, true); code != 403 {

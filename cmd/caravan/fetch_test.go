@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/caravan-consortium/caravan/api"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 )
 
 // caravan fetch exits 0 with records, and 3 with the reason when the
 // owner's policies permit nothing.
 func TestFetchExitsThreeWhenNothingIsPermitted(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 200)
+	fn := testnet.NewFetchNet(t, 200)
 	dir := fn.C.Dir(1)
 	out, err := caravan(t, "fetch", fn.CID, "--dir", dir, "--purpose", "customs-clearance", "--out", filepath.Join(t.TempDir(), "ok.jsonl"))
 	if err != nil || !strings.Contains(out, "wrote") {
@@ -59,7 +59,7 @@ func TestFetchExitsThreeWhenNothingIsPermitted(t *testing.T) {
 // Ctrl-C during a fetch says how many records were kept and that the same
 // command resumes; and it does.
 func TestFetchInterruptedSaysWhatIsKept(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 20000)
+	fn := testnet.NewFetchNet(t, 20000)
 	dir := fn.C.Dir(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -64,10 +64,11 @@ var allowed = map[string][]string{
 	"cmd/caravan": {"api", "consortium", "devnet", "internal/atomicfile", "internal/keyfile", "internal/logging", "journal",
 		"node", "p2p", "policy", "schemas", "schemas/sample", "sharing/publish"},
 
-	// Test fixtures (imported by tests only). The in-process cluster in
-	// it imports node and devnet: issue 25 gives it a package of its own.
-	"internal/testkit": {"api", "consortium", "devnet", "internal/atomicfile", "internal/cids", "internal/jcs",
-		"internal/keyfile", "internal/poll", "journal/witness", "node", "p2p", "policy", "schemas", "schemas/sample",
+	// Test fixtures (imported by tests only): leaf fixtures, light; the
+	// in-process consortium, which imports the assembly and the tools.
+	"internal/testkit": {"schemas", "schemas/sample", "sharing/manifest"},
+	"internal/testnet": {"api", "consortium", "devnet", "internal/atomicfile", "internal/cids", "internal/jcs",
+		"internal/keyfile", "internal/poll", "internal/testkit", "journal/witness", "node", "p2p", "policy", "schemas",
 		"sharing/catalog", "sharing/manifest"},
 	"internal/rules": nil,
 }
@@ -76,6 +77,7 @@ var allowed = map[string][]string{
 // transitively: the layers that take plain values stay cheap to embed
 // and to check offline.
 var never = map[string][]string{
+	"internal/testkit": {"github.com/libp2p/"},
 	"policy":           {"github.com/libp2p/"},
 	"journal":          {"github.com/libp2p/"},
 	"sharing/manifest": {"github.com/libp2p/"},
@@ -152,5 +154,22 @@ func TestImportsAreAllowed(t *testing.T) {
 	sort.Strings(stale)
 	for _, name := range stale {
 		t.Errorf("the allow-list names %s, which is no package", name)
+	}
+}
+
+// Testing a package of the lower layer compiles what it needs, not the
+// gateway: the in-process consortium is internal/testnet, not the leaf
+// fixtures (go test ./sharing/manifest compiled about 860 packages).
+func TestLowerLayersTestLight(t *testing.T) {
+	for _, pkg := range []string{"sharing/manifest", "schemas", "internal/jcs"} {
+		out, err := exec.Command("go", "list", "-pgo=off", "-deps", "-test", module+pkg).Output()
+		if err != nil {
+			t.Skipf("go list: %v", err)
+		}
+		if n := strings.Count(string(out), "\n"); n > 250 {
+			t.Errorf("go test ./%s compiles %d packages (at most 250)", pkg, n)
+		} else {
+			t.Logf("go test ./%s compiles %d packages", pkg, n)
+		}
 	}
 }

@@ -1,10 +1,7 @@
-// Package testkit holds what the suite's tests share: keys, a sample
-// manifest, the demo schemas and generated records, and a local consortium
-// whose gateways run in the test's process (cluster.go).
-//
-// Only tests import it. It imports node, so a package that node imports
-// may use it from its black-box tests (package x_test), not from its
-// internal ones.
+// Package testkit holds the leaf fixtures the suite's tests share: keys, a
+// sample manifest, the demo schemas and generated records. It stays light
+// (no node, no libp2p), so that any package's tests may import it cheaply;
+// the in-process consortium is internal/testnet.
 package testkit
 
 import (
@@ -12,8 +9,6 @@ import (
 	"crypto/ed25519"
 	"testing"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/schemas/sample"
@@ -28,16 +23,6 @@ func Key(t testing.TB) ed25519.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
-}
-
-// NodeKey is k as a libp2p key, for a host.
-func NodeKey(t testing.TB, k ed25519.PrivateKey) crypto.PrivKey {
-	t.Helper()
-	lk, err := crypto.UnmarshalEd25519PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lk
 }
 
 // Manifest returns a valid manifest of customs-cn's, version 1.

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
 )
@@ -22,7 +22,7 @@ import (
 // which counts the conflicting roots; the alert count in status survives a
 // restart; and a checkpoint seen again changes nothing.
 func TestForkFloodIsOneAlertPerSize(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	a, b := c.Start(0), c.Start(1)
 	poll.Until(t, func() bool { st := a.Status().Journal; return st.Size >= 2 && len(st.Cosigs) >= 1 }, "customs-cn cosigned by customs-kz")
 	size := a.Status().Journal.Size

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/journal/witness"
 	"github.com/caravan-consortium/caravan/node"
@@ -31,7 +31,7 @@ import (
 // failed. Notes are now cleaned before they are merged or passed on: only
 // the log's signature and one valid cosignature per witness stay.
 func TestBogusSignatureLinesAreNeverMerged(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	a, b := c.Start(0), c.Start(1)
 	poll.Until(t, func() bool { st := a.Status().Journal; return st.Size >= 2 && len(st.Cosigs) >= 1 }, "customs-cn cosigned by customs-kz")
 	size := a.Status().Journal.Size
@@ -97,7 +97,7 @@ func TestBogusSignatureLinesAreNeverMerged(t *testing.T) {
 // 20-30 s a checkpoint. Reads are now bounded by the artifact's largest
 // size and a deadline, and each member's log is mirrored on its own.
 func TestHostileJournalServerCostsNeitherMemoryNorTime(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	a, b := c.Start(0), c.Start(1)
 	evil := c.Hostile(2, a, b)
 	served := make(chan int64, 1)

@@ -12,7 +12,7 @@ import (
 	"github.com/caravan-consortium/caravan/api"
 
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/schemas/sample"
@@ -22,7 +22,7 @@ import (
 // start (roster, policy) and a publish; every org's checkpoint is mirrored
 // and cosigned by the two others.
 func TestJournalsWitnessedAcrossMembers(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	var nodes []*node.Node
 	for i := range 3 {
 		nodes = append(nodes, c.Start(i))
@@ -31,7 +31,7 @@ func TestJournalsWitnessedAcrossMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RegisterDemoSchemas(t, nodes, cl)
+	testnet.RegisterDemoSchemas(t, nodes, cl)
 	var body bytes.Buffer
 	if err := sample.Write(&body, "customs-declaration", 10, 1, nil); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestJournalsWitnessedAcrossMembers(t *testing.T) {
 // journaled catches up that member's log when it comes back, without anyone
 // appending again.
 func TestJournalCatchUpAfterOffline(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	a := c.Start(0)
 	c.Start(1)
 	third := c.Start(2)
@@ -86,7 +86,7 @@ func TestJournalCatchUpAfterOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RegisterDemoSchemas(t, []*node.Node{a}, cl)
+	testnet.RegisterDemoSchemas(t, []*node.Node{a}, cl)
 	for i := range 3 {
 		var body bytes.Buffer
 		if err := sample.Write(&body, "shipment-event", 5, uint64(i), nil); err != nil {
@@ -114,7 +114,7 @@ func TestJournalCatchUpAfterOffline(t *testing.T) {
 // them when it comes back, although nothing new is journaled: repeating the
 // same note on gossip would be dropped as already seen.
 func TestJournalOwnerPullsMissedCosignatures(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	a := c.Start(0)
 	c.Start(1)
 	c.Start(2)
@@ -134,7 +134,7 @@ func TestJournalOwnerPullsMissedCosignatures(t *testing.T) {
 // A gateway bounds its witnessed-checkpoint store: notes beyond the newest
 // few hundred of a log go, the newest witnessed one stays.
 func TestJournalPrunesWitnessedCheckpoints(t *testing.T) {
-	c := testkit.NewCluster(t, 2)
+	c := testnet.NewCluster(t, 2)
 	a := c.Start(0)
 	c.Start(1)
 	poll.Until(t, func() bool { st := a.Status().Journal; return st.Size >= 2 && len(st.Cosigs) == 1 }, "customs-cn witnessed")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/sharing/catalog"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
@@ -93,7 +94,7 @@ func newNet(t *testing.T, orgs ...string) *net {
 	n := &net{t: t, roster: &members{orgs: map[peer.ID]string{}}}
 	for _, org := range orgs {
 		key := testkit.Key(t)
-		id, _ := peer.IDFromPrivateKey(testkit.NodeKey(t, key))
+		id, _ := peer.IDFromPrivateKey(testnet.NodeKey(t, key))
 		n.roster.orgs[id] = org
 		n.members = append(n.members, &member{org: org, key: key, dir: filepath.Join(t.TempDir(), org)})
 	}
@@ -114,7 +115,7 @@ func (n *net) startMember(i int, raw bool) *member {
 	for p := range n.roster.orgs {
 		allowed = append(allowed, p)
 	}
-	h, err := p2p.NewHost(p2p.HostConfig{Key: testkit.NodeKey(t, m.key), Gater: p2p.NewGater(nil, allowed),
+	h, err := p2p.NewHost(p2p.HostConfig{Key: testnet.NodeKey(t, m.key), Gater: p2p.NewGater(nil, allowed),
 		Listen: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
 	if err != nil {
 		t.Fatal(err)

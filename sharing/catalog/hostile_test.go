@@ -16,6 +16,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
@@ -26,7 +27,7 @@ import (
 // neither kept nor passed on, and a peer's gossip is rate-limited. The
 // other members' statements still get through.
 func TestOneMemberCannotFillTheCatalogs(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testnet.NewCluster(t, 3)
 	for i := range 2 { // a quota of 1 MiB per org on the honest gateways, below the gossip budget's burst
 		path := filepath.Join(c.Dir(i), "caravan.yaml")
 		data, err := os.ReadFile(path)
@@ -74,7 +75,7 @@ func TestOneMemberCannotFillTheCatalogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RegisterDemoSchemas(t, []*node.Node{a, b}, cl)
+	testnet.RegisterDemoSchemas(t, []*node.Node{a, b}, cl)
 }
 
 // The attack: a member floods one honest member with statements of 60 KiB

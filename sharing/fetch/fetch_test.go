@@ -19,7 +19,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/internal/cids"
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/internal/testkit"
+	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/p2p"
@@ -30,14 +30,14 @@ import (
 )
 
 // requesterFetcher builds the low-level fetcher of gateway i of fn.
-func requesterFetcher(t *testing.T, fn *testkit.FetchNet, i int) (*fetch.Client, *store.Store) {
+func requesterFetcher(t *testing.T, fn *testnet.FetchNet, i int) (*fetch.Client, *store.Store) {
 	t.Helper()
 	st := fn.Nodes[i].Store()
 	return &fetch.Client{Host: fn.Nodes[i].Host(), Key: fn.C.NodeKey(i), Org: fn.C.Net.Orgs[i].Org, Store: st}, st
 }
 
 func TestFetchReplayRefused(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 50)
+	fn := testnet.NewFetchNet(t, 50)
 	f, _ := requesterFetcher(t, fn, 1)
 	id := fn.Manifest()
 	req, err := manifest.SignStatement(fetch.Request{Type: fetch.TypeRequest, Manifest: fn.CID, Purpose: "customs-clearance",
@@ -92,7 +92,7 @@ func (f *flipper) Read(p []byte) (int, error) {
 }
 
 func TestFetchTamperedRecordCaughtAndNothingKept(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 600)
+	fn := testnet.NewFetchNet(t, 600)
 	f, st := requesterFetcher(t, fn, 1)
 	id := fn.Manifest()
 	// Flip a byte well inside the record data of the second chunk.
@@ -136,7 +136,7 @@ func (c *cutter) Read(p []byte) (int, error) {
 }
 
 func TestFetchResumesAfterInterruption(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 1500)
+	fn := testnet.NewFetchNet(t, 1500)
 	f, st := requesterFetcher(t, fn, 1)
 	id := fn.Manifest()
 	fetch.WrapStreams(f, func(s network.Stream) io.ReadWriter { return &cutter{s: s, left: 200_000} })
@@ -195,7 +195,7 @@ func btoi(b bool) int {
 // A chunk that repeats records is a protocol error; what was verified
 // before it is kept, and the fetch resumes after it.
 func TestFetchRefusesRepeatedChunk(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 1500)
+	fn := testnet.NewFetchNet(t, 1500)
 	f, st := requesterFetcher(t, fn, 1)
 	id := fn.Manifest()
 	fetch.WrapStreams(f, func(s network.Stream) io.ReadWriter { return &repeater{s: s, r: bufio.NewReader(s)} })
@@ -222,7 +222,7 @@ func TestFetchRefusesRepeatedChunk(t *testing.T) {
 // A request that names something that is not a CID in its selection is
 // refused, and the refusal names the entry.
 func TestFetchRefusesBadSelection(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 300)
+	fn := testnet.NewFetchNet(t, 300)
 	byCID := []string{fn.Expected(t, fn.Org(1), "customs-clearance")[0]}
 	f, _ := requesterFetcher(t, fn, 1)
 	bad, _ := manifest.SignStatement(fetch.Request{Type: fetch.TypeRequest, Manifest: fn.CID, Purpose: "customs-clearance",
@@ -239,7 +239,7 @@ func TestFetchRefusesBadSelection(t *testing.T) {
 // owner signed them, but a response whose records a stricter schema
 // refuses is refused as a tampered one is, and nothing of it is kept.
 func TestFetchValidatesRecordsAgainstSchema(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 300)
+	fn := testnet.NewFetchNet(t, 300)
 	f, st := requesterFetcher(t, fn, 1)
 	id := fn.Manifest()
 	strict, err := schemas.Compile([]byte(`{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","required":["phyto_certificate_no"]}`))
@@ -275,7 +275,7 @@ func TestFetchValidatesRecordsAgainstSchema(t *testing.T) {
 // never be decoded again, so 'journal verify' failed for ever. Now the
 // request is refused before anything is journaled.
 func TestOversizedPurposeCannotBreakTheJournal(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 20)
+	fn := testnet.NewFetchNet(t, 20)
 	f, _ := requesterFetcher(t, fn, 1)
 	purpose := strings.Repeat("customs-clearance-", 1000)
 	req, err := manifest.SignStatement(fetch.Request{Type: fetch.TypeRequest, Manifest: fn.CID, Purpose: purpose,
@@ -308,7 +308,7 @@ func TestOversizedPurposeCannotBreakTheJournal(t *testing.T) {
 // released. The count is now of the records actually selected, indices
 // and CIDs together, each record once.
 func TestSmallSelectionPolicyCountsCIDsToo(t *testing.T) {
-	fn := testkit.NewFetchNet(t, 1500)
+	fn := testnet.NewFetchNet(t, 1500)
 	permitted := fn.Expected(t, fn.Org(1), "customs-clearance")
 	if len(permitted) < 201 {
 		t.Fatalf("only %d records permitted; the test needs 201", len(permitted))

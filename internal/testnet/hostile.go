@@ -1,7 +1,8 @@
-package testkit
+package testnet
 
 import (
 	"context"
+	"crypto/ed25519"
 	"testing"
 	"time"
 
@@ -88,4 +89,14 @@ func (hs *Hostile) Gossip(t testing.TB, which string, data []byte) {
 	if err := tp.Publish(context.Background(), data); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// NodeKey is k as a libp2p key, for a host.
+func NodeKey(t testing.TB, k ed25519.PrivateKey) crypto.PrivKey {
+	t.Helper()
+	lk, err := crypto.UnmarshalEd25519PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lk
 }

@@ -1,4 +1,4 @@
-package testkit
+package testnet
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/caravan-consortium/caravan/internal/cids"
 	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/internal/poll"
+	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
@@ -42,7 +43,7 @@ func NewFetchNet(t testing.TB, n int, options ...func(*Cluster)) *FetchNet {
 	for i := range 3 {
 		fn.Nodes = append(fn.Nodes, c.Start(i))
 	}
-	body := bytes.NewBuffer(JSONL(t, "customs-declaration", n, 3))
+	body := bytes.NewBuffer(testkit.JSONL(t, "customs-declaration", n, 3))
 	for _, line := range bytes.Split(bytes.TrimSpace(body.Bytes()), []byte("\n")) {
 		canon, err := jcs.Canonicalize(line)
 		if err != nil {

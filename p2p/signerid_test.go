@@ -1,4 +1,4 @@
-package manifest_test
+package p2p_test
 
 import (
 	"crypto/ed25519"
@@ -11,7 +11,9 @@ import (
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
 
-// A signer's name is its libp2p PeerID, derived without libp2p: the same
+// A manifest signer's name is its libp2p PeerID, which sharing/manifest
+// derives without libp2p (kept here, where libp2p is at hand, so that
+// manifest's own tests stay light): the same
 // string go-libp2p derives, and decoded back to the same key.
 func TestSignerIDIsThePeerID(t *testing.T) {
 	for range 50 {
