@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/caravan-consortium/caravan/configs"
@@ -289,15 +288,11 @@ func Lock(dir string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "devnet.lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
+	f, err := atomicfile.TryLock(filepath.Join(dir, "devnet.lock"))
+	if errors.Is(err, atomicfile.ErrHeld) {
+		return nil, fmt.Errorf("%s: %w; stop it (Ctrl-C) or use another --dir", dir, ErrRunning)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s: %w; stop it (Ctrl-C) or use another --dir", dir, ErrRunning)
-		}
+	if err != nil {
 		return nil, err
 	}
 	return func() { f.Close() }, nil
