@@ -38,13 +38,19 @@ type Config struct {
 	Listen []string `yaml:"listen"`
 	// PrivateNetworkKey is the path of an optional swarm.key (pnet PSK).
 	// Private networks are TCP-only: no QUIC listen address may be given.
-	PrivateNetworkKey string        `yaml:"private_network_key"`
-	Log               LogConfig     `yaml:"log"`
-	Limits            LimitsConfig  `yaml:"limits"`
-	Dial              DialConfig    `yaml:"dial"`
-	Fetch             FetchConfig   `yaml:"fetch"`
-	Catalog           CatalogConfig `yaml:"catalog"`
-	API               APIConfig     `yaml:"api"`
+	PrivateNetworkKey string `yaml:"private_network_key"`
+	// Log sets the gateway's logger.
+	Log LogConfig `yaml:"log"`
+	// Limits caps the resources peers may use.
+	Limits LimitsConfig `yaml:"limits"`
+	// Dial bounds the backoff between redials of a member.
+	Dial DialConfig `yaml:"dial"`
+	// Fetch bounds what each partner org may ask of this gateway.
+	Fetch FetchConfig `yaml:"fetch"`
+	// Catalog bounds what the catalog keeps of each member org.
+	Catalog CatalogConfig `yaml:"catalog"`
+	// API is the optional TCP listener of the API.
+	API APIConfig `yaml:"api"`
 }
 
 // APIConfig is the optional TCP listener of the gateway's API, besides its
@@ -56,41 +62,63 @@ type APIConfig struct {
 	// config file's directory. Empty: the self-signed certificate that
 	// caravan init made (DIR/api-tls.crt and DIR/api-tls.key).
 	TLSCert string `yaml:"tls_cert"`
-	TLSKey  string `yaml:"tls_key"`
+	// TLSKey is the certificate's private key (see TLSCert).
+	TLSKey string `yaml:"tls_key"`
 }
 
 // CatalogConfig bounds what the catalog keeps of each member org; zero
 // takes the defaults. Every member should set the same values.
 type CatalogConfig struct {
+	// StatementsPerOrg is how many statements the catalog keeps of one org.
+	// 0: the catalog's default (50,000).
 	StatementsPerOrg int `yaml:"statements_per_org"`
-	MegabytesPerOrg  int `yaml:"megabytes_per_org"`
+	// MegabytesPerOrg is how many megabytes of statements the catalog
+	// keeps of one org. 0: the catalog's default (64).
+	MegabytesPerOrg int `yaml:"megabytes_per_org"`
 }
 
 // FetchConfig is what each partner org may ask of this gateway as a
 // provider; zero takes the defaults.
 type FetchConfig struct {
+	// RequestsPerMinute is how many fetch requests one partner org may make
+	// a minute. 0: the default (60).
 	RequestsPerMinute int `yaml:"requests_per_minute"`
-	RecordsPerHour    int `yaml:"records_per_hour"`
+	// RecordsPerHour is how many records one partner org may be sent an
+	// hour. 0: the default (20,000,000).
+	RecordsPerHour int `yaml:"records_per_hour"`
 }
 
 // LogConfig sets the logger.
 type LogConfig struct {
-	Level  string `yaml:"level"`  // debug, info (default), warn, error
-	Format string `yaml:"format"` // console (default) or json
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format is console (default) or json.
+	Format string `yaml:"format"`
 }
 
 // LimitsConfig caps the resources peers may use; zero takes p2p's defaults.
 type LimitsConfig struct {
-	Conns          int `yaml:"conns"`
-	Streams        int `yaml:"streams"`
+	// Conns caps the connections of the whole gateway. 0: the default (128).
+	Conns int `yaml:"conns"`
+	// Streams caps the streams of the whole gateway. 0: the default (2048).
+	Streams int `yaml:"streams"`
+	// StreamsPerPeer caps the streams of one peer. 0: the default (256).
 	StreamsPerPeer int `yaml:"streams_per_peer"`
-	MemoryMB       int `yaml:"memory_mb"`
-	FDs            int `yaml:"fds"`
+	// MemoryMB caps the memory the resource manager grants, in megabytes.
+	// 0: the default (256).
+	MemoryMB int `yaml:"memory_mb"`
+	// FDs caps the file descriptors the resource manager grants. 0: the
+	// default (512).
+	FDs int `yaml:"fds"`
 }
 
 // DialConfig bounds the backoff between redials of a member.
 type DialConfig struct {
+	// BackoffMin is the first wait before redialing a member, a duration
+	// such as 1s. 0: the default (500ms).
 	BackoffMin time.Duration `yaml:"backoff_min"`
+	// BackoffMax is the longest wait between redials, a duration such as
+	// 1m. 0: the default (30s).
 	BackoffMax time.Duration `yaml:"backoff_max"`
 }
 
