@@ -17,8 +17,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/caravan-consortium/caravan/journal"
 )
 
 // Errors that callers check with errors.Is.
@@ -93,7 +91,7 @@ func (c *Client) PublishFile(ctx context.Context, r PublishRequest, path string,
 }
 
 func (c *Client) publish(ctx context.Context, r PublishRequest, body io.Reader, onEvent func(PublishEvent)) (*PublishSummary, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://caravan/v1/publish?"+r.query().Encode(), body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://caravan/v1/publish?"+r.Query().Encode(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +102,7 @@ func (c *Client) publish(ctx context.Context, r PublishRequest, body io.Reader, 
 // Catalog lists catalog entries.
 func (c *Client) Catalog(ctx context.Context, q CatalogQuery) ([]CatalogEntry, error) {
 	var out []CatalogEntry
-	return out, c.call(ctx, http.MethodGet, "/v1/catalog?"+q.query().Encode(), nil, &out)
+	return out, c.call(ctx, http.MethodGet, "/v1/catalog?"+q.Query().Encode(), nil, &out)
 }
 
 // CatalogItem fetches one statement by CID.
@@ -253,12 +251,12 @@ func (c *Client) Evidence(ctx context.Context, entry int64, hash string) ([]byte
 
 // VerifyEvidence asks the gateway to check an evidence file against its
 // roster in force.
-func (c *Client) VerifyEvidence(ctx context.Context, data []byte) (*journal.Report, error) {
+func (c *Client) VerifyEvidence(ctx context.Context, data []byte) (*EvidenceReport, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://caravan/v1/journal/verify", bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	var rep journal.Report
+	var rep EvidenceReport
 	return &rep, c.send(req, &rep)
 }
 

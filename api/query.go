@@ -8,7 +8,7 @@ import (
 // The query forms of PublishRequest and CatalogQuery, which the client
 // writes and the server reads.
 
-func (r PublishRequest) query() url.Values {
+func (r PublishRequest) Query() url.Values {
 	q := url.Values{"dataset": {r.Dataset}, "schema": {r.Schema}, "format": {r.Format}, "description": {r.Description},
 		"dry_run": {strconv.FormatBool(r.DryRun)}, "reject": {strconv.FormatBool(r.Rejects)}, "label": r.Labels, "purpose": r.Purposes}
 	for k, v := range map[string]string{"path": r.Path, "encoding": r.Encoding, "delimiter": r.Delimiter} {
@@ -19,7 +19,7 @@ func (r PublishRequest) query() url.Values {
 	return q
 }
 
-func publishRequestOf(q url.Values) PublishRequest {
+func PublishRequestOf(q url.Values) PublishRequest {
 	dry, _ := strconv.ParseBool(q.Get("dry_run"))
 	rejects, _ := strconv.ParseBool(q.Get("reject"))
 	return PublishRequest{Dataset: q.Get("dataset"), Schema: q.Get("schema"), Format: q.Get("format"),
@@ -27,7 +27,7 @@ func publishRequestOf(q url.Values) PublishRequest {
 		Path: q.Get("path"), Encoding: q.Get("encoding"), Delimiter: q.Get("delimiter")}
 }
 
-func (c CatalogQuery) query() url.Values {
+func (c CatalogQuery) Query() url.Values {
 	q := url.Values{"org": {c.Org}, "schema": {c.Schema}, "label": {c.Label}, "all": {strconv.FormatBool(c.All)}}
 	if c.As != "" {
 		q.Set("as", c.As)
@@ -35,7 +35,7 @@ func (c CatalogQuery) query() url.Values {
 	return q
 }
 
-func catalogQueryOf(q url.Values) CatalogQuery {
+func CatalogQueryOf(q url.Values) CatalogQuery {
 	all, _ := strconv.ParseBool(q.Get("all"))
 	return CatalogQuery{Org: q.Get("org"), Schema: q.Get("schema"), Label: q.Get("label"), All: all, As: q.Get("as")}
 }

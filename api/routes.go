@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/caravan-consortium/caravan/journal"
-	"github.com/caravan-consortium/caravan/policy"
+	"github.com/caravan-consortium/caravan/journal/event"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
 
@@ -39,8 +38,8 @@ const (
 	RouteFetched        = "GET /v1/fetched"                 // query: manifest (CID or OWNER/DATASET[@VERSION]), purpose -> JSONL records
 	RouteJournalEntries = "GET /v1/journal/entries"         // query: org, from, limit -> JournalPage
 	RouteEvidence       = "GET /v1/journal/evidence"        // query: entry or hash -> a C2SP tlog-proof file (text)
-	RouteVerifyEvidence = "POST /v1/journal/verify"         // body: an evidence file -> journal.Report; 422 if it does not verify
-	RouteJournalAlerts  = "GET /v1/journal/alerts"          // -> []journal.Alert
+	RouteVerifyEvidence = "POST /v1/journal/verify"         // body: an evidence file -> EvidenceReport; 422 if it does not verify
+	RouteJournalAlerts  = "GET /v1/journal/alerts"          // -> []ForkAlert
 	RouteWitnessTimes   = "GET /v1/journal/witnessing"      // -> []WitnessSample: the newest times to witnessed
 	RouteCheckpoint     = "GET /v1/journal/checkpoint"      // query: org -> the newest cosigned checkpoint held (a C2SP signed note, text)
 	RoutePolicyHistory  = "GET /v1/policy/history"          // -> []JournalEntry: the bundles put in force
@@ -50,6 +49,7 @@ const (
 	RouteMetrics        = "GET /metrics"                    // Prometheus text format
 	RoutePprof          = "GET /debug/pprof/"               // Go's profiles, for operators
 	RoutePprofProfile   = "GET /debug/pprof/profile"        // a CPU profile
+	RouteOpenAPI        = "GET /v1/openapi.json"            // this API's OpenAPI document
 )
 
 // Problem is the body of an error answer: RFC 9457 problem details
@@ -66,172 +66,6 @@ type Problem struct {
 	// Check is a refused policy upload's check: its problems at their
 	// files and lines, or its decision table's failing cases.
 	Check *PolicyCheckResult `json:"check,omitempty"`
-}
-
-// Status is what GET /v1/status returns.
-type Status struct {
-	Org           string         `json:"org"`
-	PeerID        string         `json:"peer_id"`
-	Addrs         []string       `json:"addrs"`
-	PID           int            `json:"pid"`
-	StartedAt     time.Time      `json:"started_at"`
-	Consortium    string         `json:"consortium"`
-	RosterVersion uint64         `json:"roster_version"`
-	Members       []MemberStatus `json:"members"`
-	// Refused counts connections and dials refused because the peer is
-	// not in the roster.
-	Refused uint64 `json:"refused"`
-	// RosterRejected counts roster files that were not put in force.
-	RosterRejected uint64 `json:"roster_rejected"`
-	// Catalog summarizes the catalog: equal digests, equal catalogs.
-	Catalog CatalogStatus `json:"catalog"`
-	// Policy is the policy bundle in force and its reloads.
-	Policy PolicyStatus `json:"policy"`
-	// Journal is this org's log, its witnessing, and the mirrors.
-	Journal journal.Status `json:"journal"`
-	// API is the TCP listener, if the config opens one.
-	API APIStatus `json:"api"`
-	// SchemasSetAside lists the registrations this gateway holds but does
-	// not use, because they break the registry's rules (schemas/registry.md).
-	SchemasSetAside []SetAsideSchema `json:"schemas_set_aside,omitempty"`
-}
-
-// SetAsideSchema is a registration the registry holds but does not use.
-type SetAsideSchema struct {
-	Schema string `json:"schema"` // OWNER/NAME@VERSION
-	CID    string `json:"cid"`    // of the document
-	Reason string `json:"reason"`
-}
-
-// Roster is the signed consortium roster (schemas/roster.md): its body,
-// which the admins' signatures cover in RFC 8785 form, and the signatures.
-type Roster struct {
-	Consortium       string         `json:"consortium"`
-	Version          uint64         `json:"version"`
-	Admins           RosterAdmins   `json:"admins"`
-	Members          []RosterMember `json:"members"`
-	WitnessThreshold int            `json:"witness_threshold,omitempty"`
-	Signatures       []RosterSig    `json:"signatures"`
-}
-
-// RosterAdmins are the keys that may sign the roster, and how many must.
-type RosterAdmins struct {
-	Threshold int              `json:"threshold"`
-	Keys      []RosterAdminKey `json:"keys"`
-}
-
-// RosterAdminKey is a named admin key, "ed25519:BASE64".
-type RosterAdminKey struct {
-	Name string `json:"name"`
-	Key  string `json:"key"`
-}
-
-// RosterMember is a member organization and its nodes.
-type RosterMember struct {
-	Org     string       `json:"org"`
-	Name    string       `json:"name"`
-	Country string       `json:"country"`
-	Sector  string       `json:"sector"`
-	Roles   []string     `json:"roles"`
-	Groups  []string     `json:"groups,omitempty"`
-	Nodes   []RosterNode `json:"nodes"`
-}
-
-// RosterNode is one gateway of a member.
-type RosterNode struct {
-	PeerID string   `json:"peer_id"`
-	Addrs  []string `json:"addrs"`
-}
-
-// RosterSig is one admin's signature over the roster body.
-type RosterSig struct {
-	Admin string `json:"admin"`
-	Sig   string `json:"sig"`
-}
-
-// RosterRefusal is a roster update the gateway refused.
-type RosterRefusal struct {
-	At      time.Time `json:"at"`
-	File    string    `json:"file"`
-	InForce uint64    `json:"in_force"` // the version that stayed in force
-	Reason  string    `json:"reason"`
-}
-
-// WitnessSample is how long one checkpoint of this org's journal took from
-// its first announcement to carrying the cosignatures the roster requires.
-type WitnessSample struct {
-	At      time.Time `json:"at"` // when it was witnessed
-	Seconds float64   `json:"seconds"`
-}
-
-// JournalPage is a page of a journal's entries.
-type JournalPage struct {
-	Origin  string         `json:"origin"`
-	Size    uint64         `json:"size"` // entries in the log's checkpoint on disk
-	Entries []JournalEntry `json:"entries"`
-}
-
-// JournalEntry is one entry: its index, event hash, and decoded event (or
-// why it does not decode).
-type JournalEntry struct {
-	Index uint64         `json:"index"`
-	Hash  string         `json:"hash"`
-	Event *journal.Event `json:"event,omitempty"`
-	Error string         `json:"error,omitempty"`
-}
-
-// APIStatus is the API's TCP listener: its address and the SHA-256
-// fingerprint of its certificate (what a client pins to a self-signed one).
-type APIStatus struct {
-	Listen      string `json:"listen,omitempty"`
-	Fingerprint string `json:"fingerprint,omitempty"`
-}
-
-// CatalogStatus summarizes a gateway's catalog.
-type CatalogStatus struct {
-	Statements int    `json:"statements"`
-	Digest     string `json:"digest"`
-}
-
-// MemberStatus is one roster member as this gateway sees it.
-type MemberStatus struct {
-	Org     string       `json:"org"`
-	Name    string       `json:"name"`
-	Country string       `json:"country"`
-	Self    bool         `json:"self,omitempty"`
-	Nodes   []NodeStatus `json:"nodes"`
-}
-
-// NodeStatus is one node of a member.
-type NodeStatus struct {
-	PeerID    string   `json:"peer_id"`
-	Connected bool     `json:"connected"`
-	Remote    []string `json:"remote,omitempty"` // remote addresses of open connections, each once
-}
-
-// Connected reports whether any node of the member is connected.
-func (m MemberStatus) Connected() bool {
-	for _, n := range m.Nodes {
-		if n.Connected {
-			return true
-		}
-	}
-	return false
-}
-
-// PolicyStatus is the policy bundle in force and its reloads.
-type PolicyStatus struct {
-	Bundle    string    `json:"bundle"`
-	Dir       string    `json:"dir"`
-	Count     int       `json:"count"` // policies in the bundle
-	LoadedAt  time.Time `json:"loaded_at"`
-	Accepted  uint64    `json:"reloads_accepted"`
-	Refused   uint64    `json:"reloads_refused"`
-	LastError string    `json:"last_error,omitempty"`
-	// Waiting, if set, is why the policy directory's bundle is not in force
-	// yet: it reads attributes that no schema in the registry declares yet
-	// (a new gateway catching up). Meanwhile every fetch is denied.
-	Waiting string `json:"waiting,omitempty"`
 }
 
 // PublishRequest is POST /v1/publish's query; the body is the records.
@@ -346,8 +180,8 @@ type SchemaAttribute struct {
 // PolicyInfo is the policy bundle in force.
 type PolicyInfo struct {
 	PolicyStatus
-	Files    []policy.File `json:"files"`
-	Policies []PolicyRef   `json:"policies"`
+	Files    []PolicyFile `json:"files"`
+	Policies []PolicyRef  `json:"policies"`
 }
 
 // PolicyCheckRequest is a policy bundle uploaded for a check: its files
@@ -420,7 +254,7 @@ type ExplainResult struct {
 	Policies      []PolicyRef    `json:"policies"` // the policies that decided; none for a default deny
 	Errors        []string       `json:"errors,omitempty"`
 	Bundle        string         `json:"bundle"`
-	Org           policy.Org     `json:"org"`
+	Org           Org            `json:"org"`
 	Dataset       string         `json:"dataset"`
 	Manifest      string         `json:"manifest"`
 	Schema        string         `json:"schema"`
@@ -479,7 +313,7 @@ type FetchSummary struct {
 	Bytes     uint64        `json:"bytes"`
 	Took      time.Duration `json:"took"`
 	Resumed   uint64        `json:"resumed_from,omitempty"`
-	Decision  journal.Ref   `json:"decision"` // the provider's decision entry
+	Decision  event.Ref     `json:"decision"` // the provider's decision entry
 	Receipt   uint64        `json:"receipt"`  // our receipt entry
 	Bundle    string        `json:"bundle"`
 	Out       string        `json:"out,omitempty"`
@@ -487,4 +321,33 @@ type FetchSummary struct {
 	// NotOffered: the dataset does not offer the purpose, so everything was denied.
 	NotOffered bool     `json:"not_offered,omitempty"`
 	Offered    []string `json:"offered,omitempty"`
+}
+
+// NDJSON is the media type of the API's event streams.
+const NDJSON = "application/x-ndjson"
+
+// Fetch states (FetchInfo.State).
+const (
+	FetchRunning   = "running"
+	FetchDone      = "done"
+	FetchFailed    = "failed"
+	FetchCancelled = "cancelled"
+)
+
+// PolicyFile is one policy file of a bundle.
+type PolicyFile struct {
+	Name string `json:"name"`
+	Size int    `json:"size"`
+	CID  string `json:"cid"` // CIDv1, raw codec, sha2-256 of the file's bytes
+}
+
+// Org is a member organization, as the roster describes it and as
+// policies see it.
+type Org struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Country string   `json:"country"`
+	Sector  string   `json:"sector"`
+	Roles   []string `json:"roles"`
+	Groups  []string `json:"groups"`
 }

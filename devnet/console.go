@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/node"
 )
 
@@ -44,9 +45,9 @@ func (nt *Net) OpenConsoles(ctx context.Context) ([]Console, error) {
 		if st.API.Listen == "" {
 			return nil, fmt.Errorf("%s: no API listener (api.listen in %s/caravan.yaml)", o.Org, o.Dir)
 		}
-		tokens := api.OpenTokens(node.DataDir(o.Dir).APITokens())
+		tokens := server.OpenTokens(node.DataDir(o.Dir).APITokens())
 		_ = tokens.Revoke(consoleToken) // a previous run's, on the same directory
-		secret, _, err := tokens.Create(consoleToken, api.Scopes, 24*time.Hour, time.Now())
+		secret, _, err := tokens.Create(consoleToken, server.Scopes, 24*time.Hour, time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", o.Org, err)
 		}
@@ -71,7 +72,7 @@ func checkConsole(ctx context.Context, o *Org, c Console) error {
 	if err != nil {
 		return err
 	}
-	req.AddCookie(&http.Cookie{Name: api.SessionCookie(req.URL.Host), Value: c.Token})
+	req.AddCookie(&http.Cookie{Name: server.SessionCookie(req.URL.Host), Value: c.Token})
 	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s's console: %w", o.Org, err)

@@ -20,7 +20,7 @@ import (
 func RegisterDemoSchema(ctx context.Context, cl *api.Client, name string) error {
 	if _, err := cl.Schema(ctx, name); err == nil {
 		return nil
-	} else if se := (*api.StatusError)(nil); !errors.As(err, &se) || se.Code != 404 {
+	} else if !errors.Is(err, api.ErrNotFound) {
 		return err
 	}
 	docs, err := demoSchemas()

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/internal/testnet"
 )
 
@@ -32,8 +32,8 @@ func TestOutsiderCannotHoldTheAPIListener(t *testing.T) {
 	c := testnet.NewCluster(t, 1)
 	c.OpenAPI(0)
 	n := c.Start(0)
-	listen := n.Status().API.Listen
-	rm := testnet.NewRemote(t, c.Dir(0), listen, "case-system", api.ScopeRead)
+	listen := n.Services().Admin.Status().API.Listen
+	rm := testnet.NewRemote(t, c.Dir(0), listen, "case-system", server.ScopeRead)
 	dialFrom(rm, "127.0.0.2")
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/internal/testnet"
@@ -79,7 +80,7 @@ func TestPolicyBundleReplacedByUpload(t *testing.T) {
 	}, "the upload in the policy history")
 	// The watcher's reload finds the same bundle: no change, no refusal.
 	time.Sleep(time.Second) // the watcher's debounce and reload
-	if st := n.Status().Policy; st.Refused != 0 || st.Bundle != res.CID {
+	if st := n.Services().Admin.Status().Policy; st.Refused != 0 || st.Bundle != res.CID {
 		t.Fatalf("after the upload: %+v", st)
 	}
 }
@@ -138,7 +139,7 @@ func TestRemoteCallersNameNoGatewayFiles(t *testing.T) {
 	c := testnet.NewCluster(t, 1)
 	c.OpenAPI(0)
 	n := c.Start(0)
-	rm := testnet.NewRemote(t, c.Dir(0), n.Status().API.Listen, "system", api.ScopeRead, api.ScopePublish, api.ScopeFetch)
+	rm := testnet.NewRemote(t, c.Dir(0), n.Services().Admin.Status().API.Listen, "system", server.ScopeRead, server.ScopePublish, server.ScopeFetch)
 	for _, tc := range []struct{ method, route, body, field string }{
 		{"POST", "/v1/publish?dataset=x&schema=customs-declaration&format=jsonl&path=/etc/passwd", "", "path"},
 		{"POST", "/v1/fetch", `{"manifest":"customs-kz/x","purpose":"customs-clearance","out":"/tmp/x"}`, "out"},

@@ -14,12 +14,13 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/caravan-consortium/caravan/api"
-	"github.com/caravan-consortium/caravan/api/console"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
 	"go.uber.org/zap"
 )
@@ -134,14 +135,17 @@ func (n *Node) serveAPI() error {
 	if err != nil {
 		return fmt.Errorf("api.listen: %w", err)
 	}
-	n.apiStatus = api.APIStatus{Listen: l.Addr().String(), Fingerprint: Fingerprint(cert.Certificate[0])}
-	tokens := api.OpenTokens(n.dir.APITokens())
-	cons, err := console.New(console.Options{Gateway: n, Tokens: tokens, Fetches: n.api.Fetches, Logger: n.log.Named("console")})
-	if err != nil {
-		l.Close()
-		return fmt.Errorf("console: %w", err)
+	st := api.APIStatus{Listen: l.Addr().String(), Fingerprint: Fingerprint(cert.Certificate[0])}
+	n.apiStatus.Store(&st)
+	tokens := server.OpenTokens(n.dir.APITokens())
+	var cons http.Handler
+	if n.console != nil {
+		if cons, err = n.console(n.services, tokens, n.log.Named("console")); err != nil {
+			l.Close()
+			return fmt.Errorf("console: %w", err)
+		}
 	}
 	n.api.ServeTLS(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}, tokens, cons)
-	n.log.Info("API listening", zap.String("addr", n.apiStatus.Listen), zap.String("fingerprint", n.apiStatus.Fingerprint))
+	n.log.Info("API listening", zap.String("addr", st.Listen), zap.String("fingerprint", st.Fingerprint))
 	return nil
 }

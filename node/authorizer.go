@@ -11,6 +11,8 @@ import (
 	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/policy"
+	"github.com/caravan-consortium/caravan/schemas"
+	"github.com/caravan-consortium/caravan/sharing/catalog"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 	"github.com/ipfs/go-cid"
@@ -18,39 +20,47 @@ import (
 
 // authorizer is the fetch server's port to this gateway: the policy bundle
 // in force and the volume ledger decide, the journal records.
-type authorizer struct{ n *Node }
+type authorizer struct {
+	roster    *rosterState
+	registry  *schemas.Registry
+	policies  *policyEngine
+	catalog   *catalog.Catalog
+	discovery *discovery
+	journal   *journaler
+	metrics   *metrics
+	log       *zap.Logger
+}
 
-func (a authorizer) Authorize(_ context.Context, req *fetch.Request, m *manifest.Manifest, selected int) (fetch.Decider, error) {
-	n := a.n
-	who, ok := n.orgEntity(req.Org)
+func (a *authorizer) Authorize(_ context.Context, req *fetch.Request, m *manifest.Manifest, selected int) (fetch.Decider, error) {
+	who, ok := a.roster.orgEntity(req.Org)
 	if !ok {
 		return nil, fmt.Errorf("org %q is not in the roster", req.Org)
 	}
-	s, err := n.schemaFor(m)
+	s, err := schemaFor(a.registry, m)
 	if err != nil {
 		return nil, err
 	}
-	b := n.Policies() // the session keeps this bundle, whatever reloads happen
+	b := a.policies.Bundle() // the session keeps this bundle, whatever reloads happen
 	ex := b.Vocabulary().ExtractorFor(s)
 	id, err := cid.Decode(req.Manifest)
 	if err != nil {
 		return nil, err
 	}
-	if st, ok := n.catalog.Statement(id); ok && n.catalog.Hidden(id) && !n.mayDiscover(req.Org, st) {
+	if st, ok := a.catalog.Statement(id); ok && a.catalog.Hidden(id) && !a.discovery.mayDiscover(req.Org, st) {
 		// A sealed dataset's manifest CID is public; to an org that may not
 		// discover the dataset, it names nothing here.
 		return nil, fmt.Errorf("%w: %s", fetch.ErrNotProvider, id)
 	}
-	preq := policy.Request{Org: who, Dataset: n.datasetEntity(m, id), Purpose: req.Purpose, Time: time.Now().UTC(),
+	preq := policy.Request{Org: who, Dataset: datasetEntity(a.catalog, m, id), Purpose: req.Purpose, Time: time.Now().UTC(),
 		Node: req.Node, Selected: selected}
-	if owner, ok := n.orgEntity(m.Publisher); ok {
+	if owner, ok := a.roster.orgEntity(m.Publisher); ok {
 		preq.Owner = &owner
 	}
-	return &decider{n: n, session: b.Fetch(preq, n.policies.ledger), bundle: b.CID(), ex: ex}, nil
+	return &decider{a: a, session: b.Fetch(preq, a.policies.ledger), bundle: b.CID(), ex: ex}, nil
 }
 
 type decider struct {
-	n       *Node
+	a       *authorizer
 	session *policy.Session
 	bundle  string
 	ex      *policy.Extractor
@@ -93,7 +103,7 @@ func (d *decider) prepare(p *jcs.Parser, recs []fetch.Record, into []policy.Reco
 			into[i], err = d.ex.RecordLazy(r.CID, r.Data, &v)
 		}
 		if err != nil {
-			d.n.log.Named("fetch").Warn("a record's attributes cannot be read; it is denied",
+			d.a.log.Warn("a record's attributes cannot be read; it is denied",
 				zap.Uint64("record", r.Index), zap.Error(err))
 			into[i] = policy.Unreadable(r.CID, fmt.Errorf("record %d: %w", r.Index, err))
 		}
@@ -106,15 +116,15 @@ func (d *decider) Commit(ctx context.Context, dec fetch.Decision) (fetch.Journal
 	if err := d.session.Commit(); err != nil {
 		return fetch.Journaled{}, err
 	}
-	e := &journal.Event{Type: journal.TypeDecision, Requester: dec.Requester, Dataset: d.n.datasetName(cid.MustParse(dec.Manifest), dec.Dataset), Manifest: dec.Manifest,
+	e := &journal.Event{Type: journal.TypeDecision, Requester: dec.Requester, Dataset: datasetName(d.a.catalog, cid.MustParse(dec.Manifest), dec.Dataset), Manifest: dec.Manifest,
 		Purpose: dec.Purpose, Permitted: dec.Permitted, Denied: dec.Denied, Commitment: dec.Commitment,
 		Request: dec.Request, Bundle: d.bundle}
-	idx, err := d.n.Append(ctx, e)
+	idx, err := d.a.journal.Append(ctx, e)
 	if err != nil {
 		return fetch.Journaled{}, err
 	}
-	d.n.metrics.decision(dec.Requester, dec.Purpose, dec.Permitted, dec.Denied)
-	return fetch.Journaled{Origin: d.n.journal.Origin(), Index: idx, Bundle: d.bundle}, nil
+	d.a.metrics.decision(dec.Requester, dec.Purpose, dec.Permitted, dec.Denied)
+	return fetch.Journaled{Origin: d.a.journal.log.Origin(), Index: idx, Bundle: d.bundle}, nil
 }
 
 // Checkpoint returns a checkpoint of this org's journal that covers entry
@@ -122,9 +132,9 @@ func (d *decider) Commit(ctx context.Context, dec fetch.Decision) (fetch.Journal
 // so that the receipt does not wait for tessera's next publication (see
 // journal.Log.CheckpointCovering).
 func (d *decider) Checkpoint(ctx context.Context, index uint64) string {
-	raw, err := d.n.journal.CheckpointCovering(ctx, index)
+	raw, err := d.a.journal.log.CheckpointCovering(ctx, index)
 	if err != nil {
-		d.n.log.Warn("no checkpoint for a fetch receipt", zap.Uint64("entry", index), zap.Error(err))
+		d.a.log.Warn("no checkpoint for a fetch receipt", zap.Uint64("entry", index), zap.Error(err))
 		return ""
 	}
 	return string(raw)

@@ -37,7 +37,7 @@ func TestUnholdableIntegerDeniesOnlyItsRecord(t *testing.T) {
 	kz := policy.Org{ID: "customs-kz", Country: "KZ", Sector: "customs", Groups: []string{"customs-authorities", "belt-and-road"}}
 	req := policy.Request{Org: kz, Purpose: "customs-clearance", Time: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
 		Dataset: policy.Dataset{Owner: "customs-cn", Name: "d", Schema: "customs-declaration", Purposes: []string{"customs-clearance"}}}
-	d := &decider{n: &Node{log: zap.NewNop()}, session: b.Fetch(req, nil), ex: vocab.ExtractorFor(s)}
+	d := &decider{a: &authorizer{log: zap.NewNop()}, session: b.Fetch(req, nil), ex: vocab.ExtractorFor(s)}
 	var recs []fetch.Record
 	for i, data := range []string{
 		`{"classification":"public","destination_country":"KZ","total_value_usd":10}`,

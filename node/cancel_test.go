@@ -84,7 +84,7 @@ func TestCancelledUploadPublishesNothing(t *testing.T) {
 	}
 	testnet.RegisterDemoSchemas(t, []*node.Node{n}, cl)
 	time.Sleep(time.Second) // the registrations checkpointed (every 100 ms)
-	before := n.Status()
+	before := n.Services().Admin.Status()
 	data := testkit.JSONL(t, "customs-declaration", 2000, 1)
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -100,7 +100,7 @@ func TestCancelledUploadPublishesNothing(t *testing.T) {
 		t.Fatal("a cancelled upload was published")
 	}
 	time.Sleep(time.Second)
-	after := n.Status()
+	after := n.Services().Admin.Status()
 	if after.Catalog.Statements != before.Catalog.Statements || after.Journal.Size != before.Journal.Size {
 		t.Fatalf("a cancelled upload left statements %d -> %d, journal %d -> %d", before.Catalog.Statements,
 			after.Catalog.Statements, before.Journal.Size, after.Journal.Size)

@@ -32,7 +32,7 @@ func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
 		requester := fn.Nodes[i+1]
 		org := node.OrgEntity(requester.Roster().Member(fn.C.Net.Orgs[i+1].Org))
 		out := t.TempDir() + "/out.jsonl"
-		sum, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: tc.purpose, Out: out}, nil)
+		sum, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: tc.purpose, Out: out}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,14 +52,14 @@ func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
 	requester := fn.Nodes[1]
 	org := node.OrgEntity(requester.Roster().Member(fn.C.Net.Orgs[1].Org))
 	out := t.TempDir() + "/other.jsonl"
-	if _, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "transit-planning", Out: out}, nil); err != nil {
+	if _, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "transit-planning", Out: out}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	want, kept := fn.Expected(t, org, "transit-planning"), fn.Expected(t, org, "customs-clearance")
 	if got := testnet.Received(t, out); strings.Join(got, ",") != strings.Join(want, ",") || len(want) == len(kept) {
 		t.Fatalf("%s/transit-planning after customs-clearance: wrote %d records, permitted %d (%d for customs-clearance)", org.ID, len(got), len(want), len(kept))
 	}
-	if _, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: "0-5", Out: out}, nil); err != nil {
+	if _, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: "0-5", Out: out}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	var sel []string
@@ -75,7 +75,7 @@ func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
 		t.Fatalf("a selection of 6 after the whole dataset: wrote %d records, want %d", len(got), len(sel))
 	}
 	// A purpose the dataset does not offer: everything denied, and said so.
-	sum, err := fn.Nodes[1].Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "marketing"}, nil)
+	sum, err := fn.Nodes[1].Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "marketing"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +114,8 @@ func TestFetchSelectsByIndexAndCID(t *testing.T) {
 	sort.Strings(want)
 	out := t.TempDir() + "/out.jsonl"
 	sel := strings.Join(append([]string{"1-3", "250"}, byCID...), ",")
-	sum, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance",
-		Select: sel, Out: out}, nil)
+	sum, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance",
+		Select: sel, Out: out}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func interruptByProviderRestart(t *testing.T, fn *testnet.FetchNet, req api.Fetc
 	requester := fn.Nodes[1]
 	stopped := make(chan struct{})
 	var once sync.Once
-	_, err := requester.Fetch(context.Background(), req, func(received, _ uint64) {
+	_, err := requester.Services().Fetching.Fetch(context.Background(), req, nil, func(received, _ uint64) {
 		if received > 0 {
 			once.Do(func() {
 				fn.Nodes[0].Close() // the provider goes away mid-stream
@@ -165,7 +165,7 @@ func TestFetchResumeAcrossProviderRestart(t *testing.T) {
 	requester := fn.Nodes[1]
 	interruptByProviderRestart(t, fn, api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"})
 	out := t.TempDir() + "/all.jsonl"
-	sum, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Out: out}, nil)
+	sum, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Out: out}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestInterruptedSelectionDoesNotShortenAFullFetch(t *testing.T) {
 	requester := fn.Nodes[1]
 	interruptByProviderRestart(t, fn, api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: "3000-5999"})
 	out := t.TempDir() + "/all.jsonl"
-	sum, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Out: out}, nil)
+	sum, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Out: out}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestInterruptedSelectionDoesNotShortenAFullFetch(t *testing.T) {
 		t.Fatalf("a full fetch after an interrupted selection: resumed at %d, %d records, want all %d permitted", sum.Resumed, len(got), len(want))
 	}
 	// The selection itself still resumes where it stopped.
-	sum, err = requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: "3000-5999"}, nil)
+	sum, err = requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: "3000-5999"}, nil, nil)
 	if err != nil || sum.Resumed < 3000 {
 		t.Fatalf("the interrupted selection again: %+v, %v", sum, err)
 	}
@@ -210,8 +210,8 @@ func TestInterruptedSelectionDoesNotShortenAFullFetch(t *testing.T) {
 func TestFetchOutIsCheckedFirstAndNeverFollowsALink(t *testing.T) {
 	fn := testnet.NewFetchNet(t, 300)
 	requester := fn.Nodes[1]
-	_, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance",
-		Out: filepath.Join(t.TempDir(), "no-such-dir", "out.jsonl")}, nil)
+	_, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance",
+		Out: filepath.Join(t.TempDir(), "no-such-dir", "out.jsonl")}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "out:") {
 		t.Fatalf("an unwritable out: %v", err)
 	}
@@ -231,7 +231,7 @@ func TestFetchOutIsCheckedFirstAndNeverFollowsALink(t *testing.T) {
 	if err := os.Symlink(victim, out); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Out: out}, nil); err != nil {
+	if _, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Out: out}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if data, _ := os.ReadFile(victim); string(data) != "precious\n" {
@@ -268,22 +268,22 @@ func TestRetractedAndSupersededVersionsAreNotServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	poll.Until(t, func() bool { _, err := requester.CatalogItem(v2.CID); return err == nil }, "version 2 listed")
-	old, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"}, nil)
+	poll.Until(t, func() bool { _, err := requester.Services().Sharing.CatalogItem(v2.CID); return err == nil }, "version 2 listed")
+	old, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if old.Permitted != 0 {
 		t.Fatalf("%d records of a superseded version released to a partner", old.Permitted)
 	}
-	cur, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: v2.CID, Purpose: "customs-clearance"}, nil)
+	cur, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: v2.CID, Purpose: "customs-clearance"}, nil, nil)
 	if err != nil || cur.Permitted == 0 {
 		t.Fatalf("the newest version: %+v, %v", cur, err)
 	}
 	if _, err := cl.Retract(context.Background(), "declarations", "withdrawn for correction"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = requester.Fetch(context.Background(), api.FetchRequest{Manifest: v2.CID, Purpose: "transit-planning"}, nil)
+	_, err = requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: v2.CID, Purpose: "transit-planning"}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "withdrawn") {
 		t.Fatalf("a retracted dataset: %v", err)
 	}
@@ -317,17 +317,17 @@ func TestFetchBudgetRefusesAFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	poll.Until(t, func() bool { _, err := requester.CatalogItem(big.CID); return err == nil }, "listed")
+	poll.Until(t, func() bool { _, err := requester.Services().Sharing.CatalogItem(big.CID); return err == nil }, "listed")
 	poll.Until(t, func() bool { return testnet.ConnectedTo(requester, "customs-cn") }, "connected")
 	// 1000 records are more than the 500 an hour allowed: refused whole.
-	_, err = requester.Fetch(context.Background(), api.FetchRequest{Manifest: big.CID, Purpose: "customs-clearance"}, nil)
+	_, err = requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: big.CID, Purpose: "customs-clearance"}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "budget") {
 		t.Fatalf("a fetch beyond the records budget: %v", err)
 	}
 	// Small selections pass until the requests budget (3 a minute, with
 	// the refused one counted) runs out.
 	for i := range 3 {
-		_, err = requester.Fetch(context.Background(), api.FetchRequest{Manifest: big.CID, Purpose: "customs-clearance", Select: fmt.Sprint(i)}, nil)
+		_, err = requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: big.CID, Purpose: "customs-clearance", Select: fmt.Sprint(i)}, nil, nil)
 		if i < 2 && err != nil {
 			t.Fatalf("request %d: %v", i+2, err)
 		}
@@ -366,7 +366,7 @@ func TestOneRecordSelectionReadsOnlyWhatItNeeds(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		sum, err := requester.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: sel}, nil)
+		sum, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance", Select: sel}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +427,7 @@ func TestFetchedRecordsDownloadThroughTheAPI(t *testing.T) {
 	if got := getControl(t, fn.C.Dir(1), "/v1/datasets/customs-cn/declarations"); !strings.Contains(got, `"cid":"`+fn.CID+`"`) {
 		t.Fatalf("GET /v1/datasets/customs-cn/declarations: %.300s", got)
 	}
-	if _, err := fn.Nodes[1].DatasetVersions("customs-cn", "nothing"); err == nil {
+	if _, err := fn.Nodes[1].Services().Sharing.DatasetVersions("customs-cn", "nothing"); err == nil {
 		t.Fatal("versions of a dataset no one published")
 	}
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -21,34 +22,47 @@ import (
 // journalTimeout bounds one journal append made on behalf of another action.
 const journalTimeout = 10 * time.Second
 
+// journaler appends this org's events to its log: the publisher's
+// statements, the policy bundles and roster versions put in force, the
+// disclosures of sealed statements, and the fetches' receipts.
+type journaler struct {
+	org  string
+	log  *journal.Log
+	seen string // the seen file (DataDir.JournalSeen)
+	zlog *zap.Logger
+}
+
 // openJournal opens this org's log. Its network side (package witness)
 // starts later, once GossipSub runs.
-func (n *Node) openJournal() error {
-	origin := journal.Origin(n.Roster().Consortium, n.cfg.Org)
-	signer, err := journal.NewLogSigner(origin, n.signer)
+func openJournal(dir DataDir, consortium, org string, key ed25519.PrivateKey, log *zap.Logger) (*journaler, error) {
+	origin := journal.Origin(consortium, org)
+	signer, err := journal.NewLogSigner(origin, key)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	n.journal, err = journal.Open(context.Background(), journal.LogConfig{Dir: n.dir.JournalLog(), Origin: origin, Signer: signer})
-	return err
+	l, err := journal.Open(context.Background(), journal.LogConfig{Dir: dir.JournalLog(), Origin: origin, Signer: signer})
+	if err != nil {
+		return nil, err
+	}
+	return &journaler{org: org, log: l, seen: dir.JournalSeen(), zlog: log}, nil
 }
 
 // Append journals an event of this org; it returns once the entry is durable.
-func (n *Node) Append(ctx context.Context, e *journal.Event) (uint64, error) {
-	if n.journal == nil {
+func (j *journaler) Append(ctx context.Context, e *journal.Event) (uint64, error) {
+	if j == nil {
 		return 0, errors.New("the journal is not open")
 	}
-	e.Org = n.cfg.Org
+	e.Org = j.org
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	return n.journal.Append(ctx, e)
+	return j.log.Append(ctx, e)
 }
 
 // journalStatement journals this org's publish, retraction or schema
 // registration before it is stored (the publisher's Journal hook): the
 // entry is durable before the statement can reach anyone.
-func (n *Node) journalStatement(st *manifest.Statement) error {
+func (j *journaler) statement(st *manifest.Statement) error {
 	e := &journal.Event{Manifest: st.CID().String()}
 	switch st.BodyType() {
 	case manifest.TypeManifest:
@@ -83,34 +97,34 @@ func (n *Node) journalStatement(st *manifest.Statement) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
-	idx, err := n.Append(ctx, e)
+	idx, err := j.Append(ctx, e)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	n.log.Named("journal").Debug("journaled", zap.String("type", e.Type), zap.Uint64("index", idx))
+	j.zlog.Debug("journaled", zap.String("type", e.Type), zap.Uint64("index", idx))
 	return nil
 }
 
 // journalPolicy journals a policy bundle before it is put in force (a
 // restart on the same bundle is not a change): a bundle that cannot be
 // journaled is not put in force.
-func (n *Node) journalPolicy(ch PolicyChange) error {
-	if n.journal == nil || n.journalSeen("policy", ch.New) {
+func (j *journaler) policy(ch PolicyChange) error {
+	if j == nil || j.wasSeen("policy", ch.New) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
-	if _, err := n.Append(ctx, &journal.Event{Type: journal.TypePolicy, Bundle: ch.New, Previous: ch.Old, Time: ch.At}); err != nil {
+	if _, err := j.Append(ctx, &journal.Event{Type: journal.TypePolicy, Bundle: ch.New, Previous: ch.Old, Time: ch.At}); err != nil {
 		return fmt.Errorf("journaling the policy bundle %s: %w", ch.New, err)
 	}
-	n.markJournalSeen("policy", ch.New)
+	j.markSeen("policy", ch.New)
 	return nil
 }
 
 // journalRoster journals a roster version put in force, once per version.
-func (n *Node) journalRoster(r *consortium.Roster) {
+func (j *journaler) roster(r *consortium.Roster) {
 	v := fmt.Sprint(r.Version)
-	if n.journal == nil || n.journalSeen("roster", v) {
+	if j == nil || j.wasSeen("roster", v) {
 		return
 	}
 	sum, err := r.Digest()
@@ -119,31 +133,31 @@ func (n *Node) journalRoster(r *consortium.Roster) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
-	if _, err := n.Append(ctx, &journal.Event{Type: journal.TypeRoster, RosterVersion: r.Version,
+	if _, err := j.Append(ctx, &journal.Event{Type: journal.TypeRoster, RosterVersion: r.Version,
 		RosterDigest: hex.EncodeToString(sum[:])}); err != nil {
-		n.log.Named("journal").Error("roster change not journaled", zap.Error(err))
+		j.zlog.Error("roster change not journaled", zap.Error(err))
 		return
 	}
-	n.markJournalSeen("roster", v)
+	j.markSeen("roster", v)
 }
 
 // The seen file remembers the last roster version and policy bundle that
 // were journaled, so that a restart does not journal them again.
 
-func (n *Node) readJournalSeen() map[string]string {
+func (j *journaler) readSeen() map[string]string {
 	m := map[string]string{}
-	if data, err := os.ReadFile(n.dir.JournalSeen()); err == nil {
+	if data, err := os.ReadFile(j.seen); err == nil {
 		_ = json.Unmarshal(data, &m)
 	}
 	return m
 }
 
-func (n *Node) journalSeen(kind, value string) bool { return n.readJournalSeen()[kind] == value }
+func (j *journaler) wasSeen(kind, value string) bool { return j.readSeen()[kind] == value }
 
-func (n *Node) markJournalSeen(kind, value string) {
-	m := n.readJournalSeen()
+func (j *journaler) markSeen(kind, value string) {
+	m := j.readSeen()
 	m[kind] = value
 	if data, err := json.Marshal(m); err == nil {
-		_ = atomicfile.Write(n.dir.JournalSeen(), data, 0o600)
+		_ = atomicfile.Write(j.seen, data, 0o600)
 	}
 }

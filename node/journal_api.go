@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 
@@ -18,7 +17,7 @@ import (
 func EntryByHash(ctx context.Context, dir, hash string) (uint64, error) {
 	hash = strings.ToLower(hash)
 	if len(hash) < 8 {
-		return 0, api.FieldErrorf(http.StatusBadRequest, "hash", "hash %q: give at least 8 hex characters of the event hash", hash)
+		return 0, api.FieldErrorf(api.ErrInvalid, "hash", "hash %q: give at least 8 hex characters of the event hash", hash)
 	}
 	var matches []uint64
 	i := uint64(0)
@@ -33,11 +32,20 @@ func EntryByHash(ctx context.Context, dir, hash string) (uint64, error) {
 	case len(matches) == 1:
 		return matches[0], nil
 	case len(matches) > 1:
-		return 0, api.Errorf(http.StatusConflict, "hash %s: entries %v all start with it; give more characters", hash, matches)
+		return 0, api.Errorf(api.ErrConflict, "hash %s: entries %v all start with it; give more characters", hash, matches)
 	case err != nil && !errors.Is(err, ErrNoEntry):
 		return 0, err
 	}
-	return 0, api.Errorf(http.StatusNotFound, "hash %s: no entry of this org's journal has an event hash that starts with it", hash)
+	return 0, api.Errorf(api.ErrNotFound, "hash %s: no entry of this org's journal has an event hash that starts with it", hash)
+}
+
+// journalService is the API's journals: this org's own and its mirrors
+// of the members', their evidence files, checkpoints and fork alerts.
+type journalService struct {
+	org     string
+	dir     DataDir
+	roster  *rosterState
+	metrics *metrics
 }
 
 // maxEntriesPage bounds one page of journal entries.
@@ -45,8 +53,8 @@ const maxEntriesPage = 1000
 
 // JournalEntries lists up to limit entries of org's journal (this org's
 // own if org is empty, or a member's mirror) from index from.
-func (n *Node) JournalEntries(ctx context.Context, org string, from, limit uint64) (*api.JournalPage, error) {
-	logs, err := GatewayLogs(string(n.dir))
+func (js *journalService) JournalEntries(ctx context.Context, org string, from, limit uint64) (*api.JournalPage, error) {
+	logs, err := GatewayLogs(string(js.dir))
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +65,7 @@ func (n *Node) JournalEntries(ctx context.Context, org string, from, limit uint6
 		}
 	}
 	if v == nil {
-		return nil, api.Errorf(http.StatusNotFound, "org %q: not in the roster", org)
+		return nil, api.Errorf(api.ErrNotFound, "org %q: not in the roster", org)
 	}
 	if limit == 0 || limit > maxEntriesPage {
 		limit = maxEntriesPage
@@ -79,64 +87,64 @@ func (n *Node) JournalEntries(ctx context.Context, org string, from, limit uint6
 
 // Evidence is the C2SP tlog-proof evidence file of an entry of this org's
 // journal, named by index (entry >= 0) or by event hash or prefix.
-func (n *Node) Evidence(ctx context.Context, entry int64, hash string) ([]byte, error) {
+func (js *journalService) Evidence(ctx context.Context, entry int64, hash string) ([]byte, error) {
 	if (entry < 0) == (hash == "") {
-		return nil, api.Errorf(http.StatusBadRequest, "give exactly one of entry and hash")
+		return nil, api.Errorf(api.ErrInvalid, "give exactly one of entry and hash")
 	}
 	idx := uint64(entry)
 	if hash != "" {
 		var err error
-		if idx, err = EntryByHash(ctx, string(n.dir), hash); err != nil {
+		if idx, err = EntryByHash(ctx, string(js.dir), hash); err != nil {
 			return nil, err
 		}
 	}
-	p, err := ProveEntry(ctx, string(n.dir), idx)
+	p, err := ProveEntry(ctx, string(js.dir), idx)
 	if err != nil {
-		return nil, api.Errorf(http.StatusConflict, "entry %d: %v", idx, err)
+		return nil, api.Errorf(api.ErrConflict, "entry %d: %v", idx, err)
 	}
 	return p, nil
 }
 
 // VerifyEvidence checks an evidence file against the roster in force, as
 // caravan verify does offline.
-func (n *Node) VerifyEvidence(data []byte) (*journal.Report, error) {
-	r := n.Roster()
+func (js *journalService) VerifyEvidence(data []byte) (*api.EvidenceReport, error) {
+	r := js.roster.Roster()
 	t, err := journal.TrustOf(r.Consortium, r)
 	if err != nil {
 		return nil, err
 	}
 	rep, err := journal.VerifyProof(data, t)
 	if err != nil {
-		return nil, api.Errorf(http.StatusUnprocessableEntity, "the evidence does not verify: %v", err)
+		return nil, api.Errorf(api.ErrRefused, "the evidence does not verify: %v", err)
 	}
-	return rep, nil
+	return reportOf(rep), nil
 }
 
 // JournalAlerts lists the fork alerts this gateway raised.
-func (n *Node) JournalAlerts() ([]journal.Alert, error) {
-	alerts, err := journal.Alerts(n.dir.Alerts())
+func (js *journalService) JournalAlerts() ([]api.ForkAlert, error) {
+	alerts, err := journal.Alerts(js.dir.Alerts())
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
-	return append([]journal.Alert{}, alerts...), nil // [] rather than null
+	return alertsOf(alerts), nil
 }
 
 // PolicyHistory lists the policy bundles this org put in force, oldest
 // first, from its journal's policy entries.
-func (n *Node) PolicyHistory(ctx context.Context) ([]api.JournalEntry, error) {
-	return n.entriesOfType(ctx, journal.TypePolicy)
+func (js *journalService) PolicyHistory(ctx context.Context) ([]api.JournalEntry, error) {
+	return js.entriesOfType(ctx, journal.TypePolicy)
 }
 
 // Receipts lists the receipts of this gateway's fetches, oldest first,
 // from its journal's receipt entries (each names the decision it answers).
-func (n *Node) Receipts(ctx context.Context) ([]api.JournalEntry, error) {
-	return n.entriesOfType(ctx, journal.TypeReceipt)
+func (js *journalService) Receipts(ctx context.Context) ([]api.JournalEntry, error) {
+	return js.entriesOfType(ctx, journal.TypeReceipt)
 }
 
-func (n *Node) entriesOfType(ctx context.Context, typ string) ([]api.JournalEntry, error) {
+func (js *journalService) entriesOfType(ctx context.Context, typ string) ([]api.JournalEntry, error) {
 	out := []api.JournalEntry{}
 	for from := uint64(0); ; from += maxEntriesPage {
-		page, err := n.JournalEntries(ctx, "", from, maxEntriesPage)
+		page, err := js.JournalEntries(ctx, "", from, maxEntriesPage)
 		if err != nil {
 			return nil, err
 		}
@@ -151,53 +159,30 @@ func (n *Node) entriesOfType(ctx context.Context, typ string) ([]api.JournalEntr
 	}
 }
 
-// RosterDocument is the signed roster this gateway follows, as the API
-// gives it.
-func (n *Node) RosterDocument() *api.Roster {
-	r := n.Roster()
-	out := &api.Roster{Consortium: r.Consortium, Version: r.Version, WitnessThreshold: r.WitnessThreshold,
-		Admins: api.RosterAdmins{Threshold: r.Admins.Threshold, Keys: []api.RosterAdminKey{}}, Members: []api.RosterMember{}, Signatures: []api.RosterSig{}}
-	for _, k := range r.Admins.Keys {
-		out.Admins.Keys = append(out.Admins.Keys, api.RosterAdminKey{Name: k.Name, Key: k.Key})
-	}
-	for _, m := range r.Members {
-		am := api.RosterMember{Org: m.Org, Name: m.Name, Country: m.Country, Sector: m.Sector,
-			Roles: append([]string{}, m.Roles...), Groups: m.Groups, Nodes: []api.RosterNode{}}
-		for _, nd := range m.Nodes {
-			am.Nodes = append(am.Nodes, api.RosterNode{PeerID: nd.PeerID, Addrs: append([]string{}, nd.Addrs...)})
-		}
-		out.Members = append(out.Members, am)
-	}
-	for _, sg := range r.Signatures {
-		out.Signatures = append(out.Signatures, api.RosterSig{Admin: sg.Admin, Sig: sg.Sig})
-	}
-	return out
-}
-
 // WitnessTimes are the newest times from a checkpoint of this org's
 // journal announced to witnessed, oldest first.
-func (n *Node) WitnessTimes() []api.WitnessSample { return n.metrics.witnessTimes() }
+func (js *journalService) WitnessTimes() []api.WitnessSample { return js.metrics.witnessTimes() }
 
 // Checkpoint is the newest checkpoint this gateway holds of org's journal
 // ("" for this org's own) with its cosignatures: a C2SP signed note. Before
 // any is witnessed, this org's own is its log's checkpoint, signed by the
 // org alone.
-func (n *Node) Checkpoint(org string) ([]byte, error) {
+func (js *journalService) Checkpoint(org string) ([]byte, error) {
 	if org == "" {
-		org = n.cfg.Org
+		org = js.org
 	}
-	if !n.index.Load().HasOrg(org) { // before org names a directory
-		return nil, api.FieldErrorf(http.StatusNotFound, "org", "org %q: not in the roster", org)
+	if !js.roster.HasOrg(org) { // before org names a directory
+		return nil, api.FieldErrorf(api.ErrNotFound, "org", "org %q: not in the roster", org)
 	}
-	w, err := journal.OpenWitnessed(n.dir.Witnessed())
+	w, err := journal.OpenWitnessed(js.dir.Witnessed())
 	if err != nil {
 		return nil, err
 	}
 	if sizes := w.Sizes(org); len(sizes) > 0 {
 		return w.Get(org, sizes[len(sizes)-1])
 	}
-	if org == n.cfg.Org {
-		return os.ReadFile(journal.CheckpointPath(n.dir.JournalLog()))
+	if org == js.org {
+		return os.ReadFile(journal.CheckpointPath(js.dir.JournalLog()))
 	}
-	return nil, api.FieldErrorf(http.StatusNotFound, "org", "no cosigned checkpoint of %s's journal is held here", org)
+	return nil, api.FieldErrorf(api.ErrNotFound, "org", "no cosigned checkpoint of %s's journal is held here", org)
 }

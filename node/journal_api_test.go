@@ -99,8 +99,8 @@ func TestPolicyCheckByUpload(t *testing.T) {
 			files[e.Name()] = string(data)
 		}
 	}
-	in := fn.Nodes[0].Policy().Bundle
-	res, err := fn.Nodes[0].CheckPolicies(api.PolicyCheckRequest{Files: files})
+	in := fn.Nodes[0].Services().Policies.Policy().Bundle
+	res, err := fn.Nodes[0].Services().Policies.CheckPolicies(api.PolicyCheckRequest{Files: files})
 	if err != nil || !res.Valid || len(res.Policies) == 0 {
 		t.Fatalf("the demo's policies: %v %+v", err, res)
 	}
@@ -109,7 +109,7 @@ func TestPolicyCheckByUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err = fn.Nodes[0].CheckPolicies(api.PolicyCheckRequest{Files: files, Table: string(table)})
+	res, err = fn.Nodes[0].Services().Policies.CheckPolicies(api.PolicyCheckRequest{Files: files, Table: string(table)})
 	if err != nil || !res.Valid || len(res.Cases) < 10 {
 		t.Fatalf("the demo's table: %v %+v", err, res)
 	}
@@ -120,7 +120,7 @@ func TestPolicyCheckByUpload(t *testing.T) {
 	}
 	// A case expecting the opposite fails, and says what was decided.
 	flipped := strings.Replace(string(table), "expect: permit", "expect: deny", 1)
-	res, err = fn.Nodes[0].CheckPolicies(api.PolicyCheckRequest{Files: files, Table: flipped})
+	res, err = fn.Nodes[0].Services().Policies.CheckPolicies(api.PolicyCheckRequest{Files: files, Table: flipped})
 	failed := 0
 	for _, c := range res.Cases {
 		if !c.Pass {
@@ -131,14 +131,14 @@ func TestPolicyCheckByUpload(t *testing.T) {
 		t.Fatalf("a flipped case: %v, %d failed", err, failed)
 	}
 	files["broken.cedar"] = "permit (principal, action, resource)\nwhen { resource.no_such_attribute == 1 };"
-	res, err = fn.Nodes[0].CheckPolicies(api.PolicyCheckRequest{Files: files})
+	res, err = fn.Nodes[0].Services().Policies.CheckPolicies(api.PolicyCheckRequest{Files: files})
 	if err != nil || res.Valid || len(res.Problems) == 0 || res.Problems[0].File != "broken.cedar" || res.Problems[0].Line == 0 {
 		t.Fatalf("a broken policy: %v %+v", err, res)
 	}
-	if _, err := fn.Nodes[0].CheckPolicies(api.PolicyCheckRequest{Files: map[string]string{"../x.cedar": "permit (principal, action, resource);"}}); err == nil {
+	if _, err := fn.Nodes[0].Services().Policies.CheckPolicies(api.PolicyCheckRequest{Files: map[string]string{"../x.cedar": "permit (principal, action, resource);"}}); err == nil {
 		t.Fatal("a file name with a path was taken")
 	}
-	if got := fn.Nodes[0].Policy().Bundle; got != in {
+	if got := fn.Nodes[0].Services().Policies.Policy().Bundle; got != in {
 		t.Fatalf("a check changed the bundle in force: %s -> %s", in, got)
 	}
 }

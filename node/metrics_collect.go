@@ -60,10 +60,10 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	n := c.n
-	if n.host == nil || n.index.Load() == nil {
+	if n.host == nil || n.roster == nil || n.roster.index.Load() == nil {
 		return // not started yet
 	}
-	r := n.Roster()
+	r := n.roster.Roster()
 	connected := 0
 	for _, m := range r.Members {
 		if m.Org == n.cfg.Org {

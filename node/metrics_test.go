@@ -27,11 +27,11 @@ func metricValue(text, series string) float64 {
 func TestMetricsCountWhatHappened(t *testing.T) {
 	fn := testnet.NewFetchNet(t, 300)
 	provider, requester := fn.C.Dir(0), fn.C.Dir(1)
-	sum, err := fn.Nodes[1].Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"}, nil)
+	sum, err := fn.Nodes[1].Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fn.Nodes[1].Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "marketing"}, nil); err != nil {
+	if _, err := fn.Nodes[1].Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "marketing"}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	poll.Until(t, func() bool {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -20,11 +21,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/logging"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/journal/witness"
 	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/sharing/catalog"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
@@ -52,17 +55,19 @@ type Options struct {
 	// OnPolicyChange, if set, is called with every policy bundle put in
 	// force, the first one included (the journal's seam).
 	OnPolicyChange func(PolicyChange)
+	// Console, if set, makes the console that the TCP listener serves
+	// under /console/ (console.Handler; cmd/caravan passes it).
+	Console func(sv server.Services, tokens *server.Tokens, log *zap.Logger) (http.Handler, error)
 }
 
-// Node is a running gateway.
+// Node is a running gateway: it starts and stops the parts, and builds
+// the services the API serves (services.go). It is not itself a service.
 type Node struct {
-	fetching sync.Map // fetches in progress: manifest, purpose and selection -> struct{}
-	refusals rosterRefusals
-	dir      DataDir
-	cfg      *Config
-	log      *zap.Logger
-	self     peer.ID
-	started  time.Time
+	dir     DataDir
+	cfg     *Config
+	log     *zap.Logger
+	self    peer.ID
+	started time.Time
 
 	key       crypto.PrivKey     // the node key, as libp2p takes it
 	signer    ed25519.PrivateKey // the same key: statements, checkpoints, cosignatures
@@ -73,32 +78,32 @@ type Node struct {
 	pubsub    *pubsub.PubSub
 	psDrops   p2p.GossipDrops // what GossipSub dropped itself
 	psStop    context.CancelFunc
-	api       *api.Server
-	apiStatus api.APIStatus // the TCP listener, if any
+	api       *server.Server
+	console   func(server.Services, *server.Tokens, *zap.Logger) (http.Handler, error)
+	apiStatus atomic.Pointer[api.APIStatus] // the TCP listener, if any
 	watch     *dirWatcher
 	pwatch    *dirWatcher
 	metrics   *metrics
 	allow     *p2p.MemberAllowlist // members' own connection slots
 
-	index          atomic.Pointer[consortium.Index] // the roster in force
-	rosterMu       sync.Mutex                       // serializes roster changes
-	rosterRejected atomic.Uint64
-
-	journal     *journal.Log
+	roster      *rosterState
+	journal     *journaler
 	witness     *witness.Service
 	policies    *policyEngine
 	registry    *schemas.Registry // the consortium's dataset schemas (registry.go)
+	registrar   *registrar
+	discovery   *discovery
 	store       *store.Store
 	catalog     *catalog.Catalog
 	gossip      *catalog.Service
 	publisher   *publish.Publisher
 	fetchServer *fetch.Server
+	requester   *fetch.Requester
+	services    server.Services
 
 	closeOnce sync.Once
 	closeErr  error
 }
-
-var _ api.Gateway = (*Node)(nil)
 
 // Start opens the gateway in opts.Dir and brings it up: it locks the data
 // directory, loads the config, key and roster, starts the libp2p host,
@@ -106,7 +111,7 @@ var _ api.Gateway = (*Node)(nil)
 // roster is tampered with or under its threshold, or if this node is not in
 // it.
 func Start(ctx context.Context, opts Options) (_ *Node, err error) {
-	n := &Node{dir: DataDir(opts.Dir), started: time.Now(), metrics: newMetrics()}
+	n := &Node{dir: DataDir(opts.Dir), started: time.Now(), metrics: newMetrics(), console: opts.Console}
 	n.metrics.reg.MustRegister(newStateCollector(n))
 	defer func() {
 		if err != nil {
@@ -126,7 +131,9 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.log = n.log.With(zap.String("org", n.cfg.Org))
-	roster, err := n.startupRoster()
+	n.roster = &rosterState{self: n.self, org: n.cfg.Org, file: n.cfg.Roster, dir: n.dir, log: n.log.Named("roster"),
+		apply: n.applyRoster, journal: func(r *consortium.Roster) { n.journal.roster(r) }}
+	roster, err := n.roster.startup()
 	if err != nil {
 		return nil, err
 	}
@@ -134,41 +141,44 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.applyRoster(roster)
-	if err := n.openJournal(); err != nil {
+	if n.journal, err = openJournal(n.dir, roster.Consortium, n.cfg.Org, n.signer, n.log.Named("journal")); err != nil {
 		return nil, err
 	}
 	if err := n.openStore(); err != nil {
 		return nil, err
 	}
-	var hooks []func(PolicyChange)
+	n.policies = &policyEngine{dir: n.cfg.Policies, log: n.log.Named("policy"), metrics: n.metrics, journal: n.journal.policy,
+		vocabulary: func() (*policy.Vocabulary, error) { return policy.VocabularyOf(n.registry) }}
 	if opts.OnPolicyChange != nil {
-		hooks = append(hooks, opts.OnPolicyChange)
+		n.policies.onChange = append(n.policies.onChange, opts.OnPolicyChange)
 	}
-	if err := n.startPolicies(hooks); err != nil {
+	if err := startPolicies(n.policies, n.dir.PolicyIntent(), n.dir.Ledger()); err != nil {
 		return nil, err
 	}
 	if err := n.startServices(); err != nil {
 		return nil, err
 	}
-	n.journalRoster(roster)
+	n.journal.roster(roster)
 	l, err := api.ListenSocket(opts.Dir)
 	if err != nil {
 		return nil, err
 	}
-	n.api = api.NewServer(n, api.ServerOptions{Metrics: n.metrics.handler(), Logger: n.log.Named("control")})
+	n.requester = n.newRequester()
+	n.services = n.buildServices()
+	n.api = server.New(n.services, server.Options{Metrics: n.metrics.handler(), Logger: n.log.Named("control")})
 	n.api.Serve(l)
 	if err := n.serveAPI(); err != nil {
 		return nil, err
 	}
-	if n.watch, err = watchRoster(n); err != nil {
+	if n.watch, err = watchRoster(n.roster); err != nil {
 		return nil, err
 	}
-	if n.pwatch, err = watchPolicies(n); err != nil {
+	if n.pwatch, err = watchPolicies(n.policies); err != nil {
 		return nil, err
 	}
 	n.log.Named("node").Info("gateway started",
 		zap.Stringer("peer", n.self),
-		zap.Strings("addrs", n.addrStrings()),
+		zap.Strings("addrs", addrStrings(n.host)),
 		zap.String("consortium", roster.Consortium),
 		zap.Uint64("roster_version", roster.Version))
 	if err := ctx.Err(); err != nil {
@@ -203,7 +213,8 @@ func (n *Node) openStore() error {
 		return err
 	}
 	n.catalog.SetQuota(n.cfg.catalogQuota())
-	n.loadRegistry()
+	n.registry = loadRegistry(n.catalog, n.log.Named("schemas"))
+	n.registrar = &registrar{registry: n.registry, log: n.log.Named("schemas"), added: func() { n.policies.reloadIfWaiting() }}
 	return nil
 }
 
@@ -212,25 +223,28 @@ func (n *Node) openStore() error {
 // the publisher, the journal's network side and the fetch server.
 func (n *Node) startServices() error {
 	var err error
-	consortiumName := n.Roster().Consortium
+	consortiumName := n.roster.Roster().Consortium
+	n.discovery = &discovery{org: n.cfg.Org, catalog: n.catalog, policies: n.policies, roster: n.roster, journal: n.journal}
 	if err := n.startPubSub(catalog.Topic(consortiumName), witness.Topic(consortiumName)); err != nil {
 		return err
 	}
 	if n.gossip, err = catalog.NewService(catalog.ServiceConfig{Host: n.host, PubSub: n.pubsub, Topic: catalog.Topic(consortiumName),
-		Catalog: n.catalog, Members: members{n}, Log: n.log.Named("catalog"),
-		Check: checkStatement, OnStatement: n.addRegistration, Self: n.cfg.Org, Disclose: n.disclose}); err != nil {
+		Catalog: n.catalog, Members: n.roster, Log: n.log.Named("catalog"),
+		Check: checkStatement, OnStatement: n.registrar.add, Self: n.cfg.Org, Disclose: n.discovery.disclose}); err != nil {
 		return err
 	}
 	n.publisher = publish.New(publish.Config{Store: n.store, Catalog: n.catalog, Key: n.signer, Org: n.cfg.Org,
-		Journal: n.journalStatement, Announce: n.gossip.Announce, Seal: n.sealManifest})
-	if n.witness, err = witness.New(witness.Config{Host: n.host, PubSub: n.pubsub, Org: n.cfg.Org, Log: n.journal, Key: n.signer,
-		Roster: n.index.Load, Logger: n.log.Named("journal"), OnFork: n.metrics.journalFork, OnWitnessed: n.metrics.witnessedAfter,
+		Journal: n.journal.statement, Announce: n.gossip.Announce, Seal: n.discovery.sealManifest})
+	if n.witness, err = witness.New(witness.Config{Host: n.host, PubSub: n.pubsub, Org: n.cfg.Org, Log: n.journal.log, Key: n.signer,
+		Roster: n.roster.index.Load, Logger: n.log.Named("journal"), OnFork: n.metrics.journalFork, OnWitnessed: n.metrics.witnessedAfter,
 		Dirs: witness.Dirs{Log: n.dir.JournalLog(), Mirror: n.dir.Mirror, Witnessed: n.dir.Witnessed(), Alerts: n.dir.Alerts()}}); err != nil {
 		return err
 	}
-	n.fetchServer = fetch.NewServer(fetch.ServerConfig{Host: n.host, Store: n.store, Manifests: n.catalog, Members: members{n},
+	auth := &authorizer{roster: n.roster, registry: n.registry, policies: n.policies, catalog: n.catalog, discovery: n.discovery,
+		journal: n.journal, metrics: n.metrics, log: n.log.Named("fetch")}
+	n.fetchServer = fetch.NewServer(fetch.ServerConfig{Host: n.host, Store: n.store, Manifests: n.catalog, Members: n.roster,
 		Budget: fetch.Budget{RequestsPerMinute: n.cfg.Fetch.RequestsPerMinute, RecordsPerHour: n.cfg.Fetch.RecordsPerHour},
-		Key:    n.signer, Org: n.cfg.Org, Authorizer: authorizer{n}, Log: n.log.Named("fetch")})
+		Key:    n.signer, Org: n.cfg.Org, Authorizer: auth, Log: n.log.Named("fetch")})
 	return nil
 }
 
@@ -283,7 +297,7 @@ func (n *Node) startNetwork() error {
 // with the other members as direct peers.
 func (n *Node) startPubSub(topics ...string) error {
 	var direct []peer.AddrInfo
-	x := n.index.Load()
+	x := n.roster.index.Load()
 	for _, p := range x.All() {
 		if addrs := x.Addrs(p); p != n.self && len(addrs) > 0 {
 			direct = append(direct, peer.AddrInfo{ID: p, Addrs: addrs})
@@ -314,13 +328,22 @@ func (n *Node) Store() *store.Store { return n.store }
 // Registry returns the dataset schema registry.
 func (n *Node) Registry() *schemas.Registry { return n.registry }
 
-func (n *Node) addrStrings() []string {
-	var out []string
-	for _, a := range n.host.Addrs() {
-		out = append(out, a.String())
-	}
-	return out
+// Policies returns the policy bundle in force.
+func (n *Node) Policies() *policy.Bundle { return n.policies.Bundle() }
+
+// PolicyLedger returns the ledger behind released_today.
+func (n *Node) PolicyLedger() *policy.Ledger { return n.policies.ledger }
+
+// Roster returns the roster in force.
+func (n *Node) Roster() *consortium.Roster { return n.roster.Roster() }
+
+// Append journals an event of this org; it returns once the entry is durable.
+func (n *Node) Append(ctx context.Context, e *journal.Event) (uint64, error) {
+	return n.journal.Append(ctx, e)
 }
+
+// Services are the gateway's services, as the API serves them.
+func (n *Node) Services() server.Services { return n.services }
 
 // Close shuts the gateway down: it stops the roster watcher, the dialer, the
 // control endpoint and the host, and releases the data directory. It waits at
@@ -349,6 +372,9 @@ func (n *Node) shutdown() error {
 		errs = append(errs, n.api.Close(ctx))
 		cancel()
 	}
+	if n.requester != nil {
+		n.requester.Close()
+	}
 	if n.fetchServer != nil {
 		n.fetchServer.Close()
 	}
@@ -359,7 +385,7 @@ func (n *Node) shutdown() error {
 		errs = append(errs, n.witness.Close())
 	}
 	if n.journal != nil {
-		errs = append(errs, n.journal.Close())
+		errs = append(errs, n.journal.log.Close())
 	}
 	if n.psStop != nil {
 		n.psStop()

@@ -43,8 +43,8 @@ func TestMembersFormFullMesh(t *testing.T) {
 	}
 	for _, n := range nodes {
 		for _, o := range c.Net.Orgs {
-			if o.Org != n.Status().Org {
-				poll.Until(t, func() bool { return testnet.ConnectedTo(n, o.Org) }, n.Status().Org+" connected to "+o.Org)
+			if o.Org != n.Services().Admin.Status().Org {
+				poll.Until(t, func() bool { return testnet.ConnectedTo(n, o.Org) }, n.Services().Admin.Status().Org+" connected to "+o.Org)
 			}
 		}
 	}
@@ -72,7 +72,7 @@ func TestNonMemberRefused(t *testing.T) {
 			t.Fatal("a non-member opened a stream")
 		}
 	}
-	poll.Until(t, func() bool { return n.Status().Refused > 0 }, "the refusal to be counted")
+	poll.Until(t, func() bool { return n.Services().Admin.Status().Refused > 0 }, "the refusal to be counted")
 }
 
 func TestStartRefusesBadRoster(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/internal/testnet"
@@ -64,7 +65,7 @@ func init() {
 // document used 3.0's "nullable".
 func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	fn := testnet.NewFetchNet(t, 20)
-	raw, err := api.OpenAPIDocument()
+	raw, err := server.OpenAPIDocument()
 	if err != nil {
 		t.Fatal(err)
 	}

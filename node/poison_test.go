@@ -36,7 +36,7 @@ func hostileRegistration(t *testing.T, c *testnet.Cluster, i int, name string, c
 
 func setAside(n *node.Node) []string {
 	var out []string
-	for _, a := range n.Status().SchemasSetAside {
+	for _, a := range n.Services().Admin.Status().SchemasSetAside {
 		out = append(out, a.Schema)
 	}
 	return out
@@ -68,7 +68,10 @@ when { resource has route && resource.route == "Almaty-Khorgos" };`)
 		"properties":{"route":{"type":"string","x-caravan-policy-attribute":true}}}`)); err != nil {
 		t.Fatal(err)
 	}
-	inForce := func(n *node.Node) bool { st := n.Status().Policy; return st.Waiting == "" && st.Count == 1 }
+	inForce := func(n *node.Node) bool {
+		st := n.Services().Admin.Status().Policy
+		return st.Waiting == "" && st.Count == 1
+	}
 	poll.Until(t, func() bool { return inForce(kz) }, "customs-kz's policy in force")
 
 	// customs-cn turns hostile (its gateway is not running; its key is).
@@ -76,13 +79,13 @@ when { resource has route && resource.route == "Almaty-Khorgos" };`)
 	hs.Gossip(t, "catalog", hostileRegistration(t, c, 0, "trap", time.Now().Add(time.Minute)))
 	poll.Until(t, func() bool { return slices.Contains(setAside(kz), "customs-cn/trap@1.0") }, "the retyping registration set aside")
 	if !inForce(kz) {
-		t.Fatalf("customs-kz's policy left force: %+v", kz.Status().Policy)
+		t.Fatalf("customs-kz's policy left force: %+v", kz.Services().Admin.Status().Policy)
 	}
 	kz.Close()
 	hs.Host.Close()
 	kz = c.Start(1) // it failed to start here: the first schema in registry order decided the type
 	if !inForce(kz) || !slices.Contains(setAside(kz), "customs-cn/trap@1.0") {
-		t.Fatalf("after a restart: policy %+v, set aside %v", kz.Status().Policy, setAside(kz))
+		t.Fatalf("after a restart: policy %+v, set aside %v", kz.Services().Admin.Status().Policy, setAside(kz))
 	}
 	hs = c.Hostile(0, kz)
 
@@ -92,7 +95,7 @@ when { resource has route && resource.route == "Almaty-Khorgos" };`)
 	poll.Until(t, func() bool { return slices.Contains(setAside(kz), "customs-kz/road-permit@1.0") }, "customs-kz's registration set aside")
 	kz.Close()
 	kz = c.Start(1)
-	st := kz.Status()
+	st := kz.Services().Admin.Status()
 	if st.Policy.Waiting == "" || st.Policy.Count != 0 || !strings.Contains(st.Policy.LastError, "permits.cedar:1") {
 		t.Fatalf("the gateway does not say why every fetch is denied: %+v", st.Policy)
 	}

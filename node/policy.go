@@ -3,10 +3,8 @@ package node
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +28,12 @@ type PolicyChange struct {
 // policyEngine holds the bundle in force. A reload swaps the pointer, so a
 // session that started on the old bundle finishes on it.
 type policyEngine struct {
-	dir    string
-	ledger *policy.Ledger
+	dir        string
+	ledger     *policy.Ledger
+	log        *zap.Logger
+	metrics    *metrics
+	vocabulary func() (*policy.Vocabulary, error) // of the registry now
+	journal    func(PolicyChange) error           // before a bundle is put in force
 
 	mu       sync.Mutex // serializes reloads
 	current  atomic.Pointer[loadedBundle]
@@ -55,15 +57,14 @@ type loadedBundle struct {
 // (an empty directory is one: it denies everything), and opens the ledger.
 // A bundle whose only problems are attributes that no schema in the
 // registry declares yet waits for them (see policyEngine.waiting).
-func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
-	pe := &policyEngine{dir: n.cfg.Policies, onChange: hooks}
+func startPolicies(pe *policyEngine, intent, ledger string) error {
 	if err := os.MkdirAll(pe.dir, 0o700); err != nil {
 		return fmt.Errorf("policies: %w", err)
 	}
-	if err := finishPolicyIntent(n.dir.PolicyIntent()); err != nil { // an upload killed halfway
+	if err := finishPolicyIntent(intent); err != nil { // an upload killed halfway
 		return err
 	}
-	v, err := n.vocabulary()
+	v, err := pe.vocabulary()
 	if err != nil {
 		return err
 	}
@@ -78,11 +79,11 @@ func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
 		msg := err.Error()
 		pe.waiting.Store(&msg)
 		if be.OnlyUndeclared() {
-			n.log.Named("policy").Warn("the policies read attributes that no registered schema declares yet; every fetch is denied until the registry has them",
+			pe.log.Warn("the policies read attributes that no registered schema declares yet; every fetch is denied until the registry has them",
 				zap.String("dir", pe.dir), zap.Strings("problems", problems(be)))
 		} else {
 			pe.lastErr.Store(&msg)
-			n.log.Named("policy").Error("the policies do not check against the schema registry; the gateway starts with every discover and fetch denied until they do",
+			pe.log.Error("the policies do not check against the schema registry; the gateway starts with every discover and fetch denied until they do",
 				zap.String("dir", pe.dir), zap.Strings("problems", problems(be)))
 		}
 		b, err = policy.Parse(nil, v)
@@ -90,15 +91,14 @@ func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
 	if err != nil {
 		return fmt.Errorf("policies in %s: %w", pe.dir, err)
 	}
-	if pe.ledger, err = policy.OpenLedger(n.dir.Ledger()); err != nil {
+	if pe.ledger, err = policy.OpenLedger(ledger); err != nil {
 		return err
 	}
-	n.policies = pe
-	if err := n.putPolicy(b, "", nil); err != nil {
+	if err := pe.put(b, "", nil); err != nil {
 		return err
 	}
 	if len(b.Policies()) == 0 {
-		n.log.Named("policy").Warn("no policies: every discover and fetch is denied", zap.String("dir", pe.dir))
+		pe.log.Warn("no policies: every discover and fetch is denied", zap.String("dir", pe.dir))
 	}
 	return nil
 }
@@ -106,11 +106,10 @@ func (n *Node) startPolicies(hooks []func(PolicyChange)) error {
 // putPolicy journals b, then puts it in force: a bundle is journaled
 // before any decision uses it, and one that cannot be journaled is not put
 // in force. The hooks, then settle (if set), run before the swap.
-func (n *Node) putPolicy(b *policy.Bundle, old string, settle func()) error {
-	pe := n.policies
+func (pe *policyEngine) put(b *policy.Bundle, old string, settle func()) error {
 	now := time.Now()
 	change := PolicyChange{Old: old, New: b.CID(), Files: b.Files(), At: now}
-	if err := n.journalPolicy(change); err != nil {
+	if err := pe.journal(change); err != nil {
 		return err
 	}
 	for _, f := range pe.onChange {
@@ -120,35 +119,29 @@ func (n *Node) putPolicy(b *policy.Bundle, old string, settle func()) error {
 		settle()
 	}
 	pe.current.Store(&loadedBundle{bundle: b, at: now})
-	n.metrics.policyBundle(b.CID())
-	n.log.Named("policy").Info("policy bundle in force", zap.String("bundle", b.CID()),
+	pe.metrics.policyBundle(b.CID())
+	pe.log.Info("policy bundle in force", zap.String("bundle", b.CID()),
 		zap.String("previous", old), zap.Int("policies", len(b.Policies())), zap.Int("files", len(b.Files())))
 	return nil
 }
 
-// Policies returns the policy bundle in force.
-func (n *Node) Policies() *policy.Bundle { return n.policies.current.Load().bundle }
+// Bundle returns the policy bundle in force.
+func (pe *policyEngine) Bundle() *policy.Bundle { return pe.current.Load().bundle }
 
-// PolicyLedger returns the ledger behind released_today.
-func (n *Node) PolicyLedger() *policy.Ledger { return n.policies.ledger }
-
-// ReloadPolicies reads the policy directory again. A valid bundle replaces
-// the one in force atomically; an invalid one is refused, counted and
-// returned, and the bundle in force stays. Reloading an unchanged bundle is
-// not an error.
-func (n *Node) ReloadPolicies() error {
-	pe := n.policies
+// Reload reads the policy directory again. A valid bundle replaces the one
+// in force atomically; an invalid one is refused, counted and returned, and
+// the bundle in force stays. Reloading an unchanged bundle is not an error.
+func (pe *policyEngine) Reload() error {
 	pe.mu.Lock()
 	defer pe.mu.Unlock()
-	return n.reloadPoliciesLocked()
+	return pe.reloadLocked()
 }
 
-// reloadPoliciesLocked is ReloadPolicies with pe.mu held.
-func (n *Node) reloadPoliciesLocked() error {
-	pe := n.policies
-	log := n.log.Named("policy")
+// reloadLocked is Reload with pe.mu held.
+func (pe *policyEngine) reloadLocked() error {
+	log := pe.log
 	old := pe.current.Load().bundle
-	v, err := n.vocabulary()
+	v, err := pe.vocabulary()
 	if err != nil {
 		return err
 	}
@@ -162,16 +155,16 @@ func (n *Node) reloadPoliciesLocked() error {
 	if err == nil && b.CID() != old.CID() {
 		// The status tells of b before b is in force: whoever sees the
 		// new bundle sees its status too.
-		err = n.putPolicy(b, old.CID(), func() {
+		err = pe.put(b, old.CID(), func() {
 			pe.lastErr.Store(nil)
 			pe.waiting.Store(nil)
 			pe.accepted.Add(1)
-			n.metrics.policyReload(true)
+			pe.metrics.policyReload(true)
 		})
 	}
 	if err != nil {
 		pe.refused.Add(1)
-		n.metrics.policyReload(false)
+		pe.metrics.policyReload(false)
 		msg := err.Error()
 		pe.lastErr.Store(&msg)
 		var be *policy.BundleError
@@ -195,10 +188,10 @@ func undeclaredOnly(err error) bool {
 	return errors.As(err, &be) && be.OnlyUndeclared()
 }
 
-// policiesWaiting reloads the policies if they wait for the registry.
-func (n *Node) policiesWaiting() {
-	if n.policies != nil && n.policies.waiting.Load() != nil {
-		_ = n.ReloadPolicies() // logged there
+// reloadIfWaiting reloads the policies if they wait for the registry.
+func (pe *policyEngine) reloadIfWaiting() {
+	if pe != nil && pe.waiting.Load() != nil {
+		_ = pe.Reload() // logged there
 	}
 }
 
@@ -212,16 +205,14 @@ func problems(be *policy.BundleError) []string {
 
 // watchPolicies reloads the bundle when a .cedar file in its directory
 // changes.
-func watchPolicies(n *Node) (*dirWatcher, error) {
-	log := n.log.Named("policy")
-	return watchDir(n.policies.dir, log, func(p string) bool { return filepath.Ext(p) == policy.Ext }, func() {
-		log.Info("policy files changed; reloading", zap.String("dir", n.policies.dir))
-		_ = n.ReloadPolicies() // logged there
+func watchPolicies(pe *policyEngine) (*dirWatcher, error) {
+	return watchDir(pe.dir, pe.log, func(p string) bool { return filepath.Ext(p) == policy.Ext }, func() {
+		pe.log.Info("policy files changed; reloading", zap.String("dir", pe.dir))
+		_ = pe.Reload() // logged there
 	})
 }
 
-func (n *Node) policyStatus() api.PolicyStatus {
-	pe := n.policies
+func (pe *policyEngine) status() api.PolicyStatus {
 	cur := pe.current.Load()
 	st := api.PolicyStatus{Bundle: cur.bundle.CID(), Dir: pe.dir, Count: len(cur.bundle.Policies()), LoadedAt: cur.at,
 		Accepted: pe.accepted.Load(), Refused: pe.refused.Load()}
@@ -238,91 +229,4 @@ func (n *Node) policyStatus() api.PolicyStatus {
 func OrgEntity(m *consortium.Member) policy.Org {
 	return policy.Org{ID: m.Org, Name: m.Name, Country: m.Country, Sector: m.Sector,
 		Roles: append([]string(nil), m.Roles...), Groups: append([]string(nil), m.Groups...)}
-}
-
-// orgEntity returns the policy entity of a member org of the roster in force.
-func (n *Node) orgEntity(org string) (policy.Org, bool) {
-	m := n.Roster().Member(org)
-	if m == nil {
-		return policy.Org{}, false
-	}
-	return OrgEntity(m), true
-}
-
-// maxPolicyUpload bounds an uploaded bundle's files.
-const maxPolicyUpload = 256
-
-// CheckPolicies checks an uploaded bundle against this gateway's registry,
-// as a reload would check the policy directory; nothing is put in force.
-func (n *Node) CheckPolicies(req api.PolicyCheckRequest) (*api.PolicyCheckResult, error) {
-	if len(req.Files) == 0 || len(req.Files) > maxPolicyUpload {
-		return nil, api.FieldErrorf(http.StatusBadRequest, "files", "files: give 1 to %d policy files by name", maxPolicyUpload)
-	}
-	dir, err := os.MkdirTemp("", "caravan-policy-check-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	for name, text := range req.Files {
-		if name != filepath.Base(name) || !strings.HasSuffix(name, ".cedar") || strings.HasPrefix(name, ".") {
-			return nil, api.FieldErrorf(http.StatusBadRequest, "files", "files: %q is not a file name ending in .cedar", name)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-			return nil, err
-		}
-	}
-	v, err := n.vocabulary()
-	if err != nil {
-		return nil, err
-	}
-	b, err := policy.Load(dir, v)
-	var be *policy.BundleError
-	switch {
-	case errors.As(err, &be):
-		res := &api.PolicyCheckResult{}
-		for _, p := range be.Problems {
-			res.Problems = append(res.Problems, api.PolicyProblem{File: p.File, Line: p.Line, Message: p.Msg})
-		}
-		return res, nil
-	case err != nil:
-		return nil, err
-	}
-	res := &api.PolicyCheckResult{Valid: true, CID: b.CID()}
-	for _, p := range b.Policies() {
-		res.Policies = append(res.Policies, api.PolicyRef{ID: p.ID, Effect: p.Effect, File: p.File, Line: p.Line})
-	}
-	if req.Table != "" {
-		if res.Cases, err = runTable(b, req.Table); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-// TestPolicies runs a decision table (YAML, as caravan policy test reads)
-// against the bundle in force.
-func (n *Node) TestPolicies(table string) ([]api.PolicyCase, error) {
-	return runTable(n.Policies(), table)
-}
-
-// runTable runs a decision table against b.
-func runTable(b *policy.Bundle, table string) ([]api.PolicyCase, error) {
-	dir, err := os.MkdirTemp("", "caravan-policy-table-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "table.yaml")
-	if err := os.WriteFile(path, []byte(table), 0o600); err != nil {
-		return nil, err
-	}
-	tbl, err := policy.LoadTable(path)
-	if err != nil {
-		return nil, api.FieldErrorf(http.StatusBadRequest, "table", "table: %v", strings.ReplaceAll(err.Error(), path, "table"))
-	}
-	cases := []api.PolicyCase{}
-	for _, r := range tbl.Run(b) {
-		cases = append(cases, api.PolicyCase{Name: r.Case.Name, Line: r.Case.Line, Expect: r.Case.Expect, Pass: r.Pass(), Result: r.String()})
-	}
-	return cases, nil
 }

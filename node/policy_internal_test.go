@@ -14,7 +14,7 @@ import (
 
 // A policy bundle was put in force even when its journal entry could not be
 // written, so decisions were made under a bundle the journal never
-// recorded. putPolicy now journals first and refuses a bundle it cannot
+// recorded. policyEngine.put now journals first and refuses a bundle it cannot
 // journal. (The test closes the journal: breaking its files on disk makes
 // tessera's POSIX driver panic, which is noted for the planners.)
 func TestPolicyNotInForceUnlessJournaled(t *testing.T) {
@@ -28,11 +28,12 @@ func TestPolicyNotInForceUnlessJournaled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{log: zap.NewNop(), metrics: newMetrics(), dir: DataDir(dir), cfg: &Config{Org: "customs-cn"}, journal: l}
-	if err := os.MkdirAll(n.dir.path("journal"), 0o700); err != nil {
+	dd := DataDir(dir)
+	if err := os.MkdirAll(dd.path("journal"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	n.policies = &policyEngine{dir: t.TempDir()}
+	j := &journaler{org: "customs-cn", log: l, seen: dd.JournalSeen(), zlog: zap.NewNop()}
+	pe := &policyEngine{dir: t.TempDir(), log: zap.NewNop(), metrics: newMetrics(), journal: j.policy}
 	vocab, err := policy.DemoVocabulary()
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +42,7 @@ func TestPolicyNotInForceUnlessJournaled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.putPolicy(first, "", nil); err != nil {
+	if err := pe.put(first, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -49,10 +50,10 @@ func TestPolicyNotInForceUnlessJournaled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.putPolicy(second, first.CID(), nil); err == nil {
+	if err := pe.put(second, first.CID(), nil); err == nil {
 		t.Fatal("a bundle that could not be journaled was put in force")
 	}
-	if got := n.Policies().CID(); got != first.CID() {
+	if got := pe.Bundle().CID(); got != first.CID() {
 		t.Fatalf("bundle %s in force, want %s", got, first.CID())
 	}
 }

@@ -74,8 +74,8 @@ forbid (principal, action == Action::"fetch", resource) when { context.purpose =
 
 	// 2. A syntax error is refused: the old bundle stays, counted and logged.
 	writeFile(t, filepath.Join(policyDir(c, 0), "broken.cedar"), "@id(\"b\")\npermit (principal, action, resource)\nwhen { resource. };\n")
-	poll.Until(t, func() bool { return n.Status().Policy.Refused == 1 }, "the refusal")
-	st := n.Status().Policy
+	poll.Until(t, func() bool { return n.Services().Admin.Status().Policy.Refused == 1 }, "the refusal")
+	st := n.Services().Admin.Status().Policy
 	if st.Bundle != second.CID() || n.Policies() != second {
 		t.Errorf("bundle in force changed to %s after a broken file", st.Bundle)
 	}
@@ -88,11 +88,11 @@ forbid (principal, action == Action::"fetch", resource) when { context.purpose =
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(policyDir(c, 0), "typo.cedar"), "@id(\"t\")\npermit (principal, action == Action::\"fetch\", resource)\nwhen { resource.clasification == \"public\" };\n")
-	poll.Until(t, func() bool { return n.Status().Policy.Refused >= 2 }, "the second refusal")
+	poll.Until(t, func() bool { return n.Services().Admin.Status().Policy.Refused >= 2 }, "the second refusal")
 	if n.Policies() != second {
 		t.Error("a schema-invalid bundle was put in force")
 	}
-	if e := n.Status().Policy.LastError; !strings.Contains(e, "typo.cedar:3:") || !strings.Contains(e, "clasification") {
+	if e := n.Services().Admin.Status().Policy.LastError; !strings.Contains(e, "typo.cedar:3:") || !strings.Contains(e, "clasification") {
 		t.Errorf("last error %q", e)
 	}
 
@@ -108,7 +108,7 @@ forbid (principal, action == Action::"fetch", resource) when { context.purpose =
 	// 5. Fixing the file puts the fixed bundle in force.
 	writeFile(t, filepath.Join(policyDir(c, 0), "typo.cedar"), "@id(\"t\")\npermit (principal, action == Action::\"fetch\", resource)\nwhen { resource has classification };\n")
 	poll.Until(t, func() bool { return n.Policies().Policy("t") != nil }, "the fixed bundle")
-	if st := n.Status().Policy; st.LastError != "" || st.Accepted != 2 {
+	if st := n.Services().Admin.Status().Policy; st.LastError != "" || st.Accepted != 2 {
 		t.Errorf("after the fix: %+v", st)
 	}
 }

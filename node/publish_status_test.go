@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/internal/testnet"
 )
@@ -19,7 +20,7 @@ func TestPublishWithoutAStreamAnswersItsStatus(t *testing.T) {
 	c.RegisterDemoSchemasOffline(0)
 	c.OpenAPI(0)
 	n := c.Start(0)
-	rm := testnet.NewRemote(t, c.Dir(0), n.Status().API.Listen, "publisher", api.ScopePublish)
+	rm := testnet.NewRemote(t, c.Dir(0), n.Services().Admin.Status().API.Listen, "publisher", server.ScopePublish)
 	good := strings.TrimSpace(string(testkit.JSONL(t, "shipment-event", 3, 1)))
 	bad := strings.Replace(good, `"mode":"`, `"mode":"camel-`, -1)
 	route := "/v1/publish?schema=shipment-event&purpose=tracking"

@@ -55,8 +55,8 @@ func TestOwnSchemaCaughtUpByAPartnerThatMissedIt(t *testing.T) {
 	// reload, naming the file and the line of the expression.
 	policyFile := filepath.Join(policyDir(c, 1), "plant-health.cedar")
 	writeFile(t, policyFile, string(phyto(t, "plant-health.cedar")))
-	poll.Until(t, func() bool { return nodes[1].Policy().Refused > 0 }, "the undeclared attribute refused")
-	if msg := nodes[1].Policy().LastError; !strings.Contains(msg, "plant-health.cedar:14") || !strings.Contains(msg, "pest_free") {
+	poll.Until(t, func() bool { return nodes[1].Services().Policies.Policy().Refused > 0 }, "the undeclared attribute refused")
+	if msg := nodes[1].Services().Policies.Policy().LastError; !strings.Contains(msg, "plant-health.cedar:14") || !strings.Contains(msg, "pest_free") {
 		t.Fatalf("the refusal does not name the expression's line and attribute: %s", msg)
 	}
 
@@ -74,7 +74,10 @@ func TestOwnSchemaCaughtUpByAPartnerThatMissedIt(t *testing.T) {
 		})
 		return err == nil
 	}, "the registration in customs-kz's journal")
-	poll.Until(t, func() bool { _, err := nodes[2].Schema("customs-kz/phytosanitary-certificate"); return err == nil }, "the schema gossiped to logistics-az")
+	poll.Until(t, func() bool {
+		_, err := nodes[2].Services().Registry.Schema("customs-kz/phytosanitary-certificate")
+		return err == nil
+	}, "the schema gossiped to logistics-az")
 	bundle := nodes[1].Policies().CID()
 	writeFile(t, policyFile, string(phyto(t, "plant-health.cedar"))+"\n")
 	poll.Until(t, func() bool { return nodes[1].Policies().CID() != bundle }, "the policy in force once the schema is registered")
@@ -87,12 +90,12 @@ func TestOwnSchemaCaughtUpByAPartnerThatMissedIt(t *testing.T) {
 
 	cn := c.Start(0)
 	poll.Until(t, func() bool {
-		list, _ := cn.Catalog(api.CatalogQuery{Org: "customs-kz"})
+		list, _ := cn.Services().Sharing.Catalog(api.CatalogQuery{Org: "customs-kz"})
 		return len(list) == 1 && list[0].CID == sum.CID
 	}, "the restarted customs-cn to list the dataset (its schema caught up)")
 	poll.Until(t, func() bool { return testnet.ConnectedTo(cn, "customs-kz") }, "connected")
 	out := filepath.Join(t.TempDir(), "phyto.jsonl")
-	res, err := cn.Fetch(context.Background(), api.FetchRequest{Manifest: sum.CID, Purpose: "phytosanitary-control", Out: out}, nil)
+	res, err := cn.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: sum.CID, Purpose: "phytosanitary-control", Out: out}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +119,7 @@ func TestOwnSchemaCaughtUpByAPartnerThatMissedIt(t *testing.T) {
 func TestPoliciesWaitForSchemasAndVersionsRise(t *testing.T) {
 	c := testnet.NewCluster(t, 1)
 	n := c.Start(0)
-	st := n.Status().Policy
+	st := n.Services().Admin.Status().Policy
 	if st.Waiting == "" || !strings.Contains(st.Waiting, "attribute") {
 		t.Fatalf("policies in force with no schema registered: %+v", st)
 	}
@@ -143,7 +146,7 @@ func TestPoliciesWaitForSchemasAndVersionsRise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if latest, err := n.Schema("phytosanitary-certificate"); err != nil || latest.Version != v2.Version {
+	if latest, err := n.Services().Registry.Schema("phytosanitary-certificate"); err != nil || latest.Version != v2.Version {
 		t.Fatalf("the latest version is %+v (%v), want %s", latest, err, v2.Version)
 	}
 }

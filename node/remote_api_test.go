@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/node"
 )
@@ -21,16 +21,16 @@ func TestAPIListenerNeedsATokenWithTheScope(t *testing.T) {
 	dir := c.Dir(0)
 	c.OpenAPI(0)
 	n := c.Start(0)
-	st := n.Status()
+	st := n.Services().Admin.Status()
 	if st.API.Listen == "" || len(st.API.Fingerprint) != 95 {
 		t.Fatalf("status: %+v", st.API)
 	}
-	rm := testnet.NewRemote(t, dir, st.API.Listen, "reader", api.ScopeRead)
+	rm := testnet.NewRemote(t, dir, st.API.Listen, "reader", server.ScopeRead)
 	call := rm.CallAs
 	reader := rm.Token
-	tokens := api.OpenTokens(node.DataDir(dir).APITokens())
-	metrics, _, _ := tokens.Create("scraper", []string{api.ScopeMetrics}, time.Hour, time.Now())
-	expired, _, _ := tokens.Create("old", []string{api.ScopeRead}, time.Nanosecond, time.Now())
+	tokens := server.OpenTokens(node.DataDir(dir).APITokens())
+	metrics, _, _ := tokens.Create("scraper", []string{server.ScopeMetrics}, time.Hour, time.Now())
+	expired, _, _ := tokens.Create("old", []string{server.ScopeRead}, time.Nanosecond, time.Now())
 
 	if code, body := call("", "GET", "/v1/status", ""); code != 401 || !strings.Contains(body, `"status":401`) || !strings.Contains(body, `"detail":`) {
 		t.Errorf("no token: %d %s (want RFC 9457 problem details)", code, body)
@@ -44,14 +44,14 @@ func TestAPIListenerNeedsATokenWithTheScope(t *testing.T) {
 	if code, body := call(reader, "GET", "/v1/status", ""); code != 200 || !strings.Contains(body, `"org":"customs-cn"`) {
 		t.Errorf("read with read: %d %s", code, body)
 	}
-	before := n.Status()
+	before := n.Services().Admin.Status()
 	if code, _ := call(reader, "POST", "/v1/publish?dataset=x&schema=customs-declaration&format=jsonl&purpose=customs-clearance", ""); code != 403 {
 		t.Errorf("publish with read: %d", code)
 	}
 	if code, _ := call(reader, "POST", "/v1/roster/reload", ""); code != 403 {
 		t.Errorf("roster reload with read: %d", code)
 	}
-	if after := n.Status(); after.Catalog.Statements != before.Catalog.Statements || after.RosterRejected != before.RosterRejected {
+	if after := n.Services().Admin.Status(); after.Catalog.Statements != before.Catalog.Statements || after.RosterRejected != before.RosterRejected {
 		t.Errorf("a refused call touched the gateway: %+v -> %+v", before.Catalog, after.Catalog)
 	}
 	if code, _ := call(reader, "GET", "/metrics", ""); code != 403 {
@@ -89,7 +89,7 @@ func TestRefusedTokensAreLimitedPerAddress(t *testing.T) {
 	c := testnet.NewCluster(t, 1)
 	c.OpenAPI(0)
 	n := c.Start(0)
-	rm := testnet.NewRemote(t, c.Dir(0), n.Status().API.Listen, "reader", api.ScopeRead)
+	rm := testnet.NewRemote(t, c.Dir(0), n.Services().Admin.Status().API.Listen, "reader", server.ScopeRead)
 	codes := map[int]int{}
 	for range 30 {
 		code, _ := rm.CallAs("cvn_guess", "GET", "/v1/status", "")
@@ -105,11 +105,11 @@ func TestRefusedTokensAreLimitedPerAddress(t *testing.T) {
 		t.Fatalf("a console login from that address: %d %.200s", code, body)
 	}
 	// A revoked token's session: the cookie is cleared, the login page shown.
-	if err := api.OpenTokens(node.DataDir(c.Dir(0)).APITokens()).Revoke("reader"); err != nil {
+	if err := server.OpenTokens(node.DataDir(c.Dir(0)).APITokens()).Revoke("reader"); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest("GET", rm.Base+"/console/", nil)
-	req.AddCookie(&http.Cookie{Name: api.SessionCookie(req.URL.Host), Value: rm.Token})
+	req.AddCookie(&http.Cookie{Name: server.SessionCookie(req.URL.Host), Value: rm.Token})
 	hc := *rm.HC
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := hc.Do(req)
@@ -119,7 +119,7 @@ func TestRefusedTokensAreLimitedPerAddress(t *testing.T) {
 	resp.Body.Close()
 	cleared := false
 	for _, ck := range resp.Cookies() {
-		cleared = cleared || ck.Name == api.SessionCookie(req.URL.Host) && ck.MaxAge < 0
+		cleared = cleared || ck.Name == server.SessionCookie(req.URL.Host) && ck.MaxAge < 0
 	}
 	if resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/console/login") || !cleared {
 		t.Fatalf("a revoked session: %d %v %v", resp.StatusCode, resp.Header.Get("Location"), resp.Cookies())

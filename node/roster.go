@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -15,54 +16,72 @@ import (
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
+	"github.com/caravan-consortium/caravan/policy"
 )
+
+// rosterState is the roster in force and its keeping: the file an admin
+// updates, the trusted copy in the data directory, and the updates refused.
+// apply and journal put a new version in force on the network and in the
+// journal.
+type rosterState struct {
+	index    atomic.Pointer[consortium.Index]
+	self     peer.ID
+	org      string
+	file     string // the config's roster file
+	dir      DataDir
+	log      *zap.Logger
+	apply    func(*consortium.Roster)
+	journal  func(*consortium.Roster)
+	mu       sync.Mutex // serializes roster changes
+	rejected atomic.Uint64
+	refusals rosterRefusals
+}
 
 // startupRoster returns the roster to start with. The configured file must
 // verify (signatures and threshold), or Start fails. If the gateway already
 // trusts a roster, the file replaces it only by the rules of
 // consortium.CheckUpdate; otherwise the trusted one stays in force.
-func (n *Node) startupRoster() (*consortium.Roster, error) {
-	log := n.log.Named("roster")
-	candidate, err := consortium.LoadVerified(n.cfg.Roster)
+func (rs *rosterState) startup() (*consortium.Roster, error) {
+	log := rs.log
+	candidate, err := consortium.LoadVerified(rs.file)
 	if err != nil {
 		return nil, fmt.Errorf("roster refused: %w", err)
 	}
-	trusted, err := n.loadTrusted()
+	trusted, err := rs.loadTrusted()
 	if err != nil {
 		return nil, err
 	}
 	roster := candidate
 	switch err := consortium.CheckUpdate(trusted, candidate); {
 	case err == nil:
-		if err := n.persistTrusted(candidate); err != nil {
+		if err := rs.persistTrusted(candidate); err != nil {
 			return nil, err
 		}
 	case errors.Is(err, consortium.ErrSameVersion):
 		roster = trusted
 	default:
 		log.Error("roster file not accepted; the roster already trusted stays in force",
-			zap.String("file", n.cfg.Roster), zap.Error(err), zap.Uint64("in_force", trusted.Version))
-		n.rosterRejected.Add(1)
-		n.refusals.add(api.RosterRefusal{At: time.Now().UTC(), File: n.cfg.Roster, InForce: trusted.Version, Reason: err.Error()})
+			zap.String("file", rs.file), zap.Error(err), zap.Uint64("in_force", trusted.Version))
+		rs.refuse(trusted.Version, err)
 		roster = trusted
 	}
-	if err := n.checkSelf(roster); err != nil {
+	if err := rs.checkSelf(roster); err != nil {
 		return nil, err
 	}
 	return roster, nil
 }
 
-func (n *Node) checkSelf(r *consortium.Roster) error {
-	org, ok := consortium.NewIndex(r).OrgOf(n.self)
-	if !ok || org != n.cfg.Org {
+func (rs *rosterState) checkSelf(r *consortium.Roster) error {
+	org, ok := consortium.NewIndex(r).OrgOf(rs.self)
+	if !ok || org != rs.org {
 		return fmt.Errorf("%w: peer %s, org %q, roster %s version %d (ask an admin to run 'caravan consortium add-member')",
-			ErrNotInRoster, n.self, n.cfg.Org, r.Consortium, r.Version)
+			ErrNotInRoster, rs.self, rs.org, r.Consortium, r.Version)
 	}
 	return nil
 }
 
-func (n *Node) loadTrusted() (*consortium.Roster, error) {
-	r, err := consortium.LoadVerified(n.dir.TrustedRoster())
+func (rs *rosterState) loadTrusted() (*consortium.Roster, error) {
+	r, err := consortium.LoadVerified(rs.dir.TrustedRoster())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -72,27 +91,27 @@ func (n *Node) loadTrusted() (*consortium.Roster, error) {
 	return r, nil
 }
 
-func (n *Node) persistTrusted(r *consortium.Roster) error {
+func (rs *rosterState) persistTrusted(r *consortium.Roster) error {
 	data, err := r.Marshal()
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(n.dir.State(), 0o700); err != nil {
+	if err := os.MkdirAll(rs.dir.State(), 0o700); err != nil {
 		return err
 	}
-	return atomicfile.Write(n.dir.TrustedRoster(), data, 0o600)
+	return atomicfile.Write(rs.dir.TrustedRoster(), data, 0o600)
 }
 
 // ReloadRoster reads the roster file again and puts it in force if it may
 // replace the current one (see consortium.CheckUpdate). If it may not, the
 // current roster stays in force and the reason is returned (and logged).
 // Reloading the roster in force is not an error.
-func (n *Node) ReloadRoster() error {
-	n.rosterMu.Lock()
-	defer n.rosterMu.Unlock()
-	log := n.log.Named("roster")
-	current := n.Roster()
-	candidate, err := consortium.LoadVerified(n.cfg.Roster)
+func (rs *rosterState) Reload() error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	log := rs.log
+	current := rs.Roster()
+	candidate, err := consortium.LoadVerified(rs.file)
 	if err == nil {
 		err = consortium.CheckUpdate(current, candidate)
 	}
@@ -100,21 +119,20 @@ func (n *Node) ReloadRoster() error {
 	case errors.Is(err, consortium.ErrSameVersion):
 		return nil
 	case err != nil:
-		n.rosterRejected.Add(1)
-		n.refusals.add(api.RosterRefusal{At: time.Now().UTC(), File: n.cfg.Roster, InForce: current.Version, Reason: err.Error()})
+		rs.refuse(current.Version, err)
 		log.Error("roster change refused; the current roster stays in force",
 			zap.Uint64("in_force", current.Version), zap.Error(err))
 		return err
 	}
-	if err := n.persistTrusted(candidate); err != nil {
+	if err := rs.persistTrusted(candidate); err != nil {
 		log.Error("roster change not saved; the current roster stays in force", zap.Error(err))
 		return err
 	}
-	n.applyRoster(candidate)
-	n.journalRoster(candidate)
+	rs.apply(candidate)
+	rs.journal(candidate)
 	log.Info("roster updated", zap.Uint64("from", current.Version), zap.Uint64("to", candidate.Version),
 		zap.Int("members", len(candidate.Members)))
-	if err := n.checkSelf(candidate); err != nil {
+	if err := rs.checkSelf(candidate); err != nil {
 		log.Error("this node is no longer in the roster; every member will refuse it", zap.Error(err))
 	}
 	return nil
@@ -130,7 +148,7 @@ func (n *Node) applyRoster(r *consortium.Roster) {
 			dial[p] = addrs // a node listed without addresses dials us
 		}
 	}
-	n.index.Store(x)
+	n.roster.index.Store(x)
 	n.gater.SetAllowed(x.All())
 	n.gater.SetMemberAddrs(dial)
 	n.allow.Set(dial)
@@ -143,24 +161,36 @@ func (n *Node) applyRoster(r *consortium.Roster) {
 }
 
 // Roster returns the roster in force.
-func (n *Node) Roster() *consortium.Roster { return n.index.Load().Roster() }
+func (rs *rosterState) Roster() *consortium.Roster { return rs.index.Load().Roster() }
 
-// members is the roster in force, as the catalog and the fetch server ask
-// it who a node speaks for.
-type members struct{ n *Node }
-
-func (m members) OrgOf(p peer.ID) (string, bool) { return m.n.index.Load().OrgOf(p) }
-func (m members) HasOrg(org string) bool         { return m.n.index.Load().HasOrg(org) }
+// OrgOf, HasOrg and Nodes answer the catalog and the fetch server who a
+// node speaks for, from the roster in force.
+func (rs *rosterState) OrgOf(p peer.ID) (string, bool) { return rs.index.Load().OrgOf(p) }
+func (rs *rosterState) HasOrg(org string) bool         { return rs.index.Load().HasOrg(org) }
 
 // Nodes lists the other members' nodes.
-func (m members) Nodes() []peer.ID {
+func (rs *rosterState) Nodes() []peer.ID {
 	var out []peer.ID
-	for _, p := range m.n.index.Load().All() {
-		if p != m.n.self {
+	for _, p := range rs.index.Load().All() {
+		if p != rs.self {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// orgEntity returns the policy entity of a member org of the roster in force.
+func (rs *rosterState) orgEntity(org string) (policy.Org, bool) {
+	m := rs.Roster().Member(org)
+	if m == nil {
+		return policy.Org{}, false
+	}
+	return OrgEntity(m), true
+}
+
+func (rs *rosterState) refuse(inForce uint64, err error) {
+	rs.rejected.Add(1)
+	rs.refusals.add(api.RosterRefusal{At: time.Now().UTC(), File: rs.file, InForce: inForce, Reason: err.Error()})
 }
 
 // rosterRefusals keeps the newest roster updates refused since the start.
@@ -180,10 +210,9 @@ func (r *rosterRefusals) add(x api.RosterRefusal) {
 	}
 }
 
-// RosterRefusals lists the roster updates refused since the gateway
-// started (the newest 20), oldest first.
-func (n *Node) RosterRefusals() []api.RosterRefusal {
-	n.refusals.mu.Lock()
-	defer n.refusals.mu.Unlock()
-	return append([]api.RosterRefusal{}, n.refusals.list...)
+// list is the refusals, oldest first.
+func (r *rosterRefusals) all() []api.RosterRefusal {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]api.RosterRefusal{}, r.list...)
 }

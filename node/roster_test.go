@@ -33,10 +33,10 @@ func TestRosterHotReload(t *testing.T) {
 	// and that reloading it (as SIGHUP does) gives the expected reason.
 	refused := func(write func(), why string, wantErr error) {
 		t.Helper()
-		before := a.Status().RosterRejected
+		before := a.Services().Admin.Status().RosterRejected
 		write()
-		poll.Until(t, func() bool { return a.Status().RosterRejected > before }, why+" to be refused")
-		if err := a.ReloadRoster(); !errors.Is(err, wantErr) {
+		poll.Until(t, func() bool { return a.Services().Admin.Status().RosterRejected > before }, why+" to be refused")
+		if err := a.Services().Admin.ReloadRoster(); !errors.Is(err, wantErr) {
 			t.Fatalf("%s: ReloadRoster: %v, want %v", why, err, wantErr)
 		}
 		if v := a.Roster().Version; v != 2 {
@@ -85,7 +85,7 @@ func TestRemovedMemberIsDisconnected(t *testing.T) {
 	if n := len(a.Host().Network().ConnsToPeer(c.PeerOf(1))); n != 0 {
 		t.Fatalf("the removed member has %d connection(s) again", n)
 	}
-	if a.Status().Refused == 0 {
+	if a.Services().Admin.Status().Refused == 0 {
 		t.Fatal("the removed member's redials were not refused")
 	}
 }
@@ -106,8 +106,8 @@ func TestRestartOnOlderRosterKeepsNewer(t *testing.T) {
 	if v := a.Roster().Version; v != 2 {
 		t.Fatalf("restarted on version 1's file, version %d is in force; want 2", v)
 	}
-	if a.Status().RosterRejected != 1 {
-		t.Fatalf("RosterRejected = %d, want 1", a.Status().RosterRejected)
+	if a.Services().Admin.Status().RosterRejected != 1 {
+		t.Fatalf("RosterRejected = %d, want 1", a.Services().Admin.Status().RosterRejected)
 	}
 	// The refusal, with its reason, through the API.
 	if got := getControl(t, c.Dir(0), "/v1/roster/refusals"); !strings.Contains(got, `"in_force":2`) || !strings.Contains(got, `"reason":`) {
@@ -139,7 +139,7 @@ func TestMemberWithoutNodeDoesNotStopWitnessing(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll.Until(t, func() bool {
-		st := nodes[0].Status().Journal
+		st := nodes[0].Services().Admin.Status().Journal
 		return st.Size > idx && st.Witness
 	}, "customs-cn's newest checkpoint witnessed by the others")
 }

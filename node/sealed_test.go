@@ -43,7 +43,7 @@ func TestRestrictedDatasetIsSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	listed := func(n *node.Node) bool {
-		entries, _ := n.Catalog(api.CatalogQuery{All: true})
+		entries, _ := n.Services().Sharing.Catalog(api.CatalogQuery{All: true})
 		for _, e := range entries {
 			if e.Manifest.Dataset == "smuggling-probe-2026" {
 				return true
@@ -53,17 +53,17 @@ func TestRestrictedDatasetIsSealed(t *testing.T) {
 	}
 	poll.Until(t, func() bool { return listed(kz) }, "customs-kz (permitted) to list the dataset")
 	poll.Until(t, func() bool {
-		return az.Status().Catalog.Digest == cn.Status().Catalog.Digest && kz.Status().Catalog.Digest == cn.Status().Catalog.Digest
+		return az.Services().Admin.Status().Catalog.Digest == cn.Services().Admin.Status().Catalog.Digest && kz.Services().Admin.Status().Catalog.Digest == cn.Services().Admin.Status().Catalog.Digest
 	}, "the three catalogs to converge")
 	if listed(az) {
 		t.Fatal("logistics-az lists a dataset its discover policy excludes")
 	}
-	if _, err := az.CatalogItem(res.CID); err == nil {
+	if _, err := az.Services().Sharing.CatalogItem(res.CID); err == nil {
 		t.Fatal("logistics-az holds the sealed manifest")
 	}
 	// customs-kz fetches it as usual.
 	poll.Until(t, func() bool { return testnet.ConnectedTo(kz, "customs-cn") }, "connected")
-	if _, err := kz.Fetch(context.Background(), api.FetchRequest{Manifest: res.CID, Purpose: "risk-analysis"}, nil); err != nil {
+	if _, err := kz.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: res.CID, Purpose: "risk-analysis"}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	// logistics-az, had it learned the manifest elsewhere, is refused a

@@ -90,11 +90,11 @@ func (dw *dirWatcher) close() error {
 }
 
 // watchRoster reloads the roster when its file changes.
-func watchRoster(n *Node) (*dirWatcher, error) {
-	path := filepath.Clean(n.cfg.Roster)
-	log := n.log.Named("roster")
+func watchRoster(rs *rosterState) (*dirWatcher, error) {
+	path := filepath.Clean(rs.file)
+	log := rs.log
 	return watchDir(filepath.Dir(path), log, func(p string) bool { return p == path }, func() {
 		log.Info("roster file changed; reloading", zap.String("file", path))
-		_ = n.ReloadRoster() // logged there
+		_ = rs.Reload() // logged there
 	})
 }

@@ -1,10 +1,10 @@
 // Package console is the gateway's web console for its administrators:
-// server-rendered pages over the same Gateway the API serves, embedded in
+// server-rendered pages over the same services the API serves, embedded in
 // the binary, with one small script of our own for what must stream
 // (publish uploads, fetch progress) and no build step.
 //
 // It is served on the API's TCP listener under /console/ (see
-// api.Server.ServeTLS), which authenticates the session cookie; each page
+// server.Server.ServeTLS), which authenticates the session cookie; each page
 // and form asks for the token scope the API route it stands for needs.
 // The script calls the API itself (/v1/...) with the same cookie.
 package console
@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 )
 
 //go:embed web
@@ -31,25 +32,26 @@ var web embed.FS
 
 // Options configures New.
 type Options struct {
-	Gateway api.Gateway
-	Tokens  *api.Tokens
-	// Fetches lists the fetches in progress and the newest ended ones
-	// (api.Server.Fetches).
-	Fetches func() []api.FetchInfo
-	Logger  *zap.Logger
+	Services server.Services
+	Tokens   *server.Tokens
+	Logger   *zap.Logger
 }
 
 // Console serves the console's pages.
 type Console struct {
-	g       api.Gateway
-	tokens  *api.Tokens
-	fetches func() []api.FetchInfo
-	log     *zap.Logger
-	mux     *http.ServeMux
-	pages   map[string]*template.Template
+	sv     server.Services
+	tokens *server.Tokens
+	log    *zap.Logger
+	mux    *http.ServeMux
+	pages  map[string]*template.Template
 	// org is this gateway's org, read from its status once (a status also
 	// lists every member's connections: too much for each page's header).
 	org func() string
+}
+
+// Handler is New as a gateway's assembly takes it (node.Options.Console).
+func Handler(sv server.Services, tokens *server.Tokens, log *zap.Logger) (http.Handler, error) {
+	return New(Options{Services: sv, Tokens: tokens, Logger: log})
 }
 
 // New parses the console's templates and makes its routes.
@@ -57,8 +59,8 @@ func New(o Options) (*Console, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	c := &Console{g: o.Gateway, tokens: o.Tokens, fetches: o.Fetches, log: o.Logger, mux: http.NewServeMux(), pages: map[string]*template.Template{},
-		org: sync.OnceValue(func() string { return o.Gateway.Status().Org })}
+	c := &Console{sv: o.Services, tokens: o.Tokens, log: o.Logger, mux: http.NewServeMux(), pages: map[string]*template.Template{},
+		org: sync.OnceValue(func() string { return o.Services.Admin.Status().Org })}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html")
 	if err != nil {
 		return nil, err
@@ -83,17 +85,17 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("GET /console/login", c.loginPage)
 	c.mux.HandleFunc("POST /console/login", c.login)
 	c.mux.HandleFunc("POST /console/logout", c.logout)
-	c.page("GET /console/{$}", api.ScopeRead, c.overview)
-	c.page("GET /console/catalog", api.ScopeRead, c.catalog)
-	c.page("GET /console/datasets/{owner}/{name}", api.ScopeRead, c.dataset)
-	c.page("GET /console/policies", api.ScopeRead, c.policies)
-	c.page("POST /console/policies/explain", api.ScopePolicyAdmin, c.explain)
-	c.page("POST /console/policies/test", api.ScopePolicyAdmin, c.testTable)
-	c.page("POST /console/policies/upload", api.ScopePolicyAdmin, c.uploadPolicies)
-	c.page("GET /console/journal", api.ScopeRead, c.journal)
-	c.page("POST /console/journal/verify", api.ScopeRead, c.verify)
-	c.page("GET /console/fetches", api.ScopeRead, c.fetchesPage)
-	c.page("GET /console/members", api.ScopeRead, c.members)
+	c.page("GET /console/{$}", server.ScopeRead, c.overview)
+	c.page("GET /console/catalog", server.ScopeRead, c.catalog)
+	c.page("GET /console/datasets/{owner}/{name}", server.ScopeRead, c.dataset)
+	c.page("GET /console/policies", server.ScopeRead, c.policies)
+	c.page("POST /console/policies/explain", server.ScopePolicyAdmin, c.explain)
+	c.page("POST /console/policies/test", server.ScopePolicyAdmin, c.testTable)
+	c.page("POST /console/policies/upload", server.ScopePolicyAdmin, c.uploadPolicies)
+	c.page("GET /console/journal", server.ScopeRead, c.journal)
+	c.page("POST /console/journal/verify", server.ScopeRead, c.verify)
+	c.page("GET /console/fetches", server.ScopeRead, c.fetchesPage)
+	c.page("GET /console/members", server.ScopeRead, c.members)
 	return c, nil
 }
 
@@ -107,12 +109,12 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // view is what every page's template gets.
 type view struct {
-	Page   string     // the template's name, for the navigation
-	Title  string     // the page's title
-	Org    string     // this gateway's org
-	Token  *api.Token // the caller's
-	Data   any        // the page's own
-	Status int        // the answer's status
+	Page   string        // the template's name, for the navigation
+	Title  string        // the page's title
+	Org    string        // this gateway's org
+	Token  *server.Token // the caller's
+	Data   any           // the page's own
+	Status int           // the answer's status
 }
 
 // Can reports whether the caller's token holds scope: pages show a form
@@ -126,7 +128,7 @@ type pageFunc func(r *http.Request, v *view) error
 // page registers a route that needs a session whose token holds scope.
 func (c *Console) page(pattern, scope string, f pageFunc) {
 	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		t := api.Caller(r.Context())
+		t := server.Caller(r.Context())
 		if t == nil {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/console/login?next="+template.URLQueryEscaper(r.URL.RequestURI()), http.StatusSeeOther)
@@ -135,7 +137,7 @@ func (c *Console) page(pattern, scope string, f pageFunc) {
 			c.fail(w, r, nil, http.StatusUnauthorized, errors.New("your session has ended: log in again"))
 			return
 		}
-		if !api.SameOrigin(r) {
+		if !server.SameOrigin(r) {
 			c.fail(w, r, t, http.StatusForbidden, errors.New("a form of another site may not act on this console"))
 			return
 		}
@@ -146,7 +148,7 @@ func (c *Console) page(pattern, scope string, f pageFunc) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxUpload) // a form is small; records go to /v1/publish
 		v := &view{Org: c.org(), Token: t, Status: http.StatusOK}
 		if err := f(r, v); err != nil {
-			c.fail(w, r, t, statusOf(err, http.StatusInternalServerError), err)
+			c.fail(w, r, t, api.StatusOf(err, http.StatusInternalServerError), err)
 			return
 		}
 		c.render(w, v)
@@ -154,7 +156,7 @@ func (c *Console) page(pattern, scope string, f pageFunc) {
 }
 
 // fail answers with the error page.
-func (c *Console) fail(w http.ResponseWriter, r *http.Request, t *api.Token, code int, err error) {
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, t *server.Token, code int, err error) {
 	c.log.Info("console page failed", zap.String("path", r.URL.Path), zap.Int("status", code), zap.Error(err))
 	c.render(w, &view{Page: "error", Title: http.StatusText(code), Org: c.org(), Token: t, Status: code, Data: err.Error()})
 }
@@ -178,15 +180,6 @@ func (c *Console) render(w http.ResponseWriter, v *view) {
 	_, _ = b.WriteTo(w)
 }
 
-// statusOf is err's HTTP status, or def.
-func statusOf(err error, def int) int {
-	var se *api.StatusError
-	if errors.As(err, &se) {
-		return se.Code
-	}
-	return def
-}
-
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, &view{Page: "login", Title: "Log in", Org: c.org(), Status: http.StatusOK, Data: loginData{Next: safeNext(r.URL.Query().Get("next"))}})
 }
@@ -199,7 +192,7 @@ type loginData struct {
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	next := safeNext(r.FormValue("next"))
-	if !api.SameOrigin(r) {
+	if !server.SameOrigin(r) {
 		c.fail(w, r, nil, http.StatusForbidden, errors.New("a form of another site may not log in here"))
 		return
 	}
@@ -211,13 +204,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.log.Info("console login", zap.String("token", t.Name), zap.String("remote", r.RemoteAddr))
-	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie(r.Host), Value: strings.TrimSpace(r.FormValue("token")), Path: "/", Expires: t.Expires,
+	http.SetCookie(w, &http.Cookie{Name: server.SessionCookie(r.Host), Value: strings.TrimSpace(r.FormValue("token")), Path: "/", Expires: t.Expires,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie(r.Host), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: server.SessionCookie(r.Host), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testnet"
 )
@@ -38,7 +39,7 @@ func TestConsolePages(t *testing.T) {
 			return err == nil && slices.ContainsFunc(page.Entries, func(e api.JournalEntry) bool { return e.Event != nil && e.Event.Type == typ })
 		}, "a "+typ+" entry in the journal of "+org)
 	}
-	admin := testnet.NewRemote(t, fn.C.Dir(1), kz.Status().API.Listen, "admin", api.Scopes...)
+	admin := testnet.NewRemote(t, fn.C.Dir(1), kz.Services().Admin.Status().API.Listen, "admin", server.Scopes...)
 	for _, p := range []struct{ path, want string }{
 		{"/console/", "Partners connected"},
 		{"/console/catalog", "customs-cn/declarations"},
@@ -109,12 +110,12 @@ func TestConsolePages(t *testing.T) {
 	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/journal" || len(resp.Cookies()) != 1 {
 		t.Fatalf("login: %d %v", resp.StatusCode, resp.Header)
 	}
-	if c := resp.Cookies()[0]; c.Name != api.SessionCookie(strings.TrimPrefix(admin.Base, "https://")) || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
+	if c := resp.Cookies()[0]; c.Name != server.SessionCookie(strings.TrimPrefix(admin.Base, "https://")) || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
 		t.Errorf("the session cookie: %+v", c)
 	}
 
 	// A form needs its scope.
-	reader := testnet.NewRemote(t, fn.C.Dir(1), kz.Status().API.Listen, "reader", api.ScopeRead)
+	reader := testnet.NewRemote(t, fn.C.Dir(1), kz.Services().Admin.Status().API.Listen, "reader", server.ScopeRead)
 	explain := url.Values{"org": {"customs-kz"}, "dataset": {"customs-cn/declarations"}, "purpose": {"customs-clearance"},
 		"record": {string(fn.Recs[0])}}.Encode()
 	if code, _ := reader.Browse("POST", "/console/policies/explain", "application/x-www-form-urlencoded", explain, true); code != 403 {

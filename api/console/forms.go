@@ -49,20 +49,20 @@ func (c *Console) policies(r *http.Request, v *view) error {
 
 func (c *Console) policiesView(r *http.Request, v *view, fill func(*policiesData)) error {
 	v.Page, v.Title = "policies", "Policies"
-	d := policiesData{Info: c.g.Policy(), ExplainJSON: "{\n  \n}"}
+	d := policiesData{Info: c.sv.Policies.Policy(), ExplainJSON: "{\n  \n}"}
 	var err error
-	if d.History, err = c.g.PolicyHistory(r.Context()); err != nil {
+	if d.History, err = c.sv.Journal.PolicyHistory(r.Context()); err != nil {
 		return err
 	}
 	slices.Reverse(d.History) // newest first
-	for _, m := range c.g.Status().Members {
+	for _, m := range c.sv.Admin.Status().Members {
 		d.Orgs = append(d.Orgs, m.Org)
 	}
 	if fill != nil {
 		fill(&d)
 	}
 	// A policy change moves the bundle in force: show the one now.
-	d.Info = c.g.Policy()
+	d.Info = c.sv.Policies.Policy()
 	v.Data = d
 	return nil
 }
@@ -79,9 +79,9 @@ func (c *Console) explain(r *http.Request, v *view) error {
 			return
 		}
 		req.Record = json.RawMessage(record)
-		res, err := c.g.Explain(req)
+		res, err := c.sv.Policies.Explain(req)
 		if err != nil {
-			d.ExplainError, v.Status = err.Error(), statusOf(err, http.StatusBadRequest)
+			d.ExplainError, v.Status = err.Error(), api.StatusOf(err, http.StatusBadRequest)
 			return
 		}
 		d.Explained = res
@@ -93,9 +93,9 @@ func (c *Console) testTable(r *http.Request, v *view) error {
 	table := r.FormValue("table")
 	return c.policiesView(r, v, func(d *policiesData) {
 		d.Table = table
-		cases, err := c.g.TestPolicies(table)
+		cases, err := c.sv.Policies.TestPolicies(table)
 		if err != nil {
-			d.TableError, v.Status = err.Error(), statusOf(err, http.StatusBadRequest)
+			d.TableError, v.Status = err.Error(), api.StatusOf(err, http.StatusBadRequest)
 			return
 		}
 		d.Cases = cases
@@ -106,7 +106,7 @@ func (c *Console) testTable(r *http.Request, v *view) error {
 // it in force if asked to and it passes.
 func (c *Console) uploadPolicies(r *http.Request, v *view) error {
 	if err := r.ParseMultipartForm(maxUpload); err != nil {
-		return api.Errorf(http.StatusBadRequest, "the upload: %v", err)
+		return api.Errorf(api.ErrInvalid, "the upload: %v", err)
 	}
 	req := api.PolicyCheckRequest{Files: map[string]string{}}
 	var formErr error
@@ -130,13 +130,13 @@ func (c *Console) uploadPolicies(r *http.Request, v *view) error {
 		}
 		var err error
 		if checkOnly {
-			d.Check, err = c.g.CheckPolicies(req)
+			d.Check, err = c.sv.Policies.CheckPolicies(req)
 		} else {
-			d.Check, err = c.g.ReplacePolicies(req)
+			d.Check, err = c.sv.Policies.ReplacePolicies(req)
 			d.Applied = err == nil
 		}
 		if err != nil {
-			d.UploadError, v.Status = err.Error(), statusOf(err, http.StatusBadRequest)
+			d.UploadError, v.Status = err.Error(), api.StatusOf(err, http.StatusBadRequest)
 		} else if checkOnly && !d.Check.Valid {
 			v.Status = http.StatusUnprocessableEntity
 		}
@@ -146,7 +146,7 @@ func (c *Console) uploadPolicies(r *http.Request, v *view) error {
 // verify checks an uploaded evidence file against the roster in force.
 func (c *Console) verify(r *http.Request, v *view) error {
 	if err := r.ParseMultipartForm(maxUpload); err != nil {
-		return api.Errorf(http.StatusBadRequest, "the upload: %v", err)
+		return api.Errorf(api.ErrInvalid, "the upload: %v", err)
 	}
 	fhs := r.MultipartForm.File["evidence"]
 	return c.journalView(r, v, func(d *journalData) {
@@ -157,7 +157,7 @@ func (c *Console) verify(r *http.Request, v *view) error {
 		d.Verified = filepath.Base(fhs[0].Filename)
 		text, err := readUpload(fhs[0])
 		if err == nil {
-			d.Report, err = c.g.VerifyEvidence([]byte(text))
+			d.Report, err = c.sv.Journal.VerifyEvidence([]byte(text))
 		}
 		if err != nil {
 			d.VerifyError, v.Status = err.Error(), http.StatusUnprocessableEntity

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/journal/event"
 )
 
 // funcs are the templates' helpers.
@@ -89,25 +89,25 @@ var funcs = template.FuncMap{
 }
 
 // summary says what a journal entry records, in a line.
-func summary(e *journal.Event) string {
+func summary(e *event.Event) string {
 	switch e.Type {
-	case journal.TypePublish:
+	case event.TypePublish:
 		return fmt.Sprintf("published %s version %d: %d records (schema %s)", e.Dataset, e.Version, e.Records, e.Schema)
-	case journal.TypeRetract:
+	case event.TypeRetract:
 		return "retracted " + e.Dataset
-	case journal.TypeDecision:
+	case event.TypeDecision:
 		return fmt.Sprintf("%s asked %s for %s: %d permitted, %d withheld", e.Requester, e.Dataset, e.Purpose, e.Permitted, e.Denied)
-	case journal.TypeReceipt:
+	case event.TypeReceipt:
 		return fmt.Sprintf("received %s of %s for %s: %d records (%d withheld)", e.Dataset, e.Provider, e.Purpose, e.Permitted, e.Denied)
-	case journal.TypePolicy:
+	case event.TypePolicy:
 		return "policy bundle " + shortID(e.Bundle) + " in force"
-	case journal.TypeRoster:
+	case event.TypeRoster:
 		return fmt.Sprintf("roster version %d in force", e.RosterVersion)
-	case journal.TypeSchema:
+	case event.TypeSchema:
 		return "registered schema " + e.Schema
-	case journal.TypeSealed:
+	case event.TypeSealed:
 		return "sealed dataset version " + shortID(e.Manifest)
-	case journal.TypeDisclose:
+	case event.TypeDisclose:
 		return "disclosed a sealed statement to " + e.Requester
 	}
 	return e.Type

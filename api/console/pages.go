@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/caravan-consortium/caravan/api"
-	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/journal/event"
 )
 
 // journalScan bounds how many of a journal's newest entries a page reads to
@@ -25,14 +25,14 @@ type overviewData struct {
 	St        api.Status
 	Connected int // partners with a node connected
 	Partners  int // members other than this org
-	Alerts    []journal.Alert
+	Alerts    []api.ForkAlert
 	Witness   template.HTML // time to witnessed, plotted
 	Samples   int
 }
 
 func (c *Console) overview(r *http.Request, v *view) error {
 	v.Page, v.Title = "overview", "Overview"
-	d := overviewData{St: c.g.Status()}
+	d := overviewData{St: c.sv.Admin.Status()}
 	for _, m := range d.St.Members {
 		if m.Self {
 			continue
@@ -43,10 +43,10 @@ func (c *Console) overview(r *http.Request, v *view) error {
 		}
 	}
 	var err error
-	if d.Alerts, err = c.g.JournalAlerts(); err != nil {
+	if d.Alerts, err = c.sv.Journal.JournalAlerts(); err != nil {
 		return err
 	}
-	samples := c.g.WitnessTimes()
+	samples := c.sv.Journal.WitnessTimes()
 	d.Samples = len(samples)
 	d.Witness = witnessPlot(samples)
 	v.Data = d
@@ -65,7 +65,7 @@ func (c *Console) catalog(r *http.Request, v *view) error {
 	v.Page, v.Title = "catalog", "Catalog"
 	q := r.URL.Query()
 	d := catalogData{Q: strings.TrimSpace(q.Get("q")), All: q.Get("all") != ""}
-	entries, err := c.g.Catalog(api.CatalogQuery{All: d.All})
+	entries, err := c.sv.Sharing.Catalog(api.CatalogQuery{All: d.All})
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (c *Console) catalog(r *http.Request, v *view) error {
 		return cmp.Or(cmp.Compare(a.Manifest.Publisher, b.Manifest.Publisher), cmp.Compare(a.Manifest.Dataset, b.Manifest.Dataset),
 			cmp.Compare(b.Manifest.Version, a.Manifest.Version))
 	})
-	d.Schemas = c.g.Schemas()
+	d.Schemas = c.sv.Registry.Schemas()
 	v.Data = d
 	return nil
 }
@@ -111,21 +111,21 @@ func (c *Console) dataset(r *http.Request, v *view) error {
 	d := datasetData{Owner: r.PathValue("owner"), Name: r.PathValue("name")}
 	v.Page, v.Title = "dataset", d.Owner+"/"+d.Name
 	var err error
-	if d.Versions, err = c.g.DatasetVersions(d.Owner, d.Name); err != nil {
+	if d.Versions, err = c.sv.Sharing.DatasetVersions(d.Owner, d.Name); err != nil {
 		return err
 	}
 	if len(d.Versions) == 0 {
-		return api.Errorf(http.StatusNotFound, "the catalog lists no dataset %s/%s", d.Owner, d.Name)
+		return api.Errorf(api.ErrNotFound, "the catalog lists no dataset %s/%s", d.Owner, d.Name)
 	}
 	d.Head = &d.Versions[len(d.Versions)-1]
-	if item, err := c.g.CatalogItem(d.Head.CID); err == nil {
+	if item, err := c.sv.Sharing.CatalogItem(d.Head.CID); err == nil {
 		d.Statement = item.Statement
 	}
 	self := c.org()
 	about := func(e api.JournalEntry) bool {
 		return e.Event != nil && e.Event.Dataset == d.Name &&
-			(e.Event.Type == journal.TypeDecision && e.Event.Org == d.Owner ||
-				e.Event.Type == journal.TypeReceipt && e.Event.Provider == d.Owner)
+			(e.Event.Type == event.TypeDecision && e.Event.Org == d.Owner ||
+				e.Event.Type == event.TypeReceipt && e.Event.Provider == d.Owner)
 	}
 	owner := ""
 	if d.Owner != self {
@@ -155,7 +155,7 @@ func (c *Console) dataset(r *http.Request, v *view) error {
 // scanJournal returns the entries among the newest journalScan of org's
 // journal ("" for this org's own) that keep accepts, oldest first.
 func (c *Console) scanJournal(ctx context.Context, org string, keep func(api.JournalEntry) bool) ([]api.JournalEntry, error) {
-	head, err := c.g.JournalEntries(ctx, org, 0, 1)
+	head, err := c.sv.Journal.JournalEntries(ctx, org, 0, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (c *Console) scanJournal(ctx context.Context, org string, keep func(api.Jou
 		from = head.Size - journalScan
 	}
 	for from < head.Size {
-		page, err := c.g.JournalEntries(ctx, org, from, 1000)
+		page, err := c.sv.Journal.JournalEntries(ctx, org, from, 1000)
 		if err != nil {
 			return nil, err
 		}
@@ -192,14 +192,14 @@ type journalData struct {
 	HasPrev bool
 	Next    uint64
 	HasNext bool
-	Journal journal.Status
+	Journal api.JournalStatus
 	// Checkpoint is the newest cosigned checkpoint held of the journal
 	// shown (a C2SP signed note), if any.
 	Checkpoint string
-	Alerts     []journal.Alert
+	Alerts     []api.ForkAlert
 	// Report is an uploaded evidence file's verification, or VerifyError
 	// why it failed.
-	Report      *journal.Report
+	Report      *api.EvidenceReport
 	VerifyError string
 	Verified    string // the uploaded file's name
 }
@@ -210,7 +210,7 @@ func (c *Console) journal(r *http.Request, v *view) error {
 
 func (c *Console) journalView(r *http.Request, v *view, fill func(*journalData)) error {
 	v.Page, v.Title = "journal", "Journal"
-	st := c.g.Status()
+	st := c.sv.Admin.Status()
 	q := r.URL.Query()
 	d := journalData{Org: q.Get("org"), Journal: st.Journal}
 	if d.Org == st.Org {
@@ -221,7 +221,7 @@ func (c *Console) journalView(r *http.Request, v *view, fill func(*journalData))
 			d.Orgs = append(d.Orgs, m.Org)
 		}
 	}
-	head, err := c.g.JournalEntries(r.Context(), d.Org, 0, 1)
+	head, err := c.sv.Journal.JournalEntries(r.Context(), d.Org, 0, 1)
 	if err != nil {
 		return err
 	}
@@ -229,21 +229,21 @@ func (c *Console) journalView(r *http.Request, v *view, fill func(*journalData))
 	if f := q.Get("from"); f != "" {
 		n, err := strconv.ParseUint(f, 10, 64)
 		if err != nil {
-			return api.FieldErrorf(http.StatusBadRequest, "from", "from %q: not an entry index", f)
+			return api.FieldErrorf(api.ErrInvalid, "from", "from %q: not an entry index", f)
 		}
 		d.From = min(n, head.Size)
 	}
-	if d.Page, err = c.g.JournalEntries(r.Context(), d.Org, d.From, journalPage); err != nil {
+	if d.Page, err = c.sv.Journal.JournalEntries(r.Context(), d.Org, d.From, journalPage); err != nil {
 		return err
 	}
 	d.To = d.From + uint64(len(d.Page.Entries))
 	slices.Reverse(d.Page.Entries) // newest first
 	d.HasPrev, d.Prev = d.From > 0, d.From-min(d.From, journalPage)
 	d.HasNext, d.Next = d.From+journalPage < d.Page.Size, d.From+journalPage
-	if d.Alerts, err = c.g.JournalAlerts(); err != nil {
+	if d.Alerts, err = c.sv.Journal.JournalAlerts(); err != nil {
 		return err
 	}
-	if note, err := c.g.Checkpoint(d.Org); err == nil {
+	if note, err := c.sv.Journal.Checkpoint(d.Org); err == nil {
 		d.Checkpoint = string(note)
 	}
 	if fill != nil {
@@ -266,9 +266,9 @@ const fetchRows = 100
 
 func (c *Console) fetchesPage(r *http.Request, v *view) error {
 	v.Page, v.Title = "fetches", "Fetches"
-	d := fetchesData{Out: c.fetches(), Manifest: r.URL.Query().Get("manifest")}
+	d := fetchesData{Out: c.sv.Fetching.Fetches(), Manifest: r.URL.Query().Get("manifest")}
 	entries, err := c.scanJournal(r.Context(), "", func(e api.JournalEntry) bool {
-		return e.Event != nil && (e.Event.Type == journal.TypeDecision || e.Event.Type == journal.TypeReceipt)
+		return e.Event != nil && (e.Event.Type == event.TypeDecision || e.Event.Type == event.TypeReceipt)
 	})
 	if err != nil {
 		return err
@@ -276,10 +276,10 @@ func (c *Console) fetchesPage(r *http.Request, v *view) error {
 	d.Plot = fetchesPlot(entries)
 	slices.Reverse(entries)
 	for _, e := range entries {
-		if e.Event.Type == journal.TypeDecision && len(d.In) < fetchRows {
+		if e.Event.Type == event.TypeDecision && len(d.In) < fetchRows {
 			d.In = append(d.In, e)
 		}
-		if e.Event.Type == journal.TypeReceipt && len(d.Receipts) < fetchRows {
+		if e.Event.Type == event.TypeReceipt && len(d.Receipts) < fetchRows {
 			d.Receipts = append(d.Receipts, e)
 		}
 	}
@@ -295,6 +295,6 @@ type membersData struct {
 
 func (c *Console) members(r *http.Request, v *view) error {
 	v.Page, v.Title = "members", "Members and roster"
-	v.Data = membersData{St: c.g.Status(), Roster: c.g.RosterDocument(), Refusals: c.g.RosterRefusals()}
+	v.Data = membersData{St: c.sv.Admin.Status(), Roster: c.sv.Admin.RosterDocument(), Refusals: c.sv.Admin.RosterRefusals()}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/caravan-consortium/caravan/api"
-	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/journal/event"
 )
 
 // The plots are inline SVG drawn here: no script, no library, readable
@@ -70,7 +70,7 @@ func fetchesPlot(entries []api.JournalEntry) template.HTML {
 		if i < 0 {
 			continue
 		}
-		if e.Event.Type == journal.TypeDecision {
+		if e.Event.Type == event.TypeDecision {
 			in[i]++
 		} else {
 			out[i]++

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/devnet"
 	"github.com/caravan-consortium/caravan/node"
 	"go.uber.org/zap/zaptest"
@@ -174,7 +174,7 @@ func TestTokenCommands(t *testing.T) {
 		t.Fatalf("a second token of one name: %v", err)
 	}
 	mustCaravan(t, "token", "revoke", "--dir", dir, "case-system")
-	var tokens []api.Token
+	var tokens []server.Token
 	if err := json.Unmarshal([]byte(mustCaravan(t, "token", "list", "--dir", dir, "--json")), &tokens); err != nil || len(tokens) != 1 || !tokens[0].Revoked {
 		t.Fatalf("token list --json after revoke: %v %+v", err, tokens)
 	}

@@ -9,12 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/caravan-consortium/caravan/api/console"
 	"github.com/caravan-consortium/caravan/internal/logging"
 	"github.com/caravan-consortium/caravan/node"
 )
 
 func runCmd() *cobra.Command {
-	var opts node.Options
+	opts := node.Options{Console: console.Handler}
 	c := &cobra.Command{
 		Use:   "run --dir DIR",
 		Short: "Run the gateway of a data directory until SIGINT or SIGTERM",
@@ -58,8 +59,8 @@ func runGateway(ctx context.Context, opts node.Options) error {
 			return nil
 		case <-hup:
 			n.Logger().Info("SIGHUP: reloading the roster and the policies")
-			_ = n.ReloadRoster()   // the gateway logs the outcome
-			_ = n.ReloadPolicies() // likewise
+			_ = n.Services().Admin.ReloadRoster()      // the gateway logs the outcome
+			_ = n.Services().Policies.ReloadPolicies() // likewise
 		}
 	}
 }

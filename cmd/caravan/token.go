@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/node"
 )
 
@@ -18,7 +18,7 @@ func tokenCmd() *cobra.Command {
 		Short: "Create, list and revoke the API tokens of the gateway's TCP listener",
 		Long: `The gateway's API on its TCP listener (api.listen in caravan.yaml) needs a
 token on every call: 'Authorization: Bearer TOKEN'. Each token has a name,
-scopes (` + strings.Join(api.Scopes, ", ") + `) and an expiry. The gateway keeps
+scopes (` + strings.Join(server.Scopes, ", ") + `) and an expiry. The gateway keeps
 only the tokens' SHA-256 hashes, in DIR/api-tokens.json, and reads the file
 again when it changes: a token created or revoked applies at once. The Unix
 socket needs no token (only the gateway's user can reach it).`,
@@ -43,7 +43,7 @@ func tokenCreateCmd() *cobra.Command {
 			for _, s := range scopes {
 				flat = append(flat, strings.Split(s, ",")...)
 			}
-			secret, t, err := api.OpenTokens(node.DataDir(dir).APITokens()).Create(name, flat, expires, time.Now())
+			secret, t, err := server.OpenTokens(node.DataDir(dir).APITokens()).Create(name, flat, expires, time.Now())
 			if err != nil {
 				return err
 			}
@@ -58,7 +58,7 @@ func tokenCreateCmd() *cobra.Command {
 	}
 	dirFlag(c, &dir, gatewayDir)
 	c.Flags().StringVar(&name, "name", "", "a name for the token, logged with every call it makes (required)")
-	c.Flags().StringSliceVar(&scopes, "scope", nil, "a scope: "+strings.Join(api.Scopes, ", ")+" (repeat, or comma-separated)")
+	c.Flags().StringSliceVar(&scopes, "scope", nil, "a scope: "+strings.Join(server.Scopes, ", ")+" (repeat, or comma-separated)")
 	c.Flags().DurationVar(&expires, "expires", 30*24*time.Hour, "how long the token is valid")
 	jsonFlag(c, &asJSON)
 	_ = c.MarkFlagRequired("name")
@@ -75,13 +75,13 @@ func tokenListCmd() *cobra.Command {
 		Short: "List the tokens: names, scopes, expiry, revoked (never the secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tokens, err := api.OpenTokens(node.DataDir(dir).APITokens()).List()
+			tokens, err := server.OpenTokens(node.DataDir(dir).APITokens()).List()
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
-				return printJSON(w, append([]api.Token{}, tokens...))
+				return printJSON(w, append([]server.Token{}, tokens...))
 			}
 			if len(tokens) == 0 {
 				fmt.Fprintln(w, "no tokens")
@@ -114,7 +114,7 @@ func tokenRevokeCmd() *cobra.Command {
 		Short: "Revoke a token: calls with it are refused at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := api.OpenTokens(node.DataDir(dir).APITokens()).Revoke(args[0]); err != nil {
+			if err := server.OpenTokens(node.DataDir(dir).APITokens()).Revoke(args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])

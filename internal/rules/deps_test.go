@@ -40,34 +40,37 @@ var allowed = map[string][]string{
 
 	// The middle layer: one flow each, on plain values.
 	"policy":          {"internal/atomicfile", "internal/cids", "internal/jcs", "internal/yamlfile", "schemas"},
-	"journal":         {"internal/atomicfile", "internal/jcs"},
+	"journal/event":   {"internal/jcs"},
+	"journal":         {"internal/atomicfile", "journal/event"},
 	"journal/witness": {"consortium", "journal", "p2p"},
 	"sharing/catalog": {"internal/cids", "p2p", "sharing/manifest", "sharing/store"},
-	"sharing/fetch":   {"internal/cids", "internal/jcs", "p2p", "schemas", "sharing/manifest", "sharing/store"},
+	"sharing/fetch":   {"internal/atomicfile", "internal/cids", "internal/jcs", "journal/event", "p2p", "schemas", "sharing/manifest", "sharing/store"},
 	"sharing/publish": {"internal/cids", "internal/jcs", "schemas", "sharing/manifest", "sharing/store"},
 
-	// The API: wire types, client and (until issue 25 splits it off) the
-	// server, whose policy and journal imports go with it.
-	"api":         {"internal/atomicfile", "internal/ratelimit", "journal", "policy", "sharing/manifest"},
-	"api/console": {"api", "journal"},
+	// The API: wire types and the client, light enough to embed; the
+	// server (routes, auth, tokens, OpenAPI) over the gateway's services;
+	// the console over the same services.
+	"api":         {"journal/event", "sharing/manifest"},
+	"api/server":  {"api", "internal/atomicfile", "internal/ratelimit"},
+	"api/console": {"api", "api/server", "journal/event"},
 
-	// The assembly. node -> api/console: issue 25 (the console is handed
-	// to the listener by whoever assembles, not by node).
-	"node": {"api", "api/console", "consortium", "internal/atomicfile", "internal/cids", "internal/jcs", "internal/keyfile",
+	// The assembly: the services over the parts, served by api/server (the
+	// console is handed to it by whoever starts the gateway).
+	"node": {"api", "api/server", "consortium", "internal/atomicfile", "internal/cids", "internal/jcs", "internal/keyfile",
 		"internal/logging", "internal/yamlfile", "journal", "journal/witness", "p2p", "policy", "schemas",
 		"sharing/catalog", "sharing/fetch", "sharing/manifest", "sharing/publish", "sharing/store"},
 
 	// Tools above the assembly.
-	"devnet": {"api", "configs", "consortium", "internal/atomicfile", "internal/cids", "internal/keyfile", "journal",
+	"devnet": {"api", "api/server", "configs", "consortium", "internal/atomicfile", "internal/cids", "internal/keyfile", "journal",
 		"journal/witness", "node", "p2p", "schemas", "schemas/sample", "sharing/catalog", "sharing/fetch",
 		"sharing/manifest", "sharing/store"},
-	"cmd/caravan": {"api", "consortium", "devnet", "internal/atomicfile", "internal/keyfile", "internal/logging", "journal",
+	"cmd/caravan": {"api", "api/console", "api/server", "consortium", "devnet", "internal/atomicfile", "internal/keyfile", "internal/logging", "journal",
 		"node", "p2p", "policy", "schemas", "schemas/sample", "sharing/publish"},
 
 	// Test fixtures (imported by tests only): leaf fixtures, light; the
 	// in-process consortium, which imports the assembly and the tools.
 	"internal/testkit": {"schemas", "schemas/sample", "sharing/manifest"},
-	"internal/testnet": {"api", "consortium", "devnet", "internal/atomicfile", "internal/cids", "internal/jcs",
+	"internal/testnet": {"api", "api/console", "api/server", "consortium", "devnet", "internal/atomicfile", "internal/cids", "internal/jcs",
 		"internal/keyfile", "internal/poll", "internal/testkit", "journal/witness", "node", "p2p", "policy", "schemas",
 		"sharing/catalog", "sharing/manifest"},
 	"internal/rules": nil,
@@ -82,7 +85,8 @@ var never = map[string][]string{
 	"journal":          {"github.com/libp2p/"},
 	"sharing/manifest": {"github.com/libp2p/"},
 	"sharing/publish":  {"github.com/libp2p/go-libp2p-pubsub"},
-	"api":              {"github.com/libp2p/"},
+	"api":              {"github.com/libp2p/", "github.com/cedar-policy/", "github.com/transparency-dev/tessera", "github.com/getkin/"},
+	"journal/event":    {"github.com/transparency-dev/tessera", "github.com/libp2p/"},
 }
 
 type listed struct {

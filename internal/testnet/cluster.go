@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/console"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/schemas"
 
@@ -54,7 +55,7 @@ func (c *Cluster) Start(i int) *node.Node {
 
 // TryStart starts org i's gateway, or says why it did not.
 func (c *Cluster) TryStart(i int) (*node.Node, error) {
-	n, err := node.Start(context.Background(), node.Options{Dir: c.Dir(i), Logger: zaptest.NewLogger(c.t).Named(c.Net.Orgs[i].Org)})
+	n, err := node.Start(context.Background(), node.Options{Dir: c.Dir(i), Logger: zaptest.NewLogger(c.t).Named(c.Net.Orgs[i].Org), Console: console.Handler})
 	if err == nil {
 		c.t.Cleanup(func() { n.Close() })
 	}
@@ -154,7 +155,7 @@ func (c *Cluster) WriteRosterBytes(data []byte) {
 
 // ConnectedTo reports whether gateway n is connected to a node of org.
 func ConnectedTo(n *node.Node, org string) bool {
-	for _, m := range n.Status().Members {
+	for _, m := range n.Services().Admin.Status().Members {
 		if m.Org == org {
 			return m.Connected()
 		}
@@ -172,8 +173,10 @@ func RegisterDemoSchemas(t testing.TB, nodes []*node.Node, cl *api.Client) {
 	}
 	want := len(schemas.DemoDocuments())
 	for _, n := range nodes {
-		poll.Until(t, func() bool { return len(n.Registry().All()) >= want && n.Status().Policy.Waiting == "" },
-			n.Status().Org+" to hold the demo's schemas and have its policies in force")
+		poll.Until(t, func() bool {
+			return len(n.Registry().All()) >= want && n.Services().Admin.Status().Policy.Waiting == ""
+		},
+			n.Services().Admin.Status().Org+" to hold the demo's schemas and have its policies in force")
 	}
 }
 
@@ -182,7 +185,7 @@ func RegisterDemoSchemas(t testing.TB, nodes []*node.Node, cl *api.Client) {
 // its store (and its policies in force from the start).
 func (c *Cluster) RegisterDemoSchemasOffline(i int) {
 	c.t.Helper()
-	n, err := node.Start(context.Background(), node.Options{Dir: c.Dir(i), Logger: zaptest.NewLogger(c.t).Named(c.Net.Orgs[i].Org)})
+	n, err := node.Start(context.Background(), node.Options{Dir: c.Dir(i), Logger: zaptest.NewLogger(c.t).Named(c.Net.Orgs[i].Org), Console: console.Handler})
 	if err != nil {
 		c.t.Fatal(err)
 	}

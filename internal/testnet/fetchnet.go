@@ -63,7 +63,7 @@ func NewFetchNet(t testing.TB, n int, options ...func(*Cluster)) *FetchNet {
 	}
 	fn.CID, fn.M = res.CID, res.Manifest
 	for i := 1; i < 3; i++ {
-		poll.Until(t, func() bool { _, err := fn.Nodes[i].CatalogItem(fn.CID); return err == nil }, "the manifest listed")
+		poll.Until(t, func() bool { _, err := fn.Nodes[i].Services().Sharing.CatalogItem(fn.CID); return err == nil }, "the manifest listed")
 		poll.Until(t, func() bool { return ConnectedTo(fn.Nodes[i], "customs-cn") }, "connected")
 	}
 	return fn

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/node"
 )
 
@@ -57,7 +57,7 @@ func NewRemote(t testing.TB, dir, listen, name string, scopes ...string) *Remote
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, _, err := api.OpenTokens(node.DataDir(dir).APITokens()).Create(name, scopes, time.Hour, time.Now())
+	token, _, err := server.OpenTokens(node.DataDir(dir).APITokens()).Create(name, scopes, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func (r *Remote) Browse(method, route, contentType, body string, origin bool) (i
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	req.AddCookie(&http.Cookie{Name: api.SessionCookie(req.URL.Host), Value: r.Token})
+	req.AddCookie(&http.Cookie{Name: server.SessionCookie(req.URL.Host), Value: r.Token})
 	if origin {
 		req.Header.Set("Origin", r.Base)
 	}

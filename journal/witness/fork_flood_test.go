@@ -24,8 +24,8 @@ import (
 func TestForkFloodIsOneAlertPerSize(t *testing.T) {
 	c := testnet.NewCluster(t, 3)
 	a, b := c.Start(0), c.Start(1)
-	poll.Until(t, func() bool { st := a.Status().Journal; return st.Size >= 2 && len(st.Cosigs) >= 1 }, "customs-cn cosigned by customs-kz")
-	size := a.Status().Journal.Size
+	poll.Until(t, func() bool { st := a.Services().Admin.Status().Journal; return st.Size >= 2 && len(st.Cosigs) >= 1 }, "customs-cn cosigned by customs-kz")
+	size := a.Services().Admin.Status().Journal.Size
 	a.Close() // customs-cn turns hostile with its own key
 
 	signer, err := journal.NewLogSigner(journal.Origin(c.Roster().Consortium, "customs-cn"), c.NodeKey(0))
@@ -62,7 +62,7 @@ func TestForkFloodIsOneAlertPerSize(t *testing.T) {
 		return got
 	}
 	poll.Until(t, func() bool { al := alerts(); return len(al) == 1 && al[0].Conflicts == n }, fmt.Sprintf("one alert counting %d conflicting roots", n))
-	if got := b.Status().Journal.Alerts; got != 1 {
+	if got := b.Services().Admin.Status().Journal.Alerts; got != 1 {
 		t.Fatalf("status counts %d alerts, want 1", got)
 	}
 	entries, _ := os.ReadDir(node.DataDir(c.Dir(1)).Alerts())
@@ -74,7 +74,7 @@ func TestForkFloodIsOneAlertPerSize(t *testing.T) {
 	}
 	b.Close()
 	evil.Host.Close()
-	if b = c.Start(1); b.Status().Journal.Alerts != 1 {
-		t.Fatalf("after a restart status counts %d alerts, want 1", b.Status().Journal.Alerts)
+	if b = c.Start(1); b.Services().Admin.Status().Journal.Alerts != 1 {
+		t.Fatalf("after a restart status counts %d alerts, want 1", b.Services().Admin.Status().Journal.Alerts)
 	}
 }

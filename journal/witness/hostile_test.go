@@ -33,8 +33,8 @@ import (
 func TestBogusSignatureLinesAreNeverMerged(t *testing.T) {
 	c := testnet.NewCluster(t, 3)
 	a, b := c.Start(0), c.Start(1)
-	poll.Until(t, func() bool { st := a.Status().Journal; return st.Size >= 2 && len(st.Cosigs) >= 1 }, "customs-cn cosigned by customs-kz")
-	size := a.Status().Journal.Size
+	poll.Until(t, func() bool { st := a.Services().Admin.Status().Journal; return st.Size >= 2 && len(st.Cosigs) >= 1 }, "customs-cn cosigned by customs-kz")
+	size := a.Services().Admin.Status().Journal.Size
 	held := func(n int) []byte {
 		data, err := os.ReadFile(filepath.Join(node.DataDir(c.Dir(n)).Witnessed(), "customs-cn", fmt.Sprint(size)))
 		if err != nil {
@@ -173,7 +173,7 @@ func TestHostileJournalServerCostsNeitherMemoryNorTime(t *testing.T) {
 		}
 		start := time.Now()
 		poll.Until(t, func() bool {
-			for _, m := range a.Status().Journal.Mirrors {
+			for _, m := range a.Services().Admin.Status().Journal.Mirrors {
 				if m.Org == "customs-kz" && m.Size > idx {
 					return true
 				}

@@ -37,13 +37,16 @@ func TestJournalsWitnessedAcrossMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, n := range nodes {
-		poll.Until(t, func() bool { st := n.Status().Journal; return st.Size >= 2 && st.Witness }, c.Net.Orgs[i].Org+"'s start witnessed")
+		poll.Until(t, func() bool { st := n.Services().Admin.Status().Journal; return st.Size >= 2 && st.Witness }, c.Net.Orgs[i].Org+"'s start witnessed")
 	}
 	start := time.Now()
 	if _, err := cl.Publish(context.Background(), api.PublishRequest{Dataset: "d", Schema: "customs-declaration", Format: "jsonl"}, &body, nil); err != nil {
 		t.Fatal(err)
 	}
-	poll.Until(t, func() bool { st := nodes[0].Status().Journal; return st.Size >= 3 && len(st.Cosigs) == 2 }, "the publish witnessed")
+	poll.Until(t, func() bool {
+		st := nodes[0].Services().Admin.Status().Journal
+		return st.Size >= 3 && len(st.Cosigs) == 2
+	}, "the publish witnessed")
 	t.Logf("publish returned to its checkpoint cosigned by both others: %v", time.Since(start))
 	for i, n := range nodes {
 		want := uint64(2) // roster + policy
@@ -51,11 +54,11 @@ func TestJournalsWitnessedAcrossMembers(t *testing.T) {
 			want = 3 // + publish
 		}
 		poll.Until(t, func() bool {
-			st := n.Status().Journal
+			st := n.Services().Admin.Status().Journal
 			return st.Size >= want && st.Witness && len(st.Cosigs) == 2
 		}, c.Net.Orgs[i].Org+"'s journal witnessed by both others")
 		poll.Until(t, func() bool {
-			for _, m := range n.Status().Journal.Mirrors {
+			for _, m := range n.Services().Admin.Status().Journal.Mirrors {
 				if m.Size < 2 {
 					return false
 				}
@@ -64,7 +67,7 @@ func TestJournalsWitnessedAcrossMembers(t *testing.T) {
 		}, c.Net.Orgs[i].Org+"'s mirrors")
 	}
 	for _, n := range nodes {
-		if a := n.Status().Journal.Alerts; a != 0 {
+		if a := n.Services().Admin.Status().Journal.Alerts; a != 0 {
 			t.Errorf("%d alerts", a)
 		}
 	}
@@ -78,7 +81,7 @@ func TestJournalCatchUpAfterOffline(t *testing.T) {
 	a := c.Start(0)
 	c.Start(1)
 	third := c.Start(2)
-	poll.Until(t, func() bool { return a.Status().Journal.Witness }, "customs-cn witnessed")
+	poll.Until(t, func() bool { return a.Services().Admin.Status().Journal.Witness }, "customs-cn witnessed")
 	if err := third.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -97,10 +100,10 @@ func TestJournalCatchUpAfterOffline(t *testing.T) {
 		}
 	}
 	var size uint64
-	poll.Until(t, func() bool { size = a.Status().Journal.Size; return size >= 5 }, "customs-cn's checkpoint with the publishes")
+	poll.Until(t, func() bool { size = a.Services().Admin.Status().Journal.Size; return size >= 5 }, "customs-cn's checkpoint with the publishes")
 	back := c.Start(2)
 	poll.Until(t, func() bool {
-		for _, m := range back.Status().Journal.Mirrors {
+		for _, m := range back.Services().Admin.Status().Journal.Mirrors {
 			if m.Org == "customs-cn" {
 				return m.Size >= size
 			}
@@ -118,8 +121,8 @@ func TestJournalOwnerPullsMissedCosignatures(t *testing.T) {
 	a := c.Start(0)
 	c.Start(1)
 	c.Start(2)
-	poll.Until(t, func() bool { st := a.Status().Journal; return st.Size >= 2 && len(st.Cosigs) == 2 }, "customs-cn witnessed by both others")
-	size := a.Status().Journal.Size
+	poll.Until(t, func() bool { st := a.Services().Admin.Status().Journal; return st.Size >= 2 && len(st.Cosigs) == 2 }, "customs-cn witnessed by both others")
+	size := a.Services().Admin.Status().Journal.Size
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +131,10 @@ func TestJournalOwnerPullsMissedCosignatures(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := c.Start(0)
-	poll.Until(t, func() bool { st := back.Status().Journal; return st.Size == size && len(st.Cosigs) == 2 }, "customs-cn's unchanged checkpoint cosigned again by both others")
+	poll.Until(t, func() bool {
+		st := back.Services().Admin.Status().Journal
+		return st.Size == size && len(st.Cosigs) == 2
+	}, "customs-cn's unchanged checkpoint cosigned again by both others")
 }
 
 // A gateway bounds its witnessed-checkpoint store: notes beyond the newest
@@ -137,8 +143,8 @@ func TestJournalPrunesWitnessedCheckpoints(t *testing.T) {
 	c := testnet.NewCluster(t, 2)
 	a := c.Start(0)
 	c.Start(1)
-	poll.Until(t, func() bool { st := a.Status().Journal; return st.Size >= 2 && len(st.Cosigs) == 1 }, "customs-cn witnessed")
-	size := a.Status().Journal.Size
+	poll.Until(t, func() bool { st := a.Services().Admin.Status().Journal; return st.Size >= 2 && len(st.Cosigs) == 1 }, "customs-cn witnessed")
+	size := a.Services().Admin.Status().Journal.Size
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func TestOneMemberCannotFillTheCatalogs(t *testing.T) {
 	for _, g := range []struct {
 		name  string
 		count func() int
-	}{{"customs-cn", func() int { return a.Status().Catalog.Statements }}, {"customs-kz", func() int { return b.Status().Catalog.Statements }}} {
+	}{{"customs-cn", func() int { return a.Services().Admin.Status().Catalog.Statements }}, {"customs-kz", func() int { return b.Services().Admin.Status().Catalog.Statements }}} {
 		if n := g.count(); n < 10 || n > 20 {
 			t.Fatalf("%s keeps %d statements; a quota of 1 MiB holds about 16 of the flood's 60 KiB", g.name, n)
 		}

@@ -210,7 +210,7 @@ func fetchBenchNet(b *testing.B, n, size int, transport string) (*devnet.Net, []
 	if err := devnet.RegisterDemoSchemas(ctx, cl); err != nil {
 		b.Fatal(err)
 	}
-	for deadline := time.Now().Add(20 * time.Second); nodes[0].Status().Policy.Waiting != "" || len(nodes[1].Registry().All()) == 0; {
+	for deadline := time.Now().Add(20 * time.Second); nodes[0].Services().Admin.Status().Policy.Waiting != "" || len(nodes[1].Registry().All()) == 0; {
 		if time.Now().After(deadline) {
 			b.Fatal("the demo's schemas not registered, or policies not in force")
 		}
@@ -221,7 +221,7 @@ func fetchBenchNet(b *testing.B, n, size int, transport string) (*devnet.Net, []
 		b.Fatal(err)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		if _, err := nodes[1].CatalogItem(pub.CID); err == nil && len(nodes[1].Host().Network().Peers()) > 0 {
+		if _, err := nodes[1].Services().Sharing.CatalogItem(pub.CID); err == nil && len(nodes[1].Host().Network().Peers()) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/api/server"
 )
 
 // A 'token revoke' beside a 'token create' is never undone: two handles on
@@ -16,7 +16,7 @@ import (
 // revokes were lost while each reported success.
 func TestTokenRevokesAreNeverUndone(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "api-tokens.json")
-	cli, gateway := api.OpenTokens(path), api.OpenTokens(path)
+	cli, gateway := server.OpenTokens(path), server.OpenTokens(path)
 	now := time.Now()
 	const n = 100
 	for i := range n {
@@ -43,7 +43,7 @@ func TestTokenRevokesAreNeverUndone(t *testing.T) {
 		}
 	}()
 	wg.Wait()
-	all, err := api.OpenTokens(path).List()
+	all, err := server.OpenTokens(path).List()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,8 @@
-package journal
+// Package event is the journal's entry format (schemas/journal.md): the
+// event a journal entry encodes, its canonical encoding and its checks. It
+// imports no log machinery, so that the API's wire types and offline
+// verifiers can use it; package journal names the same types.
+package event
 
 import (
 	"bytes"

@@ -1,15 +1,18 @@
-package api
+package server
 
 import (
 	"bytes"
 	"context"
 	"flag"
-	"net/http"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
-	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/caravan-consortium/caravan/api"
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
@@ -26,31 +29,40 @@ func TestOpenAPIDocument(t *testing.T) {
 	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatalf("the document is not valid OpenAPI: %v", err)
 	}
-	var documented []string
-	for _, op := range operations {
-		documented = append(documented, op.route)
-	}
-	s := NewServer(nil, ServerOptions{Metrics: http404{}})
-	for _, r := range s.routes {
-		if !slices.Contains(documented, r) {
-			t.Errorf("route %s is served but not documented", r)
+	// The table serves each of api's routes once, each with a handler; and
+	// only profiling is kept off the TCP listener.
+	seen := map[string]bool{}
+	for _, rt := range routes() {
+		if seen[rt.pattern] {
+			t.Errorf("route %s is in the table twice", rt.pattern)
+		}
+		seen[rt.pattern] = true
+		if rt.handler == nil || rt.summary == "" {
+			t.Errorf("route %s has no handler or no summary", rt.pattern)
+		}
+		if rt.scope == "" && !strings.HasPrefix(rt.pattern, "GET /debug/pprof/") {
+			t.Errorf("route %s has no scope: the TCP listener would not serve it", rt.pattern)
 		}
 	}
-	for _, r := range documented {
-		if !slices.Contains(s.routes, r) {
-			t.Errorf("route %s is documented but not served", r)
+	for _, r := range apiRoutes(t) {
+		if !seen[r] {
+			t.Errorf("api names route %s, which the table does not serve", r)
 		}
+		delete(seen, r)
+	}
+	for r := range seen {
+		t.Errorf("the table serves %s, which api names no Route constant for", r)
 	}
 	examples := 0
-	for _, op := range operations {
+	for _, op := range routes() {
 		if op.example == nil {
 			continue
 		}
-		method, path, _ := strings.Cut(op.route, " ")
+		method, path, _ := strings.Cut(op.pattern, " ")
 		o := doc.Paths.Find(path).GetOperation(method)
 		schema := o.RequestBody.Value.Content["application/json"].Schema.Value
 		if err := schema.VisitJSON(op.example, openapi3.EnableFormatValidation()); err != nil {
-			t.Errorf("%s: the example does not validate: %v", op.route, err)
+			t.Errorf("%s: the example does not validate: %v", op.pattern, err)
 		}
 		examples++
 	}
@@ -59,8 +71,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	// The query parameters documented are the ones the client sends.
 	for route, q := range map[string]map[string][]string{
-		RoutePublish: PublishRequest{Dataset: "d", Path: "/p"}.query(),
-		RouteCatalog: CatalogQuery{As: "o"}.query(),
+		api.RoutePublish: api.PublishRequest{Dataset: "d", Path: "/p"}.Query(),
+		api.RouteCatalog: api.CatalogQuery{As: "o"}.Query(),
 	} {
 		method, path, _ := strings.Cut(route, " ")
 		o := doc.Paths.Find(path).GetOperation(method)
@@ -98,10 +110,34 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	want, err := os.ReadFile("openapi.json")
 	if err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("api/openapi.json is not the document the types give (%v): go test ./api -run OpenAPI -update", err)
+		t.Fatalf("api/openapi.json is not the document the types give (%v): go test ./api/server -run OpenAPI -update", err)
 	}
 }
 
-type http404 struct{}
-
-func (http404) ServeHTTP(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) }
+// apiRoutes are the values of api's Route* constants, read from its source.
+func apiRoutes(t *testing.T) []string {
+	f, err := parser.ParseFile(token.NewFileSet(), "../routes.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if strings.HasPrefix(name.Name, "Route") {
+					v, _ := strconv.Unquote(vs.Values[i].(*ast.BasicLit).Value)
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no Route constants found in api/routes.go")
+	}
+	return out
+}

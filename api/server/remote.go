@@ -1,4 +1,4 @@
-package api
+package server
 
 import (
 	"context"
@@ -14,47 +14,6 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/net/netutil"
 )
-
-// routeScopes is the scope each route needs on the TCP listener. A route
-// that is not here (profiling) is not served there.
-var routeScopes = map[string]string{
-	RouteStatus:         ScopeRead,
-	RouteCatalog:        ScopeRead,
-	RouteCatalogItem:    ScopeRead,
-	RouteDataset:        ScopeRead,
-	RouteSchemas:        ScopeRead,
-	RouteSchema:         ScopeRead,
-	RoutePolicySchema:   ScopeRead,
-	RoutePolicy:         ScopeRead,
-	RoutePublish:        ScopePublish,
-	RouteRetract:        ScopePublish,
-	RouteSchemaAdd:      ScopePublish,
-	RouteFetch:          ScopeFetch,
-	RouteFetchCancel:    ScopeFetch,
-	RouteFetchStart:     ScopeFetch,
-	RouteFetches:        ScopeRead,
-	RouteFetchInfo:      ScopeRead,
-	RouteFetchEvents:    ScopeRead,
-	RouteFetched:        ScopeFetch,
-	RoutePolicyReload:   ScopePolicyAdmin,
-	RoutePolicyExplain:  ScopePolicyAdmin,
-	RoutePolicyCheck:    ScopePolicyAdmin,
-	RoutePolicyReplace:  ScopePolicyAdmin,
-	RoutePolicyTest:     ScopePolicyAdmin,
-	RouteRosterReload:   ScopeRosterAdmin,
-	RouteMetrics:        ScopeMetrics,
-	RouteJournalEntries: ScopeRead,
-	RouteEvidence:       ScopeRead,
-	RouteVerifyEvidence: ScopeRead,
-	RouteJournalAlerts:  ScopeRead,
-	RouteWitnessTimes:   ScopeRead,
-	RouteCheckpoint:     ScopeRead,
-	RoutePolicyHistory:  ScopeRead,
-	RouteReceipts:       ScopeRead,
-	RouteRoster:         ScopeRead,
-	RouteRosterRefusals: ScopeRead,
-	RouteOpenAPI:        ScopeRead,
-}
 
 // Per-token rate on the TCP listener: requests a second and burst.
 const (
@@ -99,6 +58,7 @@ func SessionCookie(host string) string {
 // scopes each page and form needs.
 type remote struct {
 	next    *http.ServeMux
+	scopes  map[string]string // by route pattern: the routes served here
 	console http.Handler
 	tokens  *Tokens
 	log     *zap.Logger
@@ -117,7 +77,7 @@ func (rm *remote) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, pattern := rm.next.Handler(r)
-	scope, served := routeScopes[pattern]
+	scope, served := rm.scopes[pattern]
 	if !served {
 		closeAfterRefusal(w)
 		writeError(w, http.StatusNotFound, fmt.Errorf("%s %s is not served on this listener", r.Method, r.URL.Path))
@@ -252,7 +212,7 @@ func Caller(ctx context.Context) *Token {
 // ServeTLS serves the API on l, a TCP listener, with TLS (cfg) and tokens
 // (see remote), until Close.
 func (s *Server) ServeTLS(l net.Listener, cfg *tls.Config, tokens *Tokens, console http.Handler) {
-	h := &remote{next: s.mux, console: console, tokens: tokens, log: s.log.Named("remote"), now: time.Now,
+	h := &remote{next: s.mux, scopes: s.scopes, console: console, tokens: tokens, log: s.log.Named("remote"), now: time.Now,
 		rates:   ratelimit.Keyed[string]{PerSecond: tokenRequestsPerSecond, Burst: tokenRequestsBurst},
 		refused: ratelimit.Keyed[string]{PerSecond: refusedPerSecond, Burst: refusedBurst}}
 	srv := &http.Server{Handler: h, TLSConfig: cfg, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: apiIdleTimeout,
