@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/api/server"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 // consoleToken names the token devnet makes on each gateway for its console.
@@ -45,7 +46,7 @@ func (nt *Net) OpenConsoles(ctx context.Context) ([]Console, error) {
 		if st.API.Listen == "" {
 			return nil, fmt.Errorf("%s: no API listener (api.listen in %s/caravan.yaml)", o.Org, o.Dir)
 		}
-		tokens := server.OpenTokens(node.DataDir(o.Dir).APITokens())
+		tokens := server.OpenTokens(datadir.Dir(o.Dir).APITokens())
 		_ = tokens.Revoke(consoleToken) // a previous run's, on the same directory
 		secret, _, err := tokens.Create(consoleToken, server.Scopes, 24*time.Hour, time.Now())
 		if err != nil {
@@ -63,7 +64,7 @@ func (nt *Net) OpenConsoles(ctx context.Context) ([]Console, error) {
 // checkConsole loads the console's overview with the token in the session
 // cookie, trusting only the gateway's own certificate.
 func checkConsole(ctx context.Context, o *Org, c Console) error {
-	roots, err := node.APIRoots(o.Dir)
+	roots, err := datadir.APIRoots(o.Dir)
 	if err != nil {
 		return err
 	}

@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/devnet"
 	"github.com/caravan-consortium/caravan/internal/poll"
-	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/schemas/sample"
 	"github.com/caravan-consortium/caravan/sharing/store"
 )
@@ -232,7 +233,7 @@ func TestKill9DuringPublish(t *testing.T) {
 		t.Fatal("the publish succeeded although the gateway was killed")
 	}
 
-	storeDir := node.DataDir(o.Dir).Store()
+	storeDir := datadir.Dir(o.Dir).Store()
 	before := halfWritten(t, storeDir)
 
 	start()
@@ -246,7 +247,7 @@ func TestKill9DuringPublish(t *testing.T) {
 	if r := o.Stop(5 * time.Second); r.ExitCode != 0 {
 		t.Fatalf("stop: %+v", r)
 	}
-	after, err := store.ReadStats(node.DataDir(o.Dir).Store())
+	after, err := store.ReadStats(datadir.Dir(o.Dir).Store())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/ipfs/go-cid"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -33,7 +35,6 @@ import (
 	"github.com/caravan-consortium/caravan/internal/keyfile"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/journal/witness"
-	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/sharing/catalog"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
@@ -81,7 +82,7 @@ func (a *attacker) count(what string, n int64) {
 // newAttacker starts the hostile member's host, joined to the consortium's
 // topics and connected to the victims.
 func newAttacker(ctx context.Context, nt *Net, self *Org, victims []*Org) (*attacker, error) {
-	key, err := keyfile.Load(node.DataDir(self.Dir).Key())
+	key, err := keyfile.Load(datadir.Dir(self.Dir).Key())
 	if err != nil {
 		return nil, err
 	}

@@ -12,11 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/caravan-consortium/caravan/configs"
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
 	"github.com/caravan-consortium/caravan/internal/keyfile"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 // Net is a local consortium laid out under one directory:
@@ -69,8 +70,8 @@ var partnerCountries = []string{"GE", "TR", "UZ", "PK", "RU", "IR", "BY", "PL"}
 // "quic" (a gateway pinned to TCP gets QUIC on the same port: devnet gives
 // both the same one).
 func (o *Org) ListenOn(transport string) error {
-	path := filepath.Join(o.Dir, node.ConfigFile)
-	cfg, err := node.LoadConfig(path)
+	path := filepath.Join(o.Dir, datadir.ConfigFile)
+	cfg, err := datadir.LoadConfig(path)
 	if err != nil {
 		return err
 	}
@@ -144,13 +145,13 @@ func Create(dir string, n int) (*Net, error) {
 		o.Port = port
 		tcp := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)
 		quic := fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", port)
-		res, err := node.Init(node.InitOptions{Dir: o.Dir, Config: node.Config{
+		res, err := datadir.Init(datadir.InitOptions{Dir: o.Dir, Config: datadir.Config{
 			Org:    o.Org,
 			Roster: "../consortium.yaml",
 			Listen: []string{tcp, quic},
-			Dial:   node.DialConfig{BackoffMin: 200 * time.Millisecond, BackoffMax: 5 * time.Second},
+			Dial:   datadir.DialConfig{BackoffMin: 200 * time.Millisecond, BackoffMax: 5 * time.Second},
 			// The API and console on a free loopback port (status tells which).
-			API: node.APIConfig{Listen: "127.0.0.1:0"},
+			API: datadir.APIConfig{Listen: "127.0.0.1:0"},
 		}})
 		if err != nil {
 			return nil, err

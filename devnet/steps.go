@@ -14,7 +14,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/gateway"
 )
 
 func init() {
@@ -311,7 +311,7 @@ func readMachineCPU() (machineCPU, error) {
 }
 
 // stepShutdown sends SIGTERM to every gateway and checks that each exited 0
-// within node.ShutdownTimeout, removed its control socket, freed its ports
+// within gateway.ShutdownTimeout, removed its control socket, freed its ports
 // and left no process behind.
 func stepShutdown(ctx context.Context, e *Env) (string, error) {
 	pids := map[string]int{}
@@ -323,12 +323,12 @@ func stepShutdown(ctx context.Context, e *Env) (string, error) {
 		}
 	}
 	var slowest time.Duration
-	for _, r := range e.Net.Stop(node.ShutdownTimeout) {
+	for _, r := range e.Net.Stop(gateway.ShutdownTimeout) {
 		if _, ok := pids[r.Org]; !ok {
 			continue
 		}
 		if r.Killed {
-			return "", fmt.Errorf("%s did not stop within %v and was killed", r.Org, node.ShutdownTimeout)
+			return "", fmt.Errorf("%s did not stop within %v and was killed", r.Org, gateway.ShutdownTimeout)
 		}
 		if r.ExitCode != 0 {
 			return "", fmt.Errorf("%s exited with status %d", r.Org, r.ExitCode)
@@ -346,7 +346,7 @@ func stepShutdown(ctx context.Context, e *Env) (string, error) {
 			return "", fmt.Errorf("%s: port %d is still bound", o.Org, o.Port)
 		}
 	}
-	e.figure("graceful shutdown (SIGTERM to exit)", fmt.Sprintf("slowest %v", slowest.Round(time.Millisecond)), fmt.Sprintf("goal <= %v", node.ShutdownTimeout))
+	e.figure("graceful shutdown (SIGTERM to exit)", fmt.Sprintf("slowest %v", slowest.Round(time.Millisecond)), fmt.Sprintf("goal <= %v", gateway.ShutdownTimeout))
 	return fmt.Sprintf("all exited 0 within %v (slowest); sockets removed, ports free, no process left", slowest.Round(time.Millisecond)), nil
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/caravan-consortium/caravan/api"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/gateway"
 	"github.com/caravan-consortium/caravan/schemas/sample"
 )
 
@@ -94,7 +94,7 @@ func stepOthersList(ctx context.Context, e *Env) (string, error) {
 
 func stepStopLast(ctx context.Context, e *Env) (string, error) {
 	c := e.Net.Orgs[len(e.Net.Orgs)-1]
-	r := c.Stop(node.ShutdownTimeout)
+	r := c.Stop(gateway.ShutdownTimeout)
 	if r.Killed || r.ExitCode != 0 {
 		return "", fmt.Errorf("%s did not stop cleanly: %+v", c.Org, r)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/gateway"
 )
 
 func init() { register(fetchBenchScenario) }
@@ -103,7 +103,7 @@ func listenOn(e *Env, transport string) (string, error) {
 }
 
 func stepRestartOnQUIC(ctx context.Context, e *Env) (string, error) {
-	for _, r := range e.Net.Stop(node.ShutdownTimeout) {
+	for _, r := range e.Net.Stop(gateway.ShutdownTimeout) {
 		if r.Killed || r.ExitCode != 0 {
 			return "", fmt.Errorf("a gateway did not stop cleanly: %+v", r)
 		}

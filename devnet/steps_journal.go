@@ -9,10 +9,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/caravan-consortium/caravan/api"
 
 	"github.com/caravan-consortium/caravan/journal"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 // stepJournals waits until every org's journal is mirrored by every other
@@ -131,7 +132,7 @@ func waitJournals(ctx context.Context, e *Env, min uint64) (map[string]*api.Stat
 
 // firstEntry returns the index of the first entry of a type in dir's own journal.
 func firstEntry(ctx context.Context, dir, typ string) (uint64, error) {
-	return node.FindEntry(ctx, dir, typ+" entry", func(e []byte) bool {
+	return datadir.FindEntry(ctx, dir, typ+" entry", func(e []byte) bool {
 		ev, err := journal.Decode(e)
 		return err == nil && ev.Type == typ
 	})

@@ -49,7 +49,7 @@ type Console struct {
 	org func() string
 }
 
-// Handler is New as a gateway's assembly takes it (node.Options.Console).
+// Handler is New as a gateway's assembly takes it (gateway.Options.Console).
 func Handler(sv server.Services, tokens *server.Tokens, log *zap.Logger) (http.Handler, error) {
 	return New(Options{Services: sv, Tokens: tokens, Logger: log})
 }

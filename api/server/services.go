@@ -8,7 +8,7 @@ import (
 )
 
 // Services are what the server serves: one small interface per group of
-// routes, each implemented by a service of the gateway (package node
+// routes, each implemented by a service of the gateway (package gateway
 // builds them). Their errors are of the kinds api.ErrInvalid and the
 // others, which the server answers with their status (api.StatusOf);
 // another error gets its route's own status (see the handlers).

@@ -9,13 +9,14 @@ import (
 	"os"
 	"strings"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
 	"github.com/caravan-consortium/caravan/internal/keyfile"
-	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/p2p"
 )
 
@@ -129,11 +130,11 @@ again.`,
 				return err
 			}
 			if nodeDir != "" {
-				priv, err := keyfile.Load(nodeDir + "/" + node.KeyFile)
+				priv, err := keyfile.Load(nodeDir + "/" + datadir.KeyFile)
 				if err != nil {
 					return err
 				}
-				id, err := node.PeerIDOf(priv)
+				id, err := datadir.PeerIDOf(priv)
 				if err != nil {
 					return err
 				}

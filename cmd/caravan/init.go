@@ -3,15 +3,15 @@ package main
 import (
 	"fmt"
 
-	"github.com/spf13/cobra"
+	"github.com/caravan-consortium/caravan/gateway/datadir"
 
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/spf13/cobra"
 )
 
 func initCmd() *cobra.Command {
 	var (
 		dir    string
-		cfg    node.Config
+		cfg    datadir.Config
 		listen []string
 	)
 	c := &cobra.Command{
@@ -26,7 +26,7 @@ init never overwrites an existing key or config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Listen = listen
-			res, err := node.Init(node.InitOptions{Dir: dir, Config: cfg})
+			res, err := datadir.Init(datadir.InitOptions{Dir: dir, Config: cfg})
 			if err != nil {
 				return err
 			}

@@ -12,11 +12,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/spf13/cobra"
 
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/journal"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 func journalCmd() *cobra.Command {
@@ -47,7 +48,7 @@ func journalCheckpointCmd() *cobra.Command {
 		Short: "Print the newest checkpoint of this org's journal (a C2SP signed note)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			raw, err := os.ReadFile(journal.CheckpointPath(node.DataDir(dir).JournalLog()))
+			raw, err := os.ReadFile(journal.CheckpointPath(datadir.Dir(dir).JournalLog()))
 			if err != nil {
 				return fmt.Errorf("no checkpoint yet: %w", err)
 			}
@@ -74,7 +75,7 @@ golang.org/x/mod/sumdb/note reads it) and of its cosignatures as a witness
 the roster lists, so anyone with the roster can derive them too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, err := node.GatewayJournalKeys(dir)
+			k, err := datadir.GatewayJournalKeys(dir)
 			if err != nil {
 				return err
 			}
@@ -88,8 +89,8 @@ the roster lists, so anyone with the roster can derive them too.`,
 }
 
 // pickLog returns the log of org in dir ("" for this org's own).
-func pickLog(dir, org string) (*node.LogView, error) {
-	logs, err := node.GatewayLogs(dir)
+func pickLog(dir, org string) (*datadir.LogView, error) {
+	logs, err := datadir.GatewayLogs(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +112,7 @@ type entryJSON struct {
 	Error  string         `json:"error,omitempty"` // the entry does not decode
 }
 
-func printEntries(ctx context.Context, w io.Writer, v *node.LogView, from, to uint64, asJSON bool) error {
+func printEntries(ctx context.Context, w io.Writer, v *datadir.LogView, from, to uint64, asJSON bool) error {
 	enc := json.NewEncoder(w)
 	return journal.Entries(ctx, journal.DirSource(v.Dir), from, to, v.Size, func(i uint64, e []byte) error {
 		ev, err := journal.Decode(e)
@@ -216,7 +217,7 @@ signature against the roster, hash every entry up to its signed root, and
 decode every entry. Exit 1 on any failure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			checks, err := node.VerifyJournals(cmd.Context(), dir)
+			checks, err := datadir.VerifyJournals(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
@@ -282,11 +283,11 @@ with 'caravan verify FILE --roster consortium.yaml'.`,
 			idx := uint64(entry)
 			if hash != "" {
 				var err error
-				if idx, err = node.EntryByHash(ctx, dir, hash); err != nil {
+				if idx, err = datadir.EntryByHash(ctx, dir, hash); err != nil {
 					return err
 				}
 			}
-			p, err := node.ProveEntry(ctx, dir, idx)
+			p, err := datadir.ProveEntry(ctx, dir, idx)
 			if err != nil {
 				return err
 			}
@@ -323,7 +324,7 @@ gateway logs an error, counts it (caravan_journal_fork_alerts_total), and keeps
 both signed checkpoints in DIR/journal/alerts: evidence for a third party.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			alerts, err := journal.Alerts(node.DataDir(dir).Alerts())
+			alerts, err := journal.Alerts(datadir.Dir(dir).Alerts())
 			if err != nil {
 				return err
 			}
@@ -453,7 +454,7 @@ type logCheckJSON struct {
 	BadEvents  []string `json:"bad_events,omitempty"`
 }
 
-func logCheckJSONOf(c node.LogCheck) logCheckJSON {
+func logCheckJSONOf(c datadir.LogCheck) logCheckJSON {
 	j := logCheckJSON{Origin: c.Origin, Org: c.Org, Own: c.Own, Checkpoint: c.Checkpoint != nil, Size: c.Size,
 		Entries: c.Entries, OK: c.Checkpoint != nil && c.Err == nil && len(c.BadEvents) == 0, BadEvents: c.BadEvents}
 	if c.Err != nil {

@@ -19,9 +19,9 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/gateway/datadir"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/journal"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 // testRoster writes a roster whose customs-cn and customs-kz nodes have the
@@ -112,15 +112,15 @@ func TestEntryByHashPrefix(t *testing.T) {
 		t.Fatalf("journal log:\n%s", log)
 	}
 	for _, m := range shown {
-		idx, err := node.EntryByHash(context.Background(), dir, m[2])
+		idx, err := datadir.EntryByHash(context.Background(), dir, m[2])
 		if err != nil || fmt.Sprint(idx) != m[1] {
 			t.Fatalf("--hash %s: entry %d, %v; journal log shows it at %s", m[2], idx, err, m[1])
 		}
 	}
-	if _, err := node.EntryByHash(context.Background(), dir, "0000000000ff"); !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), "no entry") {
+	if _, err := datadir.EntryByHash(context.Background(), dir, "0000000000ff"); !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), "no entry") {
 		t.Fatalf("a prefix no entry has: %v (not found expected)", err)
 	}
-	if _, err := node.EntryByHash(context.Background(), dir, "abc"); err == nil || !strings.Contains(err.Error(), "at least 8") {
+	if _, err := datadir.EntryByHash(context.Background(), dir, "abc"); err == nil || !strings.Contains(err.Error(), "at least 8") {
 		t.Fatalf("a prefix too short: %v", err)
 	}
 }

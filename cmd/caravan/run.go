@@ -10,12 +10,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/caravan-consortium/caravan/api/console"
+	"github.com/caravan-consortium/caravan/gateway"
 	"github.com/caravan-consortium/caravan/internal/logging"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 func runCmd() *cobra.Command {
-	opts := node.Options{Console: console.Handler}
+	opts := gateway.Options{Console: console.Handler}
 	c := &cobra.Command{
 		Use:   "run --dir DIR",
 		Short: "Run the gateway of a data directory until SIGINT or SIGTERM",
@@ -38,8 +38,8 @@ to them. SIGINT or SIGTERM shut the gateway down within 5 seconds.`,
 	return c
 }
 
-func runGateway(ctx context.Context, opts node.Options) error {
-	n, err := node.Start(ctx, opts)
+func runGateway(ctx context.Context, opts gateway.Options) error {
+	n, err := gateway.Start(ctx, opts)
 	if err == nil {
 		// tessera (the journal) logs through klog: send it to the gateway's log.
 		logging.RouteKlog(n.Logger().Named("tessera"))

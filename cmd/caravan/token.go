@@ -6,10 +6,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/spf13/cobra"
 
 	"github.com/caravan-consortium/caravan/api/server"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 func tokenCmd() *cobra.Command {
@@ -43,7 +44,7 @@ func tokenCreateCmd() *cobra.Command {
 			for _, s := range scopes {
 				flat = append(flat, strings.Split(s, ",")...)
 			}
-			secret, t, err := server.OpenTokens(node.DataDir(dir).APITokens()).Create(name, flat, expires, time.Now())
+			secret, t, err := server.OpenTokens(datadir.Dir(dir).APITokens()).Create(name, flat, expires, time.Now())
 			if err != nil {
 				return err
 			}
@@ -75,7 +76,7 @@ func tokenListCmd() *cobra.Command {
 		Short: "List the tokens: names, scopes, expiry, revoked (never the secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tokens, err := server.OpenTokens(node.DataDir(dir).APITokens()).List()
+			tokens, err := server.OpenTokens(datadir.Dir(dir).APITokens()).List()
 			if err != nil {
 				return err
 			}
@@ -114,7 +115,7 @@ func tokenRevokeCmd() *cobra.Command {
 		Short: "Revoke a token: calls with it are refused at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := server.OpenTokens(node.DataDir(dir).APITokens()).Revoke(args[0]); err != nil {
+			if err := server.OpenTokens(datadir.Dir(dir).APITokens()).Revoke(args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])

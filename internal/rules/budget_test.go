@@ -34,13 +34,12 @@ var (
 		"sharing/publish/publisher.go:Publisher.Publish": "the publish flow from checks to commit; issue 25 splits it",
 	}
 	exportedExceptions = map[string]string{
-		"api":           "153: the API's contract: 40 route names, about 60 wire types, the client's calls and the error kinds",
-		"node":          "123: the assembly's Config (every field a documented option), DataDir's paths and the offline reads of a data directory",
+		"api":           "152: the API's contract: 40 route names, about 60 wire types, the client's calls and the error kinds",
 		"journal":       "95: logs, events, mirrors, witness rules and evidence (the C2SP family), as DESIGN.md places them",
-		"schemas":       "69: the schema language, the registry and the Cedar vocabulary, as DESIGN.md places them",
-		"policy":        "76: bundles, entities, decisions, explain and decision tables, as DESIGN.md places them",
-		"sharing/fetch": "75: both sides of the fetch protocol (wire frames, Client, Server, the provider's ports) and the requester's Order, Summary and jobs",
-		"p2p":           "82: host, gater, limits, GossipSub and framing, with the limits' constants exported for the attack tests",
+		"schemas":       "66: the schema language, the registry and the Cedar vocabulary, as DESIGN.md places them",
+		"policy":        "74: bundles, entities, decisions, explain and decision tables, as DESIGN.md places them",
+		"sharing/fetch": "73: both sides of the fetch protocol (wire frames, Client, Server, the provider's ports) and the requester's Order, Summary and jobs",
+		"p2p":           "79: host, gater, limits, GossipSub and framing, with the limits' constants exported for the attack tests",
 	}
 )
 
@@ -86,7 +85,10 @@ func TestBudgets(t *testing.T) {
 				if d.Recv != nil {
 					name = recvName(d.Recv.List[0].Type) + "." + name
 				}
-				if d.Name.IsExported() {
+				// A method counts if its type is exported: a method of an
+				// unexported type (a service implementing an interface) is
+				// not part of the package's surface.
+				if d.Name.IsExported() && (d.Recv == nil || ast.IsExported(recvName(d.Recv.List[0].Type))) {
 					exported[pkg]++
 				}
 				lines := fset.Position(d.End()).Line - fset.Position(d.Pos()).Line + 1

@@ -15,13 +15,14 @@ const module = "github.com/caravan-consortium/caravan/"
 // allowed lists, for every package of this module, the packages of this
 // module it may import (non-test files), as Go's go/build deps_test.go
 // does: an import not listed fails, so no edge appears unforeseen. The
-// direction (DESIGN.md): cmd -> {api, node, devnet}; node (the assembly)
+// direction (DESIGN.md): cmd -> {api, gateway, devnet}; gateway (the assembly)
 // -> {api's server, sharing/*, policy, journal, journal/witness} -> {p2p,
 // consortium, schemas} -> internal/*. Edges marked "issue 25" are to go.
 var allowed = map[string][]string{
 	// Leaves.
 	"configs":             nil,
 	"internal/atomicfile": nil,
+	"internal/dirwatch":   nil,
 	"internal/cids":       nil,
 	"internal/jcs":        nil,
 	"internal/keyfile":    nil,
@@ -56,22 +57,26 @@ var allowed = map[string][]string{
 
 	// The assembly: the services over the parts, served by api/server (the
 	// console is handed to it by whoever starts the gateway).
-	"node": {"api", "api/server", "consortium", "internal/atomicfile", "internal/cids", "internal/jcs", "internal/keyfile",
-		"internal/logging", "internal/yamlfile", "journal", "journal/witness", "p2p", "policy", "schemas",
-		"sharing/catalog", "sharing/fetch", "sharing/manifest", "sharing/publish", "sharing/store"},
+	"gateway/datadir": {"api", "consortium", "internal/atomicfile", "internal/keyfile", "internal/logging", "internal/yamlfile",
+		"journal", "p2p", "sharing/catalog", "sharing/fetch"},
+	"gateway/policies": {"api", "internal/atomicfile", "internal/dirwatch", "policy"},
+	"gateway/metrics":  {"api", "consortium", "journal", "journal/witness", "p2p", "sharing/catalog"},
+	"gateway": {"api", "api/server", "consortium", "gateway/datadir", "gateway/metrics", "gateway/policies", "internal/atomicfile",
+		"internal/cids", "internal/dirwatch", "internal/jcs", "internal/logging", "journal", "journal/witness", "p2p", "policy",
+		"schemas", "sharing/catalog", "sharing/fetch", "sharing/manifest", "sharing/publish", "sharing/store"},
 
 	// Tools above the assembly.
 	"devnet": {"api", "api/server", "configs", "consortium", "internal/atomicfile", "internal/cids", "internal/keyfile", "journal",
-		"journal/witness", "node", "p2p", "schemas", "schemas/sample", "sharing/catalog", "sharing/fetch",
+		"journal/witness", "gateway", "gateway/datadir", "p2p", "schemas", "schemas/sample", "sharing/catalog", "sharing/fetch",
 		"sharing/manifest", "sharing/store"},
 	"cmd/caravan": {"api", "api/console", "api/server", "consortium", "devnet", "internal/atomicfile", "internal/keyfile", "internal/logging", "journal",
-		"node", "p2p", "policy", "schemas", "schemas/sample", "sharing/publish"},
+		"gateway", "gateway/datadir", "p2p", "policy", "schemas", "schemas/sample", "sharing/publish"},
 
 	// Test fixtures (imported by tests only): leaf fixtures, light; the
 	// in-process consortium, which imports the assembly and the tools.
 	"internal/testkit": {"schemas", "schemas/sample", "sharing/manifest"},
 	"internal/testnet": {"api", "api/console", "api/server", "consortium", "devnet", "internal/atomicfile", "internal/cids", "internal/jcs",
-		"internal/keyfile", "internal/poll", "internal/testkit", "journal/witness", "node", "p2p", "policy", "schemas",
+		"internal/keyfile", "internal/poll", "internal/testkit", "journal/witness", "gateway", "gateway/datadir", "p2p", "policy", "schemas",
 		"sharing/catalog", "sharing/manifest"},
 	"internal/rules": nil,
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/api/console"
 	"github.com/caravan-consortium/caravan/internal/poll"
@@ -17,9 +19,9 @@ import (
 
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/devnet"
+	"github.com/caravan-consortium/caravan/gateway"
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
 	"github.com/caravan-consortium/caravan/internal/keyfile"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 // Cluster is a local consortium (devnet's layout: a signed roster, each
@@ -44,7 +46,7 @@ func NewCluster(t testing.TB, n int) *Cluster {
 func (c *Cluster) Dir(i int) string { return c.Net.Orgs[i].Dir }
 
 // Start starts org i's gateway; it is closed when the test ends.
-func (c *Cluster) Start(i int) *node.Node {
+func (c *Cluster) Start(i int) *gateway.Gateway {
 	c.t.Helper()
 	n, err := c.TryStart(i)
 	if err != nil {
@@ -54,8 +56,8 @@ func (c *Cluster) Start(i int) *node.Node {
 }
 
 // TryStart starts org i's gateway, or says why it did not.
-func (c *Cluster) TryStart(i int) (*node.Node, error) {
-	n, err := node.Start(context.Background(), node.Options{Dir: c.Dir(i), Logger: zaptest.NewLogger(c.t).Named(c.Net.Orgs[i].Org), Console: console.Handler})
+func (c *Cluster) TryStart(i int) (*gateway.Gateway, error) {
+	n, err := gateway.Start(context.Background(), gateway.Options{Dir: c.Dir(i), Logger: zaptest.NewLogger(c.t).Named(c.Net.Orgs[i].Org), Console: console.Handler})
 	if err == nil {
 		c.t.Cleanup(func() { n.Close() })
 	}
@@ -75,7 +77,7 @@ func (c *Cluster) Admin(i int) ed25519.PrivateKey {
 // NodeKey is org i's node key.
 func (c *Cluster) NodeKey(i int) ed25519.PrivateKey {
 	c.t.Helper()
-	k, err := keyfile.Load(node.DataDir(c.Dir(i)).Key())
+	k, err := keyfile.Load(datadir.Dir(c.Dir(i)).Key())
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -154,7 +156,7 @@ func (c *Cluster) WriteRosterBytes(data []byte) {
 }
 
 // ConnectedTo reports whether gateway n is connected to a node of org.
-func ConnectedTo(n *node.Node, org string) bool {
+func ConnectedTo(n *gateway.Gateway, org string) bool {
 	for _, m := range n.Services().Admin.Status().Members {
 		if m.Org == org {
 			return m.Connected()
@@ -166,7 +168,7 @@ func ConnectedTo(n *node.Node, org string) bool {
 // RegisterDemoSchemas registers the demo's schemas with the gateway cl talks
 // to, and waits until every gateway of nodes has them, and has its policies
 // in force (they read the schemas' attributes).
-func RegisterDemoSchemas(t testing.TB, nodes []*node.Node, cl *api.Client) {
+func RegisterDemoSchemas(t testing.TB, nodes []*gateway.Gateway, cl *api.Client) {
 	t.Helper()
 	if err := devnet.RegisterDemoSchemas(context.Background(), cl); err != nil {
 		t.Fatal(err)
@@ -185,7 +187,7 @@ func RegisterDemoSchemas(t testing.TB, nodes []*node.Node, cl *api.Client) {
 // its store (and its policies in force from the start).
 func (c *Cluster) RegisterDemoSchemasOffline(i int) {
 	c.t.Helper()
-	n, err := node.Start(context.Background(), node.Options{Dir: c.Dir(i), Logger: zaptest.NewLogger(c.t).Named(c.Net.Orgs[i].Org), Console: console.Handler})
+	n, err := gateway.Start(context.Background(), gateway.Options{Dir: c.Dir(i), Logger: zaptest.NewLogger(c.t).Named(c.Net.Orgs[i].Org), Console: console.Handler})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -194,5 +196,5 @@ func (c *Cluster) RegisterDemoSchemasOffline(i int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	RegisterDemoSchemas(c.t, []*node.Node{n}, cl)
+	RegisterDemoSchemas(c.t, []*gateway.Gateway{n}, cl)
 }

@@ -11,11 +11,11 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/gateway"
 	"github.com/caravan-consortium/caravan/internal/cids"
 	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testkit"
-	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
@@ -25,7 +25,7 @@ import (
 // customs-clearance and transit-planning.
 type FetchNet struct {
 	C     *Cluster
-	Nodes []*node.Node
+	Nodes []*gateway.Gateway
 	CID   string
 	M     *manifest.Manifest
 	Recs  [][]byte // canonical records, in order
@@ -74,7 +74,7 @@ func (fn *FetchNet) Manifest() cid.Cid { return cid.MustParse(fn.CID) }
 
 // Org is org i's policy entity.
 func (fn *FetchNet) Org(i int) policy.Org {
-	return node.OrgEntity(fn.Nodes[i].Roster().Member(fn.C.Net.Orgs[i].Org))
+	return gateway.OrgEntity(fn.Nodes[i].Roster().Member(fn.C.Net.Orgs[i].Org))
 }
 
 // Expected decides the records directly with the provider's bundle: the
@@ -87,7 +87,7 @@ func (fn *FetchNet) Expected(t testing.TB, org policy.Org, purpose string) []str
 		t.Fatal(err)
 	}
 	ex := b.Vocabulary().ExtractorFor(s)
-	owner := node.OrgEntity(fn.Nodes[0].Roster().Member("customs-cn"))
+	owner := gateway.OrgEntity(fn.Nodes[0].Roster().Member("customs-cn"))
 	sess := b.Fetch(policy.Request{Org: org, Dataset: policy.Dataset{Owner: "customs-cn", Name: "declarations",
 		Schema: "customs-declaration", Labels: []string{}, Purposes: fn.M.Purposes}, Owner: &owner, Purpose: purpose, Time: time.Now()}, nil)
 	var out []string

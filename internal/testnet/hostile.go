@@ -12,8 +12,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/caravan-consortium/caravan/gateway"
 	"github.com/caravan-consortium/caravan/journal/witness"
-	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/sharing/catalog"
 )
@@ -30,7 +30,7 @@ type Hostile struct {
 
 // Hostile starts org i's node key as a hostile member, connected to nodes.
 // Org i's gateway must not run.
-func (c *Cluster) Hostile(i int, nodes ...*node.Node) *Hostile {
+func (c *Cluster) Hostile(i int, nodes ...*gateway.Gateway) *Hostile {
 	c.t.Helper()
 	priv, err := crypto.UnmarshalEd25519PrivateKey(c.NodeKey(i))
 	if err != nil {

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/caravan-consortium/caravan/api/server"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 // OpenAPI opens gateway i's TCP API listener on a free loopback port, with
@@ -28,7 +29,7 @@ func (c *Cluster) OpenAPI(i int) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		c.t.Fatal(err)
 	}
-	if _, err := node.MakeAPICert(dir, c.Net.Orgs[i].Org); err != nil {
+	if _, err := datadir.MakeAPICert(dir, c.Net.Orgs[i].Org); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -53,11 +54,11 @@ type Remote struct {
 // listens on listen (Status().API.Listen).
 func NewRemote(t testing.TB, dir, listen, name string, scopes ...string) *Remote {
 	t.Helper()
-	roots, err := node.APIRoots(dir)
+	roots, err := datadir.APIRoots(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, _, err := server.OpenTokens(node.DataDir(dir).APITokens()).Create(name, scopes, time.Hour, time.Now())
+	token, _, err := server.OpenTokens(datadir.Dir(dir).APITokens()).Create(name, scopes, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

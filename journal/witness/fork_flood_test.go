@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
-	"github.com/caravan-consortium/caravan/node"
 )
 
 // A member that signs many checkpoints of one size cannot fill its
@@ -55,7 +56,7 @@ func TestForkFloodIsOneAlertPerSize(t *testing.T) {
 	}
 	evil.Gossip(t, "journal", first) // seen again
 	alerts := func() []journal.Alert {
-		got, err := journal.Alerts(node.DataDir(c.Dir(1)).Alerts())
+		got, err := journal.Alerts(datadir.Dir(c.Dir(1)).Alerts())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +66,7 @@ func TestForkFloodIsOneAlertPerSize(t *testing.T) {
 	if got := b.Services().Admin.Status().Journal.Alerts; got != 1 {
 		t.Fatalf("status counts %d alerts, want 1", got)
 	}
-	entries, _ := os.ReadDir(node.DataDir(c.Dir(1)).Alerts())
+	entries, _ := os.ReadDir(datadir.Dir(c.Dir(1)).Alerts())
 	if len(entries) != 1 {
 		t.Fatalf("%d files in the alerts directory", len(entries))
 	}

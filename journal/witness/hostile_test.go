@@ -15,11 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/journal/witness"
-	"github.com/caravan-consortium/caravan/node"
 	libp2phttp "github.com/libp2p/go-libp2p/p2p/http"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -36,7 +37,7 @@ func TestBogusSignatureLinesAreNeverMerged(t *testing.T) {
 	poll.Until(t, func() bool { st := a.Services().Admin.Status().Journal; return st.Size >= 2 && len(st.Cosigs) >= 1 }, "customs-cn cosigned by customs-kz")
 	size := a.Services().Admin.Status().Journal.Size
 	held := func(n int) []byte {
-		data, err := os.ReadFile(filepath.Join(node.DataDir(c.Dir(n)).Witnessed(), "customs-cn", fmt.Sprint(size)))
+		data, err := os.ReadFile(filepath.Join(datadir.Dir(c.Dir(n)).Witnessed(), "customs-cn", fmt.Sprint(size)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +75,7 @@ func TestBogusSignatureLinesAreNeverMerged(t *testing.T) {
 	}
 	// A flood of such notes writes nothing: each adds nothing once
 	// cleaned (and each peer's notes are rate-limited before that).
-	path := filepath.Join(node.DataDir(c.Dir(1)).Witnessed(), "customs-cn", fmt.Sprint(size))
+	path := filepath.Join(datadir.Dir(c.Dir(1)).Witnessed(), "customs-cn", fmt.Sprint(size))
 	before, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)

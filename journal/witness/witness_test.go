@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/caravan-consortium/caravan/api"
 
+	"github.com/caravan-consortium/caravan/gateway"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
-	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/schemas/sample"
 )
 
@@ -23,7 +25,7 @@ import (
 // and cosigned by the two others.
 func TestJournalsWitnessedAcrossMembers(t *testing.T) {
 	c := testnet.NewCluster(t, 3)
-	var nodes []*node.Node
+	var nodes []*gateway.Gateway
 	for i := range 3 {
 		nodes = append(nodes, c.Start(i))
 	}
@@ -89,7 +91,7 @@ func TestJournalCatchUpAfterOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testnet.RegisterDemoSchemas(t, []*node.Node{a}, cl)
+	testnet.RegisterDemoSchemas(t, []*gateway.Gateway{a}, cl)
 	for i := range 3 {
 		var body bytes.Buffer
 		if err := sample.Write(&body, "shipment-event", 5, uint64(i), nil); err != nil {
@@ -127,7 +129,7 @@ func TestJournalOwnerPullsMissedCosignatures(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What the owner would hold had it stopped before the cosignatures came.
-	if err := os.RemoveAll(filepath.Join(node.DataDir(c.Dir(0)).Witnessed(), "customs-cn")); err != nil {
+	if err := os.RemoveAll(filepath.Join(datadir.Dir(c.Dir(0)).Witnessed(), "customs-cn")); err != nil {
 		t.Fatal(err)
 	}
 	back := c.Start(0)
@@ -150,14 +152,14 @@ func TestJournalPrunesWitnessedCheckpoints(t *testing.T) {
 	}
 	// Old notes of a log that has been busy for a while (never witnessed,
 	// and older than what the gateway holds).
-	dir := filepath.Join(node.DataDir(c.Dir(0)).Witnessed(), "customs-cn")
+	dir := filepath.Join(datadir.Dir(c.Dir(0)).Witnessed(), "customs-cn")
 	for i := range 400 {
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(size+1000+uint64(i))), []byte("stale note\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	c.Start(0)
-	w, err := journal.OpenWitnessed(node.DataDir(c.Dir(0)).Witnessed())
+	w, err := journal.OpenWitnessed(datadir.Dir(c.Dir(0)).Witnessed())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,9 +15,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/gateway"
 	"github.com/caravan-consortium/caravan/internal/testkit"
 	"github.com/caravan-consortium/caravan/internal/testnet"
-	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
 
@@ -75,7 +75,7 @@ func TestOneMemberCannotFillTheCatalogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testnet.RegisterDemoSchemas(t, []*node.Node{a, b}, cl)
+	testnet.RegisterDemoSchemas(t, []*gateway.Gateway{a, b}, cl)
 }
 
 // The attack: a member floods one honest member with statements of 60 KiB

@@ -15,14 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	"go.uber.org/zap"
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/devnet"
+	"github.com/caravan-consortium/caravan/gateway"
 	"github.com/caravan-consortium/caravan/internal/keyfile"
-	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/schemas/sample"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
 )
@@ -91,7 +93,7 @@ func benchFetch(b *testing.B, n, size int, raw bool, transport string) {
 	ctx := context.Background()
 	nt, nodes, pub := fetchBenchNet(b, n, size, transport)
 	id := cid.MustParse(pub.CID)
-	key, _ := keyfile.Load(node.DataDir(nt.Orgs[1].Dir).Key())
+	key, _ := keyfile.Load(datadir.Dir(nt.Orgs[1].Dir).Key())
 	f := &fetch.Client{Host: nodes[1].Host(), Key: key, Org: nt.Orgs[1].Org, Store: nodes[1].Store()}
 	// The requester checks every record against the dataset's schema, as
 	// a gateway's fetch does.
@@ -172,7 +174,7 @@ func benchFetch(b *testing.B, n, size int, raw bool, transport string) {
 // fetchBenchNet starts two gateways on transport, customs-cn's with the
 // benchmark's policy, and publishes n records of about size bytes (the
 // generated declarations for 0); it returns once customs-kz lists them.
-func fetchBenchNet(b *testing.B, n, size int, transport string) (*devnet.Net, []*node.Node, *api.PublishSummary) {
+func fetchBenchNet(b *testing.B, n, size int, transport string) (*devnet.Net, []*gateway.Gateway, *api.PublishSummary) {
 	ctx := context.Background()
 	nt, err := devnet.Create(filepath.Join(b.TempDir(), "net"), 2)
 	if err != nil {
@@ -186,9 +188,9 @@ func fetchBenchNet(b *testing.B, n, size int, transport string) (*devnet.Net, []
 	if err := os.WriteFile(filepath.Join(nt.Orgs[0].Dir, "policies", "zz-bench.cedar"), []byte(devnet.FetchBenchPolicy), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	var nodes []*node.Node
+	var nodes []*gateway.Gateway
 	for _, o := range nt.Orgs {
-		nd, err := node.Start(ctx, node.Options{Dir: o.Dir, Logger: benchLogger()})
+		nd, err := gateway.Start(ctx, gateway.Options{Dir: o.Dir, Logger: benchLogger()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -234,7 +236,7 @@ func fetchBenchNet(b *testing.B, n, size int, transport string) (*devnet.Net, []
 
 // rawCopy copies total bytes over a raw libp2p stream from nodes[0] to
 // nodes[1], three times, and returns the median time.
-func rawCopy(b *testing.B, nodes []*node.Node, total int64) time.Duration {
+func rawCopy(b *testing.B, nodes []*gateway.Gateway, total int64) time.Duration {
 	ctx := context.Background()
 	nodes[0].Host().SetStreamHandler("/bench/raw", func(s network.Stream) {
 		buf := make([]byte, 64<<10)

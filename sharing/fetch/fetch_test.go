@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 
@@ -21,7 +23,6 @@ import (
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
-	"github.com/caravan-consortium/caravan/node"
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/schemas"
 	"github.com/caravan-consortium/caravan/sharing/fetch"
@@ -289,7 +290,7 @@ func TestOversizedPurposeCannotBreakTheJournal(t *testing.T) {
 		t.Fatalf("a 17 KB purpose: %v", err)
 	}
 	time.Sleep(500 * time.Millisecond) // what would have been journaled is integrated by now
-	if i, err := node.FindEntry(context.Background(), fn.C.Dir(0), "decision entry", func(e []byte) bool {
+	if i, err := datadir.FindEntry(context.Background(), fn.C.Dir(0), "decision entry", func(e []byte) bool {
 		ev, err := journal.Decode(e)
 		return err != nil || ev.Type == journal.TypeDecision
 	}); err == nil {

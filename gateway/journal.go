@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+	"github.com/caravan-consortium/caravan/gateway/policies"
+
+	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/internal/atomicfile"
+	"github.com/caravan-consortium/caravan/journal"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+)
+
+// journalTimeout bounds one journal append made on behalf of another action.
+const journalTimeout = 10 * time.Second
+
+// journaler appends this org's events to its log: the publisher's
+// statements, the policy bundles and roster versions put in force, the
+// disclosures of sealed statements, and the fetches' receipts.
+type journaler struct {
+	org  string
+	log  *journal.Log
+	seen string // the seen file (datadir.Dir.JournalSeen)
+	zlog *zap.Logger
+}
+
+// openJournal opens this org's log. Its network side (package witness)
+// starts later, once GossipSub runs.
+func openJournal(dir datadir.Dir, consortium, org string, key ed25519.PrivateKey, log *zap.Logger) (*journaler, error) {
+	origin := journal.Origin(consortium, org)
+	signer, err := journal.NewLogSigner(origin, key)
+	if err != nil {
+		return nil, err
+	}
+	l, err := journal.Open(context.Background(), journal.LogConfig{Dir: dir.JournalLog(), Origin: origin, Signer: signer})
+	if err != nil {
+		return nil, err
+	}
+	return &journaler{org: org, log: l, seen: dir.JournalSeen(), zlog: log}, nil
+}
+
+// Append journals an event of this org; it returns once the entry is durable.
+func (j *journaler) Append(ctx context.Context, e *journal.Event) (uint64, error) {
+	if j == nil {
+		return 0, errors.New("the journal is not open")
+	}
+	e.Org = j.org
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	return j.log.Append(ctx, e)
+}
+
+// journalStatement journals this org's publish, retraction or schema
+// registration before it is stored (the publisher's Journal hook): the
+// entry is durable before the statement can reach anyone.
+func (j *journaler) statement(st *manifest.Statement) error {
+	e := &journal.Event{Manifest: st.CID().String()}
+	switch st.BodyType() {
+	case manifest.TypeManifest:
+		m, err := st.Manifest()
+		if err != nil {
+			return err
+		}
+		e.Type, e.Dataset, e.Version, e.Records = journal.TypePublish, m.Dataset, m.Version, m.Records
+		e.Root, e.Schema, e.Time = base64.StdEncoding.EncodeToString(m.Tree.Root), fmt.Sprintf("%s@%d", m.Schema.ID, m.Schema.Version), m.Created
+	case manifest.TypeRetraction:
+		r, err := st.Retraction()
+		if err != nil {
+			return err
+		}
+		e.Type, e.Dataset = journal.TypeRetract, r.Dataset
+	case manifest.TypeRegistration:
+		r, err := st.Registration()
+		if err != nil {
+			return err
+		}
+		e.Type, e.Schema, e.Document, e.Time = journal.TypeSchema, r.Name+"@"+r.Version, r.DocumentCID().String(), r.Created
+	case manifest.TypeSealed:
+		// Every member mirrors this journal: a sealed dataset's entry names
+		// only the statements' CIDs, never its name or counts.
+		sl, err := st.Sealed()
+		if err != nil {
+			return err
+		}
+		e.Type, e.Manifest, e.Sealed, e.Time = journal.TypeSealed, sl.Statement, st.CID().String(), sl.Created
+	default:
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	idx, err := j.Append(ctx, e)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	j.zlog.Debug("journaled", zap.String("type", e.Type), zap.Uint64("index", idx))
+	return nil
+}
+
+// journalPolicy journals a policy bundle before it is put in force (a
+// restart on the same bundle is not a change): a bundle that cannot be
+// journaled is not put in force.
+func (j *journaler) policy(ch policies.Change) error {
+	if j == nil || j.wasSeen("policy", ch.New) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	if _, err := j.Append(ctx, &journal.Event{Type: journal.TypePolicy, Bundle: ch.New, Previous: ch.Old, Time: ch.At}); err != nil {
+		return fmt.Errorf("journaling the policy bundle %s: %w", ch.New, err)
+	}
+	j.markSeen("policy", ch.New)
+	return nil
+}
+
+// journalRoster journals a roster version put in force, once per version.
+func (j *journaler) roster(r *consortium.Roster) {
+	v := fmt.Sprint(r.Version)
+	if j == nil || j.wasSeen("roster", v) {
+		return
+	}
+	sum, err := r.Digest()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	if _, err := j.Append(ctx, &journal.Event{Type: journal.TypeRoster, RosterVersion: r.Version,
+		RosterDigest: hex.EncodeToString(sum[:])}); err != nil {
+		j.zlog.Error("roster change not journaled", zap.Error(err))
+		return
+	}
+	j.markSeen("roster", v)
+}
+
+// The seen file remembers the last roster version and policy bundle that
+// were journaled, so that a restart does not journal them again.
+
+func (j *journaler) readSeen() map[string]string {
+	m := map[string]string{}
+	if data, err := os.ReadFile(j.seen); err == nil {
+		_ = json.Unmarshal(data, &m)
+	}
+	return m
+}
+
+func (j *journaler) wasSeen(kind, value string) bool { return j.readSeen()[kind] == value }
+
+func (j *journaler) markSeen(kind, value string) {
+	m := j.readSeen()
+	m[kind] = value
+	if data, err := json.Marshal(m); err == nil {
+		_ = atomicfile.Write(j.seen, data, 0o600)
+	}
+}

@@ -1,0 +1,145 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/gateway"
+	"github.com/caravan-consortium/caravan/internal/poll"
+	"github.com/caravan-consortium/caravan/internal/testnet"
+	"github.com/caravan-consortium/caravan/journal"
+)
+
+// A running gateway takes a newer roster from the file, refuses a downgrade,
+// a takeover by keys outside the admin set and a tampered file, and keeps
+// the roster in force each time.
+func TestRosterHotReload(t *testing.T) {
+	c := testnet.NewCluster(t, 3)
+	a := c.Start(0)
+	v1 := c.Roster()
+
+	// v2 renames a member, signed by two of the three admins: taken from
+	// the file watcher, without any call.
+	v2 := c.NextRoster(func(r *consortium.Roster) { r.Members[2].Name = "Caspian Freight (renamed)" }, 1, 2)
+	c.WriteRoster(v2)
+	poll.Until(t, func() bool { return a.Roster().Version == 2 }, "version 2 to be in force")
+
+	// refused writes a roster file and checks that the watcher refused it,
+	// and that reloading it (as SIGHUP does) gives the expected reason.
+	refused := func(write func(), why string, wantErr error) {
+		t.Helper()
+		before := a.Services().Admin.Status().RosterRejected
+		write()
+		poll.Until(t, func() bool { return a.Services().Admin.Status().RosterRejected > before }, why+" to be refused")
+		if err := a.Services().Admin.ReloadRoster(); !errors.Is(err, wantErr) {
+			t.Fatalf("%s: ReloadRoster: %v, want %v", why, err, wantErr)
+		}
+		if v := a.Roster().Version; v != 2 {
+			t.Fatalf("after %s, version %d is in force", why, v)
+		}
+	}
+	refused(func() { c.WriteRoster(v1) }, "a downgrade to version 1", consortium.ErrDowngrade)
+
+	// An attacker holding a key outside the admin set makes version 3 that
+	// names it the only admin: valid on its own, not authorized by v2's admins.
+	_, mallory, _ := ed25519.GenerateKey(nil)
+	takeover := c.Revise(v2, func(r *consortium.Roster) {
+		r.Admins = consortium.Admins{Threshold: 1, Keys: []consortium.AdminKey{
+			{Name: "mallory", Key: consortium.EncodePublicKey(mallory.Public().(ed25519.PublicKey))}}}
+	})
+	if _, err := takeover.Sign(mallory); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := takeover.Verify(); err != nil {
+		t.Fatalf("the takeover roster should verify on its own: %v", err)
+	}
+	refused(func() { c.WriteRoster(takeover) }, "a roster whose new admins the current ones did not sign", consortium.ErrBelowThreshold)
+
+	refused(func() {
+		r := c.Revise(v2, nil, 0, 1)
+		r.Members[0].Country = "US" // changed after signing
+		c.WriteRoster(r)
+	}, "a tampered roster", consortium.ErrBadSignature)
+
+}
+
+// A member removed from the roster is disconnected and cannot come back.
+func TestRemovedMemberIsDisconnected(t *testing.T) {
+	c := testnet.NewCluster(t, 3)
+	a := c.Start(0)
+	c.Start(1)
+	gone := c.Net.Orgs[1].Org
+	poll.Until(t, func() bool { return testnet.ConnectedTo(a, gone) }, "the first connection")
+
+	c.WriteRoster(c.NextRoster(func(r *consortium.Roster) {
+		r.Members = append(r.Members[:1], r.Members[2:]...)
+	}, 0, 2))
+	poll.Until(t, func() bool { return a.Roster().Version == 2 }, "version 2")
+	poll.Until(t, func() bool { return len(a.Host().Network().ConnsToPeer(c.PeerOf(1))) == 0 }, "the removed member to be disconnected")
+	time.Sleep(time.Second) // the removed gateway keeps redialing
+	if n := len(a.Host().Network().ConnsToPeer(c.PeerOf(1))); n != 0 {
+		t.Fatalf("the removed member has %d connection(s) again", n)
+	}
+	if a.Services().Admin.Status().Refused == 0 {
+		t.Fatal("the removed member's redials were not refused")
+	}
+}
+
+// A gateway remembers the newest roster it accepted: restarted on an older
+// file, it keeps the newer one in force.
+func TestRestartOnOlderRosterKeepsNewer(t *testing.T) {
+	c := testnet.NewCluster(t, 3)
+	v1 := c.Roster()
+	c.WriteRoster(c.NextRoster(func(r *consortium.Roster) { r.Members[1].Sector = "revenue" }, 0, 1))
+	a := c.Start(0)
+	if a.Roster().Version != 2 {
+		t.Fatalf("version %d in force, want 2", a.Roster().Version)
+	}
+	a.Close()
+	c.WriteRoster(v1)
+	a = c.Start(0)
+	if v := a.Roster().Version; v != 2 {
+		t.Fatalf("restarted on version 1's file, version %d is in force; want 2", v)
+	}
+	if a.Services().Admin.Status().RosterRejected != 1 {
+		t.Fatalf("RosterRejected = %d, want 1", a.Services().Admin.Status().RosterRejected)
+	}
+	// The refusal, with its reason, through the API.
+	if got := getControl(t, c.Dir(0), "/v1/roster/refusals"); !strings.Contains(got, `"in_force":2`) || !strings.Contains(got, `"reason":`) {
+		t.Fatalf("GET /v1/roster/refusals: %s", got)
+	}
+}
+
+// The attack (or an onboarding in progress): a roster lists a member, with
+// the witness role, that has no node yet. Its missing key made journal
+// trust fail for everyone: no checkpoint of any member could be checked,
+// cosigned or counted as witnessed. Such a member is now left out of
+// journal trust until it lists a node.
+func TestMemberWithoutNodeDoesNotStopWitnessing(t *testing.T) {
+	c := testnet.NewCluster(t, 3)
+	nodes := []*gateway.Gateway{c.Start(0), c.Start(1), c.Start(2)}
+	v2 := c.NextRoster(func(r *consortium.Roster) {
+		r.Members = append(r.Members, consortium.Member{Org: "onboarding-ge", Name: "Georgian Customs (onboarding)", Country: "GE",
+			Sector: "customs", Roles: []string{consortium.RoleWitness}})
+	}, 0, 1)
+	c.WriteRoster(v2)
+	for _, n := range nodes {
+		poll.Until(t, func() bool { return n.Roster().Version == 2 }, "version 2 in force")
+	}
+	if _, err := journal.TrustOf(v2.Consortium, v2); err != nil {
+		t.Fatalf("journal trust of a roster with a member without a node: %v", err)
+	}
+	idx, err := nodes[0].Append(context.Background(), &journal.Event{Type: journal.TypePolicy, Bundle: "bagaaieraexample"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, func() bool {
+		st := nodes[0].Services().Admin.Status().Journal
+		return st.Size > idx && st.Witness
+	}, "customs-cn's newest checkpoint witnessed by the others")
+}

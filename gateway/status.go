@@ -1,0 +1,118 @@
+package gateway
+
+import (
+	"os"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/gateway/policies"
+	"github.com/caravan-consortium/caravan/journal/witness"
+	"github.com/caravan-consortium/caravan/p2p"
+	"github.com/caravan-consortium/caravan/schemas"
+	"github.com/caravan-consortium/caravan/sharing/catalog"
+)
+
+// adminService is the API's administration: the gateway's status, and
+// the roster it follows.
+type adminService struct {
+	org      string
+	self     peer.ID
+	started  time.Time
+	host     host.Host
+	gater    *p2p.Gater
+	roster   *rosterState
+	policies *policies.Engine
+	witness  *witness.Service
+	catalog  *catalog.Catalog
+	registry *schemas.Registry
+	api      func() api.APIStatus // the TCP listener, once it listens
+}
+
+// Status returns the gateway's current status.
+func (as *adminService) Status() api.Status {
+	r := as.roster.Roster()
+	st := api.Status{
+		Org:            as.org,
+		PeerID:         as.self.String(),
+		Addrs:          addrStrings(as.host),
+		PID:            os.Getpid(),
+		StartedAt:      as.started,
+		Consortium:     r.Consortium,
+		RosterVersion:  r.Version,
+		Refused:        as.gater.Refused(),
+		RosterRejected: as.roster.rejected.Load(),
+		API:            as.api(),
+		Policy:         as.policies.Status(),
+		Journal:        journalStatusOf(as.witness.Status()),
+		Catalog:        api.CatalogStatus{Statements: as.catalog.Len(), Digest: as.catalog.Digest()},
+	}
+	for _, a := range as.registry.SetAside() {
+		st.SchemasSetAside = append(st.SchemasSetAside, api.SetAsideSchema{Schema: a.Schema.Label(), CID: a.Schema.CID.String(), Reason: a.Reason})
+	}
+	for _, m := range r.Members {
+		ms := api.MemberStatus{Org: m.Org, Name: m.Name, Country: m.Country, Self: m.Org == as.org}
+		for _, nd := range m.Nodes {
+			ns := api.NodeStatus{PeerID: nd.PeerID}
+			if p, err := peer.Decode(nd.PeerID); err == nil && p != as.self {
+				ns.Connected = as.host.Network().Connectedness(p) == network.Connected
+				for _, c := range as.host.Network().ConnsToPeer(p) {
+					ns.Remote = append(ns.Remote, c.RemoteMultiaddr().String())
+				}
+				slices.Sort(ns.Remote) // two connections may share an address
+				ns.Remote = slices.Compact(ns.Remote)
+			}
+			ms.Nodes = append(ms.Nodes, ns)
+		}
+		st.Members = append(st.Members, ms)
+	}
+	return st
+}
+
+// RosterDocument is the signed roster this gateway follows, as the API
+// gives it.
+func (as *adminService) RosterDocument() *api.Roster {
+	r := as.roster.Roster()
+	out := &api.Roster{Consortium: r.Consortium, Version: r.Version, WitnessThreshold: r.WitnessThreshold,
+		Admins: api.RosterAdmins{Threshold: r.Admins.Threshold, Keys: []api.RosterAdminKey{}}, Members: []api.RosterMember{}, Signatures: []api.RosterSig{}}
+	for _, k := range r.Admins.Keys {
+		out.Admins.Keys = append(out.Admins.Keys, api.RosterAdminKey{Name: k.Name, Key: k.Key})
+	}
+	for _, m := range r.Members {
+		am := api.RosterMember{Org: m.Org, Name: m.Name, Country: m.Country, Sector: m.Sector,
+			Roles: append([]string{}, m.Roles...), Groups: m.Groups, Nodes: []api.RosterNode{}}
+		for _, nd := range m.Nodes {
+			am.Nodes = append(am.Nodes, api.RosterNode{PeerID: nd.PeerID, Addrs: append([]string{}, nd.Addrs...)})
+		}
+		out.Members = append(out.Members, am)
+	}
+	for _, sg := range r.Signatures {
+		out.Signatures = append(out.Signatures, api.RosterSig{Admin: sg.Admin, Sig: sg.Sig})
+	}
+	return out
+}
+
+// RosterRefusals lists the roster updates refused since the gateway
+// started (the newest 20), oldest first.
+func (as *adminService) RosterRefusals() []api.RosterRefusal { return as.roster.refusals.all() }
+
+// ReloadRoster reads the roster file again (rosterState.Reload); a refusal
+// is a conflict with the roster in force, which stays.
+func (as *adminService) ReloadRoster() error {
+	if err := as.roster.Reload(); err != nil {
+		return api.Errorf(api.ErrConflict, "%w", err)
+	}
+	return nil
+}
+
+func addrStrings(h host.Host) []string {
+	var out []string
+	for _, a := range h.Addrs() {
+		out = append(out, a.String())
+	}
+	return out
+}
