@@ -83,5 +83,26 @@ Start with 'caravan devnet --orgs 3' for a local consortium on loopback, or
 		versionCmd(),
 		tokenCmd(),
 	)
+	refuseUnknownSubcommands(root)
 	return root.ExecuteContext(ctx)
+}
+
+// refuseUnknownSubcommands makes a command group (caravan consortium,
+// caravan schema, ...) fail on a subcommand it does not have, naming it,
+// instead of printing its help and exiting 0 as cobra does: a mistyped
+// command in a script must not pass for a done one.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if c == c.Root() || !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return fmt.Errorf("unknown command %q for %q; see '%s --help'", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
 }

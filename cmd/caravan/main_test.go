@@ -13,7 +13,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/devnet"
-	"github.com/caravan-consortium/caravan/node"
+	"github.com/caravan-consortium/caravan/gateway"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -139,14 +139,14 @@ func TestVersion(t *testing.T) {
 
 // oneGateway starts the gateway of a one-org devnet in-process and returns
 // its data directory; the gateway stops with the test.
-func oneGateway(t *testing.T) (string, *node.Node) {
+func oneGateway(t *testing.T) (string, *gateway.Gateway) {
 	t.Helper()
 	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := nt.Orgs[0].Dir
-	n, err := node.Start(context.Background(), node.Options{Dir: dir, Logger: zaptest.NewLogger(t)})
+	n, err := gateway.Start(context.Background(), gateway.Options{Dir: dir, Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,5 +177,20 @@ func TestTokenCommands(t *testing.T) {
 	var tokens []server.Token
 	if err := json.Unmarshal([]byte(mustCaravan(t, "token", "list", "--dir", dir, "--json")), &tokens); err != nil || len(tokens) != 1 || !tokens[0].Revoked {
 		t.Fatalf("token list --json after revoke: %v %+v", err, tokens)
+	}
+}
+
+// A mistyped subcommand of a command group fails and names itself: cobra
+// printed the group's help and exited 0, so a script's typo passed for a
+// done step (found by the README's own test).
+func TestUnknownSubcommandFails(t *testing.T) {
+	for _, args := range [][]string{{"consortium", "verifyx"}, {"schema", "lits"}, {"journal", "proove"}, {"token", "delete", "x"}} {
+		out, err := caravan(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "unknown command") || !strings.Contains(err.Error(), args[1]) {
+			t.Errorf("caravan %v: %v\n%s", args, err, out)
+		}
+	}
+	if out, err := caravan(t, "consortium"); err != nil || !strings.Contains(out, "Available Commands") {
+		t.Errorf("a group alone prints its help: %v\n%s", err, out)
 	}
 }
