@@ -29,7 +29,6 @@ type policyService struct {
 	roster   *rosterState
 	catalog  *catalog.Catalog
 	registry *schemas.Registry
-	intent   string // the upload's write-ahead file (datadir.Dir.PolicyIntent)
 }
 
 // Policy returns the policy bundle in force.
