@@ -21,7 +21,6 @@ import (
 
 	"github.com/ipfs/go-cid"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	libp2phttp "github.com/libp2p/go-libp2p/p2p/http"
@@ -86,35 +85,17 @@ func newAttacker(ctx context.Context, nt *Net, self *Org, victims []*Org) (*atta
 	if err != nil {
 		return nil, err
 	}
-	priv, err := crypto.UnmarshalEd25519PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
 	var allowed []peer.ID
 	for _, o := range nt.Orgs {
 		id, _ := peer.Decode(o.PeerID)
 		allowed = append(allowed, id)
 	}
-	h, err := p2p.NewHost(p2p.HostConfig{Key: priv, Listen: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")},
-		Gater: p2p.NewGater(nil, allowed)})
+	m, err := JoinAsMember(ctx, key, consortiumOf(nt), allowed)
 	if err != nil {
 		return nil, err
 	}
-	a := &attacker{nt: nt, self: self, victims: victims, key: key, h: h, topics: map[string]*pubsub.Topic{}}
-	name := consortiumOf(nt)
-	names := map[string]string{"catalog": catalog.Topic(name), "journal": witness.Topic(name)}
-	if a.ps, err = p2p.NewPubSub(ctx, h, p2p.PubSubOptions{Topics: []string{names["catalog"], names["journal"]}}); err != nil {
-		h.Close()
-		return nil, err
-	}
-	for kind, name := range names {
-		tp, err := a.ps.Join(name)
-		if err != nil {
-			h.Close()
-			return nil, err
-		}
-		a.topics[kind] = tp
-	}
+	h := m.Host
+	a := &attacker{nt: nt, self: self, victims: victims, key: key, h: h, ps: m.PubSub, topics: m.Topics}
 	if a.store, err = store.Open(self.Dir+"/attacker-store", nil); err != nil {
 		h.Close()
 		return nil, err

@@ -10,12 +10,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/caravan-consortium/caravan/devnet"
 	"github.com/caravan-consortium/caravan/gateway"
-	"github.com/caravan-consortium/caravan/journal/witness"
-	"github.com/caravan-consortium/caravan/p2p"
-	"github.com/caravan-consortium/caravan/sharing/catalog"
 )
 
 // Hostile is a member that misbehaves: a bare libp2p host with org i's
@@ -32,38 +29,23 @@ type Hostile struct {
 // Org i's gateway must not run.
 func (c *Cluster) Hostile(i int, nodes ...*gateway.Gateway) *Hostile {
 	c.t.Helper()
-	priv, err := crypto.UnmarshalEd25519PrivateKey(c.NodeKey(i))
-	if err != nil {
-		c.t.Fatal(err)
-	}
 	var allowed []peer.ID
 	for j := range c.Net.Orgs {
 		allowed = append(allowed, c.PeerOf(j))
 	}
-	h, err := p2p.NewHost(p2p.HostConfig{Key: priv, Listen: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")},
-		Gater: p2p.NewGater(nil, allowed)})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(func() { h.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	c.t.Cleanup(cancel)
-	consortium := c.Roster().Consortium
-	names := map[string]string{"catalog": catalog.Topic(consortium), "journal": witness.Topic(consortium)}
-	ps, err := p2p.NewPubSub(ctx, h, p2p.PubSubOptions{Topics: []string{names["catalog"], names["journal"]}})
+	m, err := devnet.JoinAsMember(ctx, c.NodeKey(i), c.Roster().Consortium, allowed)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	hs := &Hostile{Host: h, PubSub: ps, topics: map[string]*pubsub.Topic{}}
-	for kind, name := range names {
-		tp, err := ps.Join(name)
-		if err != nil {
-			c.t.Fatal(err)
-		}
+	c.t.Cleanup(func() { m.Close() })
+	h := m.Host
+	hs := &Hostile{Host: h, PubSub: m.PubSub, topics: m.Topics}
+	for _, tp := range m.Topics {
 		if _, err := tp.Subscribe(); err != nil { // to be in the mesh
 			c.t.Fatal(err)
 		}
-		hs.topics[kind] = tp
 	}
 	for _, n := range nodes {
 		if err := h.Connect(ctx, peer.AddrInfo{ID: n.PeerID(), Addrs: n.Host().Addrs()}); err != nil {
