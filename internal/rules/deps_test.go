@@ -75,9 +75,9 @@ var allowed = map[string][]string{
 	// Test fixtures (imported by tests only): leaf fixtures, light; the
 	// in-process consortium, which imports the assembly and the tools.
 	"internal/testkit": {"schemas", "schemas/sample", "sharing/manifest"},
-	"internal/testnet": {"api", "api/console", "api/server", "consortium", "devnet", "internal/atomicfile", "internal/cids", "internal/jcs",
-		"internal/keyfile", "internal/poll", "internal/testkit", "journal/witness", "gateway", "gateway/datadir", "p2p", "policy", "schemas",
-		"sharing/catalog", "sharing/manifest"},
+	"internal/testnet": {"api", "api/console", "api/server", "consortium", "devnet", "gateway", "gateway/datadir",
+		"internal/atomicfile", "internal/cids", "internal/jcs", "internal/keyfile", "internal/poll", "internal/testkit", "policy",
+		"schemas", "sharing/manifest"},
 	"internal/rules": nil,
 }
 
