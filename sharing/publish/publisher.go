@@ -118,16 +118,8 @@ type Result struct {
 // Publish reads records from r and publishes them as the next version of
 // the dataset. If it fails, nothing of it is stored.
 func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Result, error) {
-	if !manifest.ValidName(req.Dataset) {
-		return nil, fmt.Errorf("%w: dataset %q is not a valid name (lower-case letters, digits, '.', '_', '-')", ErrBadRequest, req.Dataset)
-	}
-	if req.Schema == nil {
-		return nil, fmt.Errorf("%w: a schema is required", ErrBadRequest)
-	}
-	for _, pu := range req.Purposes {
-		if !manifest.ValidPurpose(pu) {
-			return nil, fmt.Errorf("%w: purpose %.80q: %s", ErrBadRequest, pu, manifest.PurposeRule)
-		}
+	if err := checkRequest(req); err != nil {
+		return nil, err
 	}
 	src, err := Open(r, req.Schema, req.Input)
 	if err != nil {
@@ -143,6 +135,50 @@ func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Res
 			_ = ss.Abort()
 		}
 	}()
+	res, err := stage(ctx, ss, src, req)
+	if err != nil {
+		return nil, err
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.manifest(req, res)
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := manifest.SignStatement(m, p.cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	out := &Result{Statement: st, Manifest: m, Rejected: res.Rejected}
+	if req.DryRun {
+		return out, nil
+	}
+	if p.cfg.Seal != nil && p.cfg.Seal(m) {
+		return p.commitSealed(ss, st, out, &committed)
+	}
+	return p.commit(ss, st, out, &committed)
+}
+
+// checkRequest checks what a request says beside its records.
+func checkRequest(req Request) error {
+	if !manifest.ValidName(req.Dataset) {
+		return fmt.Errorf("%w: dataset %q is not a valid name (lower-case letters, digits, '.', '_', '-')", ErrBadRequest, req.Dataset)
+	}
+	if req.Schema == nil {
+		return fmt.Errorf("%w: a schema is required", ErrBadRequest)
+	}
+	for _, pu := range req.Purposes {
+		if !manifest.ValidPurpose(pu) {
+			return fmt.Errorf("%w: purpose %.80q: %s", ErrBadRequest, pu, manifest.PurposeRule)
+		}
+	}
+	return nil
+}
+
+// stage builds src's records into the store session ss: validated,
+// canonical, content-addressed, with their attribute projections.
+func stage(ctx context.Context, ss *store.Session, src Source, req Request) (*BuildResult, error) {
 	res, err := Build(ctx, src, BuildOptions{Schema: req.Schema, Attributes: req.Schema.PolicyAttributes, Reject: req.Reject, Progress: req.Progress},
 		func(recs []Record) error {
 			for _, r := range recs {
@@ -161,55 +197,48 @@ func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Res
 		}
 		return nil, fmt.Errorf("the input holds no record: %w", ErrNothingValid)
 	}
+	return res, nil
+}
 
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := p.manifest(req, res)
-	if err := m.Validate(); err != nil {
-		return nil, err
-	}
-	st, err := manifest.SignStatement(m, p.cfg.Key)
-	if err != nil {
-		return nil, err
-	}
-	out := &Result{Statement: st, Manifest: m, Rejected: res.Rejected}
-	if req.DryRun {
-		return out, nil
-	}
-	if p.cfg.Seal != nil && p.cfg.Seal(m) {
-		sealed, err := p.seal(st)
-		if err != nil {
-			return nil, err
-		}
-		out.Sealed = sealed
-		if err := p.journal(sealed); err != nil {
-			return nil, err
-		}
-		if err := ss.CommitSealed(st, sealed); err != nil {
-			return nil, err
-		}
-		committed = true
-		if err := p.cfg.Catalog.AddCommittedSealed(st, sealed); err != nil {
-			return nil, err
-		}
-		return out, p.announce(sealed)
-	}
+// commit journals st, then commits the session with it, indexes it and
+// announces it. Journal first: a statement that is stored spreads by
+// catch-up, so none may be stored that the journal lacks.
+func (p *Publisher) commit(ss *store.Session, st *manifest.Statement, out *Result, committed *bool) (*Result, error) {
 	if err := p.cfg.Catalog.Room(p.cfg.Org, len(st.Marshal())); err != nil {
 		return nil, err // the others would not keep it either
 	}
-	// Journal first: a statement that is stored spreads by catch-up, so
-	// none may be stored that the journal lacks.
 	if err := p.journal(st); err != nil {
 		return nil, err
 	}
 	if err := ss.Commit(st); err != nil {
 		return nil, err
 	}
-	committed = true
+	*committed = true
 	if err := p.cfg.Catalog.AddCommitted(st); err != nil {
 		return nil, err
 	}
 	return out, p.announce(st)
+}
+
+// commitSealed is commit for a sealed dataset: the sealed statement that
+// announces st is journaled, stored beside it and announced in its place.
+func (p *Publisher) commitSealed(ss *store.Session, st *manifest.Statement, out *Result, committed *bool) (*Result, error) {
+	sealed, err := p.seal(st)
+	if err != nil {
+		return nil, err
+	}
+	out.Sealed = sealed
+	if err := p.journal(sealed); err != nil {
+		return nil, err
+	}
+	if err := ss.CommitSealed(st, sealed); err != nil {
+		return nil, err
+	}
+	*committed = true
+	if err := p.cfg.Catalog.AddCommittedSealed(st, sealed); err != nil {
+		return nil, err
+	}
+	return out, p.announce(sealed)
 }
 
 // seal signs the sealed statement that announces st in its place, within
