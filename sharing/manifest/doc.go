@@ -1,6 +1,8 @@
-// Package sharing holds what organizations share: records, the manifests
-// that publish them, the catalog of every member's manifests, and the
-// protocols that move them.
+// Package manifest is what members sign and share about their datasets:
+// records' canonical form and CIDs, the record tree, and the signed
+// statements (manifests, retractions, schema registrations, sealed
+// announcements, fetch requests and receipts) with their signers. It
+// imports no libp2p, so offline tools check statements with it alone.
 //
 // # Records
 //
@@ -19,7 +21,8 @@
 //
 // # Signed statements
 //
-// Manifests and retractions travel as signed statements (schemas/manifest.md):
+// Manifests, retractions and the other statements travel signed
+// (schemas/manifest.md):
 //
 //	{"body":{...},"sig":"BASE64","signer":"12D3KooW..."}
 //
