@@ -13,6 +13,10 @@ import (
 	"go.uber.org/zap"
 )
 
+// Console makes the web console the TCP listener serves under /console/,
+// over the gateway's services (console.Handler is one).
+type Console func(sv server.Services, tokens *server.Tokens, log *zap.Logger) (http.Handler, error)
+
 // serveAPI starts the API's TCP listener when the config asks for one:
 // TLS with the configured certificate, or the self-signed one (made now if
 // this directory predates it), and tokens from DIR/api-tokens.json.

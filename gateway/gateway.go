@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -62,7 +61,7 @@ type Options struct {
 	OnPolicyChange func(policies.Change)
 	// Console, if set, makes the console that the TCP listener serves
 	// under /console/ (console.Handler; cmd/caravan passes it).
-	Console func(sv server.Services, tokens *server.Tokens, log *zap.Logger) (http.Handler, error)
+	Console Console
 }
 
 // Gateway is a running gateway: it starts and stops the parts, and builds
@@ -84,7 +83,7 @@ type Gateway struct {
 	psDrops   p2p.GossipDrops // what GossipSub dropped itself
 	psStop    context.CancelFunc
 	api       *server.Server
-	console   func(server.Services, *server.Tokens, *zap.Logger) (http.Handler, error)
+	console   Console
 	apiStatus atomic.Pointer[api.APIStatus] // the TCP listener, if any
 	watch     *dirwatch.Watcher
 	pwatch    *dirwatch.Watcher
