@@ -41,7 +41,7 @@ import (
 	"github.com/caravan-consortium/caravan/sharing/store"
 )
 
-// attacker is the hostile member of issue 16's scenario: the last org,
+// attacker is the hostile member of the hostile scenario: the last org,
 // whose gateway does not run, driven with its node key against the honest
 // gateways. It runs in a process of its own (RunHostileMember), as the
 // outsider does (HoldIdleConnections): in the devnet process, its floods

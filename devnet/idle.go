@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// HoldIdleConnections is the hostile scenario's outsider (issue 16, attack
+// HoldIdleConnections is the hostile scenario's outsider (attack
 // 1): from 127.0.0.2, it holds perAddr TCP connections to each address
 // that never start a handshake, opening another whenever one is closed,
 // until ctx ends. It returns how many it opened. The scenario runs it in a

@@ -21,7 +21,7 @@ func init() { register(hostileScenario) }
 func hostileScenario() Scenario {
 	return Scenario{
 		Name: "hostile",
-		Description: "three members under attack by an outsider and by a fourth member (issue 16): " +
+		Description: "three members under attack by an outsider and by a fourth member: " +
 			"the honest figures next to the same run with no attack (make bench)",
 		Steps: []Step{
 			{"four orgs; the first three start their gateways, the fourth is hostile (a process driven with its node key)", stepHostileStart},
