@@ -170,22 +170,9 @@ func measureRound(phase string, round int) func(context.Context, *Env) (string, 
 		if f.connected < 0 || n < f.connected {
 			f.connected = n
 		}
-		cn := h.honest[0]
 		name := fmt.Sprintf("%s%d", phase, round)
-		next := time.Now()
-		for i := range e.smaller(gossipSamples, 20) {
-			sleepCtx(ctx, time.Until(next))
-			next = time.Now().Add(gossipEvery)
-			res, err := publish(ctx, cn, fmt.Sprintf("%s-gossip-%d", name, i), "customs-declaration", 5, uint64(100+i), nil, []string{"bench"})
-			if err != nil {
-				return "", err
-			}
-			start := time.Now()
-			if err := waitListed(ctx, h.honest[1:], res.CID); err != nil {
-				return "", fmt.Errorf("%s: %w", name, err)
-			}
-			r.gossip = append(r.gossip, time.Since(start))
-			e.published = append(e.published, res.CID)
+		if r.gossip, err = sampleGossip(ctx, e, name); err != nil {
+			return "", err
 		}
 		for i := range e.smaller(witnessSamples, 1) {
 			d, err := timeToWitnessed(ctx, e, fmt.Sprintf("%s-%d", name, i))
@@ -207,14 +194,8 @@ func measureRound(phase string, round int) func(context.Context, *Env) (string, 
 		// Peak RSS is a high-water mark: a calm round after the attacks
 		// would read theirs, so the calm figure is the first round's.
 		if phase != "calm" || round == 1 {
-			f.peakRSSOfOrg = map[string]float64{}
-			for _, o := range h.honest {
-				hwm, _, err := memoryOf(o.PID())
-				if err != nil {
-					return "", err
-				}
-				f.peakRSSOfOrg[o.Org] = hwm
-				f.peakRSS = max(f.peakRSS, hwm)
+			if err := f.readPeakRSS(h.honest); err != nil {
+				return "", err
 			}
 		}
 		if after, err := readMachineCPU(); err == nil && cpuErr == nil {
@@ -236,6 +217,44 @@ func measureRound(phase string, round int) func(context.Context, *Env) (string, 
 		return fmt.Sprintf("%d connections among the three; gossip p99 %v; witnessed in %v; fetch %.0f records/s; peak RSS %.1f MB; CPU stolen by the host %s; gossip the three did not accept: %s",
 			n, r.gossipP99().Round(time.Millisecond), median(r.witnessed).Round(time.Millisecond), median(r.fetchRates), f.peakRSS, percent(r.stolen()), strings.Join(seen, ", ")), nil
 	}
+}
+
+// sampleGossip publishes small datasets from the first honest member, one
+// every gossipEvery, and returns how long each took to reach the others'
+// catalogs.
+func sampleGossip(ctx context.Context, e *Env, name string) ([]time.Duration, error) {
+	h := e.hostile
+	var out []time.Duration
+	next := time.Now()
+	for i := range e.smaller(gossipSamples, 20) {
+		sleepCtx(ctx, time.Until(next))
+		next = time.Now().Add(gossipEvery)
+		res, err := publish(ctx, h.honest[0], fmt.Sprintf("%s-gossip-%d", name, i), "customs-declaration", 5, uint64(100+i), nil, []string{"bench"})
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		if err := waitListed(ctx, h.honest[1:], res.CID); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out = append(out, time.Since(start))
+		e.published = append(e.published, res.CID)
+	}
+	return out, nil
+}
+
+// readPeakRSS records the honest members' peak RSS now, and the highest.
+func (f *honestFigures) readPeakRSS(honest []*Org) error {
+	f.peakRSSOfOrg = map[string]float64{}
+	for _, o := range honest {
+		hwm, _, err := memoryOf(o.PID())
+		if err != nil {
+			return err
+		}
+		f.peakRSSOfOrg[o.Org] = hwm
+		f.peakRSS = max(f.peakRSS, hwm)
+	}
+	return nil
 }
 
 // honestVerdicts sums the honest members' gossip verdicts (gossipVerdicts).

@@ -136,90 +136,54 @@ func Decode(data []byte) (*Event, error) {
 }
 
 func (e *Event) check() error {
-	bad := func(field string) error {
-		return fmt.Errorf("%w: %s event: %s is missing", ErrBadEvent, e.Type, field)
-	}
-	if e.Org == "" {
-		return bad("org")
-	}
-	if e.Time.IsZero() {
-		return bad("time")
-	}
-	switch e.Type {
-	case TypePublish:
-		switch {
-		case e.Dataset == "":
-			return bad("dataset")
-		case e.Manifest == "":
-			return bad("manifest")
-		case e.Version == 0:
-			return bad("version")
-		}
-	case TypeRetract:
-		if e.Dataset == "" {
-			return bad("dataset")
-		}
-		if e.Manifest == "" {
-			return bad("manifest")
-		}
-	case TypeDecision:
-		switch {
-		case e.Requester == "":
-			return bad("requester")
-		case e.Manifest == "":
-			return bad("manifest")
-		case e.Bundle == "":
-			return bad("bundle")
-		case e.Request == "":
-			return bad("request")
-		}
-	case TypeReceipt:
-		switch {
-		case e.Provider == "":
-			return bad("provider")
-		case e.Manifest == "":
-			return bad("manifest")
-		case e.Decision == nil:
-			return bad("decision")
-		}
-	case TypePolicy:
-		if e.Bundle == "" {
-			return bad("bundle")
-		}
-	case TypeSchema:
-		switch {
-		case e.Schema == "":
-			return bad("schema")
-		case e.Manifest == "":
-			return bad("manifest")
-		case e.Document == "":
-			return bad("document")
-		}
-	case TypeSealed:
-		switch {
-		case e.Manifest == "":
-			return bad("manifest")
-		case e.Sealed == "":
-			return bad("sealed")
-		}
-	case TypeDisclose:
-		switch {
-		case e.Requester == "":
-			return bad("requester")
-		case e.Manifest == "":
-			return bad("manifest")
-		}
-	case TypeRoster:
-		if e.RosterVersion == 0 {
-			return bad("roster_version")
-		}
-		if e.RosterDigest == "" {
-			return bad("roster_digest")
-		}
-	default:
+	fields, ok := required[e.Type]
+	if !ok && e.Org != "" && !e.Time.IsZero() {
 		return fmt.Errorf("%w: unknown type %q", ErrBadEvent, e.Type)
 	}
+	for _, f := range append([]field{fOrg, fTime}, fields...) {
+		if !f.set(e) {
+			return fmt.Errorf("%w: %s event: %s is missing", ErrBadEvent, e.Type, f.name)
+		}
+	}
 	return nil
+}
+
+// field is a member an event must carry, by its JSON name.
+type field struct {
+	name string
+	set  func(*Event) bool
+}
+
+var (
+	fOrg           = field{"org", func(e *Event) bool { return e.Org != "" }}
+	fTime          = field{"time", func(e *Event) bool { return !e.Time.IsZero() }}
+	fDataset       = field{"dataset", func(e *Event) bool { return e.Dataset != "" }}
+	fManifest      = field{"manifest", func(e *Event) bool { return e.Manifest != "" }}
+	fVersion       = field{"version", func(e *Event) bool { return e.Version != 0 }}
+	fRequester     = field{"requester", func(e *Event) bool { return e.Requester != "" }}
+	fProvider      = field{"provider", func(e *Event) bool { return e.Provider != "" }}
+	fBundle        = field{"bundle", func(e *Event) bool { return e.Bundle != "" }}
+	fRequest       = field{"request", func(e *Event) bool { return e.Request != "" }}
+	fDecision      = field{"decision", func(e *Event) bool { return e.Decision != nil }}
+	fSchema        = field{"schema", func(e *Event) bool { return e.Schema != "" }}
+	fDocument      = field{"document", func(e *Event) bool { return e.Document != "" }}
+	fSealed        = field{"sealed", func(e *Event) bool { return e.Sealed != "" }}
+	fRosterVersion = field{"roster_version", func(e *Event) bool { return e.RosterVersion != 0 }}
+	fRosterDigest  = field{"roster_digest", func(e *Event) bool { return e.RosterDigest != "" }}
+)
+
+// required lists, for each event type, the members it must carry beside
+// org and time, in the order they are checked (schemas/journal.md).
+var required = map[string][]field{
+	TypePublish:  {fDataset, fManifest, fVersion},
+	TypeRetract:  {fDataset, fManifest},
+	TypeDecision: {fRequester, fManifest, fBundle, fRequest},
+	TypeReceipt:  {fProvider, fManifest, fDecision},
+	TypePolicy:   {fBundle},
+	TypeSchema:   {fSchema, fManifest, fDocument},
+	TypeSealed:   {fManifest, fSealed},
+	TypeDisclose: {fRequester, fManifest},
+	TypeRoster:   {fRosterVersion, fRosterDigest},
 }
 
 // Summary is a one-line description of the event, for `caravan journal log`.
