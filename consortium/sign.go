@@ -131,8 +131,10 @@ func (r *Roster) Verify() ([]string, error) {
 }
 
 // VerifyBy checks that the roster is signed by at least admins.Threshold of
-// admins.Keys. Signatures by admins not in that set are ignored; a signature
-// by a listed admin that does not verify is an error.
+// admins.Keys. Signatures by admins not in that set are ignored, and so is
+// one by an admin whose key this roster replaces (rotate-admin: it was made
+// with the new key, which Verify checks); a signature by a listed admin
+// that does not verify is an error.
 func (r *Roster) VerifyBy(admins Admins) ([]string, error) {
 	msg, err := r.SigningBytes()
 	if err != nil {
@@ -156,6 +158,9 @@ func (r *Roster) VerifyBy(admins Admins) ([]string, error) {
 			}
 			return nil, fmt.Errorf("%w: %q", ErrUnknownSigner, s.Admin)
 		}
+		if own, err := ParsePublicKey(r.adminKey(s.Admin)); err == nil && !own.Equal(pub) {
+			continue // the admin's key is rotated here: signed with the new one
+		}
 		sig, err := base64.StdEncoding.DecodeString(s.Sig)
 		if err != nil || !ed25519.Verify(pub, msg, sig) {
 			return nil, fmt.Errorf("%w: the signature of admin %q fails (the roster was changed after it was signed, or the signature is corrupt)", ErrBadSignature, s.Admin)
@@ -169,6 +174,16 @@ func (r *Roster) VerifyBy(admins Admins) ([]string, error) {
 		return signers, &ThresholdError{Have: len(signers), Need: admins.Threshold, Signers: signers}
 	}
 	return signers, nil
+}
+
+// adminKey is the key r lists for admin name, or "".
+func (r *Roster) adminKey(name string) string {
+	for _, k := range r.Admins.Keys {
+		if k.Name == name {
+			return k.Key
+		}
+	}
+	return ""
 }
 
 func (r *Roster) hasAdmin(name string) bool {

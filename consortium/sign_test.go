@@ -41,7 +41,7 @@ func TestVerify(t *testing.T) {
 		}, consortium.ErrBadSignature, 0},
 		{"member added after signing", func(t *testing.T) *consortium.Roster {
 			r := sign(t, fixture(t), 1, 2)
-			r.Members = append(r.Members, consortium.Member{Org: "intruder", Name: "X", Country: "XX", Sector: "x"})
+			r.Members = append(r.Members, consortium.Member{Org: "intruder", Name: "X", Country: "AM", Sector: "x"})
 			return r
 		}, consortium.ErrBadSignature, 0},
 		{"corrupt signature", func(t *testing.T) *consortium.Roster {

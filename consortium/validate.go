@@ -3,14 +3,15 @@ package consortium
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
 var (
-	idPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+	idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 )
 
 // ValidationError is a roster field that is wrong. Field is a dotted path
@@ -100,15 +101,18 @@ func (m *Member) validate(f string) error {
 	if m.Name == "" {
 		return invalid(f+".name", "a display name is required")
 	}
-	if !countryPattern.MatchString(m.Country) {
-		return invalid(f+".country", "%q is not an ISO 3166-1 alpha-2 code such as CN or KZ", m.Country)
+	if !IsCountry(m.Country) {
+		return invalid(f+".country", "%q is not an ISO 3166-1 alpha-2 country code such as CN or KZ (upper case)", m.Country)
 	}
 	if m.Sector == "" {
 		return invalid(f+".sector", "a sector is required")
 	}
 	for i, role := range m.Roles {
-		if !idPattern.MatchString(role) {
-			return invalid(fmt.Sprintf("%s.roles[%d]", f, i), "%q is not a valid role", role)
+		if !slices.Contains(Roles, role) {
+			return invalid(fmt.Sprintf("%s.roles[%d]", f, i), "%q is not a role: use %s", role, strings.Join(Roles, ", "))
+		}
+		if slices.Index(m.Roles, role) < i {
+			return invalid(fmt.Sprintf("%s.roles[%d]", f, i), "role %q is listed twice", role)
 		}
 	}
 	for i, g := range m.Groups {

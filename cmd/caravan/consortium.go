@@ -9,9 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/caravan-consortium/caravan/gateway/datadir"
-
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
 	"github.com/caravan-consortium/caravan/consortium"
@@ -36,9 +33,14 @@ A typical sequence:
   caravan consortium add-member --org customs-a --name "Customs A" --country CN \
       --sector customs --role publisher --node-dir ./customs-a --addr /ip4/10.0.0.1/tcp/4001
   caravan consortium sign --key admin-a.key      (then admin-b, ...)
-  caravan consortium verify`,
+  caravan consortium verify
+
+Each edit (add-member, update-member, remove-member, add-node, remove-node,
+rotate-admin, set-threshold) makes the next version, unsigned; 'show' prints
+a roster, and 'admin-key' a key file's public key line.`,
 	}
-	c.AddCommand(keygenCmd(), newRosterCmd(), addMemberCmd(), signCmd(), verifyRosterCmd(), pskCmd())
+	c.AddCommand(keygenCmd(), newRosterCmd(), signCmd(), verifyRosterCmd(), showRosterCmd(), adminKeyCmd(), pskCmd())
+	c.AddCommand(rosterEditCmds()...)
 	return c
 }
 
@@ -107,85 +109,6 @@ func newRosterCmd() *cobra.Command {
 	_ = c.MarkFlagRequired("name")
 	_ = c.MarkFlagRequired("threshold")
 	return c
-}
-
-func addMemberCmd() *cobra.Command {
-	var (
-		path, nodeDir, peerID string
-		m                     consortium.Member
-		addrs                 []string
-	)
-	c := &cobra.Command{
-		Use:   "add-member --org ORG --name NAME --country CC --sector S [--role R]... [--group G]... [--node-dir DIR | --peer ID] [--addr MA]...",
-		Short: "Add a member (or update it, or add a node to it); the roster must be signed again",
-		Long: `Add a member to the roster, or replace the attributes of a member with the
-same org id. With --node-dir or --peer, also add that node (or replace its
-addresses). On a signed roster, this starts the next version: the version
-number goes up by one and the signatures are dropped, so admins must sign
-again.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := consortium.Load(path)
-			if err != nil {
-				return err
-			}
-			if nodeDir != "" {
-				priv, err := keyfile.Load(nodeDir + "/" + datadir.KeyFile)
-				if err != nil {
-					return err
-				}
-				id, err := datadir.PeerIDOf(priv)
-				if err != nil {
-					return err
-				}
-				peerID = id.String()
-			}
-			if old := r.Member(m.Org); old != nil {
-				m.Nodes = old.Nodes
-			}
-			if peerID != "" {
-				m.Nodes = upsertNode(m.Nodes, consortium.Node{PeerID: peerID, Addrs: addrs})
-			}
-			r.StartRevision()
-			r.UpsertMember(m)
-			if err := r.Validate(); err != nil {
-				return err
-			}
-			if err := writeRoster(path, r); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: member %s set; roster version %d is unsigned: %d admin signature(s) needed\n",
-				path, m.Org, r.Version, r.Admins.Threshold)
-			return nil
-		},
-	}
-	f := c.Flags()
-	f.StringVar(&path, "roster", "consortium.yaml", "roster file")
-	f.StringVar(&m.Org, "org", "", "org id, e.g. customs-a (required)")
-	f.StringVar(&m.Name, "name", "", "display name (required)")
-	f.StringVar(&m.Country, "country", "", "ISO 3166-1 alpha-2 country code, e.g. CN (required)")
-	f.StringVar(&m.Sector, "sector", "", "sector, e.g. customs, logistics, registry (required)")
-	f.StringArrayVar(&m.Roles, "role", nil, "a role, e.g. publisher, requester, witness (repeat)")
-	f.StringArrayVar(&m.Groups, "group", nil, "a group that policies name, e.g. customs-authorities (repeat)")
-	f.StringVar(&nodeDir, "node-dir", "", "a gateway data directory whose node key gives the PeerID")
-	f.StringVar(&peerID, "peer", "", "the node's PeerID (instead of --node-dir)")
-	f.StringArrayVar(&addrs, "addr", nil, "a multiaddr where other members reach the node (repeat)")
-	for _, req := range []string{"org", "name", "country", "sector"} {
-		_ = c.MarkFlagRequired(req)
-	}
-	c.MarkFlagsMutuallyExclusive("node-dir", "peer")
-	return c
-}
-
-func upsertNode(nodes []consortium.Node, n consortium.Node) []consortium.Node {
-	id, _ := peer.Decode(n.PeerID)
-	for i := range nodes {
-		if other, err := peer.Decode(nodes[i].PeerID); nodes[i].PeerID == n.PeerID || err == nil && other == id {
-			nodes[i] = n
-			return nodes
-		}
-	}
-	return append(nodes, n)
 }
 
 func signCmd() *cobra.Command {

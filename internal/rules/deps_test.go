@@ -35,6 +35,7 @@ var allowed = map[string][]string{
 	// The lower layer: formats and the network.
 	"schemas":          {"internal/cids", "internal/jcs"},
 	"consortium":       {"internal/jcs", "internal/yamlfile"},
+	"consortium/edit":  {"consortium"},
 	"p2p":              {"internal/ratelimit"},
 	"sharing/manifest": {"internal/cids", "internal/jcs"},
 	"sharing/store":    {"sharing/manifest"},
@@ -69,7 +70,7 @@ var allowed = map[string][]string{
 	"devnet": {"api", "api/server", "configs", "consortium", "internal/atomicfile", "internal/cids", "internal/keyfile", "journal",
 		"journal/witness", "gateway", "gateway/datadir", "p2p", "schemas", "schemas/sample", "sharing/catalog", "sharing/fetch",
 		"sharing/manifest", "sharing/store"},
-	"cmd/caravan": {"api", "api/console", "api/server", "consortium", "devnet", "internal/atomicfile", "internal/keyfile", "internal/logging", "journal",
+	"cmd/caravan": {"api", "api/console", "api/server", "consortium", "consortium/edit", "devnet", "internal/atomicfile", "internal/keyfile", "internal/logging", "journal",
 		"gateway", "gateway/datadir", "p2p", "policy", "schemas", "schemas/sample", "sharing/publish"},
 
 	// Test fixtures (imported by tests only): leaf fixtures, light; the

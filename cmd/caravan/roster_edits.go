@@ -1,0 +1,365 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/consortium/edit"
+	"github.com/caravan-consortium/caravan/gateway/datadir"
+	"github.com/caravan-consortium/caravan/internal/keyfile"
+)
+
+// The roster's edits, one command each: each reads the roster file, makes
+// one edit.Edit as the next version (unsigned), checks the result,
+// and writes it back only if it checks.
+
+func rosterEditCmds() []*cobra.Command {
+	return []*cobra.Command{addMemberCmd(), updateMemberCmd(), removeMemberCmd(), addNodeCmd(), removeNodeCmd(),
+		rotateAdminCmd(), setThresholdCmd()}
+}
+
+// editCmd completes c: it applies the edit that makeEdit builds from the
+// flags to the roster file named by --roster.
+func editCmd(c *cobra.Command, makeEdit func(cmd *cobra.Command) (edit.Edit, error)) *cobra.Command {
+	var path string
+	c.Args = cobra.NoArgs
+	c.RunE = func(cmd *cobra.Command, _ []string) error {
+		r, err := consortium.Load(path)
+		if err != nil {
+			return err
+		}
+		e, err := makeEdit(cmd)
+		if err != nil {
+			return err
+		}
+		if err := edit.Revise(r, e); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := writeRoster(path, r); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: %s; roster version %d is unsigned: %d admin signature(s) needed\n",
+			path, e, r.Version, r.Admins.Threshold)
+		return nil
+	}
+	c.Flags().StringVar(&path, "roster", "consortium.yaml", "roster file")
+	return c
+}
+
+// nodeFlags are the flags that name a node: its data directory (whose
+// key gives its PeerID) or its PeerID.
+type nodeFlags struct{ dir, peerID string }
+
+func (n *nodeFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&n.dir, "node-dir", "", "a gateway data directory whose node key gives the PeerID")
+	c.Flags().StringVar(&n.peerID, "peer", "", "the node's PeerID (instead of --node-dir)")
+	c.MarkFlagsMutuallyExclusive("node-dir", "peer")
+}
+
+// id is the node's PeerID, or "" if neither flag is given.
+func (n *nodeFlags) id() (string, error) {
+	if n.dir == "" {
+		return n.peerID, nil
+	}
+	priv, err := keyfile.Load(datadir.Dir(n.dir).Key())
+	if err != nil {
+		return "", err
+	}
+	id, err := datadir.PeerIDOf(priv)
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
+}
+
+func addMemberCmd() *cobra.Command {
+	var (
+		m     consortium.Member
+		node  nodeFlags
+		addrs []string
+	)
+	c := &cobra.Command{
+		Use:   "add-member --org ORG --name NAME --country CC --sector S [--role R]... [--group G]... [--node-dir DIR | --peer ID] [--addr MA]...",
+		Short: "Add a new member, with a node; the roster must be signed again",
+		Long: `Add a new member to the roster, with the node that --node-dir or --peer names.
+A member that is already listed is refused: change it with update-member, and
+add a node with add-node. On a signed roster, this starts the next version:
+the version number goes up by one and the signatures are dropped, so admins
+must sign again.
+
+Roles: ` + strings.Join(consortium.Roles, ", ") + `. The country is an ISO 3166-1
+alpha-2 code (CN, KZ, AZ...).`,
+	}
+	editCmd(c, func(*cobra.Command) (edit.Edit, error) {
+		id, err := node.id()
+		if err != nil {
+			return nil, err
+		}
+		if id != "" {
+			m.Nodes = []consortium.Node{{PeerID: id, Addrs: addrs}}
+		}
+		return edit.AddMember{Member: m}, nil
+	})
+	f := c.Flags()
+	f.StringVar(&m.Org, "org", "", "org id, e.g. customs-a (required)")
+	f.StringVar(&m.Name, "name", "", "display name (required)")
+	f.StringVar(&m.Country, "country", "", "ISO 3166-1 alpha-2 country code, e.g. CN (required)")
+	f.StringVar(&m.Sector, "sector", "", "sector, e.g. customs, logistics, registry (required)")
+	f.StringArrayVar(&m.Roles, "role", nil, "a role: "+strings.Join(consortium.Roles, ", ")+" (repeat)")
+	f.StringArrayVar(&m.Groups, "group", nil, "a group that policies name, e.g. customs-authorities (repeat)")
+	f.StringArrayVar(&addrs, "addr", nil, "a multiaddr where other members reach the node (repeat)")
+	node.add(c)
+	for _, req := range []string{"org", "name", "country", "sector"} {
+		_ = c.MarkFlagRequired(req)
+	}
+	return c
+}
+
+func updateMemberCmd() *cobra.Command {
+	var (
+		org, name, country, sector string
+		roles, groups              []string
+	)
+	c := &cobra.Command{
+		Use:   "update-member --org ORG [--name NAME] [--country CC] [--sector S] [--role R]... [--group G]...",
+		Short: "Change a member's fields: only those given; the others stay as they are",
+		Long: `Change the fields of a member that the flags give, and only them. --role and
+--group replace the member's roles or groups with those given (repeat the flag
+for several; --role "" for none).`,
+	}
+	editCmd(c, func(cmd *cobra.Command) (edit.Edit, error) {
+		e := edit.UpdateMember{Org: org}
+		changed := cmd.Flags().Changed
+		if changed("name") {
+			e.Name = &name
+		}
+		if changed("country") {
+			e.Country = &country
+		}
+		if changed("sector") {
+			e.Sector = &sector
+		}
+		if changed("role") {
+			rs := nonEmpty(roles)
+			e.Roles = &rs
+		}
+		if changed("group") {
+			gs := nonEmpty(groups)
+			e.Groups = &gs
+		}
+		return e, nil
+	})
+	f := c.Flags()
+	f.StringVar(&org, "org", "", "the member's org id (required)")
+	f.StringVar(&name, "name", "", "a new display name")
+	f.StringVar(&country, "country", "", "a new ISO 3166-1 alpha-2 country code")
+	f.StringVar(&sector, "sector", "", "a new sector")
+	f.StringArrayVar(&roles, "role", nil, "the member's roles, replacing its own: "+strings.Join(consortium.Roles, ", ")+" (repeat)")
+	f.StringArrayVar(&groups, "group", nil, "the member's groups, replacing its own (repeat)")
+	_ = c.MarkFlagRequired("org")
+	return c
+}
+
+// nonEmpty drops empty strings: --role "" names no role.
+func nonEmpty(xs []string) []string {
+	out := []string{}
+	for _, x := range xs {
+		if x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func removeMemberCmd() *cobra.Command {
+	var org string
+	c := &cobra.Command{
+		Use:   "remove-member --org ORG",
+		Short: "Remove a member and its nodes; the roster must be signed again",
+		Long: `Remove a member and its nodes. Once the version is in force, every gateway
+closes the member's connections and refuses them; its journal stays
+verifiable, as far as it went, with the earlier versions of the roster.`,
+	}
+	editCmd(c, func(*cobra.Command) (edit.Edit, error) { return edit.RemoveMember{Org: org}, nil })
+	c.Flags().StringVar(&org, "org", "", "the member's org id (required)")
+	_ = c.MarkFlagRequired("org")
+	return c
+}
+
+func addNodeCmd() *cobra.Command {
+	var (
+		org   string
+		node  nodeFlags
+		addrs []string
+	)
+	c := &cobra.Command{
+		Use:   "add-node --org ORG (--node-dir DIR | --peer ID) [--addr MA]...",
+		Short: "List a node under a member, or change the addresses of one it lists",
+	}
+	editCmd(c, func(*cobra.Command) (edit.Edit, error) {
+		id, err := node.id()
+		if err != nil {
+			return nil, err
+		}
+		if id == "" {
+			return nil, fmt.Errorf("name the node with --node-dir or --peer")
+		}
+		return edit.AddNode{Org: org, Node: consortium.Node{PeerID: id, Addrs: addrs}}, nil
+	})
+	c.Flags().StringVar(&org, "org", "", "the member's org id (required)")
+	c.Flags().StringArrayVar(&addrs, "addr", nil, "a multiaddr where other members reach the node (repeat)")
+	node.add(c)
+	_ = c.MarkFlagRequired("org")
+	return c
+}
+
+func removeNodeCmd() *cobra.Command {
+	var org, peerID string
+	c := &cobra.Command{
+		Use:   "remove-node --org ORG --peer ID",
+		Short: "Remove a node from a member; the others close its connections once the version is in force",
+	}
+	editCmd(c, func(*cobra.Command) (edit.Edit, error) {
+		return edit.RemoveNode{Org: org, PeerID: peerID}, nil
+	})
+	c.Flags().StringVar(&org, "org", "", "the member's org id (required)")
+	c.Flags().StringVar(&peerID, "peer", "", "the node's PeerID (required)")
+	_ = c.MarkFlagRequired("org")
+	_ = c.MarkFlagRequired("peer")
+	return c
+}
+
+func rotateAdminCmd() *cobra.Command {
+	var name, key string
+	c := &cobra.Command{
+		Use:   "rotate-admin --name NAME --key ed25519:KEY",
+		Short: "Replace one admin's key (print a key file's with 'consortium admin-key')",
+		Long: `Replace the key of admin NAME with a new one (make it with 'consortium keygen',
+print it with 'consortium admin-key'). The new version must be signed by a
+threshold of the admins in force before it, which gateways check when they
+take it, and by a threshold of its own admins: the new key's holder signs it
+too.`,
+	}
+	editCmd(c, func(*cobra.Command) (edit.Edit, error) {
+		return edit.RotateAdmin{Name: name, Key: key}, nil
+	})
+	c.Flags().StringVar(&name, "name", "", "the admin's name in the roster (required)")
+	c.Flags().StringVar(&key, "key", "", "the new public key, ed25519:BASE64 (required)")
+	_ = c.MarkFlagRequired("name")
+	_ = c.MarkFlagRequired("key")
+	return c
+}
+
+func setThresholdCmd() *cobra.Command {
+	var n int
+	c := &cobra.Command{
+		Use:   "set-threshold --admins K",
+		Short: "Set how many admins must sign each version of the roster",
+	}
+	editCmd(c, func(*cobra.Command) (edit.Edit, error) { return edit.SetThreshold{Threshold: n}, nil })
+	c.Flags().IntVar(&n, "admins", 0, "how many admins must sign, 1 to the number of admin keys (required)")
+	_ = c.MarkFlagRequired("admins")
+	return c
+}
+
+func adminKeyCmd() *cobra.Command {
+	var keyPath, path string
+	c := &cobra.Command{
+		Use:   "admin-key --key FILE [--roster FILE]",
+		Short: "Print the public key line of an admin key file",
+		Long: `Print an admin key file's public key, as 'consortium new --admin' and
+'consortium rotate-admin --key' take it, and the admin's name if the roster
+lists the key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			priv, err := keyfile.Load(keyPath)
+			if err != nil {
+				return err
+			}
+			pub := consortium.EncodePublicKey(priv.Public().(ed25519.PublicKey))
+			name := ""
+			if r, err := consortium.Load(path); err == nil {
+				for _, k := range r.Admins.Keys {
+					if k.Key == pub {
+						name = k.Name
+					}
+				}
+			}
+			if name == "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "admin key: %s (not an admin of %s)\n", pub, path)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "admin key: --admin %s=%s\n", name, pub)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&keyPath, "key", "", "the admin key file (required)")
+	c.Flags().StringVar(&path, "roster", "consortium.yaml", "roster file, to name the admin")
+	_ = c.MarkFlagRequired("key")
+	return c
+}
+
+func showRosterCmd() *cobra.Command {
+	var (
+		path, dir string
+		asJSON    bool
+	)
+	c := &cobra.Command{
+		Use:   "show [--roster FILE | --dir DIR] [--json]",
+		Short: "Show a roster: a file, or (--dir) the one a gateway has in force",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir != "" {
+				path = datadir.Dir(dir).TrustedRoster()
+			}
+			r, err := consortium.Load(path)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			showRoster(cmd.OutOrStdout(), path, r)
+			return nil
+		},
+	}
+	jsonFlag(c, &asJSON)
+	c.Flags().StringVar(&path, "roster", "consortium.yaml", "roster file")
+	c.Flags().StringVar(&dir, "dir", "", "a gateway data directory: show the roster it has in force")
+	c.MarkFlagsMutuallyExclusive("roster", "dir")
+	return c
+}
+
+// showRoster prints every field of r, for a person.
+func showRoster(w io.Writer, path string, r *consortium.Roster) {
+	signers, err := r.Verify()
+	state := fmt.Sprintf("signed by %s (threshold %d)", strings.Join(signers, ", "), r.Admins.Threshold)
+	if err != nil {
+		state = "not valid: " + err.Error()
+	}
+	fmt.Fprintf(w, "%s: consortium %s, version %d, %s\n", path, r.Consortium, r.Version, state)
+	fmt.Fprintf(w, "admins (%d must sign):\n", r.Admins.Threshold)
+	for _, k := range r.Admins.Keys {
+		fmt.Fprintf(w, "  %-16s %s\n", k.Name, k.Key)
+	}
+	fmt.Fprintf(w, "members:\n")
+	for _, m := range r.Members {
+		fmt.Fprintf(w, "  %s: %s, %s, %s; roles: %s; groups: %s\n", m.Org, m.Name, m.Country, m.Sector,
+			orNone(m.Roles), orNone(m.Groups))
+		for _, n := range m.Nodes {
+			fmt.Fprintf(w, "    node %s %s\n", n.PeerID, strings.Join(n.Addrs, " "))
+		}
+	}
+}
+
+func orNone(xs []string) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	return strings.Join(xs, ", ")
+}
