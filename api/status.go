@@ -10,13 +10,18 @@ import (
 
 // Status is what GET /v1/status returns.
 type Status struct {
-	Org           string         `json:"org"`
-	PeerID        string         `json:"peer_id"`
-	Addrs         []string       `json:"addrs"`
-	PID           int            `json:"pid"`
-	StartedAt     time.Time      `json:"started_at"`
-	Consortium    string         `json:"consortium"`
-	RosterVersion uint64         `json:"roster_version"`
+	Org           string    `json:"org"`
+	PeerID        string    `json:"peer_id"`
+	Addrs         []string  `json:"addrs"`
+	PID           int       `json:"pid"`
+	StartedAt     time.Time `json:"started_at"`
+	Consortium    string    `json:"consortium"`
+	RosterVersion uint64    `json:"roster_version"`
+	// RosterExpires is when the roster in force expires (RFC 3339), if it
+	// does; RosterExpired says it has: the gateway keeps serving under it
+	// until the admins sign a new version.
+	RosterExpires string         `json:"roster_expires,omitempty"`
+	RosterExpired bool           `json:"roster_expired,omitempty"`
 	Members       []MemberStatus `json:"members"`
 	// Refused counts connections and dials refused because the peer is
 	// not in the roster.

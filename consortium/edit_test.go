@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/consortium/edit"
@@ -39,6 +40,10 @@ func TestEditsMakeTheNextVersion(t *testing.T) {
 			Roles: []string{"requester"}}}, func(r *consortium.Roster) bool { return r.Member("logistics-az") != nil }},
 		{edit.RotateAdmin{Name: "a3", Key: adminKey("x", 9).Key}, func(r *consortium.Roster) bool { return r.Admins.Keys[2].Key == adminKey("x", 9).Key }},
 		{edit.SetThreshold{Threshold: 3}, func(r *consortium.Roster) bool { return r.Admins.Threshold == 3 }},
+		{edit.SetExpiry{Expires: "2027-12-31T00:00:00Z"}, func(r *consortium.Roster) bool {
+			at, ok := r.ExpiresAt()
+			return ok && at.Year() == 2027 && !r.Expired(at.Add(-time.Second)) && r.Expired(at)
+		}},
 	}
 	for _, c := range cases {
 		next := clone(t, r)
@@ -81,6 +86,9 @@ func TestWrongEditsNameTheirField(t *testing.T) {
 		{edit.RotateAdmin{Name: "a3", Key: adminKey("a1", 1).Key}, "admins.keys[2].key"},
 		{edit.SetThreshold{Threshold: 4}, "admins.threshold"},
 		{edit.SetThreshold{Threshold: 0}, "admins.threshold"},
+		{edit.SetExpiry{Expires: "2027-12-31"}, "expires"},
+		{edit.SetExpiry{Expires: "2027-12-31T08:00:00+08:00"}, "expires"},
+		{edit.SetExpiry{Expires: "2027-12-31T00:00:00.5Z"}, "expires"},
 	} {
 		next := clone(t, r)
 		err := edit.Revise(next, c.edit)

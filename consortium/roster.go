@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -21,8 +22,26 @@ type Roster struct {
 	// "witness"), other than a journal's own org, must cosign its checkpoint
 	// for it to count as witnessed. 0 means a majority of them. Optional:
 	// omitted from the signed body when 0.
-	WitnessThreshold int         `yaml:"witness_threshold,omitempty" json:"witness_threshold,omitempty"`
-	Signatures       []Signature `yaml:"signatures,omitempty" json:"-"`
+	WitnessThreshold int `yaml:"witness_threshold,omitempty" json:"witness_threshold,omitempty"`
+	// Expires is when this version stops being current, RFC 3339 in UTC to
+	// the second ("2027-12-31T00:00:00Z"). A gateway whose newest roster
+	// has expired says so (status, metric, log) and keeps serving under it.
+	// Optional: omitted from the signed body when empty (rosters signed
+	// before the field existed do not expire).
+	Expires    string      `yaml:"expires,omitempty" json:"expires,omitempty"`
+	Signatures []Signature `yaml:"signatures,omitempty" json:"-"`
+}
+
+// ExpiresAt is when the roster expires; false if it does not.
+func (r *Roster) ExpiresAt() (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, r.Expires)
+	return t, err == nil
+}
+
+// Expired reports whether the roster has expired at now.
+func (r *Roster) Expired(now time.Time) bool {
+	t, ok := r.ExpiresAt()
+	return ok && !now.Before(t)
 }
 
 // Admins are the keys that may sign the roster, and how many must.

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -56,6 +57,12 @@ func (r *Roster) Validate() error {
 				return invalid(fmt.Sprintf("%s.nodes[%d].peer_id", f, j), "peer %s is already listed under org %q", n.PeerID, other)
 			}
 			peers[id] = m.Org
+		}
+	}
+	if r.Expires != "" {
+		t, err := time.Parse(time.RFC3339, r.Expires)
+		if err != nil || t.Format("2006-01-02T15:04:05Z") != r.Expires {
+			return invalid("expires", "%q is not a time in UTC to the second, such as 2027-12-31T00:00:00Z", r.Expires)
 		}
 	}
 	if w := len(r.Witnesses()); r.WitnessThreshold < 0 || r.WitnessThreshold > 0 && r.WitnessThreshold > w-1 {

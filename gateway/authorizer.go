@@ -10,6 +10,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/gateway/metrics"
 	"github.com/caravan-consortium/caravan/gateway/policies"
+	"github.com/caravan-consortium/caravan/gateway/roster"
 	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/policy"
@@ -23,7 +24,7 @@ import (
 // authorizer is the fetch server's port to this gateway: the policy bundle
 // in force and the volume ledger decide, the journal records.
 type authorizer struct {
-	roster    *rosterState
+	roster    *roster.Keeper
 	registry  *schemas.Registry
 	policies  *policies.Engine
 	catalog   *catalog.Catalog
@@ -34,7 +35,7 @@ type authorizer struct {
 }
 
 func (a *authorizer) Authorize(_ context.Context, req *fetch.Request, m *manifest.Manifest, selected int) (fetch.Decider, error) {
-	who, ok := a.roster.orgEntity(req.Org)
+	who, ok := a.roster.OrgEntity(req.Org)
 	if !ok {
 		return nil, fmt.Errorf("org %q is not in the roster", req.Org)
 	}
@@ -55,7 +56,7 @@ func (a *authorizer) Authorize(_ context.Context, req *fetch.Request, m *manifes
 	}
 	preq := policy.Request{Org: who, Dataset: datasetEntity(a.catalog, m, id), Purpose: req.Purpose, Time: time.Now().UTC(),
 		Node: req.Node, Selected: selected}
-	if owner, ok := a.roster.orgEntity(m.Publisher); ok {
+	if owner, ok := a.roster.OrgEntity(m.Publisher); ok {
 		preq.Owner = &owner
 	}
 	return &decider{a: a, session: b.Fetch(preq, a.policies.Ledger()), bundle: b.CID(), ex: ex}, nil

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/roster"
+
 	"github.com/caravan-consortium/caravan/gateway/datadir"
 
 	"github.com/caravan-consortium/caravan/api"
@@ -67,7 +69,7 @@ func TestCancelledFetchStopsOnTheGateway(t *testing.T) {
 	}
 	// It resumes where the cancelled one stopped, and the output holds
 	// exactly what the policy permits.
-	org := gateway.OrgEntity(fn.Nodes[1].Roster().Member(fn.C.Net.Orgs[1].Org))
+	org := roster.OrgEntity(fn.Nodes[1].Roster().Member(fn.C.Net.Orgs[1].Org))
 	want := fn.Expected(t, org, "customs-clearance")
 	if got := testnet.Received(t, out); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("the fetch asked again wrote %d records, the policy permits %d", len(got), len(want))

@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/gateway/roster"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/schemas"
@@ -27,7 +28,7 @@ type fetchPorts struct {
 	catalog  *catalog.Catalog
 	gossip   *catalog.Service
 	registry *schemas.Registry
-	roster   *rosterState
+	roster   *roster.Keeper
 	journal  *journaler
 }
 
@@ -49,7 +50,7 @@ func (p *fetchPorts) resolve(_ context.Context, ref string) (fetch.Target, error
 	if m.Publisher == p.org {
 		return fetch.Target{}, fmt.Errorf("%s is this org's own dataset", id)
 	}
-	x := p.roster.index.Load()
+	x := p.roster.Index()
 	if !x.HasOrg(m.Publisher) {
 		return fetch.Target{}, fmt.Errorf("the publisher %s is not in the roster", m.Publisher)
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/roster"
+
 	"github.com/caravan-consortium/caravan/gateway/datadir"
 
 	"github.com/caravan-consortium/caravan/api"
@@ -32,7 +34,7 @@ func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
 		purpose string
 	}{{"customs-clearance"}, {"transit-planning"}} {
 		requester := fn.Nodes[i+1]
-		org := gateway.OrgEntity(requester.Roster().Member(fn.C.Net.Orgs[i+1].Org))
+		org := roster.OrgEntity(requester.Roster().Member(fn.C.Net.Orgs[i+1].Org))
 		out := t.TempDir() + "/out.jsonl"
 		sum, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: tc.purpose, Out: out}, nil, nil)
 		if err != nil {
@@ -52,7 +54,7 @@ func TestFetchDeliversExactlyThePermittedRecords(t *testing.T) {
 	// output holds what that fetch was permitted, not everything the
 	// gateway keeps of the dataset.
 	requester := fn.Nodes[1]
-	org := gateway.OrgEntity(requester.Roster().Member(fn.C.Net.Orgs[1].Org))
+	org := roster.OrgEntity(requester.Roster().Member(fn.C.Net.Orgs[1].Org))
 	out := t.TempDir() + "/other.jsonl"
 	if _, err := requester.Services().Fetching.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "transit-planning", Out: out}, nil, nil); err != nil {
 		t.Fatal(err)
@@ -93,7 +95,7 @@ func TestFetchSelectsByIndexAndCID(t *testing.T) {
 	fn := testnet.NewFetchNet(t, 300)
 	requester := fn.Nodes[1]
 	permitted := map[string]bool{}
-	for _, id := range fn.Expected(t, gateway.OrgEntity(requester.Roster().Member("customs-kz")), "customs-clearance") {
+	for _, id := range fn.Expected(t, roster.OrgEntity(requester.Roster().Member("customs-kz")), "customs-clearance") {
 		permitted[id] = true
 	}
 	var byCID []string
@@ -174,7 +176,7 @@ func TestFetchResumeAcrossProviderRestart(t *testing.T) {
 	if sum.Resumed == 0 {
 		t.Errorf("the second fetch did not resume: %+v", sum)
 	}
-	want := fn.Expected(t, gateway.OrgEntity(requester.Roster().Member("customs-kz")), "customs-clearance")
+	want := fn.Expected(t, roster.OrgEntity(requester.Roster().Member("customs-kz")), "customs-clearance")
 	if got := testnet.Received(t, out); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("after the resume %d records, want exactly the %d permitted", len(got), len(want))
 	}
@@ -194,7 +196,7 @@ func TestInterruptedSelectionDoesNotShortenAFullFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fn.Expected(t, gateway.OrgEntity(requester.Roster().Member("customs-kz")), "customs-clearance")
+	want := fn.Expected(t, roster.OrgEntity(requester.Roster().Member("customs-kz")), "customs-clearance")
 	if got := testnet.Received(t, out); sum.Resumed != 0 || strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("a full fetch after an interrupted selection: resumed at %d, %d records, want all %d permitted", sum.Resumed, len(got), len(want))
 	}
@@ -406,7 +408,7 @@ func TestFetchedRecordsDownloadThroughTheAPI(t *testing.T) {
 	if _, err := cl.Fetch(context.Background(), api.FetchRequest{Manifest: fn.CID, Purpose: "customs-clearance"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	org := gateway.OrgEntity(fn.Nodes[1].Roster().Member(fn.C.Net.Orgs[1].Org))
+	org := roster.OrgEntity(fn.Nodes[1].Roster().Member(fn.C.Net.Orgs[1].Org))
 	want := fn.Expected(t, org, "customs-clearance")
 	for _, ref := range []string{fn.CID, "customs-cn/declarations"} {
 		var b bytes.Buffer

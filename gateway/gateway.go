@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/caravan-consortium/caravan/gateway/datadir"
 	"github.com/caravan-consortium/caravan/gateway/metrics"
 	"github.com/caravan-consortium/caravan/gateway/policies"
+	"github.com/caravan-consortium/caravan/gateway/roster"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -44,7 +46,7 @@ const ShutdownTimeout = 5 * time.Second
 
 // ErrNotInRoster is returned by Start when this node's PeerID is not listed
 // under its org in the roster.
-var ErrNotInRoster = errors.New("this node is not listed under its org in the roster")
+var ErrNotInRoster = roster.ErrNotInRoster
 
 // Options configures Start. Only Dir is required.
 type Options struct {
@@ -90,7 +92,7 @@ type Gateway struct {
 	metrics   *metrics.Metrics
 	allow     *p2p.MemberAllowlist // members' own connection slots
 
-	roster      *rosterState
+	roster      *roster.Keeper
 	journal     *journaler
 	witness     *witness.Service
 	policies    *policies.Engine
@@ -135,9 +137,9 @@ func Start(ctx context.Context, opts Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 	n.log = n.log.With(zap.String("org", n.cfg.Org))
-	n.roster = &rosterState{self: n.self, org: n.cfg.Org, file: n.cfg.Roster, dir: n.dir, log: n.log.Named("roster"),
-		apply: n.applyRoster, journal: func(r *consortium.Roster) { n.journal.roster(r) }}
-	roster, err := n.roster.startup()
+	n.roster = roster.New(roster.Config{Self: n.self, Org: n.cfg.Org, File: n.cfg.Roster, Dir: n.dir, Log: n.log.Named("roster"),
+		Apply: n.applyRoster, Journal: func(r *consortium.Roster) { n.journal.roster(r) }})
+	roster, err := n.roster.Startup()
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +177,7 @@ func Start(ctx context.Context, opts Options) (_ *Gateway, err error) {
 	if err := n.serveAPI(); err != nil {
 		return nil, err
 	}
-	if n.watch, err = watchRoster(n.roster); err != nil {
+	if n.watch, err = n.roster.Watch(); err != nil {
 		return nil, err
 	}
 	if n.pwatch, err = n.policies.Watch(); err != nil {
@@ -253,7 +255,7 @@ func (n *Gateway) startServices() error {
 	n.publisher = publish.New(publish.Config{Store: n.store, Catalog: n.catalog, Key: n.signer, Org: n.cfg.Org,
 		Journal: n.journal.statement, Announce: n.gossip.Announce, Seal: n.discovery.sealManifest})
 	if n.witness, err = witness.New(witness.Config{Host: n.host, PubSub: n.pubsub, Org: n.cfg.Org, Log: n.journal.log, Key: n.signer,
-		Roster: n.roster.index.Load, Logger: n.log.Named("journal"), OnFork: n.metrics.JournalFork, OnWitnessed: n.metrics.WitnessedAfter,
+		Roster: n.roster.Index, Logger: n.log.Named("journal"), OnFork: n.metrics.JournalFork, OnWitnessed: n.metrics.WitnessedAfter,
 		Dirs: witness.Dirs{Log: n.dir.JournalLog(), Mirror: n.dir.Mirror, Witnessed: n.dir.Witnessed(), Alerts: n.dir.Alerts()}}); err != nil {
 		return err
 	}
@@ -265,22 +267,13 @@ func (n *Gateway) startServices() error {
 	return nil
 }
 
+// buildLogger is opts.Logger, or a logger of the config's level and
+// format (the options' own, if set) writing to opts.LogOutput or stderr.
 func buildLogger(opts Options, cfg *datadir.Config) (*zap.Logger, error) {
 	if opts.Logger != nil {
 		return opts.Logger, nil
 	}
-	level, format := cfg.Log.Level, cfg.Log.Format
-	if opts.LogLevel != "" {
-		level = opts.LogLevel
-	}
-	if opts.LogFormat != "" {
-		format = opts.LogFormat
-	}
-	out := opts.LogOutput
-	if out == nil {
-		out = os.Stderr
-	}
-	return logging.New(out, level, format)
+	return logging.New(cmp.Or[io.Writer](opts.LogOutput, os.Stderr), cmp.Or(opts.LogLevel, cfg.Log.Level), cmp.Or(opts.LogFormat, cfg.Log.Format))
 }
 
 func (n *Gateway) startNetwork() error {
@@ -314,7 +307,7 @@ func (n *Gateway) startNetwork() error {
 // with the other members as direct peers.
 func (n *Gateway) startPubSub(topics ...string) error {
 	var direct []peer.AddrInfo
-	x := n.roster.index.Load()
+	x := n.roster.Index()
 	for _, p := range x.All() {
 		if addrs := x.Addrs(p); p != n.self && len(addrs) > 0 {
 			direct = append(direct, peer.AddrInfo{ID: p, Addrs: addrs})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/gateway/datadir"
 	"github.com/caravan-consortium/caravan/gateway/metrics"
+	"github.com/caravan-consortium/caravan/gateway/roster"
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/journal"
@@ -17,7 +18,7 @@ import (
 type journalService struct {
 	org     string
 	dir     datadir.Dir
-	roster  *rosterState
+	roster  *roster.Keeper
 	metrics *metrics.Metrics
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/gateway/policies"
+	"github.com/caravan-consortium/caravan/gateway/roster"
 	"github.com/caravan-consortium/caravan/internal/cids"
 	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/policy"
@@ -26,7 +27,7 @@ import (
 type policyService struct {
 	org      string
 	engine   *policies.Engine
-	roster   *rosterState
+	roster   *roster.Keeper
 	catalog  *catalog.Catalog
 	registry *schemas.Registry
 }
@@ -53,7 +54,7 @@ func (ps *policyService) ReloadPolicies() error {
 // Explain decides req with the bundle in force and says why. It counts
 // nothing towards released_today.
 func (ps *policyService) Explain(req api.ExplainRequest) (*api.ExplainResult, error) {
-	org, ok := ps.roster.orgEntity(req.Org)
+	org, ok := ps.roster.OrgEntity(req.Org)
 	if !ok {
 		return nil, fmt.Errorf("org %q is not a member in the roster in force", req.Org)
 	}
@@ -91,7 +92,7 @@ func (ps *policyService) Explain(req api.ExplainRequest) (*api.ExplainResult, er
 		t = time.Now().UTC()
 	}
 	preq := policy.Request{Org: org, Dataset: datasetEntity(ps.catalog, m, cid.MustParse(entry.CID)), Purpose: req.Purpose, Time: t}
-	if owner, ok := ps.roster.orgEntity(m.Publisher); ok {
+	if owner, ok := ps.roster.OrgEntity(m.Publisher); ok {
 		preq.Owner = &owner
 	}
 	preq.ReleasedToday = ps.engine.Ledger().Released(preq.Day(), org.ID)

@@ -143,3 +143,33 @@ func TestMemberWithoutNodeDoesNotStopWitnessing(t *testing.T) {
 		return st.Size > idx && st.Witness
 	}, "customs-cn's newest checkpoint witnessed by the others")
 }
+
+// A roster version that has expired is put in force and served under, and
+// the gateway says so: in its status, its metrics and its log. A newer
+// version, not expired, clears it.
+func TestExpiredRosterIsServedAndSaidLoudly(t *testing.T) {
+	c := testnet.NewCluster(t, 2)
+	a := c.Start(0)
+	b := c.Start(1)
+	poll.Until(t, func() bool { return testnet.ConnectedTo(a, "customs-kz") }, "the two connected")
+	past := time.Now().UTC().Add(-time.Hour).Truncate(time.Second).Format(time.RFC3339)
+	c.WriteRoster(c.NextRoster(func(r *consortium.Roster) { r.Expires = past }, 0, 1))
+	poll.Until(t, func() bool { return a.Roster().Version == 2 && b.Roster().Version == 2 }, "the expired version in force")
+	st := a.Services().Admin.Status()
+	if !st.RosterExpired || st.RosterExpires != past {
+		t.Fatalf("status: expired %v, expires %q; want expired at %s", st.RosterExpired, st.RosterExpires, past)
+	}
+	if !testnet.ConnectedTo(a, "customs-kz") {
+		t.Fatal("the gateway stopped serving its partner under an expired roster")
+	}
+	body := getControl(t, c.Dir(0), "/metrics")
+	if metricValue(body, "caravan_roster_expired") != 1 || metricValue(body, "caravan_roster_expires_timestamp_seconds") <= 0 {
+		t.Fatal("the metrics do not say the roster has expired")
+	}
+	future := time.Now().UTC().Add(24 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
+	c.WriteRoster(c.NextRoster(func(r *consortium.Roster) { r.Expires = future }, 0, 1))
+	poll.Until(t, func() bool { return !a.Services().Admin.Status().RosterExpired }, "a current version to clear it")
+	if metricValue(getControl(t, c.Dir(0), "/metrics"), "caravan_roster_expired") != 0 {
+		t.Fatal("the metrics still say expired under a current version")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/caravan-consortium/caravan/gateway/policies"
+	"github.com/caravan-consortium/caravan/gateway/roster"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/policy"
 	"github.com/caravan-consortium/caravan/sharing/catalog"
@@ -28,7 +29,7 @@ type discovery struct {
 	org      string
 	catalog  *catalog.Catalog
 	policies *policies.Engine
-	roster   *rosterState
+	roster   *roster.Keeper
 	journal  *journaler
 }
 
@@ -45,8 +46,8 @@ func (d *discovery) sealManifest(m *manifest.Manifest) bool {
 		if mem.Org == d.org {
 			continue
 		}
-		org := OrgEntity(&mem)
-		if !b.Discover(org, []policy.Dataset{ds}, now, d.roster.orgEntity)[0].Permit {
+		org := roster.OrgEntity(&mem)
+		if !b.Discover(org, []policy.Dataset{ds}, now, d.roster.OrgEntity)[0].Permit {
 			return true
 		}
 	}
@@ -57,7 +58,7 @@ func (d *discovery) sealManifest(m *manifest.Manifest) bool {
 // manifest, or a retraction of a dataset whose head manifest this gateway
 // holds).
 func (d *discovery) mayDiscover(org string, st *manifest.Statement) bool {
-	who, ok := d.roster.orgEntity(org)
+	who, ok := d.roster.OrgEntity(org)
 	if !ok {
 		return false
 	}
@@ -75,7 +76,7 @@ func (d *discovery) mayDiscover(org string, st *manifest.Statement) bool {
 	if m == nil {
 		return false
 	}
-	return d.policies.Bundle().Discover(who, []policy.Dataset{datasetEntity(d.catalog, m, st.CID())}, time.Now(), d.roster.orgEntity)[0].Permit
+	return d.policies.Bundle().Discover(who, []policy.Dataset{datasetEntity(d.catalog, m, st.CID())}, time.Now(), d.roster.OrgEntity)[0].Permit
 }
 
 // disclose is the catalog's Disclose hook: it reveals one of this org's
@@ -116,7 +117,7 @@ func datasetEntity(cat *catalog.Catalog, m *manifest.Manifest, id cid.Cid) polic
 // discoverable keeps the entries of this org's datasets that org may
 // discover under the bundle in force.
 func (d *discovery) discoverable(org string, entries []catalog.Entry) ([]catalog.Entry, error) {
-	who, ok := d.roster.orgEntity(org)
+	who, ok := d.roster.OrgEntity(org)
 	if !ok {
 		return nil, fmt.Errorf("org %q is not a member in the roster in force", org)
 	}
@@ -128,7 +129,7 @@ func (d *discovery) discoverable(org string, entries []catalog.Entry) ([]catalog
 			datasets = append(datasets, datasetEntity(d.catalog, e.Manifest, cid.MustParse(e.CID)))
 		}
 	}
-	decisions := d.policies.Bundle().Discover(who, datasets, time.Now(), d.roster.orgEntity)
+	decisions := d.policies.Bundle().Discover(who, datasets, time.Now(), d.roster.OrgEntity)
 	out := []catalog.Entry{}
 	for i, dec := range decisions {
 		if dec.Permit {

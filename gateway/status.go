@@ -11,6 +11,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/gateway/policies"
+	"github.com/caravan-consortium/caravan/gateway/roster"
 	"github.com/caravan-consortium/caravan/journal/witness"
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/schemas"
@@ -25,7 +26,7 @@ type adminService struct {
 	started  time.Time
 	host     host.Host
 	gater    *p2p.Gater
-	roster   *rosterState
+	roster   *roster.Keeper
 	policies *policies.Engine
 	witness  *witness.Service
 	catalog  *catalog.Catalog
@@ -44,8 +45,10 @@ func (as *adminService) Status() api.Status {
 		StartedAt:      as.started,
 		Consortium:     r.Consortium,
 		RosterVersion:  r.Version,
+		RosterExpires:  r.Expires,
+		RosterExpired:  r.Expired(time.Now()),
 		Refused:        as.gater.Refused(),
-		RosterRejected: as.roster.rejected.Load(),
+		RosterRejected: as.roster.Rejected(),
 		API:            as.api(),
 		Policy:         as.policies.Status(),
 		Journal:        journalStatusOf(as.witness.Status()),
@@ -98,7 +101,7 @@ func (as *adminService) RosterDocument() *api.Roster {
 
 // RosterRefusals lists the roster updates refused since the gateway
 // started (the newest 20), oldest first.
-func (as *adminService) RosterRefusals() []api.RosterRefusal { return as.roster.refusals.all() }
+func (as *adminService) RosterRefusals() []api.RosterRefusal { return as.roster.Refusals() }
 
 // ReloadRoster reads the roster file again (rosterState.Reload); a refusal
 // is a conflict with the roster in force, which stays.

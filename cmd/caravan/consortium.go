@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -71,6 +72,7 @@ func newRosterCmd() *cobra.Command {
 		r      consortium.Roster
 		admins []string
 		out    string
+		valid  time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "new --name NAME --threshold K --admin NAME=ed25519:KEY... [--out FILE]",
@@ -78,6 +80,9 @@ func newRosterCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r.Version = 1
+			if valid > 0 {
+				r.Expires = expiryAfter(valid)
+			}
 			for _, a := range admins {
 				name, key, ok := strings.Cut(a, "=")
 				if !ok {
@@ -106,6 +111,7 @@ func newRosterCmd() *cobra.Command {
 	f.IntVar(&r.Admins.Threshold, "threshold", 0, "how many admins must sign each version (required)")
 	f.StringArrayVar(&admins, "admin", nil, "an admin key, NAME=ed25519:BASE64 (repeat; see 'keygen')")
 	f.StringVar(&out, "out", "consortium.yaml", "roster file to create")
+	f.DurationVar(&valid, "valid-for", 365*24*time.Hour, "how long this version is current (0: it does not expire); 'set-expiry' changes it")
 	_ = c.MarkFlagRequired("name")
 	_ = c.MarkFlagRequired("threshold")
 	return c

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +21,7 @@ import (
 
 func rosterEditCmds() []*cobra.Command {
 	return []*cobra.Command{addMemberCmd(), updateMemberCmd(), removeMemberCmd(), addNodeCmd(), removeNodeCmd(),
-		rotateAdminCmd(), setThresholdCmd()}
+		rotateAdminCmd(), setThresholdCmd(), setExpiryCmd()}
 }
 
 // editCmd completes c: it applies the edit that makeEdit builds from the
@@ -267,6 +268,41 @@ func setThresholdCmd() *cobra.Command {
 	return c
 }
 
+func setExpiryCmd() *cobra.Command {
+	var (
+		at    string
+		valid time.Duration
+		never bool
+	)
+	c := &cobra.Command{
+		Use:   "set-expiry (--expires TIME | --valid-for DURATION | --never)",
+		Short: "Set when this version of the roster expires",
+		Long: `Set when this version expires. A gateway whose newest roster has expired says
+so (status, metrics, log) and keeps serving under it until the admins sign a
+new version.`,
+	}
+	editCmd(c, func(*cobra.Command) (edit.Edit, error) {
+		switch {
+		case never:
+			return edit.SetExpiry{}, nil
+		case valid > 0:
+			return edit.SetExpiry{Expires: expiryAfter(valid)}, nil
+		}
+		return edit.SetExpiry{Expires: at}, nil
+	})
+	c.Flags().StringVar(&at, "expires", "", "when, in UTC to the second, e.g. 2027-12-31T00:00:00Z")
+	c.Flags().DurationVar(&valid, "valid-for", 0, "how long from now, e.g. 8760h")
+	c.Flags().BoolVar(&never, "never", false, "the version does not expire")
+	c.MarkFlagsMutuallyExclusive("expires", "valid-for", "never")
+	c.MarkFlagsOneRequired("expires", "valid-for", "never")
+	return c
+}
+
+// expiryAfter is the time d from now, as a roster's expiry.
+func expiryAfter(d time.Duration) string {
+	return time.Now().UTC().Add(d).Truncate(time.Second).Format(time.RFC3339)
+}
+
 func adminKeyCmd() *cobra.Command {
 	var keyPath, path string
 	c := &cobra.Command{
@@ -343,6 +379,12 @@ func showRoster(w io.Writer, path string, r *consortium.Roster) {
 		state = "not valid: " + err.Error()
 	}
 	fmt.Fprintf(w, "%s: consortium %s, version %d, %s\n", path, r.Consortium, r.Version, state)
+	switch {
+	case r.Expired(time.Now()):
+		fmt.Fprintf(w, "EXPIRED at %s\n", r.Expires)
+	case r.Expires != "":
+		fmt.Fprintf(w, "expires %s\n", r.Expires)
+	}
 	fmt.Fprintf(w, "admins (%d must sign):\n", r.Admins.Threshold)
 	for _, k := range r.Admins.Keys {
 		fmt.Fprintf(w, "  %-16s %s\n", k.Name, k.Key)

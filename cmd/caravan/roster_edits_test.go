@@ -97,13 +97,14 @@ func TestRosterEdits(t *testing.T) {
 	newKey := regexp.MustCompile(`ed25519:\S+`).FindString(mustCaravan(t, "consortium", "admin-key", "--key", filepath.Join(dir, "bob2.key"), "--roster", roster))
 	mustCaravan(t, "consortium", "rotate-admin", "--roster", roster, "--name", "bob", "--key", newKey)
 	mustCaravan(t, "consortium", "set-threshold", "--roster", roster, "--admins", "2")
+	mustCaravan(t, "consortium", "set-expiry", "--roster", roster, "--expires", "2020-01-01T00:00:00Z")
 	if r := show(); r.Admins.Keys[1].Key != newKey || r.Admins.Threshold != 2 {
 		t.Fatalf("rotate-admin and set-threshold: %+v", r.Admins)
 	}
 	mustCaravan(t, "consortium", "sign", "--roster", roster, "--key", filepath.Join(dir, "ann.key"))
 	mustCaravan(t, "consortium", "sign", "--roster", roster, "--key", filepath.Join(dir, "bob2.key"))
 	out = mustCaravan(t, "consortium", "show", "--roster", roster)
-	for _, want := range []string{"version 2, signed by ann, bob (threshold 2)", "customs-cn: Customs CN, CN, revenue; roles: requester; groups: belt-and-road", "node 12D3KooW"} {
+	for _, want := range []string{"version 2, signed by ann, bob (threshold 2)", "EXPIRED at 2020-01-01T00:00:00Z", "customs-cn: Customs CN, CN, revenue; roles: requester; groups: belt-and-road", "node 12D3KooW"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
 		}

@@ -57,6 +57,12 @@ func printStatus(w io.Writer, st *api.Status) {
 	fmt.Fprintf(w, "org:         %s\n", st.Org)
 	fmt.Fprintf(w, "peer id:     %s\n", st.PeerID)
 	fmt.Fprintf(w, "consortium:  %s (roster version %d)\n", st.Consortium, st.RosterVersion)
+	switch {
+	case st.RosterExpired:
+		fmt.Fprintf(w, "roster:      EXPIRED at %s: the gateway keeps serving under it; ask the admins to sign a new version\n", st.RosterExpires)
+	case st.RosterExpires != "":
+		fmt.Fprintf(w, "roster:      expires %s\n", st.RosterExpires)
+	}
 	fmt.Fprintf(w, "running:     pid %d, up %s\n", st.PID, time.Since(st.StartedAt).Round(time.Second))
 	fmt.Fprintf(w, "listening:\n")
 	for _, a := range st.Addrs {

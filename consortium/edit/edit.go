@@ -235,3 +235,19 @@ func (e SetThreshold) String() string {
 func invalid(field, format string, args ...any) *consortium.ValidationError {
 	return &consortium.ValidationError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
+
+// SetExpiry sets when the version expires: RFC 3339 in UTC to the second,
+// or "" for never.
+type SetExpiry struct{ Expires string }
+
+func (e SetExpiry) Apply(r *consortium.Roster) error {
+	r.Expires = e.Expires
+	return nil
+}
+
+func (e SetExpiry) String() string {
+	if e.Expires == "" {
+		return "remove the expiry"
+	}
+	return "set the expiry to " + e.Expires
+}

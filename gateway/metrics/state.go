@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -33,7 +35,7 @@ type stateCollector struct {
 	sources func() (Sources, bool) // false: not started yet
 
 	members, connected, statements, journalSize, witnessed, gossipIn, gossipOut, refused, lag *prometheus.Desc
-	refusedEarly, tarpit, gossipDropped                                                       *prometheus.Desc
+	refusedEarly, tarpit, gossipDropped, rosterExpires, rosterExpired                         *prometheus.Desc
 }
 
 // State is the collector of a gateway's state, read from sources (false
@@ -64,13 +66,17 @@ func State(sources func() (Sources, bool)) prometheus.Collector {
 			"Connections and dials refused because the peer is not in the roster.", nil, nil),
 		refusedEarly: prometheus.NewDesc("caravan_connections_refused_before_handshake_total",
 			"Inbound connections refused before their handshake: more than the rate one IP outside the roster may start.", nil, nil),
+		rosterExpires: prometheus.NewDesc("caravan_roster_expires_timestamp_seconds",
+			"When the roster in force expires (Unix time); absent if it does not.", nil, nil),
+		rosterExpired: prometheus.NewDesc("caravan_roster_expired",
+			"1 if the roster in force has expired: the gateway keeps serving under it until the admins sign a new version.", nil, nil),
 		tarpit: prometheus.NewDesc("caravan_connections_tarpit",
 			"Refused inbound connections held open, unread, instead of closed at once.", nil, nil),
 	}
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.members, c.connected, c.statements, c.journalSize, c.witnessed, c.gossipIn, c.gossipOut, c.refused, c.lag, c.refusedEarly, c.tarpit, c.gossipDropped} {
+	for _, d := range []*prometheus.Desc{c.members, c.connected, c.statements, c.journalSize, c.witnessed, c.gossipIn, c.gossipOut, c.refused, c.lag, c.refusedEarly, c.tarpit, c.gossipDropped, c.rosterExpires, c.rosterExpired} {
 		ch <- d
 	}
 }
@@ -94,6 +100,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.members, prometheus.GaugeValue, float64(len(r.Members)))
+	if at, ok := r.ExpiresAt(); ok {
+		expired := 0.0
+		if r.Expired(time.Now()) {
+			expired = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.rosterExpires, prometheus.GaugeValue, float64(at.Unix()))
+		ch <- prometheus.MustNewConstMetric(c.rosterExpired, prometheus.GaugeValue, expired)
+	}
 	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, float64(connected))
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(n.Gater.Refused()))
 	early, held := n.Gater.RefusedBeforeHandshake()

@@ -61,8 +61,9 @@ var allowed = map[string][]string{
 	"gateway/datadir": {"api", "consortium", "internal/atomicfile", "internal/keyfile", "internal/logging", "internal/yamlfile",
 		"journal", "p2p", "sharing/catalog", "sharing/fetch"},
 	"gateway/policies": {"api", "internal/atomicfile", "internal/dirwatch", "policy"},
+	"gateway/roster":   {"api", "consortium", "gateway/datadir", "internal/atomicfile", "internal/dirwatch", "policy"},
 	"gateway/metrics":  {"api", "consortium", "journal", "journal/witness", "p2p", "sharing/catalog"},
-	"gateway": {"api", "api/server", "consortium", "gateway/datadir", "gateway/metrics", "gateway/policies", "internal/atomicfile",
+	"gateway": {"api", "api/server", "consortium", "gateway/datadir", "gateway/metrics", "gateway/policies", "gateway/roster", "internal/atomicfile",
 		"internal/cids", "internal/dirwatch", "internal/jcs", "internal/logging", "journal", "journal/witness", "p2p", "policy",
 		"schemas", "sharing/catalog", "sharing/fetch", "sharing/manifest", "sharing/publish", "sharing/store"},
 
@@ -76,7 +77,7 @@ var allowed = map[string][]string{
 	// Test fixtures (imported by tests only): leaf fixtures, light; the
 	// in-process consortium, which imports the assembly and the tools.
 	"internal/testkit": {"schemas", "schemas/sample", "sharing/manifest"},
-	"internal/testnet": {"api", "api/console", "api/server", "consortium", "devnet", "gateway", "gateway/datadir",
+	"internal/testnet": {"api", "api/console", "api/server", "consortium", "devnet", "gateway", "gateway/datadir", "gateway/roster",
 		"internal/atomicfile", "internal/cids", "internal/jcs", "internal/keyfile", "internal/poll", "internal/testkit", "policy",
 		"schemas", "sharing/manifest"},
 	"internal/rules": nil,

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/gateway/roster"
+
 	"github.com/ipfs/go-cid"
 
 	"github.com/caravan-consortium/caravan/api"
@@ -74,7 +76,7 @@ func (fn *FetchNet) Manifest() cid.Cid { return cid.MustParse(fn.CID) }
 
 // Org is org i's policy entity.
 func (fn *FetchNet) Org(i int) policy.Org {
-	return gateway.OrgEntity(fn.Nodes[i].Roster().Member(fn.C.Net.Orgs[i].Org))
+	return roster.OrgEntity(fn.Nodes[i].Roster().Member(fn.C.Net.Orgs[i].Org))
 }
 
 // Expected decides the records directly with the provider's bundle: the
@@ -87,7 +89,7 @@ func (fn *FetchNet) Expected(t testing.TB, org policy.Org, purpose string) []str
 		t.Fatal(err)
 	}
 	ex := b.Vocabulary().ExtractorFor(s)
-	owner := gateway.OrgEntity(fn.Nodes[0].Roster().Member("customs-cn"))
+	owner := roster.OrgEntity(fn.Nodes[0].Roster().Member("customs-cn"))
 	sess := b.Fetch(policy.Request{Org: org, Dataset: policy.Dataset{Owner: "customs-cn", Name: "declarations",
 		Schema: "customs-declaration", Labels: []string{}, Purposes: fn.M.Purposes}, Owner: &owner, Purpose: purpose, Time: time.Now()}, nil)
 	var out []string
