@@ -10,6 +10,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/gateway"
+	"github.com/caravan-consortium/caravan/gateway/datadir"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
@@ -171,5 +172,20 @@ func TestExpiredRosterIsServedAndSaidLoudly(t *testing.T) {
 	poll.Until(t, func() bool { return !a.Services().Admin.Status().RosterExpired }, "a current version to clear it")
 	if metricValue(getControl(t, c.Dir(0), "/metrics"), "caravan_roster_expired") != 0 {
 		t.Fatal("the metrics still say expired under a current version")
+	}
+}
+
+// Every roster version a gateway puts in force is kept in its data
+// directory (a data directory from before is kept from its next start).
+func TestEveryRosterVersionInForceIsKept(t *testing.T) {
+	c := testnet.NewCluster(t, 2)
+	a := c.Start(0)
+	c.WriteRoster(c.NextRoster(func(r *consortium.Roster) { r.Members[1].Name = "renamed" }, 0, 1))
+	poll.Until(t, func() bool { return a.Roster().Version == 2 }, "version 2 in force")
+	for v := uint64(1); v <= 2; v++ {
+		r, err := consortium.LoadVerified(datadir.Dir(c.Dir(0)).RosterVersion(v))
+		if err != nil || r.Version != v {
+			t.Fatalf("version %d kept: %v", v, err)
+		}
 	}
 }

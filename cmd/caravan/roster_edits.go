@@ -343,14 +343,20 @@ lists the key.`,
 func showRosterCmd() *cobra.Command {
 	var (
 		path, dir string
+		version   uint64
 		asJSON    bool
 	)
 	c := &cobra.Command{
-		Use:   "show [--roster FILE | --dir DIR] [--json]",
-		Short: "Show a roster: a file, or (--dir) the one a gateway has in force",
+		Use:   "show [--roster FILE | --dir DIR [--version N]] [--json]",
+		Short: "Show a roster: a file, or (--dir) the one a gateway has in force, or an earlier version it kept",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dir != "" {
+			switch {
+			case version > 0 && dir == "":
+				return fmt.Errorf("--version reads the versions a gateway kept: give its --dir")
+			case version > 0:
+				path = datadir.Dir(dir).RosterVersion(version)
+			case dir != "":
 				path = datadir.Dir(dir).TrustedRoster()
 			}
 			r, err := consortium.Load(path)
@@ -367,6 +373,7 @@ func showRosterCmd() *cobra.Command {
 	jsonFlag(c, &asJSON)
 	c.Flags().StringVar(&path, "roster", "consortium.yaml", "roster file")
 	c.Flags().StringVar(&dir, "dir", "", "a gateway data directory: show the roster it has in force")
+	c.Flags().Uint64Var(&version, "version", 0, "with --dir: a version the gateway put in force earlier")
 	c.MarkFlagsMutuallyExclusive("roster", "dir")
 	return c
 }

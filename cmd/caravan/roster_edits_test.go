@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -103,6 +104,24 @@ func TestRosterEdits(t *testing.T) {
 	}
 	mustCaravan(t, "consortium", "sign", "--roster", roster, "--key", filepath.Join(dir, "ann.key"))
 	mustCaravan(t, "consortium", "sign", "--roster", roster, "--key", filepath.Join(dir, "bob2.key"))
+	// A gateway's kept versions: --dir and --version.
+	kept := filepath.Join(gw, "state", "rosters")
+	if err := os.MkdirAll(kept, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(roster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(kept, "2.yaml"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustCaravan(t, "consortium", "show", "--dir", gw, "--version", "2"); !strings.Contains(out, "version 2, signed by ann, bob") {
+		t.Fatalf("show --dir --version 2:\n%s", out)
+	}
+	if _, err := caravan(t, "consortium", "show", "--dir", gw, "--version", "7"); err == nil {
+		t.Fatal("show of a version the gateway never kept")
+	}
 	out = mustCaravan(t, "consortium", "show", "--roster", roster)
 	for _, want := range []string{"version 2, signed by ann, bob (threshold 2)", "EXPIRED at 2020-01-01T00:00:00Z", "customs-cn: Customs CN, CN, revenue; roles: requester; groups: belt-and-road", "node 12D3KooW"} {
 		if !strings.Contains(out, want) {

@@ -2,6 +2,7 @@ package datadir
 
 import (
 	"path/filepath"
+	"strconv"
 
 	"github.com/caravan-consortium/caravan/api"
 )
@@ -17,6 +18,7 @@ import (
 //	api-tls.crt, api-tls.key     the TCP listener's self-signed certificate, if the config names none
 //	policies/                    the org's Cedar policies (config field "policies")
 //	state/roster.yaml            the last roster this gateway accepted
+//	state/rosters/VERSION.yaml   every roster version this gateway put in force
 //	state/policy-volume.json     records released per org and UTC day
 //	store/                       Pebble: statements, records, fetched records, nonces
 //	journal/log/                 this org's log (C2SP tlog-tiles)
@@ -67,6 +69,12 @@ func (d Dir) State() string { return d.path("state") }
 
 // TrustedRoster is the last roster the gateway accepted.
 func (d Dir) TrustedRoster() string { return d.path("state", "roster.yaml") }
+
+// RosterVersion is where the gateway keeps a roster version it put in
+// force.
+func (d Dir) RosterVersion(v uint64) string {
+	return d.path("state", "rosters", strconv.FormatUint(v, 10)+".yaml")
+}
 
 // Ledger is the policy volume ledger.
 func (d Dir) Ledger() string { return d.path("state", "policy-volume.json") }

@@ -117,6 +117,9 @@ func (rs *Keeper) Startup() (*consortium.Roster, error) {
 		return nil, err
 	}
 	rs.warnIfExpired(roster)
+	if err := rs.keep(roster); err != nil { // a data directory from before versions were kept
+		return nil, err
+	}
 	return roster, nil
 }
 
@@ -148,7 +151,28 @@ func (rs *Keeper) persistTrusted(r *consortium.Roster) error {
 	if err := os.MkdirAll(rs.dir.State(), 0o700); err != nil {
 		return err
 	}
-	return atomicfile.Write(rs.dir.TrustedRoster(), data, 0o600)
+	if err := atomicfile.Write(rs.dir.TrustedRoster(), data, 0o600); err != nil {
+		return err
+	}
+	return rs.keep(r)
+}
+
+// keep adds r to the versions kept (DIR/state/rosters), if it is not
+// there: every version in force stays, so that what was signed under it
+// can be checked against it later.
+func (rs *Keeper) keep(r *consortium.Roster) error {
+	path := rs.dir.RosterVersion(r.Version)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	data, err := r.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // ReloadRoster reads the roster file again and puts it in force if it may
