@@ -122,8 +122,8 @@ type DialConfig struct {
 	BackoffMax time.Duration `yaml:"backoff_max"`
 }
 
-// DefaultListen is used when Config.Listen is empty.
-var DefaultListen = []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}
+// defaultListen is used when Config.Listen is empty.
+var defaultListen = []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}
 
 var orgPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
@@ -141,7 +141,7 @@ func (c *Config) validate() error {
 		c.Policies = DefaultPolicies
 	}
 	if len(c.Listen) == 0 {
-		c.Listen = append([]string(nil), DefaultListen...)
+		c.Listen = append([]string(nil), defaultListen...)
 	}
 	for i, s := range c.Listen {
 		a, err := ma.NewMultiaddr(s)

@@ -17,10 +17,10 @@ import (
 // Offline access to a gateway's journal, for the CLI: it reads the files in
 // the data directory and works whether or not the gateway runs.
 
-// GatewayRoster returns the roster a gateway's data directory trusts: the
+// gatewayRoster returns the roster a gateway's data directory trusts: the
 // copy it last accepted (DIR/state/roster.yaml), or the configured file.
 // Either must verify.
-func GatewayRoster(dir string) (*Config, *consortium.Roster, error) {
+func gatewayRoster(dir string) (*Config, *consortium.Roster, error) {
 	cfg, err := LoadConfig(Dir(dir).Config())
 	if err != nil {
 		return nil, nil, err
@@ -38,7 +38,7 @@ func GatewayRoster(dir string) (*Config, *consortium.Roster, error) {
 // gatewayTrust returns the config of the gateway in dir and the journal
 // trust of the roster it trusts.
 func gatewayTrust(dir string) (*Config, *journal.Trust, error) {
-	cfg, r, err := GatewayRoster(dir)
+	cfg, r, err := gatewayRoster(dir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -55,7 +55,7 @@ type JournalKeys struct {
 
 // GatewayJournalKeys returns the verifier keys of the gateway in dir.
 func GatewayJournalKeys(dir string) (*JournalKeys, error) {
-	cfg, r, err := GatewayRoster(dir)
+	cfg, r, err := gatewayRoster(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ type LogView struct {
 // GatewayLogs lists the logs in a data directory: its own first, then the
 // mirrors of the roster's other members.
 func GatewayLogs(dir string) ([]LogView, error) {
-	cfg, r, err := GatewayRoster(dir)
+	cfg, r, err := gatewayRoster(dir)
 	if err != nil {
 		return nil, err
 	}
