@@ -38,10 +38,12 @@ A typical sequence:
 
 Each edit (add-member, update-member, remove-member, add-node, remove-node,
 rotate-admin, set-threshold) makes the next version, unsigned; 'show' prints
-a roster, and 'admin-key' a key file's public key line.`,
+a roster, and 'admin-key' a key file's public key line. 'propose EDIT --dir
+DIR' makes the next version from the roster a gateway has in force.`,
 	}
 	c.AddCommand(keygenCmd(), newRosterCmd(), signCmd(), verifyRosterCmd(), showRosterCmd(), adminKeyCmd(), pskCmd())
-	c.AddCommand(rosterEditCmds()...)
+	c.AddCommand(rosterEditCmds(editFile)...)
+	c.AddCommand(proposeCmd())
 	return c
 }
 

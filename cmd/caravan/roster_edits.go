@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -19,18 +20,35 @@ import (
 // one edit.Edit as the next version (unsigned), checks the result,
 // and writes it back only if it checks.
 
-func rosterEditCmds() []*cobra.Command {
-	return []*cobra.Command{addMemberCmd(), updateMemberCmd(), removeMemberCmd(), addNodeCmd(), removeNodeCmd(),
-		rotateAdminCmd(), setThresholdCmd(), setExpiryCmd()}
+// editMode says where an edit command starts from and where it writes: a
+// roster file, edited in place; or (propose) the roster a gateway has in
+// force, written as the next version to a proposal file for admins to sign.
+type editMode bool
+
+const (
+	editFile editMode = false
+	propose  editMode = true
+)
+
+func rosterEditCmds(mode editMode) []*cobra.Command {
+	return []*cobra.Command{addMemberCmd(mode), updateMemberCmd(mode), removeMemberCmd(mode), addNodeCmd(mode), removeNodeCmd(mode),
+		rotateAdminCmd(mode), setThresholdCmd(mode), setExpiryCmd(mode)}
 }
 
 // editCmd completes c: it applies the edit that makeEdit builds from the
 // flags to the roster file named by --roster.
-func editCmd(c *cobra.Command, makeEdit func(cmd *cobra.Command) (edit.Edit, error)) *cobra.Command {
-	var path string
+func editCmd(c *cobra.Command, mode editMode, makeEdit func(cmd *cobra.Command) (edit.Edit, error)) *cobra.Command {
+	var path, dir string
 	c.Args = cobra.NoArgs
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
-		r, err := consortium.Load(path)
+		from := path
+		if mode == propose {
+			from = datadir.Dir(dir).TrustedRoster()
+		}
+		r, err := consortium.LoadVerified(from)
+		if mode == editFile {
+			r, err = consortium.Load(from) // a file being edited need not be signed yet
+		}
 		if err != nil {
 			return err
 		}
@@ -39,7 +57,15 @@ func editCmd(c *cobra.Command, makeEdit func(cmd *cobra.Command) (edit.Edit, err
 			return err
 		}
 		if err := edit.Revise(r, e); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", from, err)
+		}
+		if mode == propose && path == "" {
+			path = fmt.Sprintf("%s-v%d.proposal.yaml", r.Consortium, r.Version)
+		}
+		if mode == propose {
+			if _, err := os.Stat(path); err == nil {
+				return fmt.Errorf("%s already exists; refusing to overwrite it (name another with --out)", path)
+			}
 		}
 		if err := writeRoster(path, r); err != nil {
 			return err
@@ -48,7 +74,30 @@ func editCmd(c *cobra.Command, makeEdit func(cmd *cobra.Command) (edit.Edit, err
 			path, e, r.Version, r.Admins.Threshold)
 		return nil
 	}
+	if mode == propose {
+		c.Flags().StringVar(&dir, "dir", "", "the gateway data directory whose roster in force the proposal starts from (required)")
+		c.Flags().StringVar(&path, "out", "", "the proposal file to write (default CONSORTIUM-vVERSION.proposal.yaml)")
+		_ = c.MarkFlagRequired("dir")
+		return c
+	}
 	c.Flags().StringVar(&path, "roster", "consortium.yaml", "roster file")
+	return c
+}
+
+func proposeCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "propose EDIT --dir DIR [--out FILE] [flags]",
+		Short: "Make the next roster version from the one a gateway has in force and one edit",
+		Long: `Make the next version of the roster that the gateway of DIR has in force,
+changed by one edit, and write it to a proposal file (unsigned): admins sign
+it with 'consortium sign --roster FILE' where they are, and it is put in
+place of the roster file once a threshold has. The edits are those of
+'caravan consortium' itself:
+
+  caravan consortium propose update-member --dir /var/lib/caravan --org customs-kz --role requester
+  caravan consortium sign --roster silk-road-v3.proposal.yaml --key admin-a.key`,
+	}
+	c.AddCommand(rosterEditCmds(propose)...)
 	return c
 }
 
@@ -78,7 +127,7 @@ func (n *nodeFlags) id() (string, error) {
 	return id.String(), nil
 }
 
-func addMemberCmd() *cobra.Command {
+func addMemberCmd(mode editMode) *cobra.Command {
 	var (
 		m     consortium.Member
 		node  nodeFlags
@@ -96,7 +145,7 @@ must sign again.
 Roles: ` + strings.Join(consortium.Roles, ", ") + `. The country is an ISO 3166-1
 alpha-2 code (CN, KZ, AZ...).`,
 	}
-	editCmd(c, func(*cobra.Command) (edit.Edit, error) {
+	editCmd(c, mode, func(*cobra.Command) (edit.Edit, error) {
 		id, err := node.id()
 		if err != nil {
 			return nil, err
@@ -121,7 +170,7 @@ alpha-2 code (CN, KZ, AZ...).`,
 	return c
 }
 
-func updateMemberCmd() *cobra.Command {
+func updateMemberCmd(mode editMode) *cobra.Command {
 	var (
 		org, name, country, sector string
 		roles, groups              []string
@@ -133,7 +182,7 @@ func updateMemberCmd() *cobra.Command {
 --group replace the member's roles or groups with those given (repeat the flag
 for several; --role "" for none).`,
 	}
-	editCmd(c, func(cmd *cobra.Command) (edit.Edit, error) {
+	editCmd(c, mode, func(cmd *cobra.Command) (edit.Edit, error) {
 		e := edit.UpdateMember{Org: org}
 		changed := cmd.Flags().Changed
 		if changed("name") {
@@ -177,7 +226,7 @@ func nonEmpty(xs []string) []string {
 	return out
 }
 
-func removeMemberCmd() *cobra.Command {
+func removeMemberCmd(mode editMode) *cobra.Command {
 	var org string
 	c := &cobra.Command{
 		Use:   "remove-member --org ORG",
@@ -186,13 +235,13 @@ func removeMemberCmd() *cobra.Command {
 closes the member's connections and refuses them; its journal stays
 verifiable, as far as it went, with the earlier versions of the roster.`,
 	}
-	editCmd(c, func(*cobra.Command) (edit.Edit, error) { return edit.RemoveMember{Org: org}, nil })
+	editCmd(c, mode, func(*cobra.Command) (edit.Edit, error) { return edit.RemoveMember{Org: org}, nil })
 	c.Flags().StringVar(&org, "org", "", "the member's org id (required)")
 	_ = c.MarkFlagRequired("org")
 	return c
 }
 
-func addNodeCmd() *cobra.Command {
+func addNodeCmd(mode editMode) *cobra.Command {
 	var (
 		org   string
 		node  nodeFlags
@@ -202,7 +251,7 @@ func addNodeCmd() *cobra.Command {
 		Use:   "add-node --org ORG (--node-dir DIR | --peer ID) [--addr MA]...",
 		Short: "List a node under a member, or change the addresses of one it lists",
 	}
-	editCmd(c, func(*cobra.Command) (edit.Edit, error) {
+	editCmd(c, mode, func(*cobra.Command) (edit.Edit, error) {
 		id, err := node.id()
 		if err != nil {
 			return nil, err
@@ -219,13 +268,13 @@ func addNodeCmd() *cobra.Command {
 	return c
 }
 
-func removeNodeCmd() *cobra.Command {
+func removeNodeCmd(mode editMode) *cobra.Command {
 	var org, peerID string
 	c := &cobra.Command{
 		Use:   "remove-node --org ORG --peer ID",
 		Short: "Remove a node from a member; the others close its connections once the version is in force",
 	}
-	editCmd(c, func(*cobra.Command) (edit.Edit, error) {
+	editCmd(c, mode, func(*cobra.Command) (edit.Edit, error) {
 		return edit.RemoveNode{Org: org, PeerID: peerID}, nil
 	})
 	c.Flags().StringVar(&org, "org", "", "the member's org id (required)")
@@ -235,7 +284,7 @@ func removeNodeCmd() *cobra.Command {
 	return c
 }
 
-func rotateAdminCmd() *cobra.Command {
+func rotateAdminCmd(mode editMode) *cobra.Command {
 	var name, key string
 	c := &cobra.Command{
 		Use:   "rotate-admin --name NAME --key ed25519:KEY",
@@ -246,7 +295,7 @@ threshold of the admins in force before it, which gateways check when they
 take it, and by a threshold of its own admins: the new key's holder signs it
 too.`,
 	}
-	editCmd(c, func(*cobra.Command) (edit.Edit, error) {
+	editCmd(c, mode, func(*cobra.Command) (edit.Edit, error) {
 		return edit.RotateAdmin{Name: name, Key: key}, nil
 	})
 	c.Flags().StringVar(&name, "name", "", "the admin's name in the roster (required)")
@@ -256,19 +305,19 @@ too.`,
 	return c
 }
 
-func setThresholdCmd() *cobra.Command {
+func setThresholdCmd(mode editMode) *cobra.Command {
 	var n int
 	c := &cobra.Command{
 		Use:   "set-threshold --admins K",
 		Short: "Set how many admins must sign each version of the roster",
 	}
-	editCmd(c, func(*cobra.Command) (edit.Edit, error) { return edit.SetThreshold{Threshold: n}, nil })
+	editCmd(c, mode, func(*cobra.Command) (edit.Edit, error) { return edit.SetThreshold{Threshold: n}, nil })
 	c.Flags().IntVar(&n, "admins", 0, "how many admins must sign, 1 to the number of admin keys (required)")
 	_ = c.MarkFlagRequired("admins")
 	return c
 }
 
-func setExpiryCmd() *cobra.Command {
+func setExpiryCmd(mode editMode) *cobra.Command {
 	var (
 		at    string
 		valid time.Duration
@@ -281,7 +330,7 @@ func setExpiryCmd() *cobra.Command {
 so (status, metrics, log) and keeps serving under it until the admins sign a
 new version.`,
 	}
-	editCmd(c, func(*cobra.Command) (edit.Edit, error) {
+	editCmd(c, mode, func(*cobra.Command) (edit.Edit, error) {
 		switch {
 		case never:
 			return edit.SetExpiry{}, nil

@@ -122,6 +122,26 @@ func TestRosterEdits(t *testing.T) {
 	if _, err := caravan(t, "consortium", "show", "--dir", gw, "--version", "7"); err == nil {
 		t.Fatal("show of a version the gateway never kept")
 	}
+	// propose: the next version of the roster a gateway has in force.
+	if err := os.WriteFile(filepath.Join(gw, "state", "roster.yaml"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proposal := filepath.Join(dir, "v3.proposal.yaml")
+	out = mustCaravan(t, "consortium", "propose", "update-member", "--dir", gw, "--out", proposal, "--org", "customs-cn", "--sector", "customs")
+	if !strings.Contains(out, "roster version 3 is unsigned") {
+		t.Fatalf("propose:\n%s", out)
+	}
+	if p, err := consortium.Load(proposal); err != nil || p.Version != 3 || p.Member("customs-cn").Sector != "customs" || len(p.Signatures) != 0 {
+		t.Fatalf("the proposal: %v", err)
+	}
+	if _, err := caravan(t, "consortium", "propose", "remove-member", "--dir", gw, "--out", proposal, "--org", "customs-cn"); err == nil ||
+		!strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("a proposal over another: %v", err)
+	}
+	mustCaravan(t, "consortium", "sign", "--roster", proposal, "--key", filepath.Join(dir, "ann.key"))
+	mustCaravan(t, "consortium", "sign", "--roster", proposal, "--key", filepath.Join(dir, "bob2.key"))
+	mustCaravan(t, "consortium", "verify", "--roster", proposal, "--trusted", filepath.Join(gw, "state", "roster.yaml"))
+
 	out = mustCaravan(t, "consortium", "show", "--roster", roster)
 	for _, want := range []string{"version 2, signed by ann, bob (threshold 2)", "EXPIRED at 2020-01-01T00:00:00Z", "customs-cn: Customs CN, CN, revenue; roles: requester; groups: belt-and-road", "node 12D3KooW"} {
 		if !strings.Contains(out, want) {
