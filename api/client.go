@@ -53,6 +53,18 @@ func NewClient(dir string) (*Client, error) {
 	return &Client{dir: dir, path: path, hc: &http.Client{Transport: tr}}, nil
 }
 
+// SubmitRoster hands the gateway a proposed roster version (a roster
+// file's bytes) with some of its signatures.
+func (c *Client) SubmitRoster(ctx context.Context, data []byte) (*RosterProposal, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://caravan/v1/roster/proposals", bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/yaml")
+	var p RosterProposal
+	return &p, c.send(req, &p)
+}
+
 // Status fetches the gateway's status.
 func (c *Client) Status(ctx context.Context) (*Status, error) {
 	var st Status

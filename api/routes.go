@@ -46,6 +46,8 @@ const (
 	RouteReceipts       = "GET /v1/receipts"                // -> []JournalEntry: this gateway's fetch receipts
 	RouteRoster         = "GET /v1/roster"                  // -> Roster: the signed roster in force
 	RouteRosterRefusals = "GET /v1/roster/refusals"         // -> []RosterRefusal: updates refused since the start
+	RouteRosterSubmit   = "POST /v1/roster/proposals"       // body: a roster version (YAML) with signatures -> RosterProposal; 422 if refused
+	RouteRosterPending  = "GET /v1/roster/proposals"        // -> []RosterProposal: versions submitted, not yet in force
 	RouteMetrics        = "GET /metrics"                    // Prometheus text format
 	RoutePprof          = "GET /debug/pprof/"               // Go's profiles, for operators
 	RoutePprofProfile   = "GET /debug/pprof/profile"        // a CPU profile

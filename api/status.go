@@ -20,9 +20,12 @@ type Status struct {
 	// RosterExpires is when the roster in force expires (RFC 3339), if it
 	// does; RosterExpired says it has: the gateway keeps serving under it
 	// until the admins sign a new version.
-	RosterExpires string         `json:"roster_expires,omitempty"`
-	RosterExpired bool           `json:"roster_expired,omitempty"`
-	Members       []MemberStatus `json:"members"`
+	RosterExpires string `json:"roster_expires,omitempty"`
+	RosterExpired bool   `json:"roster_expired,omitempty"`
+	// RosterProposals are the next versions submitted to this gateway and
+	// not yet in force, with who has signed them.
+	RosterProposals []RosterProposal `json:"roster_proposals,omitempty"`
+	Members         []MemberStatus   `json:"members"`
 	// Refused counts connections and dials refused because the peer is
 	// not in the roster.
 	Refused uint64 `json:"refused"`
@@ -177,4 +180,20 @@ type PolicyStatus struct {
 	// yet: it reads attributes that no schema in the registry declares yet
 	// (a new gateway catching up). Meanwhile every fetch is denied.
 	Waiting string `json:"waiting,omitempty"`
+}
+
+// RosterProposal is a proposed roster version a gateway holds, and who has
+// signed it: it is put in force once Threshold of its own admins and
+// InForceThreshold of the admins in force have.
+type RosterProposal struct {
+	Version uint64 `json:"version"`
+	Digest  string `json:"digest"` // hex SHA-256 of its signed body
+	// State is "pending", "adopted" (put in force by this submission) or
+	// "in force" (it was already).
+	State            string   `json:"state"`
+	Signed           []string `json:"signed"`
+	Unsigned         []string `json:"unsigned"` // its admins who have not signed
+	Threshold        int      `json:"threshold"`
+	InForceThreshold int      `json:"in_force_threshold"`
+	Expires          string   `json:"expires,omitempty"`
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/gateway/datadir"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -168,6 +169,12 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	get(kz, "/v1/journal/checkpoint?org=customs-cn")
 	get(cn, "/v1/roster")
 	get(cn, "/v1/roster/refusals")
+	proposal, err := fn.C.Revise(fn.C.Roster(), func(r *consortium.Roster) { r.Members[1].Name = "renamed" }, 0).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(cn, "POST", "/v1/roster/proposals", "application/yaml", "", string(proposal), 200)
+	get(cn, "/v1/roster/proposals")
 	get(cn, "/metrics")
 	get(cn, "/v1/openapi.json")
 	// Answers that are problems are documented too.

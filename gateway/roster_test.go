@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/gateway"
 	"github.com/caravan-consortium/caravan/gateway/datadir"
@@ -187,5 +188,67 @@ func TestEveryRosterVersionInForceIsKept(t *testing.T) {
 		if err != nil || r.Version != v {
 			t.Fatalf("version %d kept: %v", v, err)
 		}
+	}
+}
+
+// Admins sign the next version where they are and hand their signatures
+// to a gateway one at a time: it holds them, merged, and puts the version
+// in force once the threshold has signed; a takeover never is.
+func TestRosterProposalsAreAdoptedAtTheThreshold(t *testing.T) {
+	c := testnet.NewCluster(t, 3)
+	a := c.Start(0)
+	v1 := c.Roster()
+	admin := a.Services().Admin
+	submit := func(r *consortium.Roster) (*api.RosterProposal, error) {
+		t.Helper()
+		data, err := r.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return admin.SubmitRoster(data)
+	}
+	rename := func(r *consortium.Roster) { r.Members[2].Name = "Caspian Freight (proposed)" }
+
+	p, err := submit(c.Revise(v1, rename, 0))
+	if err != nil || p.State != "pending" || len(p.Signed) != 1 || a.Roster().Version != 1 {
+		t.Fatalf("one signature of two: %+v %v (in force: %d)", p, err, a.Roster().Version)
+	}
+	if st := admin.Status(); len(st.RosterProposals) != 1 || len(st.RosterProposals[0].Unsigned) != 2 {
+		t.Fatalf("status proposals: %+v", st.RosterProposals)
+	}
+	p, err = submit(c.Revise(v1, rename, 1)) // the other admin, signed apart
+	if err != nil || p.State != "adopted" || len(p.Signed) != 2 {
+		t.Fatalf("the second signature: %+v %v", p, err)
+	}
+	if a.Roster().Version != 2 || c.Roster().Version != 2 || len(admin.RosterProposals()) != 0 {
+		t.Fatalf("in force %d, file %d, pending %d", a.Roster().Version, c.Roster().Version, len(admin.RosterProposals()))
+	}
+	v2 := a.Roster()
+
+	// A takeover: a version naming an outsider the only admin, signed by
+	// it. Its own signature counts for its own admins, never for those in
+	// force: it stays pending, whatever it is submitted with.
+	_, outsider, _ := ed25519.GenerateKey(nil)
+	takeover := c.Revise(v2, func(r *consortium.Roster) {
+		r.Admins = consortium.Admins{Threshold: 1, Keys: []consortium.AdminKey{{Name: "mallory", Key: consortium.EncodePublicKey(outsider.Public().(ed25519.PublicKey))}}}
+	})
+	if _, err := takeover.Sign(outsider); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := submit(takeover); err != nil || p.State != "pending" || a.Roster().Version != 2 {
+		t.Fatalf("a takeover: %+v %v (in force %d)", p, err, a.Roster().Version)
+	}
+	// A replay of an older version, and a signature that does not verify,
+	// are refused outright.
+	if _, err := submit(v1); !errors.Is(err, api.ErrRefused) {
+		t.Fatalf("a replay of version 1: %v", err)
+	}
+	forged := c.Revise(v2, rename, 0)
+	forged.Members[2].Name = "changed after signing"
+	if _, err := submit(forged); !errors.Is(err, api.ErrRefused) || !strings.Contains(err.Error(), "does not verify") {
+		t.Fatalf("a forged signature: %v", err)
+	}
+	if a.Roster().Version != 2 {
+		t.Fatal("a refused proposal changed the roster in force")
 	}
 }

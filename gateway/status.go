@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"os"
 	"slices"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/gateway/policies"
 	"github.com/caravan-consortium/caravan/gateway/roster"
 	"github.com/caravan-consortium/caravan/journal/witness"
@@ -38,21 +40,22 @@ type adminService struct {
 func (as *adminService) Status() api.Status {
 	r := as.roster.Roster()
 	st := api.Status{
-		Org:            as.org,
-		PeerID:         as.self.String(),
-		Addrs:          addrStrings(as.host),
-		PID:            os.Getpid(),
-		StartedAt:      as.started,
-		Consortium:     r.Consortium,
-		RosterVersion:  r.Version,
-		RosterExpires:  r.Expires,
-		RosterExpired:  r.Expired(time.Now()),
-		Refused:        as.gater.Refused(),
-		RosterRejected: as.roster.Rejected(),
-		API:            as.api(),
-		Policy:         as.policies.Status(),
-		Journal:        journalStatusOf(as.witness.Status()),
-		Catalog:        api.CatalogStatus{Statements: as.catalog.Len(), Digest: as.catalog.Digest()},
+		Org:             as.org,
+		PeerID:          as.self.String(),
+		Addrs:           addrStrings(as.host),
+		PID:             os.Getpid(),
+		StartedAt:       as.started,
+		Consortium:      r.Consortium,
+		RosterVersion:   r.Version,
+		RosterExpires:   r.Expires,
+		RosterExpired:   r.Expired(time.Now()),
+		RosterProposals: as.roster.Proposals(),
+		Refused:         as.gater.Refused(),
+		RosterRejected:  as.roster.Rejected(),
+		API:             as.api(),
+		Policy:          as.policies.Status(),
+		Journal:         journalStatusOf(as.witness.Status()),
+		Catalog:         api.CatalogStatus{Statements: as.catalog.Len(), Digest: as.catalog.Digest()},
 	}
 	for _, a := range as.registry.SetAside() {
 		st.SchemasSetAside = append(st.SchemasSetAside, api.SetAsideSchema{Schema: a.Schema.Label(), CID: a.Schema.CID.String(), Reason: a.Reason})
@@ -119,3 +122,20 @@ func addrStrings(h host.Host) []string {
 	}
 	return out
 }
+
+// SubmitRoster takes a proposed roster version with some of its signatures
+// (roster.Keeper.Submit).
+func (as *adminService) SubmitRoster(data []byte) (*api.RosterProposal, error) {
+	p, err := consortium.Parse("the proposal", data)
+	if err != nil {
+		return nil, api.Errorf(api.ErrInvalid, "%w", err)
+	}
+	out, err := as.roster.Submit(p)
+	if errors.Is(err, roster.ErrProposal) {
+		return nil, api.Errorf(api.ErrRefused, "%w", err)
+	}
+	return out, err
+}
+
+// RosterProposals lists the versions submitted, not yet in force.
+func (as *adminService) RosterProposals() []api.RosterProposal { return as.roster.Proposals() }

@@ -1,6 +1,11 @@
 package server
 
-import "net/http"
+import (
+	"io"
+	"net/http"
+
+	"github.com/caravan-consortium/caravan/api"
+)
 
 func (s *Server) rosterReload(w http.ResponseWriter, r *http.Request) {
 	if err := s.sv.Admin.ReloadRoster(); err != nil {
@@ -27,4 +32,21 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(doc)
+}
+
+func (s *Server) submitRoster(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err == nil && len(data) > maxJSONBody {
+		err = api.Errorf(api.ErrInvalid, "a roster larger than %d bytes", maxJSONBody)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	p, err := s.sv.Admin.SubmitRoster(data)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }

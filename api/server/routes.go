@@ -52,6 +52,14 @@ func adminRoutes() []route {
 			answer: api.Roster{}, handler: answer(func(s *Server, _ *http.Request) (*api.Roster, error) { return s.sv.Admin.RosterDocument(), nil })},
 		{pattern: api.RouteRosterRefusals, scope: ScopeRead, summary: "Roster updates refused since the gateway started (the newest 20)",
 			answer: []api.RosterRefusal{}, handler: answer(func(s *Server, _ *http.Request) ([]api.RosterRefusal, error) { return s.sv.Admin.RosterRefusals(), nil })},
+		{pattern: api.RouteRosterSubmit, scope: ScopeRosterAdmin,
+			summary: "Submit a proposed roster version (the roster file's YAML) with some of its admins' signatures; it is put in force once a threshold of its own admins and of the admins in force have signed; 422 if refused",
+			raw:     []string{"application/yaml"}, rawDoc: "A roster file (schemas/roster.md): the next version, signed by one or more admins (caravan consortium propose, sign)",
+			answer: api.RosterProposal{}, handler: (*Server).submitRoster},
+		{pattern: api.RouteRosterPending, scope: ScopeRead, summary: "The roster versions submitted and not yet in force, with who has signed them",
+			answer: []api.RosterProposal{}, handler: answer(func(s *Server, _ *http.Request) ([]api.RosterProposal, error) {
+				return s.sv.Admin.RosterProposals(), nil
+			})},
 		{pattern: api.RouteMetrics, scope: ScopeMetrics, summary: "Prometheus metrics", media: "text/plain", handler: (*Server).metrics},
 		{pattern: api.RoutePprof, summary: "Go's profiles (on the Unix socket only)", media: "text/html",
 			handler: func(_ *Server, w http.ResponseWriter, r *http.Request) { pprof.Index(w, r) }},

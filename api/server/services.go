@@ -55,6 +55,12 @@ type Admin interface {
 	RosterDocument() *api.Roster
 	// RosterRefusals lists the roster updates refused since the start.
 	RosterRefusals() []api.RosterRefusal
+	// SubmitRoster takes a proposed roster version (the roster file's
+	// YAML) with some of its signatures, and puts it in force once enough
+	// admins have signed (schemas/roster.md).
+	SubmitRoster(data []byte) (*api.RosterProposal, error)
+	// RosterProposals lists the versions submitted, not yet in force.
+	RosterProposals() []api.RosterProposal
 }
 
 // Sharing is this org's datasets and the catalog of every member's.

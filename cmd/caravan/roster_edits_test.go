@@ -149,3 +149,25 @@ func TestRosterEdits(t *testing.T) {
 		}
 	}
 }
+
+// From the roster in force to the next version in force, with no file
+// copied: propose, sign where the admin is, submit to the gateway.
+func TestProposeSignSubmit(t *testing.T) {
+	dir, n := oneGateway(t)
+	proposal := filepath.Join(t.TempDir(), "next.yaml")
+	mustCaravan(t, "consortium", "propose", "update-member", "--dir", dir, "--out", proposal, "--org", "customs-cn", "--sector", "revenue")
+	if _, err := caravan(t, "consortium", "submit", proposal, "--dir", dir); err != nil {
+		t.Fatalf("an unsigned proposal is held, not refused: %v", err)
+	}
+	if out := mustCaravan(t, "status", "--dir", dir); !strings.Contains(out, "version 2 proposed: signed by none") {
+		t.Fatalf("status with a proposal pending:\n%s", out)
+	}
+	mustCaravan(t, "consortium", "sign", "--roster", proposal, "--key", filepath.Join(dir, "admin.key"))
+	out := mustCaravan(t, "consortium", "submit", proposal, "--dir", dir)
+	if !strings.Contains(out, "version 2 adopted") || n.Roster().Version != 2 || n.Roster().Member("customs-cn").Sector != "revenue" {
+		t.Fatalf("submit of the signed proposal:\n%s (in force: version %d)", out, n.Roster().Version)
+	}
+	if _, err := caravan(t, "consortium", "submit", proposal, "--dir", dir); err != nil {
+		t.Fatalf("submitting the version in force again: %v", err)
+	}
+}

@@ -69,6 +69,10 @@ func printStatus(w io.Writer, st *api.Status) {
 		fmt.Fprintf(w, "  %s\n", a)
 	}
 	fmt.Fprintf(w, "refused:     %d connection(s) from non-members\n", st.Refused)
+	for _, p := range st.RosterProposals {
+		fmt.Fprintf(w, "roster:      version %d proposed: signed by %s; not yet by %s (%d of its admins and %d of those in force must sign)\n",
+			p.Version, orNone(p.Signed), orNone(p.Unsigned), p.Threshold, p.InForceThreshold)
+	}
 	if st.RosterRejected > 0 {
 		fmt.Fprintf(w, "roster:      %d roster file(s) refused; see the gateway log\n", st.RosterRejected)
 	}

@@ -19,6 +19,7 @@ import (
 //	policies/                    the org's Cedar policies (config field "policies")
 //	state/roster.yaml            the last roster this gateway accepted
 //	state/rosters/VERSION.yaml   every roster version this gateway put in force
+//	state/proposals/             roster versions submitted, and their signatures, until in force
 //	state/policy-volume.json     records released per org and UTC day
 //	store/                       Pebble: statements, records, fetched records, nonces
 //	journal/log/                 this org's log (C2SP tlog-tiles)
@@ -69,6 +70,9 @@ func (d Dir) State() string { return d.path("state") }
 
 // TrustedRoster is the last roster the gateway accepted.
 func (d Dir) TrustedRoster() string { return d.path("state", "roster.yaml") }
+
+// Proposals holds the roster versions submitted and not yet in force.
+func (d Dir) Proposals() string { return d.path("state", "proposals") }
 
 // RosterVersion is where the gateway keeps a roster version it put in
 // force.

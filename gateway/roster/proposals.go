@@ -1,0 +1,192 @@
+package roster
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/internal/atomicfile"
+)
+
+// Proposals: the next version of the roster, and the admins' signatures
+// on it, handed to the gateway (caravan consortium submit) one at a time,
+// wherever each admin signed. The gateway keeps a version's signatures as
+// they come (DIR/state/proposals) and puts it in force as soon as it may
+// replace the roster in force: a threshold of its own admins and of the
+// admins in force have signed it (consortium.CheckUpdate, the TUF rule).
+
+// ErrProposal is wrapped by Submit's refusals.
+var ErrProposal = errors.New("roster proposal refused")
+
+// Submit takes a proposed version with some of its signatures. Signatures
+// of the same content already held are merged with its own; a signature
+// that does not verify, or a version that may never replace the roster in
+// force (an older one, another consortium's, another content under a
+// version already in force), is refused. It returns the proposal's state:
+// adopted (now in force) or pending, with who has signed.
+func (rs *Keeper) Submit(p *consortium.Roster) (*api.RosterProposal, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	current := rs.Roster()
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrProposal, err)
+	}
+	switch err := consortium.CheckUpdate(current, unsignedCheck(p)); {
+	case errors.Is(err, consortium.ErrSameVersion):
+		return rs.proposalOf(p, "in force"), nil
+	case errors.Is(err, consortium.ErrDowngrade), errors.Is(err, consortium.ErrConflict), errors.Is(err, consortium.ErrOtherConsortium):
+		return nil, fmt.Errorf("%w: %w", ErrProposal, err)
+	}
+	if err := checkSignatures(p, current); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrProposal, err)
+	}
+	path, err := rs.proposalPath(p)
+	if err != nil {
+		return nil, err
+	}
+	if held, err := consortium.Load(path); err == nil {
+		p = merge(held, p)
+	}
+	if _, err := p.Verify(); err == nil {
+		if err := consortium.CheckUpdate(current, p); err == nil {
+			return rs.adopt(p, current, path)
+		}
+	}
+	data, err := p.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
+		return nil, err
+	}
+	rs.log.Info("roster proposal held", zap.Uint64("version", p.Version), zap.Strings("signed", signerNames(p)))
+	return rs.proposalOf(p, "pending"), nil
+}
+
+// adopt puts p in force, as Reload does a file, and writes it to the roster
+// file too, so that the file and the roster in force agree.
+func (rs *Keeper) adopt(p, current *consortium.Roster, held string) (*api.RosterProposal, error) {
+	if err := rs.persistTrusted(p); err != nil {
+		return nil, err
+	}
+	data, err := p.Marshal()
+	if err == nil {
+		err = atomicfile.Write(rs.file, data, 0o644)
+	}
+	if err != nil {
+		rs.log.Error("the adopted roster was not written to the roster file; the file will be refused as older", zap.Error(err))
+	}
+	_ = os.Remove(held)
+	rs.apply(p)
+	rs.journal(p)
+	rs.warnIfExpired(p)
+	rs.log.Info("roster proposal adopted", zap.Uint64("from", current.Version), zap.Uint64("to", p.Version),
+		zap.Strings("signed", signerNames(p)))
+	return rs.proposalOf(p, "adopted"), nil
+}
+
+// Proposals lists the proposals held, pending.
+func (rs *Keeper) Proposals() []api.RosterProposal {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	out := []api.RosterProposal{}
+	entries, _ := os.ReadDir(rs.dir.Proposals())
+	for _, e := range entries {
+		if p, err := consortium.Load(filepath.Join(rs.dir.Proposals(), e.Name())); err == nil && p.Version > rs.Roster().Version {
+			out = append(out, *rs.proposalOf(p, "pending"))
+		}
+	}
+	return out
+}
+
+// proposalPath is where the signatures of p's content are held.
+func (rs *Keeper) proposalPath(p *consortium.Roster) (string, error) {
+	sum, err := p.Digest()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(rs.dir.Proposals(), fmt.Sprintf("%d-%s.yaml", p.Version, hex.EncodeToString(sum[:8]))), nil
+}
+
+// proposalOf says who has signed p, and who must.
+func (rs *Keeper) proposalOf(p *consortium.Roster, state string) *api.RosterProposal {
+	sum, _ := p.Digest()
+	current := rs.Roster()
+	signed := signerNames(p)
+	out := &api.RosterProposal{Version: p.Version, Digest: hex.EncodeToString(sum[:]), State: state, Signed: signed,
+		Threshold: p.Admins.Threshold, InForceThreshold: current.Admins.Threshold, Expires: p.Expires}
+	for _, k := range p.Admins.Keys {
+		if !slices.Contains(signed, k.Name) {
+			out.Unsigned = append(out.Unsigned, k.Name)
+		}
+	}
+	return out
+}
+
+func signerNames(p *consortium.Roster) []string {
+	names := []string{}
+	for _, s := range p.Signatures {
+		names = append(names, s.Admin)
+	}
+	return names
+}
+
+// unsignedCheck is p without its signatures, for CheckUpdate's version and
+// consortium rules alone (its signature rule is checked once merged).
+func unsignedCheck(p *consortium.Roster) *consortium.Roster {
+	c := *p
+	c.Signatures = nil
+	return &c
+}
+
+// checkSignatures checks each of p's signatures against the key its admin
+// has in p or in the roster in force: a proposal carries no signature that
+// does not verify.
+func checkSignatures(p, current *consortium.Roster) error {
+	msg, err := p.SigningBytes()
+	if err != nil {
+		return err
+	}
+	for _, s := range p.Signatures {
+		sig, err := base64.StdEncoding.DecodeString(s.Sig)
+		ok := false
+		for _, r := range []*consortium.Roster{p, current} {
+			for _, k := range r.Admins.Keys {
+				if pub, perr := consortium.ParsePublicKey(k.Key); k.Name == s.Admin && perr == nil && err == nil && ed25519.Verify(pub, msg, sig) {
+					ok = true
+				}
+			}
+		}
+		if !ok {
+			return fmt.Errorf("the signature of %q does not verify with any key of that admin", s.Admin)
+		}
+	}
+	return nil
+}
+
+// merge is held with p's signatures added (both of the same content).
+func merge(held, p *consortium.Roster) *consortium.Roster {
+	out := *held
+	out.Signatures = slices.Clone(held.Signatures)
+	for _, s := range p.Signatures {
+		if !slices.ContainsFunc(out.Signatures, func(h consortium.Signature) bool { return h.Admin == s.Admin && h.Sig == s.Sig }) {
+			out.Signatures = slices.DeleteFunc(out.Signatures, func(h consortium.Signature) bool { return h.Admin == s.Admin })
+			out.Signatures = append(out.Signatures, s)
+		}
+	}
+	slices.SortFunc(out.Signatures, func(a, b consortium.Signature) int { return strings.Compare(a.Admin, b.Admin) })
+	return &out
+}
