@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/gateway"
 	"github.com/caravan-consortium/caravan/gateway/datadir"
+	"github.com/caravan-consortium/caravan/gateway/roster"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testnet"
 	"github.com/caravan-consortium/caravan/journal"
@@ -250,5 +253,39 @@ func TestRosterProposalsAreAdoptedAtTheThreshold(t *testing.T) {
 	}
 	if a.Roster().Version != 2 {
 		t.Fatal("a refused proposal changed the roster in force")
+	}
+}
+
+// The proposals a gateway holds are bounded, and those a version in force
+// supersedes are dropped.
+func TestRosterProposalsAreBounded(t *testing.T) {
+	c := testnet.NewCluster(t, 2)
+	a := c.Start(0)
+	admin := a.Services().Admin
+	v1 := c.Roster()
+	submit := func(r *consortium.Roster) (*api.RosterProposal, error) {
+		t.Helper()
+		data, err := r.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return admin.SubmitRoster(data)
+	}
+	for i := range roster.MaxProposals {
+		if _, err := submit(c.Revise(v1, func(r *consortium.Roster) { r.Members[1].Name = fmt.Sprint("name ", i) })); err != nil {
+			t.Fatalf("proposal %d: %v", i, err)
+		}
+	}
+	if _, err := submit(c.Revise(v1, func(r *consortium.Roster) { r.Members[1].Name = "one too many" })); !errors.Is(err, api.ErrRefused) {
+		t.Fatalf("proposal %d: %v, want refused", roster.MaxProposals+1, err)
+	}
+	// Signatures for a held content are still taken, and its adoption
+	// drops every proposal of its version or before.
+	if p, err := submit(c.Revise(v1, func(r *consortium.Roster) { r.Members[1].Name = "name 3" }, 0, 1)); err != nil || p.State != "adopted" {
+		t.Fatalf("adopting a held proposal: %+v %v", p, err)
+	}
+	held, _ := filepath.Glob(filepath.Join(datadir.Dir(c.Dir(0)).Proposals(), "*"))
+	if len(held) != 0 || len(admin.RosterProposals()) != 0 {
+		t.Fatalf("%d proposal files held after version 2 was adopted", len(held))
 	}
 }

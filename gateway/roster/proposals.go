@@ -28,6 +28,10 @@ import (
 // ErrProposal is wrapped by Submit's refusals.
 var ErrProposal = errors.New("roster proposal refused")
 
+// MaxProposals bounds the distinct proposals a gateway holds at once: a
+// caller that submits content after content fills no disk.
+const MaxProposals = 32
+
 // Submit takes a proposed version with some of its signatures. Signatures
 // of the same content already held are merged with its own; a signature
 // that does not verify, or a version that may never replace the roster in
@@ -56,6 +60,8 @@ func (rs *Keeper) Submit(p *consortium.Roster) (*api.RosterProposal, error) {
 	}
 	if held, err := consortium.Load(path); err == nil {
 		p = merge(held, p)
+	} else if n := len(rs.heldFiles()); n >= MaxProposals {
+		return nil, fmt.Errorf("%w: %d proposals are held already, the most a gateway keeps; adopt or drop one first", ErrProposal, n)
 	}
 	if _, err := p.Verify(); err == nil {
 		if err := consortium.CheckUpdate(current, p); err == nil {
@@ -90,6 +96,11 @@ func (rs *Keeper) adopt(p, current *consortium.Roster, held string) (*api.Roster
 		rs.log.Error("the adopted roster was not written to the roster file; the file will be refused as older", zap.Error(err))
 	}
 	_ = os.Remove(held)
+	for _, f := range rs.heldFiles() { // versions this one supersedes
+		if q, err := consortium.Load(f); err != nil || q.Version <= p.Version {
+			_ = os.Remove(f)
+		}
+	}
 	rs.apply(p)
 	rs.journal(p)
 	rs.warnIfExpired(p)
@@ -103,13 +114,18 @@ func (rs *Keeper) Proposals() []api.RosterProposal {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	out := []api.RosterProposal{}
-	entries, _ := os.ReadDir(rs.dir.Proposals())
-	for _, e := range entries {
-		if p, err := consortium.Load(filepath.Join(rs.dir.Proposals(), e.Name())); err == nil && p.Version > rs.Roster().Version {
+	for _, f := range rs.heldFiles() {
+		if p, err := consortium.Load(f); err == nil && p.Version > rs.Roster().Version {
 			out = append(out, *rs.proposalOf(p, "pending"))
 		}
 	}
 	return out
+}
+
+// heldFiles are the files of the proposals held.
+func (rs *Keeper) heldFiles() []string {
+	files, _ := filepath.Glob(filepath.Join(rs.dir.Proposals(), "*.yaml"))
+	return files
 }
 
 // proposalPath is where the signatures of p's content are held.
