@@ -13,6 +13,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/api/server"
+	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/internal/testnet"
 )
@@ -56,6 +57,20 @@ func TestConsolePages(t *testing.T) {
 			t.Errorf("GET %s: %d, wants %q in\n%.2000s", p.path, code, p.want, body)
 		}
 	}
+	// A roster version proposed and half signed: the members page says who
+	// has signed and who has not.
+	proposal, err := fn.C.Revise(fn.C.Roster(), func(r *consortium.Roster) { r.Members[0].Name = "proposed" }, 0).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := kz.Services().Admin.SubmitRoster(proposal); err != nil || p.State != "pending" {
+		t.Fatalf("a proposal: %+v %v", p, err)
+	}
+	if _, body := admin.Browse("GET", "/console/members", "", "", false); !strings.Contains(body, `<table id="proposals">`) ||
+		strings.Contains(body, "None pending") || !strings.Contains(body, "of its admins and 2 of those in force") {
+		t.Errorf("the members page does not show the proposal:\n%.3000s", body)
+	}
+
 	// Who fetched what, from the owner's journal as mirrored here.
 	if _, body := admin.Browse("GET", "/console/datasets/customs-cn/declarations", "", "", false); !strings.Contains(body, "decision #") {
 		t.Errorf("the dataset page lists no decision of the owner")
