@@ -12,6 +12,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/consortium/edit"
 	"github.com/caravan-consortium/caravan/gateway"
 	"github.com/caravan-consortium/caravan/gateway/datadir"
 	"github.com/caravan-consortium/caravan/gateway/roster"
@@ -288,4 +289,38 @@ func TestRosterProposalsAreBounded(t *testing.T) {
 	if len(held) != 0 || len(admin.RosterProposals()) != 0 {
 		t.Fatalf("%d proposal files held after version 2 was adopted", len(held))
 	}
+}
+
+// A removed member's datasets are no longer listed or served by the
+// others, and it can no longer connect; what it journaled stays.
+func TestRemovedMemberIsNoLongerServed(t *testing.T) {
+	fn := testnet.NewFetchNet(t, 5)
+	kz := fn.Nodes[1]
+	if _, err := kz.Services().Sharing.CatalogItem(fn.CID); err != nil {
+		t.Fatalf("before the removal: %v", err)
+	}
+	remove := edit.RemoveMember{Org: "customs-cn"}
+	next := fn.C.NextRoster(func(r *consortium.Roster) {
+		if err := remove.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+	}, 1, 2)
+	fn.C.WriteRoster(next)
+	poll.Until(t, func() bool { return kz.Roster().Version == 2 }, "the removal in force")
+	list, err := kz.Services().Sharing.Catalog(api.CatalogQuery{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range list {
+		if e.Manifest.Publisher == "customs-cn" {
+			t.Fatalf("the removed member's dataset is still listed: %s", e.CID)
+		}
+	}
+	if _, err := kz.Services().Sharing.CatalogItem(fn.CID); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("the removed member's manifest: %v", err)
+	}
+	if _, err := kz.Services().Sharing.DatasetVersions("customs-cn", "declarations"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("the removed member's versions: %v", err)
+	}
+	poll.Until(t, func() bool { return !testnet.ConnectedTo(kz, "customs-cn") }, "the removed member disconnected")
 }

@@ -19,7 +19,7 @@ func (n *Gateway) buildServices() server.Services {
 				}
 				return api.APIStatus{}
 			}},
-		Sharing:  &sharingService{catalog: n.catalog, publisher: n.publisher, registry: n.registry, discovery: n.discovery, metrics: n.metrics},
+		Sharing:  &sharingService{members: n.roster, catalog: n.catalog, publisher: n.publisher, registry: n.registry, discovery: n.discovery, metrics: n.metrics},
 		Registry: &registryService{org: org, registry: n.registry, registrar: n.registrar, publisher: n.publisher},
 		Policies: &policyService{org: org, engine: n.policies, roster: n.roster, catalog: n.catalog, registry: n.registry},
 		Fetching: &fetchService{requester: n.requester, catalog: n.catalog, store: n.store},

@@ -22,6 +22,7 @@ import (
 // sharingService is the API's publishing and catalog: this org's
 // datasets, and every member's as the catalog holds them.
 type sharingService struct {
+	members   interface{ HasOrg(org string) bool } // the roster in force
 	catalog   *catalog.Catalog
 	publisher *publish.Publisher
 	registry  *schemas.Registry
@@ -54,6 +55,10 @@ func (ss *sharingService) CatalogItem(text string) (*api.CatalogItem, error) {
 		return nil, api.Errorf(api.ErrInvalid, "not a CID: %s", text)
 	}
 	st, ok := ss.catalog.Statement(id)
+	if ok {
+		org, err := st.Org()
+		ok = err == nil && ss.members.HasOrg(org) // not a removed member's
+	}
 	if !ok {
 		return nil, api.Errorf(api.ErrNotFound, "the catalog holds no statement %s", id)
 	}
@@ -90,11 +95,19 @@ func (ss *sharingService) listed(f catalog.Filter) []catalog.Entry {
 	list := ss.catalog.List(f)
 	out := list[:0]
 	for _, e := range list {
-		if _, err := schemaFor(ss.registry, e.Manifest); err == nil {
+		if ss.shown(e) {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// shown reports whether the catalog's entry e is listed: its publisher is
+// in the roster in force (a removed member's datasets are no longer), and
+// its schema has reached the registry.
+func (ss *sharingService) shown(e catalog.Entry) bool {
+	_, err := schemaFor(ss.registry, e.Manifest)
+	return err == nil && ss.members.HasOrg(e.Manifest.Publisher)
 }
 
 func entryOf(e catalog.Entry) api.CatalogEntry {
@@ -106,7 +119,7 @@ func entryOf(e catalog.Entry) api.CatalogEntry {
 func (ss *sharingService) DatasetVersions(owner, name string) ([]api.CatalogEntry, error) {
 	var out []api.CatalogEntry
 	for _, e := range ss.catalog.Versions(owner, name) {
-		if _, err := schemaFor(ss.registry, e.Manifest); err == nil {
+		if ss.shown(e) {
 			out = append(out, entryOf(e))
 		}
 	}

@@ -259,7 +259,9 @@ func (s *Service) answerCatchUp(str network.Stream) error {
 		if err != nil {
 			return err
 		}
-		if st, ok := s.cat.SharedStatement(id); ok { // never a hidden one: its CID is public, its content is not
+		// Never a hidden one (its CID is public, its content is not), nor
+		// one of an org the roster no longer lists.
+		if st, ok := s.cat.SharedStatement(id); ok && s.isMembers(st) {
 			if err := p2p.WriteFrame(w, st.Marshal()); err != nil {
 				return err
 			}
@@ -287,6 +289,12 @@ func readJSONLimit(r *bufio.Reader, v any, limit int) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// isMembers reports whether st is a statement of an org the roster lists.
+func (s *Service) isMembers(st *manifest.Statement) bool {
+	org, err := st.Org()
+	return err == nil && s.cfg.Members.HasOrg(org)
 }
 
 // memberSummary is the catalog's summary for the orgs the roster lists:
