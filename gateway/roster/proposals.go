@@ -1,6 +1,7 @@
 package roster
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
@@ -58,9 +59,10 @@ func (rs *Keeper) Submit(p *consortium.Roster) (*api.RosterProposal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if held, err := consortium.Load(path); err == nil {
-		p = merge(held, p)
-	} else if n := len(rs.heldFiles()); n >= MaxProposals {
+	held := rs.heldProposals()
+	if h, ok := held[path]; ok {
+		p = merge(h, p)
+	} else if n := len(held); n >= MaxProposals {
 		return nil, fmt.Errorf("%w: %d proposals are held already, the most a gateway keeps; adopt or drop one first", ErrProposal, n)
 	}
 	if _, err := p.Verify(); err == nil {
@@ -78,13 +80,14 @@ func (rs *Keeper) Submit(p *consortium.Roster) (*api.RosterProposal, error) {
 	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return nil, err
 	}
+	held[path] = p
 	rs.log.Info("roster proposal held", zap.Uint64("version", p.Version), zap.Strings("signed", signerNames(p)))
 	return rs.proposalOf(p, "pending"), nil
 }
 
 // adopt puts p in force, as Reload does a file, and writes it to the roster
 // file too, so that the file and the roster in force agree.
-func (rs *Keeper) adopt(p, current *consortium.Roster, held string) (*api.RosterProposal, error) {
+func (rs *Keeper) adopt(p, current *consortium.Roster, path string) (*api.RosterProposal, error) {
 	if err := rs.persistTrusted(p); err != nil {
 		return nil, err
 	}
@@ -95,10 +98,13 @@ func (rs *Keeper) adopt(p, current *consortium.Roster, held string) (*api.Roster
 	if err != nil {
 		rs.log.Error("the adopted roster was not written to the roster file; the file will be refused as older", zap.Error(err))
 	}
-	_ = os.Remove(held)
-	for _, f := range rs.heldFiles() { // versions this one supersedes
-		if q, err := consortium.Load(f); err != nil || q.Version <= p.Version {
+	_ = os.Remove(path)
+	held := rs.heldProposals()
+	delete(held, path)
+	for f, q := range held { // versions this one supersedes
+		if q.Version <= p.Version {
 			_ = os.Remove(f)
+			delete(held, f)
 		}
 	}
 	rs.apply(p)
@@ -114,18 +120,31 @@ func (rs *Keeper) Proposals() []api.RosterProposal {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	out := []api.RosterProposal{}
-	for _, f := range rs.heldFiles() {
-		if p, err := consortium.Load(f); err == nil && p.Version > rs.Roster().Version {
+	for _, p := range rs.heldProposals() {
+		if p.Version > rs.Roster().Version {
 			out = append(out, *rs.proposalOf(p, "pending"))
 		}
 	}
+	slices.SortFunc(out, func(a, b api.RosterProposal) int {
+		return cmp.Or(cmp.Compare(a.Version, b.Version), strings.Compare(a.Digest, b.Digest))
+	})
 	return out
 }
 
-// heldFiles are the files of the proposals held.
-func (rs *Keeper) heldFiles() []string {
-	files, _ := filepath.Glob(filepath.Join(rs.dir.Proposals(), "*.yaml"))
-	return files
+// heldProposals are the proposals held, by file: read from
+// DIR/state/proposals once, then kept in memory (rs.mu held), so that a
+// status reads no file.
+func (rs *Keeper) heldProposals() map[string]*consortium.Roster {
+	if rs.held == nil {
+		rs.held = map[string]*consortium.Roster{}
+		files, _ := filepath.Glob(filepath.Join(rs.dir.Proposals(), "*.yaml"))
+		for _, f := range files {
+			if p, err := consortium.Load(f); err == nil {
+				rs.held[f] = p
+			}
+		}
+	}
+	return rs.held
 }
 
 // proposalPath is where the signatures of p's content are held.

@@ -55,6 +55,7 @@ type Keeper struct {
 	mu       sync.Mutex // serializes roster changes
 	rejected atomic.Uint64
 	refusals refusals
+	held     map[string]*consortium.Roster // proposals.go: by file, nil until read
 }
 
 // New returns a Keeper over cfg; Startup puts its first roster in force.
