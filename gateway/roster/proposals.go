@@ -99,14 +99,7 @@ func (rs *Keeper) adopt(p, current *consortium.Roster, path string) (*api.Roster
 		rs.log.Error("the adopted roster was not written to the roster file; the file will be refused as older", zap.Error(err))
 	}
 	_ = os.Remove(path)
-	held := rs.heldProposals()
-	delete(held, path)
-	for f, q := range held { // versions this one supersedes
-		if q.Version <= p.Version {
-			_ = os.Remove(f)
-			delete(held, f)
-		}
-	}
+	rs.prune(p.Version)
 	rs.apply(p)
 	rs.journal(p)
 	rs.warnIfExpired(p)
@@ -129,6 +122,18 @@ func (rs *Keeper) Proposals() []api.RosterProposal {
 		return cmp.Or(cmp.Compare(a.Version, b.Version), strings.Compare(a.Digest, b.Digest))
 	})
 	return out
+}
+
+// prune drops the proposals that version v, put in force, supersedes
+// (rs.mu held).
+func (rs *Keeper) prune(v uint64) {
+	held := rs.heldProposals()
+	for f, q := range held {
+		if q.Version <= v {
+			_ = os.Remove(f)
+			delete(held, f)
+		}
+	}
 }
 
 // heldProposals are the proposals held, by file: read from

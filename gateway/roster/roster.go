@@ -205,6 +205,7 @@ func (rs *Keeper) Reload() error {
 	rs.apply(candidate)
 	rs.journal(candidate)
 	rs.warnIfExpired(candidate)
+	rs.prune(candidate.Version)
 	log.Info("roster updated", zap.Uint64("from", current.Version), zap.Uint64("to", candidate.Version),
 		zap.Int("members", len(candidate.Members)))
 	if err := rs.checkSelf(candidate); err != nil {
