@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/caravan-consortium/caravan/gateway/roster"
 	"github.com/caravan-consortium/caravan/journal/witness"
 	"github.com/caravan-consortium/caravan/p2p"
 	"github.com/caravan-consortium/caravan/sharing/catalog"
@@ -24,7 +25,7 @@ import (
 type Member struct {
 	Host   host.Host
 	PubSub *pubsub.PubSub
-	Topics map[string]*pubsub.Topic // "catalog", "journal"
+	Topics map[string]*pubsub.Topic // "catalog", "journal", "roster"
 }
 
 // JoinAsMember starts key as Member of consortium, whose nodes are members.
@@ -39,8 +40,8 @@ func JoinAsMember(ctx context.Context, key ed25519.PrivateKey, consortium string
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]string{"catalog": catalog.Topic(consortium), "journal": witness.Topic(consortium)}
-	ps, err := p2p.NewPubSub(ctx, h, p2p.PubSubOptions{Topics: []string{names["catalog"], names["journal"]}})
+	names := map[string]string{"catalog": catalog.Topic(consortium), "journal": witness.Topic(consortium), "roster": roster.Topic(consortium)}
+	ps, err := p2p.NewPubSub(ctx, h, p2p.PubSubOptions{Topics: []string{names["catalog"], names["journal"], names["roster"]}})
 	if err != nil {
 		h.Close()
 		return nil, err

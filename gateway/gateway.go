@@ -93,6 +93,7 @@ type Gateway struct {
 	allow     *p2p.MemberAllowlist // members' own connection slots
 
 	roster      *roster.Keeper
+	exchange    *roster.Exchange
 	journal     *journaler
 	witness     *witness.Service
 	policies    *policies.Engine
@@ -244,7 +245,11 @@ func (n *Gateway) startServices() error {
 	var err error
 	consortiumName := n.roster.Roster().Consortium
 	n.discovery = &discovery{org: n.cfg.Org, catalog: n.catalog, policies: n.policies, roster: n.roster, journal: n.journal}
-	if err := n.startPubSub(catalog.Topic(consortiumName), witness.Topic(consortiumName)); err != nil {
+	if err := n.startPubSub(catalog.Topic(consortiumName), witness.Topic(consortiumName), roster.Topic(consortiumName)); err != nil {
+		return err
+	}
+	if n.exchange, err = roster.NewExchange(roster.ExchangeConfig{Host: n.host, PubSub: n.pubsub, Keeper: n.roster,
+		Log: n.log.Named("roster")}); err != nil {
 		return err
 	}
 	if n.gossip, err = catalog.NewService(catalog.ServiceConfig{Host: n.host, PubSub: n.pubsub, Topic: catalog.Topic(consortiumName),
@@ -390,6 +395,9 @@ func (n *Gateway) shutdown() error {
 	}
 	if n.gossip != nil {
 		errs = append(errs, n.gossip.Close())
+	}
+	if n.exchange != nil {
+		errs = append(errs, n.exchange.Close())
 	}
 	if n.witness != nil {
 		errs = append(errs, n.witness.Close())

@@ -11,7 +11,7 @@ import (
 func (n *Gateway) buildServices() server.Services {
 	org := n.cfg.Org
 	return server.Services{
-		Admin: &adminService{org: org, self: n.self, started: n.started, host: n.host, gater: n.gater, roster: n.roster,
+		Admin: &adminService{org: org, self: n.self, started: n.started, host: n.host, gater: n.gater, roster: n.roster, exchange: n.exchange,
 			policies: n.policies, witness: n.witness, catalog: n.catalog, registry: n.registry,
 			api: func() api.APIStatus {
 				if st := n.apiStatus.Load(); st != nil {

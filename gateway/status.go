@@ -29,6 +29,7 @@ type adminService struct {
 	host     host.Host
 	gater    *p2p.Gater
 	roster   *roster.Keeper
+	exchange *roster.Exchange
 	policies *policies.Engine
 	witness  *witness.Service
 	catalog  *catalog.Catalog
@@ -133,6 +134,9 @@ func (as *adminService) SubmitRoster(data []byte) (*api.RosterProposal, error) {
 	out, err := as.roster.Submit(p)
 	if errors.Is(err, roster.ErrProposal) {
 		return nil, api.Errorf(api.ErrRefused, "%w", err)
+	}
+	if err == nil && out.State != "in force" {
+		as.exchange.Announce(p)
 	}
 	return out, err
 }

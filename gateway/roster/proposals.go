@@ -61,13 +61,15 @@ func (rs *Keeper) Submit(p *consortium.Roster) (*api.RosterProposal, error) {
 	}
 	held := rs.heldProposals()
 	if h, ok := held[path]; ok {
-		p = merge(h, p)
+		if p = merge(h, p); slices.Equal(p.Signatures, h.Signatures) {
+			return rs.proposalOf(h, "pending"), nil // nothing new
+		}
 	} else if n := len(held); n >= MaxProposals {
 		return nil, fmt.Errorf("%w: %d proposals are held already, the most a gateway keeps; adopt or drop one first", ErrProposal, n)
 	}
 	if _, err := p.Verify(); err == nil {
 		if err := consortium.CheckUpdate(current, p); err == nil {
-			return rs.adopt(p, current, path)
+			return rs.adopt(p, current)
 		}
 	}
 	data, err := p.Marshal()
@@ -87,22 +89,10 @@ func (rs *Keeper) Submit(p *consortium.Roster) (*api.RosterProposal, error) {
 
 // adopt puts p in force, as Reload does a file, and writes it to the roster
 // file too, so that the file and the roster in force agree.
-func (rs *Keeper) adopt(p, current *consortium.Roster, path string) (*api.RosterProposal, error) {
-	if err := rs.persistTrusted(p); err != nil {
+func (rs *Keeper) adopt(p, current *consortium.Roster) (*api.RosterProposal, error) {
+	if err := rs.putInForce(p, true); err != nil { // drops the proposal held, with those it supersedes
 		return nil, err
 	}
-	data, err := p.Marshal()
-	if err == nil {
-		err = atomicfile.Write(rs.file, data, 0o644)
-	}
-	if err != nil {
-		rs.log.Error("the adopted roster was not written to the roster file; the file will be refused as older", zap.Error(err))
-	}
-	_ = os.Remove(path)
-	rs.prune(p.Version)
-	rs.apply(p)
-	rs.journal(p)
-	rs.warnIfExpired(p)
 	rs.log.Info("roster proposal adopted", zap.Uint64("from", current.Version), zap.Uint64("to", p.Version),
 		zap.Strings("signed", signerNames(p)))
 	return rs.proposalOf(p, "adopted"), nil

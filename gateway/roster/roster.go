@@ -4,11 +4,13 @@
 package roster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -198,19 +200,41 @@ func (rs *Keeper) Reload() error {
 			zap.Uint64("in_force", current.Version), zap.Error(err))
 		return err
 	}
-	if err := rs.persistTrusted(candidate); err != nil {
+	if err := rs.putInForce(candidate, false); err != nil {
 		log.Error("roster change not saved; the current roster stays in force", zap.Error(err))
 		return err
 	}
-	rs.apply(candidate)
-	rs.journal(candidate)
-	rs.warnIfExpired(candidate)
-	rs.prune(candidate.Version)
 	log.Info("roster updated", zap.Uint64("from", current.Version), zap.Uint64("to", candidate.Version),
 		zap.Int("members", len(candidate.Members)))
 	if err := rs.checkSelf(candidate); err != nil {
 		log.Error("this node is no longer in the roster; every member will refuse it", zap.Error(err))
 	}
+	return nil
+}
+
+// putInForce makes r, which may replace the roster in force
+// (consortium.CheckUpdate), the roster in force: trusted and kept,
+// applied to the network, journaled, and the proposals it supersedes
+// dropped. With toFile, r is written to the roster file too (a version
+// adopted or caught up from a peer), so that the file and the roster in
+// force agree. rs.mu is held.
+func (rs *Keeper) putInForce(r *consortium.Roster, toFile bool) error {
+	if err := rs.persistTrusted(r); err != nil {
+		return err
+	}
+	if toFile {
+		data, err := r.Marshal()
+		if err == nil {
+			err = atomicfile.Write(rs.file, data, 0o644)
+		}
+		if err != nil {
+			rs.log.Error("the roster put in force was not written to the roster file; the file will be refused as older", zap.Error(err))
+		}
+	}
+	rs.apply(r)
+	rs.journal(r)
+	rs.warnIfExpired(r)
+	rs.prune(r.Version)
 	return nil
 }
 
@@ -283,4 +307,69 @@ func (r *refusals) all() []api.RosterRefusal {
 func OrgEntity(m *consortium.Member) policy.Org {
 	return policy.Org{ID: m.Org, Name: m.Name, Country: m.Country, Sector: m.Sector,
 		Roles: append([]string(nil), m.Roles...), Groups: append([]string(nil), m.Groups...)}
+}
+
+// Walk puts in force, in order, the versions of chain that follow the
+// roster in force, as a gateway that was offline catches up: each must be
+// signed by a threshold of its own admins and of the admins of the
+// version before it (consortium.CheckUpdate), so a peer can offer only
+// what the admins signed. The walk stops at the first version that may not
+// follow. It returns how many versions it put in force.
+func (rs *Keeper) Walk(chain []*consortium.Roster) (int, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	chain = slices.Clone(chain)
+	slices.SortFunc(chain, func(a, b *consortium.Roster) int { return cmp.Compare(a.Version, b.Version) })
+	walked := 0
+	for _, r := range chain {
+		current := rs.Roster()
+		if r.Version <= current.Version {
+			continue
+		}
+		_, err := r.Verify()
+		if err == nil {
+			err = consortium.CheckUpdate(current, r)
+		}
+		if err == nil {
+			err = rs.putInForce(r, true)
+		}
+		if err != nil {
+			return walked, fmt.Errorf("roster version %d may not follow version %d: %w", r.Version, current.Version, err)
+		}
+		walked++
+		rs.log.Info("roster updated from a member's chain", zap.Uint64("from", current.Version), zap.Uint64("to", r.Version),
+			zap.Int("members", len(r.Members)))
+		if err := rs.checkSelf(r); err != nil {
+			rs.log.Error("this node is no longer in the roster; every member will refuse it", zap.Error(err))
+		}
+	}
+	return walked, nil
+}
+
+// Chain is the versions kept after version from, up to the roster in
+// force, oldest first, at most limit of them: what a member that was
+// offline asks for.
+func (rs *Keeper) Chain(from uint64, limit int) []*consortium.Roster {
+	var out []*consortium.Roster
+	for v := from + 1; v <= rs.Roster().Version && len(out) < limit; v++ {
+		if r, err := consortium.Load(rs.dir.RosterVersion(v)); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Pending is the proposals held, signatures and all, for a member that
+// asks.
+func (rs *Keeper) Pending() []*consortium.Roster {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	var out []*consortium.Roster
+	for _, p := range rs.heldProposals() {
+		if p.Version > rs.Roster().Version {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *consortium.Roster) int { return cmp.Compare(a.Version, b.Version) })
+	return out
 }

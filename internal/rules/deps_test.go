@@ -61,7 +61,7 @@ var allowed = map[string][]string{
 	"gateway/datadir": {"api", "consortium", "internal/atomicfile", "internal/keyfile", "internal/logging", "internal/yamlfile",
 		"journal", "p2p", "sharing/catalog", "sharing/fetch"},
 	"gateway/policies": {"api", "internal/atomicfile", "internal/dirwatch", "policy"},
-	"gateway/roster":   {"api", "consortium", "gateway/datadir", "internal/atomicfile", "internal/dirwatch", "policy"},
+	"gateway/roster":   {"api", "consortium", "gateway/datadir", "internal/atomicfile", "internal/dirwatch", "p2p", "policy"},
 	"gateway/metrics":  {"api", "consortium", "journal", "journal/witness", "p2p", "sharing/catalog"},
 	"gateway": {"api", "api/server", "consortium", "gateway/datadir", "gateway/metrics", "gateway/policies", "gateway/roster", "internal/atomicfile",
 		"internal/cids", "internal/dirwatch", "internal/jcs", "internal/logging", "journal", "journal/witness", "p2p", "policy",
@@ -69,7 +69,7 @@ var allowed = map[string][]string{
 
 	// Tools above the assembly.
 	"devnet": {"api", "api/server", "configs", "consortium", "internal/atomicfile", "internal/cids", "internal/keyfile", "journal",
-		"journal/witness", "gateway", "gateway/datadir", "p2p", "schemas", "schemas/sample", "sharing/catalog", "sharing/fetch",
+		"journal/witness", "gateway", "gateway/datadir", "gateway/roster", "p2p", "schemas", "schemas/sample", "sharing/catalog", "sharing/fetch",
 		"sharing/manifest", "sharing/store"},
 	"cmd/caravan": {"api", "api/console", "api/server", "consortium", "consortium/edit", "devnet", "internal/atomicfile", "internal/keyfile", "internal/logging", "journal",
 		"gateway", "gateway/datadir", "p2p", "policy", "schemas", "schemas/sample", "sharing/publish"},

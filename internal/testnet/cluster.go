@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"os"
@@ -197,4 +198,45 @@ func (c *Cluster) RegisterDemoSchemasOffline(i int) {
 		c.t.Fatal(err)
 	}
 	RegisterDemoSchemas(c.t, []*gateway.Gateway{n}, cl)
+}
+
+// OwnRosters gives each org a roster file of its own (DIR/consortium.yaml,
+// a copy of the shared one), as members on separate machines have: a
+// version then reaches a gateway only over the network. Call it before
+// starting any gateway; the shared file (Roster, WriteRoster) is then no
+// gateway's.
+func (c *Cluster) OwnRosters() {
+	c.t.Helper()
+	data, err := os.ReadFile(c.Net.Roster)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for i := range c.Net.Orgs {
+		dir := datadir.Dir(c.Dir(i))
+		if err := atomicfile.Write(filepath.Join(c.Dir(i), "consortium.yaml"), data, 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+		cfg, err := os.ReadFile(dir.Config())
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		const shared, own = "roster: ../consortium.yaml", "roster: consortium.yaml"
+		if !bytes.Contains(cfg, []byte(shared)) {
+			c.t.Fatalf("%s names no shared roster (%q)", dir.Config(), shared)
+		}
+		cfg = bytes.Replace(cfg, []byte(shared), []byte(own), 1)
+		if err := atomicfile.Write(dir.Config(), cfg, 0o600); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// RosterOf reads org i's own roster file (OwnRosters).
+func (c *Cluster) RosterOf(i int) *consortium.Roster {
+	c.t.Helper()
+	r, err := consortium.Load(filepath.Join(c.Dir(i), "consortium.yaml"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return r
 }

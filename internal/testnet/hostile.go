@@ -55,8 +55,8 @@ func (c *Cluster) Hostile(i int, nodes ...*gateway.Gateway) *Hostile {
 	return hs
 }
 
-// Gossip publishes data on the journal's topic (which "journal") or the
-// catalog's ("catalog"), once each of the targets lists this host among
+// Gossip publishes data on the journal's topic (which "journal"), the
+// catalog's ("catalog") or the roster's ("roster"), once each of the targets lists this host among
 // the topic's peers.
 func (hs *Hostile) Gossip(t testing.TB, which string, data []byte) {
 	t.Helper()

@@ -1,0 +1,346 @@
+package roster
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/zap"
+
+	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/p2p"
+)
+
+// The exchange carries roster changes between the members' gateways, so
+// that nobody copies a file by hand (schemas/roster.md, "Travel"):
+//
+//   - a proposal or a signature handed to one gateway is gossiped on the
+//     roster topic, and every gateway merges it into what it holds, and
+//     adopts the version as soon as the update rule holds;
+//   - a gateway asks each member it connects to (and every AntiEntropy)
+//     for the versions after its own and the proposals held, over
+//     Protocol, and walks the chain: one offline while versions were
+//     adopted catches up, and one that missed a signature gets it.
+
+// Protocol is the roster exchange: the asker sends one frame,
+// {"in_force": V}; the peer answers with one frame per roster (YAML, as
+// the file): the versions it has kept after V up to its own in force,
+// oldest first, at most MaxChain, and an empty frame; then the proposals
+// it holds, at most MaxProposals, and an empty frame. Frames are an
+// unsigned varint length, then the bytes.
+const Protocol = "/caravan/roster/1.0.0"
+
+// Topic is the consortium's roster gossip topic.
+func Topic(consortium string) string { return "/caravan/" + consortium + "/roster/1" }
+
+// Bounds of the exchange.
+const (
+	MaxChain        = 64      // versions in one answer; the next exchange asks for the rest
+	maxRosterFrame  = 1 << 20 // a roster of some thousand members
+	exchangeTimeout = 20 * time.Second
+	// AntiEntropy is how often a gateway asks its connected members.
+	AntiEntropy = 30 * time.Second
+)
+
+// ExchangeConfig configures NewExchange.
+type ExchangeConfig struct {
+	Host   host.Host
+	PubSub *pubsub.PubSub
+	Keeper *Keeper
+	Log    *zap.Logger
+}
+
+// Exchange is a gateway's side of the roster exchange.
+type Exchange struct {
+	cfg    ExchangeConfig
+	rs     *Keeper
+	log    *zap.Logger
+	topic  *pubsub.Topic
+	sub    *pubsub.Subscription
+	evSub  event.Subscription
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+	asking sync.Map // peer.ID -> struct{}: one exchange per peer at once
+}
+
+type askMsg struct {
+	InForce uint64 `json:"in_force"`
+}
+
+// NewExchange joins the roster topic and serves Protocol. Close stops it.
+func NewExchange(cfg ExchangeConfig) (*Exchange, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	x := &Exchange{cfg: cfg, rs: cfg.Keeper, log: cfg.Log, ctx: ctx, cancel: cancel}
+	name := Topic(cfg.Keeper.Roster().Consortium)
+	var err error
+	if err = cfg.PubSub.RegisterTopicValidator(name, x.validate); err == nil {
+		if x.topic, err = cfg.PubSub.Join(name); err == nil {
+			if x.sub, err = x.topic.Subscribe(pubsub.WithBufferSize(p2p.SubscribeBuffer)); err == nil {
+				x.evSub, err = cfg.Host.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+			}
+		}
+	}
+	if err != nil {
+		x.Close()
+		return nil, err
+	}
+	cfg.Host.SetStreamHandler(Protocol, x.serve)
+	x.wg.Add(2)
+	go x.receive()
+	go x.watch()
+	for _, p := range x.rs.Nodes() { // connected before the exchange started
+		if cfg.Host.Network().Connectedness(p) == network.Connected {
+			x.ask(p)
+		}
+	}
+	return x, nil
+}
+
+// Close stops the exchange. It may be called more than once.
+func (x *Exchange) Close() error {
+	x.once.Do(func() {
+		x.cfg.Host.RemoveStreamHandler(Protocol)
+		x.cancel()
+		if x.sub != nil {
+			x.sub.Cancel()
+		}
+		if x.evSub != nil {
+			x.evSub.Close()
+		}
+		x.wg.Wait()
+		if x.topic != nil {
+			x.topic.Close()
+		}
+		_ = x.cfg.PubSub.UnregisterTopicValidator(Topic(x.rs.Roster().Consortium))
+	})
+	return nil
+}
+
+// Announce gossips a proposal, with the signatures handed to this gateway,
+// to every member. A member that misses it asks for it (AntiEntropy).
+func (x *Exchange) Announce(p *consortium.Roster) {
+	data, err := p.Marshal()
+	if err == nil {
+		err = x.topic.Publish(x.ctx, data)
+	}
+	if err != nil {
+		x.log.Warn("roster proposal not gossiped; members will ask for it", zap.Uint64("version", p.Version), zap.Error(err))
+	}
+}
+
+// validate accepts a roster of this consortium that is well formed and
+// newer than the one in force, and carries the signature of an admin in
+// force: a member that is no admin can gossip no proposal of its own, and
+// so cannot fill the proposals a gateway holds. A version already in force
+// or older is ignored, not held against the sender (it may lag).
+func (x *Exchange) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	if from == x.cfg.Host.ID() {
+		return pubsub.ValidationAccept
+	}
+	p, err := consortium.Parse("gossip", m.GetData())
+	if err == nil {
+		err = p.Validate()
+	}
+	current := x.rs.Roster()
+	switch {
+	case err != nil || p.Consortium != current.Consortium:
+		x.log.Warn("roster gossip refused", zap.Stringer("from", from), zap.Error(err))
+		return pubsub.ValidationReject
+	case p.Version <= current.Version:
+		return pubsub.ValidationIgnore
+	case !sponsored(p, current):
+		x.log.Warn("roster gossip refused: no admin in force signed it, or a signature fails", zap.Stringer("from", from), zap.Uint64("version", p.Version))
+		return pubsub.ValidationReject
+	}
+	m.ValidatorData = p
+	return pubsub.ValidationAccept
+}
+
+// sponsored says whether an admin of current has signed p.
+func sponsored(p, current *consortium.Roster) bool {
+	signers, err := p.VerifyBy(current.Admins)
+	var below *consortium.ThresholdError
+	return len(signers) > 0 && (err == nil || errors.As(err, &below))
+}
+
+func (x *Exchange) receive() {
+	defer x.wg.Done()
+	for {
+		m, err := x.sub.Next(x.ctx)
+		if err != nil {
+			return
+		}
+		p, ok := m.ValidatorData.(*consortium.Roster)
+		if !ok || m.ReceivedFrom == x.cfg.Host.ID() {
+			continue
+		}
+		x.take(p, m.ReceivedFrom)
+	}
+}
+
+// take hands a proposal from a member to the keeper.
+func (x *Exchange) take(p *consortium.Roster, from peer.ID) {
+	got, err := x.rs.Submit(p)
+	if err != nil {
+		x.log.Warn("roster proposal from a member refused", zap.Stringer("from", from), zap.Uint64("version", p.Version), zap.Error(err))
+		return
+	}
+	x.log.Debug("roster proposal from a member", zap.Stringer("from", from), zap.Uint64("version", got.Version), zap.String("state", got.State))
+}
+
+// watch asks each member as it connects, and every member connected every
+// AntiEntropy.
+func (x *Exchange) watch() {
+	defer x.wg.Done()
+	t := time.NewTicker(AntiEntropy)
+	defer t.Stop()
+	for {
+		select {
+		case <-x.ctx.Done():
+			return
+		case e, ok := <-x.evSub.Out():
+			if !ok {
+				return
+			}
+			if ev := e.(event.EvtPeerConnectednessChanged); ev.Connectedness == network.Connected {
+				x.ask(ev.Peer)
+			}
+		case <-t.C:
+			for _, p := range x.rs.Nodes() {
+				if x.cfg.Host.Network().Connectedness(p) == network.Connected {
+					x.ask(p)
+				}
+			}
+		}
+	}
+}
+
+// ask exchanges with member p in the background, once at a time.
+func (x *Exchange) ask(p peer.ID) {
+	if _, ok := x.rs.OrgOf(p); !ok {
+		return
+	}
+	if _, busy := x.asking.LoadOrStore(p, struct{}{}); busy {
+		return
+	}
+	x.wg.Add(1)
+	go func() {
+		defer x.wg.Done()
+		defer x.asking.Delete(p)
+		if err := x.Ask(x.ctx, p); err != nil && x.ctx.Err() == nil {
+			x.log.Debug("roster exchange failed", zap.Stringer("peer", p), zap.Error(err))
+		}
+	}()
+}
+
+// Ask asks member p for the versions after the one in force and the
+// proposals it holds, walks the chain and takes the proposals.
+func (x *Exchange) Ask(ctx context.Context, p peer.ID) error {
+	ctx, cancel := context.WithTimeout(ctx, exchangeTimeout)
+	defer cancel()
+	str, err := x.cfg.Host.NewStream(ctx, p, Protocol)
+	if err != nil {
+		return err
+	}
+	defer str.Close()
+	deadline, _ := ctx.Deadline()
+	_ = str.SetDeadline(deadline)
+	msg, _ := json.Marshal(askMsg{InForce: x.rs.Roster().Version})
+	if err := p2p.WriteFrame(str, msg); err != nil {
+		str.Reset()
+		return err
+	}
+	r := bufio.NewReader(str)
+	chain, err := readRosters(r, p, MaxChain)
+	var pending []*consortium.Roster
+	if err == nil {
+		pending, err = readRosters(r, p, MaxProposals)
+	}
+	if err != nil {
+		str.Reset()
+		return err
+	}
+	if _, err := x.rs.Walk(chain); err != nil {
+		x.log.Warn("roster chain from a member refused", zap.Stringer("peer", p), zap.Error(err))
+	}
+	current := x.rs.Roster()
+	for _, q := range pending {
+		if q.Version > current.Version && q.Validate() == nil && sponsored(q, current) {
+			x.take(q, p)
+		}
+	}
+	return nil
+}
+
+// readRosters reads roster frames up to an empty one, at most limit.
+func readRosters(r *bufio.Reader, p peer.ID, limit int) ([]*consortium.Roster, error) {
+	var out []*consortium.Roster
+	for {
+		data, err := p2p.ReadFrame(r, maxRosterFrame)
+		switch {
+		case err != nil:
+			return nil, err
+		case len(data) == 0:
+			return out, nil
+		case len(out) == limit:
+			return nil, fmt.Errorf("peer %s sent more than %d rosters", p, limit)
+		}
+		q, err := consortium.Parse("peer "+p.String(), data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+}
+
+// serve answers a member's ask.
+func (x *Exchange) serve(str network.Stream) {
+	defer str.Close()
+	if _, ok := x.rs.OrgOf(str.Conn().RemotePeer()); !ok {
+		str.Reset()
+		return
+	}
+	_ = str.SetDeadline(time.Now().Add(exchangeTimeout))
+	data, err := p2p.ReadFrame(bufio.NewReader(str), 256)
+	var ask askMsg
+	if err == nil {
+		err = json.Unmarshal(data, &ask)
+	}
+	if err != nil {
+		str.Reset()
+		return
+	}
+	w := bufio.NewWriter(str)
+	err = writeRosters(w, x.rs.Chain(ask.InForce, MaxChain))
+	if err == nil {
+		err = writeRosters(w, x.rs.Pending())
+	}
+	if err != nil || w.Flush() != nil {
+		str.Reset()
+	}
+}
+
+// writeRosters writes one frame per roster, then an empty frame.
+func writeRosters(w *bufio.Writer, rs []*consortium.Roster) error {
+	for _, r := range rs {
+		data, err := r.Marshal()
+		if err == nil {
+			err = p2p.WriteFrame(w, data)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return p2p.WriteFrame(w, nil)
+}
