@@ -65,6 +65,13 @@ func (c *Client) SubmitRoster(ctx context.Context, data []byte) (*RosterProposal
 	return &p, c.send(req, &p)
 }
 
+// RosterProposals lists the roster versions the gateway holds, pending,
+// each with its document.
+func (c *Client) RosterProposals(ctx context.Context) ([]RosterProposal, error) {
+	var out []RosterProposal
+	return out, c.call(ctx, http.MethodGet, "/v1/roster/proposals", nil, &out)
+}
+
 // Status fetches the gateway's status.
 func (c *Client) Status(ctx context.Context) (*Status, error) {
 	var st Status

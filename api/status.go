@@ -196,4 +196,8 @@ type RosterProposal struct {
 	Threshold        int      `json:"threshold"`
 	InForceThreshold int      `json:"in_force_threshold"`
 	Expires          string   `json:"expires,omitempty"`
+	// Document is the proposed version, with the signatures held, as a
+	// roster file (YAML): what an admin signs where they are. Listed by
+	// GET /v1/roster/proposals; absent from the status.
+	Document string `json:"document,omitempty"`
 }

@@ -22,13 +22,15 @@ import (
 
 // Net is a local consortium laid out under one directory:
 //
-//	DIR/consortium.yaml       the roster, signed by a threshold of admins
+//	DIR/consortium.yaml       the roster as created (version 1), signed by a threshold of admins
 //	DIR/ORG/                  each gateway's data directory
+//	DIR/ORG/consortium.yaml   each gateway's own roster file: a copy at first, then
+//	                          whatever versions the gateways adopt over the network
 //	DIR/ORG/admin.key         each org's admin key
 //	DIR/ORG/gateway.log       each gateway's log
 type Net struct {
 	Dir    string
-	Roster string // path of the roster
+	Roster string // path of the roster as created
 	Orgs   []*Org
 }
 
@@ -147,7 +149,7 @@ func Create(dir string, n int) (*Net, error) {
 		quic := fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", port)
 		res, err := datadir.Init(datadir.InitOptions{Dir: o.Dir, Config: datadir.Config{
 			Org:    o.Org,
-			Roster: "../consortium.yaml",
+			Roster: RosterFile,
 			Listen: []string{tcp, quic},
 			Dial:   datadir.DialConfig{BackoffMin: 200 * time.Millisecond, BackoffMax: 5 * time.Second},
 			// The API and console on a free loopback port (status tells which).
@@ -182,10 +184,25 @@ func Create(dir string, n int) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := atomicfile.Write(nt.Roster, data, 0o644); err != nil {
-		return nil, err
+	for _, path := range append([]string{nt.Roster}, nt.rosterFiles()...) {
+		if err := atomicfile.Write(path, data, 0o644); err != nil {
+			return nil, err
+		}
 	}
 	return nt, nil
+}
+
+// RosterFile is each org's roster file, in its data directory: each
+// gateway has its own, as on separate machines, and roster versions reach
+// it over the network.
+const RosterFile = "consortium.yaml"
+
+func (nt *Net) rosterFiles() []string {
+	var out []string
+	for _, o := range nt.Orgs {
+		out = append(out, filepath.Join(o.Dir, RosterFile))
+	}
+	return out
 }
 
 // copyFS writes the files of fsys (one level) into dir.

@@ -44,6 +44,7 @@ type Env struct {
 
 	published []string    // manifest CIDs published so far, in order
 	hostile   *hostileRun // the hostile scenario's
+	newcomer  *Org        // the member the demo admits
 	schemas   int         // schemas registered so far (statements too)
 	fetches   []fetchOutcome
 	cleanups  []func() // run when the scenario ends, however it ends

@@ -40,6 +40,8 @@ func demoScenario() Scenario {
 			{"customs-cn publishes two more versions and a second dataset", stepPublishWhileOffline},
 			{"customs-kz registers its own phytosanitary-certificate schema, publishes certificates from a CSV and adds a policy on them; customs-cn fetches exactly the permitted ones", stepOwnSchema},
 			{"logistics-az restarts and its catalog converges", stepConverge},
+			{"customs-uz is admitted by a roster proposal signed on two gateways, no file copied; it publishes and fetches", stepAdmit},
+			{"customs-uz is removed by a second proposal; every gateway disconnects and refuses it", stepRemove},
 			{"every journal is witnessed by the others; the evidence of a fetch decision verifies offline", stepJournals},
 			{"every gateway serves its web console over TLS: an address and a token each", stepConsoles},
 			{"a clean shutdown leaves nothing running", stepShutdown},

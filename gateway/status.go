@@ -50,7 +50,7 @@ func (as *adminService) Status() api.Status {
 		RosterVersion:   r.Version,
 		RosterExpires:   r.Expires,
 		RosterExpired:   r.Expired(time.Now()),
-		RosterProposals: as.roster.Proposals(),
+		RosterProposals: withoutDocuments(as.roster.Proposals()),
 		Refused:         as.gater.Refused(),
 		RosterRejected:  as.roster.Rejected(),
 		API:             as.api(),
@@ -139,6 +139,15 @@ func (as *adminService) SubmitRoster(data []byte) (*api.RosterProposal, error) {
 		as.exchange.Announce(p)
 	}
 	return out, err
+}
+
+// withoutDocuments is ps without the proposed rosters themselves: a status
+// says who has signed what, and stays small.
+func withoutDocuments(ps []api.RosterProposal) []api.RosterProposal {
+	for i := range ps {
+		ps[i].Document = ""
+	}
+	return ps
 }
 
 // RosterProposals lists the versions submitted, not yet in force.

@@ -120,12 +120,29 @@ func newRosterCmd() *cobra.Command {
 }
 
 func signCmd() *cobra.Command {
-	var path, keyPath string
+	var (
+		path, keyPath, dir, digest string
+		version                    uint64
+	)
 	c := &cobra.Command{
-		Use:   "sign --key ADMIN.key [--roster FILE]",
-		Short: "Sign the roster with an admin key",
-		Args:  cobra.NoArgs,
+		Use:   "sign --key ADMIN.key [--roster FILE | --dir DIR [--version N] [--digest HEX]]",
+		Short: "Sign a roster with an admin key: a file, or (--dir) the proposal a gateway holds",
+		Long: `Sign a roster version with an admin key.
+
+With --roster (the default, consortium.yaml), the file is signed in place,
+offline.
+
+With --dir, the proposal that the gateway of DIR holds (made on any
+member's gateway and gossiped to every other) is shown as what it changes
+of the roster in force, signed, and handed back to the gateway, which
+gossips the signature on; every gateway adopts the version once a threshold
+has signed. --version and --digest pick a proposal when the gateway holds
+more than one.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir != "" {
+				return signPending(cmd.Context(), cmd.OutOrStdout(), dir, keyPath, version, digest)
+			}
 			r, err := consortium.Load(path)
 			if err != nil {
 				return err
@@ -153,6 +170,10 @@ func signCmd() *cobra.Command {
 	}
 	c.Flags().StringVar(&path, "roster", "consortium.yaml", "roster file")
 	c.Flags().StringVar(&keyPath, "key", "", "admin key file (required)")
+	c.Flags().StringVar(&dir, "dir", "", "a gateway data directory: sign the proposal it holds, and hand the signature back")
+	c.Flags().Uint64Var(&version, "version", 0, "with --dir: the proposal's version")
+	c.Flags().StringVar(&digest, "digest", "", "with --dir: the proposal's digest, or its first characters")
+	c.MarkFlagsMutuallyExclusive("roster", "dir")
 	_ = c.MarkFlagRequired("key")
 	return c
 }

@@ -163,6 +163,11 @@ func (rs *Keeper) proposalOf(p *consortium.Roster, state string) *api.RosterProp
 			out.Unsigned = append(out.Unsigned, k.Name)
 		}
 	}
+	if state == "pending" {
+		if data, err := p.Marshal(); err == nil {
+			out.Document = string(data)
+		}
+	}
 	return out
 }
 

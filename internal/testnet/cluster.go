@@ -1,7 +1,6 @@
 package testnet
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"os"
@@ -40,7 +39,13 @@ func NewCluster(t testing.TB, n int) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Cluster{t: t, Net: nt}
+	c := &Cluster{t: t, Net: nt}
+	// One roster file for all (Roster, WriteRoster): most tests change the
+	// roster by writing it; OwnRosters undoes this.
+	for i := range nt.Orgs {
+		c.pointRoster(i, "../consortium.yaml")
+	}
+	return c
 }
 
 // Dir is org i's data directory.
@@ -201,10 +206,10 @@ func (c *Cluster) RegisterDemoSchemasOffline(i int) {
 }
 
 // OwnRosters gives each org a roster file of its own (DIR/consortium.yaml,
-// a copy of the shared one), as members on separate machines have: a
-// version then reaches a gateway only over the network. Call it before
-// starting any gateway; the shared file (Roster, WriteRoster) is then no
-// gateway's.
+// a copy of the shared one), as devnet lays them out and as members on
+// separate machines have: a version then reaches a gateway only over the
+// network. Call it before starting any gateway; the shared file (Roster,
+// WriteRoster) is then no gateway's.
 func (c *Cluster) OwnRosters() {
 	c.t.Helper()
 	data, err := os.ReadFile(c.Net.Roster)
@@ -212,22 +217,28 @@ func (c *Cluster) OwnRosters() {
 		c.t.Fatal(err)
 	}
 	for i := range c.Net.Orgs {
-		dir := datadir.Dir(c.Dir(i))
-		if err := atomicfile.Write(filepath.Join(c.Dir(i), "consortium.yaml"), data, 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(c.Dir(i), devnet.RosterFile), data, 0o644); err != nil {
 			c.t.Fatal(err)
 		}
-		cfg, err := os.ReadFile(dir.Config())
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		const shared, own = "roster: ../consortium.yaml", "roster: consortium.yaml"
-		if !bytes.Contains(cfg, []byte(shared)) {
-			c.t.Fatalf("%s names no shared roster (%q)", dir.Config(), shared)
-		}
-		cfg = bytes.Replace(cfg, []byte(shared), []byte(own), 1)
-		if err := atomicfile.Write(dir.Config(), cfg, 0o600); err != nil {
-			c.t.Fatal(err)
-		}
+		c.pointRoster(i, devnet.RosterFile)
+	}
+}
+
+// pointRoster sets org i's config to read the roster at path.
+func (c *Cluster) pointRoster(i int, path string) {
+	c.t.Helper()
+	file := datadir.Dir(c.Dir(i)).Config()
+	cfg, err := datadir.LoadConfig(file)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg.Roster = path
+	data, err := cfg.Marshal()
+	if err == nil {
+		err = atomicfile.Write(file, data, 0o600)
+	}
+	if err != nil {
+		c.t.Fatal(err)
 	}
 }
 
