@@ -21,27 +21,69 @@ func (m *Member) PeerIDs() []peer.ID {
 	return out
 }
 
-// JournalKey returns the Ed25519 public key the member signs its journal
-// and its cosignatures with: the key of its first node. (A member that runs
-// several nodes journals from the first; an org key in the roster would be
-// cleaner.)
+// JournalKey returns the Ed25519 public key the member signs its journal's
+// checkpoints and its catalog statements with: its org key, or, for a
+// member without one, the key of its first node.
 func (m *Member) JournalKey() (ed25519.PublicKey, error) {
-	ids := m.PeerIDs()
-	if len(ids) == 0 {
+	if m.OrgKey != "" {
+		return ParsePublicKey(m.OrgKey)
+	}
+	keys, err := m.nodeKeys()
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
 		return nil, fmt.Errorf("org %s lists no node", m.Org)
 	}
-	pk, err := ids[0].ExtractPublicKey()
+	return keys[0], nil
+}
+
+// nodeKeys returns the Ed25519 keys of the member's nodes, in roster
+// order: the keys it cosigns others' checkpoints with, on its behalf.
+func (m *Member) nodeKeys() ([]ed25519.PublicKey, error) {
+	var out []ed25519.PublicKey
+	for _, id := range m.PeerIDs() {
+		pub, err := nodeKey(id)
+		if err != nil {
+			return nil, fmt.Errorf("org %s: %w", m.Org, err)
+		}
+		out = append(out, pub)
+	}
+	return out, nil
+}
+
+// signerID is the PeerID spelling of the member's statement key (org key,
+// or first node), as a catalog statement's signer field carries it.
+func (m *Member) signerID() (peer.ID, error) {
+	pub, err := m.JournalKey()
 	if err != nil {
-		return nil, fmt.Errorf("org %s: %w", m.Org, err)
+		return "", err
+	}
+	return peer.IDFromPublicKey(mustLibp2p(pub))
+}
+
+func nodeKey(id peer.ID) (ed25519.PublicKey, error) {
+	pk, err := id.ExtractPublicKey()
+	if err != nil {
+		return nil, err
 	}
 	if pk.Type() != crypto.Ed25519 {
-		return nil, fmt.Errorf("org %s: node key is not Ed25519", m.Org)
+		return nil, fmt.Errorf("node %s: key is not Ed25519", id)
 	}
 	raw, err := pk.Raw()
 	if err != nil {
 		return nil, err
 	}
 	return ed25519.PublicKey(raw), nil
+}
+
+// mustLibp2p is pub as a libp2p key (an Ed25519 public key always is).
+func mustLibp2p(pub ed25519.PublicKey) crypto.PubKey {
+	k, err := crypto.UnmarshalEd25519PublicKey(pub)
+	if err != nil {
+		panic(err)
+	}
+	return k
 }
 
 // JournalKeys returns the journal key (see Member.JournalKey) of every
@@ -63,6 +105,22 @@ func (r *Roster) JournalKeys() (map[string]ed25519.PublicKey, error) {
 	return out, nil
 }
 
+// CosignerKeys returns the keys each member that lists a node cosigns
+// with: its nodes' keys.
+func (r *Roster) CosignerKeys() (map[string][]ed25519.PublicKey, error) {
+	out := make(map[string][]ed25519.PublicKey, len(r.Members))
+	for i := range r.Members {
+		keys, err := r.Members[i].nodeKeys()
+		if err != nil {
+			return nil, err
+		}
+		if len(keys) > 0 {
+			out[r.Members[i].Org] = keys
+		}
+	}
+	return out, nil
+}
+
 // Index is a verified roster with its nodes parsed once: which org each
 // node speaks for, each org's nodes and where to dial them. It is what a
 // gateway consults on every connection, gossip message and stream, so it
@@ -75,20 +133,28 @@ type Index struct {
 	nodes  map[string][]peer.ID
 	addrs  map[peer.ID][]ma.Multiaddr
 	all    []peer.ID
+	signer map[peer.ID]string // statement keys: org keys, and nodes
 }
 
 // NewIndex parses r's nodes. r must not be modified afterwards.
 func NewIndex(r *Roster) *Index {
-	x := &Index{roster: r, orgOf: map[peer.ID]string{}, orgs: map[string]bool{}, nodes: map[string][]peer.ID{}, addrs: map[peer.ID][]ma.Multiaddr{}}
+	x := &Index{roster: r, orgOf: map[peer.ID]string{}, orgs: map[string]bool{}, nodes: map[string][]peer.ID{}, addrs: map[peer.ID][]ma.Multiaddr{},
+		signer: map[peer.ID]string{}}
 	for i := range r.Members {
 		m := &r.Members[i]
 		x.orgs[m.Org] = true
+		if m.OrgKey != "" {
+			if id, err := m.signerID(); err == nil {
+				x.signer[id] = m.Org
+			}
+		}
 		for _, n := range m.Nodes {
 			id, err := peer.Decode(n.PeerID)
 			if err != nil {
 				continue // Validate refused it
 			}
 			x.orgOf[id] = m.Org
+			x.signer[id] = m.Org
 			x.nodes[m.Org] = append(x.nodes[m.Org], id)
 			x.all = append(x.all, id)
 			for _, s := range n.Addrs {
@@ -108,6 +174,17 @@ func (x *Index) Roster() *Roster { return x.roster }
 // OrgOf returns the org that lists node id.
 func (x *Index) OrgOf(id peer.ID) (string, bool) {
 	org, ok := x.orgOf[id]
+	return org, ok
+}
+
+// SignerOrg returns the org that a catalog statement signed by id (a
+// PeerID spelling of a key) speaks for: the org whose org key it is, or
+// which lists it as a node. An org signs its statements with its org key;
+// its nodes' signatures stay valid for what they signed before it had one
+// (and while they stay its nodes). A key an org no longer has signs
+// nothing of its.
+func (x *Index) SignerOrg(id peer.ID) (string, bool) {
+	org, ok := x.signer[id]
 	return org, ok
 }
 

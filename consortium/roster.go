@@ -67,7 +67,14 @@ type Member struct {
 	// "customs-authorities". Optional: omitted from the signed body when
 	// empty, so rosters signed before groups existed still verify.
 	Groups []string `yaml:"groups,omitempty" json:"groups,omitempty"`
-	Nodes  []Node   `yaml:"nodes" json:"nodes"`
+	// OrgKey is the organization's own Ed25519 key, "ed25519:BASE64",
+	// apart from its nodes' keys: it signs the org's catalog statements
+	// and its journal's checkpoints, so the org's identity does not change
+	// with a machine. Optional: omitted from the signed body when empty; a
+	// member without one signs with its first node's key, as before org
+	// keys existed.
+	OrgKey string `yaml:"org_key,omitempty" json:"org_key,omitempty"`
+	Nodes  []Node `yaml:"nodes" json:"nodes"`
 }
 
 // Node is one gateway of a member.

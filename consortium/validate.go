@@ -42,6 +42,7 @@ func (r *Roster) Validate() error {
 	}
 	orgs := map[string]bool{}
 	peers := map[peer.ID]string{} // decoded: base58 and CID spellings are one node
+	orgKeys := map[string]string{}
 	for i, m := range r.Members {
 		f := fmt.Sprintf("members[%d]", i)
 		if err := m.validate(f); err != nil {
@@ -57,6 +58,24 @@ func (r *Roster) Validate() error {
 				return invalid(fmt.Sprintf("%s.nodes[%d].peer_id", f, j), "peer %s is already listed under org %q", n.PeerID, other)
 			}
 			peers[id] = m.Org
+		}
+		if m.OrgKey != "" {
+			pub, _ := ParsePublicKey(m.OrgKey) // m.validate checked it parses
+			if other, dup := orgKeys[string(pub)]; dup {
+				return invalid(f+".org_key", "the key is already the org key of %q", other)
+			}
+			orgKeys[string(pub)] = m.Org
+		}
+	}
+	for i, m := range r.Members { // an org key is never a node's: it does not speak on the network
+		if m.OrgKey == "" {
+			continue
+		}
+		pub, _ := ParsePublicKey(m.OrgKey)
+		if id, err := peer.IDFromPublicKey(mustLibp2p(pub)); err == nil {
+			if other, ok := peers[id]; ok {
+				return invalid(fmt.Sprintf("members[%d].org_key", i), "the key is also the key of a node of %q; an org key must be a key of its own", other)
+			}
 		}
 	}
 	if r.Expires != "" {
@@ -125,6 +144,11 @@ func (m *Member) validate(f string) error {
 	for i, g := range m.Groups {
 		if !idPattern.MatchString(g) {
 			return invalid(fmt.Sprintf("%s.groups[%d]", f, i), "%q is not a valid group name (lower-case letters, digits, '.', '_', '-')", g)
+		}
+	}
+	if m.OrgKey != "" {
+		if _, err := ParsePublicKey(m.OrgKey); err != nil {
+			return invalid(f+".org_key", "%v", err)
 		}
 	}
 	for i, n := range m.Nodes {

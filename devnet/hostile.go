@@ -50,7 +50,8 @@ type attacker struct {
 	nt      *Net
 	self    *Org // the hostile member
 	victims []*Org
-	key     ed25519.PrivateKey
+	key     ed25519.PrivateKey // its node key
+	logKey  ed25519.PrivateKey // what signs its journal: its org key (its node key in a roster without one)
 	h       host.Host
 	ps      *pubsub.PubSub
 	topics  map[string]*pubsub.Topic
@@ -95,7 +96,13 @@ func newAttacker(ctx context.Context, nt *Net, self *Org, victims []*Org) (*atta
 		return nil, err
 	}
 	h := m.Host
-	a := &attacker{nt: nt, self: self, victims: victims, key: key, h: h, ps: m.PubSub, topics: m.Topics}
+	a := &attacker{nt: nt, self: self, victims: victims, key: key, logKey: key, h: h, ps: m.PubSub, topics: m.Topics}
+	if self.OrgKey != "" {
+		if a.logKey, err = keyfile.Load(datadir.Dir(self.Dir).OrgKey()); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
 	if a.store, err = store.Open(self.Dir+"/attacker-store", nil); err != nil {
 		h.Close()
 		return nil, err
@@ -232,7 +239,7 @@ func (a *attacker) endlessJournal(ctx context.Context) {
 		go a.http.Serve()
 	})
 	origin := journal.Origin(consortiumOf(a.nt), a.self.Org)
-	signer, err := journal.NewLogSigner(origin, a.key)
+	signer, err := journal.NewLogSigner(origin, a.logKey)
 	if err != nil {
 		return
 	}

@@ -163,6 +163,7 @@ func Create(dir string, n int) (*Net, error) {
 			return nil, err
 		}
 		o.Nodes = []consortium.Node{{PeerID: o.PeerID, Addrs: []string{tcp, quic}}}
+		o.OrgKey = consortium.EncodePublicKey(res.OrgKey)
 		admin, err := keyfile.Generate(filepath.Join(o.Dir, "admin.key"))
 		if err != nil {
 			return nil, err

@@ -94,6 +94,7 @@ type Gateway struct {
 
 	roster      *roster.Keeper
 	exchange    *roster.Exchange
+	signers     *signers
 	journal     *journaler
 	witness     *witness.Service
 	policies    *policies.Engine
@@ -144,11 +145,14 @@ func Start(ctx context.Context, opts Options) (_ *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.signers, err = loadSigners(n.dir, n.signer, n.cfg.Org, roster, n.log.Named("keys")); err != nil {
+		return nil, err
+	}
 	if err := n.startNetwork(); err != nil {
 		return nil, err
 	}
 	n.applyRoster(roster)
-	if n.journal, err = openJournal(n.dir, roster.Consortium, n.cfg.Org, n.signer, n.log.Named("journal")); err != nil {
+	if n.journal, err = openJournal(n.dir, n.cfg.Org, n.signers.log, n.log.Named("journal")); err != nil {
 		return nil, err
 	}
 	if err := n.openStore(); err != nil {
@@ -257,7 +261,7 @@ func (n *Gateway) startServices() error {
 		Check: checkStatement, OnStatement: n.registrar.add, Self: n.cfg.Org, Disclose: n.discovery.disclose}); err != nil {
 		return err
 	}
-	n.publisher = publish.New(publish.Config{Store: n.store, Catalog: n.catalog, Key: n.signer, Org: n.cfg.Org,
+	n.publisher = publish.New(publish.Config{Store: n.store, Catalog: n.catalog, KeyInForce: n.signers.statement, Org: n.cfg.Org,
 		Journal: n.journal.statement, Announce: n.gossip.Announce, Seal: n.discovery.sealManifest})
 	if n.witness, err = witness.New(witness.Config{Host: n.host, PubSub: n.pubsub, Org: n.cfg.Org, Log: n.journal.log, Key: n.signer,
 		Roster: n.roster.Index, Logger: n.log.Named("journal"), OnFork: n.metrics.JournalFork, OnWitnessed: n.metrics.WitnessedAfter,

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -37,13 +36,8 @@ type journaler struct {
 
 // openJournal opens this org's log. Its network side (package witness)
 // starts later, once GossipSub runs.
-func openJournal(dir datadir.Dir, consortium, org string, key ed25519.PrivateKey, log *zap.Logger) (*journaler, error) {
-	origin := journal.Origin(consortium, org)
-	signer, err := journal.NewLogSigner(origin, key)
-	if err != nil {
-		return nil, err
-	}
-	l, err := journal.Open(context.Background(), journal.LogConfig{Dir: dir.JournalLog(), Origin: origin, Signer: signer})
+func openJournal(dir datadir.Dir, org string, signer *journal.LogSigner, log *zap.Logger) (*journaler, error) {
+	l, err := journal.Open(context.Background(), journal.LogConfig{Dir: dir.JournalLog(), Origin: signer.Name(), Signer: signer})
 	if err != nil {
 		return nil, err
 	}

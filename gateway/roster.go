@@ -7,8 +7,10 @@ import (
 )
 
 // applyRoster puts r in force: the gater admits its nodes, the keeper dials
-// them, and connections to peers it no longer lists are closed.
+// them, connections to peers it no longer lists are closed, and the org
+// signs with the key r names for it.
 func (n *Gateway) applyRoster(r *consortium.Roster) {
+	n.signers.onRoster(r)
 	x := consortium.NewIndex(r)
 	dial := map[peer.ID][]ma.Multiaddr{}
 	for _, p := range x.All() {

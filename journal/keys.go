@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
@@ -59,3 +60,52 @@ func CosignerVerifierKey(name string, pub ed25519.PublicKey) (string, error) {
 	}
 	return fnote.VKeyToCosignatureV1(vkey)
 }
+
+// LogSigner signs an org's checkpoints (C2SP signed-note, as NewLogSigner)
+// with the key in force, which Use may change while the log runs: an org
+// whose roster version gives it an org key signs its next checkpoints with
+// it, and the log stays one log. Its name is the origin, whatever the key.
+// (A checkpoint signed as the key changes may carry the old key's hash and
+// the new key's signature; verifiers refuse it, and the next one is
+// right.)
+type LogSigner struct {
+	origin string
+	cur    atomic.Pointer[logKey]
+}
+
+type logKey struct {
+	signer note.Signer
+	pub    ed25519.PublicKey
+}
+
+// NewSwitchingLogSigner signs origin's checkpoints with priv until Use
+// gives another key.
+func NewSwitchingLogSigner(origin string, priv ed25519.PrivateKey) (*LogSigner, error) {
+	l := &LogSigner{origin: origin}
+	return l, l.Use(priv)
+}
+
+// Use signs the next checkpoints with priv.
+func (l *LogSigner) Use(priv ed25519.PrivateKey) error {
+	if cur := l.cur.Load(); cur != nil && cur.pub.Equal(priv.Public()) {
+		return nil
+	}
+	s, err := NewLogSigner(l.origin, priv)
+	if err != nil {
+		return err
+	}
+	l.cur.Store(&logKey{signer: s, pub: priv.Public().(ed25519.PublicKey)})
+	return nil
+}
+
+// Public is the key in force.
+func (l *LogSigner) Public() ed25519.PublicKey { return l.cur.Load().pub }
+
+// Name is the log's origin.
+func (l *LogSigner) Name() string { return l.origin }
+
+// KeyHash is the signed-note hash of the key in force.
+func (l *LogSigner) KeyHash() uint32 { return l.cur.Load().signer.KeyHash() }
+
+// Sign signs msg with the key in force.
+func (l *LogSigner) Sign(msg []byte) ([]byte, error) { return l.cur.Load().signer.Sign(msg) }

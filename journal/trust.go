@@ -20,7 +20,8 @@ type LogKey struct {
 	Verifier note.Verifier
 }
 
-// WitnessKey is one member that cosigns others' checkpoints.
+// WitnessKey is one key that cosigns others' checkpoints for a member (one
+// per node of the member).
 type WitnessKey struct {
 	Org      string
 	Verifier note.Verifier // a cosignature/v1 verifier
@@ -46,16 +47,16 @@ func (t *Trust) Required(org string) int {
 	if len(t.Witnesses) == 0 {
 		return 0
 	}
-	others := 0
+	others := map[string]bool{} // an org cosigns with any of its nodes' keys, and counts once
 	for _, w := range t.Witnesses {
 		if w.Org != org {
-			others++
+			others[w.Org] = true
 		}
 	}
 	if t.Threshold > 0 {
 		return t.Threshold
 	}
-	return max(others/2+1, 1)
+	return max(len(others)/2+1, 1)
 }
 
 // Log returns the log key of an origin.
@@ -169,8 +170,11 @@ func (t *Trust) verify(raw []byte) (verified, error) {
 // imports neither the roster's package nor libp2p.
 type Members interface {
 	// JournalKeys returns each member org's Ed25519 key, which signs its
-	// log's checkpoints and its cosignatures.
+	// log's checkpoints: its org key (or, without one, its first node's).
 	JournalKeys() (map[string]ed25519.PublicKey, error)
+	// CosignerKeys returns each member org's nodes' Ed25519 keys, which
+	// cosign others' checkpoints on its behalf.
+	CosignerKeys() (map[string][]ed25519.PublicKey, error)
 	// Witnesses lists the orgs that cosign the others' checkpoints.
 	Witnesses() []string
 	// CosignThreshold is the roster's witness threshold: how many
@@ -183,6 +187,10 @@ type Members interface {
 // member's log key, the witnesses' cosignature keys and the threshold.
 func TrustOf(consortium string, m Members) (*Trust, error) {
 	keys, err := m.JournalKeys()
+	if err != nil {
+		return nil, err
+	}
+	cosigners, err := m.CosignerKeys()
 	if err != nil {
 		return nil, err
 	}
@@ -211,15 +219,17 @@ func TrustOf(consortium string, m Members) (*Trust, error) {
 		if !witness[org] {
 			continue
 		}
-		wkey, err := CosignerVerifierKey(WitnessName(consortium, org), pub)
-		if err != nil {
-			return nil, err
+		for _, pub := range cosigners[org] {
+			wkey, err := CosignerVerifierKey(WitnessName(consortium, org), pub)
+			if err != nil {
+				return nil, err
+			}
+			wv, err := fnote.NewVerifierForCosignatureV1(wkey)
+			if err != nil {
+				return nil, err
+			}
+			t.Witnesses = append(t.Witnesses, WitnessKey{Org: org, Verifier: wv})
 		}
-		wv, err := fnote.NewVerifierForCosignatureV1(wkey)
-		if err != nil {
-			return nil, err
-		}
-		t.Witnesses = append(t.Witnesses, WitnessKey{Org: org, Verifier: wv})
 	}
 	return t, nil
 }

@@ -24,6 +24,14 @@ func (r roster) JournalKeys() (map[string]ed25519.PublicKey, error) {
 	}
 	return out, nil
 }
+// CosignerKeys: in these tests, each org cosigns with its log key.
+func (r roster) CosignerKeys() (map[string][]ed25519.PublicKey, error) {
+	out := map[string][]ed25519.PublicKey{}
+	for _, m := range r.ms {
+		out[m.org] = []ed25519.PublicKey{m.pub()}
+	}
+	return out, nil
+}
 func (r roster) Witnesses() []string  { return r.witnesses }
 func (r roster) CosignThreshold() int { return r.threshold }
 

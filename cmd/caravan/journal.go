@@ -2,21 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/caravan-consortium/caravan/gateway/datadir"
 
 	"github.com/spf13/cobra"
 
-	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/journal"
 )
 
@@ -354,80 +351,6 @@ both signed checkpoints in DIR/journal/alerts: evidence for a third party.`,
 	dirFlag(c, &dir, gatewayDir)
 	jsonFlag(c, &asJSON)
 	return c
-}
-
-func verifyCmd() *cobra.Command {
-	var (
-		roster string
-		asJSON bool
-	)
-	c := &cobra.Command{
-		Use:   "verify FILE --roster consortium.yaml",
-		Short: "Check an evidence file offline, with nothing but the roster",
-		Long: `Check a c2sp.org/tlog-proof evidence file written by 'caravan journal proof':
-the roster's signatures, the checkpoint's signature by the org's key, the
-entry's inclusion under the checkpoint's root, the entry's format, and the
-witnesses' cosignatures against the roster's witness threshold. No network and
-no data directory are used. Prints what the file proves; exit 1 if it does
-not verify.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := consortium.LoadVerified(roster)
-			if err != nil {
-				return fmt.Errorf("roster: %w", err)
-			}
-			t, err := journal.TrustOf(r.Consortium, r)
-			if err != nil {
-				return err
-			}
-			data, err := os.ReadFile(args[0])
-			if err != nil {
-				return err
-			}
-			rep, err := journal.VerifyProof(data, t)
-			if asJSON {
-				out := map[string]any{"file": args[0], "verified": err == nil, "consortium": r.Consortium, "roster_version": r.Version}
-				if err != nil {
-					out["error"] = err.Error()
-				} else {
-					out["report"] = rep
-				}
-				if perr := printJSON(cmd.OutOrStdout(), out); perr != nil {
-					return perr
-				}
-			}
-			if err != nil {
-				return exitError{code: 1, msg: fmt.Sprintf("%s: %v", args[0], err)}
-			}
-			if !asJSON {
-				printReport(cmd.OutOrStdout(), args[0], r, rep)
-			}
-			return nil
-		},
-	}
-	c.Flags().StringVar(&roster, "roster", "", "the consortium roster (required)")
-	_ = c.MarkFlagRequired("roster")
-	jsonFlag(c, &asJSON)
-	return c
-}
-
-func printReport(w io.Writer, file string, r *consortium.Roster, rep *journal.Report) {
-	name := rep.Org
-	if m := r.Member(rep.Org); m != nil {
-		name = fmt.Sprintf("%s (%s, %s)", m.Org, m.Name, m.Country)
-	}
-	fmt.Fprintf(w, "%s: VERIFIED\n", file)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "who\t%s\n", name)
-	fmt.Fprintf(tw, "what\t%s\n", rep.Event.Summary())
-	fmt.Fprintf(tw, "when\t%s (the entry's time)\n", rep.Event.Time.Format(time.RFC3339))
-	fmt.Fprintf(tw, "entry\t#%d of %s, event hash %s\n", rep.Index, rep.Origin, rep.EventHash)
-	fmt.Fprintf(tw, "checkpoint\tsize %d, root %s, signed by %s\n", rep.Size, base64.StdEncoding.EncodeToString(rep.Root), rep.Org)
-	for _, c := range rep.Cosigs {
-		fmt.Fprintf(tw, "witness\t%s cosigned at %s\n", c.Org, c.Time.Format(time.RFC3339))
-	}
-	fmt.Fprintf(tw, "witnessed\t%d of the %d required, consortium %s roster version %d\n", len(rep.Cosigs), rep.Threshold, r.Consortium, r.Version)
-	tw.Flush()
 }
 
 // jsonFlag adds --json to c.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"os"
 	"strings"
@@ -127,12 +128,13 @@ func (n *nodeFlags) id() (string, error) {
 
 func addMemberCmd(mode editMode) *cobra.Command {
 	var (
-		m     consortium.Member
-		node  nodeFlags
-		addrs []string
+		m      consortium.Member
+		node   nodeFlags
+		addrs  []string
+		orgKey string
 	)
 	c := &cobra.Command{
-		Use:   "add-member --org ORG --name NAME --country CC --sector S [--role R]... [--group G]... [--node-dir DIR | --peer ID] [--addr MA]...",
+		Use:   "add-member --org ORG --name NAME --country CC --sector S [--role R]... [--group G]... [--node-dir DIR | --peer ID] [--addr MA]... [--org-key KEY]",
 		Short: "Add a new member, with a node; the roster must be signed again",
 		Long: `Add a new member to the roster, with the node that --node-dir or --peer names.
 A member that is already listed is refused: change it with update-member, and
@@ -151,6 +153,9 @@ alpha-2 code (CN, KZ, AZ...).`,
 		if id != "" {
 			m.Nodes = []consortium.Node{{PeerID: id, Addrs: addrs}}
 		}
+		if m.OrgKey, err = orgKeyArg(orgKey); err != nil {
+			return nil, err
+		}
 		return edit.AddMember{Member: m}, nil
 	})
 	f := c.Flags()
@@ -161,6 +166,7 @@ alpha-2 code (CN, KZ, AZ...).`,
 	f.StringArrayVar(&m.Roles, "role", nil, "a role: "+strings.Join(consortium.Roles, ", ")+" (repeat)")
 	f.StringArrayVar(&m.Groups, "group", nil, "a group that policies name, e.g. customs-authorities (repeat)")
 	f.StringArrayVar(&addrs, "addr", nil, "a multiaddr where other members reach the node (repeat)")
+	f.StringVar(&orgKey, "org-key", "", "the org key, as 'caravan init' prints it (ed25519:...) or an org.key file")
 	node.add(c)
 	for _, req := range []string{"org", "name", "country", "sector"} {
 		_ = c.MarkFlagRequired(req)
@@ -170,11 +176,11 @@ alpha-2 code (CN, KZ, AZ...).`,
 
 func updateMemberCmd(mode editMode) *cobra.Command {
 	var (
-		org, name, country, sector string
-		roles, groups              []string
+		org, name, country, sector, orgKey string
+		roles, groups                      []string
 	)
 	c := &cobra.Command{
-		Use:   "update-member --org ORG [--name NAME] [--country CC] [--sector S] [--role R]... [--group G]...",
+		Use:   "update-member --org ORG [--name NAME] [--country CC] [--sector S] [--role R]... [--group G]... [--org-key KEY]",
 		Short: "Change a member's fields: only those given; the others stay as they are",
 		Long: `Change the fields of a member that the flags give, and only them. --role and
 --group replace the member's roles or groups with those given (repeat the flag
@@ -200,6 +206,13 @@ for several; --role "" for none).`,
 			gs := nonEmpty(groups)
 			e.Groups = &gs
 		}
+		if changed("org-key") {
+			k, err := orgKeyArg(orgKey)
+			if err != nil {
+				return nil, err
+			}
+			e.OrgKey = &k
+		}
 		return e, nil
 	})
 	f := c.Flags()
@@ -209,8 +222,22 @@ for several; --role "" for none).`,
 	f.StringVar(&sector, "sector", "", "a new sector")
 	f.StringArrayVar(&roles, "role", nil, "the member's roles, replacing its own: "+strings.Join(consortium.Roles, ", ")+" (repeat)")
 	f.StringArrayVar(&groups, "group", nil, "the member's groups, replacing its own (repeat)")
+	f.StringVar(&orgKey, "org-key", "", "a new org key (ed25519:... or an org.key file): gives the member one, or rotates it")
 	_ = c.MarkFlagRequired("org")
 	return c
+}
+
+// orgKeyArg is an --org-key flag's key line: given as one, or read from a
+// key file (its public half).
+func orgKeyArg(s string) (string, error) {
+	if s == "" || strings.HasPrefix(s, "ed25519:") {
+		return s, nil
+	}
+	priv, err := keyfile.Load(s)
+	if err != nil {
+		return "", fmt.Errorf("--org-key: %w", err)
+	}
+	return consortium.EncodePublicKey(priv.Public().(ed25519.PublicKey)), nil
 }
 
 // nonEmpty drops empty strings: --role "" names no role.

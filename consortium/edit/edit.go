@@ -101,6 +101,9 @@ type UpdateMember struct {
 	Org                   string
 	Name, Country, Sector *string
 	Roles, Groups         *[]string
+	// OrgKey gives the member an org key, or a new one (a rotation): the
+	// old key signs nothing of the org's once the version is in force.
+	OrgKey *string
 }
 
 func (e UpdateMember) Apply(r *consortium.Roster) error {
@@ -108,13 +111,13 @@ func (e UpdateMember) Apply(r *consortium.Roster) error {
 	if err != nil {
 		return err
 	}
-	if e.Name == nil && e.Country == nil && e.Sector == nil && e.Roles == nil && e.Groups == nil {
-		return invalid("org", "nothing to update for %q: give --name, --country, --sector, --role or --group", e.Org)
+	if e.Name == nil && e.Country == nil && e.Sector == nil && e.Roles == nil && e.Groups == nil && e.OrgKey == nil {
+		return invalid("org", "nothing to update for %q: give --name, --country, --sector, --role, --group or --org-key", e.Org)
 	}
 	for _, f := range []struct {
 		from *string
 		to   *string
-	}{{e.Name, &m.Name}, {e.Country, &m.Country}, {e.Sector, &m.Sector}} {
+	}{{e.Name, &m.Name}, {e.Country, &m.Country}, {e.Sector, &m.Sector}, {e.OrgKey, &m.OrgKey}} {
 		if f.from != nil {
 			*f.to = *f.from
 		}

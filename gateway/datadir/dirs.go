@@ -36,6 +36,7 @@ type Dir string
 const (
 	ConfigFile = "caravan.yaml"
 	KeyFile    = "node.key"
+
 	// DefaultPolicies is the policy directory's default name (config field
 	// "policies", relative to the config file's directory).
 	DefaultPolicies = "policies"
@@ -50,6 +51,10 @@ func (d Dir) Config() string { return d.path(ConfigFile) }
 
 // Key is the node key.
 func (d Dir) Key() string { return d.path(KeyFile) }
+
+// OrgKey is the organization's key, if the gateway holds it (the default;
+// schemas/roster.md).
+func (d Dir) OrgKey() string { return d.path("org.key") }
 
 // Lock is the lock file a running gateway holds.
 func (d Dir) Lock() string { return d.path("gateway.lock") }

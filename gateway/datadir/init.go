@@ -18,6 +18,9 @@ import (
 type InitOptions struct {
 	Dir    string
 	Config Config
+	// NoOrgKey makes no org key: a further node of an org, which holds
+	// the org's key already.
+	NoOrgKey bool
 }
 
 // ErrExists is returned by Init when the directory already has a node key or
@@ -32,10 +35,13 @@ type InitResult struct {
 	// APIFingerprint is the SHA-256 fingerprint of the self-signed
 	// certificate made for the API's TCP listener (api.listen).
 	APIFingerprint string
+	// OrgKey is the public org key made (DIR/org.key); nil with NoOrgKey.
+	OrgKey ed25519.PublicKey
 }
 
-// Init creates a gateway data directory: a new Ed25519 node key (mode 0600)
-// and a commented config file. It refuses to touch a directory that already
+// Init creates a gateway data directory: a new Ed25519 node key (mode 0600),
+// unless NoOrgKey a new org key (org.key, mode 0600), and a commented
+// config file. It refuses to touch a directory that already
 // has a key or a config, wrapping keyfile.ErrExists.
 func Init(opts InitOptions) (*InitResult, error) {
 	cfgBytes, err := opts.Config.Marshal()
@@ -74,6 +80,13 @@ func Init(opts InitOptions) (*InitResult, error) {
 	}
 	if res.APIFingerprint, err = MakeAPICert(opts.Dir, opts.Config.Org); err != nil {
 		return nil, err
+	}
+	if !opts.NoOrgKey {
+		org, err := keyfile.Generate(Dir(opts.Dir).OrgKey())
+		if err != nil {
+			return nil, err
+		}
+		res.OrgKey = org.Public().(ed25519.PublicKey)
 	}
 	res.PeerID, err = PeerIDOf(priv)
 	return res, err

@@ -175,14 +175,14 @@ func FindEntry(ctx context.Context, dir, what string, match func(entry []byte) b
 	return 0, noEntryError(fmt.Sprintf("no %s in the %d entries of %s", what, own.Size, own.Origin))
 }
 
-// ErrNoEntry is what FindEntry's error is (errors.Is) when no entry
+// errNoEntry is what FindEntry's error is (errors.Is) when no entry
 // matches.
-var ErrNoEntry = errors.New("no entry matches")
+var errNoEntry = errors.New("no entry matches")
 
 type noEntryError string
 
 func (e noEntryError) Error() string        { return string(e) }
-func (e noEntryError) Is(target error) bool { return target == ErrNoEntry }
+func (e noEntryError) Is(target error) bool { return target == errNoEntry }
 
 // LogCheck is the result of a full check of one log.
 type LogCheck struct {
@@ -259,7 +259,7 @@ func EntryByHash(ctx context.Context, dir, hash string) (uint64, error) {
 		return matches[0], nil
 	case len(matches) > 1:
 		return 0, api.Errorf(api.ErrConflict, "hash %s: entries %v all start with it; give more characters", hash, matches)
-	case err != nil && !errors.Is(err, ErrNoEntry):
+	case err != nil && !errors.Is(err, errNoEntry):
 		return 0, err
 	}
 	return 0, api.Errorf(api.ErrNotFound, "hash %s: no entry of this org's journal has an event hash that starts with it", hash)

@@ -246,6 +246,9 @@ func (rs *Keeper) Roster() *consortium.Roster { return rs.index.Load().Roster() 
 func (rs *Keeper) OrgOf(p peer.ID) (string, bool) { return rs.index.Load().OrgOf(p) }
 func (rs *Keeper) HasOrg(org string) bool         { return rs.index.Load().HasOrg(org) }
 
+// SignerOrg answers the catalog which org a statement's signer speaks for.
+func (rs *Keeper) SignerOrg(p peer.ID) (string, bool) { return rs.index.Load().SignerOrg(p) }
+
 // Nodes lists the other members' nodes.
 func (rs *Keeper) Nodes() []peer.ID {
 	var out []peer.ID

@@ -64,7 +64,7 @@ var allowed = map[string][]string{
 	"gateway/roster":   {"api", "consortium", "gateway/datadir", "internal/atomicfile", "internal/dirwatch", "p2p", "policy"},
 	"gateway/metrics":  {"api", "consortium", "journal", "journal/witness", "p2p", "sharing/catalog"},
 	"gateway": {"api", "api/server", "consortium", "gateway/datadir", "gateway/metrics", "gateway/policies", "gateway/roster", "internal/atomicfile",
-		"internal/cids", "internal/dirwatch", "internal/jcs", "internal/logging", "journal", "journal/witness", "p2p", "policy",
+		"internal/cids", "internal/dirwatch", "internal/jcs", "internal/keyfile", "internal/logging", "journal", "journal/witness", "p2p", "policy",
 		"schemas", "sharing/catalog", "sharing/fetch", "sharing/manifest", "sharing/publish", "sharing/store"},
 
 	// Tools above the assembly.

@@ -90,6 +90,16 @@ func (c *Cluster) NodeKey(i int) ed25519.PrivateKey {
 	return k
 }
 
+// OrgKey is org i's org key (DIR/org.key).
+func (c *Cluster) OrgKey(i int) ed25519.PrivateKey {
+	c.t.Helper()
+	k, err := keyfile.Load(datadir.Dir(c.Dir(i)).OrgKey())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return k
+}
+
 // PeerOf is org i's node.
 func (c *Cluster) PeerOf(i int) peer.ID {
 	c.t.Helper()

@@ -29,7 +29,7 @@ func TestForkFloodIsOneAlertPerSize(t *testing.T) {
 	size := a.Services().Admin.Status().Journal.Size
 	a.Close() // customs-cn turns hostile with its own key
 
-	signer, err := journal.NewLogSigner(journal.Origin(c.Roster().Consortium, "customs-cn"), c.NodeKey(0))
+	signer, err := journal.NewLogSigner(journal.Origin(c.Roster().Consortium, "customs-cn"), c.OrgKey(0))
 	if err != nil {
 		t.Fatal(err)
 	}

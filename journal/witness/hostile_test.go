@@ -2,7 +2,6 @@ package witness_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -133,7 +132,7 @@ func TestHostileJournalServerCostsNeitherMemoryNorTime(t *testing.T) {
 
 	// A real-looking checkpoint of the hostile member's log, so that the
 	// others try to mirror it (from the trickling server).
-	priv := ed25519.PrivateKey(c.NodeKey(2))
+	priv := c.OrgKey(2)
 	origin := journal.Origin(a.Roster().Consortium, "logistics-az")
 	signer, err := journal.NewLogSigner(origin, priv)
 	if err != nil {

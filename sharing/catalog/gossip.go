@@ -30,6 +30,9 @@ var ErrWrongSigner = errors.New("statement signer is not a node of the claimed o
 // Members says which org a node speaks for, from the roster in force.
 type Members interface {
 	OrgOf(peer.ID) (org string, ok bool)
+	// SignerOrg returns the org a statement signed by the key id spells
+	// speaks for: its org key's, or a node's.
+	SignerOrg(id peer.ID) (org string, ok bool)
 	// Nodes lists the other members' nodes.
 	Nodes() []peer.ID
 	// HasOrg reports whether the roster lists the org.
@@ -228,7 +231,7 @@ func (s *Service) Verify(st *manifest.Statement) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", manifest.ErrBadSignature, err)
 	}
-	if signerOrg, ok := s.cfg.Members.OrgOf(signer); !ok || signerOrg != org {
+	if signerOrg, ok := s.cfg.Members.SignerOrg(signer); !ok || signerOrg != org {
 		return fmt.Errorf("%w: %s claims org %q, the roster says %q", ErrWrongSigner, st.Signer, org, signerOrg)
 	}
 	if s.cfg.Check != nil {

@@ -38,6 +38,9 @@ func (m *members) OrgOf(p peer.ID) (string, bool) {
 	return o, ok
 }
 
+// SignerOrg: in these tests, each org signs with its node's key.
+func (m *members) SignerOrg(p peer.ID) (string, bool) { return m.OrgOf(p) }
+
 func (m *members) HasOrg(org string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()

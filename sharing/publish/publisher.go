@@ -48,12 +48,26 @@ type Catalog interface {
 	Hidden(cid.Cid) bool
 }
 
-// Config configures New. Store, Catalog, Key and Org are required.
+// key is the key that signs the org's next statement.
+func (p *Publisher) key() ed25519.PrivateKey {
+	if p.cfg.KeyInForce != nil {
+		return p.cfg.KeyInForce()
+	}
+	return p.cfg.Key
+}
+
+// Config configures New. Store, Catalog, Key (or KeyInForce) and Org are
+// required.
 type Config struct {
 	Store   *store.Store
 	Catalog Catalog
 	Key     ed25519.PrivateKey // this org's signing key
-	Org     string
+	// KeyInForce, if set, is asked for the signing key at each statement,
+	// in place of Key: an org whose key changes while the gateway runs
+	// (its roster version gives it an org key) signs the next statement
+	// with the new one.
+	KeyInForce func() ed25519.PrivateKey
+	Org        string
 	// Journal, if set, is called with each new statement before it is
 	// stored: the gateway journals its publishes, retractions and schema
 	// registrations here, so that no statement is stored (and could spread
@@ -146,7 +160,7 @@ func (p *Publisher) Publish(ctx context.Context, req Request, r io.Reader) (*Res
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := manifest.SignStatement(m, p.cfg.Key)
+	st, err := manifest.SignStatement(m, p.key())
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +259,7 @@ func (p *Publisher) commitSealed(ss *store.Session, st *manifest.Statement, out 
 // the catalog quota.
 func (p *Publisher) seal(st *manifest.Statement) (*manifest.Statement, error) {
 	sealed, err := manifest.SignStatement(&manifest.Sealed{Type: manifest.TypeSealed, Publisher: p.cfg.Org,
-		Created: p.cfg.Now().UTC().Truncate(time.Second), Statement: st.CID().String()}, p.cfg.Key)
+		Created: p.cfg.Now().UTC().Truncate(time.Second), Statement: st.CID().String()}, p.key())
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +303,7 @@ func (p *Publisher) Retract(dataset, reason string) (*manifest.Statement, error)
 		return p.sign(r)
 	}
 	// A sealed dataset's retraction names it: sealed too.
-	st, err := manifest.SignStatement(r, p.cfg.Key)
+	st, err := manifest.SignStatement(r, p.key())
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +336,7 @@ func (p *Publisher) Register(s *schemas.Schema) (*manifest.Statement, error) {
 // sign signs a statement of this org, journals it, stores it (synced: our
 // own act) and announces it.
 func (p *Publisher) sign(body any) (*manifest.Statement, error) {
-	st, err := manifest.SignStatement(body, p.cfg.Key)
+	st, err := manifest.SignStatement(body, p.key())
 	if err != nil {
 		return nil, err
 	}
