@@ -24,6 +24,7 @@ func (r roster) JournalKeys() (map[string]ed25519.PublicKey, error) {
 	}
 	return out, nil
 }
+
 // CosignerKeys: in these tests, each org cosigns with its log key.
 func (r roster) CosignerKeys() (map[string][]ed25519.PublicKey, error) {
 	out := map[string][]ed25519.PublicKey{}
