@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,13 +22,19 @@ import (
 // outside any gateway's checks: route typed as a Long.
 func hostileRegistration(t *testing.T, c *testnet.Cluster, i int, name string, created time.Time) []byte {
 	t.Helper()
+	return signedRegistration(t, c, i, name, created, c.OrgKey(i))
+}
+
+// signedRegistration is such a registration of org i signed by key.
+func signedRegistration(t *testing.T, c *testnet.Cluster, i int, name string, created time.Time, key ed25519.PrivateKey) []byte {
+	t.Helper()
 	s, err := schemas.Compile([]byte(`{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
 		"properties":{"route":{"type":"integer","x-caravan-policy-attribute":true}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	st, err := manifest.SignStatement(&manifest.Registration{Type: manifest.TypeRegistration, Publisher: c.Net.Orgs[i].Org,
-		Name: name, Version: "1.0", Created: created.UTC().Truncate(time.Second), Document: s.Canonical}, c.NodeKey(i))
+		Name: name, Version: "1.0", Created: created.UTC().Truncate(time.Second), Document: s.Canonical}, key)
 	if err != nil {
 		t.Fatal(err)
 	}

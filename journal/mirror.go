@@ -94,6 +94,15 @@ func OpenMirror(dir, origin string, v note.Verifier) (*Mirror, error) {
 	return m, nil
 }
 
+// UseVerifier verifies the next checkpoints with v: the log's key in the
+// roster version in force (an org key given or rotated since the mirror
+// opened).
+func (m *Mirror) UseVerifier(v note.Verifier) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.verifier = v
+}
+
 // Origin is the mirrored log's origin.
 func (m *Mirror) Origin() string { return m.origin }
 

@@ -158,6 +158,7 @@ func (s *Service) mirror(org string, lk journal.LogKey) (*journal.Mirror, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m, ok := s.mirrors[org]; ok {
+		m.UseVerifier(lk.Verifier) // the key in force, rotated or not
 		return m, nil
 	}
 	m, err := journal.OpenMirror(s.cfg.Dirs.Mirror(org), lk.Origin, lk.Verifier)
