@@ -41,6 +41,9 @@ type Org struct {
 	PeerID string
 	Port   int
 	proc   *proc
+	// standby, if set, makes this a second node of the org, run on its
+	// data directory as a hot standby (AddStandby).
+	standby *standby
 }
 
 // Org returns the org with the given id, or nil.
@@ -54,7 +57,12 @@ func (nt *Net) Org(id string) *Org {
 }
 
 // Log returns the path of the gateway's log file.
-func (o *Org) Log() string { return filepath.Join(o.Dir, "gateway.log") }
+func (o *Org) Log() string {
+	if o.standby != nil {
+		return o.standby.log
+	}
+	return filepath.Join(o.Dir, "gateway.log")
+}
 
 // The demo's organizations; beyond these, orgs are named partner-N.
 var demoOrgs = []consortium.Member{

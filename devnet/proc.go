@@ -40,7 +40,11 @@ func (nt *Net) StartOrg(binary string, o *Org) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(binary, "run", "--dir", o.Dir)
+	args := []string{"run", "--dir", o.Dir}
+	if o.standby != nil {
+		args = append(args, o.standby.args()...)
+	}
+	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group, so a Ctrl-C in the terminal reaches devnet alone and
 	// devnet stops the gateways in order; Pdeathsig stops them should devnet

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caravan-consortium/caravan/gateway/datadir"
+	"github.com/caravan-consortium/caravan/gateway/keys"
 	"github.com/caravan-consortium/caravan/gateway/metrics"
 	"github.com/caravan-consortium/caravan/gateway/policies"
 	"github.com/caravan-consortium/caravan/gateway/roster"
@@ -29,6 +30,7 @@ import (
 	"github.com/caravan-consortium/caravan/api/server"
 	"github.com/caravan-consortium/caravan/consortium"
 	"github.com/caravan-consortium/caravan/internal/dirwatch"
+	"github.com/caravan-consortium/caravan/internal/keyfile"
 	"github.com/caravan-consortium/caravan/internal/logging"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/journal/witness"
@@ -64,6 +66,15 @@ type Options struct {
 	// Console, if set, makes the console that the TCP listener serves
 	// under /console/ (console.Handler; cmd/caravan passes it).
 	Console Console
+	// NodeKey, if set, is the node key's file in place of DIR/node.key,
+	// and Listen, if set, replaces the config's listen addresses: a
+	// second node of the org, run on the same data directory (standby.go).
+	NodeKey string
+	Listen  []string
+	// Standby waits for the data directory's lock, held by the org's node
+	// that runs, and starts when it is released (the node stopped, or was
+	// killed): a hot standby. Without it, a held lock fails the start.
+	Standby bool
 }
 
 // Gateway is a running gateway: it starts and stops the parts, and builds
@@ -94,7 +105,7 @@ type Gateway struct {
 
 	roster      *roster.Keeper
 	exchange    *roster.Exchange
-	signers     *signers
+	signers     *keys.Signers
 	journal     *journaler
 	witness     *witness.Service
 	policies    *policies.Engine
@@ -126,16 +137,13 @@ func Start(ctx context.Context, opts Options) (_ *Gateway, err error) {
 			n.Close()
 		}
 	}()
-	if n.lock, err = datadir.Lock(opts.Dir); err != nil {
-		return nil, err
-	}
 	if n.cfg, err = datadir.LoadConfig(n.dir.Config()); err != nil {
 		return nil, err
 	}
 	if n.log, err = buildLogger(opts, n.cfg); err != nil {
 		return nil, err
 	}
-	if err := n.loadKey(); err != nil {
+	if err := n.takeNode(ctx, opts); err != nil {
 		return nil, err
 	}
 	n.log = n.log.With(zap.String("org", n.cfg.Org))
@@ -145,14 +153,14 @@ func Start(ctx context.Context, opts Options) (_ *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.signers, err = loadSigners(n.dir, n.signer, n.cfg.Org, roster, n.log.Named("keys")); err != nil {
+	if n.signers, err = keys.Load(n.dir, n.signer, n.cfg.Org, roster, n.log.Named("keys")); err != nil {
 		return nil, err
 	}
 	if err := n.startNetwork(); err != nil {
 		return nil, err
 	}
 	n.applyRoster(roster)
-	if n.journal, err = openJournal(n.dir, n.cfg.Org, n.signers.log, n.log.Named("journal")); err != nil {
+	if n.journal, err = openJournal(n.dir, n.cfg.Org, n.signers.Log(), n.log.Named("journal")); err != nil {
 		return nil, err
 	}
 	if err := n.openStore(); err != nil {
@@ -211,17 +219,29 @@ func stateSources(n *Gateway) func() (metrics.Sources, bool) {
 	}
 }
 
+// takeNode takes the data directory (a standby waits for it) and this
+// node's key and addresses.
+func (n *Gateway) takeNode(ctx context.Context, opts Options) (err error) {
+	if n.lock, err = lockDir(ctx, opts, n.log); err != nil {
+		return err
+	}
+	if len(opts.Listen) > 0 {
+		n.cfg.Listen = opts.Listen
+	}
+	return n.loadKey(cmp.Or(opts.NodeKey, n.dir.Key()))
+}
+
 // loadKey reads the node key.
-func (n *Gateway) loadKey() error {
-	key, err := datadir.LoadNodeKey(string(n.dir))
+func (n *Gateway) loadKey(path string) error {
+	priv, err := keyfile.Load(path)
 	if err != nil {
 		return err
 	}
-	raw, err := key.Raw()
+	key, err := crypto.UnmarshalEd25519PrivateKey(priv)
 	if err != nil {
 		return err
 	}
-	n.key, n.signer = key, ed25519.PrivateKey(raw)
+	n.key, n.signer = key, priv
 	n.self, err = peer.IDFromPrivateKey(key)
 	return err
 }
@@ -261,7 +281,7 @@ func (n *Gateway) startServices() error {
 		Check: checkStatement, OnStatement: n.registrar.add, Self: n.cfg.Org, Disclose: n.discovery.disclose}); err != nil {
 		return err
 	}
-	n.publisher = publish.New(publish.Config{Store: n.store, Catalog: n.catalog, KeyInForce: n.signers.statement, Org: n.cfg.Org,
+	n.publisher = publish.New(publish.Config{Store: n.store, Catalog: n.catalog, KeyInForce: n.signers.Statement, Org: n.cfg.Org,
 		Journal: n.journal.statement, Announce: n.gossip.Announce, Seal: n.discovery.sealManifest})
 	if n.witness, err = witness.New(witness.Config{Host: n.host, PubSub: n.pubsub, Org: n.cfg.Org, Log: n.journal.log, Key: n.signer,
 		Roster: n.roster.Index, Logger: n.log.Named("journal"), OnFork: n.metrics.JournalFork, OnWitnessed: n.metrics.WitnessedAfter,

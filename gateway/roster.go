@@ -10,7 +10,7 @@ import (
 // them, connections to peers it no longer lists are closed, and the org
 // signs with the key r names for it.
 func (n *Gateway) applyRoster(r *consortium.Roster) {
-	n.signers.onRoster(r)
+	n.signers.OnRoster(r)
 	x := consortium.NewIndex(r)
 	dial := map[peer.ID][]ma.Multiaddr{}
 	for _, p := range x.All() {

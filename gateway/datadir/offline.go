@@ -53,9 +53,19 @@ type JournalKeys struct {
 	Witness string // verifies its cosignatures (cosignature/v1, 0x04)
 }
 
-// GatewayJournalKeys returns the verifier keys of the gateway in dir.
+// GatewayJournalKeys returns the verifier keys of the gateway in dir's
+// org, from the roster it has in force: the log's (the org key, or the
+// first node's in a roster without one) and this node's cosigner key.
 func GatewayJournalKeys(dir string) (*JournalKeys, error) {
 	cfg, r, err := gatewayRoster(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := r.Member(cfg.Org)
+	if m == nil {
+		return nil, fmt.Errorf("the roster in force (version %d) does not list %s", r.Version, cfg.Org)
+	}
+	logKey, err := m.JournalKey()
 	if err != nil {
 		return nil, err
 	}
@@ -67,12 +77,11 @@ func GatewayJournalKeys(dir string) (*JournalKeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub := ed25519.PublicKey(raw)
 	k := &JournalKeys{Origin: journal.Origin(r.Consortium, cfg.Org)}
-	if k.Log, err = journal.LogVerifierKey(k.Origin, pub); err != nil {
+	if k.Log, err = journal.LogVerifierKey(k.Origin, logKey); err != nil {
 		return nil, err
 	}
-	if k.Witness, err = journal.CosignerVerifierKey(journal.WitnessName(r.Consortium, cfg.Org), pub); err != nil {
+	if k.Witness, err = journal.CosignerVerifierKey(journal.WitnessName(r.Consortium, cfg.Org), ed25519.PublicKey(raw)); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -61,9 +61,10 @@ var allowed = map[string][]string{
 	"gateway/datadir": {"api", "consortium", "internal/atomicfile", "internal/keyfile", "internal/logging", "internal/yamlfile",
 		"journal", "p2p", "sharing/catalog", "sharing/fetch"},
 	"gateway/policies": {"api", "internal/atomicfile", "internal/dirwatch", "policy"},
+	"gateway/keys":     {"consortium", "gateway/datadir", "internal/keyfile", "journal"},
 	"gateway/roster":   {"api", "consortium", "gateway/datadir", "internal/atomicfile", "internal/dirwatch", "p2p", "policy"},
 	"gateway/metrics":  {"api", "consortium", "journal", "journal/witness", "p2p", "sharing/catalog"},
-	"gateway": {"api", "api/server", "consortium", "gateway/datadir", "gateway/metrics", "gateway/policies", "gateway/roster", "internal/atomicfile",
+	"gateway": {"api", "api/server", "consortium", "gateway/datadir", "gateway/keys", "gateway/metrics", "gateway/policies", "gateway/roster", "internal/atomicfile",
 		"internal/cids", "internal/dirwatch", "internal/jcs", "internal/keyfile", "internal/logging", "journal", "journal/witness", "p2p", "policy",
 		"schemas", "sharing/catalog", "sharing/fetch", "sharing/manifest", "sharing/publish", "sharing/store"},
 

@@ -66,7 +66,7 @@ type Summary struct {
 	Received   uint64
 	Bytes      uint64
 	Took       time.Duration
-	Resumed    uint64    // the record the fetch resumed at, if it did
+	Resumed    uint64    // the record the last request started at: where the fetch resumed, after a failure or on another node
 	Decision   event.Ref // the provider's decision entry
 	Receipt    uint64    // this org's receipt entry
 	Bundle     string
@@ -178,10 +178,10 @@ func (r *Requester) Fetch(ctx context.Context, req Order, progress func(received
 		progress(0, 0) // asking the partner now
 	}
 	start := time.Now()
-	res, err := r.cfg.Client.Fetch(ctx, t.Peer, t.Manifest, Options{Manifest: t.ID, Purpose: req.Purpose, Select: byIndex,
+	res, last, err := r.ask(ctx, &t, req.Manifest, resume, Options{Manifest: t.ID, Purpose: req.Purpose, Select: byIndex,
 		SelectCIDs: byCID, From: from, Progress: progress, Schema: schema})
 	if err != nil {
-		return nil, r.failed(t, resume, from, res, err)
+		return nil, r.failed(t, resume, last, res, err)
 	}
 	_ = os.Remove(resume)
 	if err := r.saveReceipt(res); err != nil {
@@ -192,7 +192,7 @@ func (r *Requester) Fetch(ctx context.Context, req Order, progress func(received
 		return nil, fmt.Errorf("journaling the receipt: %w", err)
 	}
 	sum = &Summary{Manifest: t.ID.String(), Provider: provider, Purpose: req.Purpose, Permitted: res.Permitted,
-		Withheld: res.Denied, Received: res.Received, Bytes: res.Bytes, Took: time.Since(start), Resumed: from,
+		Withheld: res.Denied, Received: res.Received, Bytes: res.Bytes, Took: time.Since(start), Resumed: last,
 		Decision: event.Ref{Origin: res.Origin, Index: res.Index}, Receipt: idx, Bundle: res.Bundle,
 		NotOffered: res.NotOffered, Offered: res.Offered}
 	if req.Out != "" {

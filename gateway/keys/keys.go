@@ -1,4 +1,6 @@
-package gateway
+// Package keys holds the keys a gateway signs with, and which of them
+// signs for its org under the roster in force.
+package keys
 
 import (
 	"crypto/ed25519"
@@ -15,7 +17,7 @@ import (
 	"github.com/caravan-consortium/caravan/journal"
 )
 
-// signers are the keys the gateway signs with. Its node key authenticates
+// Signers are the keys the gateway signs with. Its node key authenticates
 // it on the network and signs its requests, receipts and cosignatures.
 // The key that signs for its org (catalog statements, journal
 // checkpoints) is the org key once the roster in force names one for the
@@ -23,7 +25,7 @@ import (
 // keys). Each roster version put in force picks it again, so an org
 // upgraded to an org key, or whose org key is rotated, signs its next
 // statement and checkpoint with the new key; its journal stays one log.
-type signers struct {
+type Signers struct {
 	dir  datadir.Dir
 	node ed25519.PrivateKey
 	org  ed25519.PrivateKey // DIR/org.key; nil if the gateway holds none
@@ -38,10 +40,10 @@ type signers struct {
 // gateway does not hold.
 var errOrgKey = errors.New("the roster names an org key this gateway does not hold")
 
-// loadSigners picks the keys for roster r: the org key it names, from
+// Load picks the keys for roster r: the org key it names, from
 // DIR/org.key, or the node key.
-func loadSigners(dir datadir.Dir, node ed25519.PrivateKey, orgName string, r *consortium.Roster, log *zap.Logger) (*signers, error) {
-	s := &signers{dir: dir, node: node, orgName: orgName, zlog: log}
+func Load(dir datadir.Dir, node ed25519.PrivateKey, orgName string, r *consortium.Roster, log *zap.Logger) (*Signers, error) {
+	s := &Signers{dir: dir, node: node, orgName: orgName, zlog: log}
 	key, err := s.keyFor(r)
 	if err != nil {
 		return nil, err
@@ -54,7 +56,7 @@ func loadSigners(dir datadir.Dir, node ed25519.PrivateKey, orgName string, r *co
 }
 
 // keyFor is the key that signs for the org under roster r.
-func (s *signers) keyFor(r *consortium.Roster) (ed25519.PrivateKey, error) {
+func (s *Signers) keyFor(r *consortium.Roster) (ed25519.PrivateKey, error) {
 	m := r.Member(s.orgName)
 	if m == nil || m.OrgKey == "" {
 		return s.node, nil
@@ -80,7 +82,7 @@ func (s *signers) keyFor(r *consortium.Roster) (ed25519.PrivateKey, error) {
 }
 
 // readOrgKey reads DIR/org.key, if there is one.
-func (s *signers) readOrgKey() error {
+func (s *Signers) readOrgKey() error {
 	org, err := keyfile.Load(s.dir.OrgKey())
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -93,11 +95,11 @@ func (s *signers) readOrgKey() error {
 	return nil
 }
 
-// onRoster picks the keys for a roster version put in force. If the
+// OnRoster picks the keys for a roster version put in force. If the
 // gateway does not hold the org key the version names, it says so loudly
 // and keeps signing with the key it has: the members will refuse its
 // checkpoints until the org key is in place and the gateway restarts.
-func (s *signers) onRoster(r *consortium.Roster) {
+func (s *Signers) OnRoster(r *consortium.Roster) {
 	key, err := s.keyFor(r)
 	if err != nil {
 		s.zlog.Error("the org's statements and checkpoints are signed with a key the roster no longer names", zap.Error(err))
@@ -113,5 +115,8 @@ func (s *signers) onRoster(r *consortium.Roster) {
 	}
 }
 
-// statement is the key that signs the org's next catalog statement.
-func (s *signers) statement() ed25519.PrivateKey { return *s.statements.Load() }
+// Statement is the key that signs the org's next catalog statement.
+func (s *Signers) Statement() ed25519.PrivateKey { return *s.statements.Load() }
+
+// Log signs the journal's checkpoints with the key in force.
+func (s *Signers) Log() *journal.LogSigner { return s.log }
