@@ -13,6 +13,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/devnet"
+	"github.com/caravan-consortium/caravan/internal/poll"
 	"github.com/caravan-consortium/caravan/schemas/sample"
 )
 
@@ -43,13 +44,14 @@ func TestOrgWithTwoNodesKeepsServingWhenOneIsKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nt.Stop(5 * time.Second)
+	if err := nt.WaitReady(ctx); err != nil { // A holds the data directory
+		t.Fatal(err)
+	}
 	if err := nt.StartOrg(binary, b); err != nil {
 		t.Fatal(err)
 	}
 	defer b.Stop(5 * time.Second)
-	if err := nt.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	poll.UntilLogged(t, b.Log(), "standby: another node of the org holds the data directory")
 	cl, _ := api.NewClient(a.Dir) // A's socket; B's once it takes over
 	if err := devnet.RegisterDemoSchemas(ctx, cl); err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ func (p *fetchPorts) resolve(_ context.Context, ref string) (fetch.Target, error
 	if !ok {
 		return fetch.Target{}, fmt.Errorf("no node of %s is connected", m.Publisher)
 	}
-	return fetch.Target{ID: id, Manifest: m, Peer: node}, nil
+	return fetch.Target{ID: id, Manifest: m, Peer: node, Nodes: len(x.NodesOf(m.Publisher))}, nil
 }
 
 // schema returns the schema a partner's manifest pins. If it has not

@@ -5,6 +5,7 @@ package main
 // was made), shows what it changes, signs it and hands the signature back.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -102,8 +103,15 @@ func rosterChanges(cur, next *consortium.Roster) []string {
 		switch {
 		case old == nil:
 			out = append(out, fmt.Sprintf("adds member %s (%s, %s, %s; roles: %s; %d node(s))", m.Org, m.Name, m.Country, m.Sector, orNone(m.Roles), len(m.Nodes)))
-		case !memberEqual(*old, m):
-			out = append(out, fmt.Sprintf("changes member %s", m.Org))
+		default:
+			if old.OrgKey != m.OrgKey {
+				out = append(out, fmt.Sprintf("gives member %s the org key %s (was: %s)", m.Org, m.OrgKey, cmp.Or(old.OrgKey, "none")))
+			}
+			rest := *old
+			rest.OrgKey = m.OrgKey
+			if !memberEqual(rest, m) {
+				out = append(out, fmt.Sprintf("changes member %s", m.Org))
+			}
 		}
 	}
 	for _, m := range cur.Members {

@@ -115,6 +115,9 @@ func showRoster(w io.Writer, path string, r *consortium.Roster) {
 	for _, m := range r.Members {
 		fmt.Fprintf(w, "  %s: %s, %s, %s; roles: %s; groups: %s\n", m.Org, m.Name, m.Country, m.Sector,
 			orNone(m.Roles), orNone(m.Groups))
+		if m.OrgKey != "" {
+			fmt.Fprintf(w, "    org key %s\n", m.OrgKey)
+		}
 		for _, n := range m.Nodes {
 			fmt.Fprintf(w, "    node %s %s\n", n.PeerID, strings.Join(n.Addrs, " "))
 		}

@@ -245,13 +245,25 @@ func (x *Exchange) ask(p peer.ID) {
 }
 
 // Ask asks member p for the versions after the one in force and the
-// proposals it holds, walks the chain and takes the proposals.
+// proposals it holds, walks the chain and takes the proposals; again while
+// a full answer of versions moved it on.
 func (x *Exchange) Ask(ctx context.Context, p peer.ID) error {
+	for {
+		full, err := x.askOnce(ctx, p)
+		if err != nil || !full {
+			return err
+		}
+	}
+}
+
+// askOnce is one exchange; full says that it walked MaxChain versions, and
+// more may follow.
+func (x *Exchange) askOnce(ctx context.Context, p peer.ID) (full bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, exchangeTimeout)
 	defer cancel()
 	str, err := x.cfg.Host.NewStream(ctx, p, Protocol)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer str.Close()
 	deadline, _ := ctx.Deadline()
@@ -259,7 +271,7 @@ func (x *Exchange) Ask(ctx context.Context, p peer.ID) error {
 	msg, _ := json.Marshal(askMsg{InForce: x.rs.Roster().Version})
 	if err := p2p.WriteFrame(str, msg); err != nil {
 		str.Reset()
-		return err
+		return false, err
 	}
 	r := bufio.NewReader(str)
 	chain, err := readRosters(r, p, MaxChain)
@@ -269,9 +281,10 @@ func (x *Exchange) Ask(ctx context.Context, p peer.ID) error {
 	}
 	if err != nil {
 		str.Reset()
-		return err
+		return false, err
 	}
-	if _, err := x.rs.Walk(chain); err != nil {
+	walked, err := x.rs.Walk(chain)
+	if err != nil {
 		x.log.Warn("roster chain from a member refused", zap.Stringer("peer", p), zap.Error(err))
 	}
 	current := x.rs.Roster()
@@ -280,7 +293,7 @@ func (x *Exchange) Ask(ctx context.Context, p peer.ID) error {
 			x.take(q, p)
 		}
 	}
-	return nil
+	return len(chain) == MaxChain && walked > 0, nil
 }
 
 // readRosters reads roster frames up to an empty one, at most limit.

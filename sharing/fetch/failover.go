@@ -15,13 +15,13 @@ import (
 
 // An organization may run several nodes. A fetch that loses the node it
 // asks (the connection breaks: the node stopped or died) keeps what it
-// verified and resumes through a node of the provider's org that is
-// connected, another one or the same one back, as soon as there is one.
-// A refusal, a response that fails verification or a cancel ends the fetch
-// as before.
+// verified and resumes through a node of the provider's org as soon as
+// one is connected (another one, or the same one back). A provider with one node, a refusal, a response
+// that fails verification or a cancel end the fetch as before, with its
+// resume point kept for the next try.
 
 // FailoverWait bounds how long a fetch that lost its provider's node waits
-// for a node of the provider's org to be connected.
+// for another node of the provider's org to be connected.
 const FailoverWait = 20 * time.Second
 
 // maxFailovers bounds how often one fetch moves to another node.
@@ -36,14 +36,8 @@ const failoverPoll = 100 * time.Millisecond
 func (r *Requester) ask(ctx context.Context, t *Target, ref, resume string, opts Options) (*Result, uint64, error) {
 	for n := 0; ; n++ {
 		res, err := r.cfg.Client.Fetch(ctx, t.Peer, t.Manifest, opts)
-		if err == nil || n == maxFailovers || !lostNode(ctx, err) {
+		if err == nil || n == maxFailovers || t.Nodes < 2 || !lostNode(ctx, err) {
 			return res, opts.From, err
-		}
-		if res != nil && res.Next > opts.From {
-			opts.From = res.Next
-			data, _ := json.Marshal(resumeState{Next: res.Next})
-			_ = os.MkdirAll(filepath.Dir(resume), 0o700)
-			_ = atomicfile.Write(resume, data, 0o600)
 		}
 		// The node may still look connected: over QUIC a killed node sends
 		// nothing, and its connection lives until its idle timeout. Drop it,
@@ -52,6 +46,12 @@ func (r *Requester) ask(ctx context.Context, t *Target, ref, resume string, opts
 		next, werr := r.awaitNode(ctx, ref)
 		if werr != nil {
 			return res, opts.From, err
+		}
+		if res != nil && res.Next > opts.From {
+			opts.From = res.Next
+			data, _ := json.Marshal(resumeState{Next: res.Next})
+			_ = os.MkdirAll(filepath.Dir(resume), 0o700)
+			_ = atomicfile.Write(resume, data, 0o600)
 		}
 		r.cfg.Log.Warn("lost the provider's node during a fetch; resuming through a node of its org",
 			zap.Stringer("lost", t.Peer), zap.Stringer("node", next.Peer), zap.Uint64("from", opts.From), zap.Error(err))
@@ -77,7 +77,8 @@ func lostNode(ctx context.Context, err error) bool {
 }
 
 // awaitNode waits, at most FailoverWait, until a node of the org that
-// provides ref is connected, and returns it.
+// provides ref is connected (the connection to the node lost was closed:
+// if that one is connected again, it answered a new dial), and returns it.
 func (r *Requester) awaitNode(ctx context.Context, ref string) (Target, error) {
 	ctx, cancel := context.WithTimeout(ctx, FailoverWait)
 	defer cancel()

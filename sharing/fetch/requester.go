@@ -54,6 +54,9 @@ type Target struct {
 	ID       cid.Cid
 	Manifest *manifest.Manifest
 	Peer     peer.ID
+	// Nodes is how many nodes the provider's org has: a fetch that loses
+	// one fails over to another only if there is another.
+	Nodes int
 }
 
 // Summary is what a fetch did.
