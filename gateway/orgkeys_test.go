@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"os"
 	"slices"
 	"testing"
@@ -145,25 +146,7 @@ func TestUpgradeToOrgKeyKeepsEarlierEvidence(t *testing.T) {
 	}
 
 	orgKey := c.OrgKey(0) // made by init; the admins learn its key line
-	v2 := c.NextRoster(func(r *consortium.Roster) {
-		r.Members[0].OrgKey = consortium.EncodePublicKey(orgKey.Public().(ed25519.PublicKey))
-	}, 0, 1)
-	c.WriteRoster(v2)
-	awaitVersionEverywhere(t, gws, 2)
-
-	after, evAfter := publishAndProve(t, cl, "after-the-org-key")
-	if got := listedBy(t, kz, after); got != signerOf(t, orgKey.Public().(ed25519.PublicKey)) {
-		t.Fatalf("after the upgrade, signed by %s, not the org key", got)
-	}
-	if err := verifiesUnder(t, evAfter, v2); err != nil {
-		t.Fatalf("evidence signed by the org key, under version 2: %v", err)
-	}
-	if err := verifiesUnder(t, evBefore, v1); err != nil {
-		t.Fatalf("evidence from before the upgrade, under version 1: %v", err)
-	}
-	if err := verifiesUnder(t, evBefore, v2); err == nil {
-		t.Fatal("evidence signed by the node key verifies under version 2, whose journal key is the org key")
-	}
+	switchOrgKey(t, c, gws, orgKey.Public().(ed25519.PublicKey), evBefore, 0, 1)
 	// The versions are kept where 'caravan verify --roster DIR/state/rosters' reads them.
 	for v := uint64(1); v <= 2; v++ {
 		if _, err := os.Stat(datadir.Dir(c.Dir(1)).RosterVersion(v)); err != nil {
@@ -184,13 +167,8 @@ func TestRotatedOrgKeySignsNothingNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kz, err := api.NewClient(c.Dir(1))
-	if err != nil {
-		t.Fatal(err)
-	}
 	testnet.RegisterDemoSchemas(t, gws, cl)
 	_, evOld := publishAndProve(t, cl, "signed-by-the-first-key")
-	v1 := gws[0].Roster()
 
 	// The org's operator puts the new key in place, then the admins sign
 	// the version that names it.
@@ -203,25 +181,7 @@ func TestRotatedOrgKeySignsNothingNew(t *testing.T) {
 	if err := keyfile.Write(path, rotated); err != nil {
 		t.Fatal(err)
 	}
-	v2 := c.NextRoster(func(r *consortium.Roster) {
-		r.Members[0].OrgKey = consortium.EncodePublicKey(rotated.Public().(ed25519.PublicKey))
-	}, 0, 1, 2) // 3 of 4
-	c.WriteRoster(v2)
-	awaitVersionEverywhere(t, gws, 2)
-
-	fresh, evNew := publishAndProve(t, cl, "signed-by-the-rotated-key")
-	if got := listedBy(t, kz, fresh); got != signerOf(t, rotated.Public().(ed25519.PublicKey)) {
-		t.Fatalf("after the rotation, signed by %s, not the new org key", got)
-	}
-	if err := verifiesUnder(t, evNew, v2); err != nil {
-		t.Fatalf("evidence signed by the new key: %v", err)
-	}
-	if err := verifiesUnder(t, evOld, v1); err != nil {
-		t.Fatalf("evidence signed by the old key, under the version of its time: %v", err)
-	}
-	if err := verifiesUnder(t, evOld, v2); err == nil {
-		t.Fatal("evidence signed by the old key verifies under the version that retired it")
-	}
+	switchOrgKey(t, c, gws, rotated.Public().(ed25519.PublicKey), evOld, 0, 1, 2) // 3 of 4
 
 	// Whoever holds the old key cannot speak for the org any more.
 	hs := c.Hostile(3, gws...)
@@ -232,6 +192,40 @@ func TestRotatedOrgKeySignsNothingNew(t *testing.T) {
 		if registered(g, "customs-cn/old-key-says@1.0") {
 			t.Fatalf("gateway %d took a registration signed by the retired org key", i+1)
 		}
+	}
+}
+
+// switchOrgKey has the admins of the given orgs sign the next version of
+// the roster, which names pub as org 0's key, and checks what follows on
+// every gateway: org 0's next publish is signed by pub, its evidence
+// verifies under the new version, and the evidence from before (evBefore)
+// verifies under the version of its time only.
+func switchOrgKey(t *testing.T, c *testnet.Cluster, gws []*gateway.Gateway, pub ed25519.PublicKey, evBefore []byte, signers ...int) {
+	t.Helper()
+	before := gws[0].Roster()
+	next := c.NextRoster(func(r *consortium.Roster) { r.Members[0].OrgKey = consortium.EncodePublicKey(pub) }, signers...)
+	c.WriteRoster(next)
+	awaitVersionEverywhere(t, gws, next.Version)
+	cl, err := api.NewClient(c.Dir(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kz, err := api.NewClient(c.Dir(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, evidence := publishAndProve(t, cl, fmt.Sprintf("signed-under-version-%d", next.Version))
+	if got := listedBy(t, kz, id); got != signerOf(t, pub) {
+		t.Fatalf("under version %d, signed by %s, not the org key it names", next.Version, got)
+	}
+	if err := verifiesUnder(t, evidence, next); err != nil {
+		t.Fatalf("evidence signed by the org key, under version %d: %v", next.Version, err)
+	}
+	if err := verifiesUnder(t, evBefore, before); err != nil {
+		t.Fatalf("evidence from before, under version %d: %v", before.Version, err)
+	}
+	if err := verifiesUnder(t, evBefore, next); err == nil {
+		t.Fatalf("evidence from before verifies under version %d, whose journal key is another", next.Version)
 	}
 }
 
