@@ -53,35 +53,10 @@ func NewClient(dir string) (*Client, error) {
 	return &Client{dir: dir, path: path, hc: &http.Client{Transport: tr}}, nil
 }
 
-// SubmitRoster hands the gateway a proposed roster version (a roster
-// file's bytes) with some of its signatures.
-func (c *Client) SubmitRoster(ctx context.Context, data []byte) (*RosterProposal, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", "http://caravan/v1/roster/proposals", bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/yaml")
-	var p RosterProposal
-	return &p, c.send(req, &p)
-}
-
-// RosterProposals lists the roster versions the gateway holds, pending,
-// each with its document.
-func (c *Client) RosterProposals(ctx context.Context) ([]RosterProposal, error) {
-	var out []RosterProposal
-	return out, c.call(ctx, http.MethodGet, "/v1/roster/proposals", nil, &out)
-}
-
 // Status fetches the gateway's status.
 func (c *Client) Status(ctx context.Context) (*Status, error) {
 	var st Status
 	return &st, c.call(ctx, http.MethodGet, "/v1/status", nil, &st)
-}
-
-// ReloadRoster asks the gateway to reload its roster file.
-func (c *Client) ReloadRoster(ctx context.Context) (*Status, error) {
-	var st Status
-	return &st, c.call(ctx, http.MethodPost, "/v1/roster/reload", nil, &st)
 }
 
 // Publish streams body (JSONL or CSV) to the gateway. onEvent, if set, is

@@ -48,6 +48,7 @@ const (
 	RouteRosterRefusals = "GET /v1/roster/refusals"         // -> []RosterRefusal: updates refused since the start
 	RouteRosterSubmit   = "POST /v1/roster/proposals"       // body: a roster version (YAML) with signatures -> RosterProposal; 422 if refused
 	RouteRosterPending  = "GET /v1/roster/proposals"        // -> []RosterProposal: versions submitted, not yet in force
+	RouteRosterDelegate = "POST /v1/roster/delegations"     // body: an org's node delegation (YAML), signed by its org key -> NodeDelegation; 422 if refused
 	RouteMetrics        = "GET /metrics"                    // Prometheus text format
 	RoutePprof          = "GET /debug/pprof/"               // Go's profiles, for operators
 	RoutePprofProfile   = "GET /debug/pprof/profile"        // a CPU profile

@@ -59,6 +59,7 @@ type Roster struct {
 	Admins           RosterAdmins   `json:"admins"`
 	Members          []RosterMember `json:"members"`
 	WitnessThreshold int            `json:"witness_threshold,omitempty"`
+	Expires          string         `json:"expires,omitempty"`
 	Signatures       []RosterSig    `json:"signatures"`
 }
 
@@ -82,7 +83,18 @@ type RosterMember struct {
 	Sector  string       `json:"sector"`
 	Roles   []string     `json:"roles"`
 	Groups  []string     `json:"groups,omitempty"`
+	OrgKey  string       `json:"org_key,omitempty"`
 	Nodes   []RosterNode `json:"nodes"`
+}
+
+// NodeDelegation is an org's own node list in force (schemas/roster.md,
+// "Delegations"), as a gateway took it.
+type NodeDelegation struct {
+	Org      string       `json:"org"`
+	Sequence uint64       `json:"sequence"`
+	Nodes    []RosterNode `json:"nodes"`
+	// Changed is false when the gateway had it in force already.
+	Changed bool `json:"changed"`
 }
 
 // RosterNode is one gateway of a member.

@@ -3,6 +3,7 @@ package consortium
 import (
 	"crypto/ed25519"
 	"fmt"
+	"slices"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -128,6 +129,7 @@ func (r *Roster) CosignerKeys() (map[string][]ed25519.PublicKey, error) {
 // change; a gateway makes a new one for each roster it puts in force.
 type Index struct {
 	roster *Roster
+	eff    *Roster // the members with the nodes their delegations list
 	orgOf  map[peer.ID]string
 	orgs   map[string]bool
 	nodes  map[string][]peer.ID
@@ -137,11 +139,26 @@ type Index struct {
 }
 
 // NewIndex parses r's nodes. r must not be modified afterwards.
-func NewIndex(r *Roster) *Index {
-	x := &Index{roster: r, orgOf: map[peer.ID]string{}, orgs: map[string]bool{}, nodes: map[string][]peer.ID{}, addrs: map[peer.ID][]ma.Multiaddr{},
+func NewIndex(r *Roster) *Index { return NewDelegatedIndex(r, nil) }
+
+// NewDelegatedIndex parses r's nodes, an org's replaced by those of its
+// delegation in ds, which must have passed r.CheckDelegation.
+func NewDelegatedIndex(r *Roster, ds map[string]*Delegation) *Index {
+	eff := r
+	if len(ds) > 0 {
+		c := *r
+		c.Members = slices.Clone(r.Members)
+		for i := range c.Members {
+			if d := ds[c.Members[i].Org]; d != nil {
+				c.Members[i].Nodes = d.Nodes
+			}
+		}
+		eff = &c
+	}
+	x := &Index{roster: r, eff: eff, orgOf: map[peer.ID]string{}, orgs: map[string]bool{}, nodes: map[string][]peer.ID{}, addrs: map[peer.ID][]ma.Multiaddr{},
 		signer: map[peer.ID]string{}}
-	for i := range r.Members {
-		m := &r.Members[i]
+	for i := range eff.Members {
+		m := &eff.Members[i]
 		x.orgs[m.Org] = true
 		if m.OrgKey != "" {
 			if id, err := m.signerID(); err == nil {
@@ -170,6 +187,11 @@ func NewIndex(r *Roster) *Index {
 // Roster returns the roster the index was made from. The caller must not
 // modify it.
 func (x *Index) Roster() *Roster { return x.roster }
+
+// Members is the roster with each org's nodes as the index has them (its
+// delegation's, if it has one): what journal trust derives the cosigners
+// from. It is not signed as it is; the caller must not modify it.
+func (x *Index) Members() *Roster { return x.eff }
 
 // OrgOf returns the org that lists node id.
 func (x *Index) OrgOf(id peer.ID) (string, bool) {

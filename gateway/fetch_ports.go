@@ -89,7 +89,7 @@ func (p *fetchPorts) receipt(ctx context.Context, t fetch.Target, purpose string
 // carries: a checkpoint of provider's journal (origin), signed by its log
 // key in the roster in force, that covers the decision entry.
 func (p *fetchPorts) verifyReceiptCheckpoint(provider, origin string, index uint64, raw []byte) error {
-	r := p.roster.Roster()
+	r := p.roster.Index().Members()
 	t, err := journal.TrustOf(r.Consortium, r)
 	if err != nil {
 		return err

@@ -82,7 +82,7 @@ func (js *journalService) Evidence(ctx context.Context, entry int64, hash string
 // VerifyEvidence checks an evidence file against the roster in force, as
 // caravan verify does offline.
 func (js *journalService) VerifyEvidence(data []byte) (*api.EvidenceReport, error) {
-	r := js.roster.Roster()
+	r := js.roster.Index().Members()
 	t, err := journal.TrustOf(r.Consortium, r)
 	if err != nil {
 		return nil, err

@@ -11,7 +11,7 @@ import (
 // signs with the key r names for it.
 func (n *Gateway) applyRoster(r *consortium.Roster) {
 	n.signers.OnRoster(r)
-	x := consortium.NewIndex(r)
+	x := consortium.NewDelegatedIndex(r, n.roster.Delegations())
 	dial := map[peer.ID][]ma.Multiaddr{}
 	for _, p := range x.All() {
 		if addrs := x.Addrs(p); p != n.self && len(addrs) > 0 {

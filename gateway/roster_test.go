@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -323,4 +324,31 @@ func TestRemovedMemberIsNoLongerServed(t *testing.T) {
 		t.Fatalf("the removed member's versions: %v", err)
 	}
 	poll.Until(t, func() bool { return !testnet.ConnectedTo(kz, "customs-cn") }, "the removed member disconnected")
+}
+
+// The roster the API serves is the signed document itself: every field the
+// admins signed (org keys and the expiry included) is there, so a client
+// verifies its signatures from the JSON alone.
+func TestServedRosterVerifiesFromItsJSON(t *testing.T) {
+	c := testnet.NewCluster(t, 2)
+	c.WriteRoster(c.NextRoster(func(r *consortium.Roster) { r.Expires = "2030-01-01T00:00:00Z" }, 0, 1))
+	c.Start(0)
+	body := getControl(t, c.Dir(0), "/v1/roster")
+	var r consortium.Roster
+	var sigs struct {
+		Signatures []consortium.Signature `json:"signatures"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(body), &sigs); err != nil {
+		t.Fatal(err)
+	}
+	r.Signatures = sigs.Signatures
+	if r.Members[0].OrgKey == "" || r.Expires == "" {
+		t.Fatalf("the served roster lacks signed fields: %.400s", body)
+	}
+	if _, err := r.Verify(); err != nil {
+		t.Fatalf("the served roster does not verify: %v", err)
+	}
 }

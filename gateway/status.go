@@ -39,7 +39,7 @@ type adminService struct {
 
 // Status returns the gateway's current status.
 func (as *adminService) Status() api.Status {
-	r := as.roster.Roster()
+	r := as.roster.Index().Members() // the nodes in force: an org's delegation's, if it has one
 	st := api.Status{
 		Org:             as.org,
 		PeerID:          as.self.String(),
@@ -84,14 +84,14 @@ func (as *adminService) Status() api.Status {
 // gives it.
 func (as *adminService) RosterDocument() *api.Roster {
 	r := as.roster.Roster()
-	out := &api.Roster{Consortium: r.Consortium, Version: r.Version, WitnessThreshold: r.WitnessThreshold,
+	out := &api.Roster{Consortium: r.Consortium, Version: r.Version, WitnessThreshold: r.WitnessThreshold, Expires: r.Expires,
 		Admins: api.RosterAdmins{Threshold: r.Admins.Threshold, Keys: []api.RosterAdminKey{}}, Members: []api.RosterMember{}, Signatures: []api.RosterSig{}}
 	for _, k := range r.Admins.Keys {
 		out.Admins.Keys = append(out.Admins.Keys, api.RosterAdminKey{Name: k.Name, Key: k.Key})
 	}
 	for _, m := range r.Members {
 		am := api.RosterMember{Org: m.Org, Name: m.Name, Country: m.Country, Sector: m.Sector,
-			Roles: append([]string{}, m.Roles...), Groups: m.Groups, Nodes: []api.RosterNode{}}
+			Roles: append([]string{}, m.Roles...), Groups: m.Groups, OrgKey: m.OrgKey, Nodes: []api.RosterNode{}}
 		for _, nd := range m.Nodes {
 			am.Nodes = append(am.Nodes, api.RosterNode{PeerID: nd.PeerID, Addrs: append([]string{}, nd.Addrs...)})
 		}
@@ -139,6 +139,28 @@ func (as *adminService) SubmitRoster(data []byte) (*api.RosterProposal, error) {
 		as.exchange.Announce(p)
 	}
 	return out, err
+}
+
+// SubmitDelegation takes an org's node delegation (roster.Keeper.Delegate)
+// and gossips it.
+func (as *adminService) SubmitDelegation(data []byte) (*api.NodeDelegation, error) {
+	d, err := consortium.ParseDelegation("the delegation", data)
+	if err != nil {
+		return nil, api.Errorf(api.ErrInvalid, "%w", err)
+	}
+	changed, err := as.roster.Delegate(d)
+	if errors.Is(err, consortium.ErrDelegation) {
+		return nil, api.Errorf(api.ErrRefused, "%w", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	as.exchange.AnnounceDelegation(d)
+	out := &api.NodeDelegation{Org: d.Org, Sequence: d.Sequence, Changed: changed, Nodes: []api.RosterNode{}}
+	for _, n := range d.Nodes {
+		out.Nodes = append(out.Nodes, api.RosterNode{PeerID: n.PeerID, Addrs: append([]string{}, n.Addrs...)})
+	}
+	return out, nil
 }
 
 // withoutDocuments is ps without the proposed rosters themselves: a status

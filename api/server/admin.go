@@ -34,6 +34,23 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(doc)
 }
 
+func (s *Server) submitDelegation(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err == nil && len(data) > maxJSONBody {
+		err = api.Errorf(api.ErrInvalid, "a delegation larger than %d bytes", maxJSONBody)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	d, err := s.sv.Admin.SubmitDelegation(data)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
 func (s *Server) submitRoster(w http.ResponseWriter, r *http.Request) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
 	if err == nil && len(data) > maxJSONBody {

@@ -56,6 +56,10 @@ func adminRoutes() []route {
 			summary: "Submit a proposed roster version (the roster file's YAML) with some of its admins' signatures; it is put in force once a threshold of its own admins and of the admins in force have signed; 422 if refused",
 			raw:     []string{"application/yaml"}, rawDoc: "A roster file (schemas/roster.md): the next version, signed by one or more admins (caravan consortium propose, sign)",
 			answer: api.RosterProposal{}, handler: (*Server).submitRoster},
+		{pattern: api.RouteRosterDelegate, scope: ScopeRosterAdmin,
+			summary: "Submit an organization's node delegation (its own list of nodes, YAML, signed by its org key); it replaces the nodes the roster lists for it on every gateway, without a vote; 422 if refused",
+			raw:     []string{"application/yaml"}, rawDoc: "A node delegation (schemas/roster.md, Delegations): caravan consortium delegate",
+			answer: api.NodeDelegation{}, handler: (*Server).submitDelegation},
 		{pattern: api.RouteRosterPending, scope: ScopeRead, summary: "The roster versions submitted and not yet in force, with who has signed them",
 			answer: []api.RosterProposal{}, handler: answer(func(s *Server, _ *http.Request) ([]api.RosterProposal, error) {
 				return s.sv.Admin.RosterProposals(), nil

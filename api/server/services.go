@@ -59,6 +59,9 @@ type Admin interface {
 	// YAML) with some of its signatures, and puts it in force once enough
 	// admins have signed (schemas/roster.md).
 	SubmitRoster(data []byte) (*api.RosterProposal, error)
+	// SubmitDelegation takes an org's node delegation (its YAML), signed by
+	// its org key, and gossips it to every member.
+	SubmitDelegation(data []byte) (*api.NodeDelegation, error)
 	// RosterProposals lists the versions submitted, not yet in force.
 	RosterProposals() []api.RosterProposal
 }

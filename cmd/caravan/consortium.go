@@ -43,7 +43,7 @@ DIR' makes the next version from the roster a gateway has in force.`,
 	}
 	c.AddCommand(keygenCmd(), newRosterCmd(), signCmd(), verifyRosterCmd(), showRosterCmd(), adminKeyCmd(), pskCmd())
 	c.AddCommand(rosterEditCmds(editFile)...)
-	c.AddCommand(proposeCmd(), submitRosterCmd())
+	c.AddCommand(proposeCmd(), submitRosterCmd(), delegateCmd())
 	return c
 }
 

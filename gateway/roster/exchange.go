@@ -35,7 +35,8 @@ import (
 // {"in_force": V}; the peer answers with one frame per roster (YAML, as
 // the file): the versions it has kept after V up to its own in force,
 // oldest first, at most MaxChain, and an empty frame; then the proposals
-// it holds, at most MaxProposals, and an empty frame. Frames are an
+// it holds, at most MaxProposals, and an empty frame; then the node
+// delegations in force, one per org, and an empty frame. Frames are an
 // unsigned varint length, then the bytes.
 const Protocol = "/caravan/roster/1.0.0"
 
@@ -46,6 +47,7 @@ func Topic(consortium string) string { return "/caravan/" + consortium + "/roste
 const (
 	MaxChain        = 64      // versions in one answer; the next exchange asks for the rest
 	maxRosterFrame  = 1 << 20 // a roster of some thousand members
+	maxDelegations  = 4096    // delegations in one answer: one per member
 	exchangeTimeout = 20 * time.Second
 	// AntiEntropy is how often a gateway asks its connected members.
 	AntiEntropy = 30 * time.Second
@@ -148,6 +150,9 @@ func (x *Exchange) validate(_ context.Context, from peer.ID, m *pubsub.Message) 
 	if from == x.cfg.Host.ID() {
 		return pubsub.ValidationAccept
 	}
+	if d, err := consortium.ParseDelegation("gossip", m.GetData()); err == nil {
+		return x.validateDelegation(from, m, d)
+	}
 	p, err := consortium.Parse("gossip", m.GetData())
 	if err == nil {
 		err = p.Validate()
@@ -167,6 +172,35 @@ func (x *Exchange) validate(_ context.Context, from peer.ID, m *pubsub.Message) 
 	return pubsub.ValidationAccept
 }
 
+// validateDelegation accepts an org's delegation that the roster in force
+// allows and that is newer than the org's in force; an older one is
+// ignored.
+func (x *Exchange) validateDelegation(from peer.ID, m *pubsub.Message, d *consortium.Delegation) pubsub.ValidationResult {
+	held := x.rs.Delegations()
+	if h := held[d.Org]; h != nil && d.Sequence <= h.Sequence {
+		return pubsub.ValidationIgnore
+	}
+	others := cloneMap(held)
+	delete(others, d.Org)
+	if err := x.rs.Roster().CheckDelegation(d, others); err != nil {
+		x.log.Warn("node delegation gossip refused", zap.Stringer("from", from), zap.Error(err))
+		return pubsub.ValidationReject
+	}
+	m.ValidatorData = d
+	return pubsub.ValidationAccept
+}
+
+// AnnounceDelegation gossips an org's delegation to every member.
+func (x *Exchange) AnnounceDelegation(d *consortium.Delegation) {
+	data, err := d.Marshal()
+	if err == nil {
+		err = x.topic.Publish(x.ctx, data)
+	}
+	if err != nil {
+		x.log.Warn("node delegation not gossiped; members will ask for it", zap.String("of", d.Org), zap.Error(err))
+	}
+}
+
 // sponsored says whether an admin of current has signed p.
 func sponsored(p, current *consortium.Roster) bool {
 	signers, err := p.VerifyBy(current.Admins)
@@ -181,11 +215,22 @@ func (x *Exchange) receive() {
 		if err != nil {
 			return
 		}
-		p, ok := m.ValidatorData.(*consortium.Roster)
-		if !ok || m.ReceivedFrom == x.cfg.Host.ID() {
+		if m.ReceivedFrom == x.cfg.Host.ID() {
 			continue
 		}
-		x.take(p, m.ReceivedFrom)
+		switch v := m.ValidatorData.(type) {
+		case *consortium.Roster:
+			x.take(v, m.ReceivedFrom)
+		case *consortium.Delegation:
+			x.delegate(v, m.ReceivedFrom)
+		}
+	}
+}
+
+// delegate hands an org's delegation from a member to the keeper.
+func (x *Exchange) delegate(d *consortium.Delegation, from peer.ID) {
+	if _, err := x.rs.Delegate(d); err != nil {
+		x.log.Debug("node delegation from a member not taken", zap.Stringer("from", from), zap.String("of", d.Org), zap.Error(err))
 	}
 }
 
@@ -276,8 +321,12 @@ func (x *Exchange) askOnce(ctx context.Context, p peer.ID) (full bool, err error
 	r := bufio.NewReader(str)
 	chain, err := readRosters(r, p, MaxChain)
 	var pending []*consortium.Roster
+	var delegations [][]byte
 	if err == nil {
 		pending, err = readRosters(r, p, MaxProposals)
+	}
+	if err == nil {
+		delegations, err = readFrames(r, p, maxDelegations)
 	}
 	if err != nil {
 		str.Reset()
@@ -293,12 +342,34 @@ func (x *Exchange) askOnce(ctx context.Context, p peer.ID) (full bool, err error
 			x.take(q, p)
 		}
 	}
+	for _, data := range delegations {
+		if d, err := consortium.ParseDelegation("peer "+p.String(), data); err == nil {
+			x.delegate(d, p)
+		}
+	}
 	return len(chain) == MaxChain && walked > 0, nil
 }
 
 // readRosters reads roster frames up to an empty one, at most limit.
 func readRosters(r *bufio.Reader, p peer.ID, limit int) ([]*consortium.Roster, error) {
+	frames, err := readFrames(r, p, limit)
+	if err != nil {
+		return nil, err
+	}
 	var out []*consortium.Roster
+	for _, data := range frames {
+		q, err := consortium.Parse("peer "+p.String(), data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+// readFrames reads frames up to an empty one, at most limit.
+func readFrames(r *bufio.Reader, p peer.ID, limit int) ([][]byte, error) {
+	var out [][]byte
 	for {
 		data, err := p2p.ReadFrame(r, maxRosterFrame)
 		switch {
@@ -307,13 +378,9 @@ func readRosters(r *bufio.Reader, p peer.ID, limit int) ([]*consortium.Roster, e
 		case len(data) == 0:
 			return out, nil
 		case len(out) == limit:
-			return nil, fmt.Errorf("peer %s sent more than %d rosters", p, limit)
+			return nil, fmt.Errorf("peer %s sent more than %d documents in one part", p, limit)
 		}
-		q, err := consortium.Parse("peer "+p.String(), data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, q)
+		out = append(out, data)
 	}
 }
 
@@ -338,6 +405,17 @@ func (x *Exchange) serve(str network.Stream) {
 	err = writeRosters(w, x.rs.Chain(ask.InForce, MaxChain))
 	if err == nil {
 		err = writeRosters(w, x.rs.Pending())
+	}
+	for _, d := range x.rs.AllDelegations() {
+		if err == nil {
+			var data []byte
+			if data, err = d.Marshal(); err == nil {
+				err = p2p.WriteFrame(w, data)
+			}
+		}
+	}
+	if err == nil {
+		err = p2p.WriteFrame(w, nil)
 	}
 	if err != nil || w.Flush() != nil {
 		str.Reset()

@@ -58,6 +58,10 @@ type Keeper struct {
 	rejected atomic.Uint64
 	refusals refusals
 	held     map[string]*consortium.Roster // proposals.go: by file, nil until read
+	// delegations are the org-signed node lists in force (delegations.go),
+	// read without rs.mu (the index is built from them as a version is
+	// applied, under it).
+	delegations atomic.Pointer[map[string]*consortium.Delegation]
 }
 
 // New returns a Keeper over cfg; Startup puts its first roster in force.
@@ -116,6 +120,7 @@ func (rs *Keeper) Startup() (*consortium.Roster, error) {
 		rs.refuse(trusted.Version, err)
 		roster = trusted
 	}
+	rs.loadDelegations(roster)
 	if err := rs.checkSelf(roster); err != nil {
 		return nil, err
 	}
@@ -127,7 +132,7 @@ func (rs *Keeper) Startup() (*consortium.Roster, error) {
 }
 
 func (rs *Keeper) checkSelf(r *consortium.Roster) error {
-	org, ok := consortium.NewIndex(r).OrgOf(rs.self)
+	org, ok := consortium.NewDelegatedIndex(r, rs.Delegations()).OrgOf(rs.self)
 	if !ok || org != rs.org {
 		return fmt.Errorf("%w: peer %s, org %q, roster %s version %d (ask an admin to run 'caravan consortium add-member')",
 			ErrNotInRoster, rs.self, rs.org, r.Consortium, r.Version)
@@ -222,6 +227,7 @@ func (rs *Keeper) putInForce(r *consortium.Roster, toFile bool) error {
 	if err := rs.persistTrusted(r); err != nil {
 		return err
 	}
+	rs.recheckDelegations(r)
 	if toFile {
 		data, err := r.Marshal()
 		if err == nil {

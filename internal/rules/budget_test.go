@@ -30,11 +30,12 @@ var (
 	fileExceptions     = map[string]string{}
 	funcExceptions     = map[string]string{}
 	exportedExceptions = map[string]string{
-		"api":           "152: the API's contract: 40 route names, about 60 wire types, the client's calls and the error kinds",
-		"journal":       "95: logs, events, mirrors, witness rules and evidence (the C2SP family), as DESIGN.md places them",
+		"api":           "160: the API's contract: 40 route names, about 60 wire types, the client's calls and the error kinds",
+		"consortium":    "68: the roster (format, signing, validation, updates), the index that the network and journal trust consult, and the orgs' node delegations, as DESIGN.md places them",
+		"journal":       "101: logs, events, mirrors, witness rules and evidence (the C2SP family), as DESIGN.md places them",
 		"schemas":       "66: the schema language, the registry and the Cedar vocabulary, as DESIGN.md places them",
 		"policy":        "74: bundles, entities, decisions, explain and decision tables, as DESIGN.md places them",
-		"sharing/fetch": "73: both sides of the fetch protocol (wire frames, Client, Server, the provider's ports) and the requester's Order, Summary and jobs",
+		"sharing/fetch": "74: both sides of the fetch protocol (wire frames, Client, Server, the provider's ports) and the requester's Order, Summary and jobs",
 		"p2p":           "79: host, gater, limits, GossipSub and framing, with the limits' constants exported for the attack tests",
 	}
 )

@@ -234,7 +234,7 @@ func (s *Service) Close() error {
 // trust is the journal trust of the roster in force, derived once per
 // roster (every gossiped checkpoint is checked against it).
 func (s *Service) trust() (*journal.Trust, error) {
-	r := s.cfg.Roster().Roster()
+	r := s.cfg.Roster().Members() // an org's nodes as its delegation lists them, if it has one
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.trustOf != r {
