@@ -175,6 +175,16 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	}
 	call(cn, "POST", "/v1/roster/proposals", "application/yaml", "", string(proposal), 200)
 	get(cn, "/v1/roster/proposals")
+	nodes := fn.Nodes[0].Roster().Member("customs-cn").Nodes
+	delegation := &consortium.Delegation{Consortium: fn.Nodes[0].Roster().Consortium, Org: "customs-cn", Sequence: 1, Nodes: nodes}
+	if err := delegation.Sign(fn.C.OrgKey(0)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := delegation.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(cn, "POST", "/v1/roster/delegations", "application/yaml", "", string(data), 200)
 	get(cn, "/metrics")
 	get(cn, "/v1/openapi.json")
 	// Answers that are problems are documented too.
