@@ -21,8 +21,9 @@ import (
 
 func verifyCmd() *cobra.Command {
 	var (
-		rosters []string
-		asJSON  bool
+		rosters     []string
+		delegations string
+		asJSON      bool
 	)
 	c := &cobra.Command{
 		Use:   "verify FILE --roster consortium.yaml [--roster OLDER.yaml | --roster DIR/state/rosters]...",
@@ -38,10 +39,18 @@ A key is trusted for what it signed while it was in force: evidence signed
 before an org key was rotated (or before the org had one) verifies against
 the roster versions of that time. Give them with more --roster flags, each
 a file or a directory of kept versions (a gateway's DIR/state/rosters); the
-file verifies if one version verifies it, and the report names which.`,
+file verifies if one version verifies it, and the report names which.
+
+A witness cosigns with any of its nodes; a node that only an org's own
+node list (a delegation) names counts with --delegations DIR (a gateway's
+DIR/state/delegations).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			versions, err := loadRosters(rosters)
+			if err != nil {
+				return err
+			}
+			ds, err := loadDelegations(delegations)
 			if err != nil {
 				return err
 			}
@@ -49,7 +58,7 @@ file verifies if one version verifies it, and the report names which.`,
 			if err != nil {
 				return err
 			}
-			r, rep, err := verifyUnder(data, versions)
+			r, rep, err := verifyUnder(data, versions, ds)
 			if asJSON {
 				out := map[string]any{"file": args[0], "verified": err == nil, "consortium": r.Consortium, "roster_version": r.Version}
 				if err != nil {
@@ -71,6 +80,7 @@ file verifies if one version verifies it, and the report names which.`,
 		},
 	}
 	c.Flags().StringArrayVar(&rosters, "roster", nil, "a roster version, or a directory of them (required; repeat)")
+	c.Flags().StringVar(&delegations, "delegations", "", "a directory of the orgs' node delegations (a gateway's DIR/state/delegations): their nodes' cosignatures count")
 	_ = c.MarkFlagRequired("roster")
 	jsonFlag(c, &asJSON)
 	return c
@@ -100,12 +110,44 @@ func loadRosters(paths []string) ([]*consortium.Roster, error) {
 	return out, nil
 }
 
+// loadDelegations reads the node delegations in dir ("" for none).
+func loadDelegations(dir string) ([]*consortium.Delegation, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*consortium.Delegation
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		d, err := consortium.ParseDelegation(f, data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // verifyUnder verifies evidence against each roster version, newest first,
-// and returns the first that verifies it; or the newest's error.
-func verifyUnder(data []byte, versions []*consortium.Roster) (*consortium.Roster, *journal.Report, error) {
+// with the delegations that version allows, and returns the first that
+// verifies it; or the newest's error.
+func verifyUnder(data []byte, versions []*consortium.Roster, ds []*consortium.Delegation) (*consortium.Roster, *journal.Report, error) {
 	var first error
 	for _, r := range versions {
-		t, err := journal.TrustOf(r.Consortium, r)
+		allowed := map[string]*consortium.Delegation{}
+		for _, d := range ds {
+			if r.CheckDelegation(d, nil) == nil && (allowed[d.Org] == nil || d.Sequence > allowed[d.Org].Sequence) {
+				allowed[d.Org] = d
+			}
+		}
+		m := consortium.NewDelegatedIndex(r, allowed).Members()
+		t, err := journal.TrustOf(m.Consortium, m)
 		if err == nil {
 			var rep *journal.Report
 			if rep, err = journal.VerifyProof(data, t); err == nil {
