@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -22,22 +23,28 @@ import (
 // (exchange.go), and are dropped when a roster version no longer allows
 // them (the org key rotated, the member removed).
 
-// Delegations are the delegations in force, by org. The caller must not
-// modify the map.
-func (rs *Keeper) Delegations() map[string]*consortium.Delegation {
-	if m := rs.delegations.Load(); m != nil {
+// delegations holds the org-signed node lists in force. They are read
+// without the keeper's lock (the index is built from them as a version is
+// applied, under it).
+type delegations struct {
+	dir string // DIR/state/delegations
+	log *zap.Logger
+	cur atomic.Pointer[map[string]*consortium.Delegation]
+}
+
+// get is the delegations in force, by org. The caller must not modify the
+// map.
+func (ds *delegations) get() map[string]*consortium.Delegation {
+	if m := ds.cur.Load(); m != nil {
 		return *m
 	}
 	return nil
 }
 
-// Delegate takes an org's delegation: it is put in force if the roster in
-// force allows it and it is newer than the org's one in force. It returns
-// whether it changed anything.
-func (rs *Keeper) Delegate(d *consortium.Delegation) (bool, error) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	held := rs.Delegations()
+// put keeps d, if roster r allows it and it is newer than its org's in
+// force; it says whether d changed anything (the keeper's lock held).
+func (ds *delegations) put(d *consortium.Delegation, r *consortium.Roster) (bool, error) {
+	held := ds.get()
 	if h := held[d.Org]; h != nil {
 		switch {
 		case consortium.SameDelegation(h, d) && h.Signature == d.Signature:
@@ -46,89 +53,107 @@ func (rs *Keeper) Delegate(d *consortium.Delegation) (bool, error) {
 			return false, fmt.Errorf("%w: sequence %d of %s, and %d is in force", consortium.ErrDelegation, d.Sequence, d.Org, h.Sequence)
 		}
 	}
-	current := rs.Roster()
-	if err := current.CheckDelegation(d, held); err != nil {
+	others := cloneMap(held)
+	delete(others, d.Org)
+	if err := r.CheckDelegation(d, others); err != nil {
 		return false, err
 	}
 	data, err := d.Marshal()
 	if err != nil {
 		return false, err
 	}
-	path := rs.delegationPath(d.Org)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := os.MkdirAll(ds.dir, 0o700); err != nil {
 		return false, err
 	}
-	if err := atomicfile.Write(path, data, 0o600); err != nil {
+	if err := atomicfile.Write(ds.path(d.Org), data, 0o600); err != nil {
 		return false, err
 	}
 	next := cloneMap(held)
 	next[d.Org] = d
-	rs.delegations.Store(&next)
-	rs.apply(current)
-	rs.log.Info("node delegation in force", zap.String("of", d.Org), zap.Uint64("sequence", d.Sequence), zap.Int("nodes", len(d.Nodes)))
+	ds.cur.Store(&next)
 	return true, nil
 }
 
-// AllDelegations lists the delegations in force, by org, for a member that
-// asks.
-func (rs *Keeper) AllDelegations() []*consortium.Delegation {
+// all lists the delegations in force, by org, for a member that asks.
+func (ds *delegations) all() []*consortium.Delegation {
 	var out []*consortium.Delegation
-	for _, d := range rs.Delegations() {
+	for _, d := range ds.get() {
 		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b *consortium.Delegation) int { return cmp.Compare(a.Org, b.Org) })
 	return out
 }
 
-// loadDelegations reads the delegations kept and keeps those r allows
-// (rs.mu held, or at the start).
-func (rs *Keeper) loadDelegations(r *consortium.Roster) {
-	files, _ := filepath.Glob(filepath.Join(rs.dir.State(), "delegations", "*.yaml"))
-	ds := map[string]*consortium.Delegation{}
+// load reads the delegations kept and keeps those r allows.
+func (ds *delegations) load(r *consortium.Roster) {
+	files, _ := filepath.Glob(filepath.Join(ds.dir, "*.yaml"))
+	read := map[string]*consortium.Delegation{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
 		if d, err := consortium.ParseDelegation(f, data); err == nil {
-			ds[d.Org] = d
+			read[d.Org] = d
 		}
 	}
-	rs.delegations.Store(ptr(rs.allowed(r, ds)))
+	kept := ds.allowed(r, read)
+	ds.cur.Store(&kept)
 }
 
-// recheckDelegations drops the delegations that roster r, about to be put
-// in force, no longer allows (rs.mu held).
-func (rs *Keeper) recheckDelegations(r *consortium.Roster) {
-	held := rs.Delegations()
-	kept := rs.allowed(r, held)
+// recheck drops the delegations that roster r, about to be put in force,
+// no longer allows (the keeper's lock held).
+func (ds *delegations) recheck(r *consortium.Roster) {
+	held := ds.get()
+	kept := ds.allowed(r, held)
 	for org := range held {
 		if kept[org] == nil {
-			_ = os.Remove(rs.delegationPath(org))
-			rs.log.Warn("node delegation dropped: the roster version put in force no longer allows it", zap.String("of", org),
+			_ = os.Remove(ds.path(org))
+			ds.log.Warn("node delegation dropped: the roster version put in force no longer allows it", zap.String("of", org),
 				zap.Uint64("roster_version", r.Version))
 		}
 	}
-	rs.delegations.Store(&kept)
+	ds.cur.Store(&kept)
 }
 
-// allowed is ds without those r does not allow.
-func (rs *Keeper) allowed(r *consortium.Roster, ds map[string]*consortium.Delegation) map[string]*consortium.Delegation {
+// allowed is in without the delegations r does not allow.
+func (ds *delegations) allowed(r *consortium.Roster, in map[string]*consortium.Delegation) map[string]*consortium.Delegation {
 	out := map[string]*consortium.Delegation{}
-	for org, d := range ds {
-		others := cloneMap(ds)
+	for org, d := range in {
+		others := cloneMap(in)
 		delete(others, org)
 		if err := r.CheckDelegation(d, others); err == nil {
 			out[org] = d
 		} else if !errors.Is(err, consortium.ErrDelegation) {
-			rs.log.Warn("node delegation unreadable", zap.String("of", org), zap.Error(err))
+			ds.log.Warn("node delegation unreadable", zap.String("of", org), zap.Error(err))
 		}
 	}
 	return out
 }
 
-func (rs *Keeper) delegationPath(org string) string {
-	return filepath.Join(rs.dir.State(), "delegations", org+".yaml")
+func (ds *delegations) path(org string) string { return filepath.Join(ds.dir, org+".yaml") }
+
+// Delegations are the delegations in force, by org. The caller must not
+// modify the map.
+func (rs *Keeper) Delegations() map[string]*consortium.Delegation { return rs.nodeLists.get() }
+
+// AllDelegations lists the delegations in force, by org, for a member that
+// asks.
+func (rs *Keeper) AllDelegations() []*consortium.Delegation { return rs.nodeLists.all() }
+
+// Delegate takes an org's delegation: it is put in force, and applied to
+// the network, if the roster in force allows it and it is newer than the
+// org's one in force. It says whether it changed anything.
+func (rs *Keeper) Delegate(d *consortium.Delegation) (bool, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	current := rs.Roster()
+	changed, err := rs.nodeLists.put(d, current)
+	if changed {
+		rs.apply(current)
+		rs.log.Info("node delegation in force", zap.String("of", d.Org), zap.Uint64("sequence", d.Sequence), zap.Int("nodes", len(d.Nodes)))
+	}
+	return changed, err
 }
 
 func cloneMap(m map[string]*consortium.Delegation) map[string]*consortium.Delegation {
@@ -138,5 +163,3 @@ func cloneMap(m map[string]*consortium.Delegation) map[string]*consortium.Delega
 	}
 	return out
 }
-
-func ptr[T any](v T) *T { return &v }

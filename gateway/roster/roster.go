@@ -46,27 +46,25 @@ type Config struct {
 
 // Keeper is the roster in force and its keeping.
 type Keeper struct {
-	index    atomic.Pointer[consortium.Index]
-	self     peer.ID
-	org      string
-	file     string
-	dir      datadir.Dir
-	log      *zap.Logger
-	apply    func(*consortium.Roster)
-	journal  func(*consortium.Roster)
-	mu       sync.Mutex // serializes roster changes
-	rejected atomic.Uint64
-	refusals refusals
-	held     map[string]*consortium.Roster // proposals.go: by file, nil until read
-	// delegations are the org-signed node lists in force (delegations.go),
-	// read without rs.mu (the index is built from them as a version is
-	// applied, under it).
-	delegations atomic.Pointer[map[string]*consortium.Delegation]
+	index     atomic.Pointer[consortium.Index]
+	self      peer.ID
+	org       string
+	file      string
+	dir       datadir.Dir
+	log       *zap.Logger
+	apply     func(*consortium.Roster)
+	journal   func(*consortium.Roster)
+	mu        sync.Mutex // serializes roster changes
+	rejected  atomic.Uint64
+	refusals  refusals
+	held      map[string]*consortium.Roster // proposals.go: by file, nil until read
+	nodeLists delegations                   // the orgs' own node lists in force (delegations.go)
 }
 
 // New returns a Keeper over cfg; Startup puts its first roster in force.
 func New(cfg Config) *Keeper {
-	return &Keeper{self: cfg.Self, org: cfg.Org, file: cfg.File, dir: cfg.Dir, log: cfg.Log, apply: cfg.Apply, journal: cfg.Journal}
+	return &Keeper{self: cfg.Self, org: cfg.Org, file: cfg.File, dir: cfg.Dir, log: cfg.Log, apply: cfg.Apply, journal: cfg.Journal,
+		nodeLists: delegations{dir: filepath.Join(cfg.Dir.State(), "delegations"), log: cfg.Log}}
 }
 
 // Index is the roster in force, its nodes parsed.
@@ -120,7 +118,7 @@ func (rs *Keeper) Startup() (*consortium.Roster, error) {
 		rs.refuse(trusted.Version, err)
 		roster = trusted
 	}
-	rs.loadDelegations(roster)
+	rs.nodeLists.load(roster)
 	if err := rs.checkSelf(roster); err != nil {
 		return nil, err
 	}
@@ -227,7 +225,7 @@ func (rs *Keeper) putInForce(r *consortium.Roster, toFile bool) error {
 	if err := rs.persistTrusted(r); err != nil {
 		return err
 	}
-	rs.recheckDelegations(r)
+	rs.nodeLists.recheck(r)
 	if toFile {
 		data, err := r.Marshal()
 		if err == nil {
