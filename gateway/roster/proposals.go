@@ -55,11 +55,11 @@ func (rs *Keeper) Submit(p *consortium.Roster) (*api.RosterProposal, error) {
 	if err := checkSignatures(p, current); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrProposal, err)
 	}
-	path, err := rs.proposalPath(p)
+	path, err := rs.proposals.path(p)
 	if err != nil {
 		return nil, err
 	}
-	held := rs.heldProposals()
+	held := rs.proposals.all()
 	if h, ok := held[path]; ok {
 		if p = merge(h, p); slices.Equal(p.Signatures, h.Signatures) {
 			return rs.proposalOf(h, "pending"), nil // nothing new
@@ -103,7 +103,7 @@ func (rs *Keeper) Proposals() []api.RosterProposal {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	out := []api.RosterProposal{}
-	for _, p := range rs.heldProposals() {
+	for _, p := range rs.proposals.all() {
 		if p.Version > rs.Roster().Version {
 			out = append(out, *rs.proposalOf(p, "pending"))
 		}
@@ -114,10 +114,31 @@ func (rs *Keeper) Proposals() []api.RosterProposal {
 	return out
 }
 
-// prune drops the proposals that version v, put in force, supersedes
-// (rs.mu held).
-func (rs *Keeper) prune(v uint64) {
-	held := rs.heldProposals()
+// proposals are the proposals held, by file: read from
+// DIR/state/proposals once, then kept in memory, so that a status reads no
+// file. The keeper's lock guards them.
+type proposals struct {
+	dir  string
+	held map[string]*consortium.Roster // nil until read
+}
+
+// all is the proposals held, by file.
+func (ps *proposals) all() map[string]*consortium.Roster {
+	if ps.held == nil {
+		ps.held = map[string]*consortium.Roster{}
+		files, _ := filepath.Glob(filepath.Join(ps.dir, "*.yaml"))
+		for _, f := range files {
+			if p, err := consortium.Load(f); err == nil {
+				ps.held[f] = p
+			}
+		}
+	}
+	return ps.held
+}
+
+// prune drops the proposals that version v, put in force, supersedes.
+func (ps *proposals) prune(v uint64) {
+	held := ps.all()
 	for f, q := range held {
 		if q.Version <= v {
 			_ = os.Remove(f)
@@ -126,29 +147,13 @@ func (rs *Keeper) prune(v uint64) {
 	}
 }
 
-// heldProposals are the proposals held, by file: read from
-// DIR/state/proposals once, then kept in memory (rs.mu held), so that a
-// status reads no file.
-func (rs *Keeper) heldProposals() map[string]*consortium.Roster {
-	if rs.held == nil {
-		rs.held = map[string]*consortium.Roster{}
-		files, _ := filepath.Glob(filepath.Join(rs.dir.Proposals(), "*.yaml"))
-		for _, f := range files {
-			if p, err := consortium.Load(f); err == nil {
-				rs.held[f] = p
-			}
-		}
-	}
-	return rs.held
-}
-
-// proposalPath is where the signatures of p's content are held.
-func (rs *Keeper) proposalPath(p *consortium.Roster) (string, error) {
+// path is where the signatures of p's content are held.
+func (ps *proposals) path(p *consortium.Roster) (string, error) {
 	sum, err := p.Digest()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(rs.dir.Proposals(), fmt.Sprintf("%d-%s.yaml", p.Version, hex.EncodeToString(sum[:8]))), nil
+	return filepath.Join(ps.dir, fmt.Sprintf("%d-%s.yaml", p.Version, hex.EncodeToString(sum[:8]))), nil
 }
 
 // proposalOf says who has signed p, and who must.

@@ -57,14 +57,14 @@ type Keeper struct {
 	mu        sync.Mutex // serializes roster changes
 	rejected  atomic.Uint64
 	refusals  refusals
-	held      map[string]*consortium.Roster // proposals.go: by file, nil until read
-	nodeLists delegations                   // the orgs' own node lists in force (delegations.go)
+	proposals proposals   // proposals.go: the versions proposed, held
+	nodeLists delegations // the orgs' own node lists in force (delegations.go)
 }
 
 // New returns a Keeper over cfg; Startup puts its first roster in force.
 func New(cfg Config) *Keeper {
 	return &Keeper{self: cfg.Self, org: cfg.Org, file: cfg.File, dir: cfg.Dir, log: cfg.Log, apply: cfg.Apply, journal: cfg.Journal,
-		nodeLists: delegations{dir: filepath.Join(cfg.Dir.State(), "delegations"), log: cfg.Log}}
+		nodeLists: delegations{dir: filepath.Join(cfg.Dir.State(), "delegations"), log: cfg.Log}, proposals: proposals{dir: cfg.Dir.Proposals()}}
 }
 
 // Index is the roster in force, its nodes parsed.
@@ -238,7 +238,7 @@ func (rs *Keeper) putInForce(r *consortium.Roster, toFile bool) error {
 	rs.apply(r)
 	rs.journal(r)
 	rs.warnIfExpired(r)
-	rs.prune(r.Version)
+	rs.proposals.prune(r.Version)
 	return nil
 }
 
@@ -372,7 +372,7 @@ func (rs *Keeper) Pending() []*consortium.Roster {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	var out []*consortium.Roster
-	for _, p := range rs.heldProposals() {
+	for _, p := range rs.proposals.all() {
 		if p.Version > rs.Roster().Version {
 			out = append(out, p)
 		}
