@@ -45,9 +45,13 @@ func Topic(consortium string) string { return "/caravan/" + consortium + "/roste
 
 // Bounds of the exchange.
 const (
-	MaxChain        = 64      // versions in one answer; the next exchange asks for the rest
-	maxRosterFrame  = 1 << 20 // a roster of some thousand members
-	maxDelegations  = 4096    // delegations in one answer: one per member
+	MaxChain       = 64      // versions in one answer; the next exchange asks for the rest
+	maxRosterFrame = 1 << 20 // a roster of some thousand members
+	maxDelegations = 4096    // delegations in one answer: one per member
+	// maxAnswer bounds the bytes of one answer, all its parts together: a
+	// member cannot make an asker hold its MaxChain+MaxProposals+
+	// maxDelegations frames of maxRosterFrame each.
+	maxAnswer       = 16 << 20
 	exchangeTimeout = 20 * time.Second
 	// AntiEntropy is how often a gateway asks its connected members.
 	AntiEntropy = 30 * time.Second
@@ -318,15 +322,15 @@ func (x *Exchange) askOnce(ctx context.Context, p peer.ID) (full bool, err error
 		str.Reset()
 		return false, err
 	}
-	r := bufio.NewReader(str)
-	chain, err := readRosters(r, p, MaxChain)
+	r := &answer{r: bufio.NewReader(str), left: maxAnswer, peer: p}
+	chain, err := readRosters(r, MaxChain)
 	var pending []*consortium.Roster
 	var delegations [][]byte
 	if err == nil {
-		pending, err = readRosters(r, p, MaxProposals)
+		pending, err = readRosters(r, MaxProposals)
 	}
 	if err == nil {
-		delegations, err = readFrames(r, p, maxDelegations)
+		delegations, err = r.frames(maxDelegations)
 	}
 	if err != nil {
 		str.Reset()
@@ -350,15 +354,22 @@ func (x *Exchange) askOnce(ctx context.Context, p peer.ID) (full bool, err error
 	return len(chain) == MaxChain && walked > 0, nil
 }
 
+// answer reads a member's answer, within maxAnswer bytes in all.
+type answer struct {
+	r    *bufio.Reader
+	left int
+	peer peer.ID
+}
+
 // readRosters reads roster frames up to an empty one, at most limit.
-func readRosters(r *bufio.Reader, p peer.ID, limit int) ([]*consortium.Roster, error) {
-	frames, err := readFrames(r, p, limit)
+func readRosters(a *answer, limit int) ([]*consortium.Roster, error) {
+	frames, err := a.frames(limit)
 	if err != nil {
 		return nil, err
 	}
 	var out []*consortium.Roster
 	for _, data := range frames {
-		q, err := consortium.Parse("peer "+p.String(), data)
+		q, err := consortium.Parse("peer "+a.peer.String(), data)
 		if err != nil {
 			return nil, err
 		}
@@ -367,19 +378,20 @@ func readRosters(r *bufio.Reader, p peer.ID, limit int) ([]*consortium.Roster, e
 	return out, nil
 }
 
-// readFrames reads frames up to an empty one, at most limit.
-func readFrames(r *bufio.Reader, p peer.ID, limit int) ([][]byte, error) {
+// frames reads frames up to an empty one, at most limit.
+func (a *answer) frames(limit int) ([][]byte, error) {
 	var out [][]byte
 	for {
-		data, err := p2p.ReadFrame(r, maxRosterFrame)
+		data, err := p2p.ReadFrame(a.r, min(maxRosterFrame, a.left))
 		switch {
 		case err != nil:
-			return nil, err
+			return nil, fmt.Errorf("peer %s: %w (an answer is at most %d bytes)", a.peer, err, maxAnswer)
 		case len(data) == 0:
 			return out, nil
 		case len(out) == limit:
-			return nil, fmt.Errorf("peer %s sent more than %d documents in one part", p, limit)
+			return nil, fmt.Errorf("peer %s sent more than %d documents in one part", a.peer, limit)
 		}
+		a.left -= len(data)
 		out = append(out, data)
 	}
 }
