@@ -30,6 +30,10 @@ type Delegation struct {
 
 const delegationContext = "caravan/nodes/v1\n"
 
+// maxDelegatedNodes bounds the nodes an org lists by itself: every member
+// admits and dials each, and no vote checked them.
+const maxDelegatedNodes = 16
+
 // ErrDelegation is wrapped by every refusal of a delegation.
 var ErrDelegation = errors.New("node delegation refused")
 
@@ -91,6 +95,8 @@ func (r *Roster) CheckDelegation(d *Delegation, others map[string]*Delegation) e
 		return fmt.Errorf("%w: sequence must be at least 1", ErrDelegation)
 	case len(d.Nodes) == 0:
 		return fmt.Errorf("%w: it lists no node (remove the member instead)", ErrDelegation)
+	case len(d.Nodes) > maxDelegatedNodes:
+		return fmt.Errorf("%w: %d nodes, at most %d (every member dials each)", ErrDelegation, len(d.Nodes), maxDelegatedNodes)
 	}
 	pub, err := ParsePublicKey(m.OrgKey)
 	if err != nil {
