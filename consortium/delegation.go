@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
-	"github.com/caravan-consortium/caravan/internal/jcs"
 	"github.com/caravan-consortium/caravan/internal/yamlfile"
 )
 
@@ -53,19 +51,8 @@ func (d *Delegation) Marshal() ([]byte, error) { return yamlfile.Marshal(d) }
 // signingBytes is what the org key signs.
 func (d *Delegation) signingBytes() ([]byte, error) {
 	body := *d
-	body.Nodes = nonNil(body.Nodes)
-	for i := range body.Nodes {
-		body.Nodes[i].Addrs = nonNil(body.Nodes[i].Addrs)
-	}
-	raw, err := json.Marshal(&body)
-	if err != nil {
-		return nil, err
-	}
-	canon, err := jcs.Canonicalize(raw)
-	if err != nil {
-		return nil, err
-	}
-	return append([]byte(delegationContext), canon...), nil
+	body.Nodes = normalNodes(body.Nodes) // a copy: d is not changed
+	return signedMessage(delegationContext, &body)
 }
 
 // Sign signs the delegation with the org key.

@@ -53,7 +53,13 @@ func (e *ThresholdError) Is(target error) bool { return target == ErrBelowThresh
 func (r *Roster) SigningBytes() ([]byte, error) {
 	body := *r
 	body.normalize()
-	raw, err := json.Marshal(&body)
+	return signedMessage(signingContext, &body)
+}
+
+// signedMessage is context followed by the RFC 8785 canonical JSON of
+// body: what a roster's admins, or a delegation's org key, sign.
+func signedMessage(context string, body any) ([]byte, error) {
+	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +67,7 @@ func (r *Roster) SigningBytes() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte(signingContext), canon...), nil
+	return append([]byte(context), canon...), nil
 }
 
 // Digest is the SHA-256 of SigningBytes; two rosters with the same digest
@@ -81,11 +87,17 @@ func (r *Roster) normalize() {
 	for i := range r.Members {
 		m := &r.Members[i]
 		m.Roles = nonNil(m.Roles)
-		m.Nodes = slices.Clone(nonNil(m.Nodes))
-		for j := range m.Nodes {
-			m.Nodes[j].Addrs = nonNil(m.Nodes[j].Addrs)
-		}
+		m.Nodes = normalNodes(m.Nodes)
 	}
+}
+
+// normalNodes is a copy of nodes in which no list is nil.
+func normalNodes(nodes []Node) []Node {
+	out := slices.Clone(nonNil(nodes))
+	for j := range out {
+		out[j].Addrs = nonNil(out[j].Addrs)
+	}
+	return out
 }
 
 func nonNil[T any](s []T) []T {
