@@ -50,7 +50,7 @@ func (as *adminService) Status() api.Status {
 		RosterVersion:   r.Version,
 		RosterExpires:   r.Expires,
 		RosterExpired:   r.Expired(time.Now()),
-		RosterProposals: withoutDocuments(as.roster.Proposals()),
+		RosterProposals: as.roster.Proposals(false),
 		Refused:         as.gater.Refused(),
 		RosterRejected:  as.roster.Rejected(),
 		API:             as.api(),
@@ -163,14 +163,5 @@ func (as *adminService) SubmitDelegation(data []byte) (*api.NodeDelegation, erro
 	return out, nil
 }
 
-// withoutDocuments is ps without the proposed rosters themselves: a status
-// says who has signed what, and stays small.
-func withoutDocuments(ps []api.RosterProposal) []api.RosterProposal {
-	for i := range ps {
-		ps[i].Document = ""
-	}
-	return ps
-}
-
 // RosterProposals lists the versions submitted, not yet in force.
-func (as *adminService) RosterProposals() []api.RosterProposal { return as.roster.Proposals() }
+func (as *adminService) RosterProposals() []api.RosterProposal { return as.roster.Proposals(true) }

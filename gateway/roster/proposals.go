@@ -98,15 +98,24 @@ func (rs *Keeper) adopt(p, current *consortium.Roster) (*api.RosterProposal, err
 	return rs.proposalOf(p, "adopted"), nil
 }
 
-// Proposals lists the proposals held, pending.
-func (rs *Keeper) Proposals() []api.RosterProposal {
+// Proposals lists the proposals held, pending; with documents, each with
+// the proposed roster itself (what an admin signs), which a status leaves
+// out.
+func (rs *Keeper) Proposals(documents bool) []api.RosterProposal {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	out := []api.RosterProposal{}
 	for _, p := range rs.proposals.all() {
-		if p.Version > rs.Roster().Version {
-			out = append(out, *rs.proposalOf(p, "pending"))
+		if p.Version <= rs.Roster().Version {
+			continue
 		}
+		q := rs.proposalOf(p, "pending")
+		if documents {
+			if data, err := p.Marshal(); err == nil {
+				q.Document = string(data)
+			}
+		}
+		out = append(out, *q)
 	}
 	slices.SortFunc(out, func(a, b api.RosterProposal) int {
 		return cmp.Or(cmp.Compare(a.Version, b.Version), strings.Compare(a.Digest, b.Digest))
@@ -166,11 +175,6 @@ func (rs *Keeper) proposalOf(p *consortium.Roster, state string) *api.RosterProp
 	for _, k := range p.Admins.Keys {
 		if !slices.Contains(signed, k.Name) {
 			out.Unsigned = append(out.Unsigned, k.Name)
-		}
-	}
-	if state == "pending" {
-		if data, err := p.Marshal(); err == nil {
-			out.Document = string(data)
 		}
 	}
 	return out
