@@ -50,6 +50,13 @@ over when it stops or dies:
 }
 
 func runGateway(ctx context.Context, opts gateway.Options) error {
+	// SIGHUP is caught before the gateway starts: its control socket
+	// answers before Start returns, and a SIGHUP's default action would
+	// kill the process (TestSIGHUPReloadsRoster lost that race once). One
+	// that comes meanwhile reloads once the gateway runs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	n, err := gateway.Start(ctx, opts)
 	if err == nil {
 		// tessera (the journal) logs through klog: send it to the gateway's log.
@@ -58,9 +65,6 @@ func runGateway(ctx context.Context, opts gateway.Options) error {
 	if err != nil {
 		return err
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-ctx.Done():
