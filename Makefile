@@ -4,7 +4,7 @@ BIN     := bin/caravan
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo console bench bench-smoke soak lint fuzz clean
+.PHONY: all build test test-cluster cluster-servers demo console bench bench-smoke soak lint fuzz clean
 
 all: build
 
@@ -24,6 +24,29 @@ test:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  echo "make test: the console's browser tests are SKIPPED: no Chromium here (apt-get install chromium; under CI=true they fail instead)"
 	CARAVAN_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -pgo=off -count=1 $(PKGS)
+	@echo "make test: the cluster tests (MariaDB and S3-compatible storage) are in make test-cluster"
+
+## cluster-servers: install what the cluster tests run on, when missing:
+## MariaDB (Debian's mariadb-server, with apt-get) and VersityGW, an
+## S3-compatible server (Apache-2.0), built from the Go module proxy into
+## bin/tools (about 2.5 minutes, once)
+VERSITYGW ?= $(CURDIR)/bin/tools/versitygw
+VERSITYGW_VERSION ?= v1.8.0
+cluster-servers:
+	@command -v mariadbd >/dev/null 2>&1 || test -x /usr/sbin/mariadbd || { \
+	  echo "installing mariadb-server (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mariadb-server; \
+	  else sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q mariadb-server; fi; }
+	@test -x $(VERSITYGW) || { echo "building VersityGW $(VERSITYGW_VERSION) into bin/tools"; \
+	  GOBIN=$(dir $(VERSITYGW)) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); }
+
+## test-cluster: the cluster-mode tests (build tag cluster, tests named
+## TestCluster*) against real servers: MariaDB and VersityGW run on
+## loopback ports in a temporary directory, removed afterwards
+CLUSTER_PKGS ?= ./...
+test-cluster: cluster-servers
+	CARAVAN_VERSITYGW=$(VERSITYGW) $(GO) run ./internal/clusterenv/withservers -- \
+	  $(GO) test -tags cluster -race -pgo=off -count=1 -run '^TestCluster' $(CLUSTER_PKGS)
 
 ## demo: a local consortium of three gateways on loopback, scripted and verified
 demo: build

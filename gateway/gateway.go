@@ -285,7 +285,7 @@ func (n *Gateway) startServices() error {
 		Journal: n.journal.statement, Announce: n.gossip.Announce, Seal: n.discovery.sealManifest})
 	if n.witness, err = witness.New(witness.Config{Host: n.host, PubSub: n.pubsub, Org: n.cfg.Org, Log: n.journal.log, Key: n.signer,
 		Roster: n.roster.Index, Logger: n.log.Named("journal"), OnFork: n.metrics.JournalFork, OnWitnessed: n.metrics.WitnessedAfter,
-		Dirs: witness.Dirs{Log: n.dir.JournalLog(), Mirror: n.dir.Mirror, Witnessed: n.dir.Witnessed(), Alerts: n.dir.Alerts()}}); err != nil {
+		Dirs: witness.Dirs{Mirror: n.dir.Mirror, Witnessed: n.dir.Witnessed(), Alerts: n.dir.Alerts()}}); err != nil {
 		return err
 	}
 	auth := &authorizer{roster: n.roster, registry: n.registry, policies: n.policies, catalog: n.catalog, discovery: n.discovery,

@@ -38,7 +38,7 @@ func (l *Log) CheckpointCovering(ctx context.Context, index uint64) ([]byte, err
 	}
 	// A prover of its own: a long-lived one would keep every partial tile
 	// it ever expanded, one per width, as the log grows.
-	root, err := NewProver(DirSource(l.cfg.Dir)).Root(ctx, size)
+	root, err := NewProver(l.Source()).Root(ctx, size)
 	if err != nil {
 		return nil, fmt.Errorf("journal: root of tree size %d: %w", size, err)
 	}

@@ -85,3 +85,35 @@ func cutBundle(b []byte, n int) ([]byte, error) {
 	}
 	return b[:off], nil
 }
+
+// widened reads a Source whose partial tiles and bundles may have been
+// collected once the full ones exist (tessera's garbage collection): a
+// partial that is gone is cut from the full tile or bundle.
+type widened struct{ Source }
+
+func (w widened) ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
+	data, err := w.Source.ReadTile(ctx, level, index, p)
+	if err == nil || p == 0 || !errors.Is(err, fs.ErrNotExist) {
+		return data, err
+	}
+	full, err := w.Source.ReadTile(ctx, level, index, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(full) < int(p)*32 {
+		return nil, fs.ErrNotExist
+	}
+	return full[:int(p)*32], nil
+}
+
+func (w widened) ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error) {
+	data, err := w.Source.ReadEntryBundle(ctx, index, p)
+	if err == nil || p == 0 || !errors.Is(err, fs.ErrNotExist) {
+		return data, err
+	}
+	full, err := w.Source.ReadEntryBundle(ctx, index, 0)
+	if err != nil {
+		return nil, err
+	}
+	return cutBundle(full, int(p))
+}

@@ -27,7 +27,10 @@ func (s *Service) serveLogs(w http.ResponseWriter, r *http.Request) {
 	var dir string
 	switch {
 	case org == s.cfg.Org:
-		dir = s.cfg.Dirs.Log
+		// The own log, wherever it is stored (on disk, or on cluster
+		// storage, which every node of the org serves alike).
+		journal.ServeSource(w, r, s.cfg.Log.Source(), rest)
+		return
 	case s.cfg.Roster().Roster().Member(org) != nil:
 		dir = s.cfg.Dirs.Mirror(org)
 	default:

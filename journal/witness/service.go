@@ -85,7 +85,6 @@ var servedPaths = libp2phttp.PeerMeta{JournalProtocol: {Path: "/"}, WitnessedPro
 
 // Dirs are the journal's directories in a gateway's data directory.
 type Dirs struct {
-	Log       string              // this org's log (tlog-tiles)
 	Mirror    func(string) string // a member's mirror, by org
 	Witnessed string              // checkpoint notes, with the signatures merged
 	Alerts    string              // fork evidence
