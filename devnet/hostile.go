@@ -55,7 +55,7 @@ type attacker struct {
 	h       host.Host
 	ps      *pubsub.PubSub
 	topics  map[string]*pubsub.Topic
-	store   *store.Store
+	store   *store.Embedded
 	http    *libp2phttp.Host
 
 	// Targets the fetch attacks use: a dataset of the first victim, and
@@ -103,7 +103,7 @@ func newAttacker(ctx context.Context, nt *Net, self *Org, victims []*Org) (*atta
 			return nil, err
 		}
 	}
-	if a.store, err = store.Open(self.Dir+"/attacker-store", nil); err != nil {
+	if a.store, err = store.OpenEmbedded(self.Dir+"/attacker-store", nil); err != nil {
 		h.Close()
 		return nil, err
 	}

@@ -18,7 +18,7 @@ import (
 type fetchService struct {
 	requester *fetch.Requester
 	catalog   *catalog.Catalog
-	store     *store.Store
+	store     store.FetchedStore
 }
 
 // Fetch runs a fetch as a job for the length of ctx; named gets the job's

@@ -112,7 +112,7 @@ type Gateway struct {
 	registry    *schemas.Registry // the consortium's dataset schemas (registry.go)
 	registrar   *registrar
 	discovery   *discovery
-	store       *store.Store
+	store       store.Store
 	catalog     *catalog.Catalog
 	gossip      *catalog.Service
 	publisher   *publish.Publisher
@@ -250,7 +250,7 @@ func (n *Gateway) loadKey(path string) error {
 // the catalog's registrations make (the policies are checked against it).
 func (n *Gateway) openStore() error {
 	var err error
-	if n.store, err = store.Open(n.dir.Store(), n.log.Named("store")); err != nil {
+	if n.store, err = store.OpenEmbedded(n.dir.Store(), n.log.Named("store")); err != nil {
 		return err
 	}
 	if n.catalog, err = catalog.Open(n.store); err != nil {
@@ -361,8 +361,8 @@ func (n *Gateway) Logger() *zap.Logger { return n.log }
 // Dir returns the data directory.
 func (n *Gateway) Dir() string { return string(n.dir) }
 
-// Store returns the gateway's Pebble store.
-func (n *Gateway) Store() *store.Store { return n.store }
+// Store returns the gateway's store (embedded or cluster).
+func (n *Gateway) Store() store.Store { return n.store }
 
 // Registry returns the dataset schema registry.
 func (n *Gateway) Registry() *schemas.Registry { return n.registry }

@@ -35,7 +35,7 @@ type Filter struct {
 // memory and persisted in the Store. Every statement is kept, so two
 // catalogs that hold the same statements list the same entries.
 type Catalog struct {
-	store *store.Store
+	store store.StatementStore
 
 	mu          sync.RWMutex
 	changed     chan struct{} // closed when a statement is indexed, if someone awaits one
@@ -60,7 +60,7 @@ type Catalog struct {
 func datasetKey(org, dataset string) string { return org + "\x00" + dataset }
 
 // Open loads the catalog from st.
-func Open(st *store.Store) (*Catalog, error) {
+func Open(st store.StatementStore) (*Catalog, error) {
 	c := &Catalog{
 		store:       st,
 		statements:  map[cid.Cid]*manifest.Statement{},

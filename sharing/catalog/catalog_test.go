@@ -25,7 +25,7 @@ func TestMessageIDIsTheCID(t *testing.T) {
 
 // emptyCatalog opens a catalog on a new store, closed when tb ends.
 func emptyCatalog(tb testing.TB) *catalog.Catalog {
-	st, err := store.Open(tb.TempDir(), nil)
+	st, err := store.OpenEmbedded(tb.TempDir(), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

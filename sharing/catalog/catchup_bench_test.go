@@ -33,7 +33,7 @@ func BenchmarkCatchUp10k(b *testing.B) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			ps, _ := p2p.NewPubSub(ctx, h, p2p.PubSubOptions{Topics: []string{testTopic}})
-			st, err := store.Open(b.TempDir(), nil)
+			st, err := store.OpenEmbedded(b.TempDir(), nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -35,7 +35,7 @@ func catalogPeer(t testing.TB, key ed25519.PrivateKey, roster *members, allowed 
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(t.TempDir(), nil)
+	st, err := store.OpenEmbedded(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

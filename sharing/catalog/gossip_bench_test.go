@@ -209,7 +209,7 @@ func (g *gossipNode) stamp(kind, key string) {
 // startCaravan runs a catalog service over ps, with its store in dir, that
 // stamps each statement it stores.
 func (g *gossipNode) startCaravan(ps *pubsub.PubSub, dir string) (stop func(), err error) {
-	st, err := store.Open(dir, nil)
+	st, err := store.OpenEmbedded(dir, nil)
 	if err != nil {
 		return nil, err
 	}

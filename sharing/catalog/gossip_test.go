@@ -78,7 +78,7 @@ type member struct {
 	dir    string
 	host   host.Host
 	ps     *pubsub.PubSub
-	store  *store.Store
+	store  *store.Embedded
 	svc    *catalog.Service
 	pub    *publish.Publisher
 	cancel context.CancelFunc
@@ -137,7 +137,7 @@ func (n *net) startMember(i int, raw bool) *member {
 	if raw {
 		return m
 	}
-	st, err := store.Open(filepath.Join(m.dir, "store"), nil)
+	st, err := store.OpenEmbedded(filepath.Join(m.dir, "store"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

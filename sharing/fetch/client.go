@@ -61,7 +61,7 @@ type Client struct {
 	Host  host.Host
 	Key   ed25519.PrivateKey // signs requests: the key of Host
 	Org   string
-	Store *store.Store
+	Store store.FetchedStore
 	// VerifyCheckpoint, if set, checks the signed checkpoint a receipt
 	// carries: that it is provider's journal (origin) signed under the
 	// roster, and covers entry index. The gateway checks it against the
@@ -172,7 +172,7 @@ type response struct {
 	res       *Result
 	head      manifest.TreeHead
 	th        *manifest.TreeHasher
-	stage     *store.Stage
+	stage     store.Stage
 	gotHeader bool
 	next      uint64 // records must come in order, once
 	p         peer.ID

@@ -31,7 +31,7 @@ import (
 )
 
 // requesterFetcher builds the low-level fetcher of gateway i of fn.
-func requesterFetcher(t *testing.T, fn *testnet.FetchNet, i int) (*fetch.Client, *store.Store) {
+func requesterFetcher(t *testing.T, fn *testnet.FetchNet, i int) (*fetch.Client, store.Store) {
 	t.Helper()
 	st := fn.Nodes[i].Store()
 	return &fetch.Client{Host: fn.Nodes[i].Host(), Key: fn.C.NodeKey(i), Org: fn.C.Net.Orgs[i].Org, Store: st}, st

@@ -35,11 +35,18 @@ type Members interface {
 	OrgOf(peer.ID) (org string, ok bool)
 }
 
+// ProviderStore is what a provider reads: the datasets' records and the
+// requests' nonces.
+type ProviderStore interface {
+	store.DatasetStore
+	store.NonceStore
+}
+
 // ServerConfig configures NewServer. All fields are required but Log,
 // MaxPerPeer and Now.
 type ServerConfig struct {
 	Host       host.Host
-	Store      *store.Store
+	Store      ProviderStore
 	Manifests  Manifests
 	Members    Members
 	Key        ed25519.PrivateKey // signs receipts

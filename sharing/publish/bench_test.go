@@ -46,7 +46,7 @@ func BenchmarkPublish(b *testing.B) {
 	const n = 20000
 	data := testkit.JSONL(b, "customs-declaration", n, 1)
 	s := testkit.Schema(b, "customs-declaration")
-	st, err := store.Open(b.TempDir(), nil)
+	st, err := store.OpenEmbedded(b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // A publish stores, beside each record, its CID and the canonical object of
 // its policy attributes; a fetch decides on those alone.
 func TestAttributeProjections(t *testing.T) {
-	s, err := store.Open(t.TempDir(), nil)
+	s, err := store.OpenEmbedded(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func (p *Publisher) key() ed25519.PrivateKey {
 // Config configures New. Store, Catalog, Key (or KeyInForce) and Org are
 // required.
 type Config struct {
-	Store   *store.Store
+	Store   store.DatasetStore
 	Catalog Catalog
 	Key     ed25519.PrivateKey // this org's signing key
 	// KeyInForce, if set, is asked for the signing key at each statement,
@@ -192,7 +192,7 @@ func checkRequest(req Request) error {
 
 // stage builds src's records into the store session ss: validated,
 // canonical, content-addressed, with their attribute projections.
-func stage(ctx context.Context, ss *store.Session, src Source, req Request) (*BuildResult, error) {
+func stage(ctx context.Context, ss store.Session, src Source, req Request) (*BuildResult, error) {
 	res, err := Build(ctx, src, BuildOptions{Schema: req.Schema, Attributes: req.Schema.PolicyAttributes, Reject: req.Reject, Progress: req.Progress},
 		func(recs []Record) error {
 			for _, r := range recs {
@@ -217,7 +217,7 @@ func stage(ctx context.Context, ss *store.Session, src Source, req Request) (*Bu
 // commit journals st, then commits the session with it, indexes it and
 // announces it. Journal first: a statement that is stored spreads by
 // catch-up, so none may be stored that the journal lacks.
-func (p *Publisher) commit(ss *store.Session, st *manifest.Statement, out *Result, committed *bool) (*Result, error) {
+func (p *Publisher) commit(ss store.Session, st *manifest.Statement, out *Result, committed *bool) (*Result, error) {
 	if err := p.cfg.Catalog.Room(p.cfg.Org, len(st.Marshal())); err != nil {
 		return nil, err // the others would not keep it either
 	}
@@ -236,7 +236,7 @@ func (p *Publisher) commit(ss *store.Session, st *manifest.Statement, out *Resul
 
 // commitSealed is commit for a sealed dataset: the sealed statement that
 // announces st is journaled, stored beside it and announced in its place.
-func (p *Publisher) commitSealed(ss *store.Session, st *manifest.Statement, out *Result, committed *bool) (*Result, error) {
+func (p *Publisher) commitSealed(ss store.Session, st *manifest.Statement, out *Result, committed *bool) (*Result, error) {
 	sealed, err := p.seal(st)
 	if err != nil {
 		return nil, err

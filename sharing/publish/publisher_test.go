@@ -21,7 +21,7 @@ import (
 
 type testGateway struct {
 	dir     string
-	store   *store.Store
+	store   *store.Embedded
 	catalog *catalog.Catalog
 	pub     *publish.Publisher
 	sent    []*manifest.Statement
@@ -29,7 +29,7 @@ type testGateway struct {
 
 func newTestGateway(t *testing.T, dir string) *testGateway {
 	t.Helper()
-	st, err := store.Open(filepath.Join(dir, "store"), nil)
+	st, err := store.OpenEmbedded(filepath.Join(dir, "store"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

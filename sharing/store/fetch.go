@@ -27,7 +27,7 @@ import (
 // machine crash, within its time window, would show there as a second
 // decision on the same request. Syncing the nonce cost an fsync per
 // request, refused or not.
-func (s *Store) MarkNonce(nonce string, expiry time.Time) (bool, error) {
+func (s *Embedded) MarkNonce(nonce string, expiry time.Time) (bool, error) {
 	k := key(prefixNonce, []byte(nonce))
 	if _, err := s.get(k); err == nil {
 		return false, nil
@@ -39,7 +39,7 @@ func (s *Store) MarkNonce(nonce string, expiry time.Time) (bool, error) {
 }
 
 // PurgeNonces removes the nonces that expired before now.
-func (s *Store) PurgeNonces(now time.Time) (int, error) {
+func (s *Embedded) PurgeNonces(now time.Time) (int, error) {
 	lo, hi := prefixRange(prefixNonce)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -73,30 +73,30 @@ func fetchedPrefix(manifest cid.Cid, purpose string) []byte {
 	return append(append(k, purpose...), '/')
 }
 
-// Stage stages the verified records of one fetch response in an sstable
+// stage (the embedded Stage) stages the verified records of one fetch response in an sstable
 // (they arrive in index order), which Commit ingests when the response
 // ends, completely or not, so that a fetch resumes after what it kept; a
 // response that fails verification is dropped whole by Abort. Like a
 // publish, this spares the memtable, the write-ahead log and the flushes:
 // fetching is bulk loading too.
-type Stage struct {
-	s      *Store
+type stage struct {
+	s      *Embedded
 	prefix []byte // fetchedPrefix
 	path   string
 	w      *sstable.Writer // nil until the first record
 }
 
 // NewStage starts staging the records fetched for a manifest and a purpose.
-func (s *Store) NewStage(manifest cid.Cid, purpose string) (*Stage, error) {
+func (s *Embedded) NewStage(manifest cid.Cid, purpose string) (Stage, error) {
 	id := make([]byte, 8)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
-	return &Stage{s: s, prefix: fetchedPrefix(manifest, purpose), path: filepath.Join(s.staging, "fetch-"+hex.EncodeToString(id)+".sst")}, nil
+	return &stage{s: s, prefix: fetchedPrefix(manifest, purpose), path: filepath.Join(s.staging, "fetch-"+hex.EncodeToString(id)+".sst")}, nil
 }
 
 // Put stages a verified record; indices must ascend.
-func (fs *Stage) Put(index uint64, canonical []byte) error {
+func (fs *stage) Put(index uint64, canonical []byte) error {
 	if fs.w == nil {
 		var err error
 		if fs.w, err = fs.s.stagingWriter(fs.path); err != nil {
@@ -111,7 +111,7 @@ func (fs *Stage) Put(index uint64, canonical []byte) error {
 
 // Commit makes the staged records durable and visible: the sstable is
 // synced by Close, and ingestion syncs Pebble's manifest.
-func (fs *Stage) Commit() error {
+func (fs *stage) Commit() error {
 	if fs.w == nil {
 		return nil
 	}
@@ -129,7 +129,7 @@ func (fs *Stage) Commit() error {
 }
 
 // Abort drops the staged records.
-func (fs *Stage) Abort() {
+func (fs *stage) Abort() {
 	if fs.w != nil {
 		fs.w.Close()
 		fs.w = nil
@@ -139,7 +139,7 @@ func (fs *Stage) Abort() {
 
 // Fetched calls fn with each stored record fetched for a manifest and a
 // purpose, in order.
-func (s *Store) Fetched(manifest cid.Cid, purpose string, fn func(index uint64, canonical []byte) error) error {
+func (s *Embedded) Fetched(manifest cid.Cid, purpose string, fn func(index uint64, canonical []byte) error) error {
 	lo := fetchedPrefix(manifest, purpose)
 	return s.indexed(lo, indexedUpper(lo), fn)
 }

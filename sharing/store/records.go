@@ -17,7 +17,7 @@ var ErrNoAttributes = errors.New("no attribute projections stored for this datas
 // Records calls fn with the canonical bytes of each record of a manifest,
 // in order. It fails with pebble.ErrNotFound if the store does not hold the
 // manifest's records (a peer's manifest, whose records are fetched later).
-func (s *Store) Records(manifest cid.Cid, fn func(index uint64, canonical []byte) error) error {
+func (s *Embedded) Records(manifest cid.Cid, fn func(index uint64, canonical []byte) error) error {
 	id, err := s.get(key(prefixManifest, manifest.Bytes()))
 	if err != nil {
 		return err
@@ -29,7 +29,7 @@ func (s *Store) Records(manifest cid.Cid, fn func(index uint64, canonical []byte
 // RecordsAt is Records for the records at indices (ascending) only: each
 // is sought, so a few records of a large dataset cost a few reads. A
 // missing index fails.
-func (s *Store) RecordsAt(manifest cid.Cid, indices iter.Seq[uint64], fn func(index uint64, canonical []byte) error) error {
+func (s *Embedded) RecordsAt(manifest cid.Cid, indices iter.Seq[uint64], fn func(index uint64, canonical []byte) error) error {
 	id, err := s.get(key(prefixManifest, manifest.Bytes()))
 	if err != nil {
 		return err
@@ -39,7 +39,7 @@ func (s *Store) RecordsAt(manifest cid.Cid, indices iter.Seq[uint64], fn func(in
 }
 
 // AttributesAt is Attributes for the records at indices (ascending) only.
-func (s *Store) AttributesAt(manifest cid.Cid, indices iter.Seq[uint64], fn func(index uint64, c cid.Cid, projection []byte) error) error {
+func (s *Embedded) AttributesAt(manifest cid.Cid, indices iter.Seq[uint64], fn func(index uint64, c cid.Cid, projection []byte) error) error {
 	id, err := s.get(key(prefixManifest, manifest.Bytes()))
 	if err != nil {
 		return err
@@ -63,7 +63,7 @@ func projected(i uint64, v []byte, fn func(index uint64, c cid.Cid, projection [
 // Attributes calls fn with each record's CID and the canonical projection of
 // its policy attributes, in order. It returns ErrNoAttributes for a dataset
 // stored before projections existed.
-func (s *Store) Attributes(manifest cid.Cid, fn func(index uint64, c cid.Cid, projection []byte) error) error {
+func (s *Embedded) Attributes(manifest cid.Cid, fn func(index uint64, c cid.Cid, projection []byte) error) error {
 	id, err := s.get(key(prefixManifest, manifest.Bytes()))
 	if err != nil {
 		return err
@@ -82,7 +82,7 @@ func (s *Store) Attributes(manifest cid.Cid, fn func(index uint64, c cid.Cid, pr
 
 // indexed calls fn for each key in [lo, hi), whose last 8 bytes are a
 // big-endian index, with that index and the value (valid only during fn).
-func (s *Store) indexed(lo, hi []byte, fn func(index uint64, value []byte) error) error {
+func (s *Embedded) indexed(lo, hi []byte, fn func(index uint64, value []byte) error) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err
@@ -99,7 +99,7 @@ func (s *Store) indexed(lo, hi []byte, fn func(index uint64, value []byte) error
 
 // indexedAt is indexed for the keys p + <index BE64> of indices only
 // (ascending): the next key is stepped to, any other sought.
-func (s *Store) indexedAt(lo, hi, p []byte, indices iter.Seq[uint64], fn func(index uint64, value []byte) error) error {
+func (s *Embedded) indexedAt(lo, hi, p []byte, indices iter.Seq[uint64], fn func(index uint64, value []byte) error) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err

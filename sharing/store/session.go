@@ -18,7 +18,7 @@ import (
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
 
-// Session is a publish in progress. It marks a fresh session id pending
+// session is a publish in progress (the embedded Session). It marks a fresh session id pending
 // (p/), streams the records into an sstable under DIR/staging (they come
 // sorted by index), ingests that file at Commit, then writes the manifest,
 // its m/ entry and the removal of the marker in one synced batch.
@@ -26,8 +26,8 @@ import (
 // loading is what publishing is. Records of a session that never committed
 // (a failed publish, or a crash before or after the ingestion) are removed
 // by Open, with any staging file, so nothing half-written is ever visible.
-type Session struct {
-	s     *Store
+type session struct {
+	s     *Embedded
 	id    []byte
 	path  string          // the staging sstable of records
 	w     *sstable.Writer // nil until the first record
@@ -40,7 +40,7 @@ type Session struct {
 }
 
 // NewSession starts a publish.
-func (s *Store) NewSession() (*Session, error) {
+func (s *Embedded) NewSession() (Session, error) {
 	id := make([]byte, sessionLen)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
@@ -49,7 +49,7 @@ func (s *Store) NewSession() (*Session, error) {
 		return nil, err
 	}
 	name := hex.EncodeToString(id)
-	return &Session{s: s, id: id, path: filepath.Join(s.staging, name+".sst"), apath: filepath.Join(s.staging, name+".attrs.sst"),
+	return &session{s: s, id: id, path: filepath.Join(s.staging, name+".sst"), apath: filepath.Join(s.staging, name+".attrs.sst"),
 		tree: newTreeWriter(s, key(prefixTree, id), filepath.Join(s.staging, name+".tree.sst")),
 		rkey: key(prefixRecord, id), akey: key(prefixAttrs, id)}, nil
 }
@@ -57,7 +57,7 @@ func (s *Store) NewSession() (*Session, error) {
 // Put stages a record: its canonical bytes, and its CID with the canonical
 // projection of its policy attributes. Indices must be 0, 1, 2...: the
 // record tree grows with each.
-func (ss *Session) Put(index uint64, c cid.Cid, canonical, attributes []byte) error {
+func (ss *session) Put(index uint64, c cid.Cid, canonical, attributes []byte) error {
 	if ss.w == nil {
 		var err error
 		if ss.w, err = ss.s.stagingWriter(ss.path); err != nil {
@@ -81,7 +81,7 @@ func (ss *Session) Put(index uint64, c cid.Cid, canonical, attributes []byte) er
 
 // projection is a record's CID (length-prefixed) and the canonical JSON
 // object of its policy attributes. The value is valid until the next call.
-func (ss *Session) projection(c cid.Cid, attributes []byte) []byte {
+func (ss *session) projection(c cid.Cid, attributes []byte) []byte {
 	b := c.Bytes()
 	v := append(ss.buf[:0], byte(len(b)))
 	v = append(v, b...)
@@ -92,12 +92,12 @@ func (ss *Session) projection(c cid.Cid, attributes []byte) []byte {
 // Commit makes the session's records and the manifest statement st
 // visible: the records by ingesting the sstables (synced by Close), then
 // the statement and the removal of the pending marker in one synced batch.
-func (ss *Session) Commit(st *manifest.Statement) error { return ss.CommitSealed(st, nil) }
+func (ss *session) Commit(st *manifest.Statement) error { return ss.CommitSealed(st, nil) }
 
 // CommitSealed is Commit for a manifest that sealed announces: the manifest
 // is held but not shared (PutHidden), and sealed is stored with it, in the
 // same synced batch. With sealed nil it is Commit.
-func (ss *Session) CommitSealed(st, sealed *manifest.Statement) error {
+func (ss *session) CommitSealed(st, sealed *manifest.Statement) error {
 	if ss.w != nil {
 		if err := ss.w.Close(); err != nil {
 			return err
@@ -126,7 +126,7 @@ func (ss *Session) CommitSealed(st, sealed *manifest.Statement) error {
 }
 
 // Abort removes the session's records and staging files.
-func (ss *Session) Abort() error {
+func (ss *session) Abort() error {
 	if ss.w != nil {
 		ss.w.Close()
 		ss.aw.Close()
@@ -138,7 +138,7 @@ func (ss *Session) Abort() error {
 	return ss.s.dropSession(ss.id)
 }
 
-func (s *Store) dropSession(id []byte) error {
+func (s *Embedded) dropSession(id []byte) error {
 	b := s.db.NewBatch()
 	lo, hi := indexedBounds(prefixRecord, id)
 	b.DeleteRange(lo, hi, nil)
@@ -150,7 +150,7 @@ func (s *Store) dropSession(id []byte) error {
 	return b.Commit(pebble.Sync)
 }
 
-func (s *Store) dropUncommitted() error {
+func (s *Embedded) dropUncommitted() error {
 	lo, hi := prefixRange(prefixPending)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -177,7 +177,7 @@ func (s *Store) dropUncommitted() error {
 // written once and read in order, and larger blocks compress better and
 // cost less per byte (publishing 1M records: 10.1-10.3 s against 11.1-11.5 s
 // in alternating runs).
-func (s *Store) writerOptions() sstable.WriterOptions {
+func (s *Embedded) writerOptions() sstable.WriterOptions {
 	wo := s.opts.MakeWriterOptions(0, s.db.FormatMajorVersion().MaxTableFormat())
 	wo.BlockSize = 32 << 10
 	return wo
@@ -187,7 +187,7 @@ func (s *Store) writerOptions() sstable.WriterOptions {
 // directory) to be ingested later. The file is written back to disk as it
 // grows (sync_file_range every MiB, as Pebble does for its own tables), so
 // that the sync before ingestion has little left to do.
-func (s *Store) stagingWriter(path string) (*sstable.Writer, error) {
+func (s *Embedded) stagingWriter(path string) (*sstable.Writer, error) {
 	if err := os.MkdirAll(s.staging, 0o700); err != nil {
 		return nil, err
 	}

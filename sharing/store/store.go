@@ -1,7 +1,10 @@
-// Package store is a gateway's Pebble store: the statements of its catalog,
+// Package store keeps what a gateway holds: the statements of its catalog,
 // the records of this org's datasets with their policy-attribute
 // projections, the records it fetched from partners, and the fetch
-// protocol's nonces and commitment salts. keys.go lays out every key.
+// protocol's nonces. interfaces.go names what each flow uses (Store);
+// this file and its neighbours are the embedded implementation, in
+// Pebble (keys.go lays out every key); sharing/store/cluster is the one on
+// MariaDB and S3-compatible storage.
 //
 // Bulk writes (a publish, a fetch response) are staged in sstables under
 // DIR/staging and ingested whole, so that nothing half-written is ever
@@ -23,8 +26,9 @@ import (
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
 
-// Store keeps statements and records in Pebble.
-type Store struct {
+// Embedded is the store of a single-node gateway: statements and records
+// in Pebble, in its data directory.
+type Embedded struct {
 	db        *pebble.DB
 	opts      *pebble.Options
 	staging   string // directory of sstables being written
@@ -32,11 +36,11 @@ type Store struct {
 	closeErr  error
 }
 
-var _ io.Closer = (*Store)(nil)
+var _ io.Closer = (*Embedded)(nil)
 
-// Open opens (or creates) the store in dir and removes the records of
+// OpenEmbedded opens (or creates) the embedded store in dir and removes the records of
 // publishes that never committed.
-func Open(dir string, log *zap.Logger) (*Store, error) {
+func OpenEmbedded(dir string, log *zap.Logger) (*Embedded, error) {
 	return open(dir, options(log))
 }
 
@@ -57,12 +61,12 @@ func options(log *zap.Logger) *pebble.Options {
 	return opts
 }
 
-func open(dir string, opts *pebble.Options) (*Store, error) {
+func open(dir string, opts *pebble.Options) (*Embedded, error) {
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", dir, err)
 	}
-	s := &Store{db: db, opts: opts, staging: filepath.Join(dir, "staging")}
+	s := &Embedded{db: db, opts: opts, staging: filepath.Join(dir, "staging")}
 	if err := s.dropUncommitted(); err != nil {
 		db.Close()
 		return nil, err
@@ -71,12 +75,12 @@ func open(dir string, opts *pebble.Options) (*Store, error) {
 }
 
 // Close closes the store. It may be called more than once.
-func (s *Store) Close() error {
+func (s *Embedded) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
 	return s.closeErr
 }
 
-func (s *Store) get(k []byte) ([]byte, error) {
+func (s *Embedded) get(k []byte) ([]byte, error) {
 	v, closer, err := s.db.Get(k)
 	if err != nil {
 		return nil, err
@@ -86,7 +90,7 @@ func (s *Store) get(k []byte) ([]byte, error) {
 }
 
 // Statement returns the stored statement with CID c.
-func (s *Store) Statement(c cid.Cid) (*manifest.Statement, error) {
+func (s *Embedded) Statement(c cid.Cid) (*manifest.Statement, error) {
 	data, err := s.get(key(prefixStatement, c.Bytes()))
 	if err != nil {
 		return nil, err
@@ -95,7 +99,7 @@ func (s *Store) Statement(c cid.Cid) (*manifest.Statement, error) {
 }
 
 // Statements calls fn with every stored statement, in key order.
-func (s *Store) Statements(fn func(*manifest.Statement) error) error {
+func (s *Embedded) Statements(fn func(*manifest.Statement) error) error {
 	lo, hi := prefixRange(prefixStatement)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -119,16 +123,16 @@ func (s *Store) Statements(fn func(*manifest.Statement) error) error {
 // any lost to a crash of the machine come back by catch-up, since every
 // other member holds them. An fsync per gossiped statement made delivery
 // p99 3-7 times slower than bare GossipSub.
-func (s *Store) PutUnsynced(sts []*manifest.Statement) error {
+func (s *Embedded) PutUnsynced(sts []*manifest.Statement) error {
 	return s.putStatements(sts, pebble.NoSync)
 }
 
 // PutStatements stores statements in one synced batch.
-func (s *Store) PutStatements(sts []*manifest.Statement) error {
+func (s *Embedded) PutStatements(sts []*manifest.Statement) error {
 	return s.putStatements(sts, pebble.Sync)
 }
 
-func (s *Store) putStatements(sts []*manifest.Statement, opts *pebble.WriteOptions) error {
+func (s *Embedded) putStatements(sts []*manifest.Statement, opts *pebble.WriteOptions) error {
 	b := s.db.NewBatch()
 	for _, st := range sts {
 		if err := b.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), nil); err != nil {
@@ -143,7 +147,7 @@ func (s *Store) putStatements(sts []*manifest.Statement, opts *pebble.WriteOptio
 // dataset's manifest or retraction: its owner's own, or revealed to this
 // org), each with its marker, and the sealed statements announcing them
 // (shared), in one synced batch.
-func (s *Store) PutHidden(hidden, sealed []*manifest.Statement) error {
+func (s *Embedded) PutHidden(hidden, sealed []*manifest.Statement) error {
 	b := s.db.NewBatch()
 	for _, st := range hidden {
 		b.Set(key(prefixStatement, st.CID().Bytes()), st.Marshal(), nil)
@@ -156,7 +160,7 @@ func (s *Store) PutHidden(hidden, sealed []*manifest.Statement) error {
 }
 
 // Hidden calls fn with the CID of every statement held but not shared.
-func (s *Store) Hidden(fn func(cid.Cid) error) error {
+func (s *Embedded) Hidden(fn func(cid.Cid) error) error {
 	lo, hi := prefixRange(prefixHidden)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -181,7 +185,7 @@ type Stats struct {
 }
 
 // Stats counts the store's statements, records and uncommitted publishes.
-func (s *Store) Stats() (Stats, error) {
+func (s *Embedded) Stats() (Stats, error) {
 	var st Stats
 	for _, c := range []struct {
 		prefix byte
@@ -211,7 +215,7 @@ func ReadStats(dir string) (Stats, error) {
 		return Stats{}, err
 	}
 	defer db.Close()
-	return (&Store{db: db}).Stats()
+	return (&Embedded{db: db}).Stats()
 }
 
 // pebbleLogger sends Pebble's log to zap: its routine messages at Debug.

@@ -23,7 +23,7 @@ import (
 // staging and commit) are gone when the store is opened again.
 func TestOpenDropsUncommittedPublish(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, nil)
+	s, err := OpenEmbedded(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,11 +48,12 @@ func TestOpenDropsUncommittedPublish(t *testing.T) {
 // the records are in the store, unreachable, and OpenStore removes them.
 func TestOpenDropsIngestedButUncommitted(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, nil)
+	s, err := OpenEmbedded(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss, _ := s.NewSession()
+	sess, _ := s.NewSession()
+	ss := sess.(*session)
 	canon := []byte(`{"a":1}`)
 	if err := ss.Put(0, cids.OfJSON(canon), canon, nil); err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestOpenDropsIngestedButUncommitted(t *testing.T) {
 // nothing, and no staging file either.
 func reopenedEmpty(t *testing.T, dir string) {
 	t.Helper()
-	s, err := Open(dir, nil)
+	s, err := OpenEmbedded(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func reopenedEmpty(t *testing.T, dir string) {
 }
 
 func TestNoncesExpireAndReplaysAreRefused(t *testing.T) {
-	s, err := Open(t.TempDir(), nil)
+	s, err := OpenEmbedded(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestOpenUpgradesAnOlderStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	publish := func(s *Store, n int) (cid.Cid, [][]byte) {
+	publish := func(s *Embedded, n int) (cid.Cid, [][]byte) {
 		t.Helper()
 		ss, err := s.NewSession()
 		if err != nil {
@@ -146,7 +147,7 @@ func TestOpenUpgradesAnOlderStore(t *testing.T) {
 		}
 		return st.CID(), want
 	}
-	check := func(s *Store, id cid.Cid, want [][]byte) {
+	check := func(s *Embedded, id cid.Cid, want [][]byte) {
 		t.Helper()
 		var got [][]byte
 		if err := s.Records(id, func(_ uint64, data []byte) error { got = append(got, slices.Clone(data)); return nil }); err != nil {
@@ -162,7 +163,7 @@ func TestOpenUpgradesAnOlderStore(t *testing.T) {
 	}
 	s.Close()
 
-	s, err = Open(dir, nil)
+	s, err = OpenEmbedded(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

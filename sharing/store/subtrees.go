@@ -23,11 +23,11 @@ func treeKey(prefix []byte, level int, block uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, block)
 }
 
-// StoredSubtrees reads a dataset's record tree from the store, a block of
+// storedSubtrees reads a dataset's record tree from the store, a block of
 // nodes at a time, as a proof needs them: a selection of a few records
 // reads a few blocks, not every record's CID.
-type StoredSubtrees struct {
-	s      *Store
+type storedSubtrees struct {
+	s      *Embedded
 	prefix []byte
 	size   uint64
 	blocks map[[2]uint64][]byte
@@ -36,12 +36,12 @@ type StoredSubtrees struct {
 
 // Subtrees returns the record tree of a manifest of size records whose
 // records the store holds, or ErrNoSubtrees.
-func (s *Store) Subtrees(manifest cid.Cid, size uint64) (*StoredSubtrees, error) {
+func (s *Embedded) Subtrees(manifest cid.Cid, size uint64) (Subtrees, error) {
 	id, err := s.get(key(prefixManifest, manifest.Bytes()))
 	if err != nil {
 		return nil, err
 	}
-	t := &StoredSubtrees{s: s, prefix: key(prefixTree, id), size: size, blocks: map[[2]uint64][]byte{}}
+	t := &storedSubtrees{s: s, prefix: key(prefixTree, id), size: size, blocks: map[[2]uint64][]byte{}}
 	if size > 0 {
 		v, err := s.get(treeKey(t.prefix, 0, 0))
 		if errors.Is(err, pebble.ErrNotFound) {
@@ -56,11 +56,11 @@ func (s *Store) Subtrees(manifest cid.Cid, size uint64) (*StoredSubtrees, error)
 }
 
 // Size is the number of leaves.
-func (t *StoredSubtrees) Size() uint64 { return t.size }
+func (t *storedSubtrees) Size() uint64 { return t.size }
 
 // Node is hash i of level l. A node that cannot be read is returned as
 // zeros, and Err says why: check it before using what was built.
-func (t *StoredSubtrees) Node(l int, i uint64) []byte {
+func (t *storedSubtrees) Node(l int, i uint64) []byte {
 	b := [2]uint64{uint64(l), i / treeBlock}
 	v, ok := t.blocks[b]
 	if !ok {
@@ -79,11 +79,11 @@ func (t *StoredSubtrees) Node(l int, i uint64) []byte {
 	return v[off : off+sha256.Size : off+sha256.Size]
 }
 
-func (t *StoredSubtrees) fail(err error) {
+func (t *storedSubtrees) fail(err error) {
 	if t.err == nil {
 		t.err = err
 	}
 }
 
 // Err is the first node that could not be read.
-func (t *StoredSubtrees) Err() error { return t.err }
+func (t *storedSubtrees) Err() error { return t.err }

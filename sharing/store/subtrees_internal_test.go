@@ -18,7 +18,7 @@ import (
 // node, across the blocks of every level; RecordsAt and AttributesAt read
 // the records asked for, and a missing one fails.
 func TestStoredSubtreesAreTheRecordTree(t *testing.T) {
-	s, err := Open(t.TempDir(), nil)
+	s, err := OpenEmbedded(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestStoredSubtreesAreTheRecordTree(t *testing.T) {
 // size: the whole tree (64 bytes a record) made a million-record publish
 // peak at 246 MB; the rest is on disk, in key order, as it is made.
 func TestTreeWriterHoldsOneBlockPerLevel(t *testing.T) {
-	s, err := Open(t.TempDir(), nil)
+	s, err := OpenEmbedded(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 // holding the whole tree cost 64 bytes a record, about 130 MB at peak for
 // a million records.
 type treeWriter struct {
-	s      *Store
+	s      *Embedded
 	prefix []byte
 	path   string // level l's file is path.l
 	h      *manifest.TreeHasher
@@ -36,7 +36,7 @@ type treeLevel struct {
 	n     uint64 // nodes written to this level so far
 }
 
-func newTreeWriter(s *Store, prefix []byte, path string) *treeWriter {
+func newTreeWriter(s *Embedded, prefix []byte, path string) *treeWriter {
 	return &treeWriter{s: s, prefix: prefix, path: path, h: manifest.NewTreeHasher()}
 }
 
