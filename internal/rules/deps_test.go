@@ -39,12 +39,14 @@ var allowed = map[string][]string{
 	"internal/clusterenv/withservers": {"internal/clusterenv"},
 
 	// The lower layer: formats and the network.
-	"schemas":          {"internal/cids", "internal/jcs"},
-	"consortium":       {"internal/jcs", "internal/yamlfile"},
-	"consortium/edit":  {"consortium"},
-	"p2p":              {"internal/ratelimit"},
-	"sharing/manifest": {"internal/cids", "internal/jcs"},
-	"sharing/store":    {"sharing/manifest"},
+	"schemas":                 {"internal/cids", "internal/jcs"},
+	"consortium":              {"internal/jcs", "internal/yamlfile"},
+	"consortium/edit":         {"consortium"},
+	"p2p":                     {"internal/ratelimit"},
+	"sharing/manifest":        {"internal/cids", "internal/jcs"},
+	"sharing/store":           {"sharing/manifest"},
+	"sharing/store/cluster":   {"internal/clusterconn", "sharing/manifest", "sharing/store"},
+	"sharing/store/storetest": {"internal/cids", "sharing/manifest", "sharing/store"},
 
 	// The middle layer: one flow each, on plain values.
 	"policy":          {"internal/atomicfile", "internal/cids", "internal/jcs", "internal/yamlfile", "schemas"},

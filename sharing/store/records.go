@@ -45,11 +45,21 @@ func (s *Embedded) AttributesAt(manifest cid.Cid, indices iter.Seq[uint64], fn f
 		return err
 	}
 	lo, hi := indexedBounds(prefixAttrs, id)
-	return s.indexedAt(lo, hi, key(prefixAttrs, id), indices, func(i uint64, v []byte) error { return projected(i, v, fn) })
+	return s.indexedAt(lo, hi, key(prefixAttrs, id), indices, func(i uint64, v []byte) error { return Projected(i, v, fn) })
 }
 
-// projected decodes an a/ value for fn.
-func projected(i uint64, v []byte, fn func(index uint64, c cid.Cid, projection []byte) error) error {
+// AppendProjection appends what a store keeps of a record for deciding:
+// its CID (length-prefixed) and the canonical JSON object of its policy
+// attributes (the embedded store's a/ value; the cluster's too).
+func AppendProjection(buf []byte, c cid.Cid, attributes []byte) []byte {
+	b := c.Bytes()
+	buf = append(buf, byte(len(b)))
+	buf = append(buf, b...)
+	return append(buf, attributes...)
+}
+
+// Projected decodes a projection (AppendProjection) for fn.
+func Projected(i uint64, v []byte, fn func(index uint64, c cid.Cid, projection []byte) error) error {
 	if len(v) == 0 || int(v[0])+1 > len(v) {
 		return fmt.Errorf("attributes of record %d: malformed", i)
 	}
@@ -72,7 +82,7 @@ func (s *Embedded) Attributes(manifest cid.Cid, fn func(index uint64, c cid.Cid,
 	seen := false
 	err = s.indexed(lo, hi, func(i uint64, v []byte) error {
 		seen = true
-		return projected(i, v, fn)
+		return Projected(i, v, fn)
 	})
 	if err == nil && !seen {
 		return ErrNoAttributes

@@ -79,13 +79,10 @@ func (ss *session) Put(index uint64, c cid.Cid, canonical, attributes []byte) er
 	return ss.aw.Set(indexedKey(ss.akey, index), ss.projection(c, attributes))
 }
 
-// projection is a record's CID (length-prefixed) and the canonical JSON
-// object of its policy attributes. The value is valid until the next call.
+// projection is AppendProjection into the session's buffer: valid until
+// the next call.
 func (ss *session) projection(c cid.Cid, attributes []byte) []byte {
-	b := c.Bytes()
-	v := append(ss.buf[:0], byte(len(b)))
-	v = append(v, b...)
-	ss.buf = append(v, attributes...)
+	ss.buf = AppendProjection(ss.buf[:0], c, attributes)
 	return ss.buf
 }
 

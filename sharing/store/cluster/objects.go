@@ -1,0 +1,195 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// groupSize is how many consecutive records one object holds: about 1 MiB
+// of 1 KiB records, what a fetch chunk carries, so a chunk reads one or
+// two objects.
+const groupSize = 1024
+
+// A group object is a run of entries, each uvarint(index), uvarint(length)
+// and the value: a record's canonical bytes, or a projection (a CID,
+// length-prefixed, then the canonical attributes), as the embedded store
+// keeps them.
+type groupWriter struct {
+	buf   []byte
+	count int
+}
+
+func (g *groupWriter) add(index uint64, value []byte) {
+	g.buf = binary.AppendUvarint(g.buf, index)
+	g.buf = binary.AppendUvarint(g.buf, uint64(len(value)))
+	g.buf = append(g.buf, value...)
+	g.count++
+}
+
+func (g *groupWriter) reset() { g.buf, g.count = nil, 0 }
+
+// entry is one value of a group object.
+type entry struct {
+	index uint64
+	value []byte
+}
+
+// parseGroup splits a group object into its entries (sharing data).
+func parseGroup(name string, data []byte) ([]entry, error) {
+	var out []entry
+	for len(data) > 0 {
+		idx, n := binary.Uvarint(data)
+		if n <= 0 {
+			return nil, fmt.Errorf("object %s: malformed index", name)
+		}
+		data = data[n:]
+		l, n := binary.Uvarint(data)
+		if n <= 0 || uint64(len(data)-n) < l {
+			return nil, fmt.Errorf("object %s: malformed entry %d", name, idx)
+		}
+		out = append(out, entry{idx, data[n : n+int(l) : n+int(l)]})
+		data = data[n+int(l):]
+	}
+	return out, nil
+}
+
+// bucket reads and writes the cluster's objects, keeping the last groups
+// read (a fetch's chunks straddle groups; deciding reads attributes, then
+// records, of the same groups).
+type bucket struct {
+	s3   *s3.Client
+	name string
+
+	mu    sync.Mutex
+	cache map[string][]entry
+	order []string
+}
+
+const cachedGroups = 16
+
+func (b *bucket) put(ctx context.Context, key string, data []byte) error {
+	_, err := b.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.name, Key: &key, Body: bytes.NewReader(data)})
+	if err != nil {
+		return fmt.Errorf("S3 put %s: %w", key, err)
+	}
+	return nil
+}
+
+var errNoObject = errors.New("no such object")
+
+func (b *bucket) get(ctx context.Context, key string) ([]byte, error) {
+	out, err := b.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.name, Key: &key})
+	if err != nil {
+		var nsk *types.NoSuchKey
+		if errors.As(err, &nsk) {
+			return nil, fmt.Errorf("S3 get %s: %w", key, errNoObject)
+		}
+		return nil, fmt.Errorf("S3 get %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("S3 get %s: %w", key, err)
+	}
+	return data, nil
+}
+
+// group returns a group object's entries, from the cache if it holds them.
+func (b *bucket) group(ctx context.Context, key string) ([]entry, error) {
+	b.mu.Lock()
+	es, ok := b.cache[key]
+	b.mu.Unlock()
+	if ok {
+		return es, nil
+	}
+	data, err := b.get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if es, err = parseGroup(key, data); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.cache[key]; !ok {
+		if len(b.order) == cachedGroups {
+			delete(b.cache, b.order[0])
+			b.order = b.order[1:]
+		}
+		b.cache[key] = es
+		b.order = append(b.order, key)
+	}
+	return es, nil
+}
+
+// removePrefix deletes every object under prefix.
+func (b *bucket) removePrefix(ctx context.Context, prefix string) error {
+	p := s3.NewListObjectsV2Paginator(b.s3, &s3.ListObjectsV2Input{Bucket: &b.name, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("S3 list %s: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			if _, err := b.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.name, Key: o.Key}); err != nil {
+				return fmt.Errorf("S3 delete %s: %w", *o.Key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// uploader puts objects a few at a time in the background, so that a
+// publish or a fetch keeps going while the last group travels; wait
+// returns the first error.
+type uploader struct {
+	b    *bucket
+	sem  chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+	keys []string
+}
+
+func newUploader(b *bucket) *uploader { return &uploader{b: b, sem: make(chan struct{}, 4)} }
+
+func (u *uploader) put(ctx context.Context, key string, data []byte) error {
+	if err := u.failed(); err != nil {
+		return err
+	}
+	u.sem <- struct{}{}
+	u.wg.Add(1)
+	u.mu.Lock()
+	u.keys = append(u.keys, key)
+	u.mu.Unlock()
+	go func() {
+		defer func() { <-u.sem; u.wg.Done() }()
+		if err := u.b.put(ctx, key, data); err != nil {
+			u.mu.Lock()
+			if u.err == nil {
+				u.err = err
+			}
+			u.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+func (u *uploader) failed() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.err
+}
+
+func (u *uploader) wait() error {
+	u.wg.Wait()
+	return u.failed()
+}

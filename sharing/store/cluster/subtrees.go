@@ -1,0 +1,164 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/caravan-consortium/caravan/sharing/manifest"
+	"github.com/caravan-consortium/caravan/sharing/store"
+)
+
+// groupLevels is the level of a full group's root: 2^10 = groupSize.
+const groupLevels = 10
+
+// A dataset's record tree is kept in two parts. Below level 10 every node
+// lies inside one group of 1,024 records, and is rebuilt from the group's
+// attributes object, which holds the records' CIDs: a proof over a few
+// records reads the groups it touches. Level 10 and above (one node per
+// full group, and their parents) are one small object, data/<session>/tree,
+// written at commit: levels 10, 11... each as uvarint(count) and the
+// hashes back to back (about 64 bytes per 1,024 records).
+type groupTrees struct {
+	h     *manifest.TreeHasher
+	group *manifest.Subtrees // the current group's tree
+	top   *manifest.Subtrees // over full groups' roots: top level k is level 10+k
+}
+
+func newGroupTrees() *groupTrees {
+	return &groupTrees{h: manifest.NewTreeHasher(), group: manifest.NewSubtrees(groupSize), top: manifest.NewSubtrees(0)}
+}
+
+func (t *groupTrees) addCID(c cid.Cid) {
+	t.group.AddCID(c)
+	if t.group.Size() == groupSize {
+		t.top.Add(t.group.Node(groupLevels, 0))
+		t.group = manifest.NewSubtrees(groupSize)
+	}
+}
+
+func (t *groupTrees) marshalTop() []byte {
+	var out []byte
+	for l := range t.top.Levels() {
+		lv := t.top.Level(l)
+		out = binary.AppendUvarint(out, uint64(len(lv)/sha256.Size))
+		out = append(out, lv...)
+	}
+	return out
+}
+
+func parseTop(data []byte) ([][]byte, error) {
+	var levels [][]byte
+	for len(data) > 0 {
+		n, k := binary.Uvarint(data)
+		if k <= 0 || n > uint64(len(data)-k)/sha256.Size {
+			return nil, errors.New("record tree object: malformed")
+		}
+		end := k + int(n)*sha256.Size
+		levels = append(levels, data[k:end:end])
+		data = data[end:]
+	}
+	return levels, nil
+}
+
+// Subtrees returns the record tree of a manifest of size records.
+func (s *Store) Subtrees(m cid.Cid, size uint64) (store.Subtrees, error) {
+	d, err := s.dataset(m)
+	if err != nil {
+		return nil, err
+	}
+	if d.records != size {
+		return nil, fmt.Errorf("the store holds %d records of %s, the manifest says %d", d.records, m, size)
+	}
+	data, err := s.bucket.get(context.Background(), treeKey(d.session))
+	if err != nil {
+		return nil, err
+	}
+	top, err := parseTop(data)
+	if err != nil {
+		return nil, err
+	}
+	return &storedTree{s: s, d: d, top: top, groups: map[uint64]*manifest.Subtrees{}}, nil
+}
+
+// storedTree answers Node from the top object and from groups rebuilt on
+// demand.
+type storedTree struct {
+	s   *Store
+	d   dataset
+	top [][]byte
+
+	mu     sync.Mutex
+	groups map[uint64]*manifest.Subtrees
+	err    error
+}
+
+func (t *storedTree) Size() uint64 { return t.d.records }
+
+func (t *storedTree) Node(l int, i uint64) []byte {
+	if l >= groupLevels {
+		k := l - groupLevels
+		if k < len(t.top) && (i+1)*sha256.Size <= uint64(len(t.top[k])) {
+			return t.top[k][i*sha256.Size : (i+1)*sha256.Size]
+		}
+		return t.fail(fmt.Errorf("record tree, level %d: no node %d", l, i))
+	}
+	shift := uint(groupLevels - l)
+	g := i >> shift
+	gt, err := t.group(g)
+	if err != nil {
+		return t.fail(err)
+	}
+	j := i - g<<shift
+	if l >= gt.Levels() || (j+1)*sha256.Size > uint64(len(gt.Level(l))) {
+		return t.fail(fmt.Errorf("record tree, level %d: no node %d", l, i))
+	}
+	return gt.Node(l, j)
+}
+
+// group rebuilds group g's tree from its CIDs.
+func (t *storedTree) group(g uint64) (*manifest.Subtrees, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if gt, ok := t.groups[g]; ok {
+		return gt, nil
+	}
+	es, err := t.s.bucket.group(context.Background(), attrsKey(t.d.session, g))
+	if err != nil {
+		return nil, err
+	}
+	gt := manifest.NewSubtrees(uint64(len(es)))
+	for _, e := range es {
+		if err := store.Projected(e.index, e.value, func(_ uint64, c cid.Cid, _ []byte) error {
+			gt.AddCID(c)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if len(t.groups) >= cachedGroups {
+		clear(t.groups)
+	}
+	t.groups[g] = gt
+	return gt, nil
+}
+
+func (t *storedTree) fail(err error) []byte {
+	t.mu.Lock()
+	if t.err == nil {
+		t.err = err
+	}
+	t.mu.Unlock()
+	return make([]byte, sha256.Size)
+}
+
+func (t *storedTree) Err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
