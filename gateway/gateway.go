@@ -371,7 +371,7 @@ func (n *Gateway) Registry() *schemas.Registry { return n.registry }
 func (n *Gateway) Policies() *policy.Bundle { return n.policies.Bundle() }
 
 // PolicyLedger returns the ledger behind released_today.
-func (n *Gateway) PolicyLedger() *policy.Ledger { return n.policies.Ledger() }
+func (n *Gateway) PolicyLedger() policy.Volume { return n.policies.Ledger() }
 
 // Roster returns the roster in force.
 func (n *Gateway) Roster() *consortium.Roster { return n.roster.Roster() }

@@ -95,7 +95,9 @@ func (ps *policyService) Explain(req api.ExplainRequest) (*api.ExplainResult, er
 	if owner, ok := ps.roster.OrgEntity(m.Publisher); ok {
 		preq.Owner = &owner
 	}
-	preq.ReleasedToday = ps.engine.Ledger().Released(preq.Day(), org.ID)
+	if preq.ReleasedToday, err = ps.engine.Ledger().Released(preq.Day(), org.ID); err != nil {
+		return nil, fmt.Errorf("released_today: %w", err)
+	}
 	rec := policy.Record{ID: cids.OfJSON(canon).String(), Attrs: attrs}
 	e := b.Fetch(preq, nil).Explain(rec)
 	res := &api.ExplainResult{Decision: "deny", Errors: e.Errors, Bundle: e.Bundle, Org: api.Org(org),

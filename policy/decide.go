@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -38,7 +39,8 @@ const memoMax = 1 << 16
 type Session struct {
 	b       *Bundle
 	req     Request
-	ledger  *Ledger
+	ledger  Volume
+	err     error // the first failed ledger update
 	day     string
 	store   store
 	memo    map[string]Decision
@@ -53,7 +55,7 @@ type Session struct {
 // Fetch starts a session for req. With a non-nil ledger, released_today comes
 // from and goes to the ledger; call Commit before releasing the permitted
 // records so that the count survives a crash.
-func (b *Bundle) Fetch(req Request, ledger *Ledger) *Session {
+func (b *Bundle) Fetch(req Request, ledger Volume) *Session {
 	s := &Session{b: b, req: req, ledger: ledger, day: req.Day(), counter: req.ReleasedToday}
 	s.store = store{org: req.Org.entity(), dataset: req.Dataset.entity()}
 	if req.Owner != nil {
@@ -80,11 +82,35 @@ func (s *Session) Counts() (permitted, denied int) { return s.permitted, s.denie
 
 // Decide decides recs in order, appending one decision per record to out.
 // Each permit counts towards released_today for the following records.
+// With a ledger, the chunk is decided inside one ledger update: no other
+// fetch of the same org, on any node, counts in between. If the update
+// fails, every record of the chunk is denied and Commit returns the error.
 func (s *Session) Decide(recs []Record, out []Decision) []Decision {
-	if s.ledger != nil {
-		s.ledger.mu.Lock()
-		s.counter = s.ledger.get(s.day, s.req.Org.ID)
+	if s.ledger == nil {
+		return s.decideChunk(recs, out)
 	}
+	base, permitted, denied := len(out), s.permitted, s.denied
+	err := s.ledger.Update(s.day, s.req.Org.ID, func(released int64) int64 {
+		// A retried update decides the chunk again.
+		out, s.counter, s.permitted, s.denied = out[:base], released, permitted, denied
+		out = s.decideChunk(recs, out)
+		return s.counter
+	})
+	if err != nil {
+		if s.err == nil {
+			s.err = fmt.Errorf("released_today: %w", err)
+		}
+		out = out[:base]
+		for range recs {
+			out = append(out, Decision{})
+			s.denied++
+		}
+	}
+	return out
+}
+
+// decideChunk decides recs against s.counter.
+func (s *Session) decideChunk(recs []Record, out []Decision) []Decision {
 	for i := range recs {
 		d := s.decide(&recs[i])
 		if d.Permit {
@@ -95,17 +121,17 @@ func (s *Session) Decide(recs []Record, out []Decision) []Decision {
 		}
 		out = append(out, d)
 	}
-	if s.ledger != nil {
-		s.ledger.set(s.day, s.req.Org.ID, s.counter)
-		s.ledger.mu.Unlock()
-	}
 	return out
 }
 
-// Commit makes the ledger's counts durable. Without a ledger it does nothing.
+// Commit makes the ledger's counts durable; it returns the error of any
+// failed update. Without a ledger it does nothing.
 func (s *Session) Commit() error {
 	if s.ledger == nil {
 		return nil
+	}
+	if s.err != nil {
+		return s.err
 	}
 	return s.ledger.Commit()
 }

@@ -17,8 +17,24 @@ import (
 // request may carry a time just before midnight).
 const ledgerDays = 2
 
-// Ledger counts, per UTC day and org, the records an owner has released. It
-// is the durable state behind released_today: Commit writes it atomically, so
+// Volume is the durable count behind released_today: per UTC day and org,
+// the records an owner has released. Ledger keeps it in a file for one
+// node; an organization of several nodes shares one in its cluster
+// database (sharing/store/cluster), so the count is exact across nodes.
+type Volume interface {
+	// Released is how many records were released to org on day
+	// (YYYY-MM-DD).
+	Released(day, org string) (int64, error)
+	// Update runs fn with org's count for day and keeps what fn returns,
+	// as one step: no other update of that count, on any node, runs
+	// between. fn may run more than once if the step is retried.
+	Update(day, org string, fn func(released int64) int64) error
+	// Commit makes the counts durable (Update may already have).
+	Commit() error
+}
+
+// Ledger counts, per UTC day and org, the records an owner has released,
+// in a file: the Volume of a single node. Commit writes it atomically, so
 // after a crash or restart the count is at least what was committed.
 type Ledger struct {
 	path string
@@ -59,11 +75,21 @@ func OpenLedger(path string) (*Ledger, error) {
 	return l, nil
 }
 
+var _ Volume = (*Ledger)(nil)
+
 // Released is how many records were released to org on day (YYYY-MM-DD).
-func (l *Ledger) Released(day, org string) int64 {
+func (l *Ledger) Released(day, org string) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.get(day, org)
+	return l.get(day, org), nil
+}
+
+// Update runs fn on org's count for day under the ledger's lock.
+func (l *Ledger) Update(day, org string, fn func(released int64) int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.set(day, org, fn(l.get(day, org)))
+	return nil
 }
 
 func (l *Ledger) get(day, org string) int64 { return l.counts[day][org] }

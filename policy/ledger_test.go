@@ -53,7 +53,7 @@ func TestDailyVolumeLimitSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := l2.Released("2026-11-27", "logistics-az"); got != 300 {
+	if got, _ := l2.Released("2026-11-27", "logistics-az"); got != 300 {
 		t.Fatalf("after restart released_today = %d, want 300", got)
 	}
 	s2 := b.Fetch(req, l2)
@@ -69,7 +69,7 @@ func TestDailyVolumeLimitSurvivesRestart(t *testing.T) {
 		t.Errorf("last decision %+v, want a deny by logistics-daily-volume", last)
 	}
 	// Another org's count is its own; the next day starts from zero.
-	if got := l2.Released("2026-11-27", "customs-kz"); got != 0 {
+	if got, _ := l2.Released("2026-11-27", "customs-kz"); got != 0 {
 		t.Errorf("customs-kz released %d", got)
 	}
 	next := req

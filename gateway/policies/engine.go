@@ -29,7 +29,10 @@ type Change struct {
 type Config struct {
 	Dir    string // the policy directory
 	Intent string // the write-ahead file of an upload (Replace)
-	Ledger string // the volume ledger behind released_today
+	Ledger string // the volume ledger behind released_today (a file)
+	// Volume, if set, is the count behind released_today instead of the
+	// Ledger file: the cluster's, shared by every node of the org.
+	Volume policy.Volume
 	Log    *zap.Logger
 	// Vocabulary is the policy vocabulary of the schema registry now.
 	Vocabulary func() (*policy.Vocabulary, error)
@@ -47,7 +50,7 @@ type Config struct {
 type Engine struct {
 	cfg    Config
 	dir    string
-	ledger *policy.Ledger
+	ledger policy.Volume
 	log    *zap.Logger
 
 	mu       sync.Mutex // serializes reloads
@@ -113,8 +116,10 @@ func (pe *Engine) open() error {
 	if err != nil {
 		return fmt.Errorf("policies in %s: %w", pe.dir, err)
 	}
-	if pe.ledger, err = policy.OpenLedger(pe.cfg.Ledger); err != nil {
-		return err
+	if pe.ledger = pe.cfg.Volume; pe.ledger == nil {
+		if pe.ledger, err = policy.OpenLedger(pe.cfg.Ledger); err != nil {
+			return err
+		}
 	}
 	if err := pe.put(b, "", nil); err != nil {
 		return err
@@ -255,7 +260,7 @@ func (pe *Engine) Status() api.PolicyStatus {
 }
 
 // Ledger is the volume ledger behind released_today.
-func (pe *Engine) Ledger() *policy.Ledger { return pe.ledger }
+func (pe *Engine) Ledger() policy.Volume { return pe.ledger }
 
 // Dir is the policy directory.
 func (pe *Engine) Dir() string { return pe.dir }

@@ -5,6 +5,7 @@ package cluster_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,5 +153,43 @@ func TestClusterSchemaIsMigratedOnce(t *testing.T) {
 	}
 	if _, err := cluster.Open(ctx, conn, cluster.Options{}); err == nil || !strings.Contains(err.Error(), "newer than this build") {
 		t.Fatalf("a newer schema: %v", err)
+	}
+}
+
+// TestClusterVolumeIsExactAcrossNodes: fetches counting on two nodes at
+// once lose no count: released_today is the sum of every release.
+func TestClusterVolumeIsExactAcrossNodes(t *testing.T) {
+	conn := clusterenv.NewSpace(t).Conn()
+	var vols []*cluster.Volume
+	for range 2 {
+		s, err := cluster.Open(context.Background(), conn, cluster.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		vols = append(vols, s.Volume())
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	var wg sync.WaitGroup
+	for _, v := range vols {
+		for range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 25 {
+					if err := v.Update(day, "logistics-az", func(n int64) int64 { return n + 3 }); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if got, err := vols[1].Released(day, "logistics-az"); got != 2*6*25*3 || err != nil {
+		t.Fatalf("released %d (%v), want %d", got, err, 2*6*25*3)
+	}
+	if got, _ := vols[0].Released(day, "customs-kz"); got != 0 {
+		t.Fatalf("another org's count is %d", got)
 	}
 }
