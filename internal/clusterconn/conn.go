@@ -23,10 +23,10 @@ import (
 
 // The variables, in the environment or in the file.
 const (
-	EnvDSN        = "CARAVAN_DB_DSN"       // go-sql-driver/mysql DSN: user:password@tcp(host:3306)/database
-	EnvS3Endpoint = "CARAVAN_S3_ENDPOINT"  // http(s)://host:port
-	EnvS3Bucket   = "CARAVAN_S3_BUCKET"    // the bucket
-	EnvS3Region   = "CARAVAN_S3_REGION"    // default us-east-1
+	EnvDSN        = "CARAVAN_DB_DSN"        // go-sql-driver/mysql DSN: user:password@tcp(host:3306)/database
+	EnvS3Endpoint = "CARAVAN_S3_ENDPOINT"   // http(s)://host:port
+	EnvS3Bucket   = "CARAVAN_S3_BUCKET"     // the bucket
+	EnvS3Region   = "CARAVAN_S3_REGION"     // default us-east-1
 	EnvS3Access   = "CARAVAN_S3_ACCESS_KEY" // access key id
 	EnvS3Secret   = "CARAVAN_S3_SECRET_KEY" // secret access key
 )
