@@ -324,6 +324,9 @@ type FetchSummary struct {
 	// NotOffered: the dataset does not offer the purpose, so everything was denied.
 	NotOffered bool     `json:"not_offered,omitempty"`
 	Offered    []string `json:"offered,omitempty"`
+	// Nodes are the provider's nodes (peer IDs) that served the fetch: the
+	// first asked, then each one it resumed through after losing one.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // NDJSON is the media type of the API's event streams.

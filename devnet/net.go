@@ -32,6 +32,9 @@ type Net struct {
 	Dir    string
 	Roster string // path of the roster as created
 	Orgs   []*Org
+	// Nodes are further active nodes of orgs on cluster storage (AddNode),
+	// each with a data directory of its own.
+	Nodes []*Org
 }
 
 // Org is one organization of the local consortium.
@@ -208,7 +211,7 @@ const RosterFile = "consortium.yaml"
 
 func (nt *Net) rosterFiles() []string {
 	var out []string
-	for _, o := range nt.Orgs {
+	for _, o := range append(append([]*Org{}, nt.Orgs...), nt.Nodes...) {
 		out = append(out, filepath.Join(o.Dir, RosterFile))
 	}
 	return out

@@ -160,7 +160,7 @@ func (o *Org) Status(ctx context.Context) (*api.Status, error) {
 // WaitReady waits until every gateway started answers on its control endpoint. A
 // gateway that exits first is an error that points at its log.
 func (nt *Net) WaitReady(ctx context.Context) error {
-	for _, o := range nt.Orgs {
+	for _, o := range append(append([]*Org{}, nt.Orgs...), nt.Nodes...) {
 		if o.proc == nil {
 			continue // never started (the hostile scenario's fourth org)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -30,6 +31,7 @@ type fetchPorts struct {
 	registry *schemas.Registry
 	roster   *roster.Keeper
 	journal  *journaler
+	turn     atomic.Uint64 // the next fetch's turn among a partner's nodes
 }
 
 // resolve finds a partner's manifest in the catalog and a connected node
@@ -54,10 +56,12 @@ func (p *fetchPorts) resolve(_ context.Context, ref string) (fetch.Target, error
 	if !x.HasOrg(m.Publisher) {
 		return fetch.Target{}, fmt.Errorf("the publisher %s is not in the roster", m.Publisher)
 	}
-	node, ok := p2p.ConnectedPeer(p.host, x.NodesOf(m.Publisher))
-	if !ok {
+	// Fetches are spread across the org's connected nodes, in turn.
+	nodes := p2p.ConnectedPeers(p.host, x.NodesOf(m.Publisher))
+	if len(nodes) == 0 {
 		return fetch.Target{}, fmt.Errorf("no node of %s is connected", m.Publisher)
 	}
+	node := nodes[p.turn.Add(1)%uint64(len(nodes))]
 	return fetch.Target{ID: id, Manifest: m, Peer: node, Nodes: len(x.NodesOf(m.Publisher))}, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/caravan-consortium/caravan/gateway/metrics"
 	"github.com/caravan-consortium/caravan/gateway/policies"
 	"github.com/caravan-consortium/caravan/gateway/roster"
+	"github.com/caravan-consortium/caravan/gateway/storage"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -160,13 +161,11 @@ func Start(ctx context.Context, opts Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 	n.applyRoster(roster)
-	if n.journal, err = openJournal(n.dir, n.cfg.Org, n.signers.Log(), n.log.Named("journal")); err != nil {
+	backend, err := n.openState(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := n.openStore(); err != nil {
-		return nil, err
-	}
-	pcfg := policies.Config{Dir: n.cfg.Policies, Intent: n.dir.PolicyIntent(), Ledger: n.dir.Ledger(), Log: n.log.Named("policy"),
+	pcfg := policies.Config{Dir: n.cfg.Policies, Intent: n.dir.PolicyIntent(), Ledger: n.dir.Ledger(), Volume: backend.Volume, Log: n.log.Named("policy"),
 		Vocabulary: func() (*policy.Vocabulary, error) { return policy.VocabularyOf(n.registry) },
 		Journal:    n.journal.policy, OnBundle: n.metrics.PolicyBundle, OnReload: n.metrics.PolicyReload}
 	if opts.OnPolicyChange != nil {
@@ -246,13 +245,25 @@ func (n *Gateway) loadKey(path string) error {
 	return err
 }
 
-// openStore opens the store and the catalog, and the schema registry that
-// the catalog's registrations make (the policies are checked against it).
-func (n *Gateway) openStore() error {
-	var err error
-	if n.store, err = store.OpenEmbedded(n.dir.Store(), n.log.Named("store")); err != nil {
-		return err
+// openState opens the backend the config names (embedded or cluster), the
+// journal and the catalog on it.
+func (n *Gateway) openState(ctx context.Context) (*storage.Backend, error) {
+	backend, err := storage.Open(ctx, n.cfg, n.dir, n.log.Named("store"))
+	if err != nil {
+		return nil, err
 	}
+	n.store = backend.Store
+	if n.journal, err = openJournal(backend, n.cfg.Org, n.signers.Log(), n.log.Named("journal")); err != nil {
+		return nil, err
+	}
+	return backend, n.openCatalog()
+}
+
+// openCatalog opens the catalog from the store, and the schema registry
+// that the catalog's registrations make (the policies are checked against
+// it).
+func (n *Gateway) openCatalog() error {
+	var err error
 	if n.catalog, err = catalog.Open(n.store); err != nil {
 		return err
 	}

@@ -4,19 +4,16 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
-	"github.com/caravan-consortium/caravan/gateway/datadir"
 	"github.com/caravan-consortium/caravan/gateway/policies"
+	"github.com/caravan-consortium/caravan/gateway/storage"
 
 	"go.uber.org/zap"
 
 	"github.com/caravan-consortium/caravan/consortium"
-	"github.com/caravan-consortium/caravan/internal/atomicfile"
 	"github.com/caravan-consortium/caravan/journal"
 	"github.com/caravan-consortium/caravan/sharing/manifest"
 )
@@ -28,20 +25,22 @@ const journalTimeout = 10 * time.Second
 // statements, the policy bundles and roster versions put in force, the
 // disclosures of sealed statements, and the fetches' receipts.
 type journaler struct {
-	org  string
-	log  *journal.Log
-	seen string // the seen file (datadir.Dir.JournalSeen)
-	zlog *zap.Logger
+	org   string
+	log   *journal.Log
+	marks storage.Marks // what was journaled last, across restarts and nodes
+	zlog  *zap.Logger
 }
 
-// openJournal opens this org's log. Its network side (package witness)
-// starts later, once GossipSub runs.
-func openJournal(dir datadir.Dir, org string, signer *journal.LogSigner, log *zap.Logger) (*journaler, error) {
-	l, err := journal.Open(context.Background(), journal.LogConfig{Dir: dir.JournalLog(), Origin: signer.Name(), Signer: signer})
+// openJournal opens this org's log where the backend keeps it. Its network
+// side (package witness) starts later, once GossipSub runs.
+func openJournal(b *storage.Backend, org string, signer *journal.LogSigner, log *zap.Logger) (*journaler, error) {
+	cfg := b.Journal
+	cfg.Origin, cfg.Signer = signer.Name(), signer
+	l, err := journal.Open(context.Background(), cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &journaler{org: org, log: l, seen: dir.JournalSeen(), zlog: log}, nil
+	return &journaler{org: org, log: l, marks: b.Marks, zlog: log}, nil
 }
 
 // Append journals an event of this org; it returns once the entry is durable.
@@ -106,55 +105,36 @@ func (j *journaler) statement(st *manifest.Statement) error {
 // restart on the same bundle is not a change): a bundle that cannot be
 // journaled is not put in force.
 func (j *journaler) policy(ch policies.Change) error {
-	if j == nil || j.wasSeen("policy", ch.New) {
+	if j == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
-	defer cancel()
-	if _, err := j.Append(ctx, &journal.Event{Type: journal.TypePolicy, Bundle: ch.New, Previous: ch.Old, Time: ch.At}); err != nil {
-		return fmt.Errorf("journaling the policy bundle %s: %w", ch.New, err)
-	}
-	j.markSeen("policy", ch.New)
-	return nil
+	return j.marks.Once("policy", ch.New, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		defer cancel()
+		if _, err := j.Append(ctx, &journal.Event{Type: journal.TypePolicy, Bundle: ch.New, Previous: ch.Old, Time: ch.At}); err != nil {
+			return fmt.Errorf("journaling the policy bundle %s: %w", ch.New, err)
+		}
+		return nil
+	})
 }
 
 // journalRoster journals a roster version put in force, once per version.
 func (j *journaler) roster(r *consortium.Roster) {
-	v := fmt.Sprint(r.Version)
-	if j == nil || j.wasSeen("roster", v) {
+	if j == nil {
 		return
 	}
 	sum, err := r.Digest()
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
-	defer cancel()
-	if _, err := j.Append(ctx, &journal.Event{Type: journal.TypeRoster, RosterVersion: r.Version,
-		RosterDigest: hex.EncodeToString(sum[:])}); err != nil {
+	err = j.marks.Once("roster", fmt.Sprint(r.Version), func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		defer cancel()
+		_, err := j.Append(ctx, &journal.Event{Type: journal.TypeRoster, RosterVersion: r.Version,
+			RosterDigest: hex.EncodeToString(sum[:])})
+		return err
+	})
+	if err != nil {
 		j.zlog.Error("roster change not journaled", zap.Error(err))
-		return
-	}
-	j.markSeen("roster", v)
-}
-
-// The seen file remembers the last roster version and policy bundle that
-// were journaled, so that a restart does not journal them again.
-
-func (j *journaler) readSeen() map[string]string {
-	m := map[string]string{}
-	if data, err := os.ReadFile(j.seen); err == nil {
-		_ = json.Unmarshal(data, &m)
-	}
-	return m
-}
-
-func (j *journaler) wasSeen(kind, value string) bool { return j.readSeen()[kind] == value }
-
-func (j *journaler) markSeen(kind, value string) {
-	m := j.readSeen()
-	m[kind] = value
-	if data, err := json.Marshal(m); err == nil {
-		_ = atomicfile.Write(j.seen, data, 0o600)
 	}
 }

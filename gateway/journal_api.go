@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/caravan-consortium/caravan/gateway/datadir"
 	"github.com/caravan-consortium/caravan/gateway/metrics"
@@ -18,6 +17,7 @@ import (
 type journalService struct {
 	org     string
 	dir     datadir.Dir
+	log     *journal.Log // this org's, wherever it is stored
 	roster  *roster.Keeper
 	metrics *metrics.Metrics
 }
@@ -46,7 +46,7 @@ func (js *journalService) JournalEntries(ctx context.Context, org string, from, 
 	}
 	page := &api.JournalPage{Origin: v.Origin, Size: v.Size, Entries: []api.JournalEntry{}}
 	from = min(from, v.Size)
-	err = journal.Entries(ctx, journal.DirSource(v.Dir), from, min(from+limit, v.Size), v.Size, func(i uint64, e []byte) error {
+	err = journal.Entries(ctx, v.Source, from, min(from+limit, v.Size), v.Size, func(i uint64, e []byte) error {
 		je := api.JournalEntry{Index: i, Hash: journal.Hash(e)}
 		if ev, err := journal.Decode(e); err != nil {
 			je.Error = err.Error()
@@ -156,7 +156,7 @@ func (js *journalService) Checkpoint(org string) ([]byte, error) {
 		return w.Get(org, sizes[len(sizes)-1])
 	}
 	if org == js.org {
-		return os.ReadFile(journal.CheckpointPath(js.dir.JournalLog()))
+		return js.log.Checkpoint(context.Background())
 	}
 	return nil, api.FieldErrorf(api.ErrNotFound, "org", "no cosigned checkpoint of %s's journal is held here", org)
 }

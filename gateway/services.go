@@ -23,7 +23,7 @@ func (n *Gateway) buildServices() server.Services {
 		Registry: &registryService{org: org, registry: n.registry, registrar: n.registrar, publisher: n.publisher},
 		Policies: &policyService{org: org, engine: n.policies, roster: n.roster, catalog: n.catalog, registry: n.registry},
 		Fetching: &fetchService{requester: n.requester, catalog: n.catalog, store: n.store},
-		Journal:  &journalService{org: org, dir: n.dir, roster: n.roster, metrics: n.metrics},
+		Journal:  &journalService{org: org, dir: n.dir, log: n.journal.log, roster: n.roster, metrics: n.metrics},
 	}
 }
 

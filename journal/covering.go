@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/compact"
@@ -29,12 +30,9 @@ func (l *Log) CheckpointCovering(ctx context.Context, index uint64) ([]byte, err
 			return raw, nil
 		}
 	}
-	size, err := l.reader.IntegratedSize(ctx)
+	size, err := l.integrated(ctx, index)
 	if err != nil {
-		return nil, fmt.Errorf("journal: integrated size: %w", err)
-	}
-	if size <= index {
-		return nil, fmt.Errorf("journal: entry %d is not integrated (tree size %d)", index, size)
+		return nil, err
 	}
 	// A prover of its own: a long-lived one would keep every partial tile
 	// it ever expanded, one per width, as the log grows.
@@ -66,3 +64,33 @@ func (p *Prover) Root(ctx context.Context, size uint64) ([]byte, error) {
 	}
 	return root, nil
 }
+
+// integrated returns the size of the integrated tree once it covers index.
+// On disk an acknowledged entry is integrated already; on cluster storage
+// it is integrated on tessera's one-second timer, so this waits for it
+// (at most integrationWait).
+func (l *Log) integrated(ctx context.Context, index uint64) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, integrationWait)
+	defer cancel()
+	for {
+		size, err := l.reader.IntegratedSize(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("journal: integrated size: %w", err)
+		}
+		if size > index {
+			return size, nil
+		}
+		if l.cfg.Cluster == nil {
+			return 0, fmt.Errorf("journal: entry %d is not integrated (tree size %d)", index, size)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("journal: entry %d is not integrated (tree size %d): %w", index, size, ctx.Err())
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// integrationWait bounds how long CheckpointCovering waits for an entry
+// to be integrated on cluster storage.
+const integrationWait = 15 * time.Second

@@ -202,10 +202,19 @@ func jitter(d time.Duration) time.Duration {
 // ConnectedPeer returns the first of peers (one org's nodes, say) that h
 // is connected to.
 func ConnectedPeer(h host.Host, peers []peer.ID) (peer.ID, bool) {
-	for _, p := range peers {
-		if h.Network().Connectedness(p) == network.Connected {
-			return p, true
-		}
+	if c := ConnectedPeers(h, peers); len(c) > 0 {
+		return c[0], true
 	}
 	return "", false
+}
+
+// ConnectedPeers returns the peers of peers that are connected, in order.
+func ConnectedPeers(h host.Host, peers []peer.ID) []peer.ID {
+	var out []peer.ID
+	for _, p := range peers {
+		if h.Network().Connectedness(p) == network.Connected {
+			out = append(out, p)
+		}
+	}
+	return out
 }

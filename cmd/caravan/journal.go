@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -45,9 +46,13 @@ func journalCheckpointCmd() *cobra.Command {
 		Short: "Print the newest checkpoint of this org's journal (a C2SP signed note)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			raw, err := os.ReadFile(journal.CheckpointPath(datadir.Dir(dir).JournalLog()))
+			own, err := pickLog(dir, "")
 			if err != nil {
-				return fmt.Errorf("no checkpoint yet: %w", err)
+				return err
+			}
+			raw := own.Checkpoint
+			if raw == nil {
+				return errors.New("no checkpoint yet")
 			}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), checkpointJSON(raw))
@@ -111,7 +116,7 @@ type entryJSON struct {
 
 func printEntries(ctx context.Context, w io.Writer, v *datadir.LogView, from, to uint64, asJSON bool) error {
 	enc := json.NewEncoder(w)
-	return journal.Entries(ctx, journal.DirSource(v.Dir), from, to, v.Size, func(i uint64, e []byte) error {
+	return journal.Entries(ctx, v.Source, from, to, v.Size, func(i uint64, e []byte) error {
 		ev, err := journal.Decode(e)
 		if asJSON {
 			line := entryJSON{Origin: v.Origin, Index: i, Hash: journal.Hash(e), Event: ev}

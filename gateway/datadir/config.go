@@ -51,7 +51,27 @@ type Config struct {
 	Catalog CatalogConfig `yaml:"catalog"`
 	// API is the optional TCP listener of the API.
 	API APIConfig `yaml:"api"`
+	// Storage is where the store and the journal are kept: embedded
+	// (default: Pebble and the journal's tiles in the data directory, one
+	// node) or cluster (a MySQL-compatible database and an S3-compatible
+	// bucket, shared by every node of the organization).
+	Storage string `yaml:"storage"`
+	// ClusterEnv is the file (KEY=VALUE lines, mode 0600) that says how to
+	// reach the cluster's database and bucket: CARAVAN_DB_DSN,
+	// CARAVAN_S3_ENDPOINT, CARAVAN_S3_BUCKET, CARAVAN_S3_REGION,
+	// CARAVAN_S3_ACCESS_KEY and CARAVAN_S3_SECRET_KEY; each may be set in
+	// the environment instead, which wins. A relative path is relative to
+	// the config file's directory. Empty: the environment alone. Never
+	// write these values in the config itself.
+	ClusterEnv string `yaml:"cluster_env"`
 }
+
+// The storage backends (Config.Storage; package gateway/storage opens
+// them).
+const (
+	storageEmbedded = "embedded"
+	storageCluster  = "cluster"
+)
 
 // APIConfig is the optional TCP listener of the gateway's API, besides its
 // Unix socket: TLS, and an API token with the route's scope on every call.
@@ -185,13 +205,8 @@ func (c *Config) validate() error {
 	if c.Fetch.RecordsPerHour < 0 {
 		return fieldErr("fetch.records_per_hour", "%d is negative", c.Fetch.RecordsPerHour)
 	}
-	if c.API.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
-			return fieldErr("api.listen", "%q is not host:port (such as 0.0.0.0:8443): %v", c.API.Listen, err)
-		}
-	}
-	if (c.API.TLSCert == "") != (c.API.TLSKey == "") {
-		return fieldErr("api.tls_cert", "give both tls_cert and tls_key, or neither (the self-signed certificate)")
+	if err := c.validateAPIAndStorage(); err != nil {
+		return err
 	}
 	b := fetch.Budget{RequestsPerMinute: c.Fetch.RequestsPerMinute, RecordsPerHour: c.Fetch.RecordsPerHour}.WithDefaults()
 	c.Fetch = FetchConfig{RequestsPerMinute: b.RequestsPerMinute, RecordsPerHour: b.RecordsPerHour}
@@ -241,6 +256,28 @@ func errMsg(err error) string {
 	return string(m)
 }
 
+func (c *Config) validateAPIAndStorage() error {
+	if c.API.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+			return fieldErr("api.listen", "%q is not host:port (such as 0.0.0.0:8443): %v", c.API.Listen, err)
+		}
+	}
+	if (c.API.TLSCert == "") != (c.API.TLSKey == "") {
+		return fieldErr("api.tls_cert", "give both tls_cert and tls_key, or neither (the self-signed certificate)")
+	}
+	switch c.Storage {
+	case "":
+		c.Storage = storageEmbedded
+	case storageEmbedded, storageCluster:
+	default:
+		return fieldErr("storage", "%q: want embedded or cluster", c.Storage)
+	}
+	if c.ClusterEnv != "" && c.Storage != storageCluster {
+		return fieldErr("cluster_env", "is for storage: cluster only")
+	}
+	return nil
+}
+
 // LoadConfig reads and validates the config file at path. Relative paths in
 // it are resolved against the file's directory. Errors name the file, the
 // line and the field.
@@ -272,6 +309,9 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if c.API.TLSCert != "" {
 		c.API.TLSCert, c.API.TLSKey = resolve(base, c.API.TLSCert), resolve(base, c.API.TLSKey)
+	}
+	if c.ClusterEnv != "" {
+		c.ClusterEnv = resolve(base, c.ClusterEnv)
 	}
 	return &c, nil
 }
@@ -361,6 +401,17 @@ api:
   listen: "{{.API.Listen}}"
   tls_cert: "{{.API.TLSCert}}"
   tls_key: "{{.API.TLSKey}}"
+
+# Where the store and the journal are kept. embedded: in this directory
+# (Pebble, and the journal's tiles), for one node. cluster: a MySQL-
+# compatible database (MariaDB) and an S3-compatible bucket, shared by
+# every node of the organization (docs/deployment.md). cluster_env is the
+# file (mode 0600) with the database DSN, the S3 endpoint, bucket and
+# credentials; the environment may set them instead. Never write them here.
+storage: {{.Storage}}
+{{- if .ClusterEnv}}
+cluster_env: "{{.ClusterEnv}}"
+{{- end}}
 `))
 
 // Marshal renders c as a commented YAML file. c is validated first, so the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/consortium"
+	"github.com/caravan-consortium/caravan/internal/clusterconn"
 	"github.com/caravan-consortium/caravan/journal"
 )
 
@@ -89,9 +90,12 @@ func GatewayJournalKeys(dir string) (*JournalKeys, error) {
 
 // LogView is one log a gateway holds: its own or a mirror.
 type LogView struct {
-	Org        string
-	Origin     string
-	Dir        string
+	Org    string
+	Origin string
+	Dir    string // a mirror's directory, or the own log's on embedded storage
+	// Source reads the log: its directory, or the cluster's bucket for the
+	// own log on cluster storage.
+	Source     journal.Source
 	Own        bool
 	Checkpoint []byte // newest checkpoint note on disk, nil if none
 	Size       uint64
@@ -105,13 +109,21 @@ func GatewayLogs(dir string) ([]LogView, error) {
 		return nil, err
 	}
 	d := Dir(dir)
+	own, err := ownLog(cfg, d)
+	if err != nil {
+		return nil, err
+	}
 	var out []LogView
 	for _, m := range r.Members {
 		v := LogView{Org: m.Org, Origin: journal.Origin(r.Consortium, m.Org), Dir: d.Mirror(m.Org), Own: m.Org == cfg.Org}
+		v.Source = journal.DirSource(v.Dir)
 		if v.Own {
-			v.Dir = d.JournalLog()
+			v.Dir, v.Source = "", own
+			if cfg.Storage == storageEmbedded {
+				v.Dir = d.JournalLog()
+			}
 		}
-		if raw, err := os.ReadFile(journal.CheckpointPath(v.Dir)); err == nil {
+		if raw, err := v.Source.ReadCheckpoint(context.Background()); err == nil {
 			v.Checkpoint = raw
 			if cp, err := journal.ParseCheckpoint(raw); err == nil {
 				v.Size = cp.Size
@@ -124,6 +136,20 @@ func GatewayLogs(dir string) ([]LogView, error) {
 		}
 	}
 	return out, nil
+}
+
+// ownLog reads the gateway's own log where its storage keeps it: in the
+// data directory, or in the cluster's bucket (reached as the config's
+// cluster_env and the environment say).
+func ownLog(cfg *Config, d Dir) (journal.Source, error) {
+	if cfg.Storage != storageCluster {
+		return journal.DirSource(d.JournalLog()), nil
+	}
+	conn, err := clusterconn.Load(cfg.ClusterEnv)
+	if err != nil {
+		return nil, err
+	}
+	return journal.ClusterSource(conn), nil
 }
 
 // ProveEntry writes the tlog-proof of entry index of the gateway's own log,
@@ -148,7 +174,11 @@ func ProveEntry(ctx context.Context, dir string, index uint64) ([]byte, error) {
 		}
 		if _, cosigs, ok, err := t.Check(raw); err == nil {
 			if ok {
-				return journal.BuildProof(ctx, journal.DirSource(Dir(dir).JournalLog()), index, raw)
+				own, err := ownLog(cfg, Dir(dir))
+				if err != nil {
+					return nil, err
+				}
+				return journal.BuildProof(ctx, own, index, raw)
 			}
 			best = max(best, len(cosigs))
 		}
@@ -168,7 +198,7 @@ func FindEntry(ctx context.Context, dir, what string, match func(entry []byte) b
 	own := logs[0]
 	found := uint64(0)
 	errFound := errors.New("found")
-	err = journal.Entries(ctx, journal.DirSource(own.Dir), 0, own.Size, own.Size, func(i uint64, e []byte) error {
+	err = journal.Entries(ctx, own.Source, 0, own.Size, own.Size, func(i uint64, e []byte) error {
 		if match(e) {
 			found = i
 			return errFound
@@ -228,12 +258,12 @@ func VerifyJournals(ctx context.Context, dir string) ([]LogCheck, error) {
 		}
 		m, err := journal.OpenMirror(tmp, v.Origin, lk.Verifier)
 		if err == nil {
-			_, _, err = m.Update(ctx, journal.DirSource(v.Dir), v.Checkpoint)
+			_, _, err = m.Update(ctx, v.Source, v.Checkpoint)
 		}
 		os.RemoveAll(tmp)
 		c.Err = err
 		if err == nil {
-			c.Err = journal.Entries(ctx, journal.DirSource(v.Dir), 0, v.Size, v.Size, func(i uint64, e []byte) error {
+			c.Err = journal.Entries(ctx, v.Source, 0, v.Size, v.Size, func(i uint64, e []byte) error {
 				c.Entries++
 				if _, err := journal.Decode(e); err != nil {
 					c.BadEvents = append(c.BadEvents, fmt.Sprintf("entry %d: %v", i, err))

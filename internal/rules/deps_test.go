@@ -66,18 +66,20 @@ var allowed = map[string][]string{
 
 	// The assembly: the services over the parts, served by api/server (the
 	// console is handed to it by whoever starts the gateway).
-	"gateway/datadir": {"api", "consortium", "internal/atomicfile", "internal/keyfile", "internal/logging", "internal/yamlfile",
+	"gateway/datadir": {"api", "consortium", "internal/atomicfile", "internal/clusterconn", "internal/keyfile", "internal/logging", "internal/yamlfile",
 		"journal", "p2p", "sharing/catalog", "sharing/fetch"},
 	"gateway/policies": {"api", "internal/atomicfile", "internal/dirwatch", "policy"},
 	"gateway/keys":     {"consortium", "gateway/datadir", "internal/keyfile", "journal"},
 	"gateway/roster":   {"api", "consortium", "gateway/datadir", "internal/atomicfile", "internal/dirwatch", "p2p", "policy"},
-	"gateway/metrics":  {"api", "consortium", "journal", "journal/witness", "p2p", "sharing/catalog"},
-	"gateway": {"api", "api/server", "consortium", "gateway/datadir", "gateway/keys", "gateway/metrics", "gateway/policies", "gateway/roster", "internal/atomicfile",
+	"gateway/storage": {"gateway/datadir", "internal/atomicfile", "internal/clusterconn", "journal", "policy", "sharing/store",
+		"sharing/store/cluster"},
+	"gateway/metrics": {"api", "consortium", "journal", "journal/witness", "p2p", "sharing/catalog"},
+	"gateway": {"api", "api/server", "consortium", "gateway/datadir", "gateway/keys", "gateway/metrics", "gateway/policies", "gateway/roster", "gateway/storage",
 		"internal/cids", "internal/dirwatch", "internal/jcs", "internal/keyfile", "internal/logging", "journal", "journal/witness", "p2p", "policy",
 		"schemas", "sharing/catalog", "sharing/fetch", "sharing/manifest", "sharing/publish", "sharing/store"},
 
 	// Tools above the assembly.
-	"devnet": {"api", "api/server", "configs", "consortium", "internal/atomicfile", "internal/cids", "internal/keyfile", "journal",
+	"devnet": {"api", "api/server", "configs", "consortium", "internal/atomicfile", "internal/clusterconn", "internal/cids", "internal/keyfile", "journal",
 		"journal/witness", "gateway", "gateway/datadir", "gateway/roster", "p2p", "schemas", "schemas/sample", "sharing/catalog", "sharing/fetch",
 		"sharing/manifest", "sharing/store"},
 	"cmd/caravan": {"api", "api/console", "api/server", "consortium", "consortium/edit", "devnet", "internal/atomicfile", "internal/keyfile", "internal/logging", "journal",

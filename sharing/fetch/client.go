@@ -139,6 +139,7 @@ func (c *Client) fetchSigned(ctx context.Context, p peer.ID, m *manifest.Manifes
 	res = &Result{Next: o.From, Request: hex.EncodeToString(sum[:])}
 	frames := readFrames(str, bufio.NewReaderSize(rw, 256<<10))
 	defer frames.stop()
+	defer watchNode(c.Host, p, frames)()
 	rs := &response{c: c, res: res, head: m.Tree, th: manifest.NewTreeHasher(), stage: stage, next: o.From, p: p, o: o,
 		publisher: m.Publisher}
 	if o.Schema != nil {

@@ -32,12 +32,14 @@ const failoverPoll = 100 * time.Millisecond
 
 // ask asks the provider for opts (from opts.From), moving to another node
 // of the provider's org when the one asked is lost. It returns the last
-// request's result and where that request started.
-func (r *Requester) ask(ctx context.Context, t *Target, ref, resume string, opts Options) (*Result, uint64, error) {
+// request's result, where that request started, and the nodes asked.
+func (r *Requester) ask(ctx context.Context, t *Target, ref, resume string, opts Options) (*Result, uint64, []string, error) {
+	var served []string
 	for n := 0; ; n++ {
+		served = append(served, t.Peer.String())
 		res, err := r.cfg.Client.Fetch(ctx, t.Peer, t.Manifest, opts)
 		if err == nil || n == maxFailovers || t.Nodes < 2 || !lostNode(ctx, err) {
-			return res, opts.From, err
+			return res, opts.From, served, err
 		}
 		// The node may still look connected: over QUIC a killed node sends
 		// nothing, and its connection lives until its idle timeout. Drop it,
@@ -45,7 +47,7 @@ func (r *Requester) ask(ctx context.Context, t *Target, ref, resume string, opts
 		_ = r.cfg.Client.Host.Network().ClosePeer(t.Peer)
 		next, werr := r.awaitNode(ctx, ref)
 		if werr != nil {
-			return res, opts.From, err
+			return res, opts.From, served, err
 		}
 		if res != nil && res.Next > opts.From {
 			opts.From = res.Next

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"bufio"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -16,6 +17,7 @@ import (
 // stream's speed.
 type frameReader struct {
 	str    network.Stream
+	last   atomic.Int64 // when the last frame was read (Unix nanoseconds)
 	frames chan frameRead
 	free   framePool
 	quit   chan struct{}
@@ -30,6 +32,7 @@ type frameRead struct {
 func readFrames(str network.Stream, r *bufio.Reader) *frameReader {
 	fr := &frameReader{str: str, frames: make(chan frameRead, 2), free: make(framePool, 4),
 		quit: make(chan struct{}), done: make(chan struct{})}
+	fr.last.Store(time.Now().UnixNano())
 	go func() {
 		defer close(fr.done)
 		for {
@@ -38,6 +41,7 @@ func readFrames(str network.Stream, r *bufio.Reader) *frameReader {
 			// has a deadline.
 			_ = str.SetReadDeadline(time.Now().Add(60 * time.Second))
 			b, err := p2p.ReadFrameInto(r, buf, MaxFrame)
+			fr.last.Store(time.Now().UnixNano())
 			select {
 			case fr.frames <- frameRead{b, err}:
 			case <-fr.quit:

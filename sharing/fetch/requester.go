@@ -77,6 +77,9 @@ type Summary struct {
 	Written    uint64
 	NotOffered bool // the dataset does not offer the purpose
 	Offered    []string
+	// Nodes are the provider's nodes that served the fetch, in order: the
+	// first asked, then each one it resumed through.
+	Nodes []string
 }
 
 // RequesterConfig are a Requester's ports and places.
@@ -181,7 +184,7 @@ func (r *Requester) Fetch(ctx context.Context, req Order, progress func(received
 		progress(0, 0) // asking the partner now
 	}
 	start := time.Now()
-	res, last, err := r.ask(ctx, &t, req.Manifest, resume, Options{Manifest: t.ID, Purpose: req.Purpose, Select: byIndex,
+	res, last, served, err := r.ask(ctx, &t, req.Manifest, resume, Options{Manifest: t.ID, Purpose: req.Purpose, Select: byIndex,
 		SelectCIDs: byCID, From: from, Progress: progress, Schema: schema})
 	if err != nil {
 		return nil, r.failed(t, resume, last, res, err)
@@ -197,7 +200,7 @@ func (r *Requester) Fetch(ctx context.Context, req Order, progress func(received
 	sum = &Summary{Manifest: t.ID.String(), Provider: provider, Purpose: req.Purpose, Permitted: res.Permitted,
 		Withheld: res.Denied, Received: res.Received, Bytes: res.Bytes, Took: time.Since(start), Resumed: last,
 		Decision: event.Ref{Origin: res.Origin, Index: res.Index}, Receipt: idx, Bundle: res.Bundle,
-		NotOffered: res.NotOffered, Offered: res.Offered}
+		NotOffered: res.NotOffered, Offered: res.Offered, Nodes: served}
 	if req.Out != "" {
 		if sum.Written, err = r.writeOut(t.ID, req.Purpose, sel, out, req.Out); err != nil {
 			return sum, err

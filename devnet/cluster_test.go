@@ -1,0 +1,240 @@
+//go:build cluster
+
+package devnet_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caravan-consortium/caravan/api"
+	"github.com/caravan-consortium/caravan/devnet"
+	"github.com/caravan-consortium/caravan/internal/clusterenv"
+	"github.com/caravan-consortium/caravan/schemas/sample"
+)
+
+// TestClusterOrgRunsTwoActiveNodes: customs-cn runs two nodes, A and B,
+// each with a data directory of its own, on one MariaDB database and one
+// S3 bucket. B accepts a publish; customs-kz fetches it twice, spread over
+// both nodes; A is killed with SIGKILL in the middle of the fetch it
+// serves, which resumes through B and ends with exactly the records a
+// fetch through B alone returns. Both publishes (one through each node)
+// are in the org's one journal, which either node serves.
+func TestClusterOrgRunsTwoActiveNodes(t *testing.T) {
+	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, kz := nt.Orgs[0], nt.Orgs[1]
+	if err := nt.UseCluster(a, clusterenv.NewSpace(t).Conn()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := nt.AddNode(a, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("CARAVAN_DEBUG_LOGS") != "" {
+		for _, o := range []*devnet.Org{a, b, kz} {
+			cfg := filepath.Join(o.Dir, "caravan.yaml")
+			data, _ := os.ReadFile(cfg)
+			os.WriteFile(cfg, bytes.Replace(data, []byte("level: info"), []byte("level: debug"), 1), 0o600)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if err := nt.Start(binary); err != nil {
+		t.Fatal(err)
+	}
+	defer nt.Stop(5 * time.Second)
+	if err := nt.StartOrg(binary, b); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop(5 * time.Second)
+	if err := nt.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acl, _ := api.NewClient(a.Dir)
+	bcl := awaitClient(ctx, t, b)
+	if err := devnet.RegisterDemoSchemas(ctx, acl); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(cl *api.Client, dataset string, n int) *api.PublishSummary {
+		t.Helper()
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(sample.Write(pw, "customs-declaration", n, 5, nil)) }()
+		pub, err := cl.Publish(ctx, api.PublishRequest{Dataset: dataset, Schema: "customs-declaration", Format: "jsonl",
+			Purposes: []string{"customs-clearance"}}, pr, nil)
+		if err != nil {
+			t.Fatalf("publish %s: %v", dataset, err)
+		}
+		return pub
+	}
+	small := publish(acl, "through-a", 500)
+	// B's registry learns the schemas by gossip, as any member's does.
+	var pub *api.PublishSummary
+	for {
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(sample.Write(pw, "customs-declaration", 60000, 7, nil)) }()
+		p, err := bcl.Publish(ctx, api.PublishRequest{Dataset: "through-b", Schema: "customs-declaration", Format: "jsonl",
+			Purposes: []string{"customs-clearance"}}, pr, nil)
+		if err == nil {
+			pub = p
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("publish through B: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	kzc, _ := api.NewClient(kz.Dir)
+	if _, err := kzc.AwaitCatalogItem(ctx, pub.CID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	awaitConnected(ctx, t, kzc, a, b)
+
+	// The first fetch goes to one node, the second to the other.
+	first := filepath.Join(t.TempDir(), "first.jsonl")
+	s1, err := kzc.Fetch(ctx, api.FetchRequest{Manifest: pub.CID, Purpose: "customs-clearance", Out: first}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "across-the-kill.jsonl")
+	var once sync.Once
+	var killedAt time.Time
+	s2, err := kzc.Fetch(ctx, api.FetchRequest{Manifest: pub.CID, Purpose: "customs-clearance", Out: out}, func(ev api.FetchEvent) {
+		if ev.Received > 0 {
+			once.Do(func() { a.Kill(); killedAt = time.Now() })
+		}
+	})
+	if err != nil {
+		t.Fatalf("the fetch failed across the kill: %v\nB's log:\n%s", err, tail(b.Log()))
+	}
+	if d := os.Getenv("CARAVAN_DEBUG_LOGS"); d != "" {
+		for name, o := range map[string]*devnet.Org{"a": a, "b": b, "kz": kz} {
+			data, _ := os.ReadFile(o.Log())
+			os.WriteFile(filepath.Join(d, name+".log"), data, 0o644)
+		}
+	}
+	t.Logf("first fetch served by %v; second by %v, resumed at %d, ended %v after the kill",
+		s1.Nodes, s2.Nodes, s2.Resumed, time.Since(killedAt).Round(time.Millisecond))
+	if len(s1.Nodes) != 1 || len(s2.Nodes) == 0 || s1.Nodes[0] == s2.Nodes[0] {
+		t.Fatalf("the fetches were not spread over both nodes: %v, then %v", s1.Nodes, s2.Nodes)
+	}
+	if s2.Nodes[0] == a.PeerID && (s2.Resumed == 0 || len(s2.Nodes) != 2 || s2.Nodes[1] != b.PeerID) {
+		t.Fatalf("the fetch A served did not resume through B: %+v", s2)
+	}
+	if got, want := lines(t, out), lines(t, first); len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("across the kill: %d records; the first fetch: %d", len(got), len(want))
+	}
+
+	// One journal: B serves the publish A acknowledged, and its own.
+	page, err := bcl.JournalEntries(ctx, "", 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{small.CID, pub.CID} {
+		if !slices.ContainsFunc(page.Entries, func(e api.JournalEntry) bool { return e.Event != nil && e.Event.Manifest == c }) {
+			t.Fatalf("publish %s is not in the journal B serves", c)
+		}
+	}
+	for i, e := range page.Entries {
+		if e.Index != uint64(i) {
+			t.Fatalf("the journal has entry %d at position %d: not one sequence", e.Index, i)
+		}
+	}
+
+	// A publish through A that A never acknowledged (killed mid-publish)
+	// leaves nothing that anyone sees: not in the org's catalog on B, not
+	// at the partner; B goes on publishing, and the journal stays one.
+	if err := nt.StartOrg(binary, a); err != nil {
+		t.Fatal(err)
+	}
+	acl = awaitClient(ctx, t, a)
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(sample.Write(pw, "customs-declaration", 200000, 9, nil)) }()
+	var killOnce sync.Once
+	_, err = acl.Publish(ctx, api.PublishRequest{Dataset: "interrupted", Schema: "customs-declaration", Format: "jsonl",
+		Purposes: []string{"customs-clearance"}}, pr, func(ev api.PublishEvent) {
+		if ev.Progress > 5000 {
+			killOnce.Do(a.Kill)
+		}
+	})
+	if err == nil {
+		t.Fatal("the publish A was killed in the middle of was acknowledged")
+	}
+	after := publish(bcl, "after-the-kill", 300)
+	if _, err := kzc.AwaitCatalogItem(ctx, after.CID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range []*api.Client{bcl, kzc} {
+		entries, err := cl.Catalog(ctx, api.CatalogQuery{Org: "customs-cn", All: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Manifest.Dataset == "interrupted" {
+				t.Fatalf("the unacknowledged publish is listed: %s", e.CID)
+			}
+		}
+	}
+	page, err = bcl.JournalEntries(ctx, "", 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range page.Entries {
+		if e.Index != uint64(i) || e.Event != nil && e.Event.Dataset == "interrupted" && e.Event.Type == "publish" {
+			t.Fatalf("journal entry %d at position %d: %+v", e.Index, i, e.Event)
+		}
+	}
+}
+
+// awaitClient waits for node o's API and returns its client.
+func awaitClient(ctx context.Context, t *testing.T, o *devnet.Org) *api.Client {
+	t.Helper()
+	for {
+		if _, err := o.Status(ctx); err == nil {
+			cl, err := api.NewClient(o.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cl
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s did not start:\n%s", o.Dir, tail(o.Log()))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// awaitConnected waits until cl's gateway is connected to every node.
+func awaitConnected(ctx context.Context, t *testing.T, cl *api.Client, nodes ...*devnet.Org) {
+	t.Helper()
+	for {
+		st, err := cl.Status(ctx)
+		if err == nil {
+			n := 0
+			for _, o := range nodes {
+				for _, m := range st.Members {
+					for _, nd := range m.Nodes {
+						if nd.PeerID == o.PeerID && nd.Connected {
+							n++
+						}
+					}
+				}
+			}
+			if n == len(nodes) {
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("not connected to every node: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
