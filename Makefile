@@ -4,7 +4,7 @@ BIN     := bin/caravan
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build test test-cluster cluster-servers demo console bench bench-smoke soak lint fuzz clean
+.PHONY: all build test test-cluster cluster-servers bench-cluster demo console bench bench-smoke soak lint fuzz clean
 
 all: build
 
@@ -43,7 +43,7 @@ cluster-servers:
 ## test-cluster: the cluster-mode tests (build tag cluster, tests named
 ## TestCluster*) against real servers: MariaDB and VersityGW run on
 ## loopback ports in a temporary directory, removed afterwards
-CLUSTER_PKGS ?= ./...
+CLUSTER_PKGS ?= ./internal/clusterenv ./journal ./sharing/store/cluster ./devnet
 test-cluster: cluster-servers
 	CARAVAN_VERSITYGW=$(VERSITYGW) $(GO) run ./internal/clusterenv/withservers -- \
 	  $(GO) test -tags cluster -race -pgo=off -count=1 -run '^TestCluster' $(CLUSTER_PKGS)
@@ -89,6 +89,20 @@ bench: build
 	@d=$$(mktemp -d); \
 	if ./$(BIN) devnet --orgs 4 --scenario hostile --dir $$d/net; then rm -rf $$d; \
 	else echo "hostile failed; gateway logs are kept in $$d/net"; exit 1; fi
+	$(MAKE) bench-cluster
+
+## bench-cluster: the cluster mode's figures (make bench runs it): the
+## cluster benchmarks against real servers (journal append latency, the
+## store next to the embedded one), then the cluster scenario with
+## CLUSTER_RECORDS records, next to the embedded backend in the same run
+CLUSTER_RECORDS ?= 1000000
+CLUSTER_BENCHTIME ?= 2000x
+bench-cluster: build cluster-servers
+	CARAVAN_VERSITYGW=$(VERSITYGW) $(GO) run ./internal/clusterenv/withservers -- \
+	  $(GO) test -tags cluster -run '^$$' -bench Cluster -benchtime $(CLUSTER_BENCHTIME) ./journal ./sharing/store/cluster
+	@d=$$(mktemp -d); \
+	if CARAVAN_VERSITYGW=$(VERSITYGW) ./$(BIN) devnet --orgs 3 --scenario cluster --records $(CLUSTER_RECORDS) --dir $$d/net; then rm -rf $$d; \
+	else echo "cluster failed; gateway logs are kept in $$d/net"; exit 1; fi
 
 ## bench-smoke: every Go benchmark once (-short), the OPA comparison and
 ## every bench scenario at a small size (--smoke): that each runs to its
@@ -103,6 +117,7 @@ bench-smoke: build
 	  if ./$(BIN) devnet --orgs $$orgs --scenario $$name --smoke --records 2000 --idle 2s --dir $$d/net; then rm -rf $$d; \
 	  else echo "bench-smoke: $$name failed; gateway logs are kept in $$d/net"; exit 1; fi; \
 	done
+	$(MAKE) bench-cluster CLUSTER_RECORDS=4000 CLUSTER_BENCHTIME=20x
 
 ## soak: the long runs that make test leaves out (CARAVAN_SOAK=1)
 soak:

@@ -48,6 +48,9 @@ type Env struct {
 	schemas   int         // schemas registered so far (statements too)
 	fetches   []fetchOutcome
 	cleanups  []func() // run when the scenario ends, however it ends
+
+	afterStop  []func()    // run after the gateways stopped
+	clusterRun *clusterRun // the cluster scenario's
 }
 
 // smaller is n, or small in a smoke run.
@@ -66,6 +69,10 @@ type Figure struct {
 // onEnd has f run when the scenario ends, whether its steps passed or not
 // (a process a step started, say), before the gateways stop.
 func (e *Env) onEnd(f func()) { e.cleanups = append(e.cleanups, f) }
+
+// afterGateways has f run when the scenario ends, after the gateways have
+// stopped (the servers they store on).
+func (e *Env) afterGateways(f func()) { e.afterStop = append(e.afterStop, f) }
 
 func (e *Env) figure(name, value, goal string) {
 	e.Figures = append(e.Figures, Figure{name, value, goal})
@@ -126,9 +133,18 @@ func RunScenario(ctx context.Context, name string, e *Env) ([]StepResult, error)
 		f()
 	}
 	e.cleanups = nil
+	for _, n := range e.Net.Nodes {
+		if n.Running() {
+			n.Stop(10 * time.Second)
+		}
+	}
 	if slices.ContainsFunc(e.Net.Orgs, (*Org).Running) {
 		e.Net.Stop(10 * time.Second)
 	}
+	for _, f := range slices.Backward(e.afterStop) {
+		f()
+	}
+	e.afterStop = nil
 	printSummary(e, sc, results)
 	if failed {
 		return results, fmt.Errorf("%w: %s (logs are in %s)", ErrScenarioFailed, sc.Name, e.Net.Dir)

@@ -102,6 +102,9 @@ type Log struct {
 	shutdown  func(context.Context) error
 	cancel    context.CancelFunc
 	pushbacks atomic.Uint64
+	bg        context.Context
+	direct    func([]byte) tessera.IndexFuture // on cluster storage, instead of group
+	closed    atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -130,10 +133,17 @@ func Open(ctx context.Context, cfg LogConfig) (*Log, error) {
 		cancel()
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	l := &Log{cfg: cfg, appender: a, reader: reader, shutdown: shutdown, cancel: cancel}
-	l.group = newGroupCommit(func(data []byte) tessera.IndexFuture {
-		return a.Add(bg, tessera.NewEntry(data))
-	}, int(cfg.BatchMaxSize))
+	l := &Log{cfg: cfg, appender: a, reader: reader, shutdown: shutdown, cancel: cancel, bg: bg}
+	add := func(data []byte) tessera.IndexFuture { return a.Add(bg, tessera.NewEntry(data)) }
+	if cfg.Cluster == nil {
+		l.group = newGroupCommit(add, int(cfg.BatchMaxSize))
+	} else {
+		// Tessera's AWS driver batches what arrives within BatchMaxAge into
+		// one database transaction: grouping here as well made an append
+		// wait for the previous group's transaction, then for its own
+		// (p99 77 ms against 35 ms with 16 writers).
+		l.direct = add
+	}
 	return l, nil
 }
 
@@ -199,7 +209,7 @@ func (l *Log) Append(ctx context.Context, e *Event) (uint64, error) {
 func (l *Log) AppendRaw(ctx context.Context, data []byte) (uint64, error) {
 	wait := 10 * time.Millisecond
 	for {
-		idx, err := l.group.append(ctx, data)
+		idx, err := l.add(ctx, data)
 		if err == nil {
 			return idx, nil
 		}
@@ -216,6 +226,32 @@ func (l *Log) AppendRaw(ctx context.Context, data []byte) (uint64, error) {
 	}
 }
 
+// add appends data through the group commit, or straight to tessera.
+func (l *Log) add(ctx context.Context, data []byte) (uint64, error) {
+	if l.group != nil {
+		return l.group.append(ctx, data)
+	}
+	if l.closed.Load() {
+		return 0, ErrClosed
+	}
+	type result struct {
+		idx uint64
+		err error
+	}
+	done := make(chan result, 1)
+	f := l.direct(data)
+	go func() {
+		idx, err := f()
+		done <- result{idx.Index, err}
+	}()
+	select {
+	case r := <-done:
+		return r.idx, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
 // Checkpoint returns the latest signed checkpoint note, or os.ErrNotExist
 // before the first one.
 func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
@@ -228,7 +264,10 @@ func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		l.group.close()
+		l.closed.Store(true)
+		if l.group != nil {
+			l.group.close()
+		}
 		l.closeErr = l.shutdown(ctx)
 		l.cancel()
 	})

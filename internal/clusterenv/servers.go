@@ -146,7 +146,8 @@ func (s *Servers) startS3(ctx context.Context, versitygw string) error {
 		return err
 	}
 	defer out.Close()
-	cmd := exec.Command(versitygw, "--access", accessKey, "--secret", secretKey, "--region", region,
+	// --keep-alive: without it every request dials anew (Connection: close).
+	cmd := exec.Command(versitygw, "--access", accessKey, "--secret", secretKey, "--region", region, "--keep-alive",
 		"--port", addr, "posix", data)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := s.spawn(cmd); err != nil {
@@ -235,4 +236,14 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// PIDs are the servers' process ids (MariaDB's, then VersityGW's), to
+// measure their CPU time.
+func (s *Servers) PIDs() []int {
+	var out []int
+	for _, cmd := range s.procs {
+		out = append(out, cmd.Process.Pid)
+	}
+	return out
 }

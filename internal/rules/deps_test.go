@@ -79,7 +79,7 @@ var allowed = map[string][]string{
 		"schemas", "sharing/catalog", "sharing/fetch", "sharing/manifest", "sharing/publish", "sharing/store"},
 
 	// Tools above the assembly.
-	"devnet": {"api", "api/server", "configs", "consortium", "internal/atomicfile", "internal/clusterconn", "internal/cids", "internal/keyfile", "journal",
+	"devnet": {"api", "api/server", "configs", "consortium", "internal/atomicfile", "internal/clusterconn", "internal/clusterenv", "internal/cids", "internal/keyfile", "journal",
 		"journal/witness", "gateway", "gateway/datadir", "gateway/roster", "p2p", "schemas", "schemas/sample", "sharing/catalog", "sharing/fetch",
 		"sharing/manifest", "sharing/store"},
 	"cmd/caravan": {"api", "api/console", "api/server", "consortium", "consortium/edit", "devnet", "internal/atomicfile", "internal/keyfile", "internal/logging", "journal",

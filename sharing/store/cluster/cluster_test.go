@@ -18,7 +18,7 @@ import (
 	"github.com/caravan-consortium/caravan/sharing/store/storetest"
 )
 
-func open(t *testing.T) *cluster.Store {
+func open(t testing.TB) *cluster.Store {
 	t.Helper()
 	s, err := cluster.Open(context.Background(), clusterenv.NewSpace(t).Conn(), cluster.Options{})
 	if err != nil {

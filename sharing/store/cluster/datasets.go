@@ -200,11 +200,7 @@ func (s *Store) scan(d dataset, key func(string, uint64) string, fn func(uint64,
 	go func() {
 		defer close(next)
 		for g := range groups {
-			data, err := s.bucket.get(ctx, key(d.session, g))
-			var es []entry
-			if err == nil {
-				es, err = parseGroup(key(d.session, g), data)
-			}
+			es, err := s.bucket.getGroup(ctx, key(d.session, g))
 			select {
 			case next <- read{es, err}:
 			case <-ctx.Done():
@@ -240,13 +236,18 @@ func (s *Store) RecordsAt(manifest cid.Cid, indices iter.Seq[uint64], fn func(in
 // at reads the entries at indices, a group object at a time (cached).
 func (s *Store) at(d dataset, key func(string, uint64) string, indices iter.Seq[uint64], fn func(uint64, []byte) error) error {
 	ctx := context.Background()
+	var es []entry
+	group := uint64(1<<64 - 1)
 	for i := range indices {
 		if i >= d.records {
 			return fmt.Errorf("record %d is not in the store", i)
 		}
-		es, err := s.bucket.group(ctx, key(d.session, i/groupSize))
-		if err != nil {
-			return err
+		if g := i / groupSize; g != group {
+			var err error
+			if es, err = s.bucket.group(ctx, key(d.session, g)); err != nil {
+				return err
+			}
+			group = g
 		}
 		j := i % groupSize
 		if j >= uint64(len(es)) || es[j].index != i {

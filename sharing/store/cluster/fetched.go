@@ -157,11 +157,7 @@ type fetchedObject struct {
 }
 
 func (s *Store) fetchedGroup(key string) ([]entry, error) {
-	data, err := s.bucket.get(context.Background(), key)
-	if err != nil {
-		return nil, err
-	}
-	return parseGroup(key, data)
+	return s.bucket.getGroup(context.Background(), key)
 }
 
 // cursors is a min-heap of objects' remaining entries, by next index.

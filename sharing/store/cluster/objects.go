@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/minio/minlz"
 )
 
 // groupSize is how many consecutive records one object holds: about 1 MiB
@@ -21,7 +22,8 @@ const groupSize = 1024
 // A group object is a run of entries, each uvarint(index), uvarint(length)
 // and the value: a record's canonical bytes, or a projection (a CID,
 // length-prefixed, then the canonical attributes), as the embedded store
-// keeps them.
+// keeps them; compressed whole in MinLZ's block format (as Pebble
+// compresses the embedded store's blocks).
 type groupWriter struct {
 	buf   []byte
 	count int
@@ -34,7 +36,10 @@ func (g *groupWriter) add(index uint64, value []byte) {
 	g.count++
 }
 
-func (g *groupWriter) reset() { g.buf, g.count = nil, 0 }
+// reset starts the next group in a new buffer (the last one is being
+// uploaded) as large as the last: growing one by doubling copied each
+// group's bytes about twice more.
+func (g *groupWriter) reset() { g.buf, g.count = make([]byte, 0, len(g.buf)+len(g.buf)/8), 0 }
 
 // entry is one value of a group object.
 type entry struct {
@@ -75,6 +80,37 @@ type bucket struct {
 
 const cachedGroups = 16
 
+// putGroup compresses a group object and puts it.
+func (b *bucket) putGroup(ctx context.Context, key string, data []byte) error {
+	z, err := minlz.Encode(nil, data, minlz.LevelFastest)
+	if err != nil {
+		return fmt.Errorf("compressing %s: %w", key, err)
+	}
+	return b.put(ctx, key, z)
+}
+
+// getGroup gets a group object and parses it.
+func (b *bucket) getGroup(ctx context.Context, key string) ([]entry, error) {
+	data, err := b.getCompressed(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return parseGroup(key, data)
+}
+
+// getCompressed gets an object that putGroup wrote and decompresses it.
+func (b *bucket) getCompressed(ctx context.Context, key string) ([]byte, error) {
+	z, err := b.get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	data, err := minlz.Decode(nil, z)
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", key, err)
+	}
+	return data, nil
+}
+
 func (b *bucket) put(ctx context.Context, key string, data []byte) error {
 	_, err := b.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.name, Key: &key, Body: bytes.NewReader(data)})
 	if err != nil {
@@ -95,7 +131,13 @@ func (b *bucket) get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("S3 get %s: %w", key, err)
 	}
 	defer out.Body.Close()
-	data, err := io.ReadAll(out.Body)
+	var data []byte
+	if n := out.ContentLength; n != nil && *n >= 0 && *n < 1<<30 {
+		data = make([]byte, *n) // one allocation, not ReadAll's doublings
+		_, err = io.ReadFull(out.Body, data)
+	} else {
+		data, err = io.ReadAll(out.Body)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("S3 get %s: %w", key, err)
 	}
@@ -105,16 +147,13 @@ func (b *bucket) get(ctx context.Context, key string) ([]byte, error) {
 // group returns a group object's entries, from the cache if it holds them.
 func (b *bucket) group(ctx context.Context, key string) ([]entry, error) {
 	b.mu.Lock()
-	es, ok := b.cache[key]
+	cached, ok := b.cache[key]
 	b.mu.Unlock()
 	if ok {
-		return es, nil
+		return cached, nil
 	}
-	data, err := b.get(ctx, key)
+	es, err := b.getGroup(ctx, key)
 	if err != nil {
-		return nil, err
-	}
-	if es, err = parseGroup(key, data); err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
@@ -172,7 +211,7 @@ func (u *uploader) put(ctx context.Context, key string, data []byte) error {
 	u.mu.Unlock()
 	go func() {
 		defer func() { <-u.sem; u.wg.Done() }()
-		if err := u.b.put(ctx, key, data); err != nil {
+		if err := u.b.putGroup(ctx, key, data); err != nil {
 			u.mu.Lock()
 			if u.err == nil {
 				u.err = err

@@ -23,7 +23,8 @@ const groupLevels = 10
 // records reads the groups it touches. Level 10 and above (one node per
 // full group, and their parents) are one small object, data/<session>/tree,
 // written at commit: levels 10, 11... each as uvarint(count) and the
-// hashes back to back (about 64 bytes per 1,024 records).
+// hashes back to back (about 64 bytes per 1,024 records), compressed as
+// the group objects are.
 type groupTrees struct {
 	h     *manifest.TreeHasher
 	group *manifest.Subtrees // the current group's tree
@@ -75,7 +76,7 @@ func (s *Store) Subtrees(m cid.Cid, size uint64) (store.Subtrees, error) {
 	if d.records != size {
 		return nil, fmt.Errorf("the store holds %d records of %s, the manifest says %d", d.records, m, size)
 	}
-	data, err := s.bucket.get(context.Background(), treeKey(d.session))
+	data, err := s.bucket.getCompressed(context.Background(), treeKey(d.session))
 	if err != nil {
 		return nil, err
 	}
