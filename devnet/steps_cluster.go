@@ -298,7 +298,9 @@ func stepClusterFootprint(ctx context.Context, e *Env) (string, error) {
 	n := float64(cr.records)
 	e.figure("cluster: database per record published (rows; bytes, data and indexes)",
 		fmt.Sprintf("%.4f rows; %.1f bytes (%d rows, %.1f MB in all)", float64(u.Rows)/n, float64(u.DBBytes)/n, u.Rows, float64(u.DBBytes)/1e6), "")
-	e.figure("cluster: bucket per record published (objects; bytes)",
-		fmt.Sprintf("%.5f objects; %.0f bytes (%d objects, %.1f MB in all)", float64(u.Objects)/n, float64(u.BucketBytes)/n, u.Objects, float64(u.BucketBytes)/1e6), "")
+	data := u.ByPrefix["data"]
+	e.figure("cluster: bucket per record published (objects; bytes: records, attributes, tree)",
+		fmt.Sprintf("%.5f objects; %.0f bytes (%d objects, %.1f MB; the whole bucket, with fetched records and the journal: %d, %.1f MB)",
+			float64(data[0])/n, float64(data[1])/n, data[0], float64(data[1])/1e6, u.Objects, float64(u.BucketBytes)/1e6), "")
 	return fmt.Sprintf("%d rows, %.1f MB; %d objects, %.1f MB", u.Rows, float64(u.DBBytes)/1e6, u.Objects, float64(u.BucketBytes)/1e6), nil
 }

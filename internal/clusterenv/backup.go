@@ -118,12 +118,15 @@ func (s *Servers) CopyBucketIn(ctx context.Context, sp Space, dir string) (int, 
 // Usage is what a space holds.
 type Usage struct {
 	Rows, DBBytes, Objects, BucketBytes int64
+	// ByPrefix splits the bucket by its keys' first segment (data,
+	// fetched, journal): objects and bytes.
+	ByPrefix map[string][2]int64
 }
 
 // Usage counts sp's rows and bytes (InnoDB's estimate: data and indexes)
 // and its objects and bytes.
 func (s *Servers) Usage(ctx context.Context, sp Space) (Usage, error) {
-	var u Usage
+	u := Usage{ByPrefix: map[string][2]int64{}}
 	db, err := sql.Open("mysql", "root@tcp("+s.DBAddr+")/")
 	if err != nil {
 		return u, err
@@ -143,10 +146,15 @@ func (s *Servers) Usage(ctx context.Context, sp Space) (Usage, error) {
 			return u, err
 		}
 		for _, o := range page.Contents {
-			u.Objects++
+			var size int64
 			if o.Size != nil {
-				u.BucketBytes += *o.Size
+				size = *o.Size
 			}
+			u.Objects++
+			u.BucketBytes += size
+			first, _, _ := strings.Cut(*o.Key, "/")
+			p := u.ByPrefix[first]
+			u.ByPrefix[first] = [2]int64{p[0] + 1, p[1] + size}
 		}
 	}
 	return u, nil
