@@ -43,7 +43,7 @@ cluster-servers:
 ## test-cluster: the cluster-mode tests (build tag cluster, tests named
 ## TestCluster*) against real servers: MariaDB and VersityGW run on
 ## loopback ports in a temporary directory, removed afterwards
-CLUSTER_PKGS ?= ./internal/clusterenv ./journal ./sharing/store/cluster ./devnet
+CLUSTER_PKGS ?= ./internal/clusterenv ./journal ./sharing/store/cluster ./sharing/fetch ./devnet
 test-cluster: cluster-servers
 	CARAVAN_VERSITYGW=$(VERSITYGW) $(GO) run ./internal/clusterenv/withservers -- \
 	  $(GO) test -tags cluster -race -pgo=off -count=1 -run '^TestCluster' $(CLUSTER_PKGS)
