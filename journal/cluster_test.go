@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/transparency-dev/tessera/client"
 
@@ -144,4 +145,52 @@ func TestClusterLogReopensWhereItWas(t *testing.T) {
 		t.Fatalf("append after reopening: index %d, %v; want 6", idx, err)
 	}
 	waitCheckpoint(t, a, m.logVerifier(t), 7)
+}
+
+// TestClusterPushbackSlowsAppendsWithoutDroppingAny: with room for only 16
+// entries waiting for integration (which runs once a second), 300
+// concurrent appends are pushed back again and again; each is retried
+// until it is sequenced, none fails and none is lost.
+func TestClusterPushbackSlowsAppendsWithoutDroppingAny(t *testing.T) {
+	ctx := context.Background()
+	conn := clusterenv.NewSpace(t).Conn()
+	m := newMember(t, "customs-az")
+	s, err := journal.NewLogSigner(m.origin, m.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := journal.Open(ctx, journal.LogConfig{Cluster: &conn, Origin: m.origin, Signer: s, Pushback: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const n = 300
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[uint64]bool{}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			idx, err := l.Append(actx, event(m.org, i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			seen[idx] = true
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Fatalf("%d distinct indices for %d appends", len(seen), n)
+	}
+	if l.Pushbacks() == 0 {
+		t.Fatal("no append was pushed back: the test did not test pushback")
+	}
+	t.Logf("%d pushbacks retried", l.Pushbacks())
+	waitCheckpoint(t, l, m.logVerifier(t), n)
 }

@@ -64,6 +64,10 @@ type LogConfig struct {
 	// over one group.
 	BatchMaxSize uint
 	BatchMaxAge  time.Duration
+	// Pushback is how many entries may wait for integration before an
+	// append is pushed back (and retried). Default: 64 Ki on disk,
+	// ClusterPushback on cluster storage.
+	Pushback uint
 }
 
 func (c *LogConfig) validate() error {
@@ -122,6 +126,9 @@ func Open(ctx context.Context, cfg LogConfig) (*Log, error) {
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if cfg.Pushback > 0 {
+		pushback = cfg.Pushback
 	}
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(cfg.Signer).
