@@ -125,12 +125,15 @@ soak:
 
 ## lint: gofmt, go vet, staticcheck (a pinned version, run with go run:
 ## nothing to install) and go mod tidy -diff, of both modules (the bench
-## module is the one make bench runs)
+## module is the one make bench runs); vet and staticcheck also with the
+## cluster tests' build tag
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags cluster $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+	$(GO) run $(STATICCHECK) -tags cluster $(PKGS)
 	$(GO) mod tidy -diff
 	cd bench && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./... && $(GO) mod tidy -diff
 
