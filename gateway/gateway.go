@@ -114,6 +114,7 @@ type Gateway struct {
 	registrar   *registrar
 	discovery   *discovery
 	store       store.Store
+	stopFollow  func() // the policy engine's following of the org's shared bundle
 	catalog     *catalog.Catalog
 	gossip      *catalog.Service
 	publisher   *publish.Publisher
@@ -165,7 +166,7 @@ func Start(ctx context.Context, opts Options) (_ *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
-	pcfg := policies.Config{Dir: n.cfg.Policies, Intent: n.dir.PolicyIntent(), Ledger: n.dir.Ledger(), Volume: backend.Volume, Log: n.log.Named("policy"),
+	pcfg := policies.Config{Dir: n.cfg.Policies, Intent: n.dir.PolicyIntent(), Ledger: n.dir.Ledger(), Volume: backend.Volume, Shared: backend.Policies, Log: n.log.Named("policy"),
 		Vocabulary: func() (*policy.Vocabulary, error) { return policy.VocabularyOf(n.registry) },
 		Journal:    n.journal.policy, OnBundle: n.metrics.PolicyBundle, OnReload: n.metrics.PolicyReload}
 	if opts.OnPolicyChange != nil {
@@ -195,6 +196,7 @@ func Start(ctx context.Context, opts Options) (_ *Gateway, err error) {
 	if n.pwatch, err = n.policies.Watch(); err != nil {
 		return nil, err
 	}
+	n.followPolicies()
 	n.log.Named("node").Info("gateway started",
 		zap.Stringer("peer", n.self),
 		zap.Strings("addrs", addrStrings(n.host)),
@@ -243,6 +245,14 @@ func (n *Gateway) loadKey(path string) error {
 	n.key, n.signer = key, priv
 	n.self, err = peer.IDFromPrivateKey(key)
 	return err
+}
+
+// followPolicies has the policy engine follow the bundle the org's other
+// nodes share (cluster storage) until the gateway closes.
+func (n *Gateway) followPolicies() {
+	ctx, stop := context.WithCancel(context.Background())
+	n.stopFollow = stop
+	go n.policies.FollowShared(ctx, 2*time.Second)
 }
 
 // openState opens the backend the config names (embedded or cluster), the
@@ -433,6 +443,9 @@ func (n *Gateway) shutdown() error {
 	}
 	if n.exchange != nil {
 		errs = append(errs, n.exchange.Close())
+	}
+	if n.stopFollow != nil {
+		n.stopFollow()
 	}
 	if n.witness != nil {
 		errs = append(errs, n.witness.Close())

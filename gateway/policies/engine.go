@@ -33,6 +33,9 @@ type Config struct {
 	// Volume, if set, is the count behind released_today instead of the
 	// Ledger file: the cluster's, shared by every node of the org.
 	Volume policy.Volume
+	// Shared, if set, is where the org's nodes share their policy files
+	// (cluster storage): the engine starts on them and shares its own.
+	Shared Shared
 	Log    *zap.Logger
 	// Vocabulary is the policy vocabulary of the schema registry now.
 	Vocabulary func() (*policy.Vocabulary, error)
@@ -88,6 +91,9 @@ func (pe *Engine) open() error {
 	}
 	if err := finishPolicyIntent(pe.cfg.Intent); err != nil { // an upload killed halfway
 		return err
+	}
+	if err := pe.adoptShared(); err != nil {
+		return fmt.Errorf("policies: the organization's shared bundle: %w", err)
 	}
 	v, err := pe.cfg.Vocabulary()
 	if err != nil {
@@ -149,6 +155,7 @@ func (pe *Engine) put(b *policy.Bundle, old string, settle func()) error {
 	if pe.cfg.OnBundle != nil {
 		pe.cfg.OnBundle(b.CID())
 	}
+	pe.share(b)
 	pe.log.Info("policy bundle in force", zap.String("bundle", b.CID()),
 		zap.String("previous", old), zap.Int("policies", len(b.Policies())), zap.Int("files", len(b.Files())))
 	return nil

@@ -167,6 +167,10 @@ var httpClient = &http.Client{Transport: &http.Transport{
 	ForceAttemptHTTP2:     true,
 }}
 
+// CloseIdle closes the kept-alive connections no request is using (a
+// gateway that closes leaves none behind).
+func CloseIdle() { httpClient.CloseIdleConnections() }
+
 // S3 returns a client of the bucket's store.
 func (c Conn) S3() *s3.Client {
 	cfg, opts := c.AWS()

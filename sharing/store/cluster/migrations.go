@@ -51,10 +51,18 @@ var migrations = []string{
 		name VARCHAR(64) NOT NULL PRIMARY KEY,
 		value VARBINARY(4096) NOT NULL
 	) ENGINE=InnoDB`,
+	// 2: the policy files the org's nodes share (one row: the last bundle
+	// put in force from a policy directory on any node).
+	`CREATE TABLE IF NOT EXISTS caravan_policy (
+		id TINYINT NOT NULL PRIMARY KEY,
+		bundle VARCHAR(128) NOT NULL,
+		files MEDIUMBLOB NOT NULL,
+		changed BIGINT NOT NULL
+	) ENGINE=InnoDB`,
 }
 
 // steps groups migrations by schema version: version v is steps[v-1].
-var steps = [][]string{migrations[0:7]}
+var steps = [][]string{migrations[0:7], migrations[7:8]}
 
 // SchemaVersion is the schema version this build runs on.
 func SchemaVersion() int { return len(steps) }

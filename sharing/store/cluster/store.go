@@ -163,6 +163,7 @@ func (s *Store) Close() error {
 		s.stop()
 		<-s.swept
 		s.closeErr = s.db.Close()
+		clusterconn.CloseIdle()
 	})
 	return s.closeErr
 }
