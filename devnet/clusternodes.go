@@ -42,6 +42,36 @@ func (nt *Net) UseCluster(o *Org, conn clusterconn.Conn) error {
 // members admit it. Start it with StartOrg; it serves what the org's
 // other nodes published, from the same database and bucket.
 func (nt *Net) AddNode(o *Org, name string) (*Org, error) {
+	n, err := nt.NewNodeDir(o, name)
+	if err != nil {
+		return nil, err
+	}
+	r, err := consortium.Load(nt.Roster)
+	if err != nil {
+		return nil, err
+	}
+	m := r.Member(o.Org)
+	if m == nil || r.Version != 1 {
+		return nil, fmt.Errorf("%s: add a node to an org of version 1 of the roster", nt.Roster)
+	}
+	m.Nodes = append(m.Nodes, consortium.Node{PeerID: n.PeerID, Addrs: n.Addrs()})
+	nt.Nodes = append(nt.Nodes, n)
+	if err := nt.signAgain(r); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Addrs are the node's listen addresses (TCP, then QUIC).
+func (o *Org) Addrs() []string {
+	return []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", o.Port), fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", o.Port)}
+}
+
+// NewNodeDir makes the data directory of a further node of org o (on
+// cluster storage), as AddNode does, without listing it anywhere: the org
+// lists it itself, by a delegation (caravan consortium delegate). It has
+// the roster file of the net; the org's other nodes are not told of it.
+func (nt *Net) NewNodeDir(o *Org, name string) (*Org, error) {
 	dir := filepath.Join(nt.Dir, o.Org+"-"+name)
 	port, err := freePort()
 	if err != nil {
@@ -72,20 +102,11 @@ func (nt *Net) AddNode(o *Org, name string) (*Org, error) {
 	if err := nt.UseClusterConfig(n); err != nil {
 		return nil, err
 	}
-	r, err := consortium.Load(nt.Roster)
+	roster, err := os.ReadFile(nt.Roster)
 	if err != nil {
 		return nil, err
 	}
-	m := r.Member(o.Org)
-	if m == nil || r.Version != 1 {
-		return nil, fmt.Errorf("%s: add a node to an org of version 1 of the roster", nt.Roster)
-	}
-	m.Nodes = append(m.Nodes, consortium.Node{PeerID: n.PeerID, Addrs: []string{tcp, quic}})
-	nt.Nodes = append(nt.Nodes, n)
-	if err := nt.signAgain(r); err != nil {
-		return nil, err
-	}
-	return n, nil
+	return n, os.WriteFile(filepath.Join(dir, RosterFile), roster, 0o644)
 }
 
 // UseClusterConfig switches o's config to cluster storage with the

@@ -114,6 +114,7 @@ type Gateway struct {
 	registrar   *registrar
 	discovery   *discovery
 	store       store.Store
+	backend     *storage.Backend
 	stopFollow  func() // the policy engine's following of the org's shared bundle
 	catalog     *catalog.Catalog
 	gossip      *catalog.Service
@@ -149,9 +150,7 @@ func Start(ctx context.Context, opts Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 	n.log = n.log.With(zap.String("org", n.cfg.Org))
-	n.roster = roster.New(roster.Config{Self: n.self, Org: n.cfg.Org, File: n.cfg.Roster, Dir: n.dir, Log: n.log.Named("roster"),
-		Apply: n.applyRoster, Journal: func(r *consortium.Roster) { n.journal.roster(r) }})
-	roster, err := n.roster.Startup()
+	roster, err := n.startRoster(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -162,11 +161,10 @@ func Start(ctx context.Context, opts Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 	n.applyRoster(roster)
-	backend, err := n.openState(ctx)
-	if err != nil {
+	if err := n.openState(); err != nil {
 		return nil, err
 	}
-	pcfg := policies.Config{Dir: n.cfg.Policies, Intent: n.dir.PolicyIntent(), Ledger: n.dir.Ledger(), Volume: backend.Volume, Shared: backend.Policies, Log: n.log.Named("policy"),
+	pcfg := policies.Config{Dir: n.cfg.Policies, Intent: n.dir.PolicyIntent(), Ledger: n.dir.Ledger(), Volume: n.backend.Volume, Shared: n.backend.Policies, Log: n.log.Named("policy"),
 		Vocabulary: func() (*policy.Vocabulary, error) { return policy.VocabularyOf(n.registry) },
 		Journal:    n.journal.policy, OnBundle: n.metrics.PolicyBundle, OnReload: n.metrics.PolicyReload}
 	if opts.OnPolicyChange != nil {
@@ -255,18 +253,27 @@ func (n *Gateway) followPolicies() {
 	go n.policies.FollowShared(ctx, 2*time.Second)
 }
 
-// openState opens the backend the config names (embedded or cluster), the
-// journal and the catalog on it.
-func (n *Gateway) openState(ctx context.Context) (*storage.Backend, error) {
-	backend, err := storage.Open(ctx, n.cfg, n.dir, n.log.Named("store"))
-	if err != nil {
+// startRoster opens the backend the config names (embedded or cluster:
+// on a cluster, the org's node delegations are shared, so a node that
+// only a delegation lists starts), then the roster in force.
+func (n *Gateway) startRoster(ctx context.Context) (*consortium.Roster, error) {
+	var err error
+	if n.backend, err = storage.Open(ctx, n.cfg, n.dir, n.log.Named("store")); err != nil {
 		return nil, err
 	}
-	n.store = backend.Store
-	if n.journal, err = openJournal(backend, n.cfg.Org, n.signers.Log(), n.log.Named("journal")); err != nil {
-		return nil, err
+	n.store = n.backend.Store
+	n.roster = roster.New(roster.Config{Self: n.self, Org: n.cfg.Org, File: n.cfg.Roster, Dir: n.dir, Log: n.log.Named("roster"),
+		Shared: n.backend.Delegations, Apply: n.applyRoster, Journal: func(r *consortium.Roster) { n.journal.roster(r) }})
+	return n.roster.Startup()
+}
+
+// openState opens the journal and the catalog on the backend.
+func (n *Gateway) openState() error {
+	var err error
+	if n.journal, err = openJournal(n.backend, n.cfg.Org, n.signers.Log(), n.log.Named("journal")); err != nil {
+		return err
 	}
-	return backend, n.openCatalog()
+	return n.openCatalog()
 }
 
 // openCatalog opens the catalog from the store, and the schema registry

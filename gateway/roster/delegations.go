@@ -23,13 +23,22 @@ import (
 // (exchange.go), and are dropped when a roster version no longer allows
 // them (the org key rotated, the member removed).
 
+// SharedDelegations is where the nodes of organizations on cluster storage
+// share the delegations they hold (by org, as signed), so that a node that
+// only its org's newest delegation lists can start.
+type SharedDelegations interface {
+	SharedDelegations() (map[string][]byte, error)
+	ShareDelegation(org string, data []byte) error
+}
+
 // delegations holds the org-signed node lists in force. They are read
 // without the keeper's lock (the index is built from them as a version is
 // applied, under it).
 type delegations struct {
-	dir string // DIR/state/delegations
-	log *zap.Logger
-	cur atomic.Pointer[map[string]*consortium.Delegation]
+	dir    string // DIR/state/delegations
+	log    *zap.Logger
+	shared SharedDelegations // nil on embedded storage
+	cur    atomic.Pointer[map[string]*consortium.Delegation]
 }
 
 // get is the delegations in force, by org. The caller must not modify the
@@ -68,6 +77,11 @@ func (ds *delegations) put(d *consortium.Delegation, r *consortium.Roster) (bool
 	if err := atomicfile.Write(ds.path(d.Org), data, 0o600); err != nil {
 		return false, err
 	}
+	if ds.shared != nil {
+		if err := ds.shared.ShareDelegation(d.Org, data); err != nil {
+			ds.log.Warn("node delegation kept here but not shared with the org's other nodes", zap.String("of", d.Org), zap.Error(err))
+		}
+	}
 	next := cloneMap(held)
 	next[d.Org] = d
 	ds.cur.Store(&next)
@@ -97,8 +111,34 @@ func (ds *delegations) load(r *consortium.Roster) {
 			read[d.Org] = d
 		}
 	}
+	ds.loadShared(read)
 	kept := ds.allowed(r, read)
 	ds.cur.Store(&kept)
+}
+
+// loadShared adds to read the shared delegations newer than its own, and
+// keeps them here too.
+func (ds *delegations) loadShared(read map[string]*consortium.Delegation) {
+	if ds.shared == nil {
+		return
+	}
+	shared, err := ds.shared.SharedDelegations()
+	if err != nil {
+		ds.log.Warn("the org's shared node delegations are not readable", zap.Error(err))
+		return
+	}
+	for org, data := range shared {
+		d, err := consortium.ParseDelegation("shared delegation of "+org, data)
+		if err != nil || d.Org != org {
+			continue
+		}
+		if h := read[org]; h == nil || d.Sequence > h.Sequence {
+			read[org] = d
+			if os.MkdirAll(ds.dir, 0o700) == nil {
+				_ = atomicfile.Write(ds.path(org), data, 0o600)
+			}
+		}
+	}
 }
 
 // recheck drops the delegations that roster r, about to be put in force,

@@ -38,6 +38,9 @@ type Config struct {
 	File string // the config's roster file
 	Dir  datadir.Dir
 	Log  *zap.Logger
+	// Shared, if set, is where the org's nodes on cluster storage share
+	// node delegations.
+	Shared SharedDelegations
 	// Apply and Journal put a new version in force on the network and in
 	// the journal.
 	Apply   func(*consortium.Roster)
@@ -64,7 +67,7 @@ type Keeper struct {
 // New returns a Keeper over cfg; Startup puts its first roster in force.
 func New(cfg Config) *Keeper {
 	return &Keeper{self: cfg.Self, org: cfg.Org, file: cfg.File, dir: cfg.Dir, log: cfg.Log, apply: cfg.Apply, journal: cfg.Journal,
-		nodeLists: delegations{dir: filepath.Join(cfg.Dir.State(), "delegations"), log: cfg.Log}, proposals: proposals{dir: cfg.Dir.Proposals()}}
+		nodeLists: delegations{dir: filepath.Join(cfg.Dir.State(), "delegations"), log: cfg.Log, shared: cfg.Shared}, proposals: proposals{dir: cfg.Dir.Proposals()}}
 }
 
 // Index is the roster in force, its nodes parsed.

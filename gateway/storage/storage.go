@@ -13,6 +13,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/gateway/datadir"
 	"github.com/caravan-consortium/caravan/gateway/policies"
+	"github.com/caravan-consortium/caravan/gateway/roster"
 	"github.com/caravan-consortium/caravan/internal/atomicfile"
 	"github.com/caravan-consortium/caravan/internal/clusterconn"
 	"github.com/caravan-consortium/caravan/journal"
@@ -46,9 +47,10 @@ type Backend struct {
 	// adds the origin and the signer.
 	Journal journal.LogConfig
 	Marks   Marks
-	// Policies is where the org's nodes share their policy files; nil on
-	// embedded storage.
-	Policies policies.Shared
+	// Policies is where the org's nodes share their policy files, and
+	// Delegations their node delegations; nil on embedded storage.
+	Policies    policies.Shared
+	Delegations roster.SharedDelegations
 }
 
 // Open opens the backend cfg names.
@@ -63,7 +65,7 @@ func Open(ctx context.Context, cfg *datadir.Config, dir datadir.Dir, log *zap.Lo
 		if err != nil {
 			return nil, err
 		}
-		return &Backend{Kind: cfg.Storage, Store: s, Volume: s.Volume(), Journal: journal.LogConfig{Cluster: &conn}, Marks: s, Policies: s}, nil
+		return &Backend{Kind: cfg.Storage, Store: s, Volume: s.Volume(), Journal: journal.LogConfig{Cluster: &conn}, Marks: s, Policies: s, Delegations: s}, nil
 	default:
 		s, err := store.OpenEmbedded(dir.Store(), log)
 		if err != nil {

@@ -71,7 +71,7 @@ var allowed = map[string][]string{
 	"gateway/policies": {"api", "internal/atomicfile", "internal/cids", "internal/dirwatch", "policy"},
 	"gateway/keys":     {"consortium", "gateway/datadir", "internal/keyfile", "journal"},
 	"gateway/roster":   {"api", "consortium", "gateway/datadir", "internal/atomicfile", "internal/dirwatch", "p2p", "policy"},
-	"gateway/storage": {"gateway/datadir", "gateway/policies", "internal/atomicfile", "internal/clusterconn", "journal", "policy", "sharing/store",
+	"gateway/storage": {"gateway/datadir", "gateway/policies", "gateway/roster", "internal/atomicfile", "internal/clusterconn", "journal", "policy", "sharing/store",
 		"sharing/store/cluster"},
 	"gateway/metrics": {"api", "consortium", "journal", "journal/witness", "p2p", "sharing/catalog"},
 	"gateway": {"api", "api/server", "consortium", "gateway/datadir", "gateway/keys", "gateway/metrics", "gateway/policies", "gateway/roster", "gateway/storage",

@@ -52,7 +52,9 @@ var migrations = []string{
 		value VARBINARY(4096) NOT NULL
 	) ENGINE=InnoDB`,
 	// 2: the policy files the org's nodes share (one row: the last bundle
-	// put in force from a policy directory on any node).
+	// put in force from a policy directory on any node); bookkeeping values
+	// large enough for a node delegation of 16 nodes.
+	`ALTER TABLE caravan_bookkeeping MODIFY value MEDIUMBLOB NOT NULL`,
 	`CREATE TABLE IF NOT EXISTS caravan_policy (
 		id TINYINT NOT NULL PRIMARY KEY,
 		bundle VARCHAR(128) NOT NULL,
@@ -62,7 +64,7 @@ var migrations = []string{
 }
 
 // steps groups migrations by schema version: version v is steps[v-1].
-var steps = [][]string{migrations[0:7], migrations[7:8]}
+var steps = [][]string{migrations[0:7], migrations[7:9]}
 
 // SchemaVersion is the schema version this build runs on.
 func SchemaVersion() int { return len(steps) }
