@@ -11,7 +11,6 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/devnet"
-	"github.com/caravan-consortium/caravan/internal/clusterenv"
 )
 
 // TestClusterNodesDecideWithOneBundle: customs-cn's nodes A and B share
@@ -21,29 +20,7 @@ import (
 func TestClusterNodesDecideWithOneBundle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := nt.Orgs[0]
-	if err := nt.UseCluster(a, clusterenv.NewSpace(t).Conn()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := nt.AddNode(a, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nt.Start(binary); err != nil {
-		t.Fatal(err)
-	}
-	defer nt.Stop(5 * time.Second)
-	if err := nt.StartOrg(binary, b); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Stop(5 * time.Second)
-	if err := nt.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	nt, a, b, _ := twoNodeNet(ctx, t)
 	acl := awaitClient(ctx, t, a)
 	bcl := awaitClient(ctx, t, b)
 	if err := devnet.RegisterDemoSchemas(ctx, acl); err != nil {

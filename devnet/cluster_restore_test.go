@@ -28,30 +28,8 @@ import (
 func TestClusterRestoreFromDumpAndBucket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, kz := nt.Orgs[0], nt.Orgs[1]
-	old := clusterenv.NewSpace(t)
-	if err := nt.UseCluster(a, old.Conn()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := nt.AddNode(a, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nt.Start(binary); err != nil {
-		t.Fatal(err)
-	}
-	defer nt.Stop(5 * time.Second)
-	if err := nt.StartOrg(binary, b); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Stop(5 * time.Second)
-	if err := nt.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	nt, a, b, old := twoNodeNet(ctx, t)
+	kz := nt.Orgs[1]
 	acl := awaitClient(ctx, t, a)
 	if err := devnet.RegisterDemoSchemas(ctx, acl); err != nil {
 		t.Fatal(err)

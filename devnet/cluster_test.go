@@ -3,10 +3,8 @@
 package devnet_test
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -27,38 +25,10 @@ import (
 // fetch through B alone returns. Both publishes (one through each node)
 // are in the org's one journal, which either node serves.
 func TestClusterOrgRunsTwoActiveNodes(t *testing.T) {
-	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, kz := nt.Orgs[0], nt.Orgs[1]
-	if err := nt.UseCluster(a, clusterenv.NewSpace(t).Conn()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := nt.AddNode(a, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if os.Getenv("CARAVAN_DEBUG_LOGS") != "" {
-		for _, o := range []*devnet.Org{a, b, kz} {
-			cfg := filepath.Join(o.Dir, "caravan.yaml")
-			data, _ := os.ReadFile(cfg)
-			os.WriteFile(cfg, bytes.Replace(data, []byte("level: info"), []byte("level: debug"), 1), 0o600)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if err := nt.Start(binary); err != nil {
-		t.Fatal(err)
-	}
-	defer nt.Stop(5 * time.Second)
-	if err := nt.StartOrg(binary, b); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Stop(5 * time.Second)
-	if err := nt.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	nt, a, b, _ := twoNodeNet(ctx, t)
+	kz := nt.Orgs[1]
 	acl, _ := api.NewClient(a.Dir)
 	bcl := awaitClient(ctx, t, b)
 	if err := devnet.RegisterDemoSchemas(ctx, acl); err != nil {
@@ -114,12 +84,6 @@ func TestClusterOrgRunsTwoActiveNodes(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("the fetch failed across the kill: %v\nB's log:\n%s", err, tail(b.Log()))
-	}
-	if d := os.Getenv("CARAVAN_DEBUG_LOGS"); d != "" {
-		for name, o := range map[string]*devnet.Org{"a": a, "b": b, "kz": kz} {
-			data, _ := os.ReadFile(o.Log())
-			os.WriteFile(filepath.Join(d, name+".log"), data, 0o644)
-		}
 	}
 	t.Logf("first fetch served by %v; second by %v, resumed at %d, ended %v after the kill",
 		s1.Nodes, s2.Nodes, s2.Resumed, time.Since(killedAt).Round(time.Millisecond))
@@ -192,6 +156,36 @@ func TestClusterOrgRunsTwoActiveNodes(t *testing.T) {
 			t.Fatalf("journal entry %d at position %d: %+v", e.Index, i, e.Event)
 		}
 	}
+}
+
+// twoNodeNet lays out customs-cn and customs-kz, with customs-cn on a
+// database and bucket of its own (sp) and a second node, B; starts every
+// gateway and B (stopped when the test ends) and waits until they answer.
+func twoNodeNet(ctx context.Context, t *testing.T) (nt *devnet.Net, a, b *devnet.Org, sp clusterenv.Space) {
+	t.Helper()
+	nt, err := devnet.Create(filepath.Join(t.TempDir(), "net"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, sp = nt.Orgs[0], clusterenv.NewSpace(t)
+	if err := nt.UseCluster(a, sp.Conn()); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = nt.AddNode(a, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nt.Start(binary); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nt.Stop(5 * time.Second) })
+	if err := nt.StartOrg(binary, b); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Stop(5 * time.Second) })
+	if err := nt.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return nt, a, b, sp
 }
 
 // awaitClient waits for node o's API and returns its client.
