@@ -65,7 +65,9 @@ func Open(ctx context.Context, cfg *datadir.Config, dir datadir.Dir, log *zap.Lo
 		if err != nil {
 			return nil, err
 		}
-		return &Backend{Kind: cfg.Storage, Store: s, Volume: s.Volume(), Journal: journal.LogConfig{Cluster: &conn}, Marks: s, Policies: s, Delegations: s}, nil
+		shared := s.Shared()
+		return &Backend{Kind: cfg.Storage, Store: s, Volume: s.Volume(), Journal: journal.LogConfig{Cluster: &conn},
+			Marks: shared, Policies: shared, Delegations: shared}, nil
 	default:
 		s, err := store.OpenEmbedded(dir.Store(), log)
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 
 // SharedPolicy returns the policy files the org's nodes share, and their
 // bundle's CID ("" if none was shared yet).
-func (s *Store) SharedPolicy() (string, map[string][]byte, error) {
+func (s *Shared) SharedPolicy() (string, map[string][]byte, error) {
 	var bundle string
 	var data []byte
 	err := s.db.QueryRow("SELECT bundle, files FROM caravan_policy WHERE id = 1").Scan(&bundle, &data)
@@ -28,7 +28,7 @@ func (s *Store) SharedPolicy() (string, map[string][]byte, error) {
 }
 
 // ShareBundle makes files (bundle's) the org's shared policy files.
-func (s *Store) ShareBundle(bundle string, files map[string][]byte) error {
+func (s *Shared) ShareBundle(bundle string, files map[string][]byte) error {
 	data, err := json.Marshal(files)
 	if err != nil {
 		return err

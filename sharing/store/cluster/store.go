@@ -97,10 +97,6 @@ func Open(ctx context.Context, conn clusterconn.Conn, opts Options) (*Store, err
 	return s, nil
 }
 
-// DB is the cluster's database (the policy ledger and the bookkeeping
-// share it).
-func (s *Store) DB() *sql.DB { return s.db }
-
 func (s *Store) sweepLoop(ctx context.Context) {
 	defer close(s.swept)
 	t := time.NewTicker(min(time.Minute, s.stale))
