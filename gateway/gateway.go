@@ -113,9 +113,8 @@ type Gateway struct {
 	registry    *schemas.Registry // the consortium's dataset schemas (registry.go)
 	registrar   *registrar
 	discovery   *discovery
-	store       store.Store
-	backend     *storage.Backend
-	stopFollow  func() // the policy engine's following of the org's shared bundle
+	backend     *storage.Backend // the store, the journal's place, the volume ledger
+	stopFollow  func()           // the policy engine's following of the org's shared bundle
 	catalog     *catalog.Catalog
 	gossip      *catalog.Service
 	publisher   *publish.Publisher
@@ -261,7 +260,6 @@ func (n *Gateway) startRoster(ctx context.Context) (*consortium.Roster, error) {
 	if n.backend, err = storage.Open(ctx, n.cfg, n.dir, n.log.Named("store")); err != nil {
 		return nil, err
 	}
-	n.store = n.backend.Store
 	n.roster = roster.New(roster.Config{Self: n.self, Org: n.cfg.Org, File: n.cfg.Roster, Dir: n.dir, Log: n.log.Named("roster"),
 		Shared: n.backend.Delegations, Apply: n.applyRoster, Journal: func(r *consortium.Roster) { n.journal.roster(r) }})
 	return n.roster.Startup()
@@ -281,7 +279,7 @@ func (n *Gateway) openState() error {
 // it).
 func (n *Gateway) openCatalog() error {
 	var err error
-	if n.catalog, err = catalog.Open(n.store); err != nil {
+	if n.catalog, err = catalog.Open(n.backend.Store); err != nil {
 		return err
 	}
 	n.catalog.SetQuota(n.cfg.CatalogQuota())
@@ -309,7 +307,7 @@ func (n *Gateway) startServices() error {
 		Check: checkStatement, OnStatement: n.registrar.add, Self: n.cfg.Org, Disclose: n.discovery.disclose}); err != nil {
 		return err
 	}
-	n.publisher = publish.New(publish.Config{Store: n.store, Catalog: n.catalog, KeyInForce: n.signers.Statement, Org: n.cfg.Org,
+	n.publisher = publish.New(publish.Config{Store: n.backend.Store, Catalog: n.catalog, KeyInForce: n.signers.Statement, Org: n.cfg.Org,
 		Journal: n.journal.statement, Announce: n.gossip.Announce, Seal: n.discovery.sealManifest})
 	if n.witness, err = witness.New(witness.Config{Host: n.host, PubSub: n.pubsub, Org: n.cfg.Org, Log: n.journal.log, Key: n.signer,
 		Roster: n.roster.Index, Logger: n.log.Named("journal"), OnFork: n.metrics.JournalFork, OnWitnessed: n.metrics.WitnessedAfter,
@@ -318,7 +316,7 @@ func (n *Gateway) startServices() error {
 	}
 	auth := &authorizer{roster: n.roster, registry: n.registry, policies: n.policies, catalog: n.catalog, discovery: n.discovery,
 		journal: n.journal, metrics: n.metrics, log: n.log.Named("fetch")}
-	n.fetchServer = fetch.NewServer(fetch.ServerConfig{Host: n.host, Store: n.store, Manifests: n.catalog, Members: n.roster,
+	n.fetchServer = fetch.NewServer(fetch.ServerConfig{Host: n.host, Store: n.backend.Store, Manifests: n.catalog, Members: n.roster,
 		Budget: fetch.Budget{RequestsPerMinute: n.cfg.Fetch.RequestsPerMinute, RecordsPerHour: n.cfg.Fetch.RecordsPerHour},
 		Key:    n.signer, Org: n.cfg.Org, Authorizer: auth, Log: n.log.Named("fetch")})
 	return nil
@@ -390,7 +388,7 @@ func (n *Gateway) Logger() *zap.Logger { return n.log }
 func (n *Gateway) Dir() string { return string(n.dir) }
 
 // Store returns the gateway's store (embedded or cluster).
-func (n *Gateway) Store() store.Store { return n.store }
+func (n *Gateway) Store() store.Store { return n.backend.Store }
 
 // Registry returns the dataset schema registry.
 func (n *Gateway) Registry() *schemas.Registry { return n.registry }
@@ -469,8 +467,8 @@ func (n *Gateway) shutdown() error {
 	if n.host != nil {
 		errs = append(errs, n.host.Close())
 	}
-	if n.store != nil {
-		errs = append(errs, n.store.Close())
+	if n.backend != nil {
+		errs = append(errs, n.backend.Close())
 	}
 	if n.lock != nil {
 		errs = append(errs, n.lock.Close())

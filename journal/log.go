@@ -106,7 +106,6 @@ type Log struct {
 	shutdown  func(context.Context) error
 	cancel    context.CancelFunc
 	pushbacks atomic.Uint64
-	bg        context.Context
 	direct    func([]byte) tessera.IndexFuture // on cluster storage, instead of group
 	closed    atomic.Bool
 
@@ -140,7 +139,7 @@ func Open(ctx context.Context, cfg LogConfig) (*Log, error) {
 		cancel()
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	l := &Log{cfg: cfg, appender: a, reader: reader, shutdown: shutdown, cancel: cancel, bg: bg}
+	l := &Log{cfg: cfg, appender: a, reader: reader, shutdown: shutdown, cancel: cancel}
 	add := func(data []byte) tessera.IndexFuture { return a.Add(bg, tessera.NewEntry(data)) }
 	if cfg.Cluster == nil {
 		l.group = newGroupCommit(add, int(cfg.BatchMaxSize))

@@ -216,9 +216,6 @@ func (s *Servers) credentials(context.Context) (aws.Credentials, error) {
 	return aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey}, nil
 }
 
-// Credentials are the S3 server's access key and secret, and its region.
-func (s *Servers) Credentials() (access, secret, reg string) { return accessKey, secretKey, region }
-
 func currentUser() string {
 	if u := os.Getenv("USER"); u != "" {
 		return u
