@@ -34,18 +34,7 @@ func TestClusterOrgRunsTwoActiveNodes(t *testing.T) {
 	if err := devnet.RegisterDemoSchemas(ctx, acl); err != nil {
 		t.Fatal(err)
 	}
-	publish := func(cl *api.Client, dataset string, n int) *api.PublishSummary {
-		t.Helper()
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(sample.Write(pw, "customs-declaration", n, 5, nil)) }()
-		pub, err := cl.Publish(ctx, api.PublishRequest{Dataset: dataset, Schema: "customs-declaration", Format: "jsonl",
-			Purposes: []string{"customs-clearance"}}, pr, nil)
-		if err != nil {
-			t.Fatalf("publish %s: %v", dataset, err)
-		}
-		return pub
-	}
-	small := publish(acl, "through-a", 500)
+	small := publishN(ctx, t, acl, "through-a", 500, 5)
 	// B's registry learns the schemas by gossip, as any member's does.
 	var pub *api.PublishSummary
 	for {
@@ -132,7 +121,7 @@ func TestClusterOrgRunsTwoActiveNodes(t *testing.T) {
 	if err == nil {
 		t.Fatal("the publish A was killed in the middle of was acknowledged")
 	}
-	after := publish(bcl, "after-the-kill", 300)
+	after := publishN(ctx, t, bcl, "after-the-kill", 300, 5)
 	if _, err := kzc.AwaitCatalogItem(ctx, after.CID, time.Minute); err != nil {
 		t.Fatal(err)
 	}
