@@ -90,3 +90,69 @@ func TestLedgerRejectsCorruptFile(t *testing.T) {
 		t.Errorf("error %v does not name the file", err)
 	}
 }
+
+// countingVolume is an in-memory Volume that counts its updates.
+type countingVolume struct {
+	released int64
+	updates  int
+}
+
+func (v *countingVolume) Released(day, org string) (int64, error) { return v.released, nil }
+func (v *countingVolume) Commit() error                           { return nil }
+func (v *countingVolume) Update(day, org string, fn func(int64) int64) error {
+	v.updates++
+	v.released = fn(v.released)
+	return nil
+}
+
+// TestVolumeCountedOnceWhenTheBundleIgnoresIt: a bundle that never reads
+// released_today decides without the ledger and counts its permits once,
+// at Commit (before any record is released); one that reads it counts
+// each chunk under the ledger, as a fetch on another node must see.
+func TestVolumeCountedOnceWhenTheBundleIgnoresIt(t *testing.T) {
+	ex, err := policy.NewExtractor([]string{"declaration_type", "classification", "origin_country", "destination_country", "total_value_usd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := ex.Extract(logisticsTransit.Attrs.(map[string]any))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]policy.Record, 100)
+	for i := range recs {
+		recs[i] = policy.Record{ID: "r", Attrs: attrs}
+	}
+	req := policy.Request{Org: logisticsAZ, Dataset: declarations, Purpose: "transit-planning", Time: demoTime}
+	uncapped, err := policy.Parse(map[string][]byte{"a.cedar": []byte(`@id("transit")
+permit (principal in Group::"logistics-operators", action == Action::"fetch", resource)
+when { context.purpose == "transit-planning" };
+`)}, demoVocabulary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name             string
+		b                *policy.Bundle
+		updatesBeforeEnd int
+	}{{"ignores released_today", uncapped, 0}, {"reads released_today", loadDemo(t), 3}} {
+		t.Run(c.name, func(t *testing.T) {
+			v := &countingVolume{released: 7}
+			s := c.b.Fetch(req, v)
+			for range 3 {
+				s.Decide(recs, nil)
+			}
+			if v.updates != c.updatesBeforeEnd {
+				t.Errorf("%d ledger updates while deciding, want %d", v.updates, c.updatesBeforeEnd)
+			}
+			if err := s.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if p, _ := s.Counts(); p != 300 {
+				t.Fatalf("permitted %d of 300", p)
+			}
+			if v.released != 307 || v.updates != max(c.updatesBeforeEnd, 1) {
+				t.Errorf("after Commit: released %d in %d updates, want 307 in %d", v.released, v.updates, max(c.updatesBeforeEnd, 1))
+			}
+		})
+	}
+}

@@ -70,6 +70,10 @@ type counterUse struct {
 	thresholds []int64 // nil with read: keyed by raw value
 }
 
+// readsCounter says whether a decision may depend on released_today: the
+// bundle reads it, or was not analysed (no memo).
+func (p *memoPlan) readsCounter() bool { return !p.memo || p.counter.read }
+
 // analysis accumulates uses while walking the policies.
 type analysis struct {
 	identity   bool
