@@ -258,6 +258,11 @@ func (l *Log) add(ctx context.Context, data []byte) (uint64, error) {
 	}
 }
 
+// CheckpointInterval is how often the log signs a new checkpoint while
+// there are new entries: polling the checkpoint more often reads the same
+// note again (on cluster storage, an S3 request each time).
+func (l *Log) CheckpointInterval() time.Duration { return l.cfg.CheckpointInterval }
+
 // Checkpoint returns the latest signed checkpoint note, or os.ErrNotExist
 // before the first one.
 func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {

@@ -59,10 +59,12 @@ func (s *Service) Announced() uint64 { return s.announced.Load() }
 // announceLoop gossips this org's checkpoint when it changes, and the newest
 // one (with the cosignatures gathered so far) every heartbeat. Messages are
 // identified by their content: GossipSub drops a heartbeat that repeats a
-// note its peers have seen, and sends one with new cosignatures.
+// note its peers have seen, and sends one with new cosignatures. It reads
+// the checkpoint once per checkpoint interval of the log (100 ms on disk,
+// 1 s on cluster storage, where each read is an S3 request).
 func (s *Service) announceLoop(ctx context.Context) {
 	defer s.wg.Done()
-	tick := time.NewTicker(checkpointPoll)
+	tick := time.NewTicker(max(checkpointPoll, s.cfg.Log.CheckpointInterval()))
 	defer tick.Stop()
 	var last []byte
 	var lastSent time.Time
