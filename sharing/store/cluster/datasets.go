@@ -16,18 +16,39 @@ import (
 	"github.com/caravan-consortium/caravan/sharing/store"
 )
 
-// dataset is a committed dataset's row: where its objects are.
+// dataset is a committed dataset's row: where its objects are, and how
+// they are laid out.
 type dataset struct {
 	session string // hex
 	records uint64
+	layout  int
 }
 
-func recordsKey(session string, group uint64) string {
-	return fmt.Sprintf("%s%s/r/%010d", prefixData, session, group)
-}
+// The layouts of a dataset's group objects (caravan_datasets.layout).
+const (
+	// layoutSplit, of datasets published before schema version 3: a
+	// group's records and its attributes in two objects,
+	// data/SESSION/r/NNNNNNNNNN and data/SESSION/a/NNNNNNNNNN.
+	layoutSplit = 1
+	// layoutPair: one pair object (objects.go) per group,
+	// data/SESSION/g/NNNNNNNNNN.
+	layoutPair = 2
+)
 
-func attrsKey(session string, group uint64) string {
-	return fmt.Sprintf("%s%s/a/%010d", prefixData, session, group)
+// part is what of a group a read wants.
+type part byte
+
+const (
+	records    part = 'r'
+	attributes part = 'a'
+)
+
+// key is the object that holds part p of group g.
+func (d dataset) key(p part, g uint64) string {
+	if d.layout == layoutSplit {
+		return fmt.Sprintf("%s%s/%c/%010d", prefixData, d.session, p, g)
+	}
+	return fmt.Sprintf("%s%s/g/%010d", prefixData, d.session, g)
 }
 
 func treeKey(session string) string { return prefixData + session + "/tree" }
@@ -43,7 +64,7 @@ func (s *Store) dataset(manifest cid.Cid) (dataset, error) {
 		return d, nil
 	}
 	var id []byte
-	err := s.db.QueryRow("SELECT session, records FROM caravan_datasets WHERE manifest = ?", manifest.Bytes()).Scan(&id, &d.records)
+	err := s.db.QueryRow("SELECT session, records, layout FROM caravan_datasets WHERE manifest = ?", manifest.Bytes()).Scan(&id, &d.records, &d.layout)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, store.ErrNotFound
 	}
@@ -109,10 +130,8 @@ func (ss *session) flush() error {
 		return nil
 	}
 	ctx := context.Background()
-	if err := ss.up.put(ctx, recordsKey(ss.hexID, ss.group), ss.recs.buf); err != nil {
-		return err
-	}
-	if err := ss.up.put(ctx, attrsKey(ss.hexID, ss.group), ss.attrs.buf); err != nil {
+	d := dataset{session: ss.hexID, layout: layoutPair}
+	if err := ss.up.put(ctx, d.key(records, ss.group), ss.attrs.buf, ss.recs.buf); err != nil {
 		return err
 	}
 	ss.recs.reset()
@@ -154,8 +173,8 @@ func (ss *session) CommitSealed(st, sealed *manifest.Statement) error {
 		} else if err := putStatements(tx, []*manifest.Statement{st}, false); err != nil {
 			return err
 		}
-		if _, err := tx.Exec("INSERT INTO caravan_datasets (manifest, session, records) VALUES (?, ?, ?)",
-			st.CID().Bytes(), ss.id, ss.size); err != nil {
+		if _, err := tx.Exec("INSERT INTO caravan_datasets (manifest, session, records, layout) VALUES (?, ?, ?, ?)",
+			st.CID().Bytes(), ss.id, ss.size, layoutPair); err != nil {
 			return err
 		}
 		res, err := tx.Exec("DELETE FROM caravan_sessions WHERE session = ?", ss.id)
@@ -183,12 +202,12 @@ func (s *Store) Records(manifest cid.Cid, fn func(index uint64, canonical []byte
 	if err != nil {
 		return err
 	}
-	return s.scan(d, recordsKey, fn)
+	return s.scan(d, records, fn)
 }
 
 // scan reads a dataset's groups in order, the next one while fn works on
 // the current one.
-func (s *Store) scan(d dataset, key func(string, uint64) string, fn func(uint64, []byte) error) error {
+func (s *Store) scan(d dataset, p part, fn func(uint64, []byte) error) error {
 	groups := (d.records + groupSize - 1) / groupSize
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -200,7 +219,7 @@ func (s *Store) scan(d dataset, key func(string, uint64) string, fn func(uint64,
 	go func() {
 		defer close(next)
 		for g := range groups {
-			es, err := s.bucket.getGroup(ctx, key(d.session, g))
+			es, err := s.bucket.part(ctx, d, p, g)
 			select {
 			case next <- read{es, err}:
 			case <-ctx.Done():
@@ -230,11 +249,11 @@ func (s *Store) RecordsAt(manifest cid.Cid, indices iter.Seq[uint64], fn func(in
 	if err != nil {
 		return err
 	}
-	return s.at(d, recordsKey, indices, fn)
+	return s.at(d, records, indices, fn)
 }
 
 // at reads the entries at indices, a group object at a time (cached).
-func (s *Store) at(d dataset, key func(string, uint64) string, indices iter.Seq[uint64], fn func(uint64, []byte) error) error {
+func (s *Store) at(d dataset, p part, indices iter.Seq[uint64], fn func(uint64, []byte) error) error {
 	ctx := context.Background()
 	var es []entry
 	group := uint64(1<<64 - 1)
@@ -244,7 +263,7 @@ func (s *Store) at(d dataset, key func(string, uint64) string, indices iter.Seq[
 		}
 		if g := i / groupSize; g != group {
 			var err error
-			if es, err = s.bucket.group(ctx, key(d.session, g)); err != nil {
+			if es, err = s.bucket.cachedPart(ctx, d, p, g); err != nil {
 				return err
 			}
 			group = g
@@ -266,7 +285,7 @@ func (s *Store) Attributes(manifest cid.Cid, fn func(index uint64, c cid.Cid, pr
 	if err != nil {
 		return err
 	}
-	return s.scan(d, attrsKey, func(i uint64, v []byte) error { return store.Projected(i, v, fn) })
+	return s.scan(d, attributes, func(i uint64, v []byte) error { return store.Projected(i, v, fn) })
 }
 
 // AttributesAt is Attributes for indices (ascending) only.
@@ -275,5 +294,5 @@ func (s *Store) AttributesAt(manifest cid.Cid, indices iter.Seq[uint64], fn func
 	if err != nil {
 		return err
 	}
-	return s.at(d, attrsKey, indices, func(i uint64, v []byte) error { return store.Projected(i, v, fn) })
+	return s.at(d, attributes, indices, func(i uint64, v []byte) error { return store.Projected(i, v, fn) })
 }

@@ -61,10 +61,13 @@ var migrations = []string{
 		files MEDIUMBLOB NOT NULL,
 		changed BIGINT NOT NULL
 	) ENGINE=InnoDB`,
+	// 3: how a dataset's group objects are laid out (datasets.go): the
+	// datasets before it keep two objects a group (1), new ones one (2).
+	`ALTER TABLE caravan_datasets ADD COLUMN IF NOT EXISTS layout TINYINT NOT NULL DEFAULT 1`,
 }
 
 // steps groups migrations by schema version: version v is steps[v-1].
-var steps = [][]string{migrations[0:7], migrations[7:9]}
+var steps = [][]string{migrations[0:7], migrations[7:9], migrations[9:10]}
 
 // SchemaVersion is the schema version this build runs on.
 func SchemaVersion() int { return len(steps) }

@@ -30,7 +30,7 @@ import (
 // Object key prefixes in the bucket (the journal's tiles are under
 // journal/).
 const (
-	prefixData    = "data/"    // data/<session>/{r,a}/<group>, data/<session>/tree
+	prefixData    = "data/"    // data/<session>/g/<group> (datasets.go), data/<session>/tree
 	prefixFetched = "fetched/" // fetched/<stage>/<first index>
 )
 

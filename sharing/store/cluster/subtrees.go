@@ -129,7 +129,7 @@ func (t *storedTree) group(g uint64) (*manifest.Subtrees, error) {
 	if gt, ok := t.groups[g]; ok {
 		return gt, nil
 	}
-	es, err := t.s.bucket.group(context.Background(), attrsKey(t.d.session, g))
+	es, err := t.s.bucket.cachedPart(context.Background(), t.d, attributes, g)
 	if err != nil {
 		return nil, err
 	}

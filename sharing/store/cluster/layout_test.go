@@ -1,0 +1,128 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+
+	"github.com/caravan-consortium/caravan/internal/clusterenv"
+	"github.com/caravan-consortium/caravan/sharing/store"
+)
+
+// TestClusterReadsBothLayouts: a dataset in pair objects (written now)
+// and one in split objects (written before schema version 3) read the
+// same, whole and by index.
+func TestClusterReadsBothLayouts(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, clusterenv.NewSpace(t).Conn(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = groupSize + 300
+	recs, attrs, cids := make([][]byte, n), make([][]byte, n), make([]cid.Cid, n)
+	for i := range n {
+		recs[i] = fmt.Appendf(nil, `{"i":%d,"pad":"%0900d"}`, i, i)
+		attrs[i] = make([]byte, 200)
+		rand.Read(attrs[i])
+		h, _ := multihash.Sum(recs[i], multihash.SHA2_256, -1)
+		cids[i] = cid.NewCidV1(cid.Raw, h)
+	}
+
+	// Pair objects, through a session.
+	ss, err := s.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := ss.Put(uint64(i), cids[i], recs[i], attrs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pair := ss.(*session)
+	if err := pair.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pair.up.wait(); err != nil {
+		t.Fatal(err)
+	}
+	// Split objects, as the build before schema version 3 wrote them.
+	split := dataset{session: "00112233445566778899aabbccddeeff", records: n, layout: layoutSplit}
+	for g := uint64(0); g*groupSize < n; g++ {
+		var r, a groupWriter
+		for i := g * groupSize; i < min(n, (g+1)*groupSize); i++ {
+			r.add(i, recs[i])
+			a.add(i, store.AppendProjection(nil, cids[i], attrs[i]))
+		}
+		if err := s.bucket.putGroup(ctx, split.key(records, g), r.buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.bucket.putGroup(ctx, split.key(attributes, g), a.buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	manifests := map[string]cid.Cid{}
+	for name, d := range map[string]dataset{"pair": {session: pair.hexID, records: n, layout: layoutPair}, "split": split} {
+		h, _ := multihash.Sum([]byte(name), multihash.SHA2_256, -1)
+		m := cid.NewCidV1(cid.DagJSON, h)
+		id, _ := hex.DecodeString(d.session)
+		if _, err := s.db.Exec("INSERT INTO caravan_datasets (manifest, session, records, layout) VALUES (?, ?, ?, ?)", m.Bytes(), id, d.records, d.layout); err != nil {
+			t.Fatal(err)
+		}
+		manifests[name] = m
+	}
+	some := []uint64{0, 5, groupSize - 1, groupSize, n - 1}
+	for name, m := range manifests {
+		t.Run(name, func(t *testing.T) {
+			var got int
+			if err := s.Records(m, func(i uint64, c []byte) error {
+				if !bytes.Equal(c, recs[i]) || i != uint64(got) {
+					return fmt.Errorf("record %d (the %dth): %.40q", i, got, c)
+				}
+				got++
+				return nil
+			}); err != nil || got != n {
+				t.Fatalf("Records: %d of %d: %v", got, n, err)
+			}
+			got = 0
+			if err := s.Attributes(m, func(i uint64, c cid.Cid, p []byte) error {
+				if !c.Equals(cids[i]) || !bytes.Equal(p, attrs[i]) {
+					return fmt.Errorf("attributes of %d differ", i)
+				}
+				got++
+				return nil
+			}); err != nil || got != n {
+				t.Fatalf("Attributes: %d of %d: %v", got, n, err)
+			}
+			var at []uint64
+			if err := s.RecordsAt(m, slices.Values(some), func(i uint64, c []byte) error {
+				if !bytes.Equal(c, recs[i]) {
+					return fmt.Errorf("record %d differs", i)
+				}
+				at = append(at, i)
+				return nil
+			}); err != nil || !slices.Equal(at, some) {
+				t.Fatalf("RecordsAt: %v: %v", at, err)
+			}
+			at = nil
+			if err := s.AttributesAt(m, slices.Values(some), func(i uint64, c cid.Cid, p []byte) error {
+				if !c.Equals(cids[i]) || !bytes.Equal(p, attrs[i]) {
+					return fmt.Errorf("attributes of %d differ", i)
+				}
+				at = append(at, i)
+				return nil
+			}); err != nil || !slices.Equal(at, some) {
+				t.Fatalf("AttributesAt: %v: %v", at, err)
+			}
+		})
+	}
+}
