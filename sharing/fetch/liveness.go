@@ -15,13 +15,25 @@ import (
 // connection's idle timeout (30 s). So while a response is silent, the
 // requester pings the node: a node that does not answer is taken for lost
 // and its connection closed, which ends the read with an error and lets
-// the fetch resume through another node of the org (failover.go): within
-// about 3 s of the node's death (silence, the ping's timeout and a tick).
+// the fetch resume through another node of the org (failover.go). The
+// ping's timeout follows the round trip libp2p measured to the node (ten
+// of them, within pingTimeoutMin and pingTimeoutMax): on a LAN the loss is
+// known about 1.1 s after the node's last frame (silence, a tick, the
+// ping's timeout), over a long link in up to 2.1 s. A node that is only
+// slow (deciding a large request before its first frame) answers the
+// ping; a false loss would cost a resume, not the fetch.
 const (
-	silentBefore = time.Second             // silence that starts a ping
-	pingTimeout  = 1500 * time.Millisecond // a ping's time to answer
-	watchEvery   = 250 * time.Millisecond
+	silentBefore   = 500 * time.Millisecond // silence that starts a ping
+	pingTimeoutMin = 500 * time.Millisecond
+	pingTimeoutMax = 1500 * time.Millisecond
+	watchEvery     = 100 * time.Millisecond
 )
+
+// pingTimeout is how long a ping of p may take: ten round trips as libp2p
+// measured them, within [pingTimeoutMin, pingTimeoutMax].
+func pingTimeout(h host.Host, p peer.ID) time.Duration {
+	return min(max(10*h.Peerstore().LatencyEWMA(p), pingTimeoutMin), pingTimeoutMax)
+}
 
 // watchNode pings p while fr is silent, until stop is called; a ping that
 // fails closes the connections to p.
@@ -39,7 +51,7 @@ func watchNode(h host.Host, p peer.ID, fr *frameReader) (stop func()) {
 			if time.Since(time.Unix(0, fr.last.Load())) < silentBefore {
 				continue
 			}
-			pctx, pcancel := context.WithTimeout(ctx, pingTimeout)
+			pctx, pcancel := context.WithTimeout(ctx, pingTimeout(h, p))
 			// The channel closes without a result when the ping times out.
 			res, answered := <-ping.Ping(pctx, h, p)
 			pcancel()
