@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -32,7 +33,7 @@ func clusterScenario() Scenario {
 			"publish N records through two nodes at once, two partners fetch while a node is killed, journal latency (make bench)",
 		Steps: []Step{
 			{"start MariaDB and VersityGW on loopback", stepClusterServers},
-			{"customs-cn goes on cluster storage with three nodes; every member permits fetching for \"bench\" (no daily cap); TCP only", stepClusterNodes},
+			{"customs-cn goes on cluster storage with three nodes; every member permits fetching for \"bench\" (no daily cap); TCP only (QUIC only with " + EnvClusterTransport + "=quic)", stepClusterNodes},
 			{"start every gateway and node as its own OS process", stepClusterStart},
 			{"generate two halves of the records", stepClusterGenerate},
 			{"embedded: customs-kz publishes both halves on its one node", stepEmbeddedPublish},
@@ -46,6 +47,10 @@ func clusterScenario() Scenario {
 		},
 	}
 }
+
+// EnvClusterTransport, set to "quic", runs the cluster scenario over QUIC
+// instead of TCP.
+const EnvClusterTransport = "CARAVAN_CLUSTER_TRANSPORT"
 
 // clusterRun is the cluster scenario's state.
 type clusterRun struct {
@@ -122,15 +127,22 @@ func stepClusterNodes(ctx context.Context, e *Env) (string, error) {
 		}
 		cr.nodes = append(cr.nodes, n)
 	}
-	// TCP only, for every gateway and node: a connection takes whichever
-	// dial wins, and a QUIC stream costs more CPU than a TCP one (see
-	// fetch-bench), which would be measured instead of the storage.
+	// One transport for every gateway and node, TCP unless the environment
+	// says QUIC: a connection takes whichever dial wins, and a QUIC stream
+	// costs more CPU than a TCP one (see fetch-bench), which would be
+	// measured instead of the storage. Over QUIC, a killed node is known
+	// by its silence (sharing/fetch/liveness.go), not by a reset.
+	transport := "tcp"
+	if os.Getenv(EnvClusterTransport) == "quic" {
+		transport = "quic"
+	}
 	for _, o := range append(append([]*Org{}, e.Net.Orgs...), e.Net.Nodes...) {
-		if err := o.ListenOn("tcp"); err != nil {
+		if err := o.ListenOn(transport); err != nil {
 			return "", err
 		}
 	}
-	return fmt.Sprintf("database and bucket %s; nodes %s, %s, %s; TCP only", sp.DB, cr.nodes[0].PeerID[:16], cr.nodes[1].PeerID[:16], cr.nodes[2].PeerID[:16]), nil
+	return fmt.Sprintf("database and bucket %s; nodes %s, %s, %s; %s only", sp.DB, cr.nodes[0].PeerID[:16], cr.nodes[1].PeerID[:16], cr.nodes[2].PeerID[:16],
+		strings.ToUpper(transport)), nil
 }
 
 func stepClusterStart(ctx context.Context, e *Env) (string, error) {
@@ -209,6 +221,28 @@ func stepClusterGenerate(_ context.Context, e *Env) (string, error) {
 	return fmt.Sprintf("2 x %d records", half), nil
 }
 
+// serversCPU is the CPU time of MariaDB and of VersityGW.
+type serversCPU [2]time.Duration
+
+// serverCPU reads the CPU time of the servers, pids as Servers.PIDs
+// gives them.
+func serverCPU(pids []int) serversCPU {
+	var c serversCPU
+	for i := range min(len(pids), 2) {
+		c[i] = cpuOfAll(pids[i])
+	}
+	return c
+}
+
+func (c serversCPU) minus(o serversCPU) serversCPU { return serversCPU{c[0] - o[0], c[1] - o[1]} }
+func (c serversCPU) total() time.Duration          { return c[0] + c[1] }
+
+// per says the servers' CPU per record: "servers 5.1 (MariaDB 2.0, VersityGW 3.1)".
+func (c serversCPU) per(n uint64) string {
+	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+	return fmt.Sprintf("servers %.1f (MariaDB %.1f, VersityGW %.1f)", us(c.total()), us(c[0]), us(c[1]))
+}
+
 // cpuOfAll sums the CPU time of pids (processes that are gone count 0).
 func cpuOfAll(pids ...int) time.Duration {
 	var sum time.Duration
@@ -252,7 +286,7 @@ func stepClusterPublish(ctx context.Context, e *Env) (string, error) {
 	cr := e.cluster()
 	gw := []int{cr.nodes[0].PID(), cr.nodes[1].PID(), cr.nodes[2].PID()}
 	srv := cr.servers.PIDs()
-	g0, s0 := cpuOfAll(gw...), cpuOfAll(srv...)
+	g0, s0 := cpuOfAll(gw...), serverCPU(srv)
 	t0 := time.Now()
 	var g errgroup.Group
 	for i := range 2 {
@@ -268,14 +302,14 @@ func stepClusterPublish(ctx context.Context, e *Env) (string, error) {
 		return "", err
 	}
 	took := time.Since(t0)
-	gwCPU, srvCPU := cpuOfAll(gw...)-g0, cpuOfAll(srv...)-s0
-	perRecord := float64((gwCPU + srvCPU).Microseconds()) / float64(cr.records)
+	gwCPU, srvCPU := cpuOfAll(gw...)-g0, serverCPU(srv).minus(s0)
+	perRecord := float64((gwCPU + srvCPU.total()).Microseconds()) / float64(cr.records)
 	cr.pubCPU[1] = perRecord
 	e.figure("cluster: publish (two nodes at once)", fmt.Sprintf("%d records in %v: %.0f records/s", cr.records, took.Round(time.Millisecond),
 		float64(cr.records)/took.Seconds()), "")
 	e.figure("cluster: publish CPU per record (nodes + MariaDB + VersityGW)",
-		fmt.Sprintf("%.1f µs (nodes %.1f, servers %.1f): %.2fx embedded", perRecord,
-			float64(gwCPU.Microseconds())/float64(cr.records), float64(srvCPU.Microseconds())/float64(cr.records), perRecord/cr.pubCPU[0]),
+		fmt.Sprintf("%.1f µs (nodes %.1f, %s): %.2fx embedded", perRecord,
+			float64(gwCPU.Microseconds())/float64(cr.records), srvCPU.per(uint64(cr.records)), perRecord/cr.pubCPU[0]),
 		goalRatio(perRecord/cr.pubCPU[0], 1.5))
 	for _, c := range cr.cluster {
 		if err := waitListed(ctx, e.Net.Orgs[1:], c); err != nil {

@@ -183,20 +183,20 @@ func stepClusterFetch(ctx context.Context, e *Env) (string, error) {
 	cr := e.cluster()
 	partners := []*Org{e.Net.Orgs[1], e.Net.Orgs[2]}
 	provPIDs := []int{cr.nodes[0].PID(), cr.nodes[1].PID(), cr.nodes[2].PID()}
-	p0, s0, r0 := cpuOfAll(provPIDs...), cpuOfAll(cr.servers.PIDs()...), cpuOfAll(partners[0].PID(), partners[1].PID())
+	p0, s0, r0 := cpuOfAll(provPIDs...), serverCPU(cr.servers.PIDs()), cpuOfAll(partners[0].PID(), partners[1].PID())
 	fetches, took := fetchAtOnce(ctx, cr.cluster[0], partners, nil)
 	n, err := decided(fetches)
 	if err != nil {
 		return "", err
 	}
-	prov, srv := cpuOfAll(provPIDs...)-p0, cpuOfAll(cr.servers.PIDs()...)-s0
+	prov, srv := cpuOfAll(provPIDs...)-p0, serverCPU(cr.servers.PIDs()).minus(s0)
 	req := cpuOfAll(partners[0].PID(), partners[1].PID()) - r0
-	perRecord := float64((prov + srv).Microseconds()) / float64(n)
+	perRecord := float64((prov + srv.total()).Microseconds()) / float64(n)
 	e.figure("cluster: two partners fetch at once", fmt.Sprintf("%d records decided in %v: %.0f records/s",
 		n, took.Round(time.Millisecond), float64(n)/took.Seconds()), "")
 	e.figure("cluster: fetch CPU per record decided (nodes + servers; requesters)",
-		fmt.Sprintf("%.1f µs (nodes %.1f, servers %.1f): %.2fx embedded; %.1f µs", perRecord,
-			float64(prov.Microseconds())/float64(n), float64(srv.Microseconds())/float64(n), perRecord/cr.fetchCPU,
+		fmt.Sprintf("%.1f µs (nodes %.1f, %s): %.2fx embedded; %.1f µs", perRecord,
+			float64(prov.Microseconds())/float64(n), srv.per(n), perRecord/cr.fetchCPU,
 			float64(req.Microseconds())/float64(n)), goalRatio(perRecord/cr.fetchCPU, 1.5))
 	var served []string
 	for _, f := range fetches {
