@@ -72,6 +72,11 @@ type Options struct {
 	// second node of the org, run on the same data directory (standby.go).
 	NodeKey string
 	Listen  []string
+	// RouteKlog sends klog's output (tessera, the journal, logs through
+	// klog) to the gateway's log as soon as it has one, before the journal
+	// opens. klog is process-wide: the command sets it, not a test that
+	// runs several gateways in one process.
+	RouteKlog bool
 	// Standby waits for the data directory's lock, held by the org's node
 	// that runs, and starts when it is released (the node stopped, or was
 	// killed): a hot standby. Without it, a held lock fails the start.
@@ -144,6 +149,9 @@ func Start(ctx context.Context, opts Options) (_ *Gateway, err error) {
 	}
 	if n.log, err = buildLogger(opts, n.cfg); err != nil {
 		return nil, err
+	}
+	if opts.RouteKlog {
+		logging.RouteKlog(n.log.Named("tessera"))
 	}
 	if err := n.takeNode(ctx, opts); err != nil {
 		return nil, err

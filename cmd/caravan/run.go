@@ -11,7 +11,6 @@ import (
 
 	"github.com/caravan-consortium/caravan/api/console"
 	"github.com/caravan-consortium/caravan/gateway"
-	"github.com/caravan-consortium/caravan/internal/logging"
 )
 
 func runCmd() *cobra.Command {
@@ -57,11 +56,8 @@ func runGateway(ctx context.Context, opts gateway.Options) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	opts.RouteKlog = true // tessera logs through klog, from the journal's opening on
 	n, err := gateway.Start(ctx, opts)
-	if err == nil {
-		// tessera (the journal) logs through klog: send it to the gateway's log.
-		logging.RouteKlog(n.Logger().Named("tessera"))
-	}
 	if err != nil {
 		return err
 	}
