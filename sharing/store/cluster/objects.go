@@ -68,17 +68,52 @@ func parseGroup(name string, data []byte) ([]entry, error) {
 
 // bucket reads and writes the cluster's objects, keeping the last groups
 // read (a fetch's chunks straddle groups; deciding reads attributes, then
-// records, of the same groups).
+// records, of the same groups) and the last pair objects got (a chunk's
+// proof needs the attributes of the group after it before its records).
 type bucket struct {
 	s3   *s3.Client
 	name string
 
 	mu    sync.Mutex
-	cache map[string][]entry
+	cache lru[[]entry]
+	raw   lru[[]byte]
+}
+
+const (
+	cachedGroups  = 16
+	cachedObjects = 4
+)
+
+func newBucket(c *s3.Client, name string) *bucket {
+	return &bucket{s3: c, name: name, cache: lru[[]entry]{n: cachedGroups}, raw: lru[[]byte]{n: cachedObjects}}
+}
+
+// lru keeps the last n values put, by key; its user locks it.
+type lru[V any] struct {
+	n     int
+	m     map[string]V
 	order []string
 }
 
-const cachedGroups = 16
+func (c *lru[V]) get(k string) (V, bool) {
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *lru[V]) put(k string, v V) {
+	if _, ok := c.m[k]; ok {
+		return
+	}
+	if c.m == nil {
+		c.m = make(map[string]V, c.n)
+	}
+	if len(c.order) == c.n {
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.m[k] = v
+	c.order = append(c.order, k)
+}
 
 // putGroup compresses a group object and puts it: one group, or a pair
 // (pairObject) of a group's attributes and records.
@@ -122,13 +157,9 @@ func pairObject(attrs, records []byte) ([]byte, error) {
 	return out[:len(out)+len(zr)], nil
 }
 
-// getPairPart gets the attributes (p == attributes) or the records of a
-// pair object, decompressed and parsed.
-func (b *bucket) getPairPart(ctx context.Context, key string, p part) ([]entry, error) {
-	data, err := b.get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
+// pairPart decompresses and parses the attributes (p == attributes) or
+// the records of a pair object.
+func pairPart(key string, data []byte, p part) ([]entry, error) {
 	if len(data) < 4 {
 		return nil, fmt.Errorf("object %s: %d bytes, no header", key, len(data))
 	}
@@ -204,35 +235,50 @@ func (b *bucket) get(ctx context.Context, key string) ([]byte, error) {
 
 // part reads part p of a dataset's group g.
 func (b *bucket) part(ctx context.Context, d dataset, p part, g uint64) ([]entry, error) {
+	key := d.key(p, g)
 	if d.layout == layoutSplit {
-		return b.getGroup(ctx, d.key(p, g))
+		return b.getGroup(ctx, key)
 	}
-	return b.getPairPart(ctx, d.key(p, g), p)
+	data, err := b.get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return pairPart(key, data, p)
 }
 
-// cachedPart is part, from the cache if it holds it.
+// cachedPart is part, from the caches if they hold the group's part or
+// its pair object.
 func (b *bucket) cachedPart(ctx context.Context, d dataset, p part, g uint64) ([]entry, error) {
-	key := d.key(p, g) + "#" + string(p)
+	key := d.key(p, g)
+	ckey := key + "#" + string(p)
 	b.mu.Lock()
-	cached, ok := b.cache[key]
+	cached, ok := b.cache.get(ckey)
+	data, got := b.raw.get(key)
 	b.mu.Unlock()
 	if ok {
 		return cached, nil
 	}
-	es, err := b.part(ctx, d, p, g)
+	var es []entry
+	var err error
+	switch {
+	case d.layout == layoutSplit:
+		es, err = b.getGroup(ctx, key)
+	case got:
+		es, err = pairPart(key, data, p)
+	default:
+		if data, err = b.get(ctx, key); err == nil {
+			b.mu.Lock()
+			b.raw.put(key, data)
+			b.mu.Unlock()
+			es, err = pairPart(key, data, p)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.cache[key]; !ok {
-		if len(b.order) == cachedGroups {
-			delete(b.cache, b.order[0])
-			b.order = b.order[1:]
-		}
-		b.cache[key] = es
-		b.order = append(b.order, key)
-	}
+	b.cache.put(ckey, es)
+	b.mu.Unlock()
 	return es, nil
 }
 

@@ -85,7 +85,7 @@ func Open(ctx context.Context, conn clusterconn.Conn, opts Options) (*Store, err
 	if opts.StaleSession <= 0 {
 		opts.StaleSession = StaleSession
 	}
-	s := &Store{db: db, bucket: &bucket{s3: conn.S3(), name: conn.Bucket, cache: map[string][]entry{}},
+	s := &Store{db: db, bucket: newBucket(conn.S3(), conn.Bucket),
 		log: opts.Log, stale: opts.StaleSession, datasets: map[string]dataset{}, swept: make(chan struct{})}
 	if _, err := s.SweepStale(ctx); err != nil {
 		db.Close()
