@@ -131,7 +131,7 @@ func (ss *session) flush() error {
 	}
 	ctx := context.Background()
 	d := dataset{session: ss.hexID, layout: layoutPair}
-	if err := ss.up.put(ctx, d.key(records, ss.group), ss.attrs.buf, ss.recs.buf); err != nil {
+	if err := ss.up.put(ctx, d.key(records, ss.group), ss.attrs.buf, ss.recs.buf, ss.tree.flushed()); err != nil {
 		return err
 	}
 	ss.recs.reset()

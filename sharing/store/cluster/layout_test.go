@@ -15,12 +15,14 @@ import (
 	"github.com/multiformats/go-multihash"
 
 	"github.com/caravan-consortium/caravan/internal/clusterenv"
+	"github.com/caravan-consortium/caravan/sharing/manifest"
 	"github.com/caravan-consortium/caravan/sharing/store"
 )
 
 // TestClusterReadsBothLayouts: a dataset in pair objects (written now)
 // and one in split objects (written before schema version 3) read the
-// same, whole and by index.
+// same, whole and by index, and give the same record tree, node by node
+// (the pair objects' stored nodes of levels 8 and 9 among them).
 func TestClusterReadsBothLayouts(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, clusterenv.NewSpace(t).Conn(), Options{})
@@ -70,6 +72,21 @@ func TestClusterReadsBothLayouts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The record trees' top objects, as Commit writes them.
+	if err := s.bucket.putGroup(ctx, treeKey(pair.hexID), pair.tree.marshalTop()); err != nil {
+		t.Fatal(err)
+	}
+	splitTree := newGroupTrees()
+	for _, c := range cids {
+		splitTree.addCID(c)
+	}
+	if err := s.bucket.putGroup(ctx, treeKey(split.session), splitTree.marshalTop()); err != nil {
+		t.Fatal(err)
+	}
+	ref := manifest.NewSubtrees(n)
+	for _, c := range cids {
+		ref.AddCID(c)
+	}
 	manifests := map[string]cid.Cid{}
 	for name, d := range map[string]dataset{"pair": {session: pair.hexID, records: n, layout: layoutPair}, "split": split} {
 		h, _ := multihash.Sum([]byte(name), multihash.SHA2_256, -1)
@@ -112,6 +129,20 @@ func TestClusterReadsBothLayouts(t *testing.T) {
 				return nil
 			}); err != nil || !slices.Equal(at, some) {
 				t.Fatalf("RecordsAt: %v: %v", at, err)
+			}
+			tree, err := s.Subtrees(m, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for l := range ref.Levels() {
+				for i := range uint64(len(ref.Level(l)) / 32) {
+					if got := tree.Node(l, i); !bytes.Equal(got, ref.Node(l, i)) {
+						t.Fatalf("tree node %d of level %d: %x, want %x", i, l, got, ref.Node(l, i))
+					}
+				}
+			}
+			if err := tree.(*storedTree).Err(); err != nil {
+				t.Fatal(err)
 			}
 			at = nil
 			if err := s.AttributesAt(m, slices.Values(some), func(i uint64, c cid.Cid, p []byte) error {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -116,15 +117,15 @@ func (c *lru[V]) put(k string, v V) {
 }
 
 // putGroup compresses a group object and puts it: one group, or a pair
-// (pairObject) of a group's attributes and records.
+// object (its attributes, records and tree nodes).
 func (b *bucket) putGroup(ctx context.Context, key string, data ...[]byte) error {
 	var z []byte
 	var err error
 	switch len(data) {
 	case 1:
 		z, err = minlz.Encode(nil, data[0], minlz.LevelFastest)
-	case 2:
-		z, err = pairObject(data[0], data[1])
+	case 3:
+		z, err = pairObject(data[0], data[1], data[2])
 	default:
 		err = fmt.Errorf("%d parts", len(data))
 	}
@@ -134,22 +135,34 @@ func (b *bucket) putGroup(ctx context.Context, key string, data ...[]byte) error
 	return b.put(ctx, key, z)
 }
 
-// A pair object holds a group's attributes and its records: a 4-byte
-// big-endian length, the attributes compressed in that many bytes, then
-// the records compressed. One object, not two, per group: each S3 request
-// costs the server about a millisecond of CPU (VersityGW, measured), more
-// than the bytes. A read of either part gets the whole object and
-// decompresses only its part: VersityGW serves a ranged GET at 2.1 to 2.3
-// ms of CPU against 0.45 ms for the whole 268 KB object (measured), so
-// reading just the attributes would cost the server more, not less.
-func pairObject(attrs, records []byte) ([]byte, error) {
-	out := make([]byte, 4, 4+minlz.MaxEncodedLen(len(attrs))+minlz.MaxEncodedLen(len(records)))
-	za, err := minlz.Encode(out[4:], attrs, minlz.LevelFastest)
+// A pair object holds a group's attributes and its records, and the
+// group's tree nodes that proofs of whole chunks need:
+//
+//	uint32 A, uint16 K (big-endian)
+//	K hashes of 32 bytes: the group's complete nodes of levels 8 and 9
+//	A bytes: the attributes, compressed
+//	the records, compressed
+//
+// One object, not two, per group: each S3 request costs the server about
+// a millisecond of CPU (VersityGW, measured), more than the bytes. A read
+// of either part gets the whole object and decompresses only its part:
+// VersityGW serves a ranged GET at 2.1 to 2.3 ms of CPU against 0.45 ms
+// for the whole 268 KB object (measured), so reading just the attributes
+// would cost the server more, not less.
+func pairObject(attrs, records, nodes []byte) ([]byte, error) {
+	if len(nodes)%sha256.Size != 0 || len(nodes)/sha256.Size > 1<<16-1 {
+		return nil, fmt.Errorf("%d bytes of tree nodes", len(nodes))
+	}
+	head := pairHeader + len(nodes)
+	out := make([]byte, head, head+minlz.MaxEncodedLen(len(attrs))+minlz.MaxEncodedLen(len(records)))
+	copy(out[pairHeader:], nodes)
+	za, err := minlz.Encode(out[head:], attrs, minlz.LevelFastest)
 	if err != nil {
 		return nil, err
 	}
 	binary.BigEndian.PutUint32(out, uint32(len(za)))
-	out = out[:4+len(za)]
+	binary.BigEndian.PutUint16(out[4:], uint16(len(nodes)/sha256.Size))
+	out = out[:head+len(za)]
 	zr, err := minlz.Encode(out[len(out):cap(out)], records, minlz.LevelFastest)
 	if err != nil {
 		return nil, err
@@ -157,19 +170,33 @@ func pairObject(attrs, records []byte) ([]byte, error) {
 	return out[:len(out)+len(zr)], nil
 }
 
+const pairHeader = 6
+
+// pairSplit cuts a pair object into its tree nodes, compressed attributes
+// and compressed records.
+func pairSplit(key string, data []byte) (nodes, za, zr []byte, err error) {
+	if len(data) < pairHeader {
+		return nil, nil, nil, fmt.Errorf("object %s: %d bytes, no header", key, len(data))
+	}
+	a := uint64(binary.BigEndian.Uint32(data))
+	k := uint64(binary.BigEndian.Uint16(data[4:]))
+	head := pairHeader + k*sha256.Size
+	if head+a > uint64(len(data)) {
+		return nil, nil, nil, fmt.Errorf("object %s: %d nodes and %d bytes of attributes in %d bytes", key, k, a, len(data))
+	}
+	return data[pairHeader:head], data[head : head+a], data[head+a:], nil
+}
+
 // pairPart decompresses and parses the attributes (p == attributes) or
 // the records of a pair object.
 func pairPart(key string, data []byte, p part) ([]entry, error) {
-	if len(data) < 4 {
-		return nil, fmt.Errorf("object %s: %d bytes, no header", key, len(data))
+	_, za, zr, err := pairSplit(key, data)
+	if err != nil {
+		return nil, err
 	}
-	end := 4 + uint64(binary.BigEndian.Uint32(data))
-	if end > uint64(len(data)) {
-		return nil, fmt.Errorf("object %s: attributes of %d bytes in %d", key, end-4, len(data))
-	}
-	z := data[4:end]
+	z := za
 	if p == records {
-		z = data[end:]
+		z = zr
 	}
 	raw, err := minlz.Decode(nil, z)
 	if err != nil {
@@ -253,23 +280,17 @@ func (b *bucket) cachedPart(ctx context.Context, d dataset, p part, g uint64) ([
 	ckey := key + "#" + string(p)
 	b.mu.Lock()
 	cached, ok := b.cache.get(ckey)
-	data, got := b.raw.get(key)
 	b.mu.Unlock()
 	if ok {
 		return cached, nil
 	}
 	var es []entry
 	var err error
-	switch {
-	case d.layout == layoutSplit:
+	if d.layout == layoutSplit {
 		es, err = b.getGroup(ctx, key)
-	case got:
-		es, err = pairPart(key, data, p)
-	default:
-		if data, err = b.get(ctx, key); err == nil {
-			b.mu.Lock()
-			b.raw.put(key, data)
-			b.mu.Unlock()
+	} else {
+		var data []byte
+		if data, err = b.cachedObject(ctx, key); err == nil {
 			es, err = pairPart(key, data, p)
 		}
 	}
@@ -280,6 +301,25 @@ func (b *bucket) cachedPart(ctx context.Context, d dataset, p part, g uint64) ([
 	b.cache.put(ckey, es)
 	b.mu.Unlock()
 	return es, nil
+}
+
+// cachedObject gets an object, or takes it from the cache of the last
+// ones got.
+func (b *bucket) cachedObject(ctx context.Context, key string) ([]byte, error) {
+	b.mu.Lock()
+	data, ok := b.raw.get(key)
+	b.mu.Unlock()
+	if ok {
+		return data, nil
+	}
+	data, err := b.get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.raw.put(key, data)
+	b.mu.Unlock()
+	return data, nil
 }
 
 // removePrefix deletes every object under prefix.

@@ -17,18 +17,26 @@ import (
 // groupLevels is the level of a full group's root: 2^10 = groupSize.
 const groupLevels = 10
 
-// A dataset's record tree is kept in two parts. Below level 10 every node
-// lies inside one group of 1,024 records, and is rebuilt from the group's
-// attributes object, which holds the records' CIDs: a proof over a few
-// records reads the groups it touches. Level 10 and above (one node per
-// full group, and their parents) are one small object, data/<session>/tree,
-// written at commit: levels 10, 11... each as uvarint(count) and the
-// hashes back to back (about 64 bytes per 1,024 records), compressed as
-// the group objects are.
+// storedLevel is the lowest level of the nodes a pair object keeps: a
+// fetch's chunks are 256 records wide (fetch.ChunkWidth), so a proof of
+// whole chunks needs nodes of levels 8 and 9 inside a group, and of 10 and
+// above.
+const storedLevel = 8
+
+// A dataset's record tree is kept in parts. Level 10 and above (one node
+// per full group, and their parents) are one small object,
+// data/<session>/tree, written at commit: levels 10, 11... each as
+// uvarint(count) and the hashes back to back (about 64 bytes per 1,024
+// records), compressed as the group objects are. Levels 8 and 9 of a
+// group (six hashes) are in its pair object. Below that, and in datasets
+// of the split layout below level 10, a group's nodes are rebuilt from
+// the records' CIDs in its attributes: only a proof with gaps (records
+// withheld, or a selection) reads them.
 type groupTrees struct {
 	h     *manifest.TreeHasher
 	group *manifest.Subtrees // the current group's tree
 	top   *manifest.Subtrees // over full groups' roots: top level k is level 10+k
+	done  []byte             // the stored nodes of the group last completed
 }
 
 func newGroupTrees() *groupTrees {
@@ -39,8 +47,28 @@ func (t *groupTrees) addCID(c cid.Cid) {
 	t.group.AddCID(c)
 	if t.group.Size() == groupSize {
 		t.top.Add(t.group.Node(groupLevels, 0))
+		t.done = storedNodes(t.group)
 		t.group = manifest.NewSubtrees(groupSize)
 	}
+}
+
+// flushed returns the stored nodes of the group being flushed: the one
+// just completed, or the last one, partial, at commit.
+func (t *groupTrees) flushed() []byte {
+	if t.group.Size() == 0 {
+		return t.done
+	}
+	return storedNodes(t.group)
+}
+
+// storedNodes are a group's complete nodes of levels storedLevel to
+// groupLevels-1, level by level.
+func storedNodes(g *manifest.Subtrees) []byte {
+	var out []byte
+	for l := storedLevel; l < min(groupLevels, g.Levels()); l++ {
+		out = append(out, g.Level(l)...)
+	}
+	return out
 }
 
 func (t *groupTrees) marshalTop() []byte {
@@ -111,6 +139,9 @@ func (t *storedTree) Node(l int, i uint64) []byte {
 	}
 	shift := uint(groupLevels - l)
 	g := i >> shift
+	if l >= storedLevel && t.d.layout == layoutPair {
+		return t.stored(l, i, g)
+	}
 	gt, err := t.group(g)
 	if err != nil {
 		return t.fail(err)
@@ -120,6 +151,29 @@ func (t *storedTree) Node(l int, i uint64) []byte {
 		return t.fail(fmt.Errorf("record tree, level %d: no node %d", l, i))
 	}
 	return gt.Node(l, j)
+}
+
+// stored is node i of level l (storedLevel <= l < groupLevels) from group
+// g's pair object.
+func (t *storedTree) stored(l int, i, g uint64) []byte {
+	key := t.d.key(records, g)
+	data, err := t.s.bucket.cachedObject(context.Background(), key)
+	if err != nil {
+		return t.fail(err)
+	}
+	nodes, _, _, err := pairSplit(key, data)
+	if err != nil {
+		return t.fail(err)
+	}
+	n := min(groupSize, t.d.records-g*groupSize) // the group's records
+	at := i - g<<uint(groupLevels-l)             // index within the group's level l
+	for k := storedLevel; k < l; k++ {
+		at += n >> k // the complete nodes of the levels below l
+	}
+	if (at+1)*sha256.Size > uint64(len(nodes)) || i-g<<uint(groupLevels-l) >= n>>l {
+		return t.fail(fmt.Errorf("record tree, level %d: no node %d in %s", l, i, key))
+	}
+	return nodes[at*sha256.Size : (at+1)*sha256.Size]
 }
 
 // group rebuilds group g's tree from its CIDs.
