@@ -17,10 +17,9 @@ var logisticsTransit = struct{ Attrs any }{Attrs: mustAttrs(map[string]any{
 
 func mustAttrs(m map[string]any) map[string]any { return m }
 
-func TestDailyVolumeLimitSurvivesRestart(t *testing.T) {
-	b := loadDemo(t)
-	path := filepath.Join(t.TempDir(), "volume.json")
-	recs := make([]policy.Record, 300)
+// transitRecords are n records like logisticsTransit.
+func transitRecords(t *testing.T, n int) []policy.Record {
+	t.Helper()
 	ex, err := policy.NewExtractor([]string{"declaration_type", "classification", "origin_country", "destination_country", "total_value_usd"})
 	if err != nil {
 		t.Fatal(err)
@@ -29,9 +28,17 @@ func TestDailyVolumeLimitSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	recs := make([]policy.Record, n)
 	for i := range recs {
 		recs[i] = policy.Record{ID: "r", Attrs: attrs}
 	}
+	return recs
+}
+
+func TestDailyVolumeLimitSurvivesRestart(t *testing.T) {
+	b := loadDemo(t)
+	path := filepath.Join(t.TempDir(), "volume.json")
+	recs := transitRecords(t, 300)
 	req := policy.Request{Org: logisticsAZ, Dataset: declarations, Purpose: "transit-planning", Time: demoTime}
 
 	// First "process": 300 records, all released.
@@ -110,18 +117,7 @@ func (v *countingVolume) Update(day, org string, fn func(int64) int64) error {
 // at Commit (before any record is released); one that reads it counts
 // each chunk under the ledger, as a fetch on another node must see.
 func TestVolumeCountedOnceWhenTheBundleIgnoresIt(t *testing.T) {
-	ex, err := policy.NewExtractor([]string{"declaration_type", "classification", "origin_country", "destination_country", "total_value_usd"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs, err := ex.Extract(logisticsTransit.Attrs.(map[string]any))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := make([]policy.Record, 100)
-	for i := range recs {
-		recs[i] = policy.Record{ID: "r", Attrs: attrs}
-	}
+	recs := transitRecords(t, 100)
 	req := policy.Request{Org: logisticsAZ, Dataset: declarations, Purpose: "transit-planning", Time: demoTime}
 	uncapped, err := policy.Parse(map[string][]byte{"a.cedar": []byte(`@id("transit")
 permit (principal in Group::"logistics-operators", action == Action::"fetch", resource)
