@@ -219,7 +219,7 @@ func (s *Store) scan(d dataset, p part, fn func(uint64, []byte) error) error {
 	go func() {
 		defer close(next)
 		for g := range groups {
-			es, err := s.bucket.part(ctx, d, p, g)
+			es, err := s.bucket.part(ctx, d, p, g, s.bucket.get)
 			select {
 			case next <- read{es, err}:
 			case <-ctx.Done():

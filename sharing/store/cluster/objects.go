@@ -189,13 +189,14 @@ func (b *bucket) get(ctx context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
-// part reads part p of a dataset's group g.
-func (b *bucket) part(ctx context.Context, d dataset, p part, g uint64) ([]entry, error) {
+// part reads part p of a dataset's group g, getting a pair object with
+// get (b.get, or b.cachedObject).
+func (b *bucket) part(ctx context.Context, d dataset, p part, g uint64, get func(context.Context, string) ([]byte, error)) ([]entry, error) {
 	key := d.key(p, g)
 	if d.layout == layoutSplit {
 		return b.getGroup(ctx, key)
 	}
-	data, err := b.get(ctx, key)
+	data, err := get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -205,24 +206,14 @@ func (b *bucket) part(ctx context.Context, d dataset, p part, g uint64) ([]entry
 // cachedPart is part, from the caches if they hold the group's part or
 // its pair object.
 func (b *bucket) cachedPart(ctx context.Context, d dataset, p part, g uint64) ([]entry, error) {
-	key := d.key(p, g)
-	ckey := key + "#" + string(p)
+	ckey := d.key(p, g) + "#" + string(p)
 	b.mu.Lock()
 	cached, ok := b.cache.get(ckey)
 	b.mu.Unlock()
 	if ok {
 		return cached, nil
 	}
-	var es []entry
-	var err error
-	if d.layout == layoutSplit {
-		es, err = b.getGroup(ctx, key)
-	} else {
-		var data []byte
-		if data, err = b.cachedObject(ctx, key); err == nil {
-			es, err = pairPart(key, data, p)
-		}
-	}
+	es, err := b.part(ctx, d, p, g, b.cachedObject)
 	if err != nil {
 		return nil, err
 	}
