@@ -30,7 +30,7 @@ const (
 	// group's records and its attributes in two objects,
 	// data/SESSION/r/NNNNNNNNNN and data/SESSION/a/NNNNNNNNNN.
 	layoutSplit = 1
-	// layoutPair: one pair object (objects.go) per group,
+	// layoutPair: one pair object (pair.go) per group,
 	// data/SESSION/g/NNNNNNNNNN.
 	layoutPair = 2
 )

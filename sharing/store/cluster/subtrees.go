@@ -166,11 +166,12 @@ func (t *storedTree) stored(l int, i, g uint64) []byte {
 		return t.fail(err)
 	}
 	n := min(groupSize, t.d.records-g*groupSize) // the group's records
-	at := i - g<<uint(groupLevels-l)             // index within the group's level l
+	j := i - g<<uint(groupLevels-l)              // index within the group's level l
+	at := j
 	for k := storedLevel; k < l; k++ {
 		at += n >> k // the complete nodes of the levels below l
 	}
-	if (at+1)*sha256.Size > uint64(len(nodes)) || i-g<<uint(groupLevels-l) >= n>>l {
+	if j >= n>>l || (at+1)*sha256.Size > uint64(len(nodes)) {
 		return t.fail(fmt.Errorf("record tree, level %d: no node %d in %s", l, i, key))
 	}
 	return nodes[at*sha256.Size : (at+1)*sha256.Size]
