@@ -19,18 +19,19 @@ import (
 	"github.com/caravan-consortium/caravan/sharing/store"
 )
 
-// TestClusterReadsBothLayouts: a dataset in pair objects (written now)
-// and one in split objects (written before schema version 3) read the
-// same, whole and by index, and give the same record tree, node by node
-// (the pair objects' stored nodes of levels 8 and 9 among them).
-func TestClusterReadsBothLayouts(t *testing.T) {
+// TestClusterReadsEveryLayout: a dataset in pair objects and attribute
+// blocks (written now), one in pair objects with their attributes (schema
+// version 3) and one in split objects (before it) read the same, whole
+// and by index, and give the same record tree, node by node (the pair
+// objects' stored nodes of levels 8 and 9 among them).
+func TestClusterReadsEveryLayout(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, clusterenv.NewSpace(t).Conn(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	const n = groupSize + 300
+	const n = (blockGroups+1)*groupSize + 300 // a full block, and a part
 	recs, attrs, cids := make([][]byte, n), make([][]byte, n), make([]cid.Cid, n)
 	for i := range n {
 		recs[i] = fmt.Appendf(nil, `{"i":%d,"pad":"%0900d"}`, i, i)
@@ -40,7 +41,7 @@ func TestClusterReadsBothLayouts(t *testing.T) {
 		cids[i] = cid.NewCidV1(cid.Raw, h)
 	}
 
-	// Pair objects, through a session.
+	// Pair objects and blocks, through a session.
 	ss, err := s.NewSession()
 	if err != nil {
 		t.Fatal(err)
@@ -50,20 +51,30 @@ func TestClusterReadsBothLayouts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pair := ss.(*session)
-	if err := pair.flush(); err != nil {
+	blocks := ss.(*session)
+	if err := blocks.flush(); err != nil {
 		t.Fatal(err)
 	}
-	if err := pair.up.wait(); err != nil {
+	if err := blocks.flushBlock(blocks.group - 1); err != nil {
 		t.Fatal(err)
 	}
-	// Split objects, as the build before schema version 3 wrote them.
+	if err := blocks.up.wait(); err != nil {
+		t.Fatal(err)
+	}
+	// Pair objects with attributes (schema version 3) and split objects
+	// (before it), as those builds wrote them.
+	pair := dataset{session: "ffeeddccbbaa99887766554433221100", records: n, layout: layoutPair}
 	split := dataset{session: "00112233445566778899aabbccddeeff", records: n, layout: layoutSplit}
+	trees := newGroupTrees()
 	for g := uint64(0); g*groupSize < n; g++ {
 		var r, a groupWriter
 		for i := g * groupSize; i < min(n, (g+1)*groupSize); i++ {
 			r.add(i, recs[i])
 			a.add(i, store.AppendProjection(nil, cids[i], attrs[i]))
+			trees.addCID(cids[i])
+		}
+		if err := s.bucket.putGroup(ctx, pair.key(records, g), a.buf, r.buf, trees.flushed()); err != nil {
+			t.Fatal(err)
 		}
 		if err := s.bucket.putGroup(ctx, split.key(records, g), r.buf); err != nil {
 			t.Fatal(err)
@@ -73,22 +84,17 @@ func TestClusterReadsBothLayouts(t *testing.T) {
 		}
 	}
 	// The record trees' top objects, as Commit writes them.
-	if err := s.bucket.putGroup(ctx, treeKey(pair.hexID), pair.tree.marshalTop()); err != nil {
-		t.Fatal(err)
-	}
-	splitTree := newGroupTrees()
-	for _, c := range cids {
-		splitTree.addCID(c)
-	}
-	if err := s.bucket.putGroup(ctx, treeKey(split.session), splitTree.marshalTop()); err != nil {
-		t.Fatal(err)
+	for _, session := range []string{blocks.hexID, pair.session, split.session} {
+		if err := s.bucket.putGroup(ctx, treeKey(session), trees.marshalTop()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ref := manifest.NewSubtrees(n)
 	for _, c := range cids {
 		ref.AddCID(c)
 	}
 	manifests := map[string]cid.Cid{}
-	for name, d := range map[string]dataset{"pair": {session: pair.hexID, records: n, layout: layoutPair}, "split": split} {
+	for name, d := range map[string]dataset{"blocks": {session: blocks.hexID, records: n, layout: layoutBlocks}, "pair": pair, "split": split} {
 		h, _ := multihash.Sum([]byte(name), multihash.SHA2_256, -1)
 		m := cid.NewCidV1(cid.DagJSON, h)
 		id, _ := hex.DecodeString(d.session)
@@ -97,7 +103,7 @@ func TestClusterReadsBothLayouts(t *testing.T) {
 		}
 		manifests[name] = m
 	}
-	some := []uint64{0, 5, groupSize - 1, groupSize, n - 1}
+	some := []uint64{0, 5, groupSize - 1, groupSize, 3*groupSize + 7, blockGroups*groupSize - 1, blockGroups * groupSize, n - 1}
 	for name, m := range manifests {
 		t.Run(name, func(t *testing.T) {
 			var got int

@@ -64,10 +64,14 @@ var migrations = []string{
 	// 3: how a dataset's group objects are laid out (datasets.go): the
 	// datasets before it keep two objects a group (1), new ones one (2).
 	`ALTER TABLE caravan_datasets ADD COLUMN IF NOT EXISTS layout TINYINT NOT NULL DEFAULT 1`,
+	// 4: new datasets keep their attributes in blocks of eight groups
+	// (layout 3), which a build of version 3 would misread: the version
+	// says so, and such a build refuses the database.
+	`ALTER TABLE caravan_datasets MODIFY layout TINYINT NOT NULL DEFAULT 1 COMMENT '1 split, 2 pair, 3 pair and attribute blocks'`,
 }
 
 // steps groups migrations by schema version: version v is steps[v-1].
-var steps = [][]string{migrations[0:7], migrations[7:9], migrations[9:10]}
+var steps = [][]string{migrations[0:7], migrations[7:9], migrations[9:10], migrations[10:11]}
 
 // SchemaVersion is the schema version this build runs on.
 func SchemaVersion() int { return len(steps) }

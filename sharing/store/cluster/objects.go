@@ -124,7 +124,7 @@ func (b *bucket) putGroup(ctx context.Context, key string, data ...[]byte) error
 	case 1:
 		z, err = minlz.Encode(nil, data[0], minlz.LevelFastest)
 	case 3:
-		z, err = pairObject(data[0], data[1], data[2])
+		z, err = pairObject(data[0], data[1], data[2]) // attributes empty in a block layout
 	default:
 		err = fmt.Errorf("%d parts", len(data))
 	}
@@ -189,11 +189,12 @@ func (b *bucket) get(ctx context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
-// part reads part p of a dataset's group g, getting a pair object with
-// get (b.get, or b.cachedObject).
+// part reads part p of the object that holds a dataset's group g: the
+// group's, or its block's (d.span), getting a pair object with get (b.get,
+// or b.cachedObject).
 func (b *bucket) part(ctx context.Context, d dataset, p part, g uint64, get func(context.Context, string) ([]byte, error)) ([]entry, error) {
 	key := d.key(p, g)
-	if d.layout == layoutSplit {
+	if d.layout == layoutSplit || d.span(p) > 1 {
 		return b.getGroup(ctx, key)
 	}
 	data, err := get(ctx, key)
@@ -203,7 +204,7 @@ func (b *bucket) part(ctx context.Context, d dataset, p part, g uint64, get func
 	return pairPart(key, data, p)
 }
 
-// cachedPart is part, from the caches if they hold the group's part or
+// cachedPart is part, from the caches if they hold the object's part or
 // its pair object.
 func (b *bucket) cachedPart(ctx context.Context, d dataset, p part, g uint64) ([]entry, error) {
 	ckey := d.key(p, g) + "#" + string(p)

@@ -8,8 +8,9 @@ import (
 	"github.com/minio/minlz"
 )
 
-// A pair object holds a group's attributes and its records, and the
-// group's tree nodes that proofs of whole chunks need:
+// A pair object holds a group's attributes (empty in layoutBlocks, whose
+// attributes are in blocks) and its records, and the group's tree nodes
+// that proofs of whole chunks need:
 //
 //	uint32 A, uint16 K (big-endian)
 //	K hashes of 32 bytes: the group's complete nodes of levels 8 and 9

@@ -139,7 +139,7 @@ func (t *storedTree) Node(l int, i uint64) []byte {
 	}
 	shift := uint(groupLevels - l)
 	g := i >> shift
-	if l >= storedLevel && t.d.layout == layoutPair {
+	if l >= storedLevel && t.d.layout != layoutSplit {
 		return t.stored(l, i, g)
 	}
 	gt, err := t.group(g)
@@ -187,6 +187,10 @@ func (t *storedTree) group(g uint64) (*manifest.Subtrees, error) {
 	es, err := t.s.bucket.cachedPart(context.Background(), t.d, attributes, g)
 	if err != nil {
 		return nil, err
+	}
+	if span := t.d.span(attributes); span > 1 { // the group's entries of its block
+		from := min(uint64(len(es)), g%span*groupSize)
+		es = es[from:min(uint64(len(es)), from+groupSize)]
 	}
 	gt := manifest.NewSubtrees(uint64(len(es)))
 	for _, e := range es {
