@@ -148,8 +148,8 @@ func TestClusterLogReopensWhereItWas(t *testing.T) {
 }
 
 // TestClusterPushbackSlowsAppendsWithoutDroppingAny: with room for only 16
-// entries waiting for integration (which runs once a second), 300
-// concurrent appends are pushed back again and again; each is retried
+// entries waiting for integration (which runs once a second), 120
+// concurrent appends within 240 ms are pushed back again and again; each is retried
 // until it is sequenced, none fails and none is lost.
 func TestClusterPushbackSlowsAppendsWithoutDroppingAny(t *testing.T) {
 	ctx := context.Background()
@@ -164,7 +164,7 @@ func TestClusterPushbackSlowsAppendsWithoutDroppingAny(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	const n = 300
+	const n = 120
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	seen := map[uint64]bool{}
@@ -174,6 +174,11 @@ func TestClusterPushbackSlowsAppendsWithoutDroppingAny(t *testing.T) {
 			defer wg.Done()
 			actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			defer cancel()
+			// Spread over 240 ms: arriving at once, all were one of
+			// tessera's 20 ms batches, sequenced with nothing waiting, so
+			// nothing was pushed back. Spread, each batch after the first
+			// finds more than 16 waiting until integration (once a second).
+			time.Sleep(time.Duration(2*i) * time.Millisecond)
 			idx, err := l.Append(actx, event(m.org, i))
 			if err != nil {
 				t.Error(err)
