@@ -134,10 +134,25 @@ func Open(ctx context.Context, cfg LogConfig) (*Log, error) {
 		WithCheckpointInterval(cfg.CheckpointInterval).
 		WithBatching(cfg.BatchMaxSize, cfg.BatchMaxAge).
 		WithPushback(pushback)
+	var poll *statsPoll
+	if cfg.Cluster != nil {
+		lc, ok := driver.(interface {
+			Appender(context.Context, *tessera.AppendOptions) (*tessera.Appender, tessera.LogReader, error)
+		})
+		if !ok {
+			cancel()
+			return nil, fmt.Errorf("journal: driver %T has no appender", driver)
+		}
+		poll = &statsPoll{driver: lc, every: cfg.CheckpointInterval}
+		driver = poll
+	}
 	a, shutdown, reader, err := tessera.NewAppender(bg, driver, opts)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if poll != nil {
+		reader = poll.inner // undamped, for the journal's own reads
 	}
 	l := &Log{cfg: cfg, appender: a, reader: reader, shutdown: shutdown, cancel: cancel}
 	add := func(data []byte) tessera.IndexFuture { return a.Add(bg, tessera.NewEntry(data)) }
