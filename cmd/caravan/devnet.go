@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/caravan-consortium/caravan/api"
 	"github.com/caravan-consortium/caravan/devnet"
+	"github.com/caravan-consortium/caravan/internal/logging"
 )
 
 func devnetCmd() *cobra.Command {
@@ -59,6 +61,19 @@ summary, and exits 0 only if every step was verified. Scenarios: ` + strings.Joi
 			if scenario == "" {
 				return watchDevnet(cmd.Context(), out, nt, bin)
 			}
+			// A scenario may open journals in this process (tessera logs
+			// through klog): their errors go to DIR/devnet.log, not
+			// between the steps.
+			lf, err := os.OpenFile(filepath.Join(nt.Dir, "devnet.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+			if err != nil {
+				return err
+			}
+			defer lf.Close()
+			l, err := logging.New(lf, "info", logging.FormatJSON)
+			if err != nil {
+				return err
+			}
+			logging.RouteKlog(l)
 			_, err = devnet.RunScenario(cmd.Context(), scenario, &devnet.Env{Net: nt, Binary: bin, Out: out, Idle: idle, Records: records, Smoke: smoke})
 			return err
 		},

@@ -82,7 +82,7 @@ var allowed = map[string][]string{
 	"devnet": {"api", "api/server", "configs", "consortium", "internal/atomicfile", "internal/clusterconn", "internal/clusterenv", "internal/cids", "internal/keyfile", "journal",
 		"journal/witness", "gateway", "gateway/datadir", "gateway/roster", "p2p", "schemas", "schemas/sample", "sharing/catalog", "sharing/fetch",
 		"sharing/manifest", "sharing/store"},
-	"cmd/caravan": {"api", "api/console", "api/server", "consortium", "consortium/edit", "devnet", "internal/atomicfile", "internal/keyfile", "journal",
+	"cmd/caravan": {"api", "api/console", "api/server", "consortium", "consortium/edit", "devnet", "internal/atomicfile", "internal/keyfile", "internal/logging", "journal",
 		"gateway", "gateway/datadir", "p2p", "policy", "schemas", "schemas/sample", "sharing/publish"},
 
 	// Test fixtures (imported by tests only): leaf fixtures, light; the
