@@ -26,11 +26,14 @@ const (
 )
 
 // Defaults of LogConfig on cluster storage: tessera's AWS driver signs at
-// most one checkpoint a second; 20 ms batches keep an append's p99 to
-// durable near 30 ms (a 250 ms batch age made it about 300 ms).
+// most one checkpoint a second. A batch is one database transaction; 10
+// ms batches keep an append's p99 to durable at 25-33 ms
+// (BenchmarkClusterAppend, 1 and 16 writers; 20 ms batches: 31-49 ms, a
+// 250 ms batch age about 300 ms), at up to 100 transactions a second per
+// node while appends keep coming.
 const (
 	ClusterCheckpointInterval = time.Second
-	ClusterBatchMaxAge        = 20 * time.Millisecond
+	ClusterBatchMaxAge        = 10 * time.Millisecond
 	// ClusterPushback is how many sequenced entries may wait for
 	// integration before appends are pushed back (tessera's default).
 	ClusterPushback = 4096
