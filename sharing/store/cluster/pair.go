@@ -28,7 +28,7 @@ func pairObject(attrs, records, nodes []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%d bytes of tree nodes", len(nodes))
 	}
 	head := pairHeader + len(nodes)
-	out := make([]byte, head, head+minlz.MaxEncodedLen(len(attrs))+minlz.MaxEncodedLen(len(records)))
+	out := getBuf(head + minlz.MaxEncodedLen(len(attrs)) + minlz.MaxEncodedLen(len(records)))[:head]
 	copy(out[pairHeader:], nodes)
 	za, err := minlz.Encode(out[head:], attrs, minlz.LevelFastest)
 	if err != nil {
