@@ -94,6 +94,11 @@ func (s *Store) dataset(manifest cid.Cid) (dataset, error) {
 	if err != nil {
 		return d, err
 	}
+	switch d.layout {
+	case layoutSplit, layoutPair, layoutBlocks:
+	default:
+		return d, fmt.Errorf("dataset %s: object layout %d is unknown to this build (a newer one stored it): upgrade this node", manifest, d.layout)
+	}
 	d.session = hex.EncodeToString(id)
 	s.mu.Lock()
 	s.datasets[k] = d

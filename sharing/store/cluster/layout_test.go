@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -102,6 +103,16 @@ func TestClusterReadsEveryLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 		manifests[name] = m
+	}
+	// A layout a newer build wrote is refused, by name.
+	h, _ := multihash.Sum([]byte("future"), multihash.SHA2_256, -1)
+	future := cid.NewCidV1(cid.DagJSON, h)
+	id, _ := hex.DecodeString(pair.session)
+	if _, err := s.db.Exec("INSERT INTO caravan_datasets (manifest, session, records, layout) VALUES (?, ?, ?, 9)", future.Bytes(), id, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Records(future, func(uint64, []byte) error { return nil }); err == nil || !strings.Contains(err.Error(), "layout 9 is unknown") {
+		t.Fatalf("a dataset of layout 9 read: %v", err)
 	}
 	some := []uint64{0, 5, groupSize - 1, groupSize, 3*groupSize + 7, blockGroups*groupSize - 1, blockGroups * groupSize, n - 1}
 	for name, m := range manifests {
