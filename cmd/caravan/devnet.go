@@ -30,8 +30,8 @@ func devnetCmd() *cobra.Command {
 		Short: "Run a local consortium of N organizations on loopback, one OS process each",
 		Long: `Create N organizations under DIR (node keys, configs, admin keys, and a roster
 signed by a threshold of the admins) and run each gateway as its own process
-on loopback. Each gateway logs to DIR/ORG/gateway.log; 'caravan status --dir
-DIR/ORG' shows one of them. Running devnet again on the same DIR restarts the
+on loopback. Each gateway logs to DIR/ORG/gateway.log (a scenario's own
+journals to DIR/devnet.log); 'caravan status --dir DIR/ORG' shows one of them. Running devnet again on the same DIR restarts the
 same consortium.
 
 Without --scenario, devnet shows who is connected to whom and runs until
