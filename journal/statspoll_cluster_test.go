@@ -15,9 +15,9 @@ import (
 // TestClusterIdleLogSparesTheDatabase: an idle log on cluster storage
 // sends the database what tessera's integration and checkpoints need, not
 // 20 statements a second more for its metrics loop (two sizes read every
-// 100 ms); and an entry just appended is
-// still covered by a checkpoint as soon as it is integrated (the journal
-// reads the sizes undamped for itself).
+// 100 ms); and an entry just appended is still covered by a checkpoint as
+// soon as it is integrated (the journal reads the sizes undamped for
+// itself).
 func TestClusterIdleLogSparesTheDatabase(t *testing.T) {
 	ctx := context.Background()
 	sp := clusterenv.NewSpace(t)
