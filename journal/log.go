@@ -27,7 +27,7 @@ const (
 
 // Defaults of LogConfig on cluster storage: tessera's AWS driver signs at
 // most one checkpoint a second. A batch is one database transaction; 10
-// ms batches keep an append's p99 to durable at 25-33 ms
+// ms batches keep an append's p99 to durable at 19-33 ms
 // (BenchmarkClusterAppend, 1 and 16 writers; 20 ms batches: 31-49 ms, a
 // 250 ms batch age about 300 ms), at up to 100 transactions a second per
 // node while appends keep coming.
