@@ -236,40 +236,34 @@ func (b *bucket) part(ctx context.Context, d dataset, p part, g uint64, get func
 // cachedPart is part, from the caches if they hold the object's part or
 // its pair object.
 func (b *bucket) cachedPart(ctx context.Context, d dataset, p part, g uint64) ([]entry, error) {
-	ckey := d.key(p, g) + "#" + string(p)
-	b.mu.Lock()
-	cached, ok := b.cache.get(ckey)
-	b.mu.Unlock()
-	if ok {
-		return cached, nil
-	}
-	es, err := b.part(ctx, d, p, g, b.cachedObject)
-	if err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	b.cache.put(ckey, es)
-	b.mu.Unlock()
-	return es, nil
+	return through(&b.mu, &b.cache, d.key(p, g)+"#"+string(p), func() ([]entry, error) {
+		return b.part(ctx, d, p, g, b.cachedObject)
+	})
 }
 
 // cachedObject gets an object, or takes it from the cache of the last
 // ones got.
 func (b *bucket) cachedObject(ctx context.Context, key string) ([]byte, error) {
-	b.mu.Lock()
-	data, ok := b.raw.get(key)
-	b.mu.Unlock()
+	return through(&b.mu, &b.raw, key, func() ([]byte, error) { return b.get(ctx, key) })
+}
+
+// through returns c's value for k, or loads it (mu not held, so that
+// reads go on side by side) and keeps it.
+func through[V any](mu *sync.Mutex, c *lru[V], k string, load func() (V, error)) (V, error) {
+	mu.Lock()
+	v, ok := c.get(k)
+	mu.Unlock()
 	if ok {
-		return data, nil
+		return v, nil
 	}
-	data, err := b.get(ctx, key)
+	v, err := load()
 	if err != nil {
-		return nil, err
+		return v, err
 	}
-	b.mu.Lock()
-	b.raw.put(key, data)
-	b.mu.Unlock()
-	return data, nil
+	mu.Lock()
+	c.put(k, v)
+	mu.Unlock()
+	return v, nil
 }
 
 // removePrefix deletes every object under prefix.
